@@ -1,0 +1,3 @@
+from sigma.cli import main
+
+main()

@@ -1,0 +1,128 @@
+"""The `sigma` command: root Typer app, global options, sub-command table, and main(),
+the single place where errors become one line on stderr and an exit code.
+
+Only typer and the standard library are imported here; command modules import their heavy
+dependencies (SQLAlchemy, httpx, FastAPI...) inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+
+from sigma import __version__
+from sigma.commands import config as config_cmd
+from sigma.commands import db as db_cmd
+from sigma.commands import provider as provider_cmd
+from sigma.commands import vps as vps_cmd
+from sigma.commands.common import State
+
+HELP = """sigma: one source of truth for a fleet of short-lived VPS.
+
+The inventory lives in an embedded SQLite database unless `database_url` points at
+PostgreSQL, or `server` points at a running `sigma serve` (then every command runs remotely).
+
+Examples:
+
+  sigma provider add DMIT --country US --rating 4
+
+  sigma vps add hk-exit-01 --provider DMIT --ip 103.1.2.3=china-telecom --cost 15.99 --expire-date 2026-12-25
+
+  sigma vps list --status active --tag cn-optimized --expiring-within 7
+
+  sigma vps retire hk-exit-01
+"""
+
+app = typer.Typer(
+    help=HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sigma {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    database_url: str = typer.Option(
+        None, "--database-url", help="SQLAlchemy URL of the inventory (overrides SIGMA_DATABASE_URL).",
+        show_default=False,
+    ),
+    server: str = typer.Option(
+        None, "--server", help="URL of a sigma server: run every command remotely (SIGMA_SERVER).",
+        show_default=False,
+    ),
+    config: str = typer.Option(
+        None, "--config", help="Config file to read instead of the default (SIGMA_CONFIG).",
+        show_default=False,
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    if config:
+        os.environ["SIGMA_CONFIG"] = config
+    ctx.obj = State({"database_url": database_url, "server": server}, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+
+
+app.add_typer(provider_cmd.app, name="provider", help="Hosting providers.")
+app.add_typer(provider_cmd.app, name="providers", hidden=True)
+app.add_typer(vps_cmd.app, name="vps", help="VPS: add, list, show, edit, retire, remove.")
+app.add_typer(config_cmd.app, name="config", help="Show where settings come from and what they are.")
+app.add_typer(db_cmd.app, name="db", help="Database schema: upgrade, current revision.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; map every error to one stderr line and an exit code."""
+    import click
+
+    from sigma.errors import SigmaError
+
+    debug = "--debug" in (argv if argv is not None else sys.argv)
+    try:
+        rv = app(args=argv, prog_name="sigma", standalone_mode=False)
+    except SigmaError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        _fail(f"error: {exc.message}", exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("aborted", 1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are reported
+        if debug:
+            raise
+        _fail(f"unexpected error: {type(exc).__name__}: {_safe(exc)} (run with --debug for details)", 1)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _safe(exc: Exception) -> Any:
+    from sigma.settings import redact_url
+
+    return redact_url(str(exc).splitlines()[0] if str(exc) else "")
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(message.rstrip() + "\n")
+    sys.exit(code)

@@ -1,0 +1,76 @@
+"""LocalBackend: the service layer called directly against the configured database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sigma.db.engine import ensure_schema, make_engine, unit_of_work
+from sigma.schemas import VpsFilter
+from sigma.services import providers, vps
+from sigma.services.actor import Actor, local_actor
+from sigma.settings import Settings, redact_url
+
+T = TypeVar("T")
+
+
+class LocalBackend:
+    def __init__(self, settings: Settings, actor: Actor | None = None):
+        from sqlalchemy.orm import sessionmaker
+
+        url = settings.effective_database_url
+        self.where = f"local {redact_url(url)}"
+        self.engine = make_engine(url)
+        # the embedded SQLite follows the installed sigma by itself; PostgreSQL is upgraded
+        # on purpose (`sigma db upgrade` or `sigma serve`), since several hosts share it
+        ensure_schema(self.engine, auto_upgrade=url.startswith("sqlite"))
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.actor = actor or local_actor()
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        with unit_of_work(self.sessions) as session:
+            return fn(session, self.actor, *args)
+
+    # providers
+    def list_providers(self, page: int = 1, per_page: int = 25):
+        return self._run(providers.list_providers, page, per_page)
+
+    def all_providers(self):
+        return self._run(providers.all_providers)
+
+    def get_provider(self, ref):
+        return self._run(providers.get, ref)
+
+    def create_provider(self, data):
+        return self._run(providers.create, data)
+
+    def update_provider(self, ref, data):
+        return self._run(providers.update, ref, data)
+
+    def delete_provider(self, ref):
+        return self._run(providers.delete, ref)
+
+    # VPS
+    def list_vps(self, f: VpsFilter):
+        return self._run(vps.list_vps, f)
+
+    def all_vps(self, f: VpsFilter):
+        return self._run(vps.all_vps, f)
+
+    def get_vps(self, ref):
+        return self._run(vps.get, ref)
+
+    def create_vps(self, data):
+        return self._run(vps.create, data)
+
+    def update_vps(self, ref, data):
+        return self._run(vps.update, ref, data)
+
+    def delete_vps(self, ref):
+        return self._run(vps.delete, ref)
+
+    def retire_vps(self, ref):
+        return self._run(vps.retire, ref)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,72 @@
+"""Shared pieces of the command modules: the per-invocation State (settings and backend,
+both created on first use) and the options every listing takes. Light imports only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from sigma.backend import Backend
+    from sigma.settings import Settings
+
+
+class State:
+    def __init__(self, flags: dict[str, Any], *, debug: bool = False):
+        self.flags = flags
+        self.debug = debug
+        self._settings: Settings | None = None
+        self._backend: Backend | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from sigma.settings import load_settings
+
+            self._settings = load_settings(self.flags)
+        return self._settings
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            from sigma.backend import get_backend
+
+            self._backend = get_backend(self.settings)
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_object(State)
+    if obj is None:  # a sub-app invoked on its own (tests)
+        obj = State({})
+        ctx.obj = obj
+    return obj
+
+
+FormatOption = typer.Option(
+    "table", "--format", "-f", help="Output format: table, json, yaml or csv.", metavar="FORMAT"
+)
+QuietOption = typer.Option(False, "--quiet", "-q", help="Print only ids, one per line.")
+
+
+def done(message: str) -> None:
+    """A confirmation for humans, on stderr so stdout stays clean for scripts."""
+    typer.echo(message, err=True)
+
+
+def confirm_or_yes(question: str, yes: bool) -> None:
+    """Ask on a terminal; without one, destructive commands need --yes."""
+    import sys
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        from sigma.errors import InvalidInput
+
+        raise InvalidInput("refusing to delete without --yes when not run from a terminal")
+    typer.confirm(question, abort=True, err=True)

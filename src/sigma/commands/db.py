@@ -1,0 +1,54 @@
+"""`sigma db upgrade|current`."""
+
+from __future__ import annotations
+
+import typer
+
+from sigma.commands.common import done, state
+
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+
+
+@app.command("upgrade")
+def upgrade(ctx: typer.Context) -> None:
+    """Apply the database migrations shipped with this sigma (safe to repeat).
+
+    Example: SIGMA_DATABASE_URL=postgresql+psycopg://sigma@db/sigma sigma db upgrade
+    """
+    from sigma.db import engine as db
+    from sigma.settings import redact_url
+
+    settings = state(ctx).settings
+    eng = db.make_engine(settings.effective_database_url)
+    try:
+        before = db.current_revision(eng)
+        db.upgrade(eng)
+        after = db.current_revision(eng)
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            raise db.unavailable(eng, exc) from None
+        raise
+    finally:
+        eng.dispose()
+    where = redact_url(settings.effective_database_url)
+    if before == after:
+        done(f"{where}: already at revision {after}")
+    else:
+        done(f"{where}: upgraded {before or 'empty'} -> {after}")
+
+
+@app.command("current")
+def current(ctx: typer.Context) -> None:
+    """Print the schema revision of the database.
+
+    Example: sigma db current
+    """
+    from sigma.db import engine as db
+
+    eng = db.make_engine(state(ctx).settings.effective_database_url)
+    try:
+        typer.echo(db.current_revision(eng) or "empty")
+    finally:
+        eng.dispose()

@@ -1,0 +1,392 @@
+"""`sigma vps add|list|show|edit|retire|rm` (plus the original's `create|get|update|delete`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from sigma.commands.common import FormatOption, QuietOption, confirm_or_yes, done, state
+
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+
+# -------------------------------------------------------------- shared options
+
+O = typer.Option
+IP_HELP = "IP address, optionally with a label: 1.2.3.4=china-telecom, 2001:db8::1=overseas. Repeatable."
+
+
+def _ip_spec(spec: str) -> dict[str, str]:
+    from sigma.schemas import IP_LABEL_ALIASES, IP_LABELS
+
+    ip, sep, label = spec.partition("=")
+    if not sep and ":" in spec:
+        # the original CLI's IP:label form, recognised only when the suffix is a label name
+        head, _, tail = spec.rpartition(":")
+        if tail.lower() in IP_LABELS or tail.lower() in IP_LABEL_ALIASES:
+            ip, label = head, tail
+    return {"ip": ip, "label": label}
+
+
+def _extra(pairs: list[str], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    from sigma.errors import InvalidInput
+
+    out = dict(base or {})
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"extra: '{pair}' is not KEY=VALUE", field="extra")
+        if raw == "":
+            out.pop(key.strip(), None)
+            continue
+        try:
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
+
+
+def _values(ctx: typer.Context, **opts: Any) -> dict[str, Any]:
+    """Map CLI options to schema fields; None means 'not given'. '' clears nullable fields."""
+    values: dict[str, Any] = {}
+    for key, value in opts.items():
+        if value is None or (isinstance(value, list) and not value):
+            continue
+        values[key] = value
+    if "provider" in values:
+        ref = values.pop("provider")
+        values["provider_id"] = str(state(ctx).backend.get_provider(ref).id) if ref else None
+    if "ip_addresses" in values:
+        values["ip_addresses"] = [_ip_spec(s) for s in values["ip_addresses"]]
+    if "monitoring_enabled_str" in values:
+        values["monitoring_enabled"] = values.pop("monitoring_enabled_str")
+    return values
+
+
+COLUMNS = (
+    ("ID", lambda v: v["id"][:8]),
+    ("Hostname", lambda v: v["hostname"] + (f" ({v['alias']})" if v["alias"] else "")),
+    ("IPs", lambda v: _ips(v["ip_addresses"])),
+    ("Country", lambda v: v["country"]),
+    ("Provider", lambda v: v.get("_provider", "")),
+    ("Status", lambda v: _status(v["status"])),
+    ("Purpose", lambda v: v["purpose"]),
+    ("Cost", lambda v: f"{v['cost_monthly']} {v['currency']}" if v["cost_monthly"] else ""),
+    ("Expires", lambda v: _expires(v["expire_date"])),
+    ("Tags", lambda v: ", ".join(v["tags"])),
+)
+
+
+def _ips(entries: list[dict[str, str]]) -> str:
+    from sigma.schemas import IP_LABEL_SHORT
+
+    return "\n".join(
+        e["ip"] + (f" {IP_LABEL_SHORT.get(e['label'], e['label'])}" if e.get("label") else "")
+        for e in entries
+    )
+
+
+def _status(status: str):
+    from rich.text import Text
+
+    style = {"active": "green", "provisioning": "cyan", "retiring": "yellow", "retired": "dim", "suspended": "red"}
+    return Text(status, style=style.get(status, ""))
+
+
+def _expires(expire: str | None):
+    from sigma.output import days_left
+
+    return days_left(expire)
+
+
+SHOW_COLUMNS = (
+    ("ip_addresses", lambda v: _ips(v["ip_addresses"]) or "-"),
+    ("expire_date", lambda v: _expires(v["expire_date"]) if v["expire_date"] else "-"),
+    ("status", lambda v: _status(v["status"])),
+)
+
+
+def _with_provider_names(ctx: typer.Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not any(r["provider_id"] for r in rows):
+        return rows
+    names = {str(p.id): p.name for p in state(ctx).backend.all_providers()}
+    for r in rows:
+        r["_provider"] = names.get(r["provider_id"] or "", "")
+    return rows
+
+
+# -------------------------------------------------------------- commands
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    hostname: str = typer.Argument(None, help="Hostname of the VPS.", show_default=False),
+    hostname_opt: str = O(None, "--hostname", hidden=True),
+    provider: str = O(None, "--provider", "--provider-id", help="Provider id, id prefix or name."),
+    alias: str = O(None, "--alias", help="Human-friendly alias."),
+    ip: list[str] = O(None, "--ip", help=IP_HELP),
+    ssh_port: str = O(None, "--ssh-port", help="SSH port [default: 22]."),
+    country: str = O(None, "--country", help="Two-letter country code, e.g. HK."),
+    city: str = O(None, "--city", help="City."),
+    dc_name: str = O(None, "--dc", "--dc-name", help="Data centre name."),
+    cpu_cores: str = O(None, "--cpu", "--cpu-cores", help="CPU cores."),
+    ram_mb: str = O(None, "--ram-mb", help="RAM in MB."),
+    disk_gb: str = O(None, "--disk-gb", help="Disk in GB."),
+    bandwidth_tb: str = O(None, "--bandwidth-tb", help="Monthly traffic in TB, e.g. 2.5."),
+    cost_monthly: str = O(None, "--cost", "--cost-monthly", help="Monthly cost, exact decimal, e.g. 15.99."),
+    currency: str = O(None, "--currency", help="Three-letter currency code [default: USD]."),
+    status: str = O(None, "--status", help="provisioning, active, retiring, retired or suspended."),
+    purpose: str = O(None, "--purpose", help="vpn-exit, vpn-relay, vpn-entry, monitor, management or other."),
+    vpn_protocol: str = O(None, "--vpn-protocol", help="e.g. wireguard, xray."),
+    tag: list[str] = O(None, "--tag", help="Tag (repeatable)."),
+    purchase_date: str = O(None, "--purchase-date", help="YYYY-MM-DD."),
+    expire_date: str = O(None, "--expire-date", help="YYYY-MM-DD."),
+    monitoring: bool = O(None, "--monitoring/--no-monitoring", help="Scrape with Prometheus [default: on]."),
+    monitoring_enabled: str = O(None, "--monitoring-enabled", hidden=True),
+    node_exporter_port: str = O(None, "--node-exporter-port", help="node_exporter port [default: 9100]."),
+    extra: list[str] = O(None, "--extra", help="KEY=VALUE stored in extra (VALUE parsed as JSON if it is)."),
+    notes: str = O(None, "--notes", help="Free text."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Add a VPS to the inventory.
+
+    Example: sigma vps add hk-exit-01 --provider DMIT --ip 103.1.2.3=china-telecom
+    --ip 2001:db8::1=overseas --country HK --cost 15.99 --expire-date 2026-12-25 --tag cn-optimized
+    """
+    from sigma.output import emit
+    from sigma.schemas import VpsCreate, validate
+
+    values = _values(
+        ctx, provider=provider, alias=alias, ip_addresses=ip, ssh_port=ssh_port, country=country,
+        city=city, dc_name=dc_name, cpu_cores=cpu_cores, ram_mb=ram_mb, disk_gb=disk_gb,
+        bandwidth_tb=bandwidth_tb, cost_monthly=cost_monthly, currency=currency, status=status,
+        purpose=purpose, vpn_protocol=vpn_protocol, tags=tag, purchase_date=purchase_date,
+        expire_date=expire_date, monitoring_enabled=monitoring,
+        monitoring_enabled_str=monitoring_enabled, node_exporter_port=node_exporter_port,
+        notes=notes,
+    )
+    if extra:
+        values["extra"] = _extra(extra)
+    values["hostname"] = hostname if hostname is not None else hostname_opt
+    data = validate(VpsCreate, values)
+    v = state(ctx).backend.create_vps(data).model_dump(mode="json")
+    if quiet or fmt != "table":
+        emit(v, fmt, quiet=quiet)
+    else:
+        done(f"Created VPS {v['hostname']} ({v['id']})")
+
+
+app.command("create", hidden=True)(add)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: str = O(None, "--status", help="Only this status."),
+    country: str = O(None, "--country", help="Only this country code."),
+    provider: str = O(None, "--provider", "--provider-id", help="Only this provider (id, prefix or name)."),
+    purpose: str = O(None, "--purpose", help="Only this purpose."),
+    tag: list[str] = O(None, "--tag", help="Must have this tag (repeatable: all of them)."),
+    expiring_within: int = O(None, "--expiring-within", "--expiring", help="Expiring within DAYS (overdue included).", metavar="DAYS"),
+    search: str = O(None, "--search", "-s", help="Text in hostname or alias."),
+    ip: str = O(None, "--ip", help="Exact IP address."),
+    page: int = O(1, "--page", help="Page number, from 1."),
+    per_page: int = O(25, "--per-page", help="Rows per page (1-100)."),
+    all_: bool = O(False, "--all", help="Every matching VPS, ignoring pagination."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """List VPS, by status, then expiry date, then hostname.
+
+    Example: sigma vps list --status active --tag cn-optimized --expiring-within 7
+    """
+    from sigma.output import check_format, emit
+    from sigma.schemas import VpsFilter, validate
+
+    check_format(fmt)
+    backend = state(ctx).backend
+    values: dict[str, Any] = {
+        k: v
+        for k, v in dict(
+            status=status, country=country, purpose=purpose, tag=tag or [],
+            expiring_within_days=expiring_within, search=search, ip=ip, page=page, per_page=per_page,
+        ).items()
+        if v is not None
+    }
+    if provider:
+        values["provider_id"] = str(backend.get_provider(provider).id)
+    f = validate(VpsFilter, values)
+    if all_:
+        items = backend.all_vps(f)
+        footer = f"{len(items)} VPS"
+    else:
+        result = backend.list_vps(f)
+        items = result.data
+        pages = max(1, -(-result.total // result.per_page))
+        footer = f"Page {result.page} of {pages} ({result.total} total)"
+    rows = [v.model_dump(mode="json") for v in items]
+    if fmt == "table" and not quiet:
+        rows = _with_provider_names(ctx, rows)
+    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="VPS id, id prefix or hostname."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Show every field of one VPS.
+
+    Example: sigma vps show hk-exit-01 --format json
+    """
+    from sigma.output import emit
+
+    v = state(ctx).backend.get_vps(ref).model_dump(mode="json")
+    emit(v, fmt, columns=SHOW_COLUMNS, quiet=quiet)
+
+
+app.command("get", hidden=True)(show)
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="VPS id, id prefix or hostname."),
+    hostname: str = O(None, "--hostname", help="New hostname."),
+    provider: str = O(None, "--provider", "--provider-id", help="Provider id, prefix or name ('' unsets it)."),
+    alias: str = O(None, "--alias", help="Alias."),
+    ip: list[str] = O(None, "--ip", help="Replace all IPs (repeatable). " + IP_HELP),
+    add_ip: list[str] = O(None, "--add-ip", help="Add an IP (IP or IP=LABEL; an existing IP gets the new label)."),
+    remove_ip: list[str] = O(None, "--remove-ip", help="Remove an IP."),
+    ssh_port: str = O(None, "--ssh-port", help="SSH port."),
+    country: str = O(None, "--country", help="Two-letter country code."),
+    city: str = O(None, "--city", help="City."),
+    dc_name: str = O(None, "--dc", "--dc-name", help="Data centre name."),
+    cpu_cores: str = O(None, "--cpu", "--cpu-cores", help="CPU cores ('' clears)."),
+    ram_mb: str = O(None, "--ram-mb", help="RAM in MB ('' clears)."),
+    disk_gb: str = O(None, "--disk-gb", help="Disk in GB ('' clears)."),
+    bandwidth_tb: str = O(None, "--bandwidth-tb", help="Traffic in TB ('' clears)."),
+    cost_monthly: str = O(None, "--cost", "--cost-monthly", help="Monthly cost ('' clears)."),
+    currency: str = O(None, "--currency", help="Currency code."),
+    status: str = O(None, "--status", help="New status."),
+    purpose: str = O(None, "--purpose", help="New purpose ('' clears)."),
+    vpn_protocol: str = O(None, "--vpn-protocol", help="VPN protocol."),
+    tag: list[str] = O(None, "--tag", help="Replace all tags (repeatable)."),
+    add_tag: list[str] = O(None, "--add-tag", help="Add a tag."),
+    remove_tag: list[str] = O(None, "--remove-tag", help="Remove a tag."),
+    purchase_date: str = O(None, "--purchase-date", help="YYYY-MM-DD ('' clears)."),
+    expire_date: str = O(None, "--expire-date", help="YYYY-MM-DD ('' clears)."),
+    monitoring: bool = O(None, "--monitoring/--no-monitoring", help="Scrape with Prometheus."),
+    monitoring_enabled: str = O(None, "--monitoring-enabled", hidden=True),
+    node_exporter_port: str = O(None, "--node-exporter-port", help="node_exporter port."),
+    extra: list[str] = O(None, "--extra", help="KEY=VALUE merged into extra; KEY= removes KEY."),
+    notes: str = O(None, "--notes", help="Free text."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Change some fields of a VPS; the others are kept.
+
+    Example: sigma vps edit hk-exit-01 --add-ip 2001:db8::2=overseas --remove-tag old --expire-date 2027-01-25
+    """
+    from sigma.errors import InvalidInput
+    from sigma.output import emit
+    from sigma.schemas import VpsUpdate, validate
+
+    backend = state(ctx).backend
+    values = _values(
+        ctx, hostname=hostname, provider=provider, alias=alias, ip_addresses=ip, ssh_port=ssh_port,
+        country=country, city=city, dc_name=dc_name, cpu_cores=cpu_cores, ram_mb=ram_mb,
+        disk_gb=disk_gb, bandwidth_tb=bandwidth_tb, cost_monthly=cost_monthly, currency=currency,
+        status=status, purpose=purpose, vpn_protocol=vpn_protocol, tags=tag,
+        purchase_date=purchase_date, expire_date=expire_date, monitoring_enabled=monitoring,
+        monitoring_enabled_str=monitoring_enabled, node_exporter_port=node_exporter_port, notes=notes,
+    )
+    for nullable in ("cpu_cores", "ram_mb", "disk_gb", "bandwidth_tb", "cost_monthly", "purchase_date", "expire_date"):
+        if values.get(nullable) == "":
+            values[nullable] = None
+    current = None
+    if add_ip or remove_ip or add_tag or remove_tag or extra:
+        current = backend.get_vps(ref)
+        ref = str(current.id)
+    if add_ip or remove_ip:
+        from sigma.schemas import parse_ip
+
+        entries = values.get("ip_addresses") or [e.model_dump() for e in current.ip_addresses]
+        try:
+            drop = {parse_ip(s) for s in remove_ip or []}
+        except ValueError as exc:
+            raise InvalidInput(f"remove_ip: {exc}", field="remove_ip") from None
+        missing = drop - {e["ip"] for e in entries}
+        if missing:
+            raise InvalidInput(f"remove_ip: {', '.join(sorted(missing))} is not on this VPS", field="remove_ip")
+        entries = [e for e in entries if e["ip"] not in drop]
+        for spec in add_ip or []:
+            new = _ip_spec(spec)
+            try:
+                new_ip = parse_ip(new["ip"])
+            except ValueError as exc:
+                raise InvalidInput(f"add_ip: {exc}", field="add_ip") from None
+            entries = [e for e in entries if e["ip"] != new_ip] + [new]
+        values["ip_addresses"] = entries
+    if add_tag or remove_tag:
+        tags = values.get("tags") or list(current.tags)
+        tags = [t for t in tags if t not in set(remove_tag or [])] + list(add_tag or [])
+        values["tags"] = tags
+    if extra:
+        values["extra"] = _extra(extra, current.extra)
+    if not values:
+        raise InvalidInput("nothing to change: give at least one option (see --help)")
+    data = validate(VpsUpdate, values)
+    v = backend.update_vps(ref, data).model_dump(mode="json")
+    if quiet or fmt != "table":
+        emit(v, fmt, quiet=quiet)
+    else:
+        done(f"Updated VPS {v['hostname']} ({v['id']})")
+
+
+app.command("update", hidden=True)(edit)
+
+
+@app.command("retire")
+def retire(
+    ctx: typer.Context,
+    refs: list[str] = typer.Argument(..., help="VPS ids, id prefixes or hostnames."),
+) -> None:
+    """Retire VPS: status retired, monitoring off, retired_at recorded. Idempotent.
+
+    Example: sigma vps retire hk-exit-01 jp-relay-02
+    """
+    backend = state(ctx).backend
+    targets = [backend.get_vps(r) for r in refs]
+    for v in targets:
+        backend.retire_vps(v.id)
+        done(f"Retired VPS {v.hostname} ({v.id})")
+
+
+@app.command("rm")
+def rm(
+    ctx: typer.Context,
+    refs: list[str] = typer.Argument(..., help="VPS ids, id prefixes or hostnames."),
+    yes: bool = O(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete VPS for good (prefer `retire` to keep history).
+
+    Example: sigma vps rm 3f2a9c1b --yes
+    """
+    backend = state(ctx).backend
+    targets = [backend.get_vps(r) for r in refs]
+    confirm_or_yes(f"Delete VPS {', '.join(v.hostname for v in targets)} for good?", yes)
+    for v in targets:
+        backend.delete_vps(v.id)
+        done(f"Deleted VPS {v.hostname} ({v.id})")
+
+
+@app.command("delete", hidden=True)
+def delete(ctx: typer.Context, refs: list[str] = typer.Argument(...)) -> None:
+    """The original CLI's spelling: deletes without asking."""
+    rm(ctx, refs, yes=True)

@@ -1,0 +1,112 @@
+"""Engine creation, schema upgrade and the unit of work (session scope)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sigma.db.migrations import HEAD_REVISION
+from sigma.errors import SigmaError, Unavailable
+from sigma.settings import redact_url
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_timeout=10,
+            connect_args={"connect_timeout": 5},
+        )
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        try:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:
+            return None
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the Alembic migrations shipped in the package."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def ensure_schema(engine: Engine, *, auto_upgrade: bool) -> None:
+    """Cheap check (one SELECT) that the schema is current; upgrade or explain otherwise."""
+    try:
+        rev = current_revision(engine)
+    except OperationalError as exc:
+        raise unavailable(engine, exc) from None
+    if rev == HEAD_REVISION:
+        return
+    if auto_upgrade:
+        upgrade(engine)
+        return
+    raise SigmaError(
+        f"database schema is at revision {rev or 'none'}, this sigma needs {HEAD_REVISION}: "
+        "run `sigma db upgrade`"
+    )
+
+
+def unavailable(engine: Engine, exc: Exception) -> Unavailable:
+    orig = getattr(exc, "orig", exc)
+    reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return Unavailable(
+        f"database {redact_url(engine.url.render_as_string(hide_password=True))} is unreachable: {reason}"
+    )
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit when the block succeeds, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise unavailable(session.get_bind(), exc) from None
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

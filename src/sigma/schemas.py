@@ -1,0 +1,543 @@
+"""Plain pydantic I/O models shared by services, the API, the remote client and the CLI.
+
+Field names, defaults and enum values follow SEED_CONTRACT.md. Validation messages name
+the field and the reason; the services turn pydantic errors into InvalidInput.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sigma.errors import InvalidInput
+
+# ---------------------------------------------------------------- enumerations
+
+VPS_STATUSES = ("provisioning", "active", "retiring", "retired", "suspended")
+VPS_PURPOSES = ("", "vpn-exit", "vpn-relay", "vpn-entry", "monitor", "management", "other")
+IP_LABELS = (
+    "",
+    "china-telecom",
+    "china-unicom",
+    "china-mobile",
+    "china-cernet",
+    "overseas",
+    "internal",
+    "anycast",
+)
+# the contract's short codes, accepted on input
+IP_LABEL_ALIASES = {
+    "ct": "china-telecom",
+    "cu": "china-unicom",
+    "cm": "china-mobile",
+    "edu": "china-cernet",
+    "os": "overseas",
+    "lan": "internal",
+    "ac": "anycast",
+}
+IP_LABEL_SHORT = {v: k.upper() for k, v in IP_LABEL_ALIASES.items()}
+ACTIVE_STATUSES = ("active", "provisioning")
+
+MAX_TEXT = 10_000
+MAX_NAME = 253
+
+
+def _one_of(value: Any, allowed: tuple[str, ...], what: str) -> str:
+    if not isinstance(value, str):
+        shown = ", ".join(a or "''" for a in allowed)
+        raise ValueError(f"must be a string, one of: {shown}")
+    v = value.strip().lower()
+    if v not in allowed:
+        shown = ", ".join(a or "'' (none)" for a in allowed)
+        raise ValueError(f"unknown {what} '{value}'; expected one of: {shown}")
+    return v
+
+
+def parse_ip(value: Any) -> str:
+    """Canonical text form of one IPv4/IPv6 address; CIDR, ranges and garbage are refused."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("IP address is required")
+    text = value.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError(f"invalid IP address '{value}'") from None
+
+
+def parse_label(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.strip().lower() in IP_LABEL_ALIASES:
+        return IP_LABEL_ALIASES[value.strip().lower()]
+    return _one_of(value, IP_LABELS, "IP label")
+
+
+def normalise_tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        raise ValueError("must be a list of strings")
+    seen: dict[str, None] = {}
+    for item in value:
+        if not isinstance(item, str):
+            raise ValueError("every tag must be a string")
+        tag = item.strip()
+        if not tag:
+            continue
+        if len(tag) > 64:
+            raise ValueError(f"tag '{tag[:20]}...' is longer than 64 characters")
+        if "," in tag or any(ch.isspace() for ch in tag):
+            raise ValueError(f"tag '{tag}' must not contain commas or spaces")
+        seen.setdefault(tag, None)
+    return list(seen)
+
+
+def _country(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("must be a two-letter country code")
+    v = value.strip().upper()
+    if v and not re.fullmatch(r"[A-Z]{2}", v):
+        raise ValueError(f"'{value}' is not a two-letter country code (ISO 3166-1 alpha-2, e.g. HK)")
+    return v
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value.strip()):
+        raise ValueError(f"'{value}' is not a three-letter currency code (e.g. USD)")
+    return value.strip().upper()
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if len(value) > MAX_TEXT:
+        raise ValueError(f"is longer than {MAX_TEXT} characters")
+    return value
+
+
+def _short_text(value: Any) -> str:
+    v = _text(value).strip()
+    if len(v) > MAX_NAME:
+        raise ValueError(f"is longer than {MAX_NAME} characters")
+    if any(ord(ch) < 32 for ch in v):
+        raise ValueError("must not contain control characters")
+    return v
+
+
+def _url(value: Any) -> str:
+    v = _short_text(value)
+    if v and not re.match(r"^https?://[^\s/$.?#].[^\s]*$", v, re.I):
+        raise ValueError(f"'{v}' is not an http(s) URL")
+    return v
+
+
+def _decimal(scale: int, max_digits: int):
+    def parse(value: Any) -> Decimal | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            raise ValueError("must be a number")
+        try:
+            d = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+        except InvalidOperation:
+            raise ValueError(f"'{value}' is not a number") from None
+        if not d.is_finite():
+            raise ValueError("must be a finite number")
+        if d < 0:
+            raise ValueError("must not be negative")
+        q = d.quantize(Decimal(1).scaleb(-scale))
+        if q != d:
+            raise ValueError(f"has more than {scale} decimal places")
+        if q >= Decimal(10) ** (max_digits - scale):
+            raise ValueError(f"must be below {Decimal(10) ** (max_digits - scale)}")
+        return q
+
+    return parse
+
+
+def _date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"'{value}' is not a date in the form YYYY-MM-DD")
+
+
+def _dt_out(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+Money = Annotated[
+    Decimal | None,
+    BeforeValidator(_decimal(2, 10)),
+    PlainSerializer(lambda v: None if v is None else f"{v:.2f}", return_type=str | None),
+]
+Rate = Annotated[
+    Decimal,
+    BeforeValidator(_decimal(6, 12)),
+    PlainSerializer(lambda v: f"{v:.6f}", return_type=str),
+]
+OptDate = Annotated[date | None, BeforeValidator(_date)]
+Timestamp = Annotated[datetime, PlainSerializer(_dt_out, return_type=str)]
+Country = Annotated[str, BeforeValidator(_country)]
+Currency = Annotated[str, BeforeValidator(_currency)]
+Text = Annotated[str, BeforeValidator(_text)]
+ShortText = Annotated[str, BeforeValidator(_short_text)]
+Url = Annotated[str, BeforeValidator(_url)]
+Tags = Annotated[list[str], BeforeValidator(normalise_tags)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Status = Annotated[str, BeforeValidator(lambda v: _one_of(v, VPS_STATUSES, "status"))]
+Purpose = Annotated[
+    str, BeforeValidator(lambda v: "" if v is None else _one_of(v, VPS_PURPOSES, "purpose"))
+]
+
+
+def _hostname(value: Any) -> str:
+    v = _short_text(value)
+    if not v:
+        raise ValueError("hostname is required")
+    if any(ch.isspace() for ch in v):
+        raise ValueError(f"hostname '{v}' must not contain spaces")
+    return v
+
+
+Hostname = Annotated[str, BeforeValidator(_hostname)]
+
+
+def _name(value: Any) -> str:
+    v = _short_text(value)
+    if not v:
+        raise ValueError("name is required")
+    return v
+
+
+Name = Annotated[str, BeforeValidator(_name)]
+
+# ---------------------------------------------------------------- helpers
+
+
+class Input(BaseModel):
+    """Base of request bodies: unknown fields are refused (typos must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+def validate(model: type[BaseModel], data: Any) -> Any:
+    """Validate `data` as `model`, raising InvalidInput naming the first bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from(exc) from None
+
+
+def invalid_from(exc: ValidationError) -> InvalidInput:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    field = ".".join(str(p) for p in first["loc"]) or None
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif first["type"] == "missing":
+        msg = "field required"
+    details = [
+        {
+            "field": ".".join(str(p) for p in e["loc"]),
+            "message": e["msg"].removeprefix("Value error, "),
+        }
+        for e in errors
+    ]
+    return InvalidInput(f"{field}: {msg}" if field else msg, field=field, details=details)
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    total: int
+    page: int
+    per_page: int
+
+
+class Deleted(BaseModel):
+    deleted: bool = True
+
+
+# ---------------------------------------------------------------- providers
+
+
+class ProviderFields(Input):
+    country: Country = ""
+    website: Url = ""
+    panel_url: Url = ""
+    api_supported: bool = False
+    rating: Annotated[int | None, Field(ge=1, le=5)] = None
+    notes: Text = ""
+
+
+class ProviderCreate(ProviderFields):
+    name: Name
+
+
+class ProviderUpdate(Input):
+    """Partial update: absent fields are kept; `rating: null` clears the rating."""
+
+    name: Name | None = None
+    country: Country | None = None
+    website: Url | None = None
+    panel_url: Url | None = None
+    api_supported: bool | None = None
+    rating: Annotated[int | None, Field(ge=1, le=5)] = None
+    notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> ProviderUpdate:
+        _refuse_nulls(self, nullable={"rating"})
+        return self
+
+
+class Provider(Output):
+    id: UUID
+    name: str
+    country: str
+    website: str
+    panel_url: str
+    api_supported: bool
+    rating: int | None
+    notes: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+# ---------------------------------------------------------------- VPS
+
+
+class IpEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ip: Annotated[str, BeforeValidator(parse_ip)]
+    label: Annotated[str, BeforeValidator(parse_label)] = ""
+
+    @classmethod
+    def parse_spec(cls, spec: str) -> IpEntry:
+        """`IP` or `IP=LABEL` (CLI form). IPv6 contains colons, so '=' separates the label."""
+        ip, _, label = spec.partition("=")
+        return validate(cls, {"ip": ip, "label": label})
+
+
+def _ip_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("must be a list of {ip, label} objects")
+    return [{"ip": v} if isinstance(v, str) else v for v in value]
+
+
+IpList = Annotated[list[IpEntry], BeforeValidator(_ip_list)]
+
+
+def _check_ips(ips: list[IpEntry] | None) -> None:
+    if not ips:
+        return
+    seen: set[str] = set()
+    for entry in ips:
+        if entry.ip in seen:
+            raise ValueError(f"IP address {entry.ip} is listed twice")
+        seen.add(entry.ip)
+
+
+def _check_dates(purchase: date | None, expire: date | None) -> None:
+    if purchase and expire and expire < purchase:
+        raise ValueError(f"expire_date {expire} is before purchase_date {purchase}")
+
+
+class VpsFields(Input):
+    alias: ShortText = ""
+    provider_id: UUID | None = None
+    ip_addresses: IpList = Field(default_factory=list)
+    ssh_port: Port = 22
+    country: Country = ""
+    city: ShortText = ""
+    dc_name: ShortText = ""
+    cpu_cores: Annotated[int | None, Field(ge=0, le=32767)] = None
+    ram_mb: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None
+    disk_gb: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None
+    bandwidth_tb: Money = None
+    cost_monthly: Money = None
+    currency: Currency = "USD"
+    status: Status = "provisioning"
+    purchase_date: OptDate = None
+    expire_date: OptDate = None
+    purpose: Purpose = ""
+    vpn_protocol: ShortText = ""
+    tags: Tags = Field(default_factory=list)
+    monitoring_enabled: bool = True
+    node_exporter_port: Port = 9100
+    extra: dict[str, Any] = Field(default_factory=dict)
+    notes: Text = ""
+
+
+class VpsCreate(VpsFields):
+    hostname: Hostname
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VpsCreate:
+        _check_ips(self.ip_addresses)
+        _check_dates(self.purchase_date, self.expire_date)
+        return self
+
+
+NULLABLE_VPS_FIELDS = {
+    "provider_id",
+    "cpu_cores",
+    "ram_mb",
+    "disk_gb",
+    "bandwidth_tb",
+    "cost_monthly",
+    "purchase_date",
+    "expire_date",
+}
+
+
+class VpsUpdate(Input):
+    """Partial update: absent fields are kept; `null` clears a nullable field."""
+
+    hostname: Hostname | None = None
+    alias: ShortText | None = None
+    provider_id: UUID | None = None
+    ip_addresses: IpList | None = None
+    ssh_port: Port | None = None
+    country: Country | None = None
+    city: ShortText | None = None
+    dc_name: ShortText | None = None
+    cpu_cores: Annotated[int | None, Field(ge=0, le=32767)] = None
+    ram_mb: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None
+    disk_gb: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None
+    bandwidth_tb: Money = None
+    cost_monthly: Money = None
+    currency: Currency | None = None
+    status: Status | None = None
+    purchase_date: OptDate = None
+    expire_date: OptDate = None
+    purpose: Purpose | None = None
+    vpn_protocol: ShortText | None = None
+    tags: Tags | None = None
+    monitoring_enabled: bool | None = None
+    node_exporter_port: Port | None = None
+    extra: dict[str, Any] | None = None
+    notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VpsUpdate:
+        _refuse_nulls(self, nullable=NULLABLE_VPS_FIELDS)
+        _check_ips(self.ip_addresses)
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+def _refuse_nulls(model: BaseModel, nullable: set[str]) -> None:
+    for name in model.model_fields_set:
+        if getattr(model, name) is None and name not in nullable:
+            raise ValueError(f"{name} cannot be null")
+
+
+class Vps(Output):
+    id: UUID
+    hostname: str
+    alias: str
+    provider_id: UUID | None
+    ip_addresses: list[IpEntry]
+    ssh_port: int
+    country: str
+    city: str
+    dc_name: str
+    cpu_cores: int | None
+    ram_mb: int | None
+    disk_gb: int | None
+    bandwidth_tb: Money
+    cost_monthly: Money
+    currency: str
+    status: str
+    purchase_date: date | None
+    expire_date: date | None
+    purpose: str
+    vpn_protocol: str
+    tags: list[str]
+    monitoring_enabled: bool
+    node_exporter_port: int
+    extra: dict[str, Any]
+    notes: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @field_validator("ip_addresses", mode="before")
+    @classmethod
+    def _stored_ips(cls, value: Any) -> Any:
+        # stored rows were validated on the way in; do not re-reject them on the way out
+        return [IpEntry.model_construct(ip=e["ip"], label=e.get("label", "")) for e in value or []]
+
+
+class VpsFilter(Input):
+    status: Status | None = None
+    country: Country | None = None
+    provider_id: UUID | None = None
+    purpose: Purpose | None = None
+    tag: Tags = Field(default_factory=list)
+    expiring_within_days: Annotated[int | None, Field(ge=0, le=36500)] = None
+    search: Annotated[str | None, Field(max_length=200)] = None
+    ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
+    page: int = 1
+    per_page: int = 25
+
+    @field_validator("page", mode="after")
+    @classmethod
+    def _page(cls, v: int) -> int:
+        return max(v, 1)
+
+    @field_validator("per_page", mode="after")
+    @classmethod
+    def _per_page(cls, v: int) -> int:
+        return min(max(v, 1), 100)
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _empty_country(cls, v: Any) -> Any:
+        return None if v == "" else v

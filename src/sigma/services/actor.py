@@ -1,0 +1,49 @@
+"""Who is acting, with which role: passed to every service call."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import uuid
+from dataclasses import dataclass
+
+from sigma.errors import PermissionDenied
+
+ROLES = ("admin", "operator", "readonly", "agent")
+READERS = ("admin", "operator", "readonly")
+WRITERS = ("admin", "operator")
+ADMINS = ("admin",)
+
+
+@dataclass(frozen=True)
+class Actor:
+    email: str
+    role: str
+    user_id: uuid.UUID | None = None
+    client_ip: str | None = None
+    via_api_key: bool = False
+    read_only_key: bool = False
+
+    @property
+    def effective_role(self) -> str:
+        # a read-only API key caps its user's role
+        return "readonly" if self.read_only_key and self.role in WRITERS else self.role
+
+    def require(self, allowed: tuple[str, ...]) -> None:
+        role = self.effective_role
+        if role not in allowed:
+            raise PermissionDenied(
+                f"Forbidden: Role '{role}' is not allowed. Required: {', '.join(allowed)}"
+            )
+
+
+def local_actor() -> Actor:
+    """The operator at the terminal using the local database: full rights, audited by name."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = "unknown"
+    return Actor(email=f"local:{user}@{socket.gethostname()}", role="admin")
+
+
+SYSTEM = Actor(email="system:sigma", role="admin")

@@ -1,0 +1,29 @@
+"""Dialect-aware predicates over JSON array columns: GIN-indexable `@>` on PostgreSQL,
+`json_each` on SQLite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+
+def _is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def json_array_contains(session: Session, column: Any, value: str) -> ColumnElement[bool]:
+    if _is_pg(session):
+        return type_coerce(column, JSONB).contains([value])
+    each = func.json_each(column).table_valued("value").alias()
+    return select(each.c.value).where(each.c.value == value).exists()
+
+
+def json_array_has_object_with(session: Session, column: Any, key: str, value: str) -> ColumnElement[bool]:
+    if _is_pg(session):
+        return type_coerce(column, JSONB).contains([{key: value}])
+    each = func.json_each(column).table_valued("value").alias()
+    return select(each.c.value).where(func.json_extract(each.c.value, f"$.{key}") == value).exists()

@@ -1,0 +1,168 @@
+"""VPS: create, list with filters, show, partial update, delete, retire."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, literal_column, select, true
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement, Select
+
+from sigma.db.models import Provider as ProviderRow
+from sigma.db.models import Vps as VpsRow
+from sigma.db.types import utcnow
+from sigma.errors import InvalidInput, NotFound
+from sigma.schemas import Page, Vps, VpsCreate, VpsFilter, VpsUpdate, validate
+from sigma.services import audit
+from sigma.services.actor import READERS, WRITERS, Actor
+from sigma.services.json_sql import json_array_contains, json_array_has_object_with
+from sigma.services.refs import resolve
+
+
+def find(session: Session, ref: Any) -> VpsRow:
+    return resolve(
+        session,
+        VpsRow,
+        ref,
+        kind="vps",
+        name_column=VpsRow.hostname,
+        describe=lambda v: f"{v.hostname} {str(v.id)[:8]} ({v.status})",
+        # hostnames are reused after a VPS is retired: the live one is the obvious meaning
+        prefer=lambda rows: [r for r in rows if r.status != "retired"] or rows,
+    )
+
+
+def _provider_id(session: Session, provider_id: Any) -> Any:
+    if provider_id is None:
+        return None
+    if session.get(ProviderRow, provider_id) is None:
+        raise InvalidInput(f"provider_id: provider {provider_id} does not exist", field="provider_id")
+    return provider_id
+
+
+def filtered(session: Session, f: VpsFilter) -> Select:
+    q = select(VpsRow)
+    conds: list[ColumnElement[bool]] = []
+    if f.status:
+        conds.append(VpsRow.status == f.status)
+    if f.country:
+        conds.append(VpsRow.country == f.country)
+    if f.provider_id:
+        conds.append(VpsRow.provider_id == f.provider_id)
+    if f.purpose is not None and "purpose" in f.model_fields_set:
+        conds.append(VpsRow.purpose == f.purpose)
+    for tag in f.tag:
+        conds.append(json_array_contains(session, VpsRow.tags, tag))
+    if f.expiring_within_days is not None:
+        conds.append(VpsRow.expire_date.is_not(None))
+        conds.append(VpsRow.expire_date <= date.today() + timedelta(days=f.expiring_within_days))
+        if not f.status:
+            # with years of history, "expiring" means the fleet still running, not the graveyard
+            conds.append(VpsRow.status != "retired")
+    if f.search:
+        needle = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conds.append(VpsRow.hostname.ilike(needle, escape="\\") | VpsRow.alias.ilike(needle, escape="\\"))
+    if f.ip:
+        conds.append(json_array_has_object_with(session, VpsRow.ip_addresses, "ip", f.ip))
+    return q.where(*conds) if conds else q.where(true())
+
+
+ORDER = (VpsRow.status, VpsRow.expire_date.asc().nulls_last(), VpsRow.hostname, VpsRow.id)
+
+
+def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) -> Page[Vps]:
+    actor.require(READERS)
+    f = validate(VpsFilter, f or {}) if not isinstance(f, VpsFilter) else f
+    q = filtered(session, f)
+    total = session.scalar(select(func.count()).select_from(q.with_only_columns(literal_column("1")).subquery())) or 0
+    rows = session.scalars(q.order_by(*ORDER).offset((f.page - 1) * f.per_page).limit(f.per_page))
+    return Page[Vps](
+        data=[Vps.model_validate(r) for r in rows], total=total, page=f.page, per_page=f.per_page
+    )
+
+
+def all_vps(session: Session, actor: Actor, f: VpsFilter | None = None) -> list[Vps]:
+    actor.require(READERS)
+    rows = session.scalars(filtered(session, f or VpsFilter()).order_by(*ORDER))
+    return [Vps.model_validate(r) for r in rows]
+
+
+def get(session: Session, actor: Actor, ref: Any) -> Vps:
+    actor.require(READERS)
+    return Vps.model_validate(find(session, ref))
+
+
+def create(session: Session, actor: Actor, data: VpsCreate | dict) -> Vps:
+    actor.require(WRITERS)
+    data = validate(VpsCreate, data) if isinstance(data, dict) else data
+    values = data.model_dump()
+    values["provider_id"] = _provider_id(session, data.provider_id)
+    values["ip_addresses"] = [e.model_dump() for e in data.ip_addresses]
+    row = VpsRow(**values)
+    session.add(row)
+    session.flush()
+    audit.record(
+        session, actor, "create", "vps", row.id, {"hostname": row.hostname, "country": row.country}
+    )
+    return Vps.model_validate(row)
+
+
+def update(session: Session, actor: Actor, ref: Any, data: VpsUpdate | dict) -> Vps:
+    actor.require(WRITERS)
+    data = validate(VpsUpdate, data) if isinstance(data, dict) else data
+    row = find(session, ref)
+    before = Vps.model_validate(row)
+    changes = data.changes()
+    if "provider_id" in changes:
+        changes["provider_id"] = _provider_id(session, changes["provider_id"])
+    if "ip_addresses" in changes:
+        changes["ip_addresses"] = [e.model_dump() for e in data.ip_addresses or []]
+    purchase = changes.get("purchase_date", row.purchase_date)
+    expire = changes.get("expire_date", row.expire_date)
+    if purchase and expire and expire < purchase:
+        raise InvalidInput(
+            f"expire_date: {expire} is before purchase_date {purchase}", field="expire_date"
+        )
+    for key, value in changes.items():
+        setattr(row, key, value)
+    session.flush()
+    after = Vps.model_validate(row)
+    delta = audit.diff(before, after)
+    if delta:
+        audit.record(session, actor, "update", "vps", row.id, {"hostname": row.hostname, "changes": delta})
+    return after
+
+
+def delete(session: Session, actor: Actor, ref: Any) -> Vps:
+    actor.require(WRITERS)
+    row = find(session, ref)
+    gone = Vps.model_validate(row)
+    session.delete(row)
+    session.flush()
+    audit.record(session, actor, "delete", "vps", gone.id, {"hostname": gone.hostname})
+    return gone
+
+
+def retire(session: Session, actor: Actor, ref: Any) -> Vps:
+    actor.require(WRITERS)
+    row = find(session, ref)
+    if row.status == "retired":
+        # idempotent: retiring twice changes nothing and writes no second audit row
+        return Vps.model_validate(row)
+    row.status = "retired"
+    row.monitoring_enabled = False
+    row.extra = {**(row.extra or {}), "retired_at": utcnow().isoformat()}
+    session.flush()
+    audit.record(session, actor, "retire", "vps", row.id, {"hostname": row.hostname})
+    return Vps.model_validate(row)
+
+
+def require_exists(session: Session, vps_id: Any) -> VpsRow:
+    row = session.get(VpsRow, vps_id)
+    if row is None:
+        raise NotFound(f"vps {vps_id} not found", field="vps")
+    return row
+
+
+

@@ -1,0 +1,162 @@
+"""Settings: defaults < config.yaml (platformdirs config dir) < SIGMA_* environment < flags.
+
+Nothing here touches the disk at import time; `load_settings()` does the layering.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sigma.errors import InvalidInput
+
+APP_NAME = "sigma"
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "sigma-default-jwt-secret-change-me"}
+SECRET_FIELDS = {"api_key", "jwt_secret", "admin_password", "telegram_bot_token", "webhook_secret"}
+URL_FIELDS = {"database_url", "redis_url", "server", "webhook_url"}
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    database_url: str = Field("", description="SQLAlchemy URL; empty = embedded SQLite in the data dir")
+    server: str | None = Field(None, description="URL of a sigma server; set = remote mode")
+    api_key: str | None = Field(None, description="API key sent to the server / legacy key accepted by it")
+    # server
+    jwt_secret: str = ""
+    jwt_expiry_hours: int = Field(24, ge=1, le=24 * 90)
+    redis_url: str | None = None
+    rate_limit_requests: int = Field(100, ge=1)
+    rate_limit_window: int = Field(60, ge=1)
+    rate_limit_login: int = Field(10, ge=1, description="login attempts per window and client IP")
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    admin_email: str | None = None
+    admin_password: str | None = None
+    # inventory
+    agent_interval: int = Field(60, ge=1, description="seconds between agent heartbeats")
+    offline_after: int | None = Field(None, ge=1, description="seconds; default 3 x agent_interval")
+    # output
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        if v and "://" not in v:
+            raise ValueError("must be a URL such as sqlite:///path or postgresql+psycopg://user@host/db")
+        return v
+
+    @property
+    def offline_threshold(self) -> int:
+        return self.offline_after or 3 * self.agent_interval
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{data_dir() / 'sigma.db'}"
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting, with secrets and URL passwords hidden: safe to print."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if name in SECRET_FIELDS and value:
+                value = "********"
+            elif name in URL_FIELDS and isinstance(value, str):
+                value = redact_url(value)
+            out[name] = value
+        out["database_url"] = redact_url(self.effective_database_url)
+        return out
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@]*):(?P<pw>[^@]*)@")
+
+
+def redact_url(url: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db"""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:***@", url)
+
+
+def config_dir() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME))
+
+
+def data_dir() -> Path:
+    if env := os.environ.get("SIGMA_DATA_DIR"):
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME))
+
+
+def config_path() -> Path:
+    if env := os.environ.get("SIGMA_CONFIG"):
+        return Path(env)
+    return config_dir() / "config.yaml"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"cannot read config file {path}: {exc}", field="config") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"config file {path} must be a mapping of setting: value", field="config")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        key = f"SIGMA_{name.upper()}"
+        if key in environ:
+            out[name] = environ[key]
+    # the original system's variable names, so existing agent/probe env files keep working
+    if "SIGMA_API_URL" in environ and "server" not in out:
+        out["server"] = environ["SIGMA_API_URL"].removesuffix("/").removesuffix("/api")
+    return out
+
+
+def load_settings(flags: dict[str, Any] | None = None, *, path: Path | None = None) -> Settings:
+    layered: dict[str, Any] = {}
+    layered.update(read_config_file(path or config_path()))
+    layered.update(env_overrides())
+    layered.update({k: v for k, v in (flags or {}).items() if v is not None})
+    try:
+        return Settings(**layered)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        if err["type"] == "extra_forbidden":
+            raise InvalidInput(f"unknown setting '{field}'", field=field) from None
+        raise InvalidInput(f"invalid setting {field}: {err['msg']}", field=field) from None
+
+
+def save_config_values(values: dict[str, Any], *, path: Path | None = None) -> Path:
+    """Merge `values` into the config file (None removes a key); the file is kept 0600."""
+    import yaml
+
+    path = path or config_path()
+    current = read_config_file(path)
+    for key, value in values.items():
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(current, fh, sort_keys=True)
+    os.replace(tmp, path)
+    return path
