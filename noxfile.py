@@ -1,0 +1,29 @@
+"""Developer and CI sessions. `nox -s tests` is the README's test command."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """The whole test suite against real SQLite, PostgreSQL and Redis (in the current env)."""
+    session.run("python", "-m", "pip", "install", "-q", "-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the sources, tests and benchmarks."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "src", "tests", "bench", "noxfile.py")
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks of the DESIGN.md budgets; figures go to bench/README.md by hand."""
+    session.run("python", "-m", "pip", "install", "-q", "-e", ".[test]")
+    session.run("python", "bench/run.py", *session.posargs)

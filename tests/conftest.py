@@ -1,0 +1,155 @@
+"""Shared fixtures: real databases (SQLite file and a throwaway PostgreSQL database),
+an isolated config/data dir per test, and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("SIGMA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == 5:
+        print("\nERROR: pytest collected no tests; this is a failure, not a pass.")
+
+
+# ------------------------------------------------------------------ environment
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    """No test reads the developer's config, data dir, keyring or server settings."""
+    for key in list(os.environ):
+        if key.startswith("SIGMA_") and key != "SIGMA_TEST_PG":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("SIGMA_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("SIGMA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    yield
+
+
+# ------------------------------------------------------------------ databases
+
+
+def _pg_reachable() -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
+            return None
+    except Exception as exc:  # noqa: BLE001
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated once, dropped at the end."""
+    reason = _pg_reachable()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true but unreachable: {reason}")
+        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {reason}")
+    import psycopg
+
+    name = f"sigma_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = PG_ADMIN_URL.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    from sigma.db.engine import make_engine, upgrade
+
+    eng = make_engine(url)
+    upgrade(eng)
+    eng.dispose()
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _truncate(url: str) -> None:
+    from sqlalchemy import text
+
+    from sigma.db.engine import make_engine
+    from sigma.db.models import Base
+
+    eng = make_engine(url)
+    names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+    with eng.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path) -> str:
+    """Each database test runs on the embedded SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sigma.db'}"
+    url = request.getfixturevalue("pg_database")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def settings(db_url):
+    from sigma.settings import Settings
+
+    return Settings(database_url=db_url)
+
+
+@pytest.fixture
+def sessions(settings):
+    """A session factory on a migrated database (for service-layer tests)."""
+    from sqlalchemy.orm import sessionmaker
+
+    from sigma.db.engine import make_engine, upgrade
+
+    eng = make_engine(settings.effective_database_url)
+    upgrade(eng)
+    yield sessionmaker(eng, expire_on_commit=False)
+    eng.dispose()
+
+
+# ------------------------------------------------------------------ CLI
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        import json
+
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(db_url, monkeypatch, capsys):
+    """Run `sigma ARGS...` in-process against this test's database; returns Result."""
+    monkeypatch.setenv("SIGMA_DATABASE_URL", db_url)
+    from sigma.cli import main
+
+    def run(*args: str, input: str | None = None) -> Result:
+        if input is not None:
+            import io
+
+            monkeypatch.setattr("sys.stdin", io.StringIO(input))
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
