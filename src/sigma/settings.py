@@ -34,6 +34,7 @@ class Settings(BaseModel):
     rate_limit_window: int = Field(60, ge=1)
     rate_limit_login: int = Field(10, ge=1, description="login attempts per window and client IP")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    trust_forwarded_for: bool = Field(False, description="take the client IP from X-Forwarded-For (behind a proxy)")
     admin_email: str | None = None
     admin_password: str | None = None
     # inventory

@@ -23,6 +23,7 @@ class Actor:
     client_ip: str | None = None
     via_api_key: bool = False
     read_only_key: bool = False
+    password_change_required: bool = False
 
     @property
     def effective_role(self) -> str:

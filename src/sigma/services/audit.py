@@ -41,3 +41,32 @@ def diff(before: BaseModel, after: BaseModel, skip: set[str] | None = None) -> d
         for k, v in new.items()
         if k not in skip and old.get(k) != v
     }
+
+
+def list_entries(session: Session, actor: Actor, f: Any = None):
+    """The audit log, newest first (admin only)."""
+    from sqlalchemy import func, select
+
+    from sigma.schemas import AuditEntry, AuditFilter, Page, validate
+    from sigma.services.actor import ADMINS
+
+    actor.require(ADMINS)
+    f = f if isinstance(f, AuditFilter) else validate(AuditFilter, f or {})
+    q = select(AuditLog)
+    for column, value in (
+        (AuditLog.resource, f.resource), (AuditLog.resource_id, f.resource_id),
+        (AuditLog.user_id, f.user_id), (AuditLog.action, f.action),
+    ):
+        if value is not None:
+            q = q.where(column == value)
+    if f.since:
+        q = q.where(AuditLog.created_at >= f.since)
+    if f.until:
+        q = q.where(AuditLog.created_at <= f.until)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(
+        q.order_by(AuditLog.created_at.desc()).offset((f.page - 1) * f.per_page).limit(f.per_page)
+    )
+    return Page[AuditEntry](
+        data=[AuditEntry.model_validate(r) for r in rows], total=total, page=f.page, per_page=f.per_page
+    )

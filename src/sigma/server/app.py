@@ -1,0 +1,79 @@
+"""create_app(settings): the FastAPI application behind `sigma serve`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+
+from sigma import __version__
+from sigma.settings import Settings, load_settings
+
+log = logging.getLogger("sigma.server")
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    from sqlalchemy import text
+    from sqlalchemy.orm import sessionmaker
+
+    from sigma.db.engine import make_engine
+    from sigma.server import errors, middleware
+    from sigma.server.api import ROUTERS
+
+    settings = settings or load_settings()
+    engine = make_engine(settings.effective_database_url, pool_size=10)
+    app = FastAPI(
+        title="sigma",
+        version=__version__,
+        description="VPS fleet inventory API (compatible with the original sigma-api).",
+        openapi_url="/api-docs/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessionmaker(engine, expire_on_commit=False)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
+    def healthz() -> str:
+        return "ok"
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz():
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001
+            return JSONResponse({"error": f"database unreachable: {type(exc).__name__}", "code": "unavailable"}, 503)
+        return PlainTextResponse("ok")
+
+    _swagger(app)
+    app.add_middleware(middleware.RateLimit, settings=settings)
+    app.add_middleware(middleware.BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(middleware.SecurityHeaders)
+    return app
+
+
+def _swagger(app: FastAPI) -> None:
+    """Swagger UI from the installed swagger-ui-bundle package: no CDN, no inline script."""
+    import swagger_ui_bundle
+
+    app.mount("/swagger-ui/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-assets")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/swagger-ui", response_class=HTMLResponse, include_in_schema=False)
+    def swagger_ui() -> str:
+        return (STATIC / "swagger.html").read_text(encoding="utf-8")
+
+
+def factory() -> FastAPI:
+    """uvicorn --factory entry point: settings from config file and SIGMA_* environment."""
+    logging.basicConfig(level=load_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app()

@@ -1,0 +1,69 @@
+"""One JSON error body for every API error: {"error": message, "code", "field"?, "details"?}."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException
+
+from sigma.errors import SigmaError
+
+log = logging.getLogger("sigma.server")
+
+
+def error_response(status: int, body: dict, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(SigmaError)
+    async def sigma_error(_request: Request, exc: SigmaError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        return error_response(exc.http_status, exc.to_body(), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError):
+        details = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+            field = ".".join(loc[1:] if loc and loc[0] in ("query", "path", "header") else loc)
+            msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            if err.get("type") == "json_invalid":
+                msg, field = "malformed JSON body", "body"
+            elif err.get("type") == "extra_forbidden":
+                msg = "unknown field"
+            elif err.get("type") == "missing":
+                msg = "field required"
+            details.append({"field": field or "body", "message": msg})
+        first = details[0] if details else {"field": "body", "message": "invalid request"}
+        return error_response(
+            422,
+            {"error": f"{first['field']}: {first['message']}", "code": "invalid_input",
+             "field": first["field"], "details": details},
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException):
+        message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, {"error": message, "code": code}, exc.headers)
+
+    @app.exception_handler(OperationalError)
+    async def db_down(_request: Request, exc: OperationalError):
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return error_response(503, {"error": "database unavailable, retry later", "code": "unavailable"},
+                              {"Retry-After": "5"})
+
+    @app.exception_handler(DBAPIError)
+    async def db_error(_request: Request, exc: DBAPIError):
+        log.error("database error: %s", exc.orig)
+        return error_response(500, {"error": "Database error", "code": "internal"})
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, {"error": "Internal error", "code": "internal"})

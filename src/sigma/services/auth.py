@@ -1,0 +1,394 @@
+"""Authentication: argon2id passwords, JWT access and TOTP-challenge tokens, RFC 6238 TOTP
+with replay protection, managed API keys (stored as SHA-256 hashes), and turning request
+credentials into an Actor."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sigma.db.models import ApiKey as ApiKeyRow
+from sigma.db.models import User as UserRow
+from sigma.db.types import utcnow
+from sigma.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from sigma.schemas import (
+    ApiKey,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ChangePassword,
+    LoginRequest,
+    LoginResult,
+    TotpLogin,
+    TotpSetup,
+    TotpState,
+    User,
+    validate,
+)
+from sigma.services import audit
+from sigma.services.actor import Actor
+from sigma.settings import Settings
+
+API_KEY_PREFIX = "sigma_"
+TOTP_ISSUER = "Sigma"
+CHALLENGE_SECONDS = 300
+LEGACY_KEY_EMAIL = "api-key"
+
+# ---------------------------------------------------------------- passwords
+
+_hasher = None
+
+
+def _ph():
+    global _hasher
+    if _hasher is None:
+        from argon2 import PasswordHasher
+
+        _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
+    return _hasher
+
+
+def hash_password(password: str) -> str:
+    return _ph().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return _ph().verify(password_hash, password)
+    except VerificationError:
+        return False
+    except InvalidHashError:
+        raise ValueError("stored password hash is malformed") from None
+
+
+# a real hash to verify against when the email is unknown, so timing does not tell
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_verify(password: str) -> None:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password(secrets.token_hex(8))
+    verify_password(_DUMMY_HASH, password)
+
+
+# ---------------------------------------------------------------- JWT
+
+
+def make_token(settings: Settings, claims: dict[str, Any], seconds: int) -> str:
+    import jwt
+
+    now = int(time.time())
+    return jwt.encode({**claims, "iat": now, "exp": now + seconds}, _secret(settings), algorithm="HS256")
+
+
+def read_token(settings: Settings, token: str, *, purpose: str) -> dict[str, Any]:
+    import jwt
+
+    try:
+        claims = jwt.decode(
+            token, _secret(settings), algorithms=["HS256"], options={"require": ["exp", "iat", "sub"]}
+        )
+    except jwt.PyJWTError:
+        raise NotAuthenticated("Unauthorized") from None
+    if claims.get("purpose", "access") != purpose:
+        raise NotAuthenticated("Unauthorized")
+    return claims
+
+
+def _secret(settings: Settings) -> str:
+    if not settings.jwt_secret:
+        # tests and loopback-only servers without a configured secret get a per-process one
+        if not hasattr(_secret, "ephemeral"):
+            _secret.ephemeral = secrets.token_urlsafe(32)  # type: ignore[attr-defined]
+        return _secret.ephemeral  # type: ignore[attr-defined]
+    return settings.jwt_secret
+
+
+def access_token(settings: Settings, user: UserRow) -> str:
+    return make_token(
+        settings,
+        {"sub": str(user.id), "email": user.email, "role": user.role, "purpose": "access"},
+        settings.jwt_expiry_hours * 3600,
+    )
+
+
+# ---------------------------------------------------------------- TOTP (RFC 6238)
+
+
+def _totp(secret: str):
+    import pyotp
+
+    return pyotp.TOTP(secret)  # SHA-1, 6 digits, 30 s: what authenticator apps expect
+
+
+def totp_step(secret: str, code: str, *, at: float | None = None, window: int = 1) -> int | None:
+    """The time step `code` is valid for (within +-window steps of `at`), else None."""
+    code = (code or "").strip().replace(" ", "")
+    if not code.isdigit() or len(code) != 6:
+        return None
+    totp = _totp(secret)
+    now = time.time() if at is None else at
+    for offset in range(-window, window + 1):
+        t = now + offset * totp.interval
+        if hmac.compare_digest(totp.at(t), code):
+            return int(t // totp.interval)
+    return None
+
+
+def _consume_totp(user: UserRow, code: str) -> None:
+    step = totp_step(user.totp_secret or "", code)
+    if step is None:
+        raise InvalidInput("Invalid TOTP code", field="code")
+    if user.totp_last_step is not None and step <= user.totp_last_step:
+        raise InvalidInput("TOTP code already used; wait for the next one", field="code")
+    user.totp_last_step = step
+
+
+# ---------------------------------------------------------------- login
+
+
+def login(session: Session, settings: Settings, data: LoginRequest | dict, client_ip: str | None = None) -> LoginResult:
+    data = validate(LoginRequest, data) if isinstance(data, dict) else data
+    user = session.scalar(select(UserRow).where(UserRow.email == data.email.strip().lower()))
+    if user is None:
+        _dummy_verify(data.password)
+        raise NotAuthenticated("Unauthorized")
+    if not verify_password(user.password_hash, data.password) or not user.active:
+        raise NotAuthenticated("Unauthorized")
+    if user.totp_enabled:
+        challenge = make_token(
+            settings, {"sub": str(user.id), "purpose": "totp_challenge"}, CHALLENGE_SECONDS
+        )
+        return LoginResult(requires_totp=True, totp_token=challenge)
+    actor = Actor(email=user.email, role=user.role, user_id=user.id, client_ip=client_ip)
+    audit.record(session, actor, "login", "user", user.id, {"email": user.email})
+    return LoginResult(token=access_token(settings, user), user=User.model_validate(user))
+
+
+def login_totp(session: Session, settings: Settings, data: TotpLogin | dict, client_ip: str | None = None) -> LoginResult:
+    data = validate(TotpLogin, data) if isinstance(data, dict) else data
+    claims = read_token(settings, data.totp_token, purpose="totp_challenge")
+    user = _user_by_sub(session, claims["sub"])
+    if not user.totp_secret or not user.active:
+        raise NotAuthenticated("Unauthorized")
+    _consume_totp(user, data.code)
+    actor = Actor(email=user.email, role=user.role, user_id=user.id, client_ip=client_ip)
+    audit.record(session, actor, "login", "user", user.id, {"email": user.email, "totp": True})
+    return LoginResult(token=access_token(settings, user), user=User.model_validate(user))
+
+
+def _user_by_sub(session: Session, sub: Any) -> UserRow:
+    try:
+        user = session.get(UserRow, uuid.UUID(str(sub)))
+    except ValueError:
+        user = None
+    if user is None:
+        raise NotAuthenticated("Unauthorized")
+    return user
+
+
+def _jwt_user(session: Session, actor: Actor) -> UserRow:
+    if actor.via_api_key or actor.user_id is None:
+        raise InvalidInput("this needs a logged-in user, not an API key")
+    user = session.get(UserRow, actor.user_id)
+    if user is None:
+        raise NotAuthenticated("Unauthorized")
+    return user
+
+
+def me(session: Session, actor: Actor) -> User:
+    if actor.user_id is None:
+        now = utcnow()
+        return User(
+            id=uuid.UUID(int=0), email=actor.email, name="API Key", role=actor.role, active=True,
+            force_password_change=False, totp_enabled=False, created_at=now, updated_at=now,
+        )
+    user = session.get(UserRow, actor.user_id)
+    if user is None:
+        raise NotAuthenticated("Unauthorized")
+    return User.model_validate(user)
+
+
+def refresh(session: Session, settings: Settings, actor: Actor) -> LoginResult:
+    if actor.via_api_key:
+        raise NotAuthenticated("Unauthorized")
+    user = _jwt_user(session, actor)
+    return LoginResult(token=access_token(settings, user), user=User.model_validate(user))
+
+
+def change_password(session: Session, actor: Actor, data: ChangePassword | dict) -> User:
+    data = validate(ChangePassword, data) if isinstance(data, dict) else data
+    user = _jwt_user(session, actor)
+    if not verify_password(user.password_hash, data.current_password):
+        raise InvalidInput("Current password is incorrect", field="current_password")
+    if data.new_password == data.current_password:
+        raise InvalidInput("new_password: must differ from the current password", field="new_password")
+    user.password_hash = hash_password(data.new_password)
+    user.force_password_change = False
+    session.flush()
+    audit.record(session, actor, "change-password", "user", user.id, {"email": user.email})
+    return User.model_validate(user)
+
+
+def totp_setup(session: Session, actor: Actor) -> TotpSetup:
+    import pyotp
+
+    user = _jwt_user(session, actor)
+    if user.totp_enabled:
+        raise InvalidInput("TOTP is already enabled. Disable it first.")
+    user.totp_secret = pyotp.random_base32(32)  # 160 bits
+    user.totp_last_step = None
+    url = _totp(user.totp_secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+    session.flush()
+    audit.record(session, actor, "totp-setup", "user", user.id, {"email": user.email})
+    return TotpSetup(secret=user.totp_secret, otpauth_url=url, qr_code=qr_svg(url))
+
+
+def qr_svg(data: str) -> str:
+    import io
+
+    import segno
+
+    buf = io.BytesIO()
+    segno.make(data, error="m").save(buf, kind="svg", scale=4, border=2, xmldecl=False)
+    return buf.getvalue().decode()
+
+
+def totp_verify(session: Session, actor: Actor, code: str) -> TotpState:
+    user = _jwt_user(session, actor)
+    if not user.totp_secret:
+        raise InvalidInput("TOTP not set up. Call /api/auth/totp/setup first.")
+    _consume_totp(user, code)
+    user.totp_enabled = True
+    session.flush()
+    audit.record(session, actor, "totp-enable", "user", user.id, {"email": user.email})
+    return TotpState(totp_enabled=True)
+
+
+def totp_disable(session: Session, actor: Actor, code: str) -> TotpState:
+    user = _jwt_user(session, actor)
+    if not user.totp_enabled:
+        raise InvalidInput("TOTP is not enabled")
+    _consume_totp(user, code)
+    user.totp_enabled = False
+    user.totp_secret = None
+    session.flush()
+    audit.record(session, actor, "totp-disable", "user", user.id, {"email": user.email})
+    return TotpState(totp_enabled=False)
+
+
+# ---------------------------------------------------------------- API keys
+
+
+def _hash_key(key: str) -> str:
+    # keys carry 256 bits of randomness: a fast hash is enough, and lookups stay O(1)
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, actor: Actor, data: ApiKeyCreate | dict, user_ref: Any = None) -> ApiKeyCreated:
+    data = validate(ApiKeyCreate, data) if isinstance(data, dict) else data
+    if user_ref is not None:
+        actor.require(("admin",))
+        from sigma.services.users import find as find_user
+
+        owner = find_user(session, user_ref)
+    else:
+        owner = _jwt_user(session, actor)
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKeyRow(
+        user_id=owner.id,
+        name=data.name,
+        prefix=key[: len(API_KEY_PREFIX) + 6],
+        key_hash=_hash_key(key),
+        read_only=data.read_only,
+        expires_at=utcnow() + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session, actor, "create", "api_key", row.id,
+        {"name": row.name, "owner": owner.email, "read_only": row.read_only},
+    )
+    return ApiKeyCreated(**ApiKey.model_validate(row).model_dump(), key=key)
+
+
+def list_api_keys(session: Session, actor: Actor, all_users: bool = False) -> list[ApiKey]:
+    q = select(ApiKeyRow).order_by(ApiKeyRow.created_at.desc())
+    if all_users:
+        actor.require(("admin",))
+    else:
+        q = q.where(ApiKeyRow.user_id == _jwt_user(session, actor).id)
+    return [ApiKey.model_validate(r) for r in session.scalars(q)]
+
+
+def revoke_api_key(session: Session, actor: Actor, ref: Any) -> ApiKey:
+    rows = list(session.scalars(select(ApiKeyRow)))
+    text = str(ref).strip()
+    matches = [r for r in rows if str(r.id) == text or str(r.id).startswith(text) or r.prefix == text or r.name == text]
+    if actor.effective_role != "admin":
+        matches = [r for r in matches if r.user_id == actor.user_id]
+    if not matches or len(text) < 4:
+        raise NotFound(f"API key '{ref}' not found", field="api_key")
+    if len(matches) > 1:
+        raise InvalidInput(f"API key reference '{ref}' is ambiguous", field="api_key")
+    row = matches[0]
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+        audit.record(session, actor, "revoke", "api_key", row.id, {"name": row.name})
+    return ApiKey.model_validate(row)
+
+
+# ---------------------------------------------------------------- credentials -> Actor
+
+
+def authenticate(
+    session: Session,
+    settings: Settings,
+    *,
+    bearer: str | None,
+    api_key: str | None,
+    client_ip: str | None = None,
+) -> Actor:
+    """The principal behind a request, or NotAuthenticated. Every route but login,
+    health and the OpenAPI document needs one (no anonymous-admin mode)."""
+    if bearer and bearer.startswith(API_KEY_PREFIX):
+        api_key, bearer = bearer, None
+    if bearer:
+        claims = read_token(settings, bearer, purpose="access")
+        user = _user_by_sub(session, claims["sub"])
+        if not user.active:
+            raise NotAuthenticated("Unauthorized")
+        return Actor(email=user.email, role=user.role, user_id=user.id, client_ip=client_ip,
+                     password_change_required=user.force_password_change)
+    if api_key:
+        if settings.api_key and hmac.compare_digest(api_key, settings.api_key):
+            return Actor(email=LEGACY_KEY_EMAIL, role="admin", client_ip=client_ip, via_api_key=True)
+        row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == _hash_key(api_key)))
+        now = utcnow()
+        if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
+            raise NotAuthenticated("Unauthorized")
+        user = session.get(UserRow, row.user_id)
+        if user is None or not user.active:
+            raise NotAuthenticated("Unauthorized")
+        # last_used_at at minute resolution: no write on every request of a busy agent
+        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+            row.last_used_at = now
+        return Actor(email=user.email, role=user.role, user_id=user.id, client_ip=client_ip,
+                     via_api_key=True, read_only_key=row.read_only)
+    raise NotAuthenticated("Unauthorized")
+
+
+def require_password_changed(actor: Actor) -> None:
+    if actor.password_change_required:
+        raise PermissionDenied("Forbidden: password change required; POST /api/auth/change-password first")
