@@ -14,9 +14,15 @@ from typing import Any
 import typer
 
 from sigma import __version__
+from sigma.commands import apikey as apikey_cmd
+from sigma.commands import audit as audit_cmd
 from sigma.commands import config as config_cmd
 from sigma.commands import db as db_cmd
+from sigma.commands import mfa as mfa_cmd
 from sigma.commands import provider as provider_cmd
+from sigma.commands import serve as serve_cmd
+from sigma.commands import session as session_cmd
+from sigma.commands import user as user_cmd
 from sigma.commands import vps as vps_cmd
 from sigma.commands.common import State
 
@@ -62,6 +68,9 @@ def root(
         None, "--server", help="URL of a sigma server: run every command remotely (SIGMA_SERVER).",
         show_default=False,
     ),
+    local: bool = typer.Option(
+        False, "--local", help="Use the local database even when a server is configured."
+    ),
     config: str = typer.Option(
         None, "--config", help="Config file to read instead of the default (SIGMA_CONFIG).",
         show_default=False,
@@ -73,7 +82,7 @@ def root(
 ) -> None:
     if config:
         os.environ["SIGMA_CONFIG"] = config
-    ctx.obj = State({"database_url": database_url, "server": server}, debug=debug)
+    ctx.obj = State({"database_url": database_url, "server": server}, debug=debug, local=local)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -82,6 +91,13 @@ app.add_typer(provider_cmd.app, name="providers", hidden=True)
 app.add_typer(vps_cmd.app, name="vps", help="VPS: add, list, show, edit, retire, remove.")
 app.add_typer(config_cmd.app, name="config", help="Show where settings come from and what they are.")
 app.add_typer(db_cmd.app, name="db", help="Database schema: upgrade, current revision.")
+app.add_typer(user_cmd.app, name="user", help="Users and roles (admin); your password.")
+app.add_typer(apikey_cmd.app, name="api-key", help="API keys for scripts, agents and probes.")
+app.add_typer(mfa_cmd.app, name="mfa", help="TOTP multi-factor authentication for your account.")
+app.add_typer(audit_cmd.app, name="audit", help="The audit log of every change (admin).")
+app.command("serve")(serve_cmd.serve)
+app.command("login")(session_cmd.login)
+app.command("logout")(session_cmd.logout)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,9 +28,15 @@ def check_format(fmt: str) -> str:
 
 
 def console(stderr: bool = False):
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None
+    if not os.environ.get("COLUMNS") and not stream.isatty():
+        width = 1000  # a pipe or file gets whole lines, not an 80-column fold
+    return Console(file=stream, highlight=False, soft_wrap=False, width=width)
 
 
 def flat_cell(value: Any) -> str:

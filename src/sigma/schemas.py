@@ -14,12 +14,14 @@ from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -369,22 +371,22 @@ def _ip_list(value: Any) -> list[Any]:
     return [{"ip": v} if isinstance(v, str) else v for v in value]
 
 
-IpList = Annotated[list[IpEntry], BeforeValidator(_ip_list)]
-
-
-def _check_ips(ips: list[IpEntry] | None) -> None:
-    if not ips:
-        return
+def _check_ips(ips: list[IpEntry]) -> list[IpEntry]:
     seen: set[str] = set()
     for entry in ips:
         if entry.ip in seen:
             raise ValueError(f"IP address {entry.ip} is listed twice")
         seen.add(entry.ip)
+    return ips
+
+
+# a list-level check, so that the error names the field (a model-level one has no field)
+IpList = Annotated[list[IpEntry], BeforeValidator(_ip_list), AfterValidator(_check_ips)]
 
 
 def _check_dates(purchase: date | None, expire: date | None) -> None:
     if purchase and expire and expire < purchase:
-        raise ValueError(f"expire_date {expire} is before purchase_date {purchase}")
+        raise ValueError(f"{expire} is before purchase_date {purchase}")
 
 
 class VpsFields(Input):
@@ -416,11 +418,12 @@ class VpsFields(Input):
 class VpsCreate(VpsFields):
     hostname: Hostname
 
-    @model_validator(mode="after")
-    def _consistent(self) -> VpsCreate:
-        _check_ips(self.ip_addresses)
-        _check_dates(self.purchase_date, self.expire_date)
-        return self
+    @field_validator("expire_date", mode="after")
+    @classmethod
+    def _after_purchase(cls, expire: date | None, info: ValidationInfo) -> date | None:
+        # purchase_date is declared (so validated) before expire_date
+        _check_dates(info.data.get("purchase_date"), expire)
+        return expire
 
 
 NULLABLE_VPS_FIELDS = {
@@ -466,7 +469,6 @@ class VpsUpdate(Input):
     @model_validator(mode="after")
     def _consistent(self) -> VpsUpdate:
         _refuse_nulls(self, nullable=NULLABLE_VPS_FIELDS)
-        _check_ips(self.ip_addresses)
         return self
 
     def changes(self) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class Settings(BaseModel):
     rate_limit_login: int = Field(10, ge=1, description="login attempts per window and client IP")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     trust_forwarded_for: bool = Field(False, description="take the client IP from X-Forwarded-For (behind a proxy)")
+    jobs_enabled: bool = Field(True, description="run background jobs (notifications, offline detection) in serve")
     admin_email: str | None = None
     admin_password: str | None = None
     # inventory

@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 
 
 class State:
-    def __init__(self, flags: dict[str, Any], *, debug: bool = False):
+    def __init__(self, flags: dict[str, Any], *, debug: bool = False, local: bool = False):
         self.flags = flags
         self.debug = debug
+        self.local = local
         self._settings: Settings | None = None
         self._backend: Backend | None = None
 
@@ -25,6 +26,8 @@ class State:
             from sigma.settings import load_settings
 
             self._settings = load_settings(self.flags)
+            if self.local:
+                self._settings.server = None
         return self._settings
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     engine = make_engine(settings.effective_database_url, pool_size=10)
     app = FastAPI(
+        lifespan=_lifespan,
         title="sigma",
         version=__version__,
         description="VPS fleet inventory API (compatible with the original sigma-api).",
@@ -59,6 +61,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(middleware.BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(middleware.SecurityHeaders)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    import asyncio
+
+    from sigma.server.jobs import scheduler
+
+    task = None
+    if app.state.settings.jobs_enabled:
+        task = asyncio.create_task(scheduler(app.state.sessions, app.state.settings))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        app.state.engine.dispose()
 
 
 def _swagger(app: FastAPI) -> None:

@@ -23,7 +23,7 @@ def find(session: Session, ref: Any) -> ProviderRow:
         ref,
         kind="provider",
         name_column=ProviderRow.name,
-        describe=lambda p: f"{p.name} ({str(p.id)[:8]})",
+        describe=lambda p: f"{p.name} ({p.id})",
         case_insensitive=True,
     )
 

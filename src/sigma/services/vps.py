@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, true
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -27,7 +27,7 @@ def find(session: Session, ref: Any) -> VpsRow:
         ref,
         kind="vps",
         name_column=VpsRow.hostname,
-        describe=lambda v: f"{v.hostname} {str(v.id)[:8]} ({v.status})",
+        describe=lambda v: f"{v.hostname} {v.id} ({v.status})",
         # hostnames are reused after a VPS is retired: the live one is the obvious meaning
         prefer=lambda rows: [r for r in rows if r.status != "retired"] or rows,
     )
@@ -75,7 +75,8 @@ def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) 
     actor.require(READERS)
     f = validate(VpsFilter, f or {}) if not isinstance(f, VpsFilter) else f
     q = filtered(session, f)
-    total = session.scalar(select(func.count()).select_from(q.with_only_columns(literal_column("1")).subquery())) or 0
+    # keep FROM vps: a filter-less query (WHERE true) would otherwise count "SELECT 1" once
+    total = session.scalar(q.with_only_columns(func.count(), maintain_column_froms=True)) or 0
     rows = session.scalars(q.order_by(*ORDER).offset((f.page - 1) * f.per_page).limit(f.per_page))
     return Page[Vps](
         data=[Vps.model_validate(r) for r in rows], total=total, page=f.page, per_page=f.per_page

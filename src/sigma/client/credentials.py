@@ -1,0 +1,89 @@
+"""Where `sigma login` keeps the token: the OS keyring, or a 0600 file in the data dir
+when no keyring backend exists (servers, containers)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+SERVICE = "sigma"
+
+
+def _file() -> Path:
+    from sigma.settings import data_dir
+
+    return data_dir() / "credentials.json"
+
+
+def _keyring():
+    try:
+        import keyring
+        from keyring.backends.fail import Keyring as FailKeyring
+
+        kr = keyring.get_keyring()
+        if isinstance(kr, FailKeyring) or type(kr).__name__ in ("ChainerBackend",) and not kr.backends:
+            return None
+        return keyring
+    except Exception:  # noqa: BLE001 - any keyring trouble means: use the file
+        return None
+
+
+def _read_file() -> dict[str, str]:
+    try:
+        return json.loads(_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_file(data: dict[str, str]) -> None:
+    path = _file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
+
+
+def save(server: str, secret: str) -> str:
+    """Store the secret for `server`; returns where it went (for the user's information)."""
+    kr = _keyring()
+    if kr is not None:
+        try:
+            kr.set_password(SERVICE, server, secret)
+            return "the OS keyring"
+        except Exception:  # noqa: BLE001
+            pass
+    data = _read_file()
+    data[server] = secret
+    _write_file(data)
+    return str(_file())
+
+
+def load(server: str) -> str | None:
+    kr = _keyring()
+    if kr is not None:
+        try:
+            value = kr.get_password(SERVICE, server)
+            if value:
+                return value
+        except Exception:  # noqa: BLE001
+            pass
+    return _read_file().get(server)
+
+
+def delete(server: str) -> bool:
+    found = False
+    kr = _keyring()
+    if kr is not None:
+        try:
+            kr.delete_password(SERVICE, server)
+            found = True
+        except Exception:  # noqa: BLE001
+            pass
+    data = _read_file()
+    if data.pop(server, None) is not None:
+        _write_file(data)
+        found = True
+    return found

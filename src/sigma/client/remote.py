@@ -1,0 +1,241 @@
+"""RemoteBackend: the Backend protocol over HTTP against `sigma serve`.
+
+Server errors come back as the same SigmaError subclasses (same message, same exit code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from sigma.client import credentials
+from sigma.errors import NotAuthenticated, SigmaError, Unavailable, error_from_body
+from sigma.schemas import (
+    ApiKey,
+    ApiKeyCreated,
+    AuditEntry,
+    LoginResult,
+    Page,
+    Provider,
+    TotpSetup,
+    TotpState,
+    User,
+    Vps,
+    VpsFilter,
+)
+from sigma.settings import Settings
+
+M = TypeVar("M")
+
+# tests point this at an in-process app (Starlette's TestClient is an httpx.Client)
+CLIENT_FACTORY: Callable[[str, dict[str, str]], httpx.Client] | None = None
+
+
+def server_base(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        url = "http://" + url
+    return url.removesuffix("/api")
+
+
+def auth_headers(settings: Settings, base: str) -> dict[str, str]:
+    if settings.api_key:
+        return {"X-Api-Key": settings.api_key}
+    secret = credentials.load(base)
+    if not secret:
+        return {}
+    if secret.startswith("sigma_"):
+        return {"X-Api-Key": secret}
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def make_client(base: str, headers: dict[str, str], timeout: float = 30.0) -> httpx.Client:
+    headers = {"User-Agent": "sigma-cli", **headers}
+    if CLIENT_FACTORY is not None:
+        return CLIENT_FACTORY(base, headers)
+    return httpx.Client(base_url=base, headers=headers, timeout=timeout)
+
+
+class RemoteBackend:
+    def __init__(self, settings: Settings):
+        self.base = server_base(settings.server or "")
+        self.where = self.base
+        self.http = make_client(self.base, auth_headers(settings, self.base))
+
+    # ------------------------------------------------------------ plumbing
+
+    def request(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
+        try:
+            resp = self.http.request(method, path, params=params, json=json)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the sigma server at {self.base}: {exc or type(exc).__name__}") from None
+        if resp.status_code >= 400:
+            try:
+                body = resp.json()
+            except ValueError:
+                body = {"error": resp.text.strip()[:200] or f"HTTP {resp.status_code}"}
+            err = error_from_body(resp.status_code, body)
+            if isinstance(err, NotAuthenticated):
+                raise NotAuthenticated(
+                    f"not authenticated to {self.base}: run `sigma login {self.base}` (server said: {err.message})"
+                )
+            raise err
+        ctype = resp.headers.get("content-type", "")
+        return resp.json() if "json" in ctype else resp.text
+
+    def _get(self, model: Any, path: str, **kw: Any) -> Any:
+        return TypeAdapter(model).validate_python(self.request("GET", path, **kw))
+
+    def _send(self, method: str, model: Any, path: str, body: BaseModel | dict | None = None, *, partial: bool = False) -> Any:
+        if isinstance(body, BaseModel):
+            body = body.model_dump(mode="json", exclude_unset=partial)
+        data = self.request(method, path, json=body)
+        return TypeAdapter(model).validate_python(data) if model is not None else data
+
+    @staticmethod
+    def _ref(ref: Any) -> str:
+        return quote(str(ref), safe="")
+
+    def close(self) -> None:
+        self.http.close()
+
+    # ------------------------------------------------------------ providers
+
+    def list_providers(self, page: int = 1, per_page: int = 25) -> Page[Provider]:
+        return self._get(Page[Provider], "/api/providers", params={"page": page, "per_page": per_page})
+
+    def all_providers(self) -> list[Provider]:
+        return _all_pages(lambda p: self.list_providers(p, 100))
+
+    def get_provider(self, ref):
+        return self._get(Provider, f"/api/providers/{self._ref(ref)}")
+
+    def create_provider(self, data):
+        return self._send("POST", Provider, "/api/providers", data)
+
+    def update_provider(self, ref, data):
+        return self._send("PUT", Provider, f"/api/providers/{self._ref(ref)}", data, partial=True)
+
+    def delete_provider(self, ref):
+        p = self.get_provider(ref)
+        self._send("DELETE", None, f"/api/providers/{p.id}")
+        return p
+
+    # ------------------------------------------------------------ VPS
+
+    @staticmethod
+    def _vps_params(f: VpsFilter) -> list[tuple[str, Any]]:
+        params: list[tuple[str, Any]] = []
+        for key, value in f.model_dump(mode="json", exclude={"tag"}).items():
+            if value is not None and (key != "purpose" or "purpose" in f.model_fields_set):
+                params.append((key, value))
+        params += [("tag", t) for t in f.tag]
+        return params
+
+    def list_vps(self, f: VpsFilter) -> Page[Vps]:
+        return self._get(Page[Vps], "/api/vps", params=self._vps_params(f))
+
+    def all_vps(self, f: VpsFilter) -> list[Vps]:
+        return _all_pages(lambda p: self.list_vps(f.model_copy(update={"page": p, "per_page": 100})))
+
+    def get_vps(self, ref):
+        return self._get(Vps, f"/api/vps/{self._ref(ref)}")
+
+    def create_vps(self, data):
+        return self._send("POST", Vps, "/api/vps", data)
+
+    def update_vps(self, ref, data):
+        return self._send("PUT", Vps, f"/api/vps/{self._ref(ref)}", data, partial=True)
+
+    def delete_vps(self, ref):
+        v = self.get_vps(ref)
+        self._send("DELETE", None, f"/api/vps/{v.id}")
+        return v
+
+    def retire_vps(self, ref):
+        return self._send("POST", Vps, f"/api/vps/{self._ref(ref)}/retire")
+
+    # ------------------------------------------------------------ identity
+
+    def me(self) -> User:
+        return self._get(User, "/api/auth/me")
+
+    def change_password(self, data) -> User:
+        return self._send("POST", User, "/api/auth/change-password", data)
+
+    def totp_setup(self) -> TotpSetup:
+        return self._send("POST", TotpSetup, "/api/auth/totp/setup")
+
+    def totp_verify(self, code: str) -> TotpState:
+        return self._send("POST", TotpState, "/api/auth/totp/verify", {"code": code})
+
+    def totp_disable(self, code: str) -> TotpState:
+        return self._send("POST", TotpState, "/api/auth/totp/disable", {"code": code})
+
+    def list_users(self, role=None, page=1, per_page=25) -> Page[User]:
+        params = {"page": page, "per_page": per_page} | ({"role": role} if role else {})
+        return self._get(Page[User], "/api/users", params=params)
+
+    def get_user(self, ref) -> User:
+        return self._get(User, f"/api/users/{self._ref(ref)}")
+
+    def create_user(self, data) -> User:
+        return self._send("POST", User, "/api/users", data)
+
+    def update_user(self, ref, data) -> User:
+        return self._send("PUT", User, f"/api/users/{self._ref(ref)}", data, partial=True)
+
+    def delete_user(self, ref) -> User:
+        u = self.get_user(ref)
+        self._send("DELETE", None, f"/api/users/{u.id}")
+        return u
+
+    def create_api_key(self, data, user=None) -> ApiKeyCreated:
+        path = "/api/auth/api-keys" + (f"?user={quote(str(user))}" if user else "")
+        return self._send("POST", ApiKeyCreated, path, data)
+
+    def list_api_keys(self, all_users: bool = False) -> list[ApiKey]:
+        return self._get(list[ApiKey], "/api/auth/api-keys", params={"all_users": all_users})
+
+    def revoke_api_key(self, ref) -> ApiKey:
+        return self._send("DELETE", ApiKey, f"/api/auth/api-keys/{self._ref(ref)}")
+
+    def list_audit(self, f) -> Page[AuditEntry]:
+        params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
+        return self._get(Page[AuditEntry], "/api/audit-logs", params=params)
+
+
+def _all_pages(fetch: Callable[[int], Page[M]]) -> list[M]:
+    items: list[M] = []
+    page = 1
+    while True:
+        result = fetch(page)
+        items.extend(result.data)
+        if not result.data or len(items) >= result.total:
+            return items
+        page += 1
+
+
+def login(base: str, email: str, password: str, code_prompt: Callable[[], str]) -> LoginResult:
+    """Password login, then the TOTP step when the account has MFA."""
+    with make_client(base, {}) as http:
+        try:
+            resp = http.post("/api/auth/login", json={"email": email, "password": password})
+            body = resp.json() if resp.content else {}
+            if resp.status_code == 200 and body.get("requires_totp"):
+                resp = http.post("/api/auth/login/totp", json={"totp_token": body["totp_token"], "code": code_prompt()})
+                body = resp.json() if resp.content else {}
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the sigma server at {base}: {exc or type(exc).__name__}") from None
+        except ValueError:
+            raise SigmaError(f"{base} did not answer like a sigma server (HTTP {resp.status_code})") from None
+    if resp.status_code >= 400:
+        err = error_from_body(resp.status_code, body)
+        if isinstance(err, NotAuthenticated):
+            raise NotAuthenticated("login failed: wrong email or password")
+        raise err
+    return LoginResult.model_validate(body)

@@ -1,0 +1,103 @@
+"""`sigma serve`: the HTTP API (and web UI) under uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+
+import typer
+
+from sigma.commands.common import state
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _jwt_secret_file() -> str:
+    """Zero-config servers keep a generated secret in the data dir (0600), so sessions
+    survive restarts and every worker signs with the same key."""
+    from sigma.settings import data_dir
+
+    path = data_dir() / "jwt-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(3000, "--port", help="TCP port."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes (2 on a 2-core machine)."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the HTTP API, the web UI and the agent endpoints.
+
+    Applies database migrations first. On an empty database it creates the first admin
+    (SIGMA_ADMIN_EMAIL / SIGMA_ADMIN_PASSWORD, or a random one-time password printed once).
+
+    Example: sigma serve --host 0.0.0.0 --port 3000 --workers 2   (needs SIGMA_JWT_SECRET)
+    """
+    from sigma.db.engine import make_engine, unit_of_work, upgrade
+    from sigma.errors import InvalidInput
+    from sigma.services.users import bootstrap_admin
+    from sigma.settings import PLACEHOLDER_SECRETS, redact_url
+
+    settings = state(ctx).settings
+    if not _is_loopback(host) and (settings.jwt_secret in PLACEHOLDER_SECRETS or len(settings.jwt_secret) < 16):
+        raise InvalidInput(
+            f"refusing to serve on {host} without a real JWT secret: set SIGMA_JWT_SECRET "
+            "(at least 16 random characters), or listen on 127.0.0.1",
+            field="jwt_secret",
+        )
+    if workers < 1:
+        raise InvalidInput("workers: must be at least 1", field="workers")
+    url = settings.effective_database_url
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        from sqlalchemy.orm import sessionmaker
+
+        with unit_of_work(sessionmaker(engine)) as session:
+            created = bootstrap_admin(session, settings.admin_email, settings.admin_password)
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            from sigma.db.engine import unavailable
+
+            raise unavailable(engine, exc) from None
+        raise
+    finally:
+        engine.dispose()
+    if created:
+        user, password = created
+        if password:
+            typer.echo(
+                f"Created the first admin: {user.email}\n"
+                f"One-time password (shown only now, change it at first login): {password}",
+                err=True,
+            )
+        else:
+            typer.echo(f"Created the first admin: {user.email}", err=True)
+    # workers are separate processes: hand them the effective settings through the environment
+    os.environ["SIGMA_DATABASE_URL"] = url
+    if not settings.jwt_secret:
+        os.environ["SIGMA_JWT_SECRET"] = _jwt_secret_file()
+    typer.echo(f"sigma serve on http://{host}:{port} ({redact_url(url)}, {workers} worker(s))", err=True)
+    import uvicorn
+
+    uvicorn.run(
+        "sigma.server.app:factory", factory=True, host=host, port=port, workers=workers,
+        log_level=log_level, proxy_headers=settings.trust_forwarded_for, server_header=False,
+    )

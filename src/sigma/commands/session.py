@@ -1,0 +1,71 @@
+"""`sigma login [URL]` and `sigma logout`: remote mode."""
+
+from __future__ import annotations
+
+import typer
+
+from sigma.commands.common import done, state
+
+
+def login(
+    ctx: typer.Context,
+    url: str = typer.Argument(None, help="Server URL, e.g. https://sigma.example.com (default: the configured server)."),
+    email: str = typer.Option(None, "--email", "-u", help="Your email (prompted if missing)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    api_key: str = typer.Option(None, "--api-key", help="Log in with an API key instead of a password."),
+) -> None:
+    """Log in to a sigma server; later commands then run against it.
+
+    The server URL is saved in the config file; the token goes to the OS keyring (or a
+    0600 file when there is none).
+
+    Example: sigma login https://sigma.example.com --email me@example.com
+    """
+    import sys
+
+    from sigma.client import credentials, remote
+    from sigma.errors import InvalidInput
+    from sigma.settings import save_config_values
+
+    st = state(ctx)
+    url = url or st.flags.get("server") or st.settings.server
+    if not url:
+        raise InvalidInput("give the server URL: sigma login https://sigma.example.com", field="url")
+    base = remote.server_base(url)
+    if api_key:
+        with remote.make_client(base, {"X-Api-Key": api_key}) as http:
+            backend = remote.RemoteBackend.__new__(remote.RemoteBackend)
+            backend.base, backend.where, backend.http = base, base, http
+            user = backend.me()
+        secret = api_key
+    else:
+        email = email or typer.prompt("Email", err=True)
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, err=True)
+        result = remote.login(base, email, password, lambda: typer.prompt("TOTP code", err=True))
+        secret, user = result.token, result.user
+    where = credentials.save(base, secret)
+    save_config_values({"server": base})
+    done(f"Logged in to {base} as {user.email} ({user.role}); credentials in {where}")
+    if getattr(user, "force_password_change", False):
+        done("Your password must be changed before anything else: run `sigma user passwd`.")
+
+
+def logout(ctx: typer.Context) -> None:
+    """Forget the token for the configured server and leave remote mode.
+
+    Example: sigma logout
+    """
+    from sigma.client import credentials, remote
+    from sigma.settings import save_config_values
+
+    server = state(ctx).settings.server
+    if not server:
+        done("Not logged in to any server.")
+        return
+    base = remote.server_base(server)
+    credentials.delete(base)
+    save_config_values({"server": None})
+    done(f"Logged out of {base}.")
