@@ -153,3 +153,71 @@ def cli(db_url, monkeypatch, capsys):
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+# ------------------------------------------------------------------ HTTP API
+
+
+@dataclass
+class Api:
+    """An in-process `sigma serve` app on this test's database, with a logged-in admin."""
+
+    client: object
+    app: object
+    admin_token: str
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.admin_token}"}
+
+    def user(self, role: str, email: str | None = None, password: str = "password-123") -> str:
+        """Create a user with `role` and return a bearer token for them."""
+        email = email or f"{role}-{uuid.uuid4().hex[:6]}@example.com"
+        r = self.client.post("/api/users", headers=self.headers(),
+                             json={"email": email, "password": password, "role": role})
+        assert r.status_code == 200, r.text
+        r = self.client.post("/api/auth/login", json={"email": email, "password": password})
+        assert r.status_code == 200, r.text
+        return r.json()["token"]
+
+    def api_key(self, role: str, read_only: bool = False) -> str:
+        """An API key belonging to a new user with `role`."""
+        email = f"{role}-key-{uuid.uuid4().hex[:6]}@example.com"
+        r = self.client.post("/api/users", headers=self.headers(),
+                             json={"email": email, "password": "password-123", "role": role})
+        assert r.status_code == 200, r.text
+        r = self.client.post("/api/auth/api-keys", params={"user": email}, headers=self.headers(),
+                             json={"name": f"{role}-key", "read_only": read_only})
+        assert r.status_code == 200, r.text
+        return r.json()["key"]
+
+
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@test.local", "testpass123"
+
+
+@pytest.fixture
+def api_settings(db_url):
+    from sigma.settings import Settings
+
+    return Settings(database_url=db_url, jwt_secret="test-jwt-secret-0123456789",
+                    rate_limit_requests=100_000, rate_limit_login=100_000, jobs_enabled=False)
+
+
+@pytest.fixture
+def api(api_settings) -> Iterator[Api]:
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import sessionmaker
+
+    from sigma.db.engine import make_engine, unit_of_work, upgrade
+    from sigma.server.app import create_app
+    from sigma.services.users import bootstrap_admin
+
+    eng = make_engine(api_settings.effective_database_url)
+    upgrade(eng)
+    with unit_of_work(sessionmaker(eng)) as session:
+        bootstrap_admin(session, ADMIN_EMAIL, ADMIN_PASSWORD)
+    eng.dispose()
+    app = create_app(api_settings)
+    with TestClient(app) as client:
+        r = client.post("/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        assert r.status_code == 200, r.text
+        yield Api(client=client, app=app, admin_token=r.json()["token"])
