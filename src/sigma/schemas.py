@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -509,6 +510,8 @@ class Vps(Output):
     notes: str
     created_at: Timestamp
     updated_at: Timestamp
+    # the row version behind the ETag; not part of the JSON body
+    _version: int | None = PrivateAttr(None)
 
     @field_validator("ip_addresses", mode="before")
     @classmethod
@@ -712,3 +715,331 @@ class AuditFilter(Input):
     @classmethod
     def _per_page(cls, v: int) -> int:
         return min(max(v, 1), 100)
+
+
+# ---- derived from the inventory: stats, exchange rates, costs, import/export, notices (issue 4)
+
+
+def _plain_decimal(v: Decimal) -> str:
+    """An exact decimal as a plain string (never exponent notation): '53.5800000'."""
+    return format(v, "f")
+
+
+ExactAmount = Annotated[Decimal, PlainSerializer(_plain_decimal, return_type=str)]
+
+
+def _positive(v: Decimal) -> Decimal:
+    if v <= 0:
+        raise ValueError("must be greater than 0")
+    return v
+
+
+PositiveRate = Annotated[
+    Decimal,
+    BeforeValidator(_decimal(6, 12)),
+    AfterValidator(_positive),
+    PlainSerializer(lambda v: f"{v:.6f}", return_type=str),
+]
+
+
+class CountBy(BaseModel):
+    label: str
+    count: int
+
+
+class Stats(BaseModel):
+    total_vps: int
+    active_vps: int
+    total_providers: int
+    by_country: list[CountBy]
+    by_provider: list[CountBy]
+    by_status: list[CountBy]
+    expiring_soon: list[Vps]
+
+
+class ExchangeRate(Output):
+    id: UUID
+    from_currency: str
+    to_currency: str
+    rate: PositiveRate
+    updated_at: Timestamp
+
+
+class ExchangeRateCreate(Input):
+    from_currency: Currency
+    to_currency: Currency
+    rate: PositiveRate
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ExchangeRateCreate:
+        if self.from_currency == self.to_currency:
+            raise ValueError(f"to_currency: a rate from {self.from_currency} to itself is always 1")
+        return self
+
+
+class ExchangeRateUpdate(Input):
+    rate: PositiveRate
+
+
+COST_GROUPINGS = ("provider", "country", "purpose")
+
+
+def _grouping(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    return _one_of(value, COST_GROUPINGS, "grouping")
+
+
+class CostQuery(Input):
+    provider_id: UUID | None = None
+    country: Country | None = None
+    status: Status | None = None
+    convert_to: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else _currency(v))] = None
+    by: Annotated[str | None, BeforeValidator(_grouping)] = None
+    months: int = 12
+    include_retired: bool = False
+
+    @field_validator("months", mode="after")
+    @classmethod
+    def _months(cls, v: int) -> int:
+        return min(max(v, 1), 120)
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _empty_country(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+
+class CurrencyTotal(BaseModel):
+    currency: str
+    vps_count: int
+    total_cost: ExactAmount
+
+
+class RateUsed(BaseModel):
+    from_currency: str
+    to_currency: str
+    rate: ExactAmount
+    inverse: bool  # True: only to->from was stored, its inverse was applied
+
+
+class ConvertedTotal(BaseModel):
+    currency: str
+    amount: ExactAmount
+    rates: list[RateUsed] = Field(default_factory=list)
+
+
+class CostGroup(BaseModel):
+    key: str
+    per_currency: list[CurrencyTotal]
+    converted_total: ConvertedTotal | None = None
+
+
+class CostSummary(BaseModel):
+    per_currency: list[CurrencyTotal]
+    converted_total: ConvertedTotal | None = None
+    by: str | None = None
+    groups: list[CostGroup] | None = None
+
+
+class CostMonth(BaseModel):
+    month: date
+    per_currency: list[CurrencyTotal]
+    converted_total: ConvertedTotal | None = None
+    groups: list[CostGroup] | None = None
+
+
+class MonthlyCosts(BaseModel):
+    months: list[CostMonth]
+    by: str | None = None
+
+
+TRANSFER_FORMATS = ("csv", "json", "yaml")
+
+
+def _transfer_format(value: Any) -> str:
+    v = _one_of(value, (*TRANSFER_FORMATS, "yml"), "format")
+    return "yaml" if v == "yml" else v
+
+
+TransferFormat = Annotated[str, BeforeValidator(_transfer_format)]
+
+
+class ImportRequest(Input):
+    format: TransferFormat = "json"
+    data: str
+    dry_run: bool = False
+
+
+class ImportRowError(BaseModel):
+    line: int  # line of the file where the record starts (1-based)
+    record: int  # 1-based record number (data rows, not counting a CSV header)
+    field: str | None = None
+    reason: str
+
+
+class ImportReport(BaseModel):
+    kind: str  # vps or providers
+    format: str
+    dry_run: bool
+    total: int
+    created: int
+    updated: int
+    unchanged: int
+    imported: int  # created + updated (the contract's field)
+    errors: list[ImportRowError] = Field(default_factory=list)
+
+
+class Notice(BaseModel):
+    vps_id: UUID
+    hostname: str
+    kind: str  # expiring or overdue
+    threshold: int  # the NOTIFY_BEFORE_DAYS step, -1 for overdue
+    expire_date: date
+    days_remaining: int
+    channel: str
+    status: str  # sent, failed, pending (dry run)
+    error: str | None = None
+
+
+class NotifyReport(BaseModel):
+    dry_run: bool
+    channels: list[str]
+    notices: list[Notice]
+    sent: int
+    failed: int
+    already_sent: int
+
+
+# ---- tickets and comments (issue 6)
+
+TICKET_STATUSES = ("open", "in-progress", "resolved", "closed")
+TICKET_PRIORITIES = ("low", "medium", "high", "critical")
+# the workflow: start work, resolve, close, reopen (and stop work back to open)
+TICKET_TRANSITIONS = {
+    "open": ("in-progress", "resolved", "closed"),
+    "in-progress": ("open", "resolved", "closed"),
+    "resolved": ("open", "in-progress", "closed"),
+    "closed": ("open",),
+}
+
+
+def _ticket_status(value: Any) -> str:
+    if isinstance(value, str) and value.strip().lower() in ("in_progress", "inprogress"):
+        value = "in-progress"
+    return _one_of(value, TICKET_STATUSES, "status")
+
+
+def _title(value: Any) -> str:
+    v = _short_text(value)
+    if not v:
+        raise ValueError("title is required")
+    return v
+
+
+def _user_ref(value: Any) -> str | None:
+    """An assignee: a user's UUID, id prefix or email (resolved by the service)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, UUID):
+        return str(value)
+    if not isinstance(value, str) or len(value) > 320:
+        raise ValueError("must be a user id or email")
+    return value.strip()
+
+
+def _comment_body(value: Any) -> str:
+    v = _text(value)
+    if not v.strip():
+        raise ValueError("comment must not be empty")
+    return v
+
+
+TicketStatus = Annotated[str, BeforeValidator(_ticket_status)]
+TicketPriority = Annotated[
+    str, BeforeValidator(lambda v: _one_of(v, TICKET_PRIORITIES, "priority"))
+]
+TicketTitle = Annotated[str, BeforeValidator(_title)]
+UserRef = Annotated[str | None, BeforeValidator(_user_ref)]
+OptUuid = Annotated[UUID | None, BeforeValidator(lambda v: None if v == "" else v)]
+
+
+class TicketCreate(Input):
+    title: TicketTitle
+    description: Text = ""
+    priority: TicketPriority = "medium"
+    vps_id: OptUuid = None
+    provider_id: OptUuid = None
+    assigned_to: UserRef = None
+
+
+class TicketUpdate(Input):
+    """Partial update: absent fields are kept; `null` clears a link or the assignee."""
+
+    title: TicketTitle | None = None
+    description: Text | None = None
+    status: TicketStatus | None = None
+    priority: TicketPriority | None = None
+    vps_id: OptUuid = None
+    provider_id: OptUuid = None
+    assigned_to: UserRef = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> TicketUpdate:
+        _refuse_nulls(self, nullable={"vps_id", "provider_id", "assigned_to"})
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class Ticket(Output):
+    id: UUID
+    title: str
+    description: str
+    status: str
+    priority: str
+    vps_id: UUID | None
+    provider_id: UUID | None
+    created_by: UUID
+    assigned_to: UUID | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class TicketFilter(Input):
+    status: TicketStatus | None = None
+    priority: TicketPriority | None = None
+    assigned_to: UserRef = None
+    vps_id: OptUuid = None
+    provider_id: OptUuid = None
+    page: int = 1
+    per_page: int = 25
+
+    @field_validator("status", "priority", mode="before")
+    @classmethod
+    def _empty(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+    @field_validator("page", mode="after")
+    @classmethod
+    def _page(cls, v: int) -> int:
+        return max(v, 1)
+
+    @field_validator("per_page", mode="after")
+    @classmethod
+    def _per_page(cls, v: int) -> int:
+        return min(max(v, 1), 100)
+
+
+class CommentCreate(Input):
+    body: Annotated[str, BeforeValidator(_comment_body)]
+
+
+class TicketComment(Output):
+    id: UUID
+    ticket_id: UUID
+    user_id: UUID
+    user_email: str
+    body: str
+    created_at: Timestamp

@@ -63,8 +63,8 @@ class LocalBackend:
     def create_vps(self, data):
         return self._run(vps.create, data)
 
-    def update_vps(self, ref, data):
-        return self._run(vps.update, ref, data)
+    def update_vps(self, ref, data, if_match=None):
+        return self._run(vps.update, ref, data, if_match)
 
     def delete_vps(self, ref):
         return self._run(vps.delete, ref)

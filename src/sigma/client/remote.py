@@ -69,8 +69,15 @@ class RemoteBackend:
     # ------------------------------------------------------------ plumbing
 
     def request(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
+        resp = self.http_call(method, path, params=params, json=json)
+        ctype = resp.headers.get("content-type", "")
+        return resp.json() if "json" in ctype else resp.text
+
+    def http_call(self, method: str, path: str, *, params: Any = None, json: Any = None,
+                  headers: dict[str, str] | None = None) -> httpx.Response:
+        """One HTTP exchange; any error status becomes the server's SigmaError."""
         try:
-            resp = self.http.request(method, path, params=params, json=json)
+            resp = self.http.request(method, path, params=params, json=json, headers=headers)
         except httpx.TransportError as exc:
             raise Unavailable(f"cannot reach the sigma server at {self.base}: {exc or type(exc).__name__}") from None
         if resp.status_code >= 400:
@@ -84,8 +91,7 @@ class RemoteBackend:
                     f"not authenticated to {self.base}: run `sigma login {self.base}` (server said: {err.message})"
                 )
             raise err
-        ctype = resp.headers.get("content-type", "")
-        return resp.json() if "json" in ctype else resp.text
+        return resp
 
     def _get(self, model: Any, path: str, **kw: Any) -> Any:
         return TypeAdapter(model).validate_python(self.request("GET", path, **kw))
@@ -143,13 +149,22 @@ class RemoteBackend:
         return _all_pages(lambda p: self.list_vps(f.model_copy(update={"page": p, "per_page": 100})))
 
     def get_vps(self, ref):
-        return self._get(Vps, f"/api/vps/{self._ref(ref)}")
+        return self._with_version(self.http_call("GET", f"/api/vps/{self._ref(ref)}"))
 
     def create_vps(self, data):
         return self._send("POST", Vps, "/api/vps", data)
 
-    def update_vps(self, ref, data):
-        return self._send("PUT", Vps, f"/api/vps/{self._ref(ref)}", data, partial=True)
+    def update_vps(self, ref, data, if_match=None):
+        headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
+        body = data.model_dump(mode="json", exclude_unset=True)
+        return self._with_version(self.http_call("PUT", f"/api/vps/{self._ref(ref)}", json=body, headers=headers))
+
+    @staticmethod
+    def _with_version(resp: httpx.Response) -> Vps:
+        v = Vps.model_validate(resp.json())
+        tag = resp.headers.get("etag", "").removeprefix("W/").strip('"')
+        v._version = int(tag) if tag.isdigit() else None
+        return v
 
     def delete_vps(self, ref):
         v = self.get_vps(ref)

@@ -342,7 +342,8 @@ def edit(
     if not values:
         raise InvalidInput("nothing to change: give at least one option (see --help)")
     data = validate(VpsUpdate, values)
-    v = backend.update_vps(ref, data).model_dump(mode="json")
+    # a read-modify-write (add/remove IPs, tags, extra) must not overwrite a concurrent change
+    v = backend.update_vps(ref, data, current._version if current else None).model_dump(mode="json")
     if quiet or fmt != "table":
         emit(v, fmt, quiet=quiet)
     else:

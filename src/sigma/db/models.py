@@ -22,6 +22,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -105,6 +106,10 @@ class Vps(Timestamps, Base):
     node_exporter_port: Mapped[int] = mapped_column(Integer, default=9100, nullable=False)
     extra: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict, nullable=False)
     notes: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    # optimistic concurrency: bumped by every ORM update (the ETag); heartbeats do not bump it
+    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class AuditLog(Base):
@@ -161,3 +166,157 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+
+
+# ---- exchange rates and the notification log (issue 4)
+
+
+class ExchangeRate(Base):
+    __tablename__ = "exchange_rates"
+    __table_args__ = (
+        UniqueConstraint("from_currency", "to_currency", name="uq_exchange_rates_pair"),
+        CheckConstraint("rate > 0", name="ck_exchange_rates_rate"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    from_currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    to_currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    rate: Mapped[Decimal] = mapped_column(ExactDecimal(12, 6), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class NotificationLog(Base):
+    """One row per expiry notice per channel: (vps, threshold, expire date, channel) is sent
+    at most once. A row is claimed (sent_at NULL) before sending and confirmed after; a failed
+    send deletes its claim, so the next run retries. threshold -1 means "overdue"."""
+
+    __tablename__ = "notification_log"
+    __table_args__ = (
+        UniqueConstraint(
+            "vps_id", "threshold", "expire_date", "channel", name="uq_notification_log_key"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    vps_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("vps.id", ondelete="CASCADE"), nullable=False
+    )
+    threshold: Mapped[int] = mapped_column(Integer, nullable=False)
+    expire_date: Mapped[date] = mapped_column(Date, nullable=False)
+    channel: Mapped[str] = mapped_column(Text, nullable=False)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# ---- tickets and comments (issue 6)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("idx_tickets_status", "status"),
+        Index("idx_tickets_assigned", "assigned_to"),
+        Index("idx_tickets_vps", "vps_id"),
+        Index("idx_tickets_created", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    status: Mapped[str] = mapped_column(Text, default="open", nullable=False)
+    priority: Mapped[str] = mapped_column(Text, default="medium", nullable=False)
+    vps_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("vps.id", ondelete="SET NULL"))
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("providers.id", ondelete="SET NULL")
+    )
+    created_by: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    assigned_to: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+
+
+class TicketComment(Base):
+    __tablename__ = "ticket_comments"
+    __table_args__ = (Index("idx_ticket_comments_ticket", "ticket_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    user_email: Mapped[str] = mapped_column(Text, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+
+
+# ---- ip checks, agents and reachability (issue 5) ---------------------------------------
+
+CHECK_TYPES = ("icmp", "tcp", "http")
+VERDICTS = ("ok", "degraded", "blocked", "down", "unknown")
+
+
+class IpCheck(Base):
+    """One reachability measurement of one IP from one probe source. The id may be chosen by
+    the probe (idempotency key): a batch delivered twice inserts its checks once."""
+
+    __tablename__ = "ip_checks"
+    __table_args__ = (
+        CheckConstraint(_in("check_type", CHECK_TYPES), name="ck_ip_checks_type"),
+        Index("idx_ip_checks_vps", "vps_id"),
+        Index("idx_ip_checks_ip", "ip", "checked_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    vps_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("vps.id", ondelete="CASCADE"), nullable=False
+    )
+    ip: Mapped[str] = mapped_column(Text, nullable=False)  # canonical text form
+    check_type: Mapped[str] = mapped_column(Text, default="icmp", nullable=False)
+    source: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    success: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+
+
+Index("idx_ip_checks_time", IpCheck.checked_at.desc())
+
+
+class Reachability(Base):
+    """The current verdict per (VPS, IP) and the per-source streaks it is computed from."""
+
+    __tablename__ = "reachability"
+    __table_args__ = (CheckConstraint(_in("verdict", VERDICTS), name="ck_reachability_verdict"),)
+
+    vps_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("vps.id", ondelete="CASCADE"), primary_key=True
+    )
+    ip: Mapped[str] = mapped_column(Text, primary_key=True)
+    label: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    verdict: Mapped[str] = mapped_column(Text, default="unknown", nullable=False)
+    since: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+    # {source: {check_type: {"ok": bool, "fails": int, "at": iso, "latency_ms": int | None}}}
+    state: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+
+
+class VpsEvent(Base):
+    """Things that happened to a VPS without anyone doing them: its agent went offline or came
+    back, an IP's reachability verdict changed. Written once per change; `notified_at` is for
+    the notification channels."""
+
+    __tablename__ = "vps_events"
+    __table_args__ = (
+        Index("idx_vps_events_vps", "vps_id", "kind", "created_at"),
+        Index("idx_vps_events_time", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    vps_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("vps.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)  # agent-offline, agent-online, reachability
+    details: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -7,17 +7,39 @@ from typing import Any
 
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import ColumnElement, Select
 
 from sigma.db.models import Provider as ProviderRow
 from sigma.db.models import Vps as VpsRow
 from sigma.db.types import utcnow
-from sigma.errors import InvalidInput, NotFound
+from sigma.errors import InvalidInput, NotFound, PreconditionFailed
 from sigma.schemas import Page, Vps, VpsCreate, VpsFilter, VpsUpdate, validate
 from sigma.services import audit
 from sigma.services.actor import READERS, WRITERS, Actor
 from sigma.services.json_sql import json_array_contains, json_array_has_object_with
 from sigma.services.refs import resolve
+
+
+def out(row: VpsRow) -> Vps:
+    """The schema of a row, carrying its version for ETag / If-Match."""
+    v = Vps.model_validate(row)
+    v._version = row.version
+    return v
+
+
+def etag(v: Vps) -> str:
+    return f'"{v._version}"'
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """`"3"` or `W/"3"` -> 3; absent -> None; anything else is refused."""
+    if header is None or header.strip() == "*":
+        return None
+    text = header.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise InvalidInput(f"If-Match: '{header}' is not an ETag of this API", field="If-Match")
+    return int(text)
 
 
 def find(session: Session, ref: Any) -> VpsRow:
@@ -79,19 +101,19 @@ def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) 
     total = session.scalar(q.with_only_columns(func.count(), maintain_column_froms=True)) or 0
     rows = session.scalars(q.order_by(*ORDER).offset((f.page - 1) * f.per_page).limit(f.per_page))
     return Page[Vps](
-        data=[Vps.model_validate(r) for r in rows], total=total, page=f.page, per_page=f.per_page
+        data=[out(r) for r in rows], total=total, page=f.page, per_page=f.per_page
     )
 
 
 def all_vps(session: Session, actor: Actor, f: VpsFilter | None = None) -> list[Vps]:
     actor.require(READERS)
     rows = session.scalars(filtered(session, f or VpsFilter()).order_by(*ORDER))
-    return [Vps.model_validate(r) for r in rows]
+    return [out(r) for r in rows]
 
 
 def get(session: Session, actor: Actor, ref: Any) -> Vps:
     actor.require(READERS)
-    return Vps.model_validate(find(session, ref))
+    return out(find(session, ref))
 
 
 def create(session: Session, actor: Actor, data: VpsCreate | dict) -> Vps:
@@ -106,14 +128,24 @@ def create(session: Session, actor: Actor, data: VpsCreate | dict) -> Vps:
     audit.record(
         session, actor, "create", "vps", row.id, {"hostname": row.hostname, "country": row.country}
     )
-    return Vps.model_validate(row)
+    return out(row)
 
 
-def update(session: Session, actor: Actor, ref: Any, data: VpsUpdate | dict) -> Vps:
+def update(
+    session: Session, actor: Actor, ref: Any, data: VpsUpdate | dict, if_match: int | None = None
+) -> Vps:
+    """Partial update. With `if_match` (the version the caller read), a VPS changed since
+    is refused with PreconditionFailed instead of silently overwritten."""
     actor.require(WRITERS)
     data = validate(VpsUpdate, data) if isinstance(data, dict) else data
     row = find(session, ref)
-    before = Vps.model_validate(row)
+    if if_match is not None and row.version != if_match:
+        raise PreconditionFailed(
+            f"vps {row.hostname} changed since you read it (version {row.version}, you had "
+            f"{if_match}); reload and retry",
+            field="If-Match",
+        )
+    before = out(row)
     changes = data.changes()
     if "provider_id" in changes:
         changes["provider_id"] = _provider_id(session, changes["provider_id"])
@@ -125,10 +157,17 @@ def update(session: Session, actor: Actor, ref: Any, data: VpsUpdate | dict) -> 
         raise InvalidInput(
             f"expire_date: {expire} is before purchase_date {purchase}", field="expire_date"
         )
+    hostname = row.hostname  # the row is unusable after a failed flush
     for key, value in changes.items():
         setattr(row, key, value)
-    session.flush()
-    after = Vps.model_validate(row)
+    try:
+        session.flush()
+    except StaleDataError:
+        raise PreconditionFailed(
+            f"vps {hostname} was changed by someone else at the same time; reload and retry",
+            field="If-Match",
+        ) from None
+    after = out(row)
     delta = audit.diff(before, after)
     if delta:
         audit.record(session, actor, "update", "vps", row.id, {"hostname": row.hostname, "changes": delta})
@@ -138,7 +177,7 @@ def update(session: Session, actor: Actor, ref: Any, data: VpsUpdate | dict) -> 
 def delete(session: Session, actor: Actor, ref: Any) -> Vps:
     actor.require(WRITERS)
     row = find(session, ref)
-    gone = Vps.model_validate(row)
+    gone = out(row)
     session.delete(row)
     session.flush()
     audit.record(session, actor, "delete", "vps", gone.id, {"hostname": gone.hostname})
@@ -150,13 +189,13 @@ def retire(session: Session, actor: Actor, ref: Any) -> Vps:
     row = find(session, ref)
     if row.status == "retired":
         # idempotent: retiring twice changes nothing and writes no second audit row
-        return Vps.model_validate(row)
+        return out(row)
     row.status = "retired"
     row.monitoring_enabled = False
     row.extra = {**(row.extra or {}), "retired_at": utcnow().isoformat()}
     session.flush()
     audit.record(session, actor, "retire", "vps", row.id, {"hostname": row.hostname})
-    return Vps.model_validate(row)
+    return out(row)
 
 
 def require_exists(session: Session, vps_id: Any) -> VpsRow:

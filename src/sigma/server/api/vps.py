@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from sigma.schemas import Deleted, Page, Vps, VpsCreate, VpsFilter, VpsUpdate, validate
 from sigma.server.deps import ActorDep, rule, run
@@ -41,14 +41,21 @@ def create_vps(request: Request, actor: ActorDep, data: VpsCreate):
 
 
 @router.get("/{ref}", response_model=Vps, openapi_extra=rule("any"))
-def get_vps(request: Request, actor: ActorDep, ref: str):
-    """`ref`: the VPS's UUID, a unique id prefix (4+ chars) or its hostname."""
-    return run(request, vps.get, actor, ref)
+def get_vps(request: Request, response: Response, actor: ActorDep, ref: str):
+    """`ref`: the VPS's UUID, a unique id prefix (4+ chars) or its hostname.
+    The ETag header is the VPS's version: send it back as If-Match on PUT."""
+    v = run(request, vps.get, actor, ref)
+    response.headers["ETag"] = vps.etag(v)
+    return v
 
 
-@router.put("/{ref}", response_model=Vps, openapi_extra=rule("op"))
-def update_vps(request: Request, actor: ActorDep, ref: str, data: VpsUpdate):
-    return run(request, vps.update, actor, ref, data)
+@router.put("/{ref}", response_model=Vps, openapi_extra=rule("op"),
+            responses={412: {"description": "If-Match does not match the current version"}})
+def update_vps(request: Request, response: Response, actor: ActorDep, ref: str, data: VpsUpdate,
+               if_match: str | None = Header(None)):
+    v = run(request, vps.update, actor, ref, data, vps.parse_if_match(if_match))
+    response.headers["ETag"] = vps.etag(v)
+    return v
 
 
 @router.delete("/{ref}", response_model=Deleted, openapi_extra=rule("op"))

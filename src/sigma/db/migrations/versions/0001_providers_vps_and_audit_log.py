@@ -71,6 +71,7 @@ def upgrade() -> None:
     sa.Column('node_exporter_port', sa.Integer(), nullable=False),
     sa.Column('extra', JsonDoc, nullable=False),
     sa.Column('notes', sa.Text(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.Column('created_at', UtcDateTime(), nullable=False),
     sa.Column('updated_at', UtcDateTime(), nullable=False),
     sa.CheckConstraint("purpose IN ('', 'vpn-exit', 'vpn-relay', 'vpn-entry', 'monitor', 'management', 'other')", name='ck_vps_purpose'),
