@@ -81,17 +81,36 @@ def _truncate(url: str) -> None:
     from sigma.db.models import Base
 
     eng = make_engine(url)
-    names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+    # DELETE, children first: on a test's handful of rows it takes milliseconds where
+    # TRUNCATE (new files, fsync) takes ~0.2 s per test
     with eng.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} CASCADE"))
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(text(f'DELETE FROM "{table.name}"'))
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> str:
+    """A migrated SQLite file, built once; each test gets a copy (a fresh migration costs
+    ~0.2 s, a copy ~1 ms)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "sigma.db"
+    from sigma.db.engine import make_engine, upgrade
+
+    eng = make_engine(f"sqlite:///{path}")
+    upgrade(eng)
+    eng.dispose()
+    return str(path)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request, tmp_path) -> str:
     """Each database test runs on the embedded SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'sigma.db'}"
+        import shutil
+
+        path = tmp_path / "sigma.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_database")
     _truncate(url)
     return url
@@ -109,10 +128,10 @@ def sessions(settings):
     """A session factory on a migrated database (for service-layer tests)."""
     from sqlalchemy.orm import sessionmaker
 
-    from sigma.db.engine import make_engine, upgrade
+    from sigma.db.engine import ensure_schema, make_engine
 
     eng = make_engine(settings.effective_database_url)
-    upgrade(eng)
+    ensure_schema(eng, auto_upgrade=True)  # one SELECT when already at head
     yield sessionmaker(eng, expire_on_commit=False)
     eng.dispose()
 
