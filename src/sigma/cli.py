@@ -22,6 +22,7 @@ from sigma.commands import mfa as mfa_cmd
 from sigma.commands import provider as provider_cmd
 from sigma.commands import serve as serve_cmd
 from sigma.commands import session as session_cmd
+from sigma.commands import ticket as ticket_cmd
 from sigma.commands import user as user_cmd
 from sigma.commands import vps as vps_cmd
 from sigma.commands.common import State
@@ -95,6 +96,8 @@ app.add_typer(user_cmd.app, name="user", help="Users and roles (admin); your pas
 app.add_typer(apikey_cmd.app, name="api-key", help="API keys for scripts, agents and probes.")
 app.add_typer(mfa_cmd.app, name="mfa", help="TOTP multi-factor authentication for your account.")
 app.add_typer(audit_cmd.app, name="audit", help="The audit log of every change (admin).")
+app.add_typer(ticket_cmd.app, name="ticket", help="Tickets: open, comment, start, resolve, close.")
+app.add_typer(ticket_cmd.app, name="tickets", hidden=True)
 app.command("serve")(serve_cmd.serve)
 app.command("login")(session_cmd.login)
 app.command("logout")(session_cmd.logout)

@@ -117,3 +117,39 @@ class LocalBackend:
 
     def list_audit(self, f):
         return self._run(audit.list_entries, f)
+
+    # ---- tickets (issue 6)
+    def list_tickets(self, f):
+        from sigma.services import tickets
+
+        return self._run(tickets.list_tickets, f)
+
+    def get_ticket(self, ref):
+        from sigma.services import tickets
+
+        return self._run(tickets.get, ref)
+
+    def create_ticket(self, data):
+        from sigma.services import tickets
+
+        return self._run(tickets.create, data)
+
+    def update_ticket(self, ref, data):
+        from sigma.services import tickets
+
+        return self._run(tickets.update, ref, data)
+
+    def delete_ticket(self, ref):
+        from sigma.services import tickets
+
+        return self._run(tickets.delete, ref)
+
+    def list_comments(self, ref):
+        from sigma.services import tickets
+
+        return self._run(tickets.list_comments, ref)
+
+    def add_comment(self, ref, body):
+        from sigma.services import tickets
+
+        return self._run(tickets.add_comment, ref, body)

@@ -223,6 +223,43 @@ class RemoteBackend:
         params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
         return self._get(Page[AuditEntry], "/api/audit-logs", params=params)
 
+    # ---- tickets (issue 6)
+    def list_tickets(self, f):
+        from sigma.schemas import Ticket
+
+        params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
+        return self._get(Page[Ticket], "/api/tickets", params=params)
+
+    def get_ticket(self, ref):
+        from sigma.schemas import Ticket
+
+        return self._get(Ticket, f"/api/tickets/{self._ref(ref)}")
+
+    def create_ticket(self, data):
+        from sigma.schemas import Ticket
+
+        return self._send("POST", Ticket, "/api/tickets", data)
+
+    def update_ticket(self, ref, data):
+        from sigma.schemas import Ticket
+
+        return self._send("PUT", Ticket, f"/api/tickets/{self._ref(ref)}", data, partial=True)
+
+    def delete_ticket(self, ref):
+        t = self.get_ticket(ref)
+        self._send("DELETE", None, f"/api/tickets/{t.id}")
+        return t
+
+    def list_comments(self, ref):
+        from sigma.schemas import TicketComment
+
+        return self._get(list[TicketComment], f"/api/tickets/{self._ref(ref)}/comments")
+
+    def add_comment(self, ref, body):
+        from sigma.schemas import TicketComment
+
+        return self._send("POST", TicketComment, f"/api/tickets/{self._ref(ref)}/comments", {"body": body})
+
 
 def _all_pages(fetch: Callable[[int], Page[M]]) -> list[M]:
     items: list[M] = []
