@@ -60,8 +60,11 @@ def emit(
     quiet: bool = False,
     title: str | None = None,
     footer: str | None = None,
+    fields: Sequence[str] = (),
 ) -> None:
-    """Print one record (a dict) or a listing (a list of dicts) in the chosen format."""
+    """Print one record (a dict) or a listing (a list of dicts) in the chosen format.
+
+    `fields` are the record's keys, for the header of an empty CSV listing."""
     fmt = check_format(fmt)
     single = isinstance(records, dict)
     rows: list[dict[str, Any]] = [records] if single else list(records)  # type: ignore[list-item]
@@ -79,7 +82,7 @@ def emit(
         yaml.safe_dump(rows[0] if single else rows, out, sort_keys=False, allow_unicode=True)
     elif fmt == "csv":
         buf = io.StringIO()
-        names = list(rows[0].keys()) if rows else [n for n, _ in columns]
+        names = list(rows[0].keys()) if rows else list(fields) or [n for n, _ in columns]
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(names)
         for r in rows:

@@ -138,7 +138,49 @@ def _text(value: Any) -> str:
         raise ValueError("must be a string")
     if len(value) > MAX_TEXT:
         raise ValueError(f"is longer than {MAX_TEXT} characters")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
     return value
+
+
+MAX_DOC_DEPTH = 16
+MAX_DOC_BYTES = 64 * 1024
+
+
+def json_doc(value: Any) -> dict[str, Any]:
+    """A free-form JSON object (`extra`): bounded depth and size, no NUL characters
+    (PostgreSQL's JSONB cannot store them), so what is accepted can always be stored and served."""
+    import json
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object")
+
+    def walk(node: Any, depth: int) -> None:
+        if depth > MAX_DOC_DEPTH:
+            raise ValueError(f"is nested deeper than {MAX_DOC_DEPTH} levels")
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if not isinstance(k, str) or "\x00" in k:
+                    raise ValueError("keys must be strings without NUL characters")
+                walk(v, depth + 1)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, depth + 1)
+        elif isinstance(node, str):
+            if "\x00" in node:
+                raise ValueError("must not contain NUL characters")
+        elif isinstance(node, float) and node != node or node in (float("inf"), float("-inf")):
+            raise ValueError("must not contain NaN or infinity")
+
+    walk(value, 1)
+    if len(json.dumps(value, default=str)) > MAX_DOC_BYTES:
+        raise ValueError(f"is larger than {MAX_DOC_BYTES // 1024} KiB")
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], BeforeValidator(json_doc)]
 
 
 def _short_text(value: Any) -> str:
@@ -171,6 +213,8 @@ def _decimal(scale: int, max_digits: int):
             raise ValueError("must be a finite number")
         if d < 0:
             raise ValueError("must not be negative")
+        if d >= Decimal(10) ** (max_digits - scale):
+            raise ValueError(f"must be below {Decimal(10) ** (max_digits - scale)}")
         q = d.quantize(Decimal(1).scaleb(-scale))
         if q != d:
             raise ValueError(f"has more than {scale} decimal places")
@@ -412,7 +456,7 @@ class VpsFields(Input):
     tags: Tags = Field(default_factory=list)
     monitoring_enabled: bool = True
     node_exporter_port: Port = 9100
-    extra: dict[str, Any] = Field(default_factory=dict)
+    extra: JsonObject = Field(default_factory=dict)
     notes: Text = ""
 
 
@@ -464,7 +508,7 @@ class VpsUpdate(Input):
     tags: Tags | None = None
     monitoring_enabled: bool | None = None
     node_exporter_port: Port | None = None
-    extra: dict[str, Any] | None = None
+    extra: JsonObject | None = None
     notes: Text | None = None
 
     @model_validator(mode="after")
@@ -512,6 +556,15 @@ class Vps(Output):
     updated_at: Timestamp
     # the row version behind the ETag; not part of the JSON body
     _version: int | None = PrivateAttr(None)
+    # agent liveness from extra.last_heartbeat (None: no agent ever reported); computed by
+    # whoever reads the row, kept as sent when it comes from a server (issue 5)
+    online: bool | None = None
+
+    @model_validator(mode="after")
+    def _agent_online(self) -> Vps:
+        if "online" not in self.model_fields_set:
+            self.online = agent_online(self.extra)
+        return self
 
     @field_validator("ip_addresses", mode="before")
     @classmethod
@@ -984,140 +1037,6 @@ class TicketUpdate(Input):
     provider_id: OptUuid = None
     assigned_to: UserRef = None
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> TicketUpdate:
-        _refuse_nulls(self, nullable={"vps_id", "provider_id", "assigned_to"})
-        return self
-
-    def changes(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.model_fields_set}
-
-
-class Ticket(Output):
-    id: UUID
-    title: str
-    description: str
-    status: str
-    priority: str
-    vps_id: UUID | None
-    provider_id: UUID | None
-    created_by: UUID
-    assigned_to: UUID | None
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class TicketFilter(Input):
-    status: TicketStatus | None = None
-    priority: TicketPriority | None = None
-    assigned_to: UserRef = None
-    vps_id: OptUuid = None
-    provider_id: OptUuid = None
-    page: int = 1
-    per_page: int = 25
-
-    @field_validator("status", "priority", mode="before")
-    @classmethod
-    def _empty(cls, v: Any) -> Any:
-        return None if v == "" else v
-
-    @field_validator("page", mode="after")
-    @classmethod
-    def _page(cls, v: int) -> int:
-        return max(v, 1)
-
-    @field_validator("per_page", mode="after")
-    @classmethod
-    def _per_page(cls, v: int) -> int:
-        return min(max(v, 1), 100)
-
-
-class CommentCreate(Input):
-    body: Annotated[str, BeforeValidator(_comment_body)]
-
-
-class TicketComment(Output):
-    id: UUID
-    ticket_id: UUID
-    user_id: UUID
-    user_email: str
-    body: str
-    created_at: Timestamp
-
-
-# ---- tickets and comments (issue 6)
-
-TICKET_STATUSES = ("open", "in-progress", "resolved", "closed")
-TICKET_PRIORITIES = ("low", "medium", "high", "critical")
-# the workflow: start work, resolve, close, reopen (and stop work back to open)
-TICKET_TRANSITIONS = {
-    "open": ("in-progress", "resolved", "closed"),
-    "in-progress": ("open", "resolved", "closed"),
-    "resolved": ("open", "in-progress", "closed"),
-    "closed": ("open",),
-}
-
-
-def _ticket_status(value: Any) -> str:
-    if isinstance(value, str) and value.strip().lower() in ("in_progress", "inprogress"):
-        value = "in-progress"
-    return _one_of(value, TICKET_STATUSES, "status")
-
-
-def _title(value: Any) -> str:
-    v = _short_text(value)
-    if not v:
-        raise ValueError("title is required")
-    return v
-
-
-def _user_ref(value: Any) -> str | None:
-    """An assignee: a user's UUID, id prefix or email (resolved by the service)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, UUID):
-        return str(value)
-    if not isinstance(value, str) or len(value) > 320:
-        raise ValueError("must be a user id or email")
-    return value.strip()
-
-
-def _comment_body(value: Any) -> str:
-    v = _text(value)
-    if not v.strip():
-        raise ValueError("comment must not be empty")
-    return v
-
-
-TicketStatus = Annotated[str, BeforeValidator(_ticket_status)]
-TicketPriority = Annotated[
-    str, BeforeValidator(lambda v: _one_of(v, TICKET_PRIORITIES, "priority"))
-]
-TicketTitle = Annotated[str, BeforeValidator(_title)]
-UserRef = Annotated[str | None, BeforeValidator(_user_ref)]
-OptUuid = Annotated[UUID | None, BeforeValidator(lambda v: None if v == "" else v)]
-
-
-class TicketCreate(Input):
-    title: TicketTitle
-    description: Text = ""
-    priority: TicketPriority = "medium"
-    vps_id: OptUuid = None
-    provider_id: OptUuid = None
-    assigned_to: UserRef = None
-
-
-class TicketUpdate(Input):
-    """Partial update: absent fields are kept; `null` clears a link or the assignee."""
-
-    title: TicketTitle | None = None
-    description: Text | None = None
-    status: TicketStatus | None = None
-    priority: TicketPriority | None = None
-    vps_id: OptUuid = None
-    provider_id: OptUuid = None
-    assigned_to: UserRef = None
-
     @field_validator("title", "description", "status", "priority", mode="before")
     @classmethod
     def _not_null(cls, v: Any, info: ValidationInfo) -> Any:
@@ -1179,4 +1098,213 @@ class TicketComment(Output):
     user_id: UUID
     user_email: str
     body: str
+    created_at: Timestamp
+
+
+# ---------------------------------------------------------------- agents, IP checks, reachability
+# (issue 5: sigma agent and sigma probe)
+
+CHECK_TYPES = ("icmp", "tcp", "http")
+VERDICTS = ("ok", "degraded", "blocked", "down", "unknown")
+# agent liveness: a VPS is online when its last heartbeat is younger than this many seconds;
+# `sigma serve` and the local backend set it from the `offline_after` setting
+OFFLINE_AFTER_SECONDS = 180
+
+
+def set_offline_after(seconds: int) -> None:
+    global OFFLINE_AFTER_SECONDS
+    OFFLINE_AFTER_SECONDS = int(seconds)
+
+
+def last_heartbeat(extra: Any) -> datetime | None:
+    """extra.last_heartbeat as an aware datetime, or None when absent or unreadable."""
+    if not isinstance(extra, dict) or not isinstance(extra.get("last_heartbeat"), str):
+        return None
+    try:
+        dt = datetime.fromisoformat(extra["last_heartbeat"].replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def agent_online(extra: Any, now: datetime | None = None, threshold: int | None = None) -> bool | None:
+    """True/False from the last heartbeat; None when no agent ever reported."""
+    seen = last_heartbeat(extra)
+    if seen is None:
+        return None
+    age = ((now or datetime.now(UTC)) - seen).total_seconds()
+    return age < (OFFLINE_AFTER_SECONDS if threshold is None else threshold)
+
+
+class AgentInput(BaseModel):
+    # agents of other versions may send fields this server does not know: ignored, not refused
+    model_config = ConfigDict(extra="ignore")
+
+
+def _alias_or_blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+MAX_SYSTEM_INFO = 64 * 1024
+
+
+def _system_info(value: Any) -> Any:
+    import json
+
+    if len(json.dumps(value, separators=(",", ":"), default=str)) > MAX_SYSTEM_INFO:
+        raise ValueError(f"is larger than {MAX_SYSTEM_INFO // 1024} KiB")
+    return value
+
+
+SystemInfo = Annotated[Any, AfterValidator(_system_info)]
+
+
+class AgentRegister(AgentInput):
+    hostname: Hostname
+    alias: Annotated[str, BeforeValidator(_short_text), BeforeValidator(_alias_or_blank)] = ""
+    ip_addresses: IpList = Field(default_factory=list)
+    ssh_port: Port = 22
+    system_info: SystemInfo = None
+
+
+class AgentHeartbeat(AgentInput):
+    hostname: Hostname
+    system_info: SystemInfo = None
+
+
+CheckType = Annotated[str, BeforeValidator(lambda v: _one_of(v, CHECK_TYPES, "check_type"))]
+IpAddress = Annotated[str, BeforeValidator(parse_ip)]
+Latency = Annotated[int | None, Field(ge=0, le=2**31 - 1)]
+
+
+def _source(value: Any) -> str:
+    v = _short_text(value)
+    if len(v) > 64:
+        raise ValueError("is longer than 64 characters")
+    if any(ch.isspace() for ch in v):
+        raise ValueError(f"source '{v}' must not contain spaces")
+    return v
+
+
+Source = Annotated[str, BeforeValidator(_source)]
+
+
+class IpCheckCreate(Input):
+    vps_id: UUID
+    ip: IpAddress
+    check_type: CheckType = "icmp"
+    source: Source = ""
+    success: bool
+    latency_ms: Latency = None
+
+
+class IpCheckReport(IpCheckCreate):
+    """One result inside a probe's batch: `id` is the probe's idempotency key (a UUID it
+    generated), `checked_at` when it was measured (results may arrive late from a spool)."""
+
+    id: UUID | None = None
+    checked_at: Annotated[datetime | None, BeforeValidator(_ts)] = None
+
+
+MAX_BATCH = 5000
+
+
+class IpCheckBatch(Input):
+    checks: Annotated[list[IpCheckReport], Field(max_length=MAX_BATCH)]
+
+
+class BatchRejection(BaseModel):
+    index: int
+    error: str
+
+
+class IpCheckBatchResult(BaseModel):
+    inserted: int
+    duplicates: int
+    rejected: list[BatchRejection] = Field(default_factory=list)
+
+
+class IpCheck(Output):
+    id: UUID
+    vps_id: UUID
+    ip: str
+    check_type: str
+    source: str
+    success: bool
+    latency_ms: int | None
+    checked_at: Timestamp
+
+
+class IpCheckFilter(Input):
+    vps_id: UUID | None = None
+    ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
+    source: str | None = None
+    check_type: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else _one_of(v, CHECK_TYPES, "check_type"))] = None
+    success: bool | None = None
+    page: int = 1
+    per_page: int = 25
+
+    @field_validator("page", mode="after")
+    @classmethod
+    def _page(cls, v: int) -> int:
+        return max(v, 1)
+
+    @field_validator("per_page", mode="after")
+    @classmethod
+    def _per_page(cls, v: int) -> int:
+        return min(max(v, 1), 100)
+
+
+class IpCheckSummary(BaseModel):
+    vps_id: UUID
+    ip: str
+    total_checks: int
+    success_count: int
+    success_rate: float  # a percentage, 2 decimals
+    avg_latency_ms: float | None
+    last_check: Timestamp
+    last_success: bool
+
+
+class PurgeResult(BaseModel):
+    deleted: int
+
+
+class ProbeTarget(BaseModel):
+    vps_id: UUID
+    hostname: str
+    ip: str
+    label: str
+    ssh_port: int
+
+
+class SourceState(BaseModel):
+    """One probe source's view of one IP: `ok` (latest check of every type succeeded),
+    `partial` (some types fail), `fail` (every type failing, `fails` rounds in a row), or
+    `stale` (nothing heard from that source recently)."""
+
+    state: str
+    china: bool
+    fails: int
+    last_checked: Timestamp | None
+    latency_ms: int | None
+    types: dict[str, bool]
+
+
+class ReachabilityStatus(BaseModel):
+    vps_id: UUID
+    hostname: str
+    ip: str
+    label: str
+    verdict: str
+    since: Timestamp
+    sources: dict[str, SourceState]
+
+
+class VpsEvent(Output):
+    id: UUID
+    vps_id: UUID
+    hostname: str = ""
+    kind: str
+    details: dict[str, Any]
     created_at: Timestamp

@@ -34,6 +34,8 @@ def resolve(
     ref = str(ref or "").strip()
     if not ref:
         raise InvalidInput(f"a {kind} reference is required", field=kind)
+    if len(ref) > 512 or any(ord(ch) < 32 for ch in ref):
+        raise NotFound(f"{kind} '{ref[:40]!r}' not found", field=kind)
     try:
         return _by_id(session, model, uuid.UUID(ref), kind)
     except ValueError:
