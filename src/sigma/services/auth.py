@@ -220,8 +220,8 @@ def me(session: Session, actor: Actor) -> User:
 
 
 def refresh(session: Session, settings: Settings, actor: Actor) -> LoginResult:
-    if actor.via_api_key:
-        raise NotAuthenticated("Unauthorized")
+    # an API key has nothing to refresh: 422 (like the other own-account routes), not a 401
+    # that would tell the client its key is bad
     user = _jwt_user(session, actor)
     return LoginResult(token=access_token(settings, user), user=User.model_validate(user))
 
