@@ -87,7 +87,9 @@ def list_(
         rows = [p.model_dump(mode="json") for p in result.data]
         pages = max(1, -(-result.total // result.per_page))
         footer = f"Page {result.page} of {pages} ({result.total} total)"
-    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer)
+    from sigma.schemas import Provider
+
+    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=list(Provider.model_fields))
 
 
 @app.command("show")

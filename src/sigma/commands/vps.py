@@ -204,7 +204,7 @@ def list_(
     Example: sigma vps list --status active --tag cn-optimized --expiring-within 7
     """
     from sigma.output import check_format, emit
-    from sigma.schemas import VpsFilter, validate
+    from sigma.schemas import Vps, VpsFilter, validate
 
     check_format(fmt)
     backend = state(ctx).backend
@@ -230,7 +230,7 @@ def list_(
     rows = [v.model_dump(mode="json") for v in items]
     if fmt == "table" and not quiet:
         rows = _with_provider_names(ctx, rows)
-    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer)
+    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=list(Vps.model_fields))
 
 
 @app.command("show")
