@@ -151,11 +151,28 @@ class Result:
         return json.loads(self.out)
 
 
+@pytest.fixture(scope="session")
+def click_tree():
+    """The click command built from `sigma.cli.app`. Typer rebuilds it on every call (once
+    per process in real use, ~0.3 s for the whole tree); tests build it once."""
+    import typer.main
+
+    from sigma.cli import app
+
+    return app, typer.main.get_command(app)
+
+
 @pytest.fixture
-def cli(db_url, monkeypatch, capsys):
+def cli(db_url, monkeypatch, capsys, click_tree):
     """Run `sigma ARGS...` in-process against this test's database; returns Result."""
+    import typer.main
+
     monkeypatch.setenv("SIGMA_DATABASE_URL", db_url)
     from sigma.cli import main
+
+    app, tree = click_tree
+    build = typer.main.get_command
+    monkeypatch.setattr(typer.main, "get_command", lambda a: tree if a is app else build(a))
 
     def run(*args: str, input: str | None = None) -> Result:
         if input is not None:
