@@ -21,6 +21,8 @@ HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 PRINCIPAL_PASSWORD = "password-123"  # the password of the users made by conftest's Api.user
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@test.local", "testpass123"  # tests/conftest.py's admin
+LEGACY_KEY = "legacy-test-api-key-0123456789abcdef"  # settings.api_key of the API tests
+JWT_SECRET = "test-jwt-secret-0123456789abcdef"
 
 
 @dataclass

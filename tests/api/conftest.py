@@ -6,9 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-
-LEGACY_KEY = "legacy-test-api-key-0123456789abcdef"
-JWT_SECRET = "test-jwt-secret-0123456789abcdef"
+from apidriver import JWT_SECRET, LEGACY_KEY
 
 
 @pytest.fixture(autouse=True)

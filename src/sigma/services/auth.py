@@ -140,6 +140,8 @@ def totp_step(secret: str, code: str, *, at: float | None = None, window: int = 
     now = time.time() if at is None else at
     for offset in range(-window, window + 1):
         t = now + offset * totp.interval
+        if t < 0:
+            continue
         if hmac.compare_digest(totp.at(t), code):
             return int(t // totp.interval)
     return None
