@@ -102,6 +102,12 @@ app.command("serve")(serve_cmd.serve)
 app.command("login")(session_cmd.login)
 app.command("logout")(session_cmd.logout)
 
+# ---- deploy
+from sigma.commands import deploy as deploy_cmd  # noqa: E402
+
+app.add_typer(deploy_cmd.app, name="deploy", help="Deploy to fleet hosts over SSH: node_exporter.")
+# ---- end deploy
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; map every error to one stderr line and an exit code."""

@@ -21,12 +21,23 @@ def _ip_spec(spec: str) -> dict[str, str]:
     from sigma.schemas import IP_LABEL_ALIASES, IP_LABELS
 
     ip, sep, label = spec.partition("=")
-    if not sep and ":" in spec:
+    if not sep and ":" in spec and not _is_ip(spec):
         # the original CLI's IP:label form, recognised only when the suffix is a label name
+        # and the whole is not an address already (2001:db8::ac ends in the code for anycast)
         head, _, tail = spec.rpartition(":")
         if tail.lower() in IP_LABELS or tail.lower() in IP_LABEL_ALIASES:
             ip, label = head, tail
     return {"ip": ip, "label": label}
+
+
+def _is_ip(text: str) -> bool:
+    from sigma.schemas import parse_ip
+
+    try:
+        parse_ip(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _extra(pairs: list[str], base: dict[str, Any] | None = None) -> dict[str, Any]:
