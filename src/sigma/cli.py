@@ -108,6 +108,25 @@ from sigma.commands import deploy as deploy_cmd  # noqa: E402
 app.add_typer(deploy_cmd.app, name="deploy", help="Deploy to fleet hosts over SSH: node_exporter.")
 # ---- end deploy
 
+# ---- derived from the inventory (issue 4)
+from sigma.commands import cost as cost_cmd  # noqa: E402
+from sigma.commands import export as export_cmd  # noqa: E402
+from sigma.commands import notify as notify_cmd  # noqa: E402
+from sigma.commands import stats as stats_cmd  # noqa: E402
+from sigma.commands import transfer as transfer_cmd  # noqa: E402
+
+app.add_typer(export_cmd.app, name="export", help="Prometheus targets, Ansible inventory, iCalendar, VPS/provider files.")
+app.add_typer(transfer_cmd.app, name="import", help="Import VPS or providers from CSV, JSON or YAML (all or nothing).")
+app.add_typer(cost_cmd.app, name="cost", help="Costs per currency and month; exchange rates.")
+app.add_typer(notify_cmd.app, name="notify", help="Expiry notifications over Telegram and webhooks.")
+app.command("stats")(stats_cmd.stats)
+# the original CLI's spellings: `sigma vps export|import`, `sigma providers export|import`
+vps_cmd.app.command("export", hidden=True)(export_cmd.vps)
+vps_cmd.app.command("import", hidden=True)(transfer_cmd.import_vps)
+provider_cmd.app.command("export", hidden=True)(export_cmd.providers)
+provider_cmd.app.command("import", hidden=True)(transfer_cmd.import_providers)
+# ---- end derived
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; map every error to one stderr line and an exit code."""

@@ -43,6 +43,38 @@ class Settings(BaseModel):
     offline_after: int | None = Field(None, ge=1, description="seconds; default 3 x agent_interval")
     # output
     log_level: str = "INFO"
+    # ---- expiry notifications (issue 4)
+    telegram_bot_token: str | None = None
+    telegram_chat_id: str | None = None
+    telegram_api_base: str = Field("https://api.telegram.org", description="Telegram Bot API base URL")
+    webhook_url: str | None = None
+    webhook_secret: str | None = Field(None, description="HMAC-SHA256 key: X-Sigma-Signature-256 header")
+    notify_before_days: list[int] = Field([7, 3, 1], description="days before expiry, e.g. 7,3,1")
+    notify_interval: int = Field(3600, ge=60, description="seconds between notification runs in serve")
+    notify_overdue_days: int = Field(30, ge=0, description="report VPS overdue by at most this many days")
+
+    @field_validator("telegram_bot_token", "telegram_chat_id", "webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("telegram_api_base", "webhook_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"'{v}' is not an http(s) URL")
+        return v
+
+    @field_validator("notify_before_days", mode="before")
+    @classmethod
+    def _days_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            items = [p.strip() for p in v.split(",") if p.strip()]
+            for p in items:
+                if not p.isdigit():
+                    raise ValueError(f"'{p}' is not a whole number of days (expected e.g. 7,3,1)")
+            return [int(p) for p in items]
+        return v
 
     @field_validator("database_url")
     @classmethod

@@ -26,6 +26,7 @@ class LocalBackend:
         ensure_schema(self.engine, auto_upgrade=url.startswith("sqlite"))
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.actor = actor or local_actor()
+        self.settings = settings  # notification channels (issue 4)
 
     def _run(self, fn: Callable[..., T], *args: Any) -> T:
         with unit_of_work(self.sessions) as session:
@@ -153,3 +154,79 @@ class LocalBackend:
         from sigma.services import tickets
 
         return self._run(tickets.add_comment, ref, body)
+
+    # ---- derived from the inventory (issue 4)
+    def prometheus_targets(self, address_label=None):
+        from sigma.services.exports import prometheus
+
+        return self._run(prometheus.targets, address_label)
+
+    def ansible_inventory(self):
+        from sigma.services.exports import ansible
+
+        return self._run(ansible.inventory)
+
+    def ansible_host(self, name):
+        from sigma.services.exports import ansible
+
+        return self._run(ansible.host, name)
+
+    def calendar(self):
+        from sigma.services.exports import ical
+
+        return self._run(ical.calendar)
+
+    def stats(self):
+        from sigma.services import stats
+
+        return self._run(stats.stats)
+
+    def list_rates(self, from_currency=None, to_currency=None, page=1, per_page=100):
+        from sigma.services import costs
+
+        return self._run(costs.list_rates, from_currency, to_currency, page, per_page)
+
+    def set_rate(self, data):
+        from sigma.services import costs
+
+        return self._run(costs.set_rate, data)
+
+    def delete_rate(self, ref):
+        from sigma.services import costs
+
+        return self._run(costs.delete_rate, ref)
+
+    def cost_summary(self, q):
+        from sigma.services import costs
+
+        return self._run(costs.summary, q)
+
+    def cost_monthly(self, q):
+        from sigma.services import costs
+
+        return self._run(costs.monthly, q)
+
+    def export_vps(self, fmt):
+        from sigma.services import transfer
+
+        return self._run(transfer.export_vps, fmt)
+
+    def export_providers(self, fmt):
+        from sigma.services import transfer
+
+        return self._run(transfer.export_providers, fmt)
+
+    def import_vps(self, data, fmt, dry_run=False, progress=None):
+        from sigma.services import transfer
+
+        return self._run(transfer.import_vps, data, fmt, dry_run, progress)
+
+    def import_providers(self, data, fmt, dry_run=False, progress=None):
+        from sigma.services import transfer
+
+        return self._run(transfer.import_providers, data, fmt, dry_run, progress)
+
+    def notify_run(self, dry_run=False):
+        from sigma.services import notify
+
+        return notify.run_locked(self.sessions, self.actor, self.settings, dry_run)

@@ -260,6 +260,91 @@ class RemoteBackend:
 
         return self._send("POST", TicketComment, f"/api/tickets/{self._ref(ref)}/comments", {"body": body})
 
+    # ---- derived from the inventory (issue 4)
+    def prometheus_targets(self, address_label=None):
+        params = {"address_label": address_label} if address_label is not None else None
+        return self.http_call("GET", "/api/prometheus/targets", params=params).json()
+
+    def ansible_inventory(self):
+        return self.http_call("GET", "/api/ansible/inventory").json()
+
+    def ansible_host(self, name):
+        return self.http_call("GET", "/api/ansible/inventory", params={"host": name}).json()
+
+    def calendar(self):
+        return self.http_call("GET", "/api/calendar.ics").text
+
+    def stats(self):
+        from sigma.schemas import Stats
+
+        return self._get(Stats, "/api/stats")
+
+    def list_rates(self, from_currency=None, to_currency=None, page=1, per_page=100):
+        from sigma.schemas import ExchangeRate
+
+        params = {"page": page, "per_page": per_page}
+        params |= {k: v for k, v in (("from_currency", from_currency), ("to_currency", to_currency)) if v}
+        return self._get(Page[ExchangeRate], "/api/exchange-rates", params=params)
+
+    def set_rate(self, data):
+        from sigma.schemas import ExchangeRate
+
+        return self._send("POST", ExchangeRate, "/api/exchange-rates", data)
+
+    def delete_rate(self, ref):
+        from sigma.schemas import ExchangeRate
+
+        rate = self._get(ExchangeRate, f"/api/exchange-rates/{self._ref(ref)}")
+        self._send("DELETE", None, f"/api/exchange-rates/{rate.id}")
+        return rate
+
+    @staticmethod
+    def _cost_params(q) -> dict[str, Any]:
+        return {k: v for k, v in q.model_dump(mode="json").items() if v is not None}
+
+    def cost_summary(self, q):
+        from sigma.schemas import CostSummary
+
+        params = self._cost_params(q)
+        params.pop("months", None)
+        return self._get(CostSummary, "/api/costs/summary", params=params)
+
+    def cost_monthly(self, q):
+        from sigma.schemas import MonthlyCosts
+
+        params = self._cost_params(q)
+        params.pop("status", None)
+        return self._get(MonthlyCosts, "/api/costs/monthly", params=params)
+
+    def export_vps(self, fmt):
+        return self.http_call("GET", "/api/vps/export", params={"format": fmt}).text
+
+    def export_providers(self, fmt):
+        return self.http_call("GET", "/api/providers/export", params={"format": fmt}).text
+
+    def _import(self, path, data, fmt, dry_run, progress):
+        from sigma.schemas import ImportReport
+
+        if progress:
+            progress("uploading", 0, 1)
+        body = {"format": fmt, "data": data, "dry_run": dry_run}
+        report = ImportReport.model_validate(self.http_call("POST", path, json=body).json())
+        if progress:
+            progress("uploading", 1, 1)
+        return report
+
+    def import_vps(self, data, fmt, dry_run=False, progress=None):
+        return self._import("/api/vps/import", data, fmt, dry_run, progress)
+
+    def import_providers(self, data, fmt, dry_run=False, progress=None):
+        return self._import("/api/providers/import", data, fmt, dry_run, progress)
+
+    def notify_run(self, dry_run=False):
+        from sigma.schemas import NotifyReport
+
+        return NotifyReport.model_validate(
+            self.http_call("POST", "/api/notify/run", params={"dry_run": dry_run}).json())
+
 
 def _all_pages(fetch: Callable[[int], Page[M]]) -> list[M]:
     items: list[M] = []

@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def _lifespan(app: FastAPI):
     import asyncio
 
+    from sigma.server import notify_job  # noqa: F401  (registers the expiry-notification job)
     from sigma.server.jobs import scheduler
 
     task = None

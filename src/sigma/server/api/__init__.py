@@ -8,3 +8,9 @@ ROUTERS = [auth.router, users.router, providers.router, vps.router, audit.router
 from sigma.server.api import tickets  # noqa: E402
 
 ROUTERS.append(tickets.router)
+
+# ---- derived from the inventory (issue 4); import/export goes before the /{ref} routes
+from sigma.server.api import costs, exports, notify, transfer  # noqa: E402
+
+ROUTERS.insert(min(ROUTERS.index(providers.router), ROUTERS.index(vps.router)), transfer.router)
+ROUTERS += [exports.router, costs.router, notify.router]

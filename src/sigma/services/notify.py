@@ -1,0 +1,395 @@
+"""Expiry notifications (contract 3) over Telegram and a webhook, sent at most once.
+
+Which notice is due: for an active or provisioning VPS with `days` left until its expiry
+date, the tightest configured threshold T with days <= T (7, 3, 1 by default: one notice a
+week before, one three days before, one the day before; a VPS first seen two days before
+expiry gets one notice, not two). A VPS past its expiry date (by at most
+`notify_overdue_days`) gets a single "overdue" notice (threshold -1).
+
+At most once, across restarts and replicas: each (vps, threshold, expire date, channel) is a
+row of `notification_log`, claimed (sent_at NULL, committed) before sending and confirmed
+after. A claim held by another process is left alone; a failed send deletes its claim, so the
+next run retries; a claim left by a crashed process is taken over after CLAIM_TIMEOUT. The
+whole run also holds the job's cluster lock, so `sigma notify run` from cron and the job in
+`sigma serve` do not run at the same time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from sigma.db.engine import unit_of_work
+from sigma.db.models import NotificationLog
+from sigma.db.models import Provider as ProviderRow
+from sigma.db.models import Vps as VpsRow
+from sigma.db.types import utcnow
+from sigma.errors import Conflict, InvalidInput
+from sigma.schemas import ACTIVE_STATUSES, Notice, NotifyReport
+from sigma.services.actor import WRITERS, Actor
+from sigma.settings import Settings
+
+log = logging.getLogger("sigma.notify")
+
+JOB_NAME = "expiry-notifications"
+OVERDUE = -1
+TELEGRAM_LIMIT = 4096  # characters per message
+CLAIM_TIMEOUT = timedelta(minutes=10)
+MAX_RETRY_WAIT = 60.0  # seconds: a longer Telegram retry_after fails the send (retried next run)
+MAX_ATTEMPTS = 3
+IP_LINE_LIMIT = 1000
+
+
+@dataclass
+class Due:
+    vps_id: Any
+    hostname: str
+    alias: str
+    provider: str
+    country: str
+    ips: list[dict[str, str]]
+    expire_date: date
+    days: int
+    threshold: int
+
+    @property
+    def kind(self) -> str:
+        return "overdue" if self.threshold == OVERDUE else "expiring"
+
+
+def channels(settings: Settings) -> list[str]:
+    out = []
+    if settings.telegram_bot_token and settings.telegram_chat_id:
+        out.append("telegram")
+    if settings.webhook_url:
+        out.append("webhook")
+    return out
+
+
+def due(session: Session, settings: Settings, today: date) -> list[Due]:
+    thresholds = sorted({t for t in settings.notify_before_days if t >= 0}) or [7]
+    rows = session.execute(
+        select(
+            VpsRow.id, VpsRow.hostname, VpsRow.alias, VpsRow.country, VpsRow.ip_addresses,
+            VpsRow.expire_date, ProviderRow.name.label("provider"),
+        )
+        .outerjoin(ProviderRow, ProviderRow.id == VpsRow.provider_id)
+        .where(
+            VpsRow.status.in_(ACTIVE_STATUSES),
+            VpsRow.expire_date.is_not(None),
+            VpsRow.expire_date <= today + timedelta(days=max(thresholds)),
+            VpsRow.expire_date >= today - timedelta(days=settings.notify_overdue_days),
+        )
+        .order_by(VpsRow.expire_date, VpsRow.hostname, VpsRow.id)
+    )
+    out = []
+    for r in rows:
+        days = (r.expire_date - today).days
+        threshold = OVERDUE if days < 0 else min(t for t in thresholds if days <= t)
+        out.append(Due(r.id, r.hostname, r.alias, r.provider or "", r.country, list(r.ip_addresses or ()),
+                       r.expire_date, days, threshold))
+    return out
+
+
+# ---------------------------------------------------------------- message formats
+
+
+def _short(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if abs(n) == 1 else f"{n} days"
+
+
+def telegram_block(d: Due) -> str:
+    """The contract's five lines, HTML-escaped (a hostname like a<b> stays text)."""
+    e = html.escape
+    host = e(d.hostname) + (f" ({e(_short(d.alias))})" if d.alias else "")
+    items = [e(i["ip"]) + (f" ({e(i['label'])})" if i.get("label") else "") for i in d.ips]
+    ips = ", ".join(items)
+    if len(ips) > IP_LINE_LIMIT:
+        shown: list[str] = []
+        for item in items:
+            if len(", ".join([*shown, item])) > IP_LINE_LIMIT - 20:
+                break
+            shown.append(item)
+        ips = ", ".join(shown) + f" … (+{len(items) - len(shown)} more)"
+    if d.threshold == OVERDUE:
+        head = "🚨 <b>VPS Overdue</b>"
+        when = f"Expired: <b>{d.expire_date.isoformat()}</b> ({_days(-d.days)} ago)"
+    else:
+        head = "⚠️ <b>VPS Expiring Soon</b>"
+        when = f"Expires: <b>{d.expire_date.isoformat()}</b> ({_days(d.days)})"
+    return "\n".join([
+        head,
+        f"Host: <code>{host}</code>",
+        f"Provider: {e(_short(d.provider))} / {e(d.country)}",
+        f"IPs: <code>{ips}</code>",
+        when,
+    ])
+
+
+def pack(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[list[int]]:
+    """Group blocks (by index) into messages shorter than `limit` characters, blank line
+    between blocks; a block is never split (a block is far below the limit)."""
+    messages: list[list[int]] = []
+    size = 0
+    for i, block in enumerate(blocks):
+        extra = len(block) + (2 if messages and messages[-1] else 0)
+        if messages and messages[-1] and size + extra < limit:
+            messages[-1].append(i)
+            size += extra
+        else:
+            messages.append([i])
+            size = len(block)
+    return messages
+
+
+def webhook_payload(d: Due) -> dict[str, Any]:
+    return {
+        "event": "vps_overdue" if d.threshold == OVERDUE else "vps_expiring",
+        "hostname": d.hostname,
+        "alias": d.alias,
+        "provider": d.provider,
+        "country": d.country,
+        "ip_addresses": [{"ip": i["ip"], "label": i.get("label", "")} for i in d.ips],
+        "expire_date": d.expire_date.isoformat(),
+        "days_remaining": d.days,
+        "vps_id": str(d.vps_id),
+        "threshold": d.threshold,
+    }
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# ---------------------------------------------------------------- senders
+
+
+class SendFailed(Exception):
+    pass
+
+
+def _post(http: Any, url: str, *, content: bytes, headers: dict[str, str], what: str,
+          sleep: Callable[[float], None]) -> None:
+    """POST with Telegram-style 429 handling: wait `retry_after` (body or Retry-After) and retry."""
+    import httpx
+
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            resp = http.post(url, content=content, headers=headers)
+        except httpx.HTTPError as exc:  # the URL may hold the bot token: never print it
+            raise SendFailed(f"{what}: {type(exc).__name__}") from None
+        if resp.status_code == 429 and attempt < MAX_ATTEMPTS:
+            wait = _retry_after(resp)
+            if wait > MAX_RETRY_WAIT:
+                raise SendFailed(f"{what}: rate limited for {wait:.0f}s")
+            log.info("%s: rate limited, retrying in %.0fs", what, wait)
+            sleep(wait)
+            continue
+        if resp.status_code >= 300:
+            detail = ""
+            try:
+                body = resp.json()
+                detail = str(body.get("description", ""))[:200] if isinstance(body, dict) else ""
+            except ValueError:
+                pass
+            raise SendFailed(f"{what}: HTTP {resp.status_code}" + (f" {detail}" if detail else ""))
+        return
+    raise SendFailed(f"{what}: still rate limited after {MAX_ATTEMPTS} attempts")
+
+
+def _retry_after(resp: Any) -> float:
+    try:
+        body = resp.json()
+        value = body.get("parameters", {}).get("retry_after") if isinstance(body, dict) else None
+        if value is not None:
+            return max(float(value), 0.0)
+    except (ValueError, AttributeError, TypeError):
+        pass
+    try:
+        return max(float(resp.headers.get("retry-after", "1")), 0.0)
+    except ValueError:
+        return 1.0
+
+
+def send_telegram(http: Any, settings: Settings, text: str, sleep: Callable[[float], None] = time.sleep) -> None:
+    url = f"{settings.telegram_api_base.rstrip('/')}/bot{settings.telegram_bot_token}/sendMessage"
+    body = json.dumps({"chat_id": settings.telegram_chat_id, "text": text, "parse_mode": "HTML",
+                       "disable_web_page_preview": True}, ensure_ascii=False).encode()
+    _post(http, url, content=body, headers={"Content-Type": "application/json"}, what="telegram", sleep=sleep)
+
+
+def send_webhook(http: Any, settings: Settings, payload: dict[str, Any],
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "sigma-notify",
+               "X-Sigma-Event": payload["event"]}
+    if settings.webhook_secret:
+        headers["X-Sigma-Signature-256"] = sign(settings.webhook_secret, body)
+    _post(http, settings.webhook_url or "", content=body, headers=headers, what="webhook", sleep=sleep)
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _key(d: Due, channel: str):
+    return and_(
+        NotificationLog.vps_id == d.vps_id, NotificationLog.threshold == d.threshold,
+        NotificationLog.expire_date == d.expire_date, NotificationLog.channel == channel,
+    )
+
+
+def _claim(session: Session, d: Due, channel: str) -> bool:
+    """Insert the claim row; False when another process holds or finished it."""
+    now = utcnow()
+    row = session.scalar(select(NotificationLog).where(_key(d, channel)))
+    if row is not None:
+        if row.sent_at is not None or row.claimed_at > now - CLAIM_TIMEOUT:
+            return False
+        taken = session.execute(  # a crashed sender's claim: take it over, once
+            update(NotificationLog)
+            .where(NotificationLog.id == row.id, NotificationLog.claimed_at == row.claimed_at,
+                   NotificationLog.sent_at.is_(None))
+            .values(claimed_at=now)
+        ).rowcount
+        return taken == 1
+    values = dict(vps_id=d.vps_id, threshold=d.threshold, expire_date=d.expire_date, channel=channel)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    import uuid
+
+    result = session.execute(
+        insert(NotificationLog).values(id=uuid.uuid4(), claimed_at=now, **values).on_conflict_do_nothing()
+    )
+    return result.rowcount == 1
+
+
+def _settle(sessions: sessionmaker[Session], items: list[Due], channel: str, ok: bool) -> None:
+    with unit_of_work(sessions) as session:
+        cond = or_(*(_key(d, channel) for d in items))
+        if ok:
+            session.execute(update(NotificationLog).where(cond, NotificationLog.sent_at.is_(None)).values(sent_at=utcnow()))
+        else:
+            session.execute(delete(NotificationLog).where(cond, NotificationLog.sent_at.is_(None)))
+
+
+def _notice(d: Due, channel: str, status: str, error: str | None = None) -> Notice:
+    return Notice(vps_id=d.vps_id, hostname=d.hostname, kind=d.kind, threshold=d.threshold,
+                  expire_date=d.expire_date, days_remaining=d.days, channel=channel, status=status, error=error)
+
+
+def run(
+    sessions: sessionmaker[Session], actor: Actor, settings: Settings, dry_run: bool = False,
+    today: date | None = None, sleep: Callable[[float], None] = time.sleep,
+) -> NotifyReport:
+    """One notification run (no lock: see run_locked)."""
+    actor.require(WRITERS)
+    today = today or utcnow().date()
+    chans = channels(settings)
+    with unit_of_work(sessions) as session:
+        dues = due(session, settings, today)
+        done: set[tuple[Any, int, date, str]] = set()
+        if dues:
+            ids = list({d.vps_id for d in dues})
+            for row in session.scalars(select(NotificationLog).where(
+                    NotificationLog.vps_id.in_(ids), NotificationLog.sent_at.is_not(None))):
+                done.add((row.vps_id, row.threshold, row.expire_date, row.channel))
+    notices: list[Notice] = []
+    already = 0
+    todo: dict[str, list[Due]] = {}
+    for channel in chans:
+        for d in dues:
+            if (d.vps_id, d.threshold, d.expire_date, channel) in done:
+                already += 1
+            else:
+                todo.setdefault(channel, []).append(d)
+    if dry_run:
+        notices = [_notice(d, c, "pending") for c, items in todo.items() for d in items]
+        if not chans:  # what would be sent once a channel is configured
+            notices = [_notice(d, "(none)", "pending") for d in dues]
+        return NotifyReport(dry_run=True, channels=chans, notices=notices, sent=0, failed=0, already_sent=already)
+
+    claimed: dict[str, list[Due]] = {}
+    with unit_of_work(sessions) as session:
+        for channel, items in todo.items():
+            for d in items:
+                if _claim(session, d, channel):
+                    claimed.setdefault(channel, []).append(d)
+                else:
+                    already += 1
+    if claimed:
+        import httpx
+
+        with httpx.Client(timeout=15.0) as http:
+            for channel, items in claimed.items():
+                if channel == "telegram":
+                    blocks = [telegram_block(d) for d in items]
+                    for group in pack(blocks):
+                        batch = [items[i] for i in group]
+                        notices += _deliver(sessions, batch, channel, lambda b=blocks, g=group: send_telegram(
+                            http, settings, "\n\n".join(b[i] for i in g), sleep))
+                else:
+                    for d in items:
+                        notices += _deliver(sessions, [d], channel, lambda d=d: send_webhook(
+                            http, settings, webhook_payload(d), sleep))
+    sent = sum(n.status == "sent" for n in notices)
+    failed = sum(n.status == "failed" for n in notices)
+    if sent or failed:
+        log.info("expiry notifications: %d sent, %d failed, %d already sent", sent, failed, already)
+    return NotifyReport(dry_run=False, channels=chans, notices=notices, sent=sent, failed=failed, already_sent=already)
+
+
+def _deliver(sessions: sessionmaker[Session], batch: list[Due], channel: str, send: Callable[[], None]) -> list[Notice]:
+    try:
+        send()
+    except SendFailed as exc:
+        log.warning("expiry notification not sent (%s); it will be retried next run", exc)
+        _settle(sessions, batch, channel, ok=False)
+        return [_notice(d, channel, "failed", str(exc)) for d in batch]
+    _settle(sessions, batch, channel, ok=True)
+    return [_notice(d, channel, "sent") for d in batch]
+
+
+def run_locked(
+    sessions: sessionmaker[Session], actor: Actor, settings: Settings, dry_run: bool = False,
+    today: date | None = None,
+) -> NotifyReport:
+    """`sigma notify run` and POST /api/notify/run: the run under the job's cluster lock."""
+    actor.require(WRITERS)
+    if dry_run:
+        return run(sessions, actor, settings, dry_run=True, today=today)
+    if not channels(settings):
+        raise InvalidInput(
+            "no notification channel configured: set telegram_bot_token and telegram_chat_id, "
+            "or webhook_url (see `sigma config`)", field="channels")
+    from sigma.server.jobs import cluster_lock
+
+    with cluster_lock(sessions.kw["bind"], JOB_NAME) as held:
+        if not held:
+            raise Conflict("another sigma process is sending expiry notifications right now; try again shortly")
+        return run(sessions, actor, settings, today=today)
+
+
+def job(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """The scheduled job inside `sigma serve` (the scheduler holds the cluster lock)."""
+    from sigma.services.actor import SYSTEM
+
+    if not channels(settings):
+        return
+    run(sessions, SYSTEM, settings)

@@ -1,0 +1,54 @@
+"""Dashboard numbers (contract 2.5): totals, counts by status / country / provider, and the
+VPS expiring within 14 days (overdue included)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sigma.db.models import Provider as ProviderRow
+from sigma.db.models import Vps as VpsRow
+from sigma.schemas import ACTIVE_STATUSES, CountBy, Stats, Vps
+from sigma.services.actor import READERS, Actor
+
+EXPIRING_DAYS = 14
+UNASSIGNED = "(unassigned)"
+
+
+def _counts(session: Session, q) -> list[CountBy]:
+    rows = [CountBy(label=label if label is not None else UNASSIGNED, count=n) for label, n in session.execute(q)]
+    return sorted(rows, key=lambda c: (-c.count, c.label))
+
+
+def stats(session: Session, actor: Actor, today: date | None = None) -> Stats:
+    actor.require(READERS)
+    today = today or date.today()
+    n = func.count(VpsRow.id)
+    live = VpsRow.status != "retired"
+    expiring = session.scalars(
+        select(VpsRow)
+        .where(
+            VpsRow.status.in_(ACTIVE_STATUSES),
+            VpsRow.expire_date.is_not(None),
+            VpsRow.expire_date <= today + timedelta(days=EXPIRING_DAYS),
+        )
+        .order_by(VpsRow.expire_date, VpsRow.hostname, VpsRow.id)
+    )
+    return Stats(
+        total_vps=session.scalar(select(func.count()).select_from(VpsRow)) or 0,
+        active_vps=session.scalar(select(func.count()).select_from(VpsRow).where(VpsRow.status == "active")) or 0,
+        total_providers=session.scalar(select(func.count()).select_from(ProviderRow)) or 0,
+        by_country=_counts(session, select(VpsRow.country, n).where(live).group_by(VpsRow.country)),
+        by_provider=_counts(
+            session,
+            select(ProviderRow.name, n)
+            .select_from(VpsRow)
+            .outerjoin(ProviderRow, ProviderRow.id == VpsRow.provider_id)
+            .where(live)
+            .group_by(ProviderRow.name),
+        ),
+        by_status=_counts(session, select(VpsRow.status, n).group_by(VpsRow.status)),
+        expiring_soon=[Vps.model_validate(r) for r in expiring],
+    )
