@@ -170,3 +170,14 @@ def _safe(exc: Exception) -> Any:
 def _fail(message: str, code: int) -> None:
     sys.stderr.write(message.rstrip() + "\n")
     sys.exit(code)
+
+# ---- agents, probes and IP checks (issue 5)
+from sigma.commands import agent as agent_cmd  # noqa: E402
+from sigma.commands import ipcheck as ipcheck_cmd  # noqa: E402
+from sigma.commands import probe as probe_cmd  # noqa: E402
+
+app.add_typer(agent_cmd.app, name="agent", help="The agent on each VPS: run, install its systemd unit; offline events.")
+app.add_typer(probe_cmd.app, name="probe", help="The reachability probe (run it inside China, and one control outside).")
+app.add_typer(ipcheck_cmd.app, name="ip-check", help="IP reachability checks: list, add, summary, purge, status matrix.")
+app.add_typer(ipcheck_cmd.app, name="ip-checks", hidden=True)
+# ---- end agents

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sigma.db.engine import ensure_schema, make_engine, unit_of_work
-from sigma.schemas import VpsFilter
+from sigma.schemas import VpsFilter, set_offline_after
 from sigma.services import audit, auth, providers, users, vps
 from sigma.services.actor import Actor, local_actor
 from sigma.settings import Settings, redact_url
@@ -26,6 +26,7 @@ class LocalBackend:
         ensure_schema(self.engine, auto_upgrade=url.startswith("sqlite"))
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.actor = actor or local_actor()
+        set_offline_after(settings.offline_threshold)  # agent online/offline (issue 5)
         self.settings = settings  # notification channels (issue 4)
 
     def _run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -230,3 +231,44 @@ class LocalBackend:
         from sigma.services import notify
 
         return notify.run_locked(self.sessions, self.actor, self.settings, dry_run)
+
+    # ---- IP checks, reachability and agent events (issue 5)
+    def list_ip_checks(self, f):
+        from sigma.services import ip_checks
+
+        return self._run(ip_checks.list_checks, f)
+
+    def get_ip_check(self, check_id):
+        from sigma.services import ip_checks
+
+        return self._run(ip_checks.get, check_id)
+
+    def create_ip_check(self, data):
+        from sigma.services import ip_checks
+
+        return self._run(ip_checks.create, data)
+
+    def delete_ip_check(self, check_id):
+        from sigma.services import ip_checks
+
+        return self._run(ip_checks.delete_check, check_id)
+
+    def ip_check_summary(self, vps_id=None):
+        from sigma.services import ip_checks
+
+        return self._run(ip_checks.summary, vps_id)
+
+    def purge_ip_checks(self, older_than_days):
+        from sigma.services import ip_checks
+
+        return self._run(ip_checks.purge, older_than_days)
+
+    def reachability_status(self, vps=None, verdict=None, include_inactive=False):
+        from sigma.services import ip_checks
+
+        return self._run(ip_checks.status, vps, verdict, include_inactive)
+
+    def list_vps_events(self, vps=None, kind=None, limit=50):
+        from sigma.services import agents
+
+        return self._run(agents.list_events, vps, kind, limit)

@@ -345,6 +345,52 @@ class RemoteBackend:
         return NotifyReport.model_validate(
             self.http_call("POST", "/api/notify/run", params={"dry_run": dry_run}).json())
 
+    # ---- IP checks, reachability and agent events (issue 5)
+    def list_ip_checks(self, f):
+        from sigma.schemas import IpCheck
+
+        params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
+        return self._get(Page[IpCheck], "/api/ip-checks", params=params)
+
+    def get_ip_check(self, check_id):
+        from sigma.schemas import IpCheck
+
+        return self._get(IpCheck, f"/api/ip-checks/{self._ref(check_id)}")
+
+    def create_ip_check(self, data):
+        from sigma.schemas import IpCheck
+
+        return self._send("POST", IpCheck, "/api/ip-checks", data)
+
+    def delete_ip_check(self, check_id):
+        check = self.get_ip_check(check_id)
+        self._send("DELETE", None, f"/api/ip-checks/{check.id}")
+        return check
+
+    def ip_check_summary(self, vps_id=None):
+        from sigma.schemas import IpCheckSummary
+
+        params = {"vps_id": str(vps_id)} if vps_id else {}
+        return self._get(list[IpCheckSummary], "/api/ip-checks/summary", params=params)
+
+    def purge_ip_checks(self, older_than_days):
+        from sigma.schemas import PurgeResult
+
+        data = self.request("DELETE", "/api/ip-checks/purge", params={"older_than_days": older_than_days})
+        return PurgeResult.model_validate(data)
+
+    def reachability_status(self, vps=None, verdict=None, include_inactive=False):
+        from sigma.schemas import ReachabilityStatus
+
+        params = {k: v for k, v in {"vps": vps, "verdict": verdict, "all": include_inactive}.items() if v}
+        return self._get(list[ReachabilityStatus], "/api/ip-checks/status", params=params)
+
+    def list_vps_events(self, vps=None, kind=None, limit=50):
+        from sigma.schemas import VpsEvent
+
+        params = {k: v for k, v in {"vps": vps, "kind": kind, "limit": limit}.items() if v}
+        return self._get(list[VpsEvent], "/api/vps-events", params=params)
+
 
 def _all_pages(fetch: Callable[[int], Page[M]]) -> list[M]:
     items: list[M] = []

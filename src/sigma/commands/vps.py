@@ -82,6 +82,7 @@ COLUMNS = (
     ("Country", lambda v: v["country"]),
     ("Provider", lambda v: v.get("_provider", "")),
     ("Status", lambda v: _status(v["status"])),
+    ("Agent", lambda v: _agent(v)),
     ("Purpose", lambda v: v["purpose"]),
     ("Cost", lambda v: f"{v['cost_monthly']} {v['currency']}" if v["cost_monthly"] else ""),
     ("Expires", lambda v: _expires(v["expire_date"])),
@@ -115,7 +116,15 @@ SHOW_COLUMNS = (
     ("ip_addresses", lambda v: _ips(v["ip_addresses"]) or "-"),
     ("expire_date", lambda v: _expires(v["expire_date"]) if v["expire_date"] else "-"),
     ("status", lambda v: _status(v["status"])),
+    ("online", lambda v: _agent(v) or "-"),
 )
+
+
+def _agent(v: dict[str, Any]):
+    """online (green) / offline for how long (red) from the last heartbeat; blank: no agent."""
+    from sigma.commands.agent import liveness
+
+    return liveness(v)
 
 
 def _with_provider_names(ctx: typer.Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from sigma import __version__
+from sigma.schemas import set_offline_after
 from sigma.settings import Settings, load_settings
 
 log = logging.getLogger("sigma.server")
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    set_offline_after(settings.offline_threshold)  # agent online/offline in Vps (issue 5)
     app.state.engine = engine
     app.state.sessions = sessionmaker(engine, expire_on_commit=False)
     errors.install(app)

@@ -99,3 +99,13 @@ async def scheduler(sessions: sessionmaker[Session], settings: Settings) -> None
     if not JOBS:
         return
     await asyncio.gather(*(loop(job) for job in JOBS))
+
+
+# ---- agents (issue 5): an active VPS whose agent falls silent is recorded once
+def _agent_offline(sessions: sessionmaker[Session], settings: Settings) -> None:
+    from sigma.services.agents import offline_job
+
+    offline_job(sessions, settings)
+
+
+register(Job("agent-offline", lambda s: max(5.0, min(60.0, s.offline_threshold / 3)), _agent_offline))

@@ -14,3 +14,8 @@ from sigma.server.api import costs, exports, notify, transfer  # noqa: E402
 
 ROUTERS.insert(min(ROUTERS.index(providers.router), ROUTERS.index(vps.router)), transfer.router)
 ROUTERS += [exports.router, costs.router, notify.router]
+
+# ---- agents, IP checks and reachability (issue 5)
+from sigma.server.api import agents, ip_checks  # noqa: E402
+
+ROUTERS += [agents.router, ip_checks.router]

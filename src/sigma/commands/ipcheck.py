@@ -1,0 +1,253 @@
+"""`sigma ip-check list|show|add|rm|summary|purge|status` (the original's `ip-checks
+list|get|create|delete|summary|purge` are accepted too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from sigma.commands.common import FormatOption, QuietOption, confirm_or_yes, done, state
+
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+O = typer.Option  # noqa: E741
+
+VERDICT_STYLE = {"ok": "green", "degraded": "yellow", "blocked": "bold red", "down": "red", "unknown": "dim"}
+STATE_STYLE = {"ok": "green", "partial": "yellow", "fail": "red", "stale": "dim"}
+
+
+def _result(ok: bool):
+    from rich.text import Text
+
+    return Text("ok", style="green") if ok else Text("FAIL", style="bold red")
+
+
+COLUMNS = (
+    ("ID", lambda c: c["id"][:8]),
+    ("VPS", lambda c: c.get("_hostname") or c["vps_id"][:8]),
+    ("IP", lambda c: c["ip"]),
+    ("Type", lambda c: c["check_type"]),
+    ("Source", lambda c: c["source"]),
+    ("Result", lambda c: _result(c["success"])),
+    ("Latency", lambda c: f"{c['latency_ms']}ms" if c["latency_ms"] is not None else "-"),
+    ("Checked", lambda c: c["checked_at"]),
+)
+
+
+def _vps_id(ctx: typer.Context, ref: str | None) -> str | None:
+    if not ref:
+        return None
+    return str(state(ctx).backend.get_vps(ref).id)
+
+
+def _hostnames(ctx: typer.Context, rows: list[dict[str, Any]]) -> None:
+    from sigma.schemas import VpsFilter
+
+    if not rows:
+        return
+    names = {str(v.id): v.hostname for v in state(ctx).backend.all_vps(VpsFilter())}
+    for r in rows:
+        r["_hostname"] = names.get(r["vps_id"], "")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    vps: str = O(None, "--vps", "--vps-id", help="Only this VPS (id, prefix or hostname)."),
+    ip: str = O(None, "--ip", help="Only this IP address."),
+    source: str = O(None, "--source", help="Only this probe source, e.g. cn-beijing."),
+    check_type: str = O(None, "--check-type", "--type", help="icmp, tcp or http."),
+    success: str = O(None, "--success", help="true or false."),
+    page: int = O(1, "--page", help="Page number, from 1."),
+    per_page: int = O(25, "--per-page", help="Rows per page (1-100)."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """List IP checks, newest first.
+
+    Example: sigma ip-check list --vps hk-exit-01 --source cn-beijing --success false
+    """
+    from sigma.output import check_format, emit
+    from sigma.schemas import IpCheckFilter, validate
+
+    check_format(fmt)
+    values = dict(vps_id=_vps_id(ctx, vps), ip=ip, source=source, check_type=check_type, success=success,
+                  page=page, per_page=per_page)
+    f = validate(IpCheckFilter, {k: v for k, v in values.items() if v is not None})
+    result = state(ctx).backend.list_ip_checks(f)
+    rows = [c.model_dump(mode="json") for c in result.data]
+    if fmt == "table" and not quiet:
+        _hostnames(ctx, rows)
+    pages = max(1, -(-result.total // result.per_page))
+    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=f"Page {result.page} of {pages} ({result.total} total)")
+
+
+@app.command("show")
+def show(ctx: typer.Context, check_id: str = typer.Argument(..., help="Check id (UUID)."),
+         fmt: str = FormatOption) -> None:
+    """Show one IP check.
+
+    Example: sigma ip-check show 0b6f1c2e-5d7a-4f3e-9a1b-2c3d4e5f6a7b
+    """
+    from sigma.output import emit
+
+    emit(state(ctx).backend.get_ip_check(check_id).model_dump(mode="json"), fmt)
+
+
+app.command("get", hidden=True)(show)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    vps: str = O(..., "--vps", "--vps-id", help="VPS id, prefix or hostname."),
+    ip: str = O(..., "--ip", help="The IP address checked."),
+    success: bool = O(False, "--success/--fail", help="The check succeeded (--success) or failed (--fail, default)."),
+    check_type: str = O("icmp", "--check-type", "--type", help="icmp, tcp or http."),
+    source: str = O("", "--source", help="Where it was checked from, e.g. cn-beijing."),
+    latency_ms: int = O(None, "--latency-ms", help="Round trip in milliseconds."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Record one check by hand (probes post batches themselves).
+
+    Example: sigma ip-check add --vps hk-exit-01 --ip 103.1.2.3 --success --check-type tcp --source cn-beijing --latency-ms 48
+    """
+    from sigma.output import emit
+    from sigma.schemas import IpCheckCreate, validate
+
+    data = validate(IpCheckCreate, {"vps_id": _vps_id(ctx, vps), "ip": ip, "success": success,
+                                    "check_type": check_type, "source": source, "latency_ms": latency_ms})
+    c = state(ctx).backend.create_ip_check(data).model_dump(mode="json")
+    if quiet or fmt != "table":
+        emit(c, fmt, quiet=quiet)
+    else:
+        done(f"Recorded check {c['id']} - {c['check_type']} {c['ip']} from {c['source'] or '-'} -> "
+             f"{'ok' if c['success'] else 'FAIL'}")
+
+
+app.command("create", hidden=True)(add)
+
+
+@app.command("rm")
+def rm(ctx: typer.Context, check_ids: list[str] = typer.Argument(..., help="Check ids (UUID).")) -> None:
+    """Delete IP checks.
+
+    Example: sigma ip-check rm 0b6f1c2e-5d7a-4f3e-9a1b-2c3d4e5f6a7b
+    """
+    backend = state(ctx).backend
+    for check_id in check_ids:
+        c = backend.delete_ip_check(check_id)
+        done(f"Deleted check {c.id}")
+
+
+app.command("delete", hidden=True)(rm)
+
+
+@app.command("summary")
+def summary(
+    ctx: typer.Context,
+    vps: str = O(None, "--vps", "--vps-id", help="Only this VPS (id, prefix or hostname)."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Success rate and latency per (VPS, IP), most recently checked first.
+
+    Example: sigma ip-check summary --vps hk-exit-01
+    """
+    from sigma.output import emit
+
+    rows = [s.model_dump(mode="json") for s in state(ctx).backend.ip_check_summary(_vps_id(ctx, vps))]
+    if fmt == "table" and not quiet:
+        _hostnames(ctx, rows)
+    emit(rows, fmt, quiet=quiet, columns=(
+        ("VPS", lambda s: s.get("_hostname") or s["vps_id"][:8]),
+        ("IP", lambda s: s["ip"]),
+        ("Total", lambda s: s["total_checks"]),
+        ("Success", lambda s: f"{s['success_count']}/{s['total_checks']}"),
+        ("Rate", lambda s: f"{s['success_rate']:.1f}%"),
+        ("Avg Lat", lambda s: f"{s['avg_latency_ms']:.1f}ms" if s["avg_latency_ms"] is not None else "-"),
+        ("Last", lambda s: _result(s["last_success"])),
+        ("Last Check", lambda s: s["last_check"]),
+    ))
+
+
+@app.command("purge")
+def purge(
+    ctx: typer.Context,
+    older_than_days: int = O(..., "--older-than-days", help="Delete checks older than this many days."),
+    yes: bool = O(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete old checks.
+
+    Example: sigma ip-check purge --older-than-days 30 --yes
+    """
+    confirm_or_yes(f"Delete every IP check older than {older_than_days} days?", yes)
+    result = state(ctx).backend.purge_ip_checks(older_than_days)
+    done(f"Purged {result.deleted} checks older than {older_than_days} days")
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    vps: str = O(None, "--vps", help="Only this VPS (id, prefix or hostname)."),
+    verdict: str = O(None, "--verdict", help="Only ok, degraded, blocked, down or unknown."),
+    all_: bool = O(False, "--all", help="Include VPS that are not active."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Reachability matrix: one row per IP, one column per probe source, and the verdict.
+
+    A cell is ok (green), partial (yellow: some check types fail), FAIL xN (red: every type
+    failing N rounds in a row) or stale (dim: nothing heard for an hour). Sources named cn-*
+    are inside China; the others are controls. blocked = failing from every China source
+    while a control reaches it; down = failing everywhere.
+
+    Example: sigma ip-check status --verdict blocked
+    """
+    from sigma.output import check_format, emit
+
+    check_format(fmt)
+    rows = [r.model_dump(mode="json") for r in state(ctx).backend.reachability_status(vps, verdict, all_)]
+    sources: list[str] = []
+    for r in rows:
+        for s in r["sources"]:
+            if s not in sources:
+                sources.append(s)
+    sources.sort(key=lambda s: (not s.lower().startswith("cn"), s))
+    columns = [
+        ("VPS", lambda r: r["hostname"]),
+        ("IP", lambda r: r["ip"]),
+        ("Label", lambda r: _label(r["label"])),
+        *[(s, _cell(s)) for s in sources],
+        ("Verdict", lambda r: _verdict(r["verdict"])),
+        ("Since", lambda r: r["since"][:16].replace("T", " ")),
+    ]
+    emit(rows, fmt, quiet=quiet, columns=columns)
+
+
+def _label(label: str) -> str:
+    from sigma.schemas import IP_LABEL_SHORT
+
+    return IP_LABEL_SHORT.get(label, label)
+
+
+def _verdict(v: str):
+    from rich.text import Text
+
+    return Text(v, style=VERDICT_STYLE.get(v, ""))
+
+
+def _cell(source: str):
+    def render(r: dict[str, Any]):
+        from rich.text import Text
+
+        s = r["sources"].get(source)
+        if s is None:
+            return Text("-", style="dim")
+        text = {"ok": "ok", "partial": "partial", "fail": f"FAIL x{s['fails']}", "stale": "stale"}[s["state"]]
+        if s["state"] in ("ok", "partial") and s.get("latency_ms") is not None:
+            text += f" {s['latency_ms']}ms"
+        return Text(text, style=STATE_STYLE.get(s["state"], ""))
+
+    return render

@@ -1,0 +1,96 @@
+"""/api/ip-checks (SEED_CONTRACT 2.4) plus the probes' routes: targets and batch."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+
+from sigma.schemas import (
+    Deleted,
+    IpCheck,
+    IpCheckBatch,
+    IpCheckBatchResult,
+    IpCheckCreate,
+    IpCheckFilter,
+    IpCheckSummary,
+    Page,
+    ProbeTarget,
+    PurgeResult,
+    ReachabilityStatus,
+    validate,
+)
+from sigma.server.deps import ActorDep, rule, run
+from sigma.services import ip_checks
+
+router = APIRouter(prefix="/api/ip-checks", tags=["ip-checks"])
+
+
+@router.get("", response_model=Page[IpCheck], openapi_extra=rule("any"))
+def list_checks(
+    request: Request,
+    actor: ActorDep,
+    vps_id: str | None = Query(None),
+    ip: str | None = Query(None),
+    source: str | None = Query(None),
+    check_type: str | None = Query(None),
+    success: bool | None = Query(None),
+    page: int = Query(1),
+    per_page: int = Query(25),
+):
+    raw = dict(vps_id=vps_id or None, ip=ip, source=source, check_type=check_type, success=success,
+               page=page, per_page=per_page)
+    f = validate(IpCheckFilter, {k: v for k, v in raw.items() if v is not None})
+    return run(request, ip_checks.list_checks, actor, f)
+
+
+@router.post("", response_model=IpCheck, openapi_extra=rule("agent"))
+def create_check(request: Request, actor: ActorDep, data: IpCheckCreate):
+    """Record one check (checked_at = now). Probes post batches to /api/ip-checks/batch."""
+    return run(request, ip_checks.create, actor, data)
+
+
+@router.post("/batch", response_model=IpCheckBatchResult, openapi_extra=rule("agent"))
+def record_batch(request: Request, actor: ActorDep, data: IpCheckBatch):
+    """Up to 5,000 probe results; each `id` is an idempotency key (re-sent checks are
+    counted as duplicates and change nothing)."""
+    return run(request, ip_checks.record_batch, actor, data)
+
+
+@router.get("/targets", response_model=list[ProbeTarget], openapi_extra=rule("agent"))
+def targets(request: Request, actor: ActorDep):
+    """What probes check: every valid IP of every active VPS, with label and SSH port."""
+    return run(request, ip_checks.targets, actor)
+
+
+@router.get("/summary", response_model=list[IpCheckSummary], openapi_extra=rule("any"))
+def summary(request: Request, actor: ActorDep, vps_id: str | None = Query(None)):
+    return run(request, ip_checks.summary, actor, vps_id)
+
+
+@router.get("/status", response_model=list[ReachabilityStatus], openapi_extra=rule("any"))
+def status(
+    request: Request,
+    actor: ActorDep,
+    vps: str | None = Query(None, description="VPS id, id prefix or hostname"),
+    verdict: str | None = Query(None, description="ok, degraded, blocked, down or unknown"),
+    all: bool = Query(False, description="include VPS that are not active"),
+):
+    """Reachability verdict per (VPS, IP) and each probe source's view of it."""
+    return run(request, ip_checks.status, actor, vps, verdict or None, all)
+
+
+@router.delete("/purge", response_model=PurgeResult, openapi_extra=rule("op"))
+def purge(request: Request, actor: ActorDep, older_than_days: str = Query(...)):
+    return run(request, ip_checks.purge, actor, older_than_days)
+
+
+@router.get("/{check_id}", response_model=IpCheck, openapi_extra=rule("any"))
+def get_check(request: Request, actor: ActorDep, check_id: UUID):
+    return run(request, ip_checks.get, actor, check_id)
+
+
+@router.delete("/{check_id}", response_model=Deleted, openapi_extra=rule("op"))
+def delete_check(request: Request, actor: ActorDep, check_id: UUID):
+    run(request, ip_checks.delete_check, actor, check_id)
+    return Deleted()

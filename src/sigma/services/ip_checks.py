@@ -1,0 +1,429 @@
+"""IP checks (SEED_CONTRACT 2.4), the probes' batch route and targets, and the reachability
+verdict per (VPS, IP).
+
+Verdicts, from the latest results of every probe source heard from in the last hour:
+- `ok`: every source reaches the IP with every check type;
+- `blocked`: every source inside China (a source named `cn`, `cn-*` or `cn_*`) has failed
+  every check type for ROUNDS rounds in a row, while a control source outside China has
+  succeeded for ROUNDS rounds in a row;
+- `down`: every source has failed every check type for ROUNDS rounds in a row;
+- `degraded`: anything in between (one carrier failing, some check types failing, or a
+  failure not yet confirmed over ROUNDS rounds);
+- `unknown`: no recent result.
+A check type that fails from every source while another type works (ICMP filtered by the
+host, say) is a property of the host, not of the path, and is ignored.
+
+Streaks are kept per (source, check type) in the reachability row and advanced by each
+result newer than the last one seen; late results (from a probe's spool) are stored but do
+not rewrite history. A change of verdict is recorded once as a `reachability` VPS event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from sigma.db.models import IpCheck as IpCheckRow
+from sigma.db.models import Reachability as ReachRow
+from sigma.db.models import Vps as VpsRow
+from sigma.db.types import utcnow
+from sigma.errors import InvalidInput, NotFound
+from sigma.schemas import (
+    BatchRejection,
+    IpCheck,
+    IpCheckBatch,
+    IpCheckBatchResult,
+    IpCheckCreate,
+    IpCheckFilter,
+    IpCheckSummary,
+    Page,
+    ProbeTarget,
+    PurgeResult,
+    ReachabilityStatus,
+    SourceState,
+    parse_ip,
+    validate,
+)
+from sigma.services import audit
+from sigma.services.actor import READERS, WRITERS, Actor
+from sigma.services.agents import AGENTS, record_event
+
+ROUNDS = 3  # consecutive rounds that confirm `blocked` or `down`
+STALE_AFTER = timedelta(hours=1)  # a source silent for longer is left out of the verdict
+MAX_SKEW = timedelta(minutes=5)  # results "from the future" beyond this are refused
+CHUNK = 500
+
+
+def is_china(source: str) -> bool:
+    s = source.lower()
+    return s == "cn" or s.startswith(("cn-", "cn_"))
+
+
+def _iso(dt: datetime) -> str:
+    # fixed width, so that the strings sort like the instants
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# ---------------------------------------------------------------- contract CRUD
+
+
+def _filtered(f: IpCheckFilter):
+    q = select(IpCheckRow)
+    if f.vps_id:
+        q = q.where(IpCheckRow.vps_id == f.vps_id)
+    if f.ip:
+        q = q.where(IpCheckRow.ip == f.ip)
+    if f.source is not None:
+        q = q.where(IpCheckRow.source == f.source)
+    if f.check_type:
+        q = q.where(IpCheckRow.check_type == f.check_type)
+    if f.success is not None:
+        q = q.where(IpCheckRow.success == f.success)
+    return q
+
+
+def list_checks(session: Session, actor: Actor, f: IpCheckFilter | dict | None = None) -> Page[IpCheck]:
+    actor.require(READERS)
+    f = f if isinstance(f, IpCheckFilter) else validate(IpCheckFilter, f or {})
+    q = _filtered(f)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(
+        q.order_by(IpCheckRow.checked_at.desc(), IpCheckRow.id).offset((f.page - 1) * f.per_page).limit(f.per_page)
+    )
+    return Page[IpCheck](data=[IpCheck.model_validate(r) for r in rows], total=total, page=f.page, per_page=f.per_page)
+
+
+def _find(session: Session, check_id: Any) -> IpCheckRow:
+    try:
+        key = check_id if isinstance(check_id, uuid.UUID) else uuid.UUID(str(check_id).strip())
+    except ValueError:
+        raise InvalidInput(f"id: '{check_id}' is not a UUID", field="id") from None
+    row = session.get(IpCheckRow, key)
+    if row is None:
+        raise NotFound(f"ip check {key} not found", field="id")
+    return row
+
+
+def get(session: Session, actor: Actor, check_id: Any) -> IpCheck:
+    actor.require(READERS)
+    return IpCheck.model_validate(_find(session, check_id))
+
+
+def create(session: Session, actor: Actor, data: IpCheckCreate | dict) -> IpCheck:
+    """One check, `checked_at` now (the contract's POST). Probes should use record_batch."""
+    actor.require(AGENTS)
+    data = data if isinstance(data, IpCheckCreate) else validate(IpCheckCreate, data)
+    vps = session.get(VpsRow, data.vps_id)
+    if vps is None:
+        raise InvalidInput(f"vps_id: VPS not found: {data.vps_id}", field="vps_id")
+    row = IpCheckRow(**data.model_dump(), checked_at=utcnow())
+    session.add(row)
+    session.flush()
+    _advance(session, [row], {vps.id: (vps.hostname, vps.ip_addresses)})
+    audit.record(session, actor, "create", "ip_check", row.id,
+                 {"hostname": vps.hostname, "ip": row.ip, "check_type": row.check_type, "success": row.success})
+    return IpCheck.model_validate(row)
+
+
+def delete_check(session: Session, actor: Actor, check_id: Any) -> IpCheck:
+    actor.require(WRITERS)
+    row = _find(session, check_id)
+    gone = IpCheck.model_validate(row)
+    session.delete(row)
+    session.flush()
+    audit.record(session, actor, "delete", "ip_check", gone.id, {"ip": gone.ip, "source": gone.source})
+    return gone
+
+
+def summary(session: Session, actor: Actor, vps_id: Any = None) -> list[IpCheckSummary]:
+    actor.require(READERS)
+    if vps_id not in (None, ""):
+        try:
+            vps_id = vps_id if isinstance(vps_id, uuid.UUID) else uuid.UUID(str(vps_id))
+        except ValueError:
+            raise InvalidInput(f"vps_id: '{vps_id}' is not a UUID", field="vps_id") from None
+    else:
+        vps_id = None
+    c = IpCheckRow
+    agg = select(
+        c.vps_id, c.ip, func.count().label("total"),
+        func.sum(func.cast(c.success, _int())).label("ok"),
+        func.avg(c.latency_ms).label("avg"), func.max(c.checked_at).label("last"),
+    ).group_by(c.vps_id, c.ip)
+    ranked = select(
+        c.vps_id, c.ip, c.success,
+        func.row_number().over(partition_by=(c.vps_id, c.ip), order_by=(c.checked_at.desc(), c.id.desc())).label("rn"),
+    )
+    if vps_id:
+        agg = agg.where(c.vps_id == vps_id)
+        ranked = ranked.where(c.vps_id == vps_id)
+    sub = ranked.subquery()
+    last_success = {(r[0], r[1]): bool(r[2]) for r in session.execute(
+        select(sub.c.vps_id, sub.c.ip, sub.c.success).where(sub.c.rn == 1))}
+    out = []
+    for vid, ip, total, ok, avg, last in session.execute(agg):
+        ok = int(ok or 0)
+        out.append(IpCheckSummary(
+            vps_id=vid, ip=ip, total_checks=total, success_count=ok,
+            success_rate=round(ok * 100.0 / total, 2) if total else 0.0,
+            avg_latency_ms=None if avg is None else float(avg),
+            last_check=last if last.tzinfo else last.replace(tzinfo=UTC),
+            last_success=last_success.get((vid, ip), False),
+        ))
+    out.sort(key=lambda s: s.last_check, reverse=True)
+    return out
+
+
+def _int():
+    from sqlalchemy import Integer
+
+    return Integer
+
+
+def purge(session: Session, actor: Actor, older_than_days: Any) -> PurgeResult:
+    actor.require(WRITERS)
+    try:
+        days = int(str(older_than_days).strip())
+    except (TypeError, ValueError):
+        raise InvalidInput(f"older_than_days: '{older_than_days}' is not a whole number of days",
+                           field="older_than_days") from None
+    if days < 0 or days > 36500:
+        raise InvalidInput("older_than_days: must be between 0 and 36500", field="older_than_days")
+    cutoff = utcnow() - timedelta(days=days)
+    result = session.execute(delete(IpCheckRow).where(IpCheckRow.checked_at < cutoff))
+    count = result.rowcount or 0
+    audit.record(session, actor, "purge", "ip_check", None, {"older_than_days": days, "deleted": count})
+    return PurgeResult(deleted=count)
+
+
+# ---------------------------------------------------------------- probes
+
+
+def targets(session: Session, actor: Actor) -> list[ProbeTarget]:
+    """Every valid IP of every active VPS, with its label and the VPS's SSH port."""
+    actor.require(AGENTS)
+    out: list[ProbeTarget] = []
+    q = select(VpsRow.id, VpsRow.hostname, VpsRow.ip_addresses, VpsRow.ssh_port).where(
+        VpsRow.status == "active").order_by(VpsRow.hostname, VpsRow.id)
+    for vid, hostname, ips, port in session.execute(q):
+        for entry in ips or []:
+            try:
+                ip = parse_ip(entry.get("ip") if isinstance(entry, dict) else entry)
+            except ValueError:
+                continue  # stored before validation existed: not a target
+            label = entry.get("label", "") if isinstance(entry, dict) else ""
+            out.append(ProbeTarget(vps_id=vid, hostname=hostname, ip=ip, label=label or "", ssh_port=port))
+    return out
+
+
+def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> IpCheckBatchResult:
+    """Insert a probe's results. Checks whose id was already stored are counted as
+    duplicates and change nothing (a batch re-sent from a spool is harmless); checks of a VPS
+    deleted meanwhile are rejected one by one, the others stored."""
+    actor.require(AGENTS)
+    batch = batch if isinstance(batch, IpCheckBatch) else validate(IpCheckBatch, batch)
+    now = utcnow()
+    vps_ids = list({c.vps_id for c in batch.checks})
+    vps: dict[Any, tuple[str, Any]] = {}
+    for i in range(0, len(vps_ids), CHUNK):
+        for vid, hostname, ips in session.execute(
+            select(VpsRow.id, VpsRow.hostname, VpsRow.ip_addresses).where(VpsRow.id.in_(vps_ids[i:i + CHUNK]))
+        ):
+            vps[vid] = (hostname, ips)
+    rejected: list[BatchRejection] = []
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for i, c in enumerate(batch.checks):
+        if c.vps_id not in vps:
+            rejected.append(BatchRejection(index=i, error=f"vps_id: VPS not found: {c.vps_id}"))
+            continue
+        at = c.checked_at or now
+        if at > now + MAX_SKEW:
+            rejected.append(BatchRejection(index=i, error=f"checked_at: {at.isoformat()} is in the future"))
+            continue
+        key = c.id or uuid.uuid4()
+        rows.setdefault(key, dict(
+            id=key, vps_id=c.vps_id, ip=c.ip, check_type=c.check_type, source=c.source,
+            success=c.success, latency_ms=c.latency_ms, checked_at=at,
+        ))
+    keys = list(rows)
+    existing: set[uuid.UUID] = set()
+    for i in range(0, len(keys), CHUNK):
+        existing.update(session.scalars(select(IpCheckRow.id).where(IpCheckRow.id.in_(keys[i:i + CHUNK]))))
+    fresh = [rows[k] for k in keys if k not in existing]
+    inserted = _insert_new(session, fresh)
+    new_rows = [r for r in fresh if r["id"] in inserted]
+    _advance(session, new_rows, vps)
+    return IpCheckBatchResult(
+        inserted=len(new_rows), duplicates=len(batch.checks) - len(rejected) - len(new_rows), rejected=rejected
+    )
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: a concurrent delivery of the same
+    checks is not an error, and only the rows this call inserted are returned."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    done: set[uuid.UUID] = set()
+    for i in range(0, len(rows), CHUNK):
+        stmt = insert(IpCheckRow).values(rows[i:i + CHUNK]).on_conflict_do_nothing().returning(IpCheckRow.id)
+        done.update(session.scalars(stmt))
+    return done
+
+
+# ---------------------------------------------------------------- reachability
+
+
+def _get(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else getattr(row, name)
+
+
+def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]]) -> None:
+    """Advance the streaks of the (VPS, IP) pairs these new checks are about, recompute
+    their verdicts and record each change once."""
+    if not checks:
+        return
+    now = utcnow()
+    pairs = sorted({(_get(c, "vps_id"), _get(c, "ip")) for c in checks}, key=lambda p: (str(p[0]), p[1]))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    for i in range(0, len(pairs), CHUNK):
+        part = pairs[i:i + CHUNK]
+        session.execute(insert(ReachRow).values([
+            dict(vps_id=v, ip=ip, label="", verdict="unknown", since=now, state={}, updated_at=now) for v, ip in part
+        ]).on_conflict_do_nothing())
+    current: dict[tuple[Any, str], ReachRow] = {}
+    for i in range(0, len(pairs), CHUNK):
+        part = pairs[i:i + CHUNK]
+        # locked in a fixed order: two probes posting at once never deadlock or lose a streak
+        q = (select(ReachRow).where(tuple_(ReachRow.vps_id, ReachRow.ip).in_(part))
+             .order_by(ReachRow.vps_id, ReachRow.ip).with_for_update())
+        for r in session.scalars(q):
+            current[(r.vps_id, r.ip)] = r
+    by_pair: dict[tuple[Any, str], list[Any]] = {}
+    for c in sorted(checks, key=lambda c: _get(c, "checked_at")):
+        by_pair.setdefault((_get(c, "vps_id"), _get(c, "ip")), []).append(c)
+    for pair, items in by_pair.items():
+        row = current[pair]
+        state = {s: {t: dict(v) for t, v in types.items()} for s, types in (row.state or {}).items()}
+        for c in items:
+            st = state.setdefault(_get(c, "source"), {}).setdefault(
+                _get(c, "check_type"), {"ok": None, "fails": 0, "oks": 0, "at": "", "latency_ms": None})
+            at = _iso(_get(c, "checked_at"))
+            if at <= st["at"]:
+                continue  # older than what we know: stored, but history is not rewritten
+            ok = bool(_get(c, "success"))
+            st.update(ok=ok, at=at, latency_ms=_get(c, "latency_ms"),
+                      fails=0 if ok else st["fails"] + 1, oks=st["oks"] + 1 if ok else 0)
+        hostname, ips = vps.get(pair[0], ("", []))
+        label = next((e.get("label", "") for e in ips or [] if isinstance(e, dict) and e.get("ip") == pair[1]), row.label)
+        verdict = compute_verdict(state, now)[0]
+        if verdict != row.verdict:
+            if not (row.verdict == "unknown" and verdict == "ok"):
+                record_event(session, pair[0], "reachability", {
+                    "hostname": hostname, "ip": pair[1], "label": label, "from": row.verdict, "to": verdict,
+                })
+            row.verdict = verdict
+            row.since = now
+        row.state = state
+        row.label = label or ""
+        row.updated_at = now
+    session.flush()
+
+
+def source_states(state: dict[str, Any], now: datetime) -> dict[str, SourceState]:
+    """Each source's view of one IP (see SourceState), ignoring dead check types."""
+    return {s: v for s, (v, _oks) in _evaluate(state, now).items()}
+
+
+def _evaluate(state: dict[str, Any], now: datetime) -> dict[str, tuple[SourceState, int]]:
+    """{source: (SourceState, success streak)}."""
+    fresh: dict[str, dict[str, Any]] = {}
+    out: dict[str, tuple[SourceState, int]] = {}
+    for source, types in (state or {}).items():
+        last = max((_parse(t["at"]) for t in types.values() if t.get("at")), default=None)
+        if last is None or now - last > STALE_AFTER:
+            out[source] = (SourceState(state="stale", china=is_china(source), fails=0, last_checked=last,
+                                       latency_ms=None, types={t: bool(v.get("ok")) for t, v in types.items()}), 0)
+        else:
+            fresh[source] = types
+    all_types = {t for types in fresh.values() for t in types}
+    dead = {t for t in all_types if all(not types[t].get("ok") for types in fresh.values() if t in types)}
+    live = all_types - dead if dead != all_types else all_types
+    for source, types in fresh.items():
+        used = {t: v for t, v in types.items() if t in live} or types
+        failing = [not v.get("ok") for v in used.values()]
+        st = "fail" if all(failing) else "partial" if any(failing) else "ok"
+        latencies = [v["latency_ms"] for v in used.values() if v.get("ok") and v.get("latency_ms") is not None]
+        out[source] = (SourceState(
+            state=st, china=is_china(source),
+            fails=min(v.get("fails", 0) for v in used.values()) if st == "fail" else 0,
+            last_checked=max(_parse(v["at"]) for v in types.values() if v.get("at")),
+            latency_ms=min(latencies) if latencies else None,
+            types={t: bool(v.get("ok")) for t, v in types.items()},
+        ), max((v.get("oks", 0) for v in used.values()), default=0))
+    return out
+
+
+def compute_verdict(state: dict[str, Any], now: datetime, rounds: int = ROUNDS) -> tuple[str, dict[str, SourceState]]:
+    evaluated = _evaluate(state, now)
+    sources = {s: v for s, (v, _) in evaluated.items()}
+    fresh = {s: v for s, v in evaluated.items() if v[0].state != "stale"}
+    if not fresh:
+        return "unknown", sources
+    confirmed_fail = {s for s, (v, _) in fresh.items() if v.state == "fail" and v.fails >= rounds}
+    china = [s for s, (v, _) in fresh.items() if v.china]
+    control = [s for s, (v, _) in fresh.items() if not v.china]
+    if len(confirmed_fail) == len(fresh):
+        return "down", sources
+    if china and all(s in confirmed_fail for s in china) and any(
+        fresh[s][0].state != "fail" and fresh[s][1] >= rounds for s in control
+    ):
+        return "blocked", sources
+    if all(v.state == "ok" for v, _ in fresh.values()):
+        return "ok", sources
+    return "degraded", sources
+
+
+def status(
+    session: Session, actor: Actor, vps_ref: Any = None, verdict: str | None = None, include_inactive: bool = False
+) -> list[ReachabilityStatus]:
+    """The matrix behind `sigma ip-check status`: one row per (VPS, IP), one cell per source."""
+    actor.require(READERS)
+    from sigma.schemas import VERDICTS
+    from sigma.services.vps import find
+
+    q = select(ReachRow, VpsRow.hostname).join(VpsRow, VpsRow.id == ReachRow.vps_id)
+    if vps_ref:
+        q = q.where(ReachRow.vps_id == find(session, vps_ref).id)
+    elif not include_inactive:
+        q = q.where(VpsRow.status == "active")
+    if verdict:
+        if verdict not in VERDICTS:
+            raise InvalidInput(f"verdict: unknown verdict '{verdict}'; expected one of: {', '.join(VERDICTS)}",
+                               field="verdict")
+        q = q.where(ReachRow.verdict == verdict)
+    now = utcnow()
+    out = []
+    for row, hostname in session.execute(q.order_by(VpsRow.hostname, ReachRow.ip)):
+        sources = source_states(row.state, now)
+        out.append(ReachabilityStatus(
+            vps_id=row.vps_id, hostname=hostname, ip=row.ip, label=row.label, verdict=row.verdict,
+            since=row.since, sources=dict(sorted(sources.items(), key=lambda kv: (not kv[1].china, kv[0]))),
+        ))
+    return out
