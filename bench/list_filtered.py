@@ -1,0 +1,96 @@
+"""Filtered VPS list at 100,000 rows (status + tag + country), server side.
+
+Budget (DESIGN.md): p50 <= 15 ms. Measures the service call `services.vps.list_vps` in one
+unit of work (the exact work of GET /api/vps minus HTTP framing), over a fleet built by
+bench/fleet.py, on PostgreSQL and SQLite; also the same through the in-process app.
+
+    python bench/list_filtered.py --pg postgresql+psycopg://postgres@127.0.0.1/sigma_bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fleet import build  # noqa: E402
+
+QUERIES = [
+    {"status": "active", "tag": ["p:airport"], "country": "HK"},
+    {"status": "active", "tag": ["cn-optimized"], "country": "JP"},
+    {"status": "retired", "tag": ["p:airport"], "country": "US"},
+    {"status": "active", "country": "SG", "expiring_within_days": 7},
+    {"search": "hk-", "status": "active"},
+]
+
+
+def _ensure_db(pg_url: str) -> None:
+    import psycopg
+
+    base, name = pg_url.rsplit("/", 1)
+    admin = base.replace("+psycopg", "") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def measure(url: str, runs: int) -> dict[str, float]:
+    from sqlalchemy.orm import sessionmaker
+
+    from sigma.db.engine import make_engine, unit_of_work
+    from sigma.schemas import VpsFilter
+    from sigma.services import vps
+    from sigma.services.actor import local_actor
+
+    engine = make_engine(url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    actor = local_actor()
+    out = {}
+    for q in QUERIES:
+        f = VpsFilter.model_validate(q)
+        for _ in range(5):  # warm caches and the connection pool
+            with unit_of_work(sessions) as s:
+                vps.list_vps(s, actor, f)
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            with unit_of_work(sessions) as s:
+                page = vps.list_vps(s, actor, f)
+            times.append((time.perf_counter() - t0) * 1000)
+        label = " + ".join(f"{k}={v}" for k, v in q.items())
+        out[label] = statistics.median(times)
+        print(f"  {label:<60} p50 {statistics.median(times):6.2f} ms  p99 {sorted(times)[int(len(times) * .99) - 1]:6.2f} ms  ({page.total} rows match)")
+    engine.dispose()
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="filtered VPS list at 100k rows")
+    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/sigma_bench")
+    ap.add_argument("--vps", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--skip-sqlite", action="store_true")
+    args = ap.parse_args()
+    worst = 0.0
+    targets = [("postgresql", args.pg)]
+    if not args.skip_sqlite:
+        targets.append(("sqlite", f"sqlite:///{tempfile.mkdtemp()}/fleet.db"))
+    for name, url in targets:
+        if name == "postgresql":
+            _ensure_db(url)
+        t0 = time.perf_counter()
+        build(url, args.vps, 10_000, replace=True)
+        print(f"{name}: loaded {args.vps} VPS in {time.perf_counter() - t0:.1f} s")
+        worst = max(worst, *measure(url, args.runs).values())
+    verdict = "PASS" if worst <= 15 else "FAIL"
+    print(f"worst p50 {worst:.2f} ms (budget 15 ms): {verdict}")
+    return 0 if verdict == "PASS" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
