@@ -20,14 +20,14 @@ if TYPE_CHECKING:
         Provider,
         ProviderCreate,
         ProviderUpdate,
-        Vps,
-        VpsCreate,
-        VpsFilter,
         TotpSetup,
         TotpState,
         User,
         UserCreate,
         UserUpdate,
+        Vps,
+        VpsCreate,
+        VpsFilter,
         VpsUpdate,
     )
     from sigma.settings import Settings

@@ -3,6 +3,7 @@ so a test can stop and start it without disturbing the shared server."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -69,8 +70,6 @@ class PrivatePostgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already stopped
             self.stop()
-        except Exception:  # noqa: BLE001 - already stopped
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-
 from tests.resilience.private_pg import PrivatePostgres, pg_bin
 
 pytestmark = pytest.mark.skipif(pg_bin() is None, reason="PostgreSQL server binaries not installed")

@@ -1,11 +1,12 @@
 """providers, vps and audit log
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 """
 
 import sqlalchemy as sa
 from alembic import op
+
 from sigma.db.types import ExactDecimal, JsonDoc, UtcDateTime
 
 revision = '0001'
