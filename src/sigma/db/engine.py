@@ -66,6 +66,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # several `sigma serve` replicas may start at once: one migrates, the others
+            # wait here (the lock goes with this transaction), then find nothing to do
+            conn.execute(text("SELECT pg_advisory_xact_lock(495622516065)"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
