@@ -141,8 +141,14 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise InvalidInput(f"cannot read config file {path}: {exc}", field="config") from None
+    except yaml.YAMLError as exc:
+        # PyYAML's message spans several lines (with a source excerpt): keep one line
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidInput(f"config file {path} is not valid YAML{where}: {reason}", field="config") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"config file {path} must be a mapping of setting: value", field="config")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
