@@ -106,12 +106,20 @@ class Settings(BaseModel):
         return out
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@]*):(?P<pw>[^@]*)@")
+# the password runs to the last '@' of the authority: an unencoded '@' in it must not leak
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@]*):(?P<pw>[^@]*(?:@[^@/\s]*(?=@))*)@"
+)
+# libpq (and so SQLAlchemy) also takes the password as a query parameter
+_QUERY_SECRET = re.compile(
+    r"(?P<head>[?&](?:password|passwd|pwd|token|secret|api_key|apikey)=)[^&#\s]*", re.IGNORECASE
+)
 
 
 def redact_url(url: str) -> str:
-    """postgresql://user:secret@host/db -> postgresql://user:***@host/db"""
-    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:***@", url)
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (also ?password=)"""
+    url = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:***@", url)
+    return _QUERY_SECRET.sub(lambda m: f"{m.group('head')}***", url)
 
 
 def config_dir() -> Path:
