@@ -25,10 +25,27 @@ def rows(db_url):
 
 
 @pytest.fixture
-def snapshot(rows):
-    """snapshot() -> row counts of the inventory tables, to compare before/after a failure."""
+def snapshot(db_url):
+    """snapshot() -> row counts of the inventory tables plus every row's updated_at, to show
+    that a refused command wrote nothing (no new row, no changed row, no audit entry)."""
+    from sqlalchemy import text
 
-    def _snap() -> dict[str, int]:
-        return {t: rows(t) for t in ("providers", "vps", "audit_logs")}
+    from sigma.db.engine import make_engine
+
+    def _snap() -> dict:
+        eng = make_engine(db_url)
+        try:
+            with eng.connect() as conn:
+                snap: dict = {
+                    t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one()
+                    for t in ("providers", "vps", "audit_logs")
+                }
+                for t in ("providers", "vps"):
+                    snap[f"{t}.updated_at"] = sorted(
+                        str(r) for r in conn.execute(text(f'SELECT id, updated_at FROM "{t}"'))
+                    )
+                return snap
+        finally:
+            eng.dispose()
 
     return _snap

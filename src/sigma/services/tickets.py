@@ -225,4 +225,4 @@ def user_emails(session: Session, ids: set[Any]) -> dict[uuid.UUID, str]:
     if not ids:
         return {}
     rows = session.execute(select(UserRow.id, UserRow.email).where(UserRow.id.in_(ids)))
-    return dict(rows.tuples())
+    return {user_id: email for user_id, email in rows}

@@ -1,0 +1,109 @@
+/* sigma web UI: small progressive enhancements. Every page works without this file. */
+(function () {
+  "use strict";
+
+  // Confirm dialogs for destructive buttons; without JS the server shows a confirmation page.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var message = form.getAttribute && form.getAttribute("data-confirm");
+    if (!message) return;
+    if (!window.confirm(message)) { event.preventDefault(); return; }
+    if (!form.querySelector("input[name=confirmed]")) {
+      var input = document.createElement("input");
+      input.type = "hidden"; input.name = "confirmed"; input.value = "yes";
+      form.appendChild(input);
+    }
+  });
+
+  // Filter forms: changing a select applies it (and goes back to page 1).
+  document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
+  // "Verify" stays disabled until six digits are typed.
+  document.querySelectorAll("input[data-six-digits]").forEach(function (input) {
+    var button = document.getElementById(input.getAttribute("data-six-digits"));
+    if (!button) return;
+    function sync() {
+      input.value = input.value.replace(/\D/g, "").slice(0, 6);
+      button.disabled = input.value.length !== 6;
+    }
+    input.addEventListener("input", sync);
+    sync();
+  });
+
+  // Change password: the two new passwords must match.
+  document.querySelectorAll("form[data-password-form]").forEach(function (form) {
+    var confirm = form.querySelector("#confirm_password");
+    var fresh = form.querySelector("#new_password");
+    function check() {
+      confirm.setCustomValidity(confirm.value && confirm.value !== fresh.value ? "Passwords do not match" : "");
+    }
+    confirm.addEventListener("input", check);
+    fresh.addEventListener("input", check);
+  });
+
+  // VPS form: dynamic IP rows; pasting a list splits it into rows; Enter adds a row.
+  var rows = document.getElementById("ip-rows");
+  var template = document.getElementById("ip-row-template");
+  var addButton = document.getElementById("add-ip");
+  if (rows && template && addButton) {
+    var IP = /^[0-9A-Fa-f:.[\]]*$/;
+
+    function validate(input) {
+      var ok = IP.test(input.value.trim());
+      input.classList.toggle("invalid", !ok);
+      input.setCustomValidity(ok ? "" : "Only digits, dots, colons and hex letters");
+    }
+
+    function addRow(value, afterRow) {
+      var row = template.content.firstElementChild.cloneNode(true);
+      var input = row.querySelector("input");
+      input.value = value || "";
+      if (afterRow && afterRow.nextSibling) rows.insertBefore(row, afterRow.nextSibling);
+      else rows.appendChild(row);
+      wire(row);
+      return row;
+    }
+
+    function wire(row) {
+      var input = row.querySelector("input");
+      var remove = row.querySelector(".remove-ip");
+      if (remove) {
+        remove.hidden = false;
+        remove.addEventListener("click", function () {
+          if (rows.querySelectorAll(".ip-row").length > 1) row.remove();
+          else { input.value = ""; validate(input); }
+        });
+      }
+      input.addEventListener("input", function () { validate(input); });
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") {
+          event.preventDefault();
+          addRow("", row).querySelector("input").focus();
+        }
+      });
+      input.addEventListener("paste", function (event) {
+        var text = (event.clipboardData || window.clipboardData).getData("text");
+        if (!/[,\n\r;\s]/.test(text.trim())) return;
+        event.preventDefault();
+        var parts = text.split(/[,\n\r;\s]+/).map(function (s) { return s.trim(); }).filter(Boolean);
+        if (!parts.length) return;
+        input.value = parts[0];
+        validate(input);
+        var last = row;
+        for (var i = 1; i < parts.length; i++) {
+          var target = last.nextElementSibling;
+          var targetInput = target && target.querySelector("input");
+          if (targetInput && !targetInput.value) { targetInput.value = parts[i]; last = target; }
+          else last = addRow(parts[i], last);
+          validate(last.querySelector("input"));
+        }
+      });
+    }
+
+    rows.querySelectorAll(".ip-row").forEach(wire);
+    addButton.hidden = false;
+    addButton.addEventListener("click", function () { addRow("").querySelector("input").focus(); });
+  }
+})();

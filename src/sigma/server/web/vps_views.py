@@ -1,0 +1,391 @@
+"""Dashboard, VPS list / detail / form, retire and delete, import and export."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from sigma.errors import InvalidInput, SigmaError
+from sigma.schemas import (
+    IP_LABELS,
+    VPS_PURPOSES,
+    VPS_STATUSES,
+    AuditFilter,
+    TicketFilter,
+    VpsCreate,
+    VpsFilter,
+    VpsUpdate,
+    validate,
+)
+from sigma.server.web import charts
+from sigma.server.web.core import (
+    FORM_ERROR_STATUS,
+    PROJECTS,
+    FormDep,
+    Redirect,
+    WebDep,
+    WebRoute,
+    call,
+    field_errors,
+    render,
+    seconds_since,
+)
+from sigma.services import audit, providers, tickets, vps
+from sigma.services.actor import READERS, Actor
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+PROJECT_TAGS = {t for t, _ in PROJECTS}
+FORM_STATUSES = VPS_STATUSES[:4]
+FORM_PURPOSES = tuple(p for p in VPS_PURPOSES if p and p != "other")
+
+
+def _transfer():
+    """The import/export service, when this build has it."""
+    try:
+        from sigma.services import transfer
+    except ImportError:
+        return None
+    return transfer if hasattr(transfer, "import_vps") and hasattr(transfer, "export_vps") else None
+
+
+# ------------------------------------------------------------------ dashboard
+
+
+def dashboard_stats(session: Session, actor: Actor) -> dict[str, Any]:
+    """The contract's /api/stats figures (2.5), from the stats service when it exists."""
+    actor.require(READERS)
+    try:
+        from sigma.services import stats as stats_service
+
+        s = stats_service.stats(session, actor)
+        return {
+            "total_vps": s.total_vps, "active_vps": s.active_vps, "total_providers": s.total_providers,
+            "by_country": [(c.label, c.count) for c in s.by_country],
+            "by_status": [(c.label, c.count) for c in s.by_status],
+            "by_provider": [(c.label, c.count) for c in s.by_provider],
+            "expiring": list(s.expiring_soon),
+        }
+    except ImportError:
+        pass
+    from sigma.db.models import Provider as ProviderRow
+    from sigma.db.models import Vps as VpsRow
+    from sigma.schemas import Vps
+
+    def counts(q) -> list[tuple[str, int]]:
+        rows = [(label or "", n) for label, n in session.execute(q)]
+        return sorted(rows, key=lambda r: (-r[1], r[0]))
+
+    live = VpsRow.status != "retired"
+    expiring = session.scalars(
+        select(VpsRow)
+        .where(VpsRow.expire_date.is_not(None), VpsRow.expire_date <= date.today() + timedelta(days=14),
+               VpsRow.status.in_(("active", "provisioning")))
+        .order_by(VpsRow.expire_date)
+    )
+    return {
+        "total_vps": session.scalar(select(func.count()).select_from(VpsRow)) or 0,
+        "active_vps": session.scalar(select(func.count()).where(VpsRow.status == "active")) or 0,
+        "total_providers": session.scalar(select(func.count()).select_from(ProviderRow)) or 0,
+        "by_country": counts(select(VpsRow.country, func.count()).where(live).group_by(VpsRow.country)),
+        "by_status": counts(select(VpsRow.status, func.count()).group_by(VpsRow.status)),
+        "by_provider": counts(
+            select(func.coalesce(ProviderRow.name, "(unassigned)"), func.count())
+            .select_from(VpsRow).outerjoin(ProviderRow, VpsRow.provider_id == ProviderRow.id)
+            .where(live).group_by(ProviderRow.name)
+        ),
+        "expiring": [Vps.model_validate(r) for r in expiring],
+    }
+
+
+@router.get("/")
+def dashboard(request: Request, web: WebDep):
+    s = call(request, dashboard_stats)
+    return render(
+        request, "dashboard.html", stats=s,
+        country_chart=charts.bar_chart(s["by_country"], "VPS by country"),
+        status_chart=charts.pie_chart(s["by_status"], "VPS by status"),
+        provider_chart=charts.hbar_chart(s["by_provider"], "VPS by provider"),
+    )
+
+
+# ------------------------------------------------------------------ list
+
+
+def _agent(v: Any, threshold: int) -> dict[str, Any] | None:
+    beat = (v.extra or {}).get("last_heartbeat")
+    if not beat:
+        return None
+    age = seconds_since(beat)
+    return {"online": age is not None and age < threshold, "last": beat}
+
+
+@router.get("/vps")
+def vps_list(request: Request, web: WebDep):
+    q = request.query_params
+    raw = {k: q.get(k) for k in ("status", "purpose", "provider_id", "country", "search")}
+    raw = {k: v for k, v in raw.items() if v}
+    tags = [t for t in (q.get("tag") or "").replace(",", " ").split() if t]
+    errors: dict[str, str] = {}
+    try:
+        page = max(int(q.get("page") or 1), 1)
+    except ValueError:
+        page = 1
+    try:
+        f = validate(VpsFilter, {**raw, "tag": tags, "page": page, "per_page": 25})
+    except InvalidInput as exc:
+        errors = field_errors(exc)
+        f = VpsFilter(page=page, per_page=25)
+    result = call(request, vps.list_vps, f)
+    all_providers = call(request, providers.all_providers)
+    names = {p.id: p.name for p in all_providers}
+    threshold = request.app.state.settings.offline_threshold
+    rows = [{"v": v, "provider": names.get(v.provider_id, "") if v.provider_id else "",
+             "agent": _agent(v, threshold)} for v in result.data]
+    return render(
+        request, "vps_list.html", result=result, rows=rows, providers=all_providers,
+        statuses=FORM_STATUSES, purposes=FORM_PURPOSES, errors=errors,
+        can_transfer=_transfer() is not None,
+    )
+
+
+# ------------------------------------------------------------------ export / import
+
+
+@router.get("/vps/export.{fmt}")
+def vps_export(request: Request, web: WebDep, fmt: str):
+    if fmt not in ("csv", "json"):
+        raise InvalidInput("format: csv or json", field="format")
+    transfer = _transfer()
+    if transfer is not None:
+        body = call(request, transfer.export_vps, fmt)
+    else:
+        body = call(request, _simple_export, fmt)
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="vps.{fmt}"'})
+
+
+def _simple_export(session: Session, actor: Actor, fmt: str) -> str:
+    import csv
+    import io
+    import json
+
+    from sigma.output import flat_cell
+
+    rows = [v.model_dump(mode="json") for v in vps.all_vps(session, actor)]
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False)
+    buf = io.StringIO()
+    names = list(rows[0]) if rows else ["id", "hostname"]
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(names)
+    for r in rows:
+        w.writerow([flat_cell(r.get(n)) for n in names])
+    return buf.getvalue()
+
+
+@router.get("/vps/import")
+def vps_import_page(request: Request, web: WebDep):
+    if not web.can_write:
+        raise_forbidden()
+    return render(request, "vps_import.html", report=None, available=_transfer() is not None)
+
+
+@router.post("/vps/import")
+async def vps_import(request: Request, web: WebDep, form: FormDep):
+    from starlette.concurrency import run_in_threadpool
+
+    transfer = _transfer()
+    if transfer is None:
+        raise InvalidInput("import is not available in this build")
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        return render(request, "vps_import.html", status=FORM_ERROR_STATUS, report=None, available=True,
+                      errors={"file": "Choose a .csv or .json file"})
+    raw = await upload.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return render(request, "vps_import.html", status=FORM_ERROR_STATUS, report=None, available=True,
+                      errors={"file": "The file is not UTF-8 text"})
+    fmt = "csv" if upload.filename.lower().endswith(".csv") else "json"
+    try:
+        report = await run_in_threadpool(call, request, transfer.import_vps, text, fmt)
+    except InvalidInput as exc:
+        report = getattr(exc, "report", None)
+        return render(request, "vps_import.html", status=FORM_ERROR_STATUS, report=report, available=True,
+                      errors={"file": exc.message}, details=exc.details)
+    return render(request, "vps_import.html", report=report, available=True)
+
+
+def raise_forbidden() -> None:
+    from sigma.errors import PermissionDenied
+
+    raise PermissionDenied("Your role cannot change the inventory.")
+
+
+# ------------------------------------------------------------------ form
+
+
+def _form_values(form: FormData, *, editing: bool) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    def text(name: str) -> str:
+        return str(form.get(name) or "").strip()
+
+    ips = [str(x) for x in form.getlist("ip")]
+    labels = [str(x) for x in form.getlist("ip_label")]
+    rows = [{"ip": ip.strip(), "label": labels[i] if i < len(labels) else ""} for i, ip in enumerate(ips)]
+    rows = [r for r in rows if r["ip"]]
+    tag_text = text("tags").replace(",", " ").split()
+    projects = [str(p) for p in form.getlist("project") if str(p) in PROJECT_TAGS]
+    values: dict[str, Any] = {
+        "hostname": text("hostname"),
+        "alias": text("alias"),
+        "provider_id": text("provider_id") or None,
+        "status": text("status") or "provisioning",
+        "ip_addresses": rows,
+        "country": text("country"),
+        "city": text("city"),
+        "dc_name": text("dc_name"),
+        "currency": text("currency") or "USD",
+        "purpose": text("purpose"),
+        "vpn_protocol": text("vpn_protocol"),
+        "tags": tag_text + [p for p in projects if p not in tag_text],
+        "monitoring_enabled": form.get("monitoring_enabled") is not None,
+        "notes": str(form.get("notes") or ""),
+    }
+    for name in ("cpu_cores", "ram_mb", "disk_gb", "bandwidth_tb", "cost_monthly", "purchase_date", "expire_date"):
+        values[name] = text(name) or None
+    for name in ("ssh_port", "node_exporter_port"):
+        if text(name):
+            values[name] = text(name)
+    if not editing and values["provider_id"] is None:
+        values.pop("provider_id")
+    return values, rows
+
+
+def _form(request: Request, v: Any, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+          status: int = 200):
+    all_providers = call(request, providers.all_providers)
+    if values is None:
+        if v is not None:
+            values = v.model_dump(mode="json")
+        else:
+            values = {"hostname": "", "status": "provisioning", "ssh_port": 22, "node_exporter_port": 9100,
+                      "monitoring_enabled": True, "currency": "USD", "ip_addresses": [], "tags": []}
+    tags = values.get("tags") or []
+    return render(
+        request, "vps_form.html", status=status, v=v, values=values, errors=errors or {},
+        providers=all_providers, statuses=FORM_STATUSES, purposes=FORM_PURPOSES, labels=IP_LABELS,
+        text_tags=" ".join(t for t in tags if t not in PROJECT_TAGS),
+        project_tags=[t for t in tags if t in PROJECT_TAGS],
+        ip_rows=list(values.get("ip_addresses") or []) + [{"ip": "", "label": ""}],
+        agent=_agent(v, request.app.state.settings.offline_threshold) if v is not None else None,
+        system=((v.extra or {}).get("system_info") or {}) if v is not None else {},
+    )
+
+
+@router.get("/vps/new")
+def vps_new_page(request: Request, web: WebDep):
+    if not web.can_write:
+        raise_forbidden()
+    return _form(request, None)
+
+
+@router.post("/vps/new")
+def vps_create(request: Request, web: WebDep, form: FormDep):
+    values, _ = _form_values(form, editing=False)
+    try:
+        created = call(request, vps.create, validate(VpsCreate, values))
+    except InvalidInput as exc:
+        return _form(request, None, values, field_errors(exc), status=FORM_ERROR_STATUS)
+    except SigmaError as exc:
+        if exc.http_status == 403:
+            raise
+        return _form(request, None, values, {"_form": exc.message}, status=FORM_ERROR_STATUS)
+    raise Redirect(f"/vps/{created.id}?flash=vps-created")
+
+
+@router.get("/vps/{ref}/edit")
+def vps_edit_page(request: Request, web: WebDep, ref: str):
+    if not web.can_write:
+        raise_forbidden()
+    return _form(request, call(request, vps.get, ref))
+
+
+@router.post("/vps/{ref}/edit")
+def vps_update(request: Request, web: WebDep, ref: str, form: FormDep):
+    current = call(request, vps.get, ref)
+    values, _ = _form_values(form, editing=True)
+    try:
+        call(request, vps.update, current.id, validate(VpsUpdate, values))
+    except InvalidInput as exc:
+        return _form(request, current, values, field_errors(exc), status=FORM_ERROR_STATUS)
+    except SigmaError as exc:
+        if exc.http_status == 403:
+            raise
+        return _form(request, current, values, {"_form": exc.message}, status=FORM_ERROR_STATUS)
+    raise Redirect(f"/vps/{current.id}?flash=vps-updated")
+
+
+# ------------------------------------------------------------------ detail
+
+
+@router.get("/vps/{ref}")
+def vps_detail(request: Request, web: WebDep, ref: str):
+    v = call(request, vps.get, ref)
+    provider = call(request, providers.get, v.provider_id) if v.provider_id else None
+    related = call(request, tickets.list_tickets, TicketFilter(vps_id=v.id, per_page=10))
+    history = None
+    if web.is_admin:
+        history = call(request, audit.list_entries, AuditFilter(resource="vps", resource_id=str(v.id), per_page=20))
+    threshold = request.app.state.settings.offline_threshold
+    return render(request, "vps_detail.html", v=v, provider=provider, related=related, history=history,
+                  agent=_agent(v, threshold), system=(v.extra or {}).get("system_info") or {})
+
+
+# ------------------------------------------------------------------ retire / delete
+
+
+def _confirmed(form: FormData) -> bool:
+    return form.get("confirmed") == "yes"
+
+
+@router.post("/vps/{ref}/retire")
+def vps_retire(request: Request, web: WebDep, ref: str, form: FormDep):
+    v = call(request, vps.get, ref)
+    if not _confirmed(form):
+        return render(request, "confirm.html", title=f"Retire {v.hostname}?", action=f"/vps/{v.id}/retire",
+                      message="Its status becomes retired and monitoring is turned off. The record is kept.",
+                      button="Retire", back=f"/vps/{v.id}", hidden={"back": str(form.get("back") or "")})
+    call(request, vps.retire, v.id)
+    back = str(form.get("back") or "")
+    target = back if back.startswith("/vps") and not back.startswith("//") else f"/vps/{v.id}"
+    raise Redirect(_with_flash(target, "vps-retired"))
+
+
+@router.post("/vps/{ref}/delete")
+def vps_delete(request: Request, web: WebDep, ref: str, form: FormDep):
+    v = call(request, vps.get, ref)
+    if not _confirmed(form):
+        return render(request, "confirm.html", title=f"Delete {v.hostname} for good?", action=f"/vps/{v.id}/delete",
+                      message="This cannot be undone; retiring keeps the history instead.",
+                      button="Delete", back=f"/vps/{v.id}", danger=True)
+    call(request, vps.delete, v.id)
+    raise Redirect("/vps?flash=vps-deleted")
+
+
+def _with_flash(url: str, key: str) -> str:
+    with contextlib.suppress(Exception):
+        from urllib.parse import parse_qsl, urlencode, urlsplit
+
+        parts = urlsplit(url)
+        q = [(k, v) for k, v in parse_qsl(parts.query) if k != "flash"] + [("flash", key)]
+        return f"{parts.path}?{urlencode(q)}"
+    return url
