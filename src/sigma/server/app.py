@@ -6,7 +6,7 @@ import contextlib
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -23,8 +23,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from sqlalchemy.orm import sessionmaker
 
     from sigma.db.engine import make_engine
-    from sigma.server import errors, middleware
+    from sigma.server import errors, middleware, openapi
     from sigma.server.api import ROUTERS
+    from sigma.server.deps import query_guard
 
     settings = settings or load_settings()
     engine = make_engine(settings.effective_database_url, pool_size=10)
@@ -36,12 +37,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api-docs/openapi.json",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(query_guard)],
     )
     app.state.settings = settings
     set_offline_after(settings.offline_threshold)  # agent online/offline in Vps (issue 5)
     app.state.engine = engine
     app.state.sessions = sessionmaker(engine, expire_on_commit=False)
     errors.install(app)
+    openapi.install(app)
     for router in ROUTERS:
         app.include_router(router)
     from sigma.server import web  # ---- the web UI (issue 6)

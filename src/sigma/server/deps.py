@@ -19,6 +19,24 @@ T = TypeVar("T")
 RULES = ("public", "any", "op", "admin", "agent", "user")
 
 
+MAX_PAGE = 1_000_000
+
+
+async def query_guard(request: Request) -> None:
+    """On every route: query values with NUL characters (PostgreSQL cannot compare them)
+    and page numbers beyond any real listing (their OFFSET overflows the database's
+    integers) are refused with a 422 naming the parameter, never a 500. Async, so the hot
+    agent routes pay no thread hop for it."""
+    from sigma.errors import InvalidInput
+
+    for key, value in request.query_params.multi_items():
+        if "\x00" in value or "\x00" in key:
+            raise InvalidInput(f"{key}: must not contain NUL characters", field=key.replace("\x00", ""))
+    page = request.query_params.get("page", "").strip()
+    if page.lstrip("+").isdigit() and int(page) > MAX_PAGE:
+        raise InvalidInput(f"page: must be at most {MAX_PAGE}", field="page")
+
+
 def rule(who: str) -> dict[str, Any]:
     assert who in RULES, who
     return {"x-sigma-role": who}

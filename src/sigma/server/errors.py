@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 
-from sigma.errors import SigmaError
+from sigma.errors import SigmaError, Unavailable
 
 log = logging.getLogger("sigma.server")
 
@@ -23,6 +23,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SigmaError)
     async def sigma_error(_request: Request, exc: SigmaError):
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        if isinstance(exc, Unavailable):
+            # the database's address is for the log, not for every client; clients retry
+            log.warning("%s", exc.message)
+            return error_response(503, {"error": "database unavailable, retry later", "code": "unavailable"},
+                                  {"Retry-After": "5"})
         return error_response(exc.http_status, exc.to_body(), headers)
 
     @app.exception_handler(RequestValidationError)

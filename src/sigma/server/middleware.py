@@ -41,13 +41,15 @@ class BodyLimit:
                 except ValueError:
                     return await _send_json(send, 400, {"error": "bad Content-Length", "code": "invalid_input"})
         seen = 0
+        exceeded = False
 
         async def limited_receive():
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge
             return message
 
@@ -55,6 +57,13 @@ class BodyLimit:
 
         async def tracking_send(message):
             nonlocal started
+            if exceeded:
+                # the app caught _TooLarge while parsing (FastAPI turns it into a 400):
+                # answer 413 instead of whatever it says
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _send_json(send, 413, too_big)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -126,7 +135,7 @@ class RedisWindow:
         return True, max(limit - count, 0), 0
 
 
-LOGIN_PATHS = ("/api/auth/login", "/api/auth/login/totp", "/login")
+LOGIN_PATHS = ("/api/auth/login", "/api/auth/login/totp", "/login", "/login/totp")
 
 
 class RateLimit:
@@ -137,7 +146,7 @@ class RateLimit:
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")
-        if scope["type"] != "http" or not (path.startswith("/api/") or path == "/login"):
+        if scope["type"] != "http" or not (path.startswith("/api/") or path in LOGIN_PATHS):
             return await self.app(scope, receive, send)
         from starlette.datastructures import Headers
 

@@ -161,7 +161,9 @@ def _consume_totp(user: UserRow, code: str) -> None:
 
 def login(session: Session, settings: Settings, data: LoginRequest | dict, client_ip: str | None = None) -> LoginResult:
     data = validate(LoginRequest, data) if isinstance(data, dict) else data
-    user = session.scalar(select(UserRow).where(UserRow.email == data.email.strip().lower()))
+    email = data.email.strip().lower()
+    # no stored email contains NUL, and PostgreSQL cannot even compare one
+    user = None if "\x00" in email else session.scalar(select(UserRow).where(UserRow.email == email))
     if user is None:
         _dummy_verify(data.password)
         raise NotAuthenticated("Unauthorized")
