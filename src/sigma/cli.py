@@ -88,7 +88,7 @@ def root(
 
 
 app.add_typer(provider_cmd.app, name="provider", help="Hosting providers.")
-app.add_typer(provider_cmd.app, name="providers", hidden=True)
+app.add_typer(provider_cmd.app, name="providers", hidden=True, help="Alias of `provider` (the original CLI's spelling).")
 app.add_typer(vps_cmd.app, name="vps", help="VPS: add, list, show, edit, retire, remove.")
 app.add_typer(config_cmd.app, name="config", help="Show where settings come from and what they are.")
 app.add_typer(db_cmd.app, name="db", help="Database schema: upgrade, current revision.")
@@ -97,7 +97,7 @@ app.add_typer(apikey_cmd.app, name="api-key", help="API keys for scripts, agents
 app.add_typer(mfa_cmd.app, name="mfa", help="TOTP multi-factor authentication for your account.")
 app.add_typer(audit_cmd.app, name="audit", help="The audit log of every change (admin).")
 app.add_typer(ticket_cmd.app, name="ticket", help="Tickets: open, comment, start, resolve, close.")
-app.add_typer(ticket_cmd.app, name="tickets", hidden=True)
+app.add_typer(ticket_cmd.app, name="tickets", hidden=True, help="Alias of `ticket`.")
 app.command("serve")(serve_cmd.serve)
 app.command("login")(session_cmd.login)
 app.command("logout")(session_cmd.logout)
@@ -179,5 +179,5 @@ from sigma.commands import probe as probe_cmd  # noqa: E402
 app.add_typer(agent_cmd.app, name="agent", help="The agent on each VPS: run, install its systemd unit; offline events.")
 app.add_typer(probe_cmd.app, name="probe", help="The reachability probe (run it inside China, and one control outside).")
 app.add_typer(ipcheck_cmd.app, name="ip-check", help="IP reachability checks: list, add, summary, purge, status matrix.")
-app.add_typer(ipcheck_cmd.app, name="ip-checks", hidden=True)
+app.add_typer(ipcheck_cmd.app, name="ip-checks", hidden=True, help="Alias of `ip-check` (the original CLI's spelling).")
 # ---- end agents

@@ -32,7 +32,7 @@ def list_(
     action: str = typer.Option(None, "--action", help="create, update, delete, retire, login..."),
     since: str = typer.Option(None, "--since", help="YYYY-MM-DD or RFC 3339 (inclusive)."),
     until: str = typer.Option(None, "--until", help="YYYY-MM-DD or RFC 3339 (inclusive)."),
-    page: int = typer.Option(1, "--page"),
+    page: int = typer.Option(1, "--page", help="Page number, from 1."),
     per_page: int = typer.Option(50, "--per-page"),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,

@@ -64,7 +64,7 @@ def add(
 def list_(
     ctx: typer.Context,
     role: str = typer.Option(None, "--role", help="Only this role."),
-    page: int = typer.Option(1, "--page"),
+    page: int = typer.Option(1, "--page", help="Page number, from 1."),
     per_page: int = typer.Option(25, "--per-page"),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
