@@ -47,11 +47,11 @@ class Server:
         return env
 
     def start(self, timeout: float = 30) -> Server:
-        log = open(self.workdir / f"serve-{self.port}.log", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sigma", "serve", "--port", str(self.port), "--log-level", "warning"],
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        with open(self.workdir / f"serve-{self.port}.log", "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "sigma", "serve", "--port", str(self.port), "--log-level", "warning"],
+                env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         import httpx
 
         deadline = time.monotonic() + timeout

@@ -15,6 +15,7 @@ import uuid
 
 import httpx
 import pytest
+
 from serverproc import Server, free_port
 
 
