@@ -33,7 +33,7 @@ def list_(
     since: str = typer.Option(None, "--since", help="YYYY-MM-DD or RFC 3339 (inclusive)."),
     until: str = typer.Option(None, "--until", help="YYYY-MM-DD or RFC 3339 (inclusive)."),
     page: int = typer.Option(1, "--page", help="Page number, from 1."),
-    per_page: int = typer.Option(50, "--per-page"),
+    per_page: int = typer.Option(50, "--per-page", help="Rows per page (1-100)."),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:

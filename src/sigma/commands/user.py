@@ -65,7 +65,7 @@ def list_(
     ctx: typer.Context,
     role: str = typer.Option(None, "--role", help="Only this role."),
     page: int = typer.Option(1, "--page", help="Page number, from 1."),
-    per_page: int = typer.Option(25, "--per-page"),
+    per_page: int = typer.Option(25, "--per-page", help="Rows per page (1-100)."),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
