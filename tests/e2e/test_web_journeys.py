@@ -379,3 +379,31 @@ def test_reading_and_plain_forms_work_without_javascript(open_browser, server):
     page.goto("/vps/new")
     assert page.locator("#ip-rows .ip-row input").count() == 1
     w.screenshot()
+
+
+def test_costs_and_reachability_pages(open_browser, server):
+    w = _admin(open_browser, server)
+    page = w.page
+    page.goto("/vps/new")
+    page.fill("#f-hostname", "sg-exit-03")
+    page.select_option("#f-status", "active")
+    page.locator("#ip-rows .ip-row input").first.fill("192.0.2.33")
+    page.fill("#f-cost_monthly", "7.50")
+    page.fill("#f-currency", "EUR")
+    page.click("#save-vps")
+    page.wait_for_url(re.compile(r"flash=vps-created"))
+    page.click("nav >> text=Costs")
+    page.wait_for_url("**/costs")
+    assert "7.50" in page.inner_text("main") and "EUR" in page.inner_text("main")
+    page.select_option("#f-by", "country")
+    page.wait_for_url(re.compile(r"by=country"))
+    # a conversion without a stored rate: the page says which rate is missing
+    page.fill("#f-convert", "USD")
+    page.press("#f-convert", "Enter")
+    page.wait_for_url(re.compile(r"convert_to=USD"))
+    assert page.locator(".alert").count() == 1 and "EUR" in page.inner_text(".alert")
+    w.screenshot("costs")
+    page.click("nav >> text=Reachability")
+    page.wait_for_url("**/reachability")
+    assert "IP Reachability" in page.inner_text("h1")
+    w.screenshot("reachability")

@@ -14,8 +14,13 @@ def _empty() -> Markup:
     return Markup('<p class="muted chart-empty">No data yet.</p>')
 
 
-def bar_chart(items: list[tuple[str, int]], title: str) -> Markup:
-    """Vertical bars (e.g. VPS by country)."""
+def _num(value: float) -> str:
+    v = float(value)
+    return str(int(v)) if v.is_integer() else f"{v:,.2f}"
+
+
+def bar_chart(items: list[tuple[str, float]], title: str, mono: bool = False) -> Markup:
+    """Vertical bars (e.g. VPS by country); `mono`: one colour for a time series."""
     if not items:
         return _empty()
     n = len(items)
@@ -28,16 +33,16 @@ def bar_chart(items: list[tuple[str, int]], title: str) -> Markup:
     for frac in (0, 0.5, 1):
         y = pad_top + plot_h * (1 - frac)
         parts.append(f'<line class="grid" x1="{pad_left}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="axis" x="{pad_left - 6}" y="{y + 4:.1f}" text-anchor="end">{round(top * frac)}</text>')
+        parts.append(f'<text class="axis" x="{pad_left - 6}" y="{y + 4:.1f}" text-anchor="end">{_num(round(top * frac))}</text>')
     for i, (label, count) in enumerate(items):
         h = plot_h * count / top if top else 0
         x = pad_left + slot * i + (slot - bar) / 2
         y = pad_top + plot_h - h
         name = escape(label or "Unknown")
         parts.append(
-            f'<g><title>{name}: {count}</title>'
-            f'<rect class="bar c{i % PALETTE}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" rx="3"/>'
-            f'<text class="value" x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{count}</text>'
+            f'<g><title>{name}: {_num(count)}</title>'
+            f'<rect class="bar c{0 if mono else i % PALETTE}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" rx="3"/>'
+            f'<text class="value" x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{_num(count)}</text>'
             f'<text class="axis" x="{x + bar / 2:.1f}" y="{height - 10}" text-anchor="middle">{name}</text></g>'
         )
     parts.append("</svg>")
