@@ -425,3 +425,21 @@ def test_unreachable_database_hides_password(cli, monkeypatch):
     assert r.code == 5
     assert "topsecret" not in r.err + r.out
     assert r.err.count("\n") == 1 and "unreachable" in r.err
+
+
+def test_no_colour_codes_on_a_pipe_even_without_no_color(cli, fleet, monkeypatch):
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    for args in (["vps", "list"], ["vps", "show", "hk-a"], ["provider", "list"]):
+        r = ok(cli(*args))
+        assert "\x1b[" not in r.out + r.err
+
+
+def test_no_color_wins_over_forced_colour(cli, fleet, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    r = ok(cli("vps", "list"))
+    assert "\x1b[3" not in r.out  # no foreground colours (bold is not a colour)
+    monkeypatch.delenv("NO_COLOR")
+    r = ok(cli("vps", "list"))
+    assert "\x1b[32mactive" in r.out  # coloured status when colour is forced
+    assert "\x1b[31m" in r.out  # 2 days left: red
