@@ -27,3 +27,11 @@ def bench(session: nox.Session) -> None:
     """Benchmarks of the DESIGN.md budgets; figures go to bench/README.md by hand."""
     session.run("python", "-m", "pip", "install", "-q", "-e", ".[test]")
     session.run("python", "bench/run.py", *session.posargs)
+
+
+# ---- docs (issue 7)
+@nox.session(python=False)
+def docs(session: nox.Session) -> None:
+    """Regenerate completions/ (bash, zsh, fish) and man/ from the command tree; commit them."""
+    session.run("python", "-m", "pip", "install", "-q", "-e", ".")
+    session.run("python", "-m", "sigma.docs_gen", "--out", ".")
