@@ -10,8 +10,8 @@ Verdicts, from the latest results of every probe source heard from in the last h
 - `degraded`: anything in between (one carrier failing, some check types failing, or a
   failure not yet confirmed over ROUNDS rounds);
 - `unknown`: no recent result.
-A check type that fails from every source while another type works (ICMP filtered by the
-host, say) is a property of the host, not of the path, and is ignored.
+A check type that fails from every source, controls included, while another type works
+(ICMP filtered by the host, say) is a property of the host, not of the path, and is ignored.
 
 Streaks are kept per (source, check type) in the reachability row and advanced by each
 result newer than the last one seen; late results (from a probe's spool) are stored but do
@@ -363,7 +363,10 @@ def _evaluate(state: dict[str, Any], now: datetime) -> dict[str, tuple[SourceSta
         else:
             fresh[source] = types
     all_types = {t for types in fresh.values() for t in types}
-    dead = {t for t in all_types if all(not types[t].get("ok") for types in fresh.values() if t in types)}
+    dead: set[str] = set()
+    if any(not is_china(s) for s in fresh) and len(fresh) > 1:
+        # only a control outside China can tell "the host filters it" from "the path drops it"
+        dead = {t for t in all_types if all(not types[t].get("ok") for types in fresh.values() if t in types)}
     live = all_types - dead if dead != all_types else all_types
     for source, types in fresh.items():
         used = {t: v for t, v in types.items() if t in live} or types
