@@ -134,6 +134,11 @@ def test_accept_new_records_the_key_then_it_is_checked(cli, sshd, metrics_port, 
     r = deploy(cli, sshd, "h1", "--binary", str(fake_node_exporter))
     assert r.code == 0 and r.json()[0]["status"] == "unchanged"
     assert sshd.known_hosts.read_text() == sshd.known_line()
+    # hashed host names (Debian's ssh default, HashKnownHosts yes) are understood too
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(sshd.known_hosts)], check=True, capture_output=True)
+    assert sshd.known_hosts.read_text().startswith("|1|")
+    r = deploy(cli, sshd, "h1", "--binary", str(fake_node_exporter))
+    assert r.code == 0 and r.json()[0]["status"] == "unchanged", r.out
 
 
 def other_host_key(tmp_path, kind: str = "ed25519") -> str:

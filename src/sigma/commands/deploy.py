@@ -75,7 +75,7 @@ def node_exporter(
     filter_: list[str] = Opt(
         None, "--filter", metavar="KEY=VALUE", help="Select VPS instead of naming them: KEY=VALUE with KEY one of "
         "status, country, provider, purpose, tag, search, ip, expiring-within (repeatable; all must match; "
-        "retired VPS are left out unless status=retired).",
+        "retired VPS are always left out).",
     ),
     binary: str = Opt(None, "--binary", metavar="PATH", help="node_exporter binary to upload (else the Debian/Ubuntu package "
                     "prometheus-node-exporter is installed with apt).", show_default=False),
@@ -149,7 +149,7 @@ def node_exporter(
         vpss = [backend.get_vps(r) for r in refs]
     else:
         f = _filter(ctx, filter_)
-        vpss = [v for v in backend.all_vps(f) if f.status == "retired" or v.status != "retired"]
+        vpss = [v for v in backend.all_vps(f) if v.status != "retired"]
         if not vpss:
             from sigma.errors import NotFound
 
@@ -192,10 +192,12 @@ def _run(targets, opts, parallel, by_id, backend, quiet):
     tasks: dict[str, Any] = {}
 
     def on_start(t):
-        tasks[t.vps_id] = progress.add_task(f"  {t.name}: starting", total=None)
+        if not t.problem:
+            tasks[t.vps_id] = progress.add_task(f"  {t.name}: starting", total=None)
 
     def on_step(t, step):
-        progress.update(tasks[t.vps_id], description=f"  {t.name}: {step}")
+        if t.vps_id in tasks:
+            progress.update(tasks[t.vps_id], description=f"  {t.name}: {step}")
 
     def on_done(res):
         task = tasks.pop(res.vps_id, None)
