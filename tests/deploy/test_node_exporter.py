@@ -346,17 +346,17 @@ def test_port_option_is_saved_to_the_inventory(cli, sshd, metrics_port, fake_nod
 def test_debian_package_path(sshd, metrics_port, tmp_path):
     """No --binary: apt-get installs prometheus-node-exporter (stand-ins for apt-get and
     dpkg-query here, since the test must not install packages on the machine), the
-    package's own service is disabled, our unit runs the package's binary."""
+    service the package starts is disabled, our unit runs the package's binary."""
     state = sshd.fake_systemd()
-    (state / "enabled-prometheus-node-exporter.service").touch()
-    (state / "active-prometheus-node-exporter.service").touch()
+    pkg_unit = "prometheus-node-exporter.service"
     pkg_bin = sshd.root / "usr/bin/prometheus-node-exporter"
     marker = sshd.dir / "pkg-installed"
     sshd.fake("dpkg-query", f'[ -f {marker} ] && printf "install ok installed" || exit 1\n')
     sshd.fake("apt-get", f"""\
         echo "$*" >> {sshd.dir}/apt.log
         case " $* " in *" install "*) mkdir -p {pkg_bin.parent}; printf '#!/bin/sh\\n' > {pkg_bin};
-          chmod 755 {pkg_bin}; touch {marker} ;; esac
+          chmod 755 {pkg_bin}; touch {marker};
+          touch {state}/enabled-{pkg_unit} {state}/active-{pkg_unit} ;; esac  # as its postinst does
         """)
     sshd.trust()
     layout = Layout(binary=str(sshd.bin_path), package_binary=str(pkg_bin), unit_dir=str(sshd.unit_dir))
@@ -367,7 +367,8 @@ def test_debian_package_path(sshd, metrics_port, tmp_path):
     res = deploy_host(target, opts)
     assert res.status == "changed", res
     assert res.actions[0] == "installed package prometheus-node-exporter"
-    assert "disabled prometheus-node-exporter.service" in res.actions
+    assert "disabled prometheus-node-exporter.service" in res.actions  # it would hold the port
+    assert not (state / f"active-{pkg_unit}").exists() and not (state / f"enabled-{pkg_unit}").exists()
     assert "install" in (sshd.dir / "apt.log").read_text()
     unit = sshd.unit_dir / "node_exporter.service"
     assert f"ExecStart={pkg_bin} --web.listen-address=:{metrics_port}" in unit.read_text()

@@ -295,6 +295,10 @@ def deploy_host(target: Target, opts: Options, progress: Progress = lambda s: No
         host.sudo = facts["uid"] != "0"
         plan = make_plan(facts, target, opts)
         services = manager.parse(facts)
+        if plan.install == "package":
+            # the package's postinst enables and starts its own unit on 9100: ours replaces it
+            services.enabled.update(conflicts)
+            services.active.update(conflicts)
         if opts.dry_run:
             steps = manager.plan(services, reload=plan.write_unit, restart=plan.restart)
             result.actions = plan.describe() + [what for what, _ in steps]
