@@ -70,6 +70,7 @@ def test_mfa_enrol_logout_and_login_with_code(open_browser, server):
     page.click("#enable-mfa")
     assert page.locator("#mfa-qr svg").count() == 1
     secret = page.inner_text("#mfa-secret").strip()
+    w.screenshot("qr")
     totp = pyotp.TOTP(secret)
     page.fill("#f-verify-code", "000000" if totp.now() != "000000" else "111111")
     page.click("#verify-enable")
