@@ -342,6 +342,17 @@ class Page(BaseModel, Generic[T]):
     per_page: int
 
 
+MAX_PAGE = 1_000_000
+
+
+def clamp_page(page: int, per_page: int) -> tuple[int, int]:
+    """The contract's pagination: page below 1 is 1, per_page clamped to [1, 100]. A page
+    beyond MAX_PAGE is refused: its OFFSET would overflow PostgreSQL's bigint."""
+    if page > MAX_PAGE:
+        raise ValueError(f"must be at most {MAX_PAGE}")
+    return max(page, 1), min(max(per_page, 1), 100)
+
+
 class Deleted(BaseModel):
     deleted: bool = True
 
@@ -588,7 +599,7 @@ class VpsFilter(Input):
     @field_validator("page", mode="after")
     @classmethod
     def _page(cls, v: int) -> int:
-        return max(v, 1)
+        return clamp_page(v, 1)[0]
 
     @field_validator("per_page", mode="after")
     @classmethod

@@ -94,6 +94,8 @@ def test_list_pagination_and_all(cli, three):
     assert "Page 1 of 2 (3 total)" in r.err
     r = cli("provider", "list", "--all", "--per-page", "1", "-q")
     assert len(r.out.split()) == 3
+    r = cli("provider", "list", "--page", "99999999999999999999")
+    assert r.code == 2 and "page" in r.err and r.err.count("\n") == 1
 
 
 def test_list_empty(cli):

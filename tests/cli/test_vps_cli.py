@@ -207,6 +207,7 @@ def test_list_pagination(cli, fleet):
         (["--provider", "ghost"], 3, "ghost"),
         (["--format", "xml"], 2, "format"),
         (["--expiring-within", "-1"], 2, "expiring_within_days"),
+        (["--page", "99999999999999999999"], 2, "page"),
     ],
 )
 def test_list_bad_filters(cli, fleet, args, code, word):

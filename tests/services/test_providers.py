@@ -252,3 +252,11 @@ def test_readonly_actor_can_read_but_not_write(run, readonly, count, db_models, 
         run(providers.delete, p.id, as_actor=readonly)
     assert count(db_models.Provider) == 1
     assert len(audit_rows()) == 1
+
+
+def test_absurd_page_is_invalid_input_not_a_database_error(run):
+    run(providers.create, {"name": "A"})
+    with pytest.raises(InvalidInput) as exc:
+        run(providers.list_providers, 10**20, 25)
+    assert exc.value.field == "page"
+    assert run(providers.list_providers, 1_000_000, 100).data == []

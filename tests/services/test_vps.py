@@ -534,3 +534,10 @@ def test_schema_objects_accepted_directly(run):
     assert run(vps.update, v.id, VpsUpdate(cost_monthly=None)).cost_monthly is None
 
 
+def test_absurd_page_is_invalid_input_not_a_database_error(run):
+    run(vps.create, {"hostname": "h"})
+    with pytest.raises(InvalidInput) as exc:
+        run(vps.list_vps, {"page": 10**20})
+    assert exc.value.field == "page"
+    page = run(vps.list_vps, {"page": 1_000_000, "per_page": 100})
+    assert page.data == [] and page.total == 1

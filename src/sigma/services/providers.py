@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from sigma.db.models import Provider as ProviderRow
 from sigma.db.models import Vps as VpsRow
-from sigma.errors import Conflict
+from sigma.errors import Conflict, InvalidInput
 from sigma.schemas import Page, Provider, ProviderCreate, ProviderUpdate, validate
 from sigma.services import audit
 from sigma.services.actor import READERS, WRITERS, Actor
