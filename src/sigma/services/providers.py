@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from sigma.db.models import Provider as ProviderRow
 from sigma.db.models import Vps as VpsRow
 from sigma.errors import Conflict, InvalidInput
-from sigma.schemas import Page, Provider, ProviderCreate, ProviderUpdate, validate
+from sigma.schemas import Page, Provider, ProviderCreate, ProviderUpdate, clamp_page, validate
 from sigma.services import audit
 from sigma.services.actor import READERS, WRITERS, Actor
 from sigma.services.refs import resolve
@@ -30,7 +30,10 @@ def find(session: Session, ref: Any) -> ProviderRow:
 
 def list_providers(session: Session, actor: Actor, page: int = 1, per_page: int = 25) -> Page[Provider]:
     actor.require(READERS)
-    page, per_page = max(page, 1), min(max(per_page, 1), 100)
+    try:
+        page, per_page = clamp_page(page, per_page)
+    except ValueError as exc:
+        raise InvalidInput(f"page: {exc}", field="page") from None
     total = session.scalar(select(func.count()).select_from(ProviderRow)) or 0
     rows = session.scalars(
         select(ProviderRow).order_by(ProviderRow.name).offset((page - 1) * per_page).limit(per_page)
