@@ -81,7 +81,10 @@ async def cached_actor(request: Request) -> Actor:
     if not cred:
         return await run_in_threadpool(current_actor, request)
     key = hashlib.sha256(cred.encode()).digest()
-    cache: dict[bytes, tuple[float, Actor]] = request.app.state.__dict__.setdefault("actor_cache", {})
+    state = request.app.state
+    cache: dict[bytes, tuple[float, Actor]] | None = getattr(state, "actor_cache", None)
+    if cache is None:
+        cache = state.actor_cache = {}
     now = time.monotonic()
     hit = cache.get(key)
     if hit and hit[0] > now:
@@ -208,22 +211,23 @@ def _db_error(exc: Exception) -> SigmaError:
 def writer_for(app: FastAPI) -> HeartbeatWriter | None:
     """The app's writer on PostgreSQL, None on SQLite (which takes the simple path)."""
     state = app.state
-    if "heartbeat_writer" not in state.__dict__:
+    writer = getattr(state, "heartbeat_writer", None)
+    if writer is None:
         engine = state.engine
-        writer = None
+        writer = False  # SQLite: the simple path
         if engine.dialect.name == "postgresql":
             url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
             writer = HeartbeatWriter(url)
         state.heartbeat_writer = writer
-    return state.heartbeat_writer
+    return writer or None
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI):
     """Merged into the app's lifespan by include_router: closes the pool on shutdown."""
     yield
-    writer = app.state.__dict__.get("heartbeat_writer")
-    if writer is not None:
+    writer = getattr(app.state, "heartbeat_writer", None)
+    if writer:
         await writer.close()
 
 
