@@ -237,6 +237,9 @@ def test_export_and_import(api, admin):
     assert r.status_code == 200 and r.headers["content-disposition"] == 'attachment; filename="vps.json"'
     rows = json.loads(r.text)
     assert [v["hostname"] for v in rows] == ["hk-1"]
+    r = admin.get("/providers/export.json")
+    assert r.status_code == 200 and [p["name"] for p in json.loads(r.text)] == ["DMIT <b>"]
+    assert r.headers["content-disposition"] == 'attachment; filename="providers.json"'
     r = admin.get("/vps/export.csv")
     assert r.status_code == 200 and r.text.splitlines()[0].startswith(("id,", "hostname", '"id"'))
     if "Import</a>" not in admin.get("/vps").text:
@@ -248,3 +251,8 @@ def test_export_and_import(api, admin):
     assert api.client.get("/api/vps/imported-1", headers=api.headers()).status_code == 200
     r = admin.post("/vps/import", files={"file": ("vps.json", json.dumps([{"hostname": ""}]), "application/json")})
     assert r.status_code == 200 and "hostname" in r.text
+    admin.get("/providers/import")
+    csv_text = "name,country\nHostHatch,NL\n"
+    r = admin.post("/providers/import", files={"file": ("providers.csv", csv_text, "text/csv")})
+    assert r.status_code == 200 and 'id="import-result"' in r.text, r.text[-1500:]
+    assert api.client.get("/api/providers/HostHatch", headers=api.headers()).status_code == 200

@@ -70,7 +70,8 @@ def reachability_page(request: Request, web: WebDep):
 def available() -> dict[str, bool]:
     """Which optional pages this build can show (for the navigation)."""
     out = {}
-    for name, module in (("costs", "sigma.services.costs"), ("reachability", "sigma.services.ip_checks")):
+    for name, module in (("costs", "sigma.services.costs"), ("reachability", "sigma.services.ip_checks"),
+                         ("transfer", "sigma.services.transfer")):
         try:
             __import__(module)
             out[name] = True

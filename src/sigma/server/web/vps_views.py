@@ -158,32 +158,45 @@ def vps_list(request: Request, web: WebDep):
 # ------------------------------------------------------------------ export / import
 
 
+KINDS = {"vps": "VPS", "providers": "providers"}
+
+
 @router.get("/vps/export.{fmt}")
 def vps_export(request: Request, web: WebDep, fmt: str):
+    return _export(request, "vps", fmt)
+
+
+@router.get("/providers/export.{fmt}")
+def providers_export(request: Request, web: WebDep, fmt: str):
+    return _export(request, "providers", fmt)
+
+
+def _export(request: Request, kind: str, fmt: str) -> Response:
     if fmt not in ("csv", "json"):
         raise InvalidInput("format: csv or json", field="format")
     transfer = _transfer()
     if transfer is not None:
-        body = call(request, transfer.export_vps, fmt)
+        body = call(request, transfer.export_vps if kind == "vps" else transfer.export_providers, fmt)
     else:
-        body = call(request, _simple_export, fmt)
+        body = call(request, _simple_export, kind, fmt)
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
     return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="vps.{fmt}"'})
+                    headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'})
 
 
-def _simple_export(session: Session, actor: Actor, fmt: str) -> str:
+def _simple_export(session: Session, actor: Actor, kind: str, fmt: str) -> str:
     import csv
     import io
     import json
 
     from sigma.output import flat_cell
 
-    rows = [v.model_dump(mode="json") for v in vps.all_vps(session, actor)]
+    items = vps.all_vps(session, actor) if kind == "vps" else providers.all_providers(session, actor)
+    rows = [v.model_dump(mode="json") for v in items]
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False)
     buf = io.StringIO()
-    names = list(rows[0]) if rows else ["id", "hostname"]
+    names = list(rows[0]) if rows else ["id"]
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(names)
     for r in rows:
@@ -193,13 +206,33 @@ def _simple_export(session: Session, actor: Actor, fmt: str) -> str:
 
 @router.get("/vps/import")
 def vps_import_page(request: Request, web: WebDep):
+    return _import_page(request, web, "vps")
+
+
+@router.get("/providers/import")
+def providers_import_page(request: Request, web: WebDep):
+    return _import_page(request, web, "providers")
+
+
+def _import_page(request: Request, web: Any, kind: str, status: int = 200, **context: Any):
     if not web.can_write:
         raise_forbidden()
-    return render(request, "vps_import.html", report=None, available=_transfer() is not None)
+    context.setdefault("report", None)
+    return render(request, "import.html", status=status, kind=kind, kind_name=KINDS[kind],
+                  available=_transfer() is not None, **context)
 
 
 @router.post("/vps/import")
 async def vps_import(request: Request, web: WebDep, form: FormDep):
+    return await _import(request, web, form, "vps")
+
+
+@router.post("/providers/import")
+async def providers_import(request: Request, web: WebDep, form: FormDep):
+    return await _import(request, web, form, "providers")
+
+
+async def _import(request: Request, web: Any, form: FormData, kind: str):
     from starlette.concurrency import run_in_threadpool
 
     transfer = _transfer()
@@ -207,22 +240,20 @@ async def vps_import(request: Request, web: WebDep, form: FormDep):
         raise InvalidInput("import is not available in this build")
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not upload.filename:
-        return render(request, "vps_import.html", status=FORM_ERROR_STATUS, report=None, available=True,
-                      errors={"file": "Choose a .csv or .json file"})
+        return _import_page(request, web, kind, FORM_ERROR_STATUS, errors={"file": "Choose a .csv or .json file"})
     raw = await upload.read()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return render(request, "vps_import.html", status=FORM_ERROR_STATUS, report=None, available=True,
-                      errors={"file": "The file is not UTF-8 text"})
+        return _import_page(request, web, kind, FORM_ERROR_STATUS, errors={"file": "The file is not UTF-8 text"})
     fmt = "csv" if upload.filename.lower().endswith(".csv") else "json"
+    fn = transfer.import_vps if kind == "vps" else transfer.import_providers
     try:
-        report = await run_in_threadpool(call, request, transfer.import_vps, text, fmt)
+        report = await run_in_threadpool(call, request, fn, text, fmt)
     except InvalidInput as exc:
-        report = getattr(exc, "report", None)
-        return render(request, "vps_import.html", status=FORM_ERROR_STATUS, report=report, available=True,
-                      errors={"file": exc.message}, details=exc.details)
-    return render(request, "vps_import.html", report=report, available=True)
+        return _import_page(request, web, kind, FORM_ERROR_STATUS, report=getattr(exc, "report", None),
+                            errors={"file": exc.message}, details=exc.details)
+    return _import_page(request, web, kind, report=report)
 
 
 def raise_forbidden() -> None:
