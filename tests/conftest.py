@@ -162,12 +162,21 @@ def click_tree():
     return app, typer.main.get_command(app)
 
 
-@pytest.fixture
-def cli(db_url, monkeypatch, capsys, click_tree):
-    """Run `sigma ARGS...` in-process against this test's database; returns Result."""
+@pytest.fixture(params=["local", "remote"])
+def cli(request, db_url, monkeypatch, capsys, click_tree):
+    """Run `sigma ARGS...` in-process against this test's database; returns Result.
+
+    Twice: with the local backend, and remote, against an in-process `sigma serve` on the
+    same database as an admin API key (see remote_cli_server below). A test that is
+    inherently local says so with @pytest.mark.local_only("reason")."""
     import typer.main
 
     monkeypatch.setenv("SIGMA_DATABASE_URL", db_url)
+    if request.param == "remote":
+        marker = request.node.get_closest_marker("local_only")
+        if marker:
+            pytest.skip(f"local backend only: {marker.args[0] if marker.args else 'see the test'}")
+        request.getfixturevalue("remote_cli_server")
     from sigma.cli import main
 
     app, tree = click_tree
@@ -257,3 +266,46 @@ def api(api_settings) -> Iterator[Api]:
         r = client.post("/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
         assert r.status_code == 200, r.text
         yield Api(client=client, app=app, admin_token=r.json()["token"])
+
+
+# ------------------------------------------------------------------ CLI against a server
+
+
+_ADMIN_HASH: list[str] = []
+
+
+@pytest.fixture
+def remote_cli_server(db_url, monkeypatch):
+    """The `cli` fixture's remote side: the app on this test's database (an admin user with
+    an API key, no HTTP login), SIGMA_SERVER/SIGMA_API_KEY set, and the remote backend's
+    HTTP client pointed at the app in-process."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import sessionmaker
+
+    from sigma.client import remote
+    from sigma.db.engine import make_engine, unit_of_work, upgrade
+    from sigma.db.models import User as UserRow
+    from sigma.schemas import ApiKeyCreate
+    from sigma.server.app import create_app
+    from sigma.services import auth
+    from sigma.services.actor import SYSTEM
+    from sigma.settings import Settings
+
+    if not _ADMIN_HASH:  # argon2id at production cost: once per session
+        _ADMIN_HASH.append(auth.hash_password(ADMIN_PASSWORD))
+    settings = Settings(database_url=db_url, jwt_secret="test-jwt-secret-0123456789abcdef",
+                        rate_limit_requests=1_000_000, rate_limit_login=1_000_000, jobs_enabled=False)
+    eng = make_engine(db_url)
+    upgrade(eng)
+    with unit_of_work(sessionmaker(eng)) as session:
+        session.add(UserRow(email=ADMIN_EMAIL, name="Admin", role="admin", password_hash=_ADMIN_HASH[0]))
+        session.flush()
+        key = auth.create_api_key(session, SYSTEM, ApiKeyCreate(name="cli-tests"), ADMIN_EMAIL).key
+    eng.dispose()
+    app = create_app(settings)
+    monkeypatch.setattr(remote, "CLIENT_FACTORY",
+                        lambda base, headers: TestClient(app, base_url=base, headers=headers))
+    monkeypatch.setenv("SIGMA_SERVER", "http://testserver")
+    monkeypatch.setenv("SIGMA_API_KEY", key)
+    with TestClient(app):  # runs the app's lifespan around the test
+        yield app

@@ -10,6 +10,8 @@ import stat
 import pytest
 import yaml
 
+pytestmark = pytest.mark.local_only("settings and the config file are read on this machine")
+
 
 @pytest.fixture
 def db_url(tmp_path):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.local_only("schema upgrades run against the database directly")
+
 
 def alembic_head() -> str:
     from alembic.config import Config

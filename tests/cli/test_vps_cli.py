@@ -420,6 +420,7 @@ def test_unknown_option_is_usage_error(cli, snapshot):
     assert snapshot()["vps"] == 0
 
 
+@pytest.mark.local_only("the database URL is the local backend's; remote: tests/api/test_cli_session.py")
 def test_unreachable_database_hides_password(cli, monkeypatch):
     monkeypatch.setenv("SIGMA_DATABASE_URL", "postgresql+psycopg://u:topsecret@127.0.0.1:1/db")
     r = cli("vps", "list")
