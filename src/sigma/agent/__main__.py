@@ -7,6 +7,10 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    # httpx's optional CLI (rich, click, pygments) and httpcore's optional trio support are never
+    # used here; kept out of this process they save ~8 MB RSS (both handle the ImportError)
+    for name in ("httpx._main", "trio"):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     from sigma.agent.config import ConfigError, load
     from sigma.agent.runner import run
 

@@ -82,6 +82,11 @@ def run(
 
     Example: sigma agent run --api-url https://sigma.example.com/api --api-key sigma_xxx --port-scan
     """
+    import sys
+
+    if "httpx" not in sys.modules:  # this process is the agent: keep httpx's extras out
+        for name in ("httpx._main", "trio"):
+            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     from sigma.agent.runner import run as run_agent
 
     cfg = _config(config_file, api_url=api_url, api_key=api_key, interval=interval, hostname=hostname,

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -59,6 +60,7 @@ def _ms(t0: float) -> int:
 
 
 async def icmp(ip: str, timeout: float, privileged: bool) -> tuple[bool, int | None]:
+    """One echo request on its own socket (icmplib.async_ping); rounds use Pinger."""
     from icmplib import async_ping
     from icmplib.exceptions import ICMPLibError
 
@@ -69,6 +71,98 @@ async def icmp(ip: str, timeout: float, privileged: bool) -> tuple[bool, int | N
     if not host.is_alive:
         return False, None
     return True, max(0, round(host.avg_rtt))
+
+
+ECHO_REPLY = {4: 0, 6: 129}
+ERRORS = {4: (3, 11), 6: (1, 3)}  # destination unreachable, time exceeded
+
+
+class Pinger:
+    """Echo requests of a whole round over one ICMP socket per address family, replies
+    matched to requests by sequence number. (With one raw socket per request, as
+    icmplib.async_ping does, every reply is copied to every open socket: quadratic work
+    at a few hundred pings in flight.) Payload 56 zero bytes, like the original."""
+
+    def __init__(self, privileged: bool):
+        self.privileged = privileged
+        self.ident = int.from_bytes(os.urandom(2), "big")
+        self.seq = int.from_bytes(os.urandom(2), "big")
+        self.socks: dict[int, Any] = {}
+        self.readers: dict[int, asyncio.Task] = {}
+        self.waiters: dict[tuple[int, int], asyncio.Future] = {}
+
+    def _sock(self, version: int) -> Any:
+        if version not in self.socks:
+            from icmplib import AsyncSocket, ICMPv4Socket, ICMPv6Socket
+
+            raw = (ICMPv4Socket if version == 4 else ICMPv6Socket)(privileged=self.privileged)
+            # hundreds of replies may arrive at once: a default receive buffer drops some
+            for opt in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
+                try:
+                    raw._sock.setsockopt(socket.SOL_SOCKET, opt, 8 * 1024 * 1024)
+                    break
+                except OSError:
+                    continue
+            self.socks[version] = AsyncSocket(raw)
+            self.readers[version] = asyncio.get_running_loop().create_task(self._read(version))
+        return self.socks[version]
+
+    async def _read(self, version: int) -> None:
+        from icmplib.exceptions import ICMPLibError, TimeoutExceeded
+
+        sock = self.socks[version]
+        while True:
+            try:
+                reply = await sock.receive(None, timeout=3600)
+            except TimeoutExceeded:
+                continue
+            except (ICMPLibError, OSError):
+                if sock.is_closed:
+                    return
+                continue
+            if reply.type != ECHO_REPLY[version] and reply.type not in ERRORS[version]:
+                continue  # e.g. our own echo requests seen on loopback by a raw socket
+            if self.privileged and reply.id != self.ident:
+                continue
+            fut = self.waiters.get((version, reply.sequence))
+            if fut is not None and not fut.done():
+                fut.set_result(reply)
+
+    async def ping(self, ip: str, timeout: float) -> tuple[bool, int | None]:
+        from icmplib import ICMPRequest
+        from icmplib.exceptions import ICMPLibError
+
+        version = 6 if ":" in ip else 4
+        for _ in range(65536):
+            self.seq = (self.seq + 1) % 65536
+            if (version, self.seq) not in self.waiters:
+                break
+        key = (version, self.seq)
+        fut = asyncio.get_running_loop().create_future()
+        self.waiters[key] = fut
+        try:
+            sock = self._sock(version)
+            request = ICMPRequest(destination=ip, id=self.ident, sequence=self.seq, payload=bytes(56))
+            sock._icmp_sock.send(request)
+            reply = await asyncio.wait_for(fut, timeout)
+        except (ICMPLibError, OSError, TimeoutError):
+            return False, None
+        finally:
+            self.waiters.pop(key, None)
+        if reply.type != ECHO_REPLY[version]:
+            return False, None
+        return True, max(0, round((reply.time - request.time) * 1000))
+
+    async def close(self) -> None:
+        for task in self.readers.values():
+            task.cancel()
+        for sock in self.socks.values():
+            sock.close()
+        for task in self.readers.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.socks.clear()
+        self.readers.clear()
 
 
 async def tcp(ip: str, port: int, timeout: float) -> tuple[bool, int | None]:

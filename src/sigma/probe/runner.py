@@ -173,7 +173,7 @@ class Probe:
         ip = target["ip"]
         cfg = self.cfg
         if ct == "icmp":
-            ok, ms = await checks.icmp(ip, cfg.icmp_timeout, self.icmp_privileged)
+            ok, ms = await self.pinger.ping(ip, cfg.icmp_timeout)
         elif ct == "tcp":
             ok, ms = await checks.tcp(ip, port or 22, cfg.tcp_timeout)
         else:
@@ -225,12 +225,16 @@ class Probe:
                     full, batch = batch, []
                     await queue.put(full)
 
+        self.pinger = checks.Pinger(self.icmp_privileged)
         limits = httpx.Limits(max_connections=self.cfg.concurrency, max_keepalive_connections=0)
         async with httpx.AsyncClient(verify=False, limits=limits, follow_redirects=False,
                                      headers={"User-Agent": "sigma-probe", "Connection": "close"}) as http:
             send_task = asyncio.create_task(sender())
             try:
-                await asyncio.gather(*(worker(http) for _ in range(self.cfg.concurrency)))
+                try:
+                    await asyncio.gather(*(worker(http) for _ in range(self.cfg.concurrency)))
+                finally:
+                    await self.pinger.close()
             except asyncio.CancelledError:
                 # stopped mid-round: what was measured but not posted goes to the spool
                 send_task.cancel()

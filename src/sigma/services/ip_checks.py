@@ -276,11 +276,9 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    done: set[uuid.UUID] = set()
-    for i in range(0, len(rows), CHUNK):
-        stmt = insert(IpCheckRow).values(rows[i:i + CHUNK]).on_conflict_do_nothing().returning(IpCheckRow.id)
-        done.update(session.scalars(stmt))
-    return done
+    # executemany of one cached statement (SQLAlchemy batches it as multi-row VALUES)
+    stmt = insert(IpCheckRow).on_conflict_do_nothing().returning(IpCheckRow.id)
+    return set(session.connection().execute(stmt, rows).scalars())
 
 
 # ---------------------------------------------------------------- reachability
@@ -302,11 +300,9 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    for i in range(0, len(pairs), CHUNK):
-        part = pairs[i:i + CHUNK]
-        session.execute(insert(ReachRow).values([
-            dict(vps_id=v, ip=ip, label="", verdict="unknown", since=now, state={}, updated_at=now) for v, ip in part
-        ]).on_conflict_do_nothing())
+    session.connection().execute(insert(ReachRow).on_conflict_do_nothing(), [
+        dict(vps_id=v, ip=ip, label="", verdict="unknown", since=now, state={}, updated_at=now) for v, ip in pairs
+    ])
     current: dict[tuple[Any, str], ReachRow] = {}
     for i in range(0, len(pairs), CHUNK):
         part = pairs[i:i + CHUNK]
