@@ -71,6 +71,9 @@ def _one_of(value: Any, allowed: tuple[str, ...], what: str) -> str:
     return v
 
 
+_DOTTED_QUAD = re.compile(r"(?:(?:0|[1-9][0-9]{0,2})\.){3}(?:0|[1-9][0-9]{0,2})\Z")
+
+
 def parse_ip(value: Any) -> str:
     """Canonical text form of one IPv4/IPv6 address; CIDR, ranges and garbage are refused."""
     if not isinstance(value, str) or not value.strip():
@@ -78,6 +81,8 @@ def parse_ip(value: Any) -> str:
     text = value.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
+    if _DOTTED_QUAD.match(text) and all(int(o) < 256 for o in text.split(".")):
+        return text  # already canonical IPv4 (fast path for bulk imports)
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
@@ -90,6 +95,10 @@ def parse_label(value: Any) -> str:
     if isinstance(value, str) and value.strip().lower() in IP_LABEL_ALIASES:
         return IP_LABEL_ALIASES[value.strip().lower()]
     return _one_of(value, IP_LABELS, "IP label")
+
+
+_SPACE = re.compile(r"\s")  # as str.isspace(); a regex is ~10x faster per tag (bulk imports)
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 def normalise_tags(value: Any) -> list[str]:
@@ -108,7 +117,7 @@ def normalise_tags(value: Any) -> list[str]:
             continue
         if len(tag) > 64:
             raise ValueError(f"tag '{tag[:20]}...' is longer than 64 characters")
-        if "," in tag or any(ch.isspace() for ch in tag):
+        if "," in tag or _SPACE.search(tag):
             raise ValueError(f"tag '{tag}' must not contain commas or spaces")
         seen.setdefault(tag, None)
     return list(seen)
@@ -187,7 +196,7 @@ def _short_text(value: Any) -> str:
     v = _text(value).strip()
     if len(v) > MAX_NAME:
         raise ValueError(f"is longer than {MAX_NAME} characters")
-    if any(ord(ch) < 32 for ch in v):
+    if _CONTROL.search(v):
         raise ValueError("must not contain control characters")
     return v
 
@@ -275,7 +284,7 @@ def _hostname(value: Any) -> str:
     v = _short_text(value)
     if not v:
         raise ValueError("hostname is required")
-    if any(ch.isspace() for ch in v):
+    if _SPACE.search(v):
         raise ValueError(f"hostname '{v}' must not contain spaces")
     return v
 
@@ -834,11 +843,12 @@ class ExchangeRateCreate(Input):
     to_currency: Currency
     rate: PositiveRate
 
-    @model_validator(mode="after")
-    def _distinct(self) -> ExchangeRateCreate:
-        if self.from_currency == self.to_currency:
-            raise ValueError(f"to_currency: a rate from {self.from_currency} to itself is always 1")
-        return self
+    @field_validator("to_currency", mode="after")
+    @classmethod
+    def _distinct(cls, to: str, info: ValidationInfo) -> str:
+        if info.data.get("from_currency") == to:
+            raise ValueError(f"a rate from {to} to itself is always 1")
+        return to
 
 
 class ExchangeRateUpdate(Input):

@@ -1,9 +1,14 @@
-"""Fixtures: cheap password hashing for the `api` fixture, service calls as the local
-operator, and the CLI local or remote (in-process server)."""
+"""Fixtures: cheap password hashing for the `api` fixture and service calls as the local
+operator. The `cli` fixture of tests/conftest.py runs each command locally and remotely."""
 
 from __future__ import annotations
 
 import pytest
+
+
+def pytest_configure(config):
+    # also declared in pyproject.toml; repeated so these tests run whatever its state
+    config.addinivalue_line("markers", "local_only(reason): a CLI test with no meaning against a server")
 
 
 @pytest.fixture(autouse=True)
@@ -26,23 +31,3 @@ def run(sessions):
             return fn(session, actor or local_actor(), *args)
 
     return _run
-
-
-@pytest.fixture(params=["local", "remote"])
-def any_cli(request, cli, monkeypatch):
-    """`sigma ...` on the local database, or remotely against the in-process server."""
-    if request.param == "local":
-        return cli
-    api = request.getfixturevalue("api")
-    from fastapi.testclient import TestClient
-
-    from sigma.client import remote
-
-    key = api.api_key("admin")
-    monkeypatch.setattr(
-        remote, "CLIENT_FACTORY",
-        lambda base, headers: TestClient(api.app, base_url=base, headers=headers),
-    )
-    monkeypatch.setenv("SIGMA_SERVER", "http://sigma.test")
-    monkeypatch.setenv("SIGMA_API_KEY", key)
-    return cli

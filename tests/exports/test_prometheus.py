@@ -63,28 +63,28 @@ def test_http_sd_route(api, run):
     assert r.status_code == 422 and r.json()["field"] == "address_label"
 
 
-def test_output_file_is_atomic_and_untouched_when_unchanged(any_cli, run, tmp_path):
+def test_output_file_is_atomic_and_untouched_when_unchanged(cli, run, tmp_path):
     seed_fleet(run)
     out = tmp_path / "sd" / "sigma.json"
     out.parent.mkdir()
-    r = any_cli("export", "prometheus", "-o", out)
+    r = cli("export", "prometheus", "-o", out)
     assert r.code == 0, r.err
     assert r.out == "" and "Wrote 3 targets" in r.err
     first = json.loads(out.read_text())
     assert len(first) == 3
     os.utime(out, (1_000_000_000, 1_000_000_000))
     inode = out.stat().st_ino
-    r = any_cli("export", "prometheus", "-o", out)
+    r = cli("export", "prometheus", "-o", out)
     assert r.code == 0 and "unchanged" in r.err
     assert out.stat().st_mtime == 1_000_000_000 and out.stat().st_ino == inode
     # a change: a new file renamed over the old one; no temporary file left behind
     from sigma.services import vps
 
     run(vps.update, "sg-internal", {"monitoring_enabled": False})
-    r = any_cli("export", "prometheus", "-o", out)
+    r = cli("export", "prometheus", "-o", out)
     assert r.code == 0 and "Wrote 2 targets" in r.err
     assert out.stat().st_ino != inode and len(json.loads(out.read_text())) == 2
     assert sorted(p.name for p in out.parent.iterdir()) == ["sigma.json"]
     # stdout without -o
-    r = any_cli("export", "prometheus")
+    r = cli("export", "prometheus")
     assert json.loads(r.out) == json.loads(out.read_text())

@@ -24,6 +24,7 @@ def db_url(tmp_path, sqlite_template):
 OLD = '[{"targets": ["192.0.2.1:9100"], "labels": {}}]\n'
 
 
+@pytest.mark.local_only("the client's view of a server that does not answer")
 def test_unreachable_server_keeps_the_old_file(cli, tmp_path, monkeypatch):
     import socket
 
@@ -40,6 +41,7 @@ def test_unreachable_server_keeps_the_old_file(cli, tmp_path, monkeypatch):
     assert out.read_text() == OLD
 
 
+@pytest.mark.local_only("a local database that does not answer")
 def test_unreachable_database_keeps_the_old_file(cli, tmp_path, monkeypatch):
     out = tmp_path / "sigma.json"
     out.write_text(OLD)
@@ -50,6 +52,7 @@ def test_unreachable_database_keeps_the_old_file(cli, tmp_path, monkeypatch):
     assert out.read_text() == OLD
 
 
+@pytest.mark.local_only("about the output file; the remote path is the same code")
 def test_permission_denied_is_an_error(cli, run):
     seed_fleet(run)
     r = cli("export", "prometheus", "-o", "/sys/kernel/sigma-targets.json")  # EACCES even for root
@@ -102,6 +105,7 @@ def tiny_fs(tmp_path):
     subprocess.run(["umount", str(mnt)], check=True)
 
 
+@pytest.mark.local_only("about the output file; the remote path is the same code")
 def test_disk_full_keeps_the_old_file(cli, run, tiny_fs):
     from sigma.services import vps
 
@@ -146,6 +150,7 @@ def _config(tmp_path, sd_file) -> str:
 
 
 @needs_promtool
+@pytest.mark.local_only("promtool checks the file; local and remote write the same one (test_prometheus)")
 def test_promtool_accepts_the_exported_file(cli, run, tmp_path):
     seed_fleet(run)
     sd = tmp_path / "targets" / "sigma.json"

@@ -265,8 +265,9 @@ def _claim(session: Session, d: Due, channel: str) -> bool:
             .where(NotificationLog.id == row.id, NotificationLog.claimed_at == row.claimed_at,
                    NotificationLog.sent_at.is_(None))
             .values(claimed_at=now)
-        ).rowcount
-        return taken == 1
+            .returning(NotificationLog.id)
+        ).scalar()
+        return taken is not None
     values = dict(vps_id=d.vps_id, threshold=d.threshold, expire_date=d.expire_date, channel=channel)
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -274,10 +275,12 @@ def _claim(session: Session, d: Due, channel: str) -> bool:
         from sqlalchemy.dialects.sqlite import insert
     import uuid
 
-    result = session.execute(
-        insert(NotificationLog).values(id=uuid.uuid4(), claimed_at=now, **values).on_conflict_do_nothing()
-    )
-    return result.rowcount == 1
+    # rowcount is not reliable here (psycopg reports -1): RETURNING says whether it was ours
+    claimed = session.execute(
+        insert(NotificationLog).values(id=uuid.uuid4(), claimed_at=now, **values)
+        .on_conflict_do_nothing().returning(NotificationLog.id)
+    ).scalar()
+    return claimed is not None
 
 
 def _settle(sessions: sessionmaker[Session], items: list[Due], channel: str, ok: bool) -> None:

@@ -104,7 +104,9 @@ def _csv_cell(name: str, value: Any) -> str:
         return "true" if value else "false"
     if name == "tags":
         # ';'-joined as the contract, unless a tag itself contains ';' (then a JSON list)
-        return json.dumps(value, ensure_ascii=False) if any(";" in t for t in value) else ";".join(value)
+        if any(";" in t for t in value):
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return ";".join(value)
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return str(value)
@@ -264,7 +266,7 @@ def parse_csv(text: str, columns: list[str]) -> Iterator[Record]:
             return
         except csv.Error as exc:
             raise ParseError(reader.line_num, f"invalid CSV: {exc}") from None
-        if not cells or all(not c.strip() for c in cells) and len(cells) <= 1:
+        if all(not c.strip() for c in cells):  # a blank line, or a row of empty cells
             continue
         number += 1
         line = reader.line_num - sum(c.count("\n") for c in cells)
@@ -374,6 +376,7 @@ class Plan:
 
     def raise_if_invalid(self) -> None:
         if self.error_count:
+            self.errors.sort(key=lambda e: (e.line, e.record))
             bad = len({(e.line, e.record) for e in self.errors})
             more = f" (first {MAX_REPORTED} shown)" if self.error_count > MAX_REPORTED else ""
             raise InvalidInput(
@@ -409,15 +412,48 @@ def _tick(progress: Progress | None, done: int, total: int) -> None:
         progress("validating", done, total)
 
 
+def _bulk_inserter(session: Session, table: Any, names: list[str]) -> Callable[[list[dict[str, Any]]], None]:
+    """A multi-row INSERT through the driver's executemany, with the columns' own bind
+    processors (ExactDecimal, Uuid, JSON/JSONB, UtcDateTime) applied once per value:
+    the same rows SQLAlchemy would write, without its per-row statement bookkeeping
+    (about half the time of an import of 10,000 VPS)."""
+    conn = session.connection()
+    dialect = conn.dialect
+    # columns the rows leave out but that have a Python-side default (e.g. a version counter)
+    defaults: dict[str, Any] = {}
+    for c in table.c:
+        if c.name not in names and c.default is not None:
+            defaults[c.name] = c.default.arg if c.default.is_scalar else c.default.arg(None)
+    names = names + list(defaults)
+    cols = [table.c[n] for n in names]
+    procs = [c.type._cached_bind_processor(dialect) for c in cols]
+    compiled = insert(table).values({c.name: bindparam(c.name) for c in cols}).compile(dialect=dialect)
+    sql = compiled.string
+    positional = compiled.positiontup is not None
+    order = [names.index(n) for n in compiled.positiontup] if positional else None
+
+    def run(rows: list[dict[str, Any]]) -> None:
+        params = []
+        for row in rows:
+            row = {**row, **defaults} if defaults else row
+            values = [row[n] if p is None else p(row[n]) for n, p in zip(names, procs, strict=True)]
+            params.append(tuple(values[i] for i in order) if positional else dict(zip(names, values, strict=True)))
+        conn.exec_driver_sql(sql, params)
+
+    return run
+
+
 def _write(session: Session, table: Any, plan: Plan, fields: list[str], progress: Progress | None) -> None:
     total = len(plan.creates) + len(plan.updates)
     done = 0
-    for i in range(0, len(plan.creates), CHUNK):
-        chunk = plan.creates[i: i + CHUNK]
-        session.execute(insert(table), chunk)
-        done += len(chunk)
-        if progress:
-            progress("writing", done, total)
+    if plan.creates:
+        insert_many = _bulk_inserter(session, table, list(plan.creates[0]))
+        for i in range(0, len(plan.creates), CHUNK):
+            chunk = plan.creates[i: i + CHUNK]
+            insert_many(chunk)
+            done += len(chunk)
+            if progress:
+                progress("writing", done, total)
     if plan.updates:
         now = utcnow()
         values: dict[str, Any] = {f: bindparam(f"v_{f}") for f in fields}
@@ -449,39 +485,57 @@ def _finish(session: Session, actor: Actor, plan: Plan, resource: str, dry_run: 
 
 VPS_FIELDS = list(VpsCreate.model_fields)
 VPS_READ_ONLY = {n for n in Vps.model_fields if n not in VpsCreate.model_fields} - {"id"}
-VPS_NULLABLE_INT = {"cpu_cores", "ram_mb", "disk_gb"}
-VPS_DEFAULTED = {"ssh_port", "node_exporter_port", "monitoring_enabled", "currency", "status"}
+
+
+def _csv_ips(name: str, cell: str) -> list[Any]:
+    text = cell.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return _json_cell(name, text, list)
+    # the friendly form: 1.2.3.4=china-telecom;2001:db8::1
+    return [{"ip": s.partition("=")[0], "label": s.partition("=")[2]}
+            for s in text.replace(",", ";").split(";") if s.strip()]
+
+
+def _csv_tags(name: str, cell: str) -> list[Any]:
+    text = cell.strip()
+    return _json_cell(name, text, list) if text.startswith("[") else [t for t in text.split(";") if t.strip()]
+
+
+_ABSENT = object()
+
+
+def _csv_or_absent(name: str, cell: str) -> Any:
+    return cell if cell.strip() else _ABSENT
+
+
+def _csv_or_null(name: str, cell: str) -> Any:
+    return cell.strip() or None
+
+
+VPS_CSV_CELLS: dict[str, Callable[[str, str], Any]] = {
+    "ip_addresses": _csv_ips,
+    "tags": _csv_tags,
+    "extra": lambda name, cell: _json_cell(name, cell, dict) if cell.strip() else {},
+    "monitoring_enabled": lambda name, cell: _bool_cell(name, cell) if cell.strip() else _ABSENT,
+    **{n: _csv_or_absent for n in ("ssh_port", "node_exporter_port", "currency", "status")},
+    **{n: _csv_or_null for n in ("cpu_cores", "ram_mb", "disk_gb", "bandwidth_tb", "cost_monthly",
+                                 "purchase_date", "expire_date", "id")},
+}
 
 
 def _vps_csv_values(values: dict[str, Any]) -> dict[str, Any]:
+    """CSV cells to field values: JSON/';' lists, booleans, '' as null or as 'not given'."""
     out: dict[str, Any] = {}
     for name, cell in values.items():
-        if name == "ip_addresses":
-            text = cell.strip()
-            if not text:
-                out[name] = []
-            elif text.startswith("["):
-                out[name] = _json_cell(name, text, list)
-            else:  # the friendly form: 1.2.3.4=china-telecom;2001:db8::1
-                out[name] = [
-                    {"ip": s.partition("=")[0], "label": s.partition("=")[2]}
-                    for s in text.replace(",", ";").split(";") if s.strip()
-                ]
-        elif name == "tags":
-            text = cell.strip()
-            out[name] = _json_cell(name, text, list) if text.startswith("[") else [t for t in text.split(";") if t.strip()]
-        elif name == "extra":
-            out[name] = _json_cell(name, cell, dict) if cell.strip() else {}
-        elif name == "monitoring_enabled":
-            if cell.strip():
-                out[name] = _bool_cell(name, cell)
-        elif name in VPS_DEFAULTED:
-            if cell.strip():
-                out[name] = cell
-        elif name in VPS_NULLABLE_INT or name in ("bandwidth_tb", "cost_monthly", "purchase_date", "expire_date", "id"):
-            out[name] = cell.strip() or None
-        else:
+        conv = VPS_CSV_CELLS.get(name)
+        if conv is None:
             out[name] = cell
+        else:
+            v = conv(name, cell)
+            if v is not _ABSENT:
+                out[name] = v
     return out
 
 
@@ -562,7 +616,7 @@ def import_vps(
                 model = VpsCreate.model_validate(merged)
             except ValidationError as exc:
                 raise RowInvalid(_pydantic_errors(exc)) from None
-            new = model.model_dump()
+            new = {f: getattr(model, f) for f in VPS_FIELDS}  # python values (Decimal, date)
             new["ip_addresses"] = [e.model_dump() for e in model.ip_addresses]
             if row is not None:
                 if _vps_changed(row, new):
@@ -628,7 +682,8 @@ def import_providers(
             for ro in PROVIDER_READ_ONLY:
                 values.pop(ro, None)
             row = current.get(rid) if rid is not None else None
-            if row is None and rid is None and isinstance(values.get("name"), str):
+            by_name = rid is None
+            if by_name and isinstance(values.get("name"), str):
                 owner = name_owner.get(values["name"].strip().lower())
                 row = current.get(owner) if owner is not None else None
                 rid = owner
@@ -639,7 +694,7 @@ def import_providers(
                 raise RowInvalid(_pydantic_errors(exc)) from None
             target = rid or uuid.uuid4()
             if target in seen:
-                raise RowInvalid([("id" if rid else "name", f"this provider appears twice (also at line {seen[target]})")])
+                raise RowInvalid([("name" if by_name else "id", f"this provider appears twice (also at line {seen[target]})")])
             seen[target] = rec.line
             key = model.name.lower()
             owner = name_owner.get(key)
@@ -649,7 +704,7 @@ def import_providers(
             if row is not None and row["name"].lower() != key:
                 name_owner.pop(row["name"].lower(), None)
             name_owner[key] = target
-            new = model.model_dump()
+            new = {f: getattr(model, f) for f in PROVIDER_FIELDS}
             if row is not None:
                 if any(row[f] != new[f] for f in PROVIDER_FIELDS):
                     plan.updates.append({"id": target, **new})
