@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 
-def test_ticket_lifecycle(ticket_cli):
-    cli = ticket_cli
+def test_ticket_lifecycle(cli):
     assert cli("vps", "add", "hk-exit-01", "--ip", "1.2.3.4").code == 0
     r = cli("ticket", "open", "CT route blocked", "--vps", "hk-exit-01", "-p", "high",
             "-d", "ping loss 100%", "--format", "json")
