@@ -164,6 +164,15 @@ def test_verdict_rules_unit():
 
 
 def test_cli_ip_check_commands(cli):
+    _cli_flow(cli)
+
+
+def test_cli_ip_check_commands_remote(cli, remote_cli_server):
+    """The same commands against `sigma serve` (the remote backend)."""
+    _cli_flow(cli)
+
+
+def _cli_flow(cli):
     assert cli("vps", "add", "hk-1", "--ip", "103.1.2.3=ct", "--status", "active").code == 0
     r = cli("ip-check", "add", "--vps", "hk-1", "--ip", "103.1.2.3", "--success", "--check-type", "tcp",
             "--source", "cn-bj", "--latency-ms", "48")
