@@ -112,15 +112,24 @@ def drop_db(url: str | None, db: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{db.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
-def cli_import(db: str, path: Path) -> tuple[float, str]:
+def _children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def cli_import(db: str, path: Path) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the sigma process, its last line on stderr)."""
     env = {**os.environ, "SIGMA_DATABASE_URL": db, "SIGMA_CONFIG": str(path.parent / "none.yaml")}
     env.pop("SIGMA_SERVER", None)
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "sigma", "import", "vps", str(path)], capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"import failed ({r.returncode}): {r.stderr[-2000:]}")
-    return elapsed, r.stderr.strip().splitlines()[-1]
+    return elapsed, _children_cpu() - cpu0, r.stderr.strip().splitlines()[-1]
 
 
 def service_import(db: str, text: str) -> float:
@@ -145,8 +154,8 @@ def bench(label: str, url: str | None, rows: int, workdir: Path, text: str, path
     out = []
     db = fresh_db(url, workdir, "cli")
     try:
-        first, line = cli_import(db, path)
-        again, line2 = cli_import(db, path)
+        first, first_cpu, line = cli_import(db, path)
+        again, again_cpu, line2 = cli_import(db, path)
     finally:
         drop_db(url, db)
     db = fresh_db(url, workdir, "svc")
@@ -155,9 +164,10 @@ def bench(label: str, url: str | None, rows: int, workdir: Path, text: str, path
     finally:
         drop_db(url, db)
     verdict = "OK" if first <= BUDGET_S else "OVER BUDGET"
-    out.append(f"{label}: `sigma import vps` {rows:,} new rows: {first:.2f} s ({verdict}, budget {BUDGET_S:.0f} s)")
+    out.append(f"{label}: `sigma import vps` {rows:,} new rows: {first:.2f} s wall, {first_cpu:.2f} s CPU "
+               f"({verdict}, budget {BUDGET_S:.0f} s; load average {os.getloadavg()[0]:.1f})")
     out.append(f"{label}:   -> {line}")
-    out.append(f"{label}: same file again ({rows:,} unchanged): {again:.2f} s  -> {line2}")
+    out.append(f"{label}: same file again ({rows:,} unchanged): {again:.2f} s wall, {again_cpu:.2f} s CPU")
     out.append(f"{label}: service call alone ({rows:,} new rows, one transaction): {svc:.2f} s")
     return out
 

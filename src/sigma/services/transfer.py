@@ -617,7 +617,7 @@ def import_vps(
             except ValidationError as exc:
                 raise RowInvalid(_pydantic_errors(exc)) from None
             new = {f: getattr(model, f) for f in VPS_FIELDS}  # python values (Decimal, date)
-            new["ip_addresses"] = [e.model_dump() for e in model.ip_addresses]
+            new["ip_addresses"] = [{"ip": e.ip, "label": e.label} for e in model.ip_addresses]
             if row is not None:
                 if _vps_changed(row, new):
                     plan.updates.append({"id": rid, **new})
