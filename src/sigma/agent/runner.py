@@ -225,6 +225,7 @@ class Agent:
 def run(cfg: AgentConfig) -> int:
     """Run until SIGTERM or SIGINT; returns the exit code."""
     logging.basicConfig(level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request
     stop = threading.Event()
     agent = Agent(cfg, stop=stop)
 

@@ -283,6 +283,7 @@ def _error(r: httpx.Response) -> str:
 
 def run(cfg: ProbeConfig, once: bool = False) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request
 
     async def main() -> int:
         probe = Probe(cfg)
