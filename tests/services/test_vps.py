@@ -117,18 +117,20 @@ def test_create_with_unknown_provider_writes_nothing(run, count, db_models, audi
 # ------------------------------------------------------------------ exact money
 
 
-@pytest.mark.parametrize(
-    "value",
-    ["15.99", "0.10", "0.20", "0.01", "0", "99999999.99", "12345678.91", 15.99, 0.1, Decimal("7.5")],
-)
-def test_money_round_trips_exactly(run, value):
-    v = run(vps.create, {"hostname": "m", "cost_monthly": value, "bandwidth_tb": value})
-    got = run(vps.get, v.id)
-    expect = Decimal(str(value)).quantize(Decimal("0.01"))
-    assert isinstance(got.cost_monthly, Decimal)
-    assert got.cost_monthly == expect and str(got.cost_monthly) == str(expect)
-    assert got.bandwidth_tb == expect
-    assert got.model_dump(mode="json")["cost_monthly"] == f"{expect:.2f}"
+MONEY = ["15.99", "0.10", "0.20", "0.01", "0", "99999999.99", "12345678.91", 15.99, 0.1, Decimal("7.5")]
+
+
+def test_money_round_trips_exactly(run, each):
+    def check(i, value):
+        v = run(vps.create, {"hostname": f"m{i}", "cost_monthly": value, "bandwidth_tb": value})
+        got = run(vps.get, v.id)
+        expect = Decimal(str(value)).quantize(Decimal("0.01"))
+        assert isinstance(got.cost_monthly, Decimal)
+        assert got.cost_monthly == expect and str(got.cost_monthly) == str(expect)
+        assert got.bandwidth_tb == expect
+        assert got.model_dump(mode="json")["cost_monthly"] == f"{expect:.2f}"
+
+    each(list(enumerate(MONEY)), check)
 
 
 def test_money_sums_exactly(run):
@@ -140,23 +142,25 @@ def test_money_sums_exactly(run):
     assert sum(small) == Decimal("0.30")
 
 
-@pytest.mark.parametrize(
-    ("value", "reason"),
-    [
-        ("-0.01", "negative"),
-        ("15.999", "decimal places"),
-        (0.1 + 0.2, "decimal places"),
-        ("100000000.00", "below"),
-        ("abc", "not a number"),
-        ("NaN", "finite"),
-        (True, "number"),
-    ],
-)
-def test_bad_money_refused(run, count, db_models, value, reason):
-    with pytest.raises(InvalidInput) as exc:
-        run(vps.create, {"hostname": "m", "cost_monthly": value})
-    assert exc.value.field == "cost_monthly"
-    assert reason in str(exc.value)
+BAD_MONEY = [
+    ("-0.01", "negative"),
+    ("15.999", "decimal places"),
+    (0.1 + 0.2, "decimal places"),
+    ("100000000.00", "below"),
+    ("abc", "not a number"),
+    ("NaN", "finite"),
+    (True, "number"),
+]
+
+
+def test_bad_money_refused(run, count, db_models, each):
+    def check(value, reason):
+        with pytest.raises(InvalidInput) as exc:
+            run(vps.create, {"hostname": "m", "cost_monthly": value})
+        assert exc.value.field == "cost_monthly"
+        assert reason in str(exc.value)
+
+    each(BAD_MONEY, check)
     assert count(db_models.Vps) == 0
 
 
@@ -184,17 +188,22 @@ def test_null_clears_nullable_fields(run, provider):
     assert u.hostname == "hk-exit-01" and u.tags == ["cn-optimized", "p:airport"]
 
 
-@pytest.mark.parametrize(
-    "field",
-    ["hostname", "alias", "ip_addresses", "ssh_port", "country", "currency", "status", "purpose",
-     "tags", "monitoring_enabled", "node_exporter_port", "extra", "notes"],
-)
-def test_null_refused_for_non_nullable_fields(run, field):
+NOT_NULLABLE = [
+    "hostname", "alias", "ip_addresses", "ssh_port", "country", "currency", "status", "purpose",
+    "tags", "monitoring_enabled", "node_exporter_port", "extra", "notes",
+]
+
+
+def test_null_refused_for_non_nullable_fields(run, each):
     v = run(vps.create, {"hostname": "h"})
-    with pytest.raises(InvalidInput) as exc:
-        run(vps.update, v.id, {field: None})
-    assert field in str(exc.value)
-    assert run(vps.get, v.id).hostname == "h"
+
+    def check(field):
+        with pytest.raises(InvalidInput) as exc:
+            run(vps.update, v.id, {field: None})
+        assert field in str(exc.value)
+
+    each(NOT_NULLABLE, check)
+    assert run(vps.get, v.id).model_dump() == v.model_dump()
 
 
 def test_update_replaces_lists_and_extra(run):
@@ -301,40 +310,42 @@ def hosts(page) -> set[str]:
     return {v.hostname for v in page.data}
 
 
-@pytest.mark.parametrize(
-    ("filters", "expected"),
-    [
-        ({}, {"hk-exit-01", "hk-exit-02", "jp-relay-01", "us-mon", "old-hk", "nobody"}),
-        ({"status": "active"}, {"hk-exit-01", "hk-exit-02", "nobody"}),
-        ({"status": "ACTIVE"}, {"hk-exit-01", "hk-exit-02", "nobody"}),
-        ({"country": "hk"}, {"hk-exit-01", "hk-exit-02", "old-hk"}),
-        ({"purpose": "vpn-exit"}, {"hk-exit-01", "hk-exit-02", "old-hk"}),
-        ({"purpose": ""}, {"nobody"}),
-        ({"tag": ["cn"]}, {"hk-exit-01", "hk-exit-02", "old-hk"}),
-        ({"tag": ["cn", "fast"]}, {"hk-exit-01", "old-hk"}),
-        ({"tag": ["fast", "cn", "missing"]}, set()),
-        ({"tag": ["cn"], "status": "active", "country": "HK"}, {"hk-exit-01", "hk-exit-02"}),
-        # expiring within N days: overdue included, no expire date excluded, retired left out
-        ({"expiring_within_days": 7}, {"hk-exit-01", "jp-relay-01"}),
-        ({"expiring_within_days": 0}, {"jp-relay-01"}),
-        ({"expiring_within_days": 30}, {"hk-exit-01", "hk-exit-02", "jp-relay-01"}),
-        ({"expiring_within_days": 7, "status": "retired"}, {"old-hk"}),
-        ({"search": "HK-EXIT"}, {"hk-exit-01", "hk-exit-02"}),
-        ({"search": "tokyo"}, {"jp-relay-01"}),
-        ({"search": "%"}, {"nobody"}),
-        ({"search": "_"}, {"nobody"}),
-        ({"search": "-0"}, {"hk-exit-01", "hk-exit-02", "jp-relay-01"}),
-        ({"ip": "103.1.2.3"}, {"hk-exit-01"}),
-        ({"ip": "2001:DB8:0:0:0:0:0:10"}, {"hk-exit-02"}),
-        ({"ip": "[2001:db8::10]"}, {"hk-exit-02"}),
-        ({"ip": "103.1.2.4"}, set()),
-    ],
-)
-def test_filters(run, fleet, filters, expected):
-    page = run(vps.list_vps, VpsFilter(**filters, per_page=100))
-    assert hosts(page) == expected
-    assert page.total == len(expected)
-    assert {v.hostname for v in run(vps.all_vps, VpsFilter(**filters))} == expected
+FILTERS = [
+    ({}, {"hk-exit-01", "hk-exit-02", "jp-relay-01", "us-mon", "old-hk", "nobody"}),
+    ({"status": "active"}, {"hk-exit-01", "hk-exit-02", "nobody"}),
+    ({"status": "ACTIVE"}, {"hk-exit-01", "hk-exit-02", "nobody"}),
+    ({"country": "hk"}, {"hk-exit-01", "hk-exit-02", "old-hk"}),
+    ({"purpose": "vpn-exit"}, {"hk-exit-01", "hk-exit-02", "old-hk"}),
+    ({"purpose": ""}, {"nobody"}),
+    ({"tag": ["cn"]}, {"hk-exit-01", "hk-exit-02", "old-hk"}),
+    ({"tag": ["cn", "fast"]}, {"hk-exit-01", "old-hk"}),
+    ({"tag": ["fast", "cn", "missing"]}, set()),
+    ({"tag": ["cn"], "status": "active", "country": "HK"}, {"hk-exit-01", "hk-exit-02"}),
+    # expiring within N days: overdue included, no expire date excluded, retired left out
+    ({"expiring_within_days": 7}, {"hk-exit-01", "jp-relay-01"}),
+    ({"expiring_within_days": 0}, {"jp-relay-01"}),
+    ({"expiring_within_days": 30}, {"hk-exit-01", "hk-exit-02", "jp-relay-01"}),
+    ({"expiring_within_days": 7, "status": "retired"}, {"old-hk"}),
+    ({"search": "HK-EXIT"}, {"hk-exit-01", "hk-exit-02"}),
+    ({"search": "tokyo"}, {"jp-relay-01"}),
+    ({"search": "%"}, {"nobody"}),
+    ({"search": "_"}, {"nobody"}),
+    ({"search": "-0"}, {"hk-exit-01", "hk-exit-02", "jp-relay-01"}),
+    ({"ip": "103.1.2.3"}, {"hk-exit-01"}),
+    ({"ip": "2001:DB8:0:0:0:0:0:10"}, {"hk-exit-02"}),
+    ({"ip": "[2001:db8::10]"}, {"hk-exit-02"}),
+    ({"ip": "103.1.2.4"}, set()),
+]
+
+
+def test_filters(run, fleet, each):
+    def check(filters, expected):
+        page = run(vps.list_vps, VpsFilter(**filters, per_page=100))
+        assert hosts(page) == expected
+        assert page.total == len(expected)
+        assert {v.hostname for v in run(vps.all_vps, VpsFilter(**filters))} == expected
+
+    each(FILTERS, check)
 
 
 def test_filter_by_provider(run, fleet):
@@ -342,15 +353,19 @@ def test_filter_by_provider(run, fleet):
     assert hosts(page) == {"jp-relay-01", "us-mon"}
 
 
-@pytest.mark.parametrize(
-    "filters",
-    [{"status": "bogus"}, {"purpose": "x"}, {"country": "HKG"}, {"ip": "1.2.3"},
-     {"ip": "10.0.0.0/8"}, {"expiring_within_days": -1}, {"provider_id": "nope"}, {"colour": "red"}],
-)
-def test_bad_filters_refused(run, filters):
-    with pytest.raises(InvalidInput) as exc:
-        run(vps.list_vps, filters)
-    assert exc.value.field == next(iter(filters))
+BAD_FILTERS = [
+    {"status": "bogus"}, {"purpose": "x"}, {"country": "HKG"}, {"ip": "1.2.3"}, {"ip": "10.0.0.0/8"},
+    {"expiring_within_days": -1}, {"provider_id": "nope"}, {"colour": "red"}, {"search": "x" * 201},
+]
+
+
+def test_bad_filters_refused(run, each):
+    def check(filters):
+        with pytest.raises(InvalidInput) as exc:
+            run(vps.list_vps, filters)
+        assert exc.value.field == next(iter(filters))
+
+    each(BAD_FILTERS, check)
 
 
 def test_ordering_status_then_expiry_nulls_last_then_hostname(run):
@@ -454,39 +469,41 @@ def test_ambiguous_prefix(run, sessions):
 # ------------------------------------------------------------------ validation, audit, roles
 
 
-@pytest.mark.parametrize(
-    ("data", "field"),
-    [
-        ({"ip_addresses": ["1.2.3.256"]}, "ip_addresses"),
-        ({"ip_addresses": ["10.0.0.0/24"]}, "ip_addresses"),
-        ({"ip_addresses": ["2001:db8::g"]}, "ip_addresses"),
-        ({"ip_addresses": [{"ip": "1.2.3.4", "label": "mars"}]}, "ip_addresses"),
-        ({"ip_addresses": ["1.2.3.4", {"ip": "1.2.3.4", "label": "ct"}]}, "ip_addresses"),
-        ({"ip_addresses": ["2001:db8::1", "2001:DB8:0::1"]}, "ip_addresses"),
-        ({"status": "dead"}, "status"),
-        ({"purpose": "gaming"}, "purpose"),
-        ({"country": "China"}, "country"),
-        ({"currency": "US$"}, "currency"),
-        ({"purchase_date": "2026-02-30"}, "purchase_date"),
-        ({"expire_date": "tomorrow"}, "expire_date"),
-        ({"purchase_date": "2026-02-02", "expire_date": "2026-02-01"}, "expire_date"),
-        ({"ssh_port": 0}, "ssh_port"),
-        ({"node_exporter_port": 70000}, "node_exporter_port"),
-        ({"cpu_cores": -1}, "cpu_cores"),
-        ({"ram_mb": -1}, "ram_mb"),
-        ({"disk_gb": -5}, "disk_gb"),
-        ({"bandwidth_tb": "-1"}, "bandwidth_tb"),
-        ({"hostname": "  "}, "hostname"),
-        ({"hostname": "two words"}, "hostname"),
-        ({"tags": ["a,b"]}, "tags"),
-        ({"colour": "red"}, "colour"),
-    ],
-)
-def test_invalid_create_names_field_and_writes_nothing(run, count, db_models, audit_rows, data, field):
-    with pytest.raises(InvalidInput) as exc:
-        run(vps.create, {"hostname": "h"} | data)
-    assert exc.value.field is not None and exc.value.field.split(".")[0] == field
-    assert str(exc.value).startswith(field)
+INVALID_CREATE = [
+    ({"ip_addresses": ["1.2.3.256"]}, "ip_addresses"),
+    ({"ip_addresses": ["10.0.0.0/24"]}, "ip_addresses"),
+    ({"ip_addresses": ["2001:db8::g"]}, "ip_addresses"),
+    ({"ip_addresses": [{"ip": "1.2.3.4", "label": "mars"}]}, "ip_addresses"),
+    ({"ip_addresses": ["1.2.3.4", {"ip": "1.2.3.4", "label": "ct"}]}, "ip_addresses"),
+    ({"ip_addresses": ["2001:db8::1", "2001:DB8:0::1"]}, "ip_addresses"),
+    ({"status": "dead"}, "status"),
+    ({"purpose": "gaming"}, "purpose"),
+    ({"country": "China"}, "country"),
+    ({"currency": "US$"}, "currency"),
+    ({"purchase_date": "2026-02-30"}, "purchase_date"),
+    ({"expire_date": "tomorrow"}, "expire_date"),
+    ({"purchase_date": "2026-02-02", "expire_date": "2026-02-01"}, "expire_date"),
+    ({"ssh_port": 0}, "ssh_port"),
+    ({"node_exporter_port": 70000}, "node_exporter_port"),
+    ({"cpu_cores": -1}, "cpu_cores"),
+    ({"ram_mb": -1}, "ram_mb"),
+    ({"disk_gb": -5}, "disk_gb"),
+    ({"bandwidth_tb": "-1"}, "bandwidth_tb"),
+    ({"hostname": "  "}, "hostname"),
+    ({"hostname": "two words"}, "hostname"),
+    ({"tags": ["a,b"]}, "tags"),
+    ({"colour": "red"}, "colour"),
+]
+
+
+def test_invalid_create_names_field_and_writes_nothing(run, count, db_models, audit_rows, each):
+    def check(data, field):
+        with pytest.raises(InvalidInput) as exc:
+            run(vps.create, {"hostname": "h"} | data)
+        assert exc.value.field is not None and exc.value.field.split(".")[0] == field
+        assert str(exc.value).startswith(field)
+
+    each(INVALID_CREATE, check)
     assert count(db_models.Vps) == 0
     assert audit_rows() == []
 
