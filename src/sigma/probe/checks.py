@@ -88,14 +88,14 @@ class Pinger:
         self.ident = int.from_bytes(os.urandom(2), "big")
         self.seq = int.from_bytes(os.urandom(2), "big")
         self.socks: dict[int, Any] = {}
-        self.readers: dict[int, asyncio.Task] = {}
         self.waiters: dict[tuple[int, int], asyncio.Future] = {}
 
     def _sock(self, version: int) -> Any:
         if version not in self.socks:
-            from icmplib import AsyncSocket, ICMPv4Socket, ICMPv6Socket
+            from icmplib import ICMPv4Socket, ICMPv6Socket
 
             raw = (ICMPv4Socket if version == 4 else ICMPv6Socket)(privileged=self.privileged)
+            raw._sock.setblocking(False)
             # hundreds of replies may arrive at once: a default receive buffer drops some
             for opt in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
                 try:
@@ -103,22 +103,24 @@ class Pinger:
                     break
                 except OSError:
                     continue
-            self.socks[version] = AsyncSocket(raw)
-            self.readers[version] = asyncio.get_running_loop().create_task(self._read(version))
+            self.socks[version] = raw
+            asyncio.get_running_loop().add_reader(raw._sock.fileno(), self._drain, version)
         return self.socks[version]
 
-    async def _read(self, version: int) -> None:
-        from icmplib.exceptions import ICMPLibError, TimeoutExceeded
-
-        sock = self.socks[version]
-        while True:
+    def _drain(self, version: int) -> None:
+        """Reader callback: take every datagram waiting on the socket, wake the pings."""
+        raw = self.socks.get(version)
+        if raw is None:
+            return
+        for _ in range(4096):
             try:
-                reply = await sock.receive(None, timeout=3600)
-            except TimeoutExceeded:
-                continue
-            except (ICMPLibError, OSError):
-                if sock.is_closed:
-                    return
+                packet, addr = raw._sock.recvfrom(1024)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            reply = raw._parse_reply(packet=packet, source=addr[0], current_time=time.time())
+            if reply is None:
                 continue
             if reply.type != ECHO_REPLY[version] and reply.type not in ERRORS[version]:
                 continue  # e.g. our own echo requests seen on loopback by a raw socket
@@ -143,7 +145,7 @@ class Pinger:
         try:
             sock = self._sock(version)
             request = ICMPRequest(destination=ip, id=self.ident, sequence=self.seq, payload=bytes(56))
-            sock._icmp_sock.send(request)
+            sock.send(request)
             reply = await asyncio.wait_for(fut, timeout)
         except (ICMPLibError, OSError, TimeoutError):
             return False, None
@@ -154,15 +156,12 @@ class Pinger:
         return True, max(0, round((reply.time - request.time) * 1000))
 
     async def close(self) -> None:
-        for task in self.readers.values():
-            task.cancel()
-        for sock in self.socks.values():
-            sock.close()
-        for task in self.readers.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        loop = asyncio.get_running_loop()
+        for raw in self.socks.values():
+            with contextlib.suppress(Exception):
+                loop.remove_reader(raw._sock.fileno())
+            raw.close()
         self.socks.clear()
-        self.readers.clear()
 
 
 async def tcp(ip: str, port: int, timeout: float) -> tuple[bool, int | None]:
