@@ -82,18 +82,25 @@ def driver(api):
         "POST /api/providers/import": lambda d: {"data": json.dumps([{"name": f"imported-{d.tag}-{next(d.seq)}"}])},
     })
 
+def rule_problems(ops) -> list[str]:
+    problems = []
+    for op in ops:
+        if op.rule is None:
+            problems.append(f"{op}: no x-sigma-role declared (openapi_extra=rule(...))")
+        elif op.rule not in ALLOWED:
+            problems.append(f"{op}: unknown x-sigma-role '{op.rule}'")
+    return problems
+
+
 def test_rbac_matrix_and_audit_completeness(api, principals, driver):
     ops = driver.operations()
     assert len(ops) >= 20, "the OpenAPI document lost its routes"
     problems: list[str] = []
     succeeded: set[str] = set()
     checked = 0
+    problems += rule_problems(ops)
     for op in ops:
-        if op.rule is None:
-            problems.append(f"{op}: no x-sigma-role declared (openapi_extra=rule(...))")
-            continue
         if op.rule not in ALLOWED:
-            problems.append(f"{op}: unknown x-sigma-role '{op.rule}'")
             continue
         for who in principals:
             allowed = who.role in ALLOWED[op.rule]
@@ -127,8 +134,9 @@ def test_rbac_matrix_and_audit_completeness(api, principals, driver):
     assert checked >= len(ops) * len(principals) - 5
 
 
-def test_matrix_rejects_an_undeclared_rule(api, driver):
-    """The matrix itself: an operation without x-sigma-role is reported."""
+def test_matrix_rejects_undeclared_and_unknown_rules(api):
+    """The matrix itself: an operation without x-sigma-role, or with a rule it does not
+    know, is reported."""
     from fastapi import APIRouter
 
     router = APIRouter()
@@ -137,13 +145,16 @@ def test_matrix_rejects_an_undeclared_rule(api, driver):
     def undeclared():
         return {}
 
+    @router.get("/api/unknown-rule-for-test", openapi_extra={"x-sigma-role": "everyone"})
+    def unknown():
+        return {}
+
     api.app.include_router(router)
     api.app.openapi_schema = None
     try:
-        ops = Driver(api).operations()
-        op = next(o for o in ops if o.path == "/api/undeclared-for-test")
-        assert op.rule is None
+        problems = rule_problems(Driver(api).operations())
+        assert problems == ["GET /api/undeclared-for-test: no x-sigma-role declared (openapi_extra=rule(...))",
+                            "GET /api/unknown-rule-for-test: unknown x-sigma-role 'everyone'"]
     finally:
-        api.app.router.routes[:] = [r for r in api.app.router.routes
-                                    if getattr(r, "path", "") != "/api/undeclared-for-test"]
+        api.app.router.routes[:] = [r for r in api.app.router.routes if "-for-test" not in getattr(r, "path", "")]
         api.app.openapi_schema = None
