@@ -7,7 +7,7 @@ closes), are loaded into a PostgreSQL database served by a real `sigma serve`; t
 wall time of the whole command is reported with the probe's own progress line. ICMP needs
 root (raw sockets).
 
-    python bench/probe_targets.py --targets 10000 --concurrency 500
+    python bench/probe_targets.py --targets 10000 --concurrency 300
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def load_fleet(n: int, port: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--targets", type=int, default=10_000)
-    ap.add_argument("--concurrency", type=int, default=500)
+    ap.add_argument("--concurrency", type=int, default=300)
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--check-types", default="icmp,tcp")
     args = ap.parse_args(argv)

@@ -146,7 +146,8 @@ class Pinger:
             sock = self._sock(version)
             request = ICMPRequest(destination=ip, id=self.ident, sequence=self.seq, payload=bytes(56))
             sock.send(request)
-            reply = await asyncio.wait_for(fut, timeout)
+            async with asyncio.timeout(timeout):
+                reply = await fut
         except (ICMPLibError, OSError, TimeoutError):
             return False, None
         finally:
@@ -174,7 +175,8 @@ async def tcp(ip: str, port: int, timeout: float) -> tuple[bool, int | None]:
     sock.setblocking(False)
     t0 = time.perf_counter()
     try:
-        await asyncio.wait_for(loop.sock_connect(sock, (ip, port)), timeout)
+        async with asyncio.timeout(timeout):  # no task per call, unlike wait_for
+            await loop.sock_connect(sock, (ip, port))
         return True, _ms(t0)
     except (OSError, TimeoutError):
         return False, None
