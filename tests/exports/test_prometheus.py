@@ -88,3 +88,21 @@ def test_output_file_is_atomic_and_untouched_when_unchanged(cli, run, tmp_path):
     # stdout without -o
     r = cli("export", "prometheus")
     assert json.loads(r.out) == json.loads(out.read_text())
+
+
+def test_cached_document_follows_every_change(run):
+    """The rendered targets are reused only while nothing exported has changed."""
+    from sigma.services import providers, transfer, vps
+    from sigma.services.exports import ansible
+
+    fleet = seed_fleet(run)
+    first = run(prometheus.targets_json)
+    assert run(prometheus.targets_json) is first  # unchanged inventory: the same document
+    run(providers.update, fleet["dmit"].id, {"name": "DMIT Inc"})
+    assert run(prometheus.targets)[0]["labels"]["provider"] == "DMIT Inc"
+    assert run(ansible.inventory)["_meta"]["hostvars"]["hk-exit-01"]["sigma_provider"] == "DMIT Inc"
+    run(transfer.import_vps, f"id,node_exporter_port\n{fleet['hk-exit-01'].id},9200\n", "csv")  # bulk UPDATE
+    assert run(prometheus.targets)[0]["targets"] == ["103.1.2.3:9200"]
+    run(vps.delete, "sg-internal")
+    assert [g["labels"]["instance_name"] for g in run(prometheus.targets)] == ["hk-exit-01", "jp-relay-02"]
+    assert "sg-internal" not in run(ansible.inventory)["all"]["hosts"]

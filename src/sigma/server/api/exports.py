@@ -32,7 +32,7 @@ def prometheus_targets(
     address_label: str | None = Query(None, description="scrape the first IP with this label (default: first non-internal IP)"),
 ):
     """Prometheus file_sd / http_sd JSON: `[{"targets": ["ip:port"], "labels": {...}}]`."""
-    return _json(run(request, prometheus.targets, actor, address_label))
+    return Response(run(request, prometheus.targets_json, actor, address_label), media_type="application/json")
 
 
 @router.get("/api/ansible/inventory", openapi_extra=rule("any"), response_class=Response)
@@ -40,7 +40,7 @@ def ansible_inventory(request: Request, actor: ActorDep, host: str | None = Quer
     """Ansible dynamic inventory (`--list` form, or `--host` with ?host=NAME)."""
     if host is not None:
         return _json(run(request, ansible.host, actor, host))
-    return _json(run(request, ansible.inventory, actor))
+    return Response(run(request, ansible.inventory_json, actor), media_type="application/json")
 
 
 def calendar_actor(request: Request, key: str | None = Query(None, description="API key, for calendar apps that cannot send headers")) -> Actor:

@@ -4,13 +4,14 @@ present (so ansible never calls `--host` per host), group names valid Ansible id
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from sigma.services.actor import READERS, Actor
-from sigma.services.exports import primary_ip, running
+from sigma.services.exports import cached_document, dumps, primary_ip, running
 
 _NOT_WORD = re.compile(r"[^a-z0-9]")
 
@@ -20,22 +21,31 @@ def slug(value: str) -> str:
     return _NOT_WORD.sub("_", value.strip().lower())
 
 
-def inventory(session: Session, actor: Actor) -> dict[str, Any]:
+def inventory_json(session: Session, actor: Actor) -> str:
+    """The `--list` document as JSON text, cached while the inventory is unchanged."""
     actor.require(READERS)
+    return cached_document(session, "ansible", (), lambda: dumps(_build(session)))
+
+
+def inventory(session: Session, actor: Actor) -> dict[str, Any]:
+    return json.loads(inventory_json(session, actor))
+
+
+def _build(session: Session) -> dict[str, Any]:
     groups: dict[str, list[str]] = {}
     hostvars: dict[str, dict[str, Any]] = {}
     names: list[str] = []
     for r in running(session):
         name = r.hostname
         if name in hostvars:  # hostnames are not unique: later twins get their id prefix
-            name = f"{r.hostname}-{str(r.id)[:8]}"
+            name = f"{r.hostname}-{r.id[:8]}"
         names.append(name)
         hv: dict[str, Any] = {}
         ip = primary_ip(r.ip_addresses)
         if ip is not None:
             hv["ansible_host"] = ip
         hv["ansible_port"] = r.ssh_port
-        hv["sigma_id"] = str(r.id)
+        hv["sigma_id"] = r.id
         optional = {"sigma_alias": r.alias}
         hv.update({k: v for k, v in optional.items() if v})
         hv["sigma_country"] = r.country
@@ -57,7 +67,7 @@ def inventory(session: Session, actor: Actor) -> dict[str, Any]:
         hv["sigma_monitoring_enabled"] = r.monitoring_enabled
         hv["sigma_node_exporter_port"] = r.node_exporter_port
         if r.expire_date:
-            hv["sigma_expire_date"] = r.expire_date.isoformat()
+            hv["sigma_expire_date"] = r.expire_date
         hostvars[name] = hv
 
         member = [("status", r.status), ("country", r.country), ("purpose", r.purpose), ("provider", r.provider or "")]

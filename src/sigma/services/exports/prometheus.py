@@ -3,6 +3,7 @@ scrape address chosen by label (first non-internal IP by default)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from sigma.errors import InvalidInput
 from sigma.schemas import parse_label
 from sigma.services.actor import READERS, Actor
-from sigma.services.exports import primary_ip, running
+from sigma.services.exports import cached_document, dumps, primary_ip, running
 
 
 def host_port(ip: str, port: int) -> str:
@@ -26,10 +27,20 @@ def check_label(address_label: str | None) -> str | None:
         raise InvalidInput(f"address_label: {exc}", field="address_label") from None
 
 
-def targets(session: Session, actor: Actor, address_label: str | None = None) -> list[dict[str, Any]]:
-    """One target group per monitored active/provisioning VPS with at least one IP."""
+def targets_json(session: Session, actor: Actor, address_label: str | None = None) -> str:
+    """The targets as JSON text (what GET /api/prometheus/targets serves), cached while the
+    inventory is unchanged."""
     actor.require(READERS)
     label = check_label(address_label)
+    return cached_document(session, "prometheus", (label,), lambda: dumps(_build(session, label)))
+
+
+def targets(session: Session, actor: Actor, address_label: str | None = None) -> list[dict[str, Any]]:
+    """One target group per monitored active/provisioning VPS with at least one IP."""
+    return json.loads(targets_json(session, actor, address_label))
+
+
+def _build(session: Session, label: str | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for r in running(session, monitored_only=True):
         ip = primary_ip(r.ip_addresses, label)
@@ -48,7 +59,7 @@ def targets(session: Session, actor: Actor, address_label: str | None = None) ->
             "purpose": r.purpose,
             "vpn_protocol": r.vpn_protocol,
             "tags": ",".join(r.tags or ()),
-            "expire_date": r.expire_date.isoformat() if r.expire_date else "",
+            "expire_date": r.expire_date or "",
         }
         labels.update({k: v for k, v in optional.items() if v})
         out.append({"targets": [host_port(ip, r.node_exporter_port)], "labels": labels})
