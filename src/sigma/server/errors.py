@@ -43,6 +43,10 @@ def install(app: FastAPI) -> None:
                 msg = "unknown field"
             elif err.get("type") == "missing":
                 msg = "field required"
+            if not field:
+                from sigma.schemas import field_in_message
+
+                field = field_in_message(msg)
             details.append({"field": field or "body", "message": msg})
         first = details[0] if details else {"field": "body", "message": "invalid request"}
         return error_response(
