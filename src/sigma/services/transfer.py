@@ -266,10 +266,11 @@ def parse_csv(text: str, columns: list[str]) -> Iterator[Record]:
             return
         except csv.Error as exc:
             raise ParseError(reader.line_num, f"invalid CSV: {exc}") from None
-        if all(not c.strip() for c in cells):  # a blank line, or a row of empty cells
+        joined = "".join(cells)
+        if not joined.strip():  # a blank line, or a row of empty cells
             continue
         number += 1
-        line = reader.line_num - sum(c.count("\n") for c in cells)
+        line = reader.line_num - joined.count("\n")
         if len(cells) != len(header):
             yield Record(line, number, {"__cells__": (len(cells), len(header))}, csv=True)
             continue
