@@ -105,6 +105,26 @@ def agent_key(port: int) -> str:
     return r.json()["key"]
 
 
+def server_cpu(proc: subprocess.Popen) -> tuple[float, float]:
+    """CPU seconds used so far by `sigma serve` (all its processes), and by PostgreSQL (all
+    of it: on a shared machine that includes other clients' work)."""
+    import psutil
+
+    def total(procs) -> float:
+        out = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                out += t.user + t.system
+            except psutil.Error:
+                pass
+        return out
+
+    root = psutil.Process(proc.pid)
+    pg = [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
+    return total([root, *root.children(recursive=True)]), total(pg)
+
+
 def _ms(text: str) -> float:
     m = re.match(r"([\d.]+)(us|ms|s)", text)
     value, unit = float(m.group(1)), m.group(2)
@@ -176,12 +196,21 @@ def main(argv: list[str] | None = None) -> int:
             key = agent_key(port)
             if args.client == "wrk":
                 run_wrk(port, key, hosts_file, args.warmup, args.connections, args.threads)
+                cpu0 = server_cpu(proc)
                 result = run_wrk(port, key, hosts_file, args.seconds, args.connections, args.threads)
+                cpu1 = server_cpu(proc)
+                n = max(result["requests"], 1)
+                # CPU spent per heartbeat: what the rate would be if both cores were the server's
+                result["serve_cpu_ms_per_request"] = 1000 * (cpu1[0] - cpu0[0]) / n
+                result["pg_cpu_ms_per_request"] = 1000 * (cpu1[1] - cpu0[1]) / n
                 # the framework's ceiling on this machine, right now: a trivial route, same load
                 out = subprocess.run(["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{max(5, args.seconds // 2)}s",
                                       "--latency", f"http://127.0.0.1:{port}/healthz"],
                                      capture_output=True, text=True, check=True).stdout
                 result["baseline_rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+                cpu2 = server_cpu(proc)
+                base_n = int(re.search(r"(\d+) requests in", out).group(1))
+                result["baseline_serve_cpu_ms_per_request"] = 1000 * (cpu2[0] - cpu1[0]) / max(base_n, 1)
                 result["baseline_p99_ms"] = _ms(dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))["99"])
             else:
                 def go(seconds):
@@ -207,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{result['requests']} requests, {result['errors']} errors "
               f"({args.workers} workers, {args.connections} connections, {args.seconds}s, {result['client']}) "
               f"budget >= 3000/s p99 <= 50 ms: {'ok' if result['budget_ok'] else 'MISSED'}")
+        if "serve_cpu_ms_per_request" in result:
+            a, b = result["serve_cpu_ms_per_request"], result["pg_cpu_ms_per_request"]
+            print(f"CPU per heartbeat: sigma serve {a:.3f} ms + PostgreSQL {b:.3f} ms (all of PostgreSQL, "
+                  f"other clients included) -> {2000 / (a + b):.0f}/s if both cores were theirs alone; "
+                  f"GET /healthz costs sigma serve {result['baseline_serve_cpu_ms_per_request']:.3f} ms")
         if "baseline_rps" in result:
             print(f"baseline (GET /healthz, same server and load): {result['baseline_rps']:.0f}/s, "
                   f"p99 {result['baseline_p99_ms']:.1f} ms; heartbeats at {result['rps'] / result['baseline_rps']:.0%} of it")
