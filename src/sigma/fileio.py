@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 from sigma.errors import SigmaError
@@ -34,10 +35,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int = 0o
         pass  # unreadable: try to replace it; a real problem shows up below
     tmp: Path | None = None
     try:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             mode = target.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            pass
         directory = target.parent if str(target.parent) else Path(".")
         fd, name = _mkstemp(directory, target.name)
         tmp = Path(name)
@@ -67,6 +66,4 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int = 0o
 
 
 def _mkstemp(directory: Path, name: str) -> tuple[int, str]:
-    import tempfile
-
     return tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)

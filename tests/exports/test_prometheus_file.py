@@ -86,7 +86,18 @@ def test_permission_denied_keeps_the_old_file(tmp_path):
                 code = 0 if "Permission denied" in exc.message and "previous file was kept" in exc.message else 72
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:  # never hang the suite on a stuck child
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the unprivileged writer did not finish")
+        time.sleep(0.05)
     d.chmod(0o755)
     assert os.waitstatus_to_exitcode(status) == 0
     assert target.read_text() == OLD
