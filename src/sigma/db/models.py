@@ -69,6 +69,7 @@ class Vps(Timestamps, Base):
         # the list order (status, expire_date NULLS LAST, hostname, id) as an index: a filtered
         # page of a 100k-row history reads only the matching status, already sorted
         Index("idx_vps_status_expire", "status", "expire_date", "hostname", "id"),
+        Index("idx_vps_status_country", "status", "country", "expire_date", "hostname", "id"),
         Index("idx_vps_country", "country"),
         Index("idx_vps_expire", "expire_date"),
         Index("idx_vps_hostname", "hostname"),

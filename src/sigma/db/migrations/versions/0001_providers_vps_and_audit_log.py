@@ -86,11 +86,13 @@ def upgrade() -> None:
     op.create_index('idx_vps_ip_addresses', 'vps', ['ip_addresses'], unique=False, postgresql_using='gin', postgresql_ops={'ip_addresses': 'jsonb_path_ops'})
     op.create_index('idx_vps_provider', 'vps', ['provider_id'], unique=False)
     op.create_index('idx_vps_status_expire', 'vps', ['status', 'expire_date', 'hostname', 'id'], unique=False)
+    op.create_index('idx_vps_status_country', 'vps', ['status', 'country', 'expire_date', 'hostname', 'id'], unique=False)
     op.create_index('idx_vps_tags', 'vps', ['tags'], unique=False, postgresql_using='gin')
 
 
 def downgrade() -> None:
     op.drop_index('idx_vps_tags', table_name='vps', postgresql_using='gin')
+    op.drop_index('idx_vps_status_country', table_name='vps')
     op.drop_index('idx_vps_status_expire', table_name='vps')
     op.drop_index('idx_vps_provider', table_name='vps')
     op.drop_index('idx_vps_ip_addresses', table_name='vps', postgresql_using='gin', postgresql_ops={'ip_addresses': 'jsonb_path_ops'})
