@@ -132,11 +132,13 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; map every error to one stderr line and an exit code."""
     import click
 
+    from sigma.commands.lazy import lazy_command
     from sigma.errors import SigmaError
 
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
-        rv = app(args=argv, prog_name="sigma", standalone_mode=False)
+        # the click tree built on demand: only the sub-command being run (see commands/lazy.py)
+        rv = lazy_command(app)(args=argv, prog_name="sigma", standalone_mode=False)
     except SigmaError as exc:
         if debug:
             import traceback

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import secrets
 
 import typer
 
@@ -12,6 +10,8 @@ from sigma.commands.common import state
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress  # here, not at import time: every `sigma` command imports this module
+
     if host in ("localhost", ""):
         return host == "localhost"
     try:
@@ -23,6 +23,8 @@ def _is_loopback(host: str) -> bool:
 def _jwt_secret_file() -> str:
     """Zero-config servers keep a generated secret in the data dir (0600), so sessions
     survive restarts and every worker signs with the same key."""
+    import secrets  # imports hashlib/OpenSSL: ~7 ms on every `sigma` start if at the top
+
     from sigma.settings import data_dir
 
     path = data_dir() / "jwt-secret"

@@ -1,0 +1,84 @@
+"""Run the benchmarks of the DESIGN.md performance budgets and print every figure.
+
+    python bench/run.py                  # all benchmarks
+    python bench/run.py startup --runs 20
+    python bench/run.py --json figures.json
+
+`nox -s bench` calls this. Exit status 1 when a budget is missed. The figures that go into
+bench/README.md are copied from this output, with the machine header it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+BENCHMARKS = ("startup",)
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "unknown"
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+        ram = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, IndexError, ValueError):
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "ram": ram,
+        "python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
+        "os": platform.platform(),
+        "load average": " ".join(f"{x:.2f}" for x in load),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("only", nargs="*", metavar="BENCHMARK", help=f"any of: {', '.join(BENCHMARKS)} (default: all)")
+    ap.add_argument("--runs", type=int, default=15, help="runs per timed command (>= 10)")
+    ap.add_argument("--json", type=Path, default=None, help="also write all figures here")
+    args = ap.parse_args(argv)
+    unknown = set(args.only) - set(BENCHMARKS)
+    if unknown:
+        ap.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}")
+    chosen = args.only or list(BENCHMARKS)
+
+    info = machine()
+    print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), flush=True)
+    figures: dict[str, object] = {"machine": info}
+    failed = False
+    if "startup" in chosen:
+        import startup
+
+        t0 = time.perf_counter()
+        results = startup.run(runs=max(args.runs, 10))
+        print(f"\n== CLI startup ({time.perf_counter() - t0:.0f} s; load average now "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+        print(startup.table(results), flush=True)
+        figures["startup"] = [r.as_dict() for r in results]
+        failed |= any(r.verdict == "FAIL" for r in results)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Build the click command tree of a Typer app on demand.
+
+`typer.main.get_command(app)` turns every registered command of every sub-app into a click
+command up front: it inspects each function's signature and type hints and builds each
+option, ~35 commands and ~260 options for sigma, about as long as importing typer itself.
+A run needs one command. `lazy_command(app)` builds the same tree from the same
+registrations (`app.add_typer`, `app.command`), but a group creates a sub-command only
+when click asks for it by name (`get_command`), so `sigma vps list` builds `vps` and `list`
+only, and `sigma --help` builds the root options and one short help line per sub-command.
+
+Walk the tree with click's `list_commands(ctx)` / `get_command(ctx, name)`, as click itself
+does: a lazy group's `.commands` dict holds only what has been built so far.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+from typer.main import (
+    get_command_from_info,
+    get_command_name,
+    get_group_from_info,
+    get_install_completion_arguments,
+)
+from typer.models import DefaultPlaceholder, TyperInfo
+
+
+class LazyGroup(TyperGroup):
+    """A TyperGroup whose sub-commands are built on first use, in registration order."""
+
+    builders: dict[str, Callable[[], click.Command]] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(dict.fromkeys([*self.builders, *self.commands]))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = self.commands.get(cmd_name)
+        if cmd is None and cmd_name in self.builders:
+            cmd = self.commands[cmd_name] = self.builders[cmd_name]()
+        return cmd
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # TyperGroup suggests from `.commands`, which is not filled yet: suggest from the names
+        try:
+            return click.Group.resolve_command(self, ctx, args)
+        except click.UsageError as exc:
+            if self.suggest_commands and args and "Did you mean" not in exc.message:
+                from difflib import get_close_matches
+
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    shown = ", ".join(f"{m!r}" for m in matches)
+                    exc.message = f"{exc.message.rstrip('.')}. Did you mean {shown}?"
+            raise
+
+
+def lazy_command(app: typer.Typer) -> click.Command:
+    """What `typer.main.get_command(app)` returns, for an app with sub-commands, built lazily."""
+    opts = {
+        "pretty_exceptions_short": app.pretty_exceptions_short,
+        "rich_markup_mode": app.rich_markup_mode,
+        "suggest_commands": app.suggest_commands,
+    }
+    group = _group(TyperInfo(app), opts)
+    if app._add_completion:
+        group.params.extend(get_install_completion_arguments())
+    return group
+
+
+def _group(info: TyperInfo, opts: dict[str, Any]) -> TyperGroup:
+    sub = info.typer_instance
+    assert sub is not None
+    # the group itself (its callback, options and help) from a copy without sub-commands
+    hollow = copy.copy(sub)
+    hollow.registered_commands = []
+    hollow.registered_groups = []
+    hollow_info = copy.copy(info)
+    hollow_info.typer_instance = hollow
+    hollow_info.cls = LazyGroup
+    group = get_group_from_info(hollow_info, **opts)
+    assert isinstance(group, LazyGroup)
+
+    # then one builder per sub-command, in typer's order: commands first, then groups
+    builders: dict[str, Callable[[], click.Command]] = {}
+    cmd_opts = {k: v for k, v in opts.items() if k != "suggest_commands"}
+    for command_info in sub.registered_commands:
+        name = command_info.name or get_command_name(command_info.callback.__name__)
+        builders[name] = partial(get_command_from_info, command_info, **cmd_opts)
+    for group_info in sub.registered_groups:
+        name = group_info.name
+        if name and not isinstance(name, DefaultPlaceholder):
+            builders[name] = partial(_group, group_info, opts)
+            continue
+        # no name given to add_typer: let typer decide (it may merge the commands in)
+        built = _group(group_info, opts)
+        if built.name:
+            builders[built.name] = partial(lambda g: g, built)
+        else:
+            for cmd_name in built.list_commands(click.Context(built)):
+                builders[cmd_name] = partial(built.get_command, click.Context(built), cmd_name)
+    group.builders = builders
+    return group
