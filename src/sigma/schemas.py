@@ -333,11 +333,20 @@ def validate(model: type[BaseModel], data: Any) -> Any:
         raise invalid_from(exc) from None
 
 
+_NULL_FIELD = re.compile(r"^(\w+) cannot be null$")
+
+
+def field_in_message(msg: str) -> str | None:
+    """Model-level errors carry no location; recover the field they are about."""
+    m = _NULL_FIELD.match(msg)
+    return m.group(1) if m else None
+
+
 def invalid_from(exc: ValidationError) -> InvalidInput:
     errors = exc.errors(include_url=False, include_input=False)
     first = errors[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
     msg = first["msg"].removeprefix("Value error, ")
+    field = ".".join(str(p) for p in first["loc"]) or field_in_message(msg)
     if first["type"] == "extra_forbidden":
         msg = "unknown field"
     elif first["type"] == "missing":
@@ -349,7 +358,8 @@ def invalid_from(exc: ValidationError) -> InvalidInput:
         }
         for e in errors
     ]
-    return InvalidInput(f"{field}: {msg}" if field else msg, field=field, details=details)
+    text = msg if not field or msg.startswith(f"{field} ") else f"{field}: {msg}"
+    return InvalidInput(text, field=field, details=details)
 
 
 T = TypeVar("T")

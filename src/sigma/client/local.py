@@ -26,8 +26,8 @@ class LocalBackend:
         ensure_schema(self.engine, auto_upgrade=url.startswith("sqlite"))
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.actor = actor or local_actor()
-        set_offline_after(settings.offline_threshold)  # agent online/offline (issue 5)
         self.settings = settings  # notification channels (issue 4)
+        set_offline_after(settings.offline_threshold)  # agent online/offline (issue 5)
 
     def _run(self, fn: Callable[..., T], *args: Any) -> T:
         with unit_of_work(self.sessions) as session:
