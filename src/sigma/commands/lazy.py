@@ -15,6 +15,7 @@ does: a lazy group's `.commands` dict holds only what has been built so far.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -35,6 +36,8 @@ class LazyGroup(TyperGroup):
     """A TyperGroup whose sub-commands are built on first use, in registration order."""
 
     builders: dict[str, Callable[[], click.Command]] = {}
+    # name -> a stand-in with the command's help text but none of its options, for listings
+    summaries: dict[str, Callable[[], click.Command]] = {}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(dict.fromkeys([*self.builders, *self.commands]))
@@ -44,6 +47,20 @@ class LazyGroup(TyperGroup):
         if cmd is None and cmd_name in self.builders:
             cmd = self.commands[cmd_name] = self.builders[cmd_name]()
         return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing of sub-commands, from stand-ins: a short help line needs no options."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.commands.get(name) or (
+                self.summaries[name]() if name in self.summaries else self.get_command(ctx, name)
+            )
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -91,9 +108,11 @@ def _group(info: TyperInfo, opts: dict[str, Any]) -> TyperGroup:
     # then one builder per sub-command, in typer's order: commands first, then groups
     builders: dict[str, Callable[[], click.Command]] = {}
     cmd_opts = {k: v for k, v in opts.items() if k != "suggest_commands"}
+    summaries: dict[str, Callable[[], click.Command]] = {}
     for command_info in sub.registered_commands:
         name = command_info.name or get_command_name(command_info.callback.__name__)
         builders[name] = partial(get_command_from_info, command_info, **cmd_opts)
+        summaries[name] = partial(_summary, command_info, name)
     for group_info in sub.registered_groups:
         name = group_info.name
         if name and not isinstance(name, DefaultPlaceholder):
@@ -107,4 +126,13 @@ def _group(info: TyperInfo, opts: dict[str, Any]) -> TyperGroup:
             for cmd_name in built.list_commands(click.Context(built)):
                 builders[cmd_name] = partial(built.get_command, click.Context(built), cmd_name)
     group.builders = builders
+    group.summaries = {k: v for k, v in summaries.items() if k in builders and builders[k].func is get_command_from_info}
     return group
+
+
+def _summary(command_info: Any, name: str) -> click.Command:
+    """What `get_command_from_info` would give for the listing: name, help, hidden, deprecated."""
+    text = command_info.help
+    text = inspect.getdoc(command_info.callback) if text is None else inspect.cleandoc(text)
+    return click.Command(name, help=text, short_help=command_info.short_help,
+                         hidden=command_info.hidden, deprecated=command_info.deprecated)
