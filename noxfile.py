@@ -37,3 +37,11 @@ def docs(session: nox.Session) -> None:
     """Regenerate completions/ (bash, zsh, fish) and man/ from the command tree; commit them."""
     session.run("python", "-m", "pip", "install", "-q", "-e", ".")
     session.run("python", "-m", "sigma.docs_gen", "--out", ".")
+
+
+# ---- hostile input (issue 8)
+@nox.session(python=False)
+def schemathesis(session: nox.Session) -> None:
+    """schemathesis over the whole OpenAPI document (fixed seed, bounded examples), as each role."""
+    session.run("python", "-m", "pip", "install", "-q", "-e", ".[test]")
+    session.run("python", "-m", "pytest", "-q", "tests/api/test_schemathesis.py", *session.posargs)
