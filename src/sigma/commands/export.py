@@ -3,7 +3,6 @@ console script (the Ansible dynamic inventory protocol)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -34,6 +33,8 @@ def _deliver(text: str, output: str | None, what: str) -> None:
 
 
 def _json(data: Any) -> str:
+    import json  # not at the top: every `sigma` start imports this module
+
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -159,4 +160,6 @@ def ansible_inventory_main(argv: list[str] | None = None) -> None:
     finally:
         if backend is not None:
             backend.close()
+    import json
+
     sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import typer
@@ -41,6 +40,8 @@ def _is_ip(text: str) -> bool:
 
 
 def _extra(pairs: list[str], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    import json  # not at the top: every `sigma` start imports this module
+
     from sigma.errors import InvalidInput
 
     out = dict(base or {})
