@@ -614,15 +614,9 @@ class Vps(Output):
         return [IpEntry.model_construct(ip=e["ip"], label=e.get("label", "")) for e in value or []]
 
 
-class VpsFilter(Input):
-    status: Status | None = None
-    country: Country | None = None
-    provider_id: UUID | None = None
-    purpose: Purpose | None = None
-    tag: Tags = Field(default_factory=list)
-    expiring_within_days: Annotated[int | None, Field(ge=0, le=36500)] = None
-    search: Annotated[str | None, Field(max_length=200)] = None
-    ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
+class PageParams(Input):
+    """`page` (from 1, at most MAX_PAGE) and `per_page` (clamped to 1..100) of every listing."""
+
     page: int = 1
     per_page: int = 25
 
@@ -635,6 +629,19 @@ class VpsFilter(Input):
     @classmethod
     def _per_page(cls, v: int) -> int:
         return min(max(v, 1), 100)
+
+
+class VpsFilter(PageParams):
+    status: Status | None = None
+    country: Country | None = None
+    provider_id: UUID | None = None
+    purpose: Purpose | None = None
+    tag: Tags = Field(default_factory=list)
+    expiring_within_days: Annotated[int | None, Field(ge=0, le=36500)] = None
+    search: Annotated[str | None, Field(max_length=200)] = None
+    ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
+    page: int = 1
+    per_page: int = 25
 
     @field_validator("country", mode="before")
     @classmethod
@@ -790,7 +797,7 @@ def _ts(value: Any) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-class AuditFilter(Input):
+class AuditFilter(PageParams):
     resource: str | None = None
     resource_id: str | None = None
     user_id: UUID | None = None
@@ -799,16 +806,6 @@ class AuditFilter(Input):
     until: Annotated[datetime | None, BeforeValidator(_ts)] = None
     page: int = 1
     per_page: int = 50
-
-    @field_validator("page", mode="after")
-    @classmethod
-    def _page(cls, v: int) -> int:
-        return max(v, 1)
-
-    @field_validator("per_page", mode="after")
-    @classmethod
-    def _per_page(cls, v: int) -> int:
-        return min(max(v, 1), 100)
 
 
 # ---- derived from the inventory: stats, exchange rates, costs, import/export, notices (issue 4)
@@ -1105,7 +1102,7 @@ class Ticket(Output):
     updated_at: Timestamp
 
 
-class TicketFilter(Input):
+class TicketFilter(PageParams):
     status: TicketStatus | None = None
     priority: TicketPriority | None = None
     assigned_to: UserRef = None
@@ -1118,16 +1115,6 @@ class TicketFilter(Input):
     @classmethod
     def _empty(cls, v: Any) -> Any:
         return None if v == "" else v
-
-    @field_validator("page", mode="after")
-    @classmethod
-    def _page(cls, v: int) -> int:
-        return max(v, 1)
-
-    @field_validator("per_page", mode="after")
-    @classmethod
-    def _per_page(cls, v: int) -> int:
-        return min(max(v, 1), 100)
 
 
 class CommentCreate(Input):
@@ -1277,7 +1264,7 @@ class IpCheck(Output):
     checked_at: Timestamp
 
 
-class IpCheckFilter(Input):
+class IpCheckFilter(PageParams):
     vps_id: UUID | None = None
     ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
     source: str | None = None
@@ -1285,16 +1272,6 @@ class IpCheckFilter(Input):
     success: bool | None = None
     page: int = 1
     per_page: int = 25
-
-    @field_validator("page", mode="after")
-    @classmethod
-    def _page(cls, v: int) -> int:
-        return max(v, 1)
-
-    @field_validator("per_page", mode="after")
-    @classmethod
-    def _per_page(cls, v: int) -> int:
-        return min(max(v, 1), 100)
 
 
 class IpCheckSummary(BaseModel):
