@@ -27,3 +27,20 @@ def run(sessions):
             return fn(session, actor or local_actor(), *args)
 
     return _run
+
+
+@pytest.fixture
+def each():
+    """each(cases, check): run check(*case) for every case of a table in one test (one database
+    and, for the CLI, one server set-up instead of one per case) and report every failing case."""
+
+    def _each(cases, check) -> None:
+        failures = []
+        for case in cases:
+            try:
+                check(*case) if isinstance(case, tuple) else check(case)
+            except (Exception, pytest.fail.Exception) as exc:  # noqa: BLE001 - reported below
+                failures.append(f"{case!r}: {type(exc).__name__}: {exc}")
+        assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures)
+
+    return _each

@@ -4,6 +4,7 @@ can tell that a refused command wrote nothing."""
 from __future__ import annotations
 
 import pytest
+from tests.service_fixtures import each  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -49,20 +50,3 @@ def snapshot(db_url):
             eng.dispose()
 
     return _snap
-
-
-@pytest.fixture
-def each():
-    """each(cases, check): run check(*case) for every case of a table in one test (one database
-    and, for the CLI, one server set-up instead of one per case) and report every failing case."""
-
-    def _each(cases, check) -> None:
-        failures = []
-        for case in cases:
-            try:
-                check(*case) if isinstance(case, tuple) else check(case)
-            except (Exception, pytest.fail.Exception) as exc:  # noqa: BLE001 - reported below
-                failures.append(f"{case!r}: {type(exc).__name__}: {exc}")
-        assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures)
-
-    return _each

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.service_fixtures import each  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -71,20 +72,3 @@ def db_models():
     from sigma.db import models
 
     return models
-
-
-@pytest.fixture
-def each():
-    """each(cases, check): run check(*case) for every case of a table in one test (one database
-    and, for the CLI, one server set-up instead of one per case) and report every failing case."""
-
-    def _each(cases, check) -> None:
-        failures = []
-        for case in cases:
-            try:
-                check(*case) if isinstance(case, tuple) else check(case)
-            except (Exception, pytest.fail.Exception) as exc:  # noqa: BLE001 - reported below
-                failures.append(f"{case!r}: {type(exc).__name__}: {exc}")
-        assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures)
-
-    return _each
