@@ -1,8 +1,11 @@
-"""schemathesis against the app's own OpenAPI document, as an admin: generated requests for
-every operation must never get a 5xx, nor a response that violates the documented schema.
+"""schemathesis against the app's own OpenAPI document, authenticated as each role (admin,
+operator and readonly with a JWT, agent with an API key, as agents and probes call): generated
+requests for every operation must never get a 5xx, nor a response that violates the documented
+schema (the 401/403 of the routes that take credentials are declared in the document), and a
+role that the operation's declared rule (`x-sigma-role`) refuses never gets a success.
 
 Fixed seed (derandomize) and a bounded number of examples per operation keep it repeatable
-and short: about 45 s for ~50 operations on the 2-core machine under load (no wall-clock
+and short: about 10 s per role for ~70 operations on the 2-core machine (no wall-clock
 assertion: a loaded CI machine must not make it fail).
 """
 
@@ -13,6 +16,7 @@ from dataclasses import replace
 import pytest
 
 EXAMPLES_PER_OPERATION = 5
+ROLES = ("admin", "operator", "readonly", "agent")
 
 
 def test_hostile_parameters_on_every_operation(api):
@@ -46,34 +50,65 @@ def test_hostile_parameters_on_every_operation(api):
     assert not problems, "\n".join(problems)
 
 
+def _credentials(api, role: str) -> dict[str, str]:
+    if role == "admin":
+        return api.headers()
+    if role == "agent":  # agents and probes authenticate with an API key
+        return {"X-Api-Key": api.api_key("agent")}
+    return api.headers(api.user(role))
+
+
 # on PostgreSQL, the production database, which is also the stricter one (NUL characters,
 # integer ranges); SQLite gets the deterministic sweep above and the rest of the suite
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(api):
+@pytest.mark.parametrize("role", ROLES)
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(api, role):
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import response_schema_conformance
+    from test_rbac_matrix import ALLOWED  # the one table of who passes each rule
 
     # something to find for the generated references (most will still be 404s)
-    h = api.headers()
-    api.client.post("/api/providers", headers=h, json={"name": "Seed"})
-    api.client.post("/api/vps", headers=h, json={"hostname": "seed-1", "ip_addresses": [{"ip": "192.0.2.1"}]})
+    admin = api.headers()
+    api.client.post("/api/providers", headers=admin, json={"name": "Seed"})
+    api.client.post("/api/vps", headers=admin, json={"hostname": "seed-1", "ip_addresses": [{"ip": "192.0.2.1"}]})
+    h = _credentials(api, role)
+    me = api.client.get("/api/auth/me", headers=h)
+    assert me.status_code == 200 and me.json()["role"] == role, me.text
 
     schema = schemathesis.openapi.from_asgi("/api-docs/openapi.json", api.app)
+    doc = api.client.get("/api-docs/openapi.json").json()
+    for item in doc["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and op.get("security"):
+                assert {"401", "403"} <= set(op["responses"]), op.get("operationId")
     failures: dict[str, str] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
+    refused = 0
     for operation in operations:
+        rule = doc["paths"][operation.path][operation.method.lower()].get("x-sigma-role")
+        assert rule in ALLOWED, f"{operation.label}: unknown rule {rule!r}"
+        forbidden = role not in ALLOWED[rule]
+        refused += forbidden
+
+        def role_is_enforced(ctx, response, case, forbidden=forbidden, rule=rule):
+            """A role the declared rule refuses never gets a success (a 4xx for the input
+            may come first: the role is checked by the service, after parsing)."""
+            if forbidden and response.status_code < 400:
+                raise AssertionError(f"{role} got {response.status_code} from a '{rule}' route")
 
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, deadline=None, database=None,
                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
         def check(case):
-            case.call_and_validate(headers=h, checks=[not_a_server_error, response_schema_conformance])
+            case.call_and_validate(headers=h, checks=[not_a_server_error, response_schema_conformance,
+                                                      role_is_enforced])
 
         try:
             check()
         except Exception as exc:  # noqa: BLE001 - collect every operation's failure
             failures[operation.label] = f"{type(exc).__name__}: {str(exc)[:1500]}"
-    assert not failures, "\n\n".join(f"== {label}\n{text}" for label, text in failures.items())
+    assert (refused > 0) == (role != "admin")
+    assert not failures, f"as {role}:\n\n" + "\n\n".join(f"== {label}\n{text}" for label, text in failures.items())

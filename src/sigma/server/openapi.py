@@ -1,6 +1,6 @@
 """The OpenAPI document as the API really answers: every error is the JSON error body
 `{"error", "code", "field"?, "details"?}` (FastAPI documents its own 422 shape instead), and
-the routes that take credentials say so."""
+the routes that take credentials say so (and declare their 401 and 403 answers)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                "description": "a token from POST /api/auth/login (an API key works here too)"},
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+}
+
+# declared on every route that takes credentials (schemathesis checks them as each role)
+AUTH_ERRORS = {
+    "401": "Not authenticated (no, invalid or expired credentials)",
+    "403": "Forbidden: the caller's role may not do this",
 }
 
 
@@ -58,6 +64,8 @@ def fix(doc: dict[str, Any]) -> dict[str, Any]:
             responses.setdefault("default", error)
             if op.get("x-sigma-role") not in (None, "public"):
                 op.setdefault("security", [{"bearer": []}, {"apiKey": []}])
+                for status, text in AUTH_ERRORS.items():
+                    responses.setdefault(status, {**error, "description": text})
     for unused in ("HTTPValidationError", "ValidationError"):
         if unused in schemas and unused not in _refs(doc["paths"]):
             del schemas[unused]
