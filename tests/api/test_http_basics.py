@@ -55,6 +55,33 @@ def test_body_limit_by_content_length_and_while_streaming(small):
     assert names == ["fits"]
 
 
+def test_lean_heartbeat_route_keeps_the_gateway_rules(small):
+    """The heartbeat is answered by the gateway before FastAPI: the same body limit (by
+    Content-Length and while streaming), security headers, JSON errors and auth."""
+    url = "/api/agent/heartbeat"
+    r = small.post(url, headers=H, json={"hostname": "hb-01", "system_info": {"pad": "x" * 3000}})
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+    def chunks():
+        yield b'{"hostname": "hb-01", "system_info": {"pad": "'
+        for _ in range(30):
+            yield b"z" * 100
+        yield b'"}}'
+
+    r = small.post(url, headers={**H, "Content-Type": "application/json"}, content=chunks())
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+    r = small.post(url, json={"hostname": "hb-01"})
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert r.json()["code"] == "not_authenticated"
+    r = small.post(url, headers={**H, "Content-Type": "application/json"}, content=b"{not json")
+    assert r.status_code == 422 and r.json()["field"] == "body"
+    r = small.post(url, headers=H, json={"hostname": "no-such-host", "system_info": {}})
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert small.get(url, headers=H).status_code == 405  # other methods: FastAPI as usual
+
+
 def test_malformed_and_wrong_typed_input_is_422_naming_the_field(api):
     h = {**api.headers(), "Content-Type": "application/json"}
     r = api.client.post("/api/providers", headers=h, content=b'{"name": ')

@@ -138,6 +138,19 @@ def test_in_process_limiter_without_redis(api_settings, client_ip):
         assert c.post("/api/auth/login", json={"email": "a@b.c", "password": "x"}).status_code == 429
 
 
+def test_heartbeats_count_against_the_limit(api_settings, client_ip):
+    """Heartbeats are served by the gateway's lean path; they are limited like any route."""
+    with serve(api_settings, client_ip, redis_url=None, rate_limit_requests=2) as c:
+        beat = {"hostname": "no-such-host", "system_info": {}}
+        r = c.post("/api/agent/heartbeat", headers=H, json=beat)
+        assert r.status_code == 404 and r.headers["x-ratelimit-remaining"] == "1"
+        assert r.headers["x-frame-options"] == "DENY"
+        assert c.post("/api/agent/heartbeat", headers=H, json=beat).status_code == 404
+        r = c.post("/api/agent/heartbeat", headers=H, json=beat)
+        assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+        assert r.headers["x-ratelimit-limit"] == "2" and int(r.headers["retry-after"]) >= 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

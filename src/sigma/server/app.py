@@ -65,9 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return PlainTextResponse("ok")
 
     _swagger(app)
-    app.add_middleware(middleware.RateLimit, settings=settings)
-    app.add_middleware(middleware.BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(middleware.SecurityHeaders)
+    from sigma.server.heartbeats import lean_heartbeat
+
+    app.add_middleware(middleware.Gateway, settings=settings,
+                       lean={("POST", "/api/agent/heartbeat"): lean_heartbeat})
     return app
 
 

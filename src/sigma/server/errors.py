@@ -19,16 +19,21 @@ def error_response(status: int, body: dict, headers: dict | None = None) -> JSON
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def sigma_error_parts(exc: SigmaError) -> tuple[int, dict, dict | None]:
+    """(status, body, headers) of a SigmaError: shared by the FastAPI handler below and the
+    lean routes of the gateway (server.middleware), so both answer alike."""
+    if isinstance(exc, Unavailable):
+        # the database's address is for the log, not for every client; clients retry
+        log.warning("%s", exc.message)
+        return 503, {"error": "database unavailable, retry later", "code": "unavailable"}, {"Retry-After": "5"}
+    headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+    return exc.http_status, exc.to_body(), headers
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SigmaError)
     async def sigma_error(_request: Request, exc: SigmaError):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-        if isinstance(exc, Unavailable):
-            # the database's address is for the log, not for every client; clients retry
-            log.warning("%s", exc.message)
-            return error_response(503, {"error": "database unavailable, retry later", "code": "unavailable"},
-                                  {"Retry-After": "5"})
-        return error_response(exc.http_status, exc.to_body(), headers)
+        return error_response(*sigma_error_parts(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError):
