@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -125,9 +126,13 @@ def render(records: list[dict[str, Any]], fmt: str, columns: list[str]) -> str:
         return yaml.dump(records, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+    # csv quotes a "\n" in a field but not a lone "\r" (not in the line terminator), which a
+    # reader then takes for a line break: a row with a "\r" anywhere is written fully quoted
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     w.writerow(columns)
     for r in records:
-        w.writerow([_csv_cell(c, r.get(c)) for c in columns])
+        cells = [_csv_cell(c, r.get(c)) for c in columns]
+        (quoted if any("\r" in cell for cell in cells) else w).writerow(cells)
     return buf.getvalue()
 
 
@@ -488,11 +493,14 @@ VPS_FIELDS = list(VpsCreate.model_fields)
 VPS_READ_ONLY = {n for n in Vps.model_fields if n not in VpsCreate.model_fields} - {"id"}
 
 
+_JSON_LIST = re.compile(r"\[\s*(?:[{\"\]]|$)")  # [{...}, ...], ["..."] or []; not [2001:db8::1]
+
+
 def _csv_ips(name: str, cell: str) -> list[Any]:
     text = cell.strip()
     if not text:
         return []
-    if text.startswith("["):
+    if _JSON_LIST.match(text):
         return _json_cell(name, text, list)
     # the friendly form: 1.2.3.4=china-telecom;2001:db8::1
     return [{"ip": s.partition("=")[0], "label": s.partition("=")[2]}
