@@ -8,10 +8,12 @@ import json
 import re
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
+from sigma.db.models import Vps as VpsRow
 from sigma.services.actor import READERS, Actor
-from sigma.services.exports import cached_document, dumps, primary_ip, running
+from sigma.services.exports import cached_document, dumps, select_running, uuid_text
 
 _NOT_WORD = re.compile(r"[^a-z0-9]")
 
@@ -31,52 +33,90 @@ def inventory(session: Session, actor: Actor) -> dict[str, Any]:
     return json.loads(inventory_json(session, actor))
 
 
+V = VpsRow.__table__.c
+_COLUMNS = (V.alias, V.ip_addresses, V.ssh_port, V.country, V.city, V.dc_name, V.cpu_cores,
+            V.ram_mb, V.disk_gb, V.status, V.purpose, V.vpn_protocol, V.tags, V.monitoring_enabled,
+            V.node_exporter_port, V.expire_date)
+
+
 def _build(session: Session) -> dict[str, Any]:
+    """This loop runs 10,000 times per build: plain tuples in, `primary_ip` inlined, and each
+    distinct group value slugged once."""
+    loads = orjson.loads
     groups: dict[str, list[str]] = {}
     hostvars: dict[str, dict[str, Any]] = {}
     names: list[str] = []
-    for r in running(session):
-        name = r.hostname
+    group_of: dict[tuple[str, str], str | None] = {}  # (prefix, value) -> group name or None
+
+    def group(prefix: str, value: str) -> str | None:
+        s = slug(value)
+        name = group_of[(prefix, value)] = f"{prefix}_{s}" if s.strip("_") else None
+        return name
+
+    rows, providers = select_running(session, _COLUMNS)
+    provider_name = providers.get
+    for (hostname, id_, provider_id, alias, ips_text, ssh_port, country, city, dc, cpu, ram, disk, status, purpose,
+         vpn, tags_text, monitoring, exporter_port, expire) in rows:
+        id_ = uuid_text(id_)
+        name = hostname
         if name in hostvars:  # hostnames are not unique: later twins get their id prefix
-            name = f"{r.hostname}-{r.id[:8]}"
+            name = f"{hostname}-{id_[:8]}"
         names.append(name)
+        ips = loads(ips_text) or ()
         hv: dict[str, Any] = {}
-        ip = primary_ip(r.ip_addresses)
+        ip = first = None
+        for e in ips:
+            addr = e.get("ip")
+            if addr:
+                if first is None:
+                    first = addr
+                if e.get("label", "") != "internal":
+                    ip = addr
+                    break
+        if ip is None:
+            ip = first
         if ip is not None:
             hv["ansible_host"] = ip
-        hv["ansible_port"] = r.ssh_port
-        hv["sigma_id"] = r.id
-        optional = {"sigma_alias": r.alias}
-        hv.update({k: v for k, v in optional.items() if v})
-        hv["sigma_country"] = r.country
-        if r.city:
-            hv["sigma_city"] = r.city
-        if r.dc_name:
-            hv["sigma_dc"] = r.dc_name
-        hv["sigma_provider"] = r.provider or ""
-        hv["sigma_status"] = r.status
-        for key, value in (("sigma_purpose", r.purpose), ("sigma_vpn_protocol", r.vpn_protocol)):
-            if value:
-                hv[key] = value
-        if r.tags:
-            hv["sigma_tags"] = list(r.tags)
-        hv["sigma_ip_addresses"] = [{"ip": e["ip"], "label": e.get("label", "")} for e in r.ip_addresses or ()]
-        for key, value in (("sigma_cpu_cores", r.cpu_cores), ("sigma_ram_mb", r.ram_mb), ("sigma_disk_gb", r.disk_gb)):
-            if value is not None:
-                hv[key] = value
-        hv["sigma_monitoring_enabled"] = r.monitoring_enabled
-        hv["sigma_node_exporter_port"] = r.node_exporter_port
-        if r.expire_date:
-            hv["sigma_expire_date"] = r.expire_date
+        hv["ansible_port"] = ssh_port
+        hv["sigma_id"] = id_
+        if alias:
+            hv["sigma_alias"] = alias
+        hv["sigma_country"] = country
+        if city:
+            hv["sigma_city"] = city
+        if dc:
+            hv["sigma_dc"] = dc
+        provider = provider_name(provider_id) or ""
+        hv["sigma_provider"] = provider
+        hv["sigma_status"] = status
+        if purpose:
+            hv["sigma_purpose"] = purpose
+        if vpn:
+            hv["sigma_vpn_protocol"] = vpn
+        tags = loads(tags_text) or ()
+        if tags:
+            hv["sigma_tags"] = list(tags)
+        hv["sigma_ip_addresses"] = [{"ip": e["ip"], "label": e.get("label", "")} for e in ips]
+        if cpu is not None:
+            hv["sigma_cpu_cores"] = cpu
+        if ram is not None:
+            hv["sigma_ram_mb"] = ram
+        if disk is not None:
+            hv["sigma_disk_gb"] = disk
+        hv["sigma_monitoring_enabled"] = bool(monitoring)
+        hv["sigma_node_exporter_port"] = exporter_port
+        if expire:
+            hv["sigma_expire_date"] = expire
         hostvars[name] = hv
 
-        member = [("status", r.status), ("country", r.country), ("purpose", r.purpose), ("provider", r.provider or "")]
-        member += [("tag", t) for t in r.tags or ()]
-        for prefix, value in member:
-            s = slug(value)
-            if s.strip("_"):
-                hosts = groups.setdefault(f"{prefix}_{s}", [])
-                if not hosts or hosts[-1] != name:
+        for key in (("status", status), ("country", country), ("purpose", purpose), ("provider", provider),
+                    *(("tag", t) for t in tags)):
+            g = group_of[key] if key in group_of else group(*key)
+            if g is not None:
+                hosts = groups.get(g)
+                if hosts is None:
+                    groups[g] = [name]
+                elif hosts[-1] != name:
                     hosts.append(name)
 
     grouped = {h for hosts in groups.values() for h in hosts}
@@ -84,8 +124,8 @@ def _build(session: Session) -> dict[str, Any]:
         "all": {"hosts": names},
         "ungrouped": {"hosts": [n for n in names if n not in grouped]},
     }
-    for group in sorted(groups):
-        out[group] = {"hosts": groups[group]}
+    for g in sorted(groups):
+        out[g] = {"hosts": groups[g]}
     out["_meta"] = {"hostvars": hostvars}
     return out
 
