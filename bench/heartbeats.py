@@ -72,8 +72,10 @@ def prepare(n: int) -> list[str]:
         return [r[0] for r in conn.execute("SELECT DISTINCT hostname FROM vps WHERE status = 'active'")]
 
 
-def start_server(port: int, workers: int, workdir: Path) -> subprocess.Popen:
+def start_server(port: int, workers: int, workdir: Path, redis_url: str | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGMA_")}
+    if redis_url:  # the rate limiter's shared window, as in the k8s and compose deployments
+        env["SIGMA_REDIS_URL"] = redis_url
     env.update(SIGMA_DATABASE_URL=PG, SIGMA_JWT_SECRET="bench-jwt-secret-0123456789abcdef0123",
                SIGMA_ADMIN_EMAIL=ADMIN[0], SIGMA_ADMIN_PASSWORD=ADMIN[1], SIGMA_RATE_LIMIT_REQUESTS="1000000000",
                SIGMA_JOBS_ENABLED="false", SIGMA_DATA_DIR=str(workdir), SIGMA_CONFIG=str(workdir / "c.yaml"))
@@ -182,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--client", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx")
+    ap.add_argument("--redis", metavar="URL", nargs="?", const="redis://127.0.0.1:6379/15", default=None,
+                    help="rate limiter in Redis (default URL with the flag: redis://127.0.0.1:6379/15)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
 
@@ -191,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         hosts_file = workdir / "hosts.txt"
         hosts_file.write_text("\n".join(hosts) + "\n")
         port = free_port()
-        proc = start_server(port, args.workers, workdir)
+        proc = start_server(port, args.workers, workdir, args.redis)
         try:
             key = agent_key(port)
             if args.client == "wrk":
@@ -227,14 +231,15 @@ def main(argv: list[str] | None = None) -> int:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(20)
     result.pop("raw", None)
-    result.update(vps=args.vps, workers=args.workers, connections=args.connections, seconds=args.seconds,
+    result.update(vps=args.vps, workers=args.workers, redis=bool(args.redis), connections=args.connections, seconds=args.seconds,
                   budget_ok=result["rps"] >= 3000 and result["p99_ms"] <= 50 and result["errors"] == 0)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(f"heartbeats: {result['rps']:.0f}/s, p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
               f"{result['requests']} requests, {result['errors']} errors "
-              f"({args.workers} workers, {args.connections} connections, {args.seconds}s, {result['client']}) "
+              f"({args.workers} workers, {args.connections} connections, {args.seconds}s, {result['client']}, "
+              f"rate limiter {'in Redis' if args.redis else 'in process'}) "
               f"budget >= 3000/s p99 <= 50 ms: {'ok' if result['budget_ok'] else 'MISSED'}")
         if "serve_cpu_ms_per_request" in result:
             a, b = result["serve_cpu_ms_per_request"], result["pg_cpu_ms_per_request"]
