@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -73,13 +74,9 @@ class Vps(Timestamps, Base):
         Index("idx_vps_country", "country"),
         Index("idx_vps_expire", "expire_date"),
         Index("idx_vps_hostname", "hostname"),
-        Index("idx_vps_tags", "tags", postgresql_using="gin"),
-        Index(
-            "idx_vps_ip_addresses",
-            "ip_addresses",
-            postgresql_using="gin",
-            postgresql_ops={"ip_addresses": "jsonb_path_ops"},
-        ),
+        # GIN on PostgreSQL: the options are in POSTGRESQL_INDEX_OPTIONS below
+        Index("idx_vps_tags", "tags"),
+        Index("idx_vps_ip_addresses", "ip_addresses"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -113,6 +110,36 @@ class Vps(Timestamps, Base):
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+# PostgreSQL-only index options (GIN over the JSONB arrays), kept off the Index objects until
+# a PostgreSQL connection needs them: SQLAlchemy validates `postgresql_*` keyword arguments by
+# importing its whole PostgreSQL dialect package (~25 ms), on every SQLite command too. The
+# migrations create these indexes with the same options (0001); Alembic's autogenerate does
+# not compare index methods or operator classes. Applied by `postgresql_index_options()`:
+# before `create_all`/`create` of the table on PostgreSQL, and by the migrations' env.py.
+POSTGRESQL_INDEX_OPTIONS: dict[str, dict[str, Any]] = {
+    "idx_vps_tags": {"postgresql_using": "gin"},
+    "idx_vps_ip_addresses": {
+        "postgresql_using": "gin",
+        "postgresql_ops": {"ip_addresses": "jsonb_path_ops"},
+    },
+}
+
+
+def postgresql_index_options() -> None:
+    """Put the PostgreSQL-only options on the model's Index objects (idempotent)."""
+    for index in Vps.__table__.indexes:
+        for key, value in POSTGRESQL_INDEX_OPTIONS.get(index.name or "", {}).items():
+            index.dialect_kwargs[key] = value
+
+
+def _before_create(_table, connection, **_kw) -> None:
+    if connection.dialect.name == "postgresql":
+        postgresql_index_options()
+
+
+event.listen(Vps.__table__, "before_create", _before_create)
 
 
 class AuditLog(Base):

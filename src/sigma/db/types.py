@@ -1,6 +1,8 @@
 """Column types that behave the same on SQLite and PostgreSQL.
 
-- JsonDoc: JSONB on PostgreSQL (GIN-indexable), JSON text on SQLite.
+- JsonDoc: JSONB on PostgreSQL (GIN-indexable), JSON text on SQLite. JSONB is imported only
+  when a PostgreSQL dialect asks for it: importing it loads SQLAlchemy's whole PostgreSQL
+  dialect package (~25 ms, asyncio included), which a SQLite command never needs.
 - ExactDecimal: NUMERIC(p, s) on PostgreSQL; scaled integers on SQLite, whose NUMERIC
   affinity would otherwise round-trip money through binary floats.
 - UtcDateTime: timezone-aware UTC in and out (SQLite stores naive text).
@@ -12,10 +14,25 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, BigInteger, DateTime, Numeric
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+class _JsonDoc(TypeDecorator):
+    """JSON, stored as JSONB on PostgreSQL (what `JSON().with_variant(JSONB(), "postgresql")`
+    gives, without importing the PostgreSQL dialect on SQLite)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+JsonDoc = _JsonDoc()
 
 
 class ExactDecimal(TypeDecorator):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -17,6 +16,8 @@ def _is_pg(session: Session) -> bool:
 
 def json_array_contains(session: Session, column: Any, value: str) -> ColumnElement[bool]:
     if _is_pg(session):
+        from sqlalchemy.dialects.postgresql import JSONB  # not at the top: SQLite runs skip it
+
         return type_coerce(column, JSONB).contains([value])
     each = func.json_each(column).table_valued("value").alias()
     return select(each.c.value).where(each.c.value == value).exists()
@@ -24,6 +25,8 @@ def json_array_contains(session: Session, column: Any, value: str) -> ColumnElem
 
 def json_array_has_object_with(session: Session, column: Any, key: str, value: str) -> ColumnElement[bool]:
     if _is_pg(session):
+        from sqlalchemy.dialects.postgresql import JSONB
+
         return type_coerce(column, JSONB).contains([{key: value}])
     each = func.json_each(column).table_valued("value").alias()
     return select(each.c.value).where(func.json_extract(each.c.value, f"$.{key}") == value).exists()

@@ -1,8 +1,10 @@
 from alembic import context
 
-from sigma.db.models import Base
+from sigma.db.models import Base, postgresql_index_options
 
 connection = context.config.attributes["connection"]
+if connection.dialect.name == "postgresql":
+    postgresql_index_options()  # the GIN indexes, as autogenerate should render them
 context.configure(
     connection=connection,
     target_metadata=Base.metadata,
