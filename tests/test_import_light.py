@@ -1,6 +1,8 @@
 """Startup is a feature: `import sigma.cli` must not pull in the heavy libraries."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -25,3 +27,41 @@ def test_help_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stderr.strip().splitlines()[-1]) == []
+
+
+# ---- what a real command imports (issue 8: CLI startup budgets, bench/README.md)
+
+
+def _modules_after(args: list[str], tmp_path, env: dict[str, str] | None = None) -> tuple[str, set[str]]:
+    """Run `sigma ARGS` in a fresh interpreter, stdout a pipe: (its stdout, sys.modules after)."""
+    report = tmp_path / "modules.json"
+    code = (
+        "import json, sys\n"
+        "from sigma.cli import main\n"
+        "code = 0\n"
+        f"try:\n    main({args!r})\nexcept SystemExit as exc:\n    code = exc.code\n"
+        f"open({str(report)!r}, 'w').write(json.dumps({{'code': code, 'modules': sorted(sys.modules)}}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    data = json.loads(report.read_text())
+    assert data["code"] in (0, None), proc.stderr
+    return proc.stdout, set(data["modules"])
+
+
+def test_local_vps_list_on_sqlite_skips_the_postgresql_dialect_and_rich(sqlite_template, tmp_path):
+    """JSONB and the GIN index options are PostgreSQL-only: declaring them loaded SQLAlchemy's
+    whole PostgreSQL dialect package (~25 ms) on every SQLite command. And a listing written
+    to a pipe is plain text: rich (~35 ms) is not even imported."""
+    db = tmp_path / "sigma.db"
+    shutil.copyfile(sqlite_template, db)
+    env = {"SIGMA_DATABASE_URL": f"sqlite:///{db}"}
+    subprocess.run(
+        [sys.executable, "-m", "sigma", "vps", "add", "hk-light-01", "--ip", "192.0.2.7=ct",
+         "--country", "HK", "--expire-date", "2031-01-01", "--tag", "edge"],
+        check=True, capture_output=True, env={**os.environ, **env},
+    )
+    out, loaded = _modules_after(["vps", "list"], tmp_path, env)
+    assert "hk-light-01" in out and "192.0.2.7 CT" in out
+    assert "sqlalchemy.dialects.postgresql" not in loaded
+    assert not [m for m in loaded if m == "rich" or m.startswith("rich.")]

@@ -17,18 +17,17 @@ def liveness(v: dict[str, Any]):
     """'online' (green), 'offline 2h' (red), or '' when no agent ever reported."""
     from datetime import UTC, datetime
 
-    from rich.text import Text
-
+    from sigma.output import Styled
     from sigma.schemas import last_heartbeat
 
     online = v.get("online")
     if online is None:
         return ""
     if online:
-        return Text("online", style="green")
+        return Styled("online", "green")
     seen = last_heartbeat(v.get("extra"))
     ago = _ago((datetime.now(UTC) - seen).total_seconds()) if seen else "?"
-    return Text(f"offline {ago}", style="red")
+    return Styled(f"offline {ago}", "red")
 
 
 def _ago(seconds: float) -> str:

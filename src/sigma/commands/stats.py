@@ -54,7 +54,7 @@ def dashboard(s: dict[str, Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from sigma.output import console, days_left
+    from sigma.output import console, days_left, rich_text
 
     head = Text.assemble(
         ("sigma fleet  ", "bold"), (f"{s['total_vps']} VPS", "bold"), "  ·  ",
@@ -69,7 +69,7 @@ def dashboard(s: dict[str, Any]) -> None:
             v["hostname"] + (f" ({v['alias']})" if v["alias"] else ""), v["country"],
             Text(v["status"], style=STATUS_STYLE.get(v["status"], "")),
             f"{v['cost_monthly']} {v['currency']}" if v["cost_monthly"] else "",
-            days_left(v["expire_date"]),
+            rich_text(days_left(v["expire_date"])),
         )
     if not s["expiring_soon"]:
         expiring.add_row(Text("nothing expires soon", style="dim"), "", "", "", "")

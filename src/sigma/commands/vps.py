@@ -101,10 +101,10 @@ def _ips(entries: list[dict[str, str]]) -> str:
 
 
 def _status(status: str):
-    from rich.text import Text
+    from sigma.output import Styled
 
     style = {"active": "green", "provisioning": "cyan", "retiring": "yellow", "retired": "dim", "suspended": "red"}
-    return Text(status, style=style.get(status, ""))
+    return Styled(status, style.get(status, ""))
 
 
 def _expires(expire: str | None):
