@@ -65,3 +65,27 @@ def test_local_vps_list_on_sqlite_skips_the_postgresql_dialect_and_rich(sqlite_t
     assert "hk-light-01" in out and "192.0.2.7 CT" in out
     assert "sqlalchemy.dialects.postgresql" not in loaded
     assert not [m for m in loaded if m == "rich" or m.startswith("rich.")]
+
+
+def test_remote_vps_list_skips_sqlalchemy_keyring_and_trio(tmp_path):
+    """Against a real `sigma serve`, logged in as a user logs in: no SQLAlchemy, no keyring when
+    the token is in the credentials file (~100-150 ms), no httpx CLI or trio (~100 ms)."""
+    from serverproc import ADMIN, start_server
+
+    server = start_server(tmp_path / "server")
+    try:
+        with server.admin() as admin:
+            admin.post("/api/vps", json={"hostname": "hk-remote-01", "country": "HK",
+                                         "ip_addresses": [{"ip": "192.0.2.9", "label": "china-telecom"}],
+                                         "expire_date": "2031-01-01"}).raise_for_status()
+        env = {"SIGMA_CONFIG": str(tmp_path / "client.yaml"), "SIGMA_DATA_DIR": str(tmp_path / "client-data")}
+        subprocess.run(
+            [sys.executable, "-m", "sigma", "login", server.base, "--email", ADMIN[0], "--password-stdin"],
+            input=ADMIN[1] + "\n", check=True, capture_output=True, text=True, env={**os.environ, **env},
+        )
+        out, loaded = _modules_after(["vps", "list"], tmp_path, env)
+    finally:
+        server.stop()
+    assert "hk-remote-01" in out and "192.0.2.9 CT" in out
+    heavy = ("sqlalchemy", "keyring", "trio", "httpx._main", "rich")
+    assert not [m for m in loaded if m.split(".")[0] in heavy or m.startswith(heavy)]

@@ -1,5 +1,10 @@
 """Where `sigma login` keeps the token: the OS keyring, or a 0600 file in the data dir
-when no keyring backend exists (servers, containers)."""
+when no keyring backend exists (servers, containers).
+
+A server's secret is kept in one place only: saving it to the keyring drops the file's
+entry. So `load` reads the file first and asks the keyring only when the file has nothing
+for that server: importing keyring and finding its backend costs ~100-150 ms, on every remote
+command of a machine without a keyring otherwise (bench/README.md)."""
 
 from __future__ import annotations
 
@@ -49,19 +54,25 @@ def _write_file(data: dict[str, str]) -> None:
 def save(server: str, secret: str) -> str:
     """Store the secret for `server`; returns where it went (for the user's information)."""
     kr = _keyring()
+    data = _read_file()
     if kr is not None:
         try:
             kr.set_password(SERVICE, server, secret)
-            return "the OS keyring"
         except Exception:  # noqa: BLE001
             pass
-    data = _read_file()
+        else:
+            if data.pop(server, None) is not None:  # an older secret must not shadow this one
+                _write_file(data)
+            return "the OS keyring"
     data[server] = secret
     _write_file(data)
     return str(_file())
 
 
 def load(server: str) -> str | None:
+    secret = _read_file().get(server)
+    if secret:
+        return secret
     kr = _keyring()
     if kr is not None:
         try:
@@ -70,7 +81,7 @@ def load(server: str) -> str | None:
                 return value
         except Exception:  # noqa: BLE001
             pass
-    return _read_file().get(server)
+    return None
 
 
 def delete(server: str) -> bool:
