@@ -33,6 +33,11 @@ class LocalBackend:
         with unit_of_work(self.sessions) as session:
             return fn(session, self.actor, *args)
 
+    def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        """A service call that only reads, in one statement: no BEGIN/COMMIT."""
+        with unit_of_work(self.sessions, read_only=True) as session:
+            return fn(session, self.actor, *args)
+
     # providers
     def list_providers(self, page: int = 1, per_page: int = 25):
         return self._run(providers.list_providers, page, per_page)
@@ -54,10 +59,10 @@ class LocalBackend:
 
     # VPS
     def list_vps(self, f: VpsFilter):
-        return self._run(vps.list_vps, f)
+        return self._read(vps.list_vps, f)
 
     def all_vps(self, f: VpsFilter):
-        return self._run(vps.all_vps, f)
+        return self._read(vps.all_vps, f)
 
     def get_vps(self, ref):
         return self._run(vps.get, ref)

@@ -81,3 +81,10 @@ def run(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call a service function in one transaction; it commits before the response is sent."""
     with unit_of_work(request.app.state.sessions) as session:
         return fn(session, *args, **kwargs)
+
+
+def read(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call a service function that only reads, in one statement (a listing and its count):
+    no BEGIN/COMMIT round trips (`unit_of_work(read_only=True)`). Never for one that writes."""
+    with unit_of_work(request.app.state.sessions, read_only=True) as session:
+        return fn(session, *args, **kwargs)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import String, func, literal, select, true, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import ColumnElement, Select
@@ -63,6 +64,9 @@ def _provider_id(session: Session, provider_id: Any) -> Any:
     return provider_id
 
 
+_PLAIN_TAG = re.compile(r"[A-Za-z0-9_:.-]+")
+
+
 def filtered(session: Session, f: VpsFilter) -> Select:
     q = select(VpsRow)
     conds: list[ColumnElement[bool]] = []
@@ -74,7 +78,14 @@ def filtered(session: Session, f: VpsFilter) -> Select:
         conds.append(VpsRow.provider_id == f.provider_id)
     if f.purpose is not None and "purpose" in f.model_fields_set:
         conds.append(VpsRow.purpose == f.purpose)
+    sqlite = session.get_bind().dialect.name == "sqlite"
     for tag in f.tag:
+        if sqlite and _PLAIN_TAG.fullmatch(tag):
+            # SQLite has no index for it: before calling json_each on the row, a substring test
+            # on the JSON text, exact for these characters (no JSON encoder escapes them), so
+            # only rows that may hold the tag pay for json_each (40 -> 8 ms over the ~20,000
+            # retired VPS of one country, bench/README.md)
+            conds.append(func.instr(type_coerce(VpsRow.tags, String), literal(f'"{tag}"', String)) > 0)
         conds.append(json_array_contains(session, VpsRow.tags, tag))
     if f.expiring_within_days is not None:
         conds.append(VpsRow.expire_date.is_not(None))
@@ -94,14 +105,28 @@ ORDER = (VpsRow.status, VpsRow.expire_date.asc().nulls_last(), VpsRow.hostname, 
 
 
 def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) -> Page[Vps]:
+    """One page and the number of matches, in one statement (one round trip): the count is an
+    uncorrelated scalar subquery the database evaluates once, beside the page's rows (not
+    `count(*) OVER ()`, which makes the database buffer every matching row before the first
+    one is returned). A page past the end has no row to carry the count: then it is asked
+    for on its own."""
     actor.require(READERS)
     f = validate(VpsFilter, f or {}) if not isinstance(f, VpsFilter) else f
     q = filtered(session, f)
     # keep FROM vps: a filter-less query (WHERE true) would otherwise count "SELECT 1" once
-    total = session.scalar(q.with_only_columns(func.count(), maintain_column_froms=True)) or 0
-    rows = session.scalars(q.order_by(*ORDER).offset((f.page - 1) * f.per_page).limit(f.per_page))
+    count = q.with_only_columns(func.count(), maintain_column_froms=True)
+    offset = (f.page - 1) * f.per_page
+    rows = session.execute(
+        q.add_columns(count.correlate(None).scalar_subquery()).order_by(*ORDER).offset(offset).limit(f.per_page)
+    ).all()
+    if rows:
+        total = rows[0][1]
+    elif offset:
+        total = session.scalar(count) or 0
+    else:
+        total = 0
     return Page[Vps](
-        data=[out(r) for r in rows], total=total, page=f.page, per_page=f.per_page
+        data=[out(r[0]) for r in rows], total=total, page=f.page, per_page=f.per_page
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from sigma.schemas import Deleted, Page, Vps, VpsCreate, VpsFilter, VpsUpdate, validate
-from sigma.server.deps import ActorDep, rule, run
+from sigma.server.deps import ActorDep, read, rule, run
 from sigma.services import vps
 
 router = APIRouter(prefix="/api/vps", tags=["vps"])
@@ -32,7 +32,7 @@ def list_vps(
         page=page, per_page=per_page,
     )
     f = validate(VpsFilter, {k: v for k, v in raw.items() if v is not None})
-    return run(request, vps.list_vps, actor, f)
+    return read(request, vps.list_vps, actor, f)
 
 
 @router.post("", response_model=Vps, openapi_extra=rule("op"))
