@@ -98,7 +98,7 @@ def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Prometheus targets / Ansible inventory at 10k active VPS")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/sigma_bench_exports")
     ap.add_argument("--sqlite", default=None, help="SQLite file (default: a new temporary one)")
@@ -108,7 +108,7 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="skip loading a database that already holds --vps VPS")
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-pg", action="store_true")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     targets = []
     if not args.skip_pg:
         targets.append(("postgresql", args.pg))

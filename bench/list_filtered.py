@@ -72,7 +72,7 @@ def measure(url: str, runs: int) -> dict[str, float]:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="filtered VPS list at 100k rows")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/sigma_bench")
     ap.add_argument("--vps", type=int, default=100_000)
@@ -81,7 +81,7 @@ def main() -> int:
     ap.add_argument("--skip-pg", action="store_true")
     ap.add_argument("--sqlite", default=None, help="SQLite file (default: a new temporary one)")
     ap.add_argument("--reuse", action="store_true", help="skip loading a database that already holds --vps VPS")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     worst = 0.0
     targets = [] if args.skip_pg else [("postgresql", args.pg)]
     if not args.skip_sqlite:
