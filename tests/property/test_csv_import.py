@@ -303,3 +303,28 @@ def test_cases_this_property_found(sessions):
     with unit_of_work(sessions) as session:
         report = transfer.import_vps(session, local_actor(), exported, "csv")
     assert (report.unchanged, report.updated, report.created) == (1, 0, 0)
+
+
+def test_tags_that_start_with_a_bracket_are_tags_not_json(sessions):
+    """'[prod];eu' is two tags (a tag may contain brackets); only '["..."]' or '[]' is the
+    JSON form. Tags that would read back as JSON are exported as a JSON list."""
+    from sqlalchemy import text
+
+    from sigma.db.engine import unit_of_work
+    from sigma.services import transfer
+    from sigma.services.actor import local_actor
+
+    with sessions() as session:
+        session.execute(text("DELETE FROM vps"))
+        session.commit()
+    data = 'hostname,tags\nh1,[prod];eu\nh2,"[""a"",""b""]"\nh3,"[""[\\""x"",""eu""]"\n'
+    with unit_of_work(sessions) as session:
+        assert transfer.import_vps(session, local_actor(), data, "csv").created == 3
+    with sessions() as session:
+        tags = {r["hostname"]: r["tags"] for r in transfer.vps_records(session)}
+    assert tags == {"h1": ["[prod]", "eu"], "h2": ["a", "b"], "h3": ['["x', "eu"]}
+    with unit_of_work(sessions) as session:
+        exported = transfer.export_vps(session, local_actor(), "csv")
+    with unit_of_work(sessions) as session:
+        report = transfer.import_vps(session, local_actor(), exported, "csv")
+    assert (report.unchanged, report.updated, report.created) == (3, 0, 0)

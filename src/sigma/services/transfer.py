@@ -98,16 +98,21 @@ def provider_records(session: Session) -> list[dict[str, Any]]:
     return [Provider.model_validate(r).model_dump(mode="json") for r in rows]
 
 
+_JSON_LIST = re.compile(r"\[\s*(?:[{\"\]]|$)")  # [{...}, ...], ["..."] or []; not [2001:db8::1]
+
+
 def _csv_cell(name: str, value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if name == "tags":
-        # ';'-joined as the contract, unless a tag itself contains ';' (then a JSON list)
-        if any(";" in t for t in value):
+        # ';'-joined as the contract, unless that would read back otherwise: a tag with ';'
+        # in it, or a first tag that looks like the start of a JSON list (then a JSON list)
+        joined = ";".join(value)
+        if any(";" in t for t in value) or _JSON_LIST.match(joined):
             return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        return ";".join(value)
+        return joined
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return str(value)
@@ -493,9 +498,6 @@ VPS_FIELDS = list(VpsCreate.model_fields)
 VPS_READ_ONLY = {n for n in Vps.model_fields if n not in VpsCreate.model_fields} - {"id"}
 
 
-_JSON_LIST = re.compile(r"\[\s*(?:[{\"\]]|$)")  # [{...}, ...], ["..."] or []; not [2001:db8::1]
-
-
 def _csv_ips(name: str, cell: str) -> list[Any]:
     text = cell.strip()
     if not text:
@@ -509,7 +511,9 @@ def _csv_ips(name: str, cell: str) -> list[Any]:
 
 def _csv_tags(name: str, cell: str) -> list[Any]:
     text = cell.strip()
-    return _json_cell(name, text, list) if text.startswith("[") else [t for t in text.split(";") if t.strip()]
+    if _JSON_LIST.match(text):
+        return _json_cell(name, text, list)
+    return [t for t in text.split(";") if t.strip()]  # a tag may itself start with '[': [prod];eu
 
 
 _ABSENT = object()
