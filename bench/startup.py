@@ -3,6 +3,7 @@ measured in the same run:
 
     sigma --help                             <= 1.3 x  python -c "import typer"
     sigma vps list, local SQLite, 1,000 VPS  <= 1.2 x  python -c "import typer, rich.table, sqlmodel"
+    sigma vps list, remote, 1,000 VPS        <= 1.3 x  python -c "import typer, rich.table, httpx"
 
 Method: the real interpreter (sys.executable) and the real `sigma` console script next to it,
 never a pyenv/asdf shim (a shim is a bash script that costs ~150 ms by itself). Each command
@@ -14,6 +15,11 @@ busy machine. `--method hyperfine` uses rounds of `hyperfine -N` instead, both c
 round, their order flipped every round (hyperfine cannot alternate single runs).
 `sigma vps list` reads a temporary SQLite file loaded by bench/fleet.py, with SIGMA_CONFIG
 pointing at a file that does not exist and SIGMA_DATA_DIR at an empty directory.
+The remote case starts a real `sigma serve` on a free loopback port over another such file
+(its first admin from SIGMA_ADMIN_EMAIL/PASSWORD), logs in as a user would (`sigma login URL
+--email ... --password-stdin`: the server URL goes to the client's config file, the token to
+the OS keyring or, without one, to the client's data dir), times `sigma vps list` against it,
+then logs out and stops the server.
 
     python bench/startup.py [--runs 15] [--method subprocess|hyperfine] [--json out.json]
 """
@@ -44,6 +50,7 @@ for path in (HERE, SRC):
 PY = sys.executable
 FLOOR_HELP = "import typer"
 FLOOR_LOCAL = "import typer, rich.table, sqlmodel"
+FLOOR_REMOTE = "import typer, rich.table, httpx"
 FLEET_VPS = 1_000
 # settings that would distort the timings if the caller's shell had them
 DROP_ENV = ("PYTHONDONTWRITEBYTECODE", "PYTHONPROFILEIMPORTTIME", "PYTHONTRACEMALLOC",
@@ -195,6 +202,91 @@ def _check(argv: list[str], env: dict[str, str], expect_lines: int = 0) -> None:
         raise SystemExit(f"{shlex.join(argv)} printed {len(proc.stdout.splitlines())} lines, expected >= {expect_lines}")
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RemoteServer:
+    """A real `sigma serve` on a loopback port over a SQLite file, and a client logged in to
+    it the way a user logs in (config file + stored token), in `tmp`."""
+
+    ADMIN = ("bench@sigma.local", "bench-password-123")
+
+    def __init__(self, sigma: str, db: Path, tmp: Path, env: dict[str, str]):
+        self.sigma, self.tmp = sigma, tmp
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        base_env = {k: v for k, v in env.items() if not k.startswith("SIGMA_")}
+        self.server_env = {
+            **base_env,
+            "SIGMA_DATABASE_URL": f"sqlite:///{db}",
+            "SIGMA_CONFIG": str(tmp / "server-config.yaml"),
+            "SIGMA_DATA_DIR": str(tmp / "server-data"),
+            "SIGMA_JWT_SECRET": "bench-startup-jwt-secret-0123456789",
+            "SIGMA_ADMIN_EMAIL": self.ADMIN[0],
+            "SIGMA_ADMIN_PASSWORD": self.ADMIN[1],
+            "SIGMA_RATE_LIMIT_REQUESTS": "1000000",  # the benchmark sends a few hundred requests a minute
+            "SIGMA_JOBS_ENABLED": "false",  # no background jobs competing with the timed runs
+        }
+        self.client_env = {
+            **base_env,
+            "SIGMA_CONFIG": str(tmp / "client-config.yaml"),
+            "SIGMA_DATA_DIR": str(tmp / "client-data"),
+        }
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        import urllib.request
+
+        log = open(self.tmp / "serve.log", "ab")  # noqa: SIM115 - the child keeps its own copy
+        with log:
+            self.proc = subprocess.Popen(
+                [self.sigma, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+                env=self.server_env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"sigma serve exited: {(self.tmp / 'serve.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            self.stop()
+            raise SystemExit("sigma serve did not answer /healthz in time")
+        proc = subprocess.run(
+            [self.sigma, "login", self.base, "--email", self.ADMIN[0], "--password-stdin"],
+            input=self.ADMIN[1] + "\n", capture_output=True, text=True, env=self.client_env,
+        )
+        if proc.returncode != 0:
+            self.stop()
+            raise SystemExit(f"sigma login failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc is None:
+            return
+        # forget the token (it may be in the OS keyring), then stop the server
+        subprocess.run([self.sigma, "logout"], capture_output=True, env=self.client_env)
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+
 def run(runs: int = 15, method: str | None = None, quiet: bool = False) -> list[Result]:
     from fleet import build
 
@@ -240,21 +332,41 @@ def run(runs: int = 15, method: str | None = None, quiet: bool = False) -> list[
         (t_base,), (c_base,) = measure([base], runs, env, method)
         results.append(Result("python -c pass (interpreter + site)", shlex.join(base), t_base, c_base))
         for what, argv, floor_code, budget in cases:
-            _check(argv, env)
-            floor = [PY, "-c", floor_code] if floor_code else None
-            say(f"timing: {shlex.join(argv)}" + (f"  vs  {shlex.join(floor)}" if floor else ""))
-            if floor:
-                (t_cmd, t_floor), (c_cmd, c_floor) = measure([argv, floor], runs, env, method)
-            else:
-                (t_cmd,), (c_cmd,) = measure([argv], runs, env, method)
-                t_floor, c_floor = [], []
-            results.append(Result(
-                what=what, command=shlex.join(argv), times_ms=t_cmd, cpu_ms=c_cmd,
-                floor=f'python -c "{floor_code}"' if floor else None,
-                floor_command=shlex.join(floor) if floor else None,
-                floor_times_ms=t_floor, floor_cpu_ms=c_floor, budget=budget if floor else None,
-            ))
+            results.append(_time_case(what, argv, floor_code, budget, env, runs, method, say))
+
+        # remote: a real `sigma serve` on loopback over its own copy of the fleet
+        server_db = Path(tmp) / "server.db"
+        build(f"sqlite:///{server_db}", FLEET_VPS, FLEET_VPS)
+        server = RemoteServer(sigma, server_db, Path(tmp), env)
+        say(f"remote: sigma serve on {server.base} over {FLEET_VPS:,} VPS, client logged in with `sigma login`")
+        server.start()
+        try:
+            remote_env = server.client_env
+            _check([sigma, "vps", "list"], remote_env, expect_lines=25)
+            results.append(_time_case(
+                f"sigma vps list (remote, sigma serve on loopback, {FLEET_VPS:,} VPS)", [sigma, "vps", "list"],
+                FLOOR_REMOTE, 1.3, remote_env, runs, method, say))
+        finally:
+            server.stop()
     return results
+
+
+def _time_case(what: str, argv: list[str], floor_code: str | None, budget: float | None,
+               env: dict[str, str], runs: int, method: str, say) -> Result:
+    _check(argv, env)
+    floor = [PY, "-c", floor_code] if floor_code else None
+    say(f"timing: {shlex.join(argv)}" + (f"  vs  {shlex.join(floor)}" if floor else ""))
+    if floor:
+        (t_cmd, t_floor), (c_cmd, c_floor) = measure([argv, floor], runs, env, method)
+    else:
+        (t_cmd,), (c_cmd,) = measure([argv], runs, env, method)
+        t_floor, c_floor = [], []
+    return Result(
+        what=what, command=shlex.join(argv), times_ms=t_cmd, cpu_ms=c_cmd,
+        floor=f'python -c "{floor_code}"' if floor else None,
+        floor_command=shlex.join(floor) if floor else None,
+        floor_times_ms=t_floor, floor_cpu_ms=c_floor, budget=budget if floor else None,
+    )
 
 
 def table(results: list[Result]) -> str:

@@ -42,8 +42,10 @@ def _modules_after(args: list[str], tmp_path, env: dict[str, str] | None = None)
         f"try:\n    main({args!r})\nexcept SystemExit as exc:\n    code = exc.code\n"
         f"open({str(report)!r}, 'w').write(json.dumps({{'code': code, 'modules': sorted(sys.modules)}}))\n"
     )
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("SIGMA_") or k in ("SIGMA_CONFIG", "SIGMA_DATA_DIR")}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+                          env={**base, **(env or {})})
     data = json.loads(report.read_text())
     assert data["code"] in (0, None), proc.stderr
     return proc.stdout, set(data["modules"])
@@ -67,9 +69,10 @@ def test_local_vps_list_on_sqlite_skips_the_postgresql_dialect_and_rich(sqlite_t
     assert not [m for m in loaded if m == "rich" or m.startswith("rich.")]
 
 
-def test_remote_vps_list_skips_sqlalchemy_keyring_and_trio(tmp_path):
-    """Against a real `sigma serve`, logged in as a user logs in: no SQLAlchemy, no keyring when
-    the token is in the credentials file (~100-150 ms), no httpx CLI or trio (~100 ms)."""
+def test_remote_vps_list_skips_pydantic_sqlalchemy_keyring_and_trio(tmp_path):
+    """Against a real `sigma serve`, logged in as a user logs in: no pydantic (settings and
+    schemas, ~130 ms: the listing is the server's JSON), no SQLAlchemy, no keyring when the
+    token is in the credentials file (~100-150 ms), no httpx CLI or trio (~100 ms)."""
     from serverproc import ADMIN, start_server
 
     server = start_server(tmp_path / "server")
@@ -87,5 +90,5 @@ def test_remote_vps_list_skips_sqlalchemy_keyring_and_trio(tmp_path):
     finally:
         server.stop()
     assert "hk-remote-01" in out and "192.0.2.9 CT" in out
-    heavy = ("sqlalchemy", "keyring", "trio", "httpx._main", "rich")
+    heavy = ("pydantic", "sigma.schemas", "sigma.settings", "sqlalchemy", "keyring", "trio", "httpx._main", "rich")
     assert not [m for m in loaded if m.split(".")[0] in heavy or m.startswith(heavy)]

@@ -42,30 +42,15 @@ class BaseModel(_PydanticBaseModel):
 
 # ---------------------------------------------------------------- enumerations
 
-VPS_STATUSES = ("provisioning", "active", "retiring", "retired", "suspended")
-VPS_PURPOSES = ("", "vpn-exit", "vpn-relay", "vpn-entry", "monitor", "management", "other")
-IP_LABELS = (
-    "",
-    "china-telecom",
-    "china-unicom",
-    "china-mobile",
-    "china-cernet",
-    "overseas",
-    "internal",
-    "anycast",
+from sigma.vocab import (  # noqa: E402, F401 (re-exported: pydantic-free, for the remote CLI)
+    ACTIVE_STATUSES,
+    IP_LABEL_ALIASES,
+    IP_LABEL_SHORT,
+    IP_LABELS,
+    VPS_PURPOSES,
+    VPS_STATUSES,
+    last_heartbeat,
 )
-# the contract's short codes, accepted on input
-IP_LABEL_ALIASES = {
-    "ct": "china-telecom",
-    "cu": "china-unicom",
-    "cm": "china-mobile",
-    "edu": "china-cernet",
-    "os": "overseas",
-    "lan": "internal",
-    "ac": "anycast",
-}
-IP_LABEL_SHORT = {v: k.upper() for k, v in IP_LABEL_ALIASES.items()}
-ACTIVE_STATUSES = ("active", "provisioning")
 
 MAX_TEXT = 10_000
 MAX_NAME = 253
@@ -1143,17 +1128,6 @@ OFFLINE_AFTER_SECONDS = 180
 def set_offline_after(seconds: int) -> None:
     global OFFLINE_AFTER_SECONDS
     OFFLINE_AFTER_SECONDS = int(seconds)
-
-
-def last_heartbeat(extra: Any) -> datetime | None:
-    """extra.last_heartbeat as an aware datetime, or None when absent or unreadable."""
-    if not isinstance(extra, dict) or not isinstance(extra.get("last_heartbeat"), str):
-        return None
-    try:
-        dt = datetime.fromisoformat(extra["last_heartbeat"].replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def agent_online(extra: Any, now: datetime | None = None, threshold: int | None = None) -> bool | None:

@@ -16,7 +16,7 @@ SERVICE = "sigma"
 
 
 def _file() -> Path:
-    from sigma.settings import data_dir
+    from sigma.config_file import data_dir
 
     return data_dir() / "credentials.json"
 

@@ -5,30 +5,15 @@ Server errors come back as the same SigmaError subclasses (same message, same ex
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-if "httpx" not in sys.modules:
-    # httpx's optional command line (httpx._main: click, rich, pygments) and httpcore's optional
-    # trio support are never used by this client, and both import ImportError-tolerantly: kept
-    # out while httpx and httpcore (what httpx.Client() imports) first load, they save ~40 ms and,
-    # where trio is installed, ~60 ms of every remote command. Only for that first import.
-    _blocked = [name for name in ("httpx._main", "trio") if name not in sys.modules]
-    for _name in _blocked:
-        sys.modules[_name] = None  # type: ignore[assignment]
-    try:
-        import httpcore  # noqa: F401
-        import httpx
-    finally:
-        for _name in _blocked:
-            if _name in sys.modules and sys.modules[_name] is None:
-                del sys.modules[_name]
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from sigma.client import credentials
+from sigma.client.http import ApiClient, make_client, server_base  # noqa: F401 (re-exported)
+from sigma.client.http import auth_headers as _auth_headers
 from sigma.errors import NotAuthenticated, SigmaError, Unavailable, error_from_body
 from sigma.schemas import (
     ApiKey,
@@ -51,63 +36,16 @@ M = TypeVar("M")
 CLIENT_FACTORY: Callable[[str, dict[str, str]], httpx.Client] | None = None
 
 
-def server_base(url: str) -> str:
-    url = url.strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        url = "http://" + url
-    return url.removesuffix("/api")
-
-
 def auth_headers(settings: Settings, base: str) -> dict[str, str]:
-    if settings.api_key:
-        return {"X-Api-Key": settings.api_key}
-    secret = credentials.load(base)
-    if not secret:
-        return {}
-    if secret.startswith("sigma_"):
-        return {"X-Api-Key": secret}
-    return {"Authorization": f"Bearer {secret}"}
+    return _auth_headers(settings.api_key, base)
 
 
-def make_client(base: str, headers: dict[str, str], timeout: float = 30.0) -> httpx.Client:
-    headers = {"User-Agent": "sigma-cli", **headers}
-    if CLIENT_FACTORY is not None:
-        return CLIENT_FACTORY(base, headers)
-    return httpx.Client(base_url=base, headers=headers, timeout=timeout)
-
-
-class RemoteBackend:
+class RemoteBackend(ApiClient):
     def __init__(self, settings: Settings):
-        self.base = server_base(settings.server or "")
-        self.where = self.base
-        self.http = make_client(self.base, auth_headers(settings, self.base))
+        base = server_base(settings.server or "")
+        super().__init__(base, auth_headers(settings, base))
 
-    # ------------------------------------------------------------ plumbing
-
-    def request(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
-        resp = self.http_call(method, path, params=params, json=json)
-        ctype = resp.headers.get("content-type", "")
-        return resp.json() if "json" in ctype else resp.text
-
-    def http_call(self, method: str, path: str, *, params: Any = None, json: Any = None,
-                  headers: dict[str, str] | None = None) -> httpx.Response:
-        """One HTTP exchange; any error status becomes the server's SigmaError."""
-        try:
-            resp = self.http.request(method, path, params=params, json=json, headers=headers)
-        except httpx.TransportError as exc:
-            raise Unavailable(f"cannot reach the sigma server at {self.base}: {exc or type(exc).__name__}") from None
-        if resp.status_code >= 400:
-            try:
-                body = resp.json()
-            except ValueError:
-                body = {"error": resp.text.strip()[:200] or f"HTTP {resp.status_code}"}
-            err = error_from_body(resp.status_code, body)
-            if isinstance(err, NotAuthenticated):
-                raise NotAuthenticated(
-                    f"not authenticated to {self.base}: run `sigma login {self.base}` (server said: {err.message})"
-                )
-            raise err
-        return resp
+    # ------------------------------------------------------------ plumbing (request, http_call: ApiClient)
 
     def _get(self, model: Any, path: str, **kw: Any) -> Any:
         return TypeAdapter(model).validate_python(self.request("GET", path, **kw))
@@ -121,9 +59,6 @@ class RemoteBackend:
     @staticmethod
     def _ref(ref: Any) -> str:
         return quote(str(ref), safe="")
-
-    def close(self) -> None:
-        self.http.close()
 
     # ------------------------------------------------------------ providers
 

@@ -18,7 +18,7 @@ def liveness(v: dict[str, Any]):
     from datetime import UTC, datetime
 
     from sigma.output import Styled
-    from sigma.schemas import last_heartbeat
+    from sigma.vocab import last_heartbeat
 
     online = v.get("online")
     if online is None:

@@ -9,6 +9,7 @@ import typer
 
 if TYPE_CHECKING:
     from sigma.backend import Backend
+    from sigma.client.http import ApiClient
     from sigma.settings import Settings
 
 
@@ -19,6 +20,7 @@ class State:
         self.local = local
         self._settings: Settings | None = None
         self._backend: Backend | None = None
+        self._remote_api: ApiClient | None | bool = None  # False: checked, not the simple case
 
     @property
     def settings(self) -> Settings:
@@ -38,9 +40,24 @@ class State:
             self._backend = get_backend(self.settings)
         return self._backend
 
+    def remote_api(self) -> ApiClient | None:
+        """The server's plain HTTP client when this command runs remotely and the settings are
+        just the server and its credentials (sigma.client.target), built without loading the
+        Settings model or the schemas (pydantic); None otherwise: use `backend`."""
+        if self._remote_api is None:
+            if self._backend is not None or self._settings is not None:
+                self._remote_api = False
+            else:
+                from sigma.client.target import remote_api
+
+                self._remote_api = remote_api(self.flags, local=self.local) or False
+        return self._remote_api or None
+
     def close(self) -> None:
         if self._backend is not None:
             self._backend.close()
+        if self._remote_api:
+            self._remote_api.close()
 
 
 def state(ctx: typer.Context) -> State:
