@@ -67,6 +67,7 @@ def test_local_vps_list_on_sqlite_skips_the_postgresql_dialect_and_rich(sqlite_t
     assert "hk-light-01" in out and "192.0.2.7 CT" in out
     assert "sqlalchemy.dialects.postgresql" not in loaded
     assert not [m for m in loaded if m == "rich" or m.startswith("rich.")]
+    assert not [m for m in loaded if m.startswith("sigma._schemas")]  # other areas' schemas
 
 
 def test_remote_vps_list_skips_pydantic_sqlalchemy_keyring_and_trio(tmp_path):
@@ -92,3 +93,19 @@ def test_remote_vps_list_skips_pydantic_sqlalchemy_keyring_and_trio(tmp_path):
     assert "hk-remote-01" in out and "192.0.2.9 CT" in out
     heavy = ("pydantic", "sigma.schemas", "sigma.settings", "sqlalchemy", "keyring", "trio", "httpx._main", "rich")
     assert not [m for m in loaded if m.split(".")[0] in heavy or m.startswith(heavy)]
+
+
+def test_every_area_schema_is_listed_for_sigma_schemas():
+    """sigma.schemas finds the other areas' schemas by name (_AREAS): a schema added to one of
+    the sigma._schemas modules must be listed there, or `from sigma.schemas import X` fails."""
+    import importlib
+
+    import sigma.schemas as schemas
+
+    core = set(vars(schemas)) - set(schemas._LAZY)
+    for module, names in schemas._AREAS.items():
+        area = importlib.import_module(module)
+        defined = {n for n in vars(area) if not n.startswith("_") and n not in core}
+        assert defined == set(names), module
+        for name in names:
+            assert getattr(schemas, name) is getattr(area, name)

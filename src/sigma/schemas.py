@@ -793,328 +793,6 @@ class AuditFilter(PageParams):
     per_page: int = 50
 
 
-# ---- derived from the inventory: stats, exchange rates, costs, import/export, notices (issue 4)
-
-
-def _plain_decimal(v: Decimal) -> str:
-    """An exact decimal as a plain string (never exponent notation): '53.5800000'."""
-    return format(v, "f")
-
-
-ExactAmount = Annotated[Decimal, PlainSerializer(_plain_decimal, return_type=str)]
-
-
-def _positive(v: Decimal) -> Decimal:
-    if v <= 0:
-        raise ValueError("must be greater than 0")
-    return v
-
-
-PositiveRate = Annotated[
-    Decimal,
-    BeforeValidator(_decimal(6, 12)),
-    AfterValidator(_positive),
-    PlainSerializer(lambda v: f"{v:.6f}", return_type=str),
-]
-
-
-class CountBy(BaseModel):
-    label: str
-    count: int
-
-
-class Stats(BaseModel):
-    total_vps: int
-    active_vps: int
-    total_providers: int
-    by_country: list[CountBy]
-    by_provider: list[CountBy]
-    by_status: list[CountBy]
-    expiring_soon: list[Vps]
-
-
-class ExchangeRate(Output):
-    id: UUID
-    from_currency: str
-    to_currency: str
-    rate: PositiveRate
-    updated_at: Timestamp
-
-
-class ExchangeRateCreate(Input):
-    from_currency: Currency
-    to_currency: Currency
-    rate: PositiveRate
-
-    @field_validator("to_currency", mode="after")
-    @classmethod
-    def _distinct(cls, to: str, info: ValidationInfo) -> str:
-        if info.data.get("from_currency") == to:
-            raise ValueError(f"a rate from {to} to itself is always 1")
-        return to
-
-
-class ExchangeRateUpdate(Input):
-    rate: PositiveRate
-
-
-COST_GROUPINGS = ("provider", "country", "purpose")
-
-
-def _grouping(value: Any) -> str | None:
-    if value in (None, ""):
-        return None
-    return _one_of(value, COST_GROUPINGS, "grouping")
-
-
-class CostQuery(Input):
-    provider_id: UUID | None = None
-    country: Country | None = None
-    status: Status | None = None
-    convert_to: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else _currency(v))] = None
-    by: Annotated[str | None, BeforeValidator(_grouping)] = None
-    months: int = 12
-    include_retired: bool = False
-
-    @field_validator("months", mode="after")
-    @classmethod
-    def _months(cls, v: int) -> int:
-        return min(max(v, 1), 120)
-
-    @field_validator("country", mode="before")
-    @classmethod
-    def _empty_country(cls, v: Any) -> Any:
-        return None if v == "" else v
-
-
-class CurrencyTotal(BaseModel):
-    currency: str
-    vps_count: int
-    total_cost: ExactAmount
-
-
-class RateUsed(BaseModel):
-    from_currency: str
-    to_currency: str
-    rate: ExactAmount
-    inverse: bool  # True: only to->from was stored, its inverse was applied
-
-
-class ConvertedTotal(BaseModel):
-    currency: str
-    amount: ExactAmount
-    rates: list[RateUsed] = Field(default_factory=list)
-
-
-class CostGroup(BaseModel):
-    key: str
-    per_currency: list[CurrencyTotal]
-    converted_total: ConvertedTotal | None = None
-
-
-class CostSummary(BaseModel):
-    per_currency: list[CurrencyTotal]
-    converted_total: ConvertedTotal | None = None
-    by: str | None = None
-    groups: list[CostGroup] | None = None
-
-
-class CostMonth(BaseModel):
-    month: date
-    per_currency: list[CurrencyTotal]
-    converted_total: ConvertedTotal | None = None
-    groups: list[CostGroup] | None = None
-
-
-class MonthlyCosts(BaseModel):
-    months: list[CostMonth]
-    by: str | None = None
-
-
-TRANSFER_FORMATS = ("csv", "json", "yaml")
-
-
-def _transfer_format(value: Any) -> str:
-    v = _one_of(value, (*TRANSFER_FORMATS, "yml"), "format")
-    return "yaml" if v == "yml" else v
-
-
-TransferFormat = Annotated[str, BeforeValidator(_transfer_format)]
-
-
-class ImportRequest(Input):
-    format: TransferFormat = "json"
-    data: str
-    dry_run: bool = False
-
-
-class ImportRowError(BaseModel):
-    line: int  # line of the file where the record starts (1-based)
-    record: int  # 1-based record number (data rows, not counting a CSV header)
-    field: str | None = None
-    reason: str
-
-
-class ImportReport(BaseModel):
-    kind: str  # vps or providers
-    format: str
-    dry_run: bool
-    total: int
-    created: int
-    updated: int
-    unchanged: int
-    imported: int  # created + updated (the contract's field)
-    errors: list[ImportRowError] = Field(default_factory=list)
-
-
-class Notice(BaseModel):
-    vps_id: UUID
-    hostname: str
-    kind: str  # expiring or overdue
-    threshold: int  # the NOTIFY_BEFORE_DAYS step, -1 for overdue
-    expire_date: date
-    days_remaining: int
-    channel: str
-    status: str  # sent, failed, pending (dry run)
-    error: str | None = None
-
-
-class NotifyReport(BaseModel):
-    dry_run: bool
-    channels: list[str]
-    notices: list[Notice]
-    sent: int
-    failed: int
-    already_sent: int
-
-
-# ---- tickets and comments (issue 6)
-
-TICKET_STATUSES = ("open", "in-progress", "resolved", "closed")
-TICKET_PRIORITIES = ("low", "medium", "high", "critical")
-# the workflow: start work, resolve, close, reopen (and stop work back to open)
-TICKET_TRANSITIONS = {
-    "open": ("in-progress", "resolved", "closed"),
-    "in-progress": ("open", "resolved", "closed"),
-    "resolved": ("open", "in-progress", "closed"),
-    "closed": ("open",),
-}
-
-
-def _ticket_status(value: Any) -> str:
-    if isinstance(value, str) and value.strip().lower() in ("in_progress", "inprogress"):
-        value = "in-progress"
-    return _one_of(value, TICKET_STATUSES, "status")
-
-
-def _title(value: Any) -> str:
-    v = _short_text(value)
-    if not v:
-        raise ValueError("title is required")
-    return v
-
-
-def _user_ref(value: Any) -> str | None:
-    """An assignee: a user's UUID, id prefix or email (resolved by the service)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, UUID):
-        return str(value)
-    if not isinstance(value, str) or len(value) > 320:
-        raise ValueError("must be a user id or email")
-    return value.strip()
-
-
-def _comment_body(value: Any) -> str:
-    v = _text(value)
-    if not v.strip():
-        raise ValueError("comment must not be empty")
-    return v
-
-
-TicketStatus = Annotated[str, BeforeValidator(_ticket_status)]
-TicketPriority = Annotated[
-    str, BeforeValidator(lambda v: _one_of(v, TICKET_PRIORITIES, "priority"))
-]
-TicketTitle = Annotated[str, BeforeValidator(_title)]
-UserRef = Annotated[str | None, BeforeValidator(_user_ref)]
-OptUuid = Annotated[UUID | None, BeforeValidator(lambda v: None if v == "" else v)]
-
-
-class TicketCreate(Input):
-    title: TicketTitle
-    description: Text = ""
-    priority: TicketPriority = "medium"
-    vps_id: OptUuid = None
-    provider_id: OptUuid = None
-    assigned_to: UserRef = None
-
-
-class TicketUpdate(Input):
-    """Partial update: absent fields are kept; `null` clears a link or the assignee."""
-
-    title: TicketTitle | None = None
-    description: Text | None = None
-    status: TicketStatus | None = None
-    priority: TicketPriority | None = None
-    vps_id: OptUuid = None
-    provider_id: OptUuid = None
-    assigned_to: UserRef = None
-
-    @field_validator("title", "description", "status", "priority", mode="before")
-    @classmethod
-    def _not_null(cls, v: Any, info: ValidationInfo) -> Any:
-        # a field validator (not a model one) so that the error names the field
-        if v is None:
-            raise ValueError(f"{info.field_name} cannot be null")
-        return v
-
-    def changes(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.model_fields_set}
-
-
-class Ticket(Output):
-    id: UUID
-    title: str
-    description: str
-    status: str
-    priority: str
-    vps_id: UUID | None
-    provider_id: UUID | None
-    created_by: UUID
-    assigned_to: UUID | None
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class TicketFilter(PageParams):
-    status: TicketStatus | None = None
-    priority: TicketPriority | None = None
-    assigned_to: UserRef = None
-    vps_id: OptUuid = None
-    provider_id: OptUuid = None
-    page: int = 1
-    per_page: int = 25
-
-    @field_validator("status", "priority", mode="before")
-    @classmethod
-    def _empty(cls, v: Any) -> Any:
-        return None if v == "" else v
-
-
-class CommentCreate(Input):
-    body: Annotated[str, BeforeValidator(_comment_body)]
-
-
-class TicketComment(Output):
-    id: UUID
-    ticket_id: UUID
-    user_id: UUID
-    user_email: str
-    body: str
-    created_at: Timestamp
-
-
 # ---------------------------------------------------------------- agents, IP checks, reachability
 # (issue 5: sigma agent and sigma probe)
 
@@ -1139,165 +817,91 @@ def agent_online(extra: Any, now: datetime | None = None, threshold: int | None 
     return age < (OFFLINE_AFTER_SECONDS if threshold is None else threshold)
 
 
-class AgentInput(BaseModel):
-    # agents of other versions may send fields this server does not know: ignored, not refused
-    model_config = ConfigDict(extra="ignore")
+# ---------------------------------------------------------------- the other areas, on first use
+# A command needs a handful of these ~45 models: they are defined in sigma._schemas.* and
+# imported when first asked for (`from sigma.schemas import Ticket` works as before), which
+# keeps ~20 ms of class building out of every local command (bench/README.md).
+_AREAS: dict[str, tuple[str, ...]] = {
+    "sigma._schemas.derived": (
+        "COST_GROUPINGS",
+        "ConvertedTotal",
+        "CostGroup",
+        "CostMonth",
+        "CostQuery",
+        "CostSummary",
+        "CountBy",
+        "CurrencyTotal",
+        "ExactAmount",
+        "ExchangeRate",
+        "ExchangeRateCreate",
+        "ExchangeRateUpdate",
+        "ImportReport",
+        "ImportRequest",
+        "ImportRowError",
+        "MonthlyCosts",
+        "Notice",
+        "NotifyReport",
+        "PositiveRate",
+        "RateUsed",
+        "Stats",
+        "TRANSFER_FORMATS",
+        "TransferFormat",
+    ),
+    "sigma._schemas.tickets": (
+        "CommentCreate",
+        "OptUuid",
+        "TICKET_PRIORITIES",
+        "TICKET_STATUSES",
+        "TICKET_TRANSITIONS",
+        "Ticket",
+        "TicketComment",
+        "TicketCreate",
+        "TicketFilter",
+        "TicketPriority",
+        "TicketStatus",
+        "TicketTitle",
+        "TicketUpdate",
+        "UserRef",
+    ),
+    "sigma._schemas.monitoring": (
+        "AgentHeartbeat",
+        "AgentInput",
+        "AgentRegister",
+        "BatchRejection",
+        "CheckType",
+        "IpAddress",
+        "IpCheck",
+        "IpCheckBatch",
+        "IpCheckBatchResult",
+        "IpCheckCreate",
+        "IpCheckFilter",
+        "IpCheckReport",
+        "IpCheckSummary",
+        "Latency",
+        "MAX_BATCH",
+        "MAX_SYSTEM_INFO",
+        "ProbeTarget",
+        "PurgeResult",
+        "ReachabilityStatus",
+        "Source",
+        "SourceState",
+        "SystemInfo",
+        "VpsEvent",
+    ),
+}
+_LAZY = {name: module for module, names in _AREAS.items() for name in names}
 
 
-def _alias_or_blank(value: Any) -> Any:
-    return "" if value is None else value
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-
-MAX_SYSTEM_INFO = 64 * 1024
-
-
-def _system_info(value: Any) -> Any:
-    import json
-
-    if len(json.dumps(value, separators=(",", ":"), default=str)) > MAX_SYSTEM_INFO:
-        raise ValueError(f"is larger than {MAX_SYSTEM_INFO // 1024} KiB")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
     return value
 
 
-SystemInfo = Annotated[Any, AfterValidator(_system_info)]
-
-
-class AgentRegister(AgentInput):
-    hostname: Hostname
-    alias: Annotated[str, BeforeValidator(_short_text), BeforeValidator(_alias_or_blank)] = ""
-    ip_addresses: IpList = Field(default_factory=list)
-    ssh_port: Port = 22
-    system_info: SystemInfo = None
-
-
-class AgentHeartbeat(AgentInput):
-    hostname: Hostname
-    system_info: SystemInfo = None
-
-
-CheckType = Annotated[str, BeforeValidator(lambda v: _one_of(v, CHECK_TYPES, "check_type"))]
-IpAddress = Annotated[str, BeforeValidator(parse_ip)]
-Latency = Annotated[int | None, Field(ge=0, le=2**31 - 1)]
-
-
-def _source(value: Any) -> str:
-    v = _short_text(value)
-    if len(v) > 64:
-        raise ValueError("is longer than 64 characters")
-    if any(ch.isspace() for ch in v):
-        raise ValueError(f"source '{v}' must not contain spaces")
-    return v
-
-
-Source = Annotated[str, BeforeValidator(_source)]
-
-
-class IpCheckCreate(Input):
-    vps_id: UUID
-    ip: IpAddress
-    check_type: CheckType = "icmp"
-    source: Source = ""
-    success: bool
-    latency_ms: Latency = None
-
-
-class IpCheckReport(IpCheckCreate):
-    """One result inside a probe's batch: `id` is the probe's idempotency key (a UUID it
-    generated), `checked_at` when it was measured (results may arrive late from a spool)."""
-
-    id: UUID | None = None
-    checked_at: Annotated[datetime | None, BeforeValidator(_ts)] = None
-
-
-MAX_BATCH = 5000
-
-
-class IpCheckBatch(Input):
-    checks: Annotated[list[IpCheckReport], Field(max_length=MAX_BATCH)]
-
-
-class BatchRejection(BaseModel):
-    index: int
-    error: str
-
-
-class IpCheckBatchResult(BaseModel):
-    inserted: int
-    duplicates: int
-    rejected: list[BatchRejection] = Field(default_factory=list)
-
-
-class IpCheck(Output):
-    id: UUID
-    vps_id: UUID
-    ip: str
-    check_type: str
-    source: str
-    success: bool
-    latency_ms: int | None
-    checked_at: Timestamp
-
-
-class IpCheckFilter(PageParams):
-    vps_id: UUID | None = None
-    ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
-    source: str | None = None
-    check_type: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else _one_of(v, CHECK_TYPES, "check_type"))] = None
-    success: bool | None = None
-    page: int = 1
-    per_page: int = 25
-
-
-class IpCheckSummary(BaseModel):
-    vps_id: UUID
-    ip: str
-    total_checks: int
-    success_count: int
-    success_rate: float  # a percentage, 2 decimals
-    avg_latency_ms: float | None
-    last_check: Timestamp
-    last_success: bool
-
-
-class PurgeResult(BaseModel):
-    deleted: int
-
-
-class ProbeTarget(BaseModel):
-    vps_id: UUID
-    hostname: str
-    ip: str
-    label: str
-    ssh_port: int
-
-
-class SourceState(BaseModel):
-    """One probe source's view of one IP: `ok` (latest check of every type succeeded),
-    `partial` (some types fail), `fail` (every type failing, `fails` rounds in a row), or
-    `stale` (nothing heard from that source recently)."""
-
-    state: str
-    china: bool
-    fails: int
-    last_checked: Timestamp | None
-    latency_ms: int | None
-    types: dict[str, bool]
-
-
-class ReachabilityStatus(BaseModel):
-    vps_id: UUID
-    hostname: str
-    ip: str
-    label: str
-    verdict: str
-    since: Timestamp
-    sources: dict[str, SourceState]
-
-
-class VpsEvent(Output):
-    id: UUID
-    vps_id: UUID
-    hostname: str = ""
-    kind: str
-    details: dict[str, Any]
-    created_at: Timestamp
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -1,0 +1,189 @@
+"""Agents, IP checks, probes and reachability (issue 5): loaded on first use through sigma.schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
+
+from sigma.schemas import (
+    CHECK_TYPES,
+    BaseModel,
+    Hostname,
+    Input,
+    IpList,
+    Output,
+    PageParams,
+    Port,
+    Timestamp,
+    _one_of,
+    _short_text,
+    _ts,
+    parse_ip,
+)
+
+
+class AgentInput(BaseModel):
+    # agents of other versions may send fields this server does not know: ignored, not refused
+    model_config = ConfigDict(extra="ignore")
+
+
+def _alias_or_blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+MAX_SYSTEM_INFO = 64 * 1024
+
+
+def _system_info(value: Any) -> Any:
+    import json
+
+    if len(json.dumps(value, separators=(",", ":"), default=str)) > MAX_SYSTEM_INFO:
+        raise ValueError(f"is larger than {MAX_SYSTEM_INFO // 1024} KiB")
+    return value
+
+
+SystemInfo = Annotated[Any, AfterValidator(_system_info)]
+
+
+class AgentRegister(AgentInput):
+    hostname: Hostname
+    alias: Annotated[str, BeforeValidator(_short_text), BeforeValidator(_alias_or_blank)] = ""
+    ip_addresses: IpList = Field(default_factory=list)
+    ssh_port: Port = 22
+    system_info: SystemInfo = None
+
+
+class AgentHeartbeat(AgentInput):
+    hostname: Hostname
+    system_info: SystemInfo = None
+
+
+CheckType = Annotated[str, BeforeValidator(lambda v: _one_of(v, CHECK_TYPES, "check_type"))]
+IpAddress = Annotated[str, BeforeValidator(parse_ip)]
+Latency = Annotated[int | None, Field(ge=0, le=2**31 - 1)]
+
+
+def _source(value: Any) -> str:
+    v = _short_text(value)
+    if len(v) > 64:
+        raise ValueError("is longer than 64 characters")
+    if any(ch.isspace() for ch in v):
+        raise ValueError(f"source '{v}' must not contain spaces")
+    return v
+
+
+Source = Annotated[str, BeforeValidator(_source)]
+
+
+class IpCheckCreate(Input):
+    vps_id: UUID
+    ip: IpAddress
+    check_type: CheckType = "icmp"
+    source: Source = ""
+    success: bool
+    latency_ms: Latency = None
+
+
+class IpCheckReport(IpCheckCreate):
+    """One result inside a probe's batch: `id` is the probe's idempotency key (a UUID it
+    generated), `checked_at` when it was measured (results may arrive late from a spool)."""
+
+    id: UUID | None = None
+    checked_at: Annotated[datetime | None, BeforeValidator(_ts)] = None
+
+
+MAX_BATCH = 5000
+
+
+class IpCheckBatch(Input):
+    checks: Annotated[list[IpCheckReport], Field(max_length=MAX_BATCH)]
+
+
+class BatchRejection(BaseModel):
+    index: int
+    error: str
+
+
+class IpCheckBatchResult(BaseModel):
+    inserted: int
+    duplicates: int
+    rejected: list[BatchRejection] = Field(default_factory=list)
+
+
+class IpCheck(Output):
+    id: UUID
+    vps_id: UUID
+    ip: str
+    check_type: str
+    source: str
+    success: bool
+    latency_ms: int | None
+    checked_at: Timestamp
+
+
+class IpCheckFilter(PageParams):
+    vps_id: UUID | None = None
+    ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
+    source: str | None = None
+    check_type: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else _one_of(v, CHECK_TYPES, "check_type"))] = None
+    success: bool | None = None
+    page: int = 1
+    per_page: int = 25
+
+
+class IpCheckSummary(BaseModel):
+    vps_id: UUID
+    ip: str
+    total_checks: int
+    success_count: int
+    success_rate: float  # a percentage, 2 decimals
+    avg_latency_ms: float | None
+    last_check: Timestamp
+    last_success: bool
+
+
+class PurgeResult(BaseModel):
+    deleted: int
+
+
+class ProbeTarget(BaseModel):
+    vps_id: UUID
+    hostname: str
+    ip: str
+    label: str
+    ssh_port: int
+
+
+class SourceState(BaseModel):
+    """One probe source's view of one IP: `ok` (latest check of every type succeeded),
+    `partial` (some types fail), `fail` (every type failing, `fails` rounds in a row), or
+    `stale` (nothing heard from that source recently)."""
+
+    state: str
+    china: bool
+    fails: int
+    last_checked: Timestamp | None
+    latency_ms: int | None
+    types: dict[str, bool]
+
+
+class ReachabilityStatus(BaseModel):
+    vps_id: UUID
+    hostname: str
+    ip: str
+    label: str
+    verdict: str
+    since: Timestamp
+    sources: dict[str, SourceState]
+
+
+class VpsEvent(Output):
+    id: UUID
+    vps_id: UUID
+    hostname: str = ""
+    kind: str
+    details: dict[str, Any]
+    created_at: Timestamp
