@@ -67,7 +67,9 @@ def measure(url: str, runs: int) -> dict[str, float]:
             times.append((time.perf_counter() - t0) * 1000)
         label = " + ".join(f"{k}={v}" for k, v in q.items())
         out[label] = statistics.median(times)
-        print(f"  {label:<60} p50 {statistics.median(times):6.2f} ms  p99 {sorted(times)[int(len(times) * .99) - 1]:6.2f} ms  ({page.total} rows match)")
+        p50 = statistics.median(times)
+        print(f"  {label:<60} p50 {p50:6.2f} ms  p99 {sorted(times)[int(len(times) * .99) - 1]:6.2f} ms  "
+              f"({page.total} rows match)  {'PASS' if p50 <= 15 else 'FAIL'}", flush=True)
     engine.dispose()
     return out
 

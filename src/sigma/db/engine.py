@@ -72,6 +72,16 @@ def _pg_checkin(dbapi_conn, record) -> None:
     record.info["sigma_idle_since"] = time.monotonic()
 
 
+def _readable(fd: int) -> bool:
+    """Data, EOF or an error waiting on `fd`, without blocking. poll() where there is one:
+    select() refuses descriptors above 1023, which a busy server has."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])
+
+
 def _pg_checkout(dbapi_conn, record, _proxy) -> None:
     """The pool's pre-ping, mostly without a round trip. An idle pooled connection has
     nothing to read: when its socket is readable the server has closed it or is closing it
@@ -80,7 +90,7 @@ def _pg_checkout(dbapi_conn, record, _proxy) -> None:
     failed pre-ping does. A connection idle for more than PING_AFTER_IDLE_S (a server or a
     network path that may have vanished without a word) still gets a real `SELECT 1`."""
     try:
-        dead = dbapi_conn.closed or dbapi_conn.broken or bool(select.select([dbapi_conn.fileno()], [], [], 0)[0])
+        dead = dbapi_conn.closed or dbapi_conn.broken or _readable(dbapi_conn.fileno())
         if not dead and time.monotonic() - record.info.get("sigma_idle_since", time.monotonic()) > PING_AFTER_IDLE_S:
             autocommit = dbapi_conn.autocommit
             dbapi_conn.autocommit = True  # no BEGIN for the ping, none left open after it
