@@ -67,7 +67,7 @@ def test_local_vps_list_on_sqlite_skips_the_postgresql_dialect_and_rich(sqlite_t
     assert "hk-light-01" in out and "192.0.2.7 CT" in out
     assert "sqlalchemy.dialects.postgresql" not in loaded
     assert not [m for m in loaded if m == "rich" or m.startswith("rich.")]
-    assert not [m for m in loaded if m.startswith("sigma._schemas")]  # other areas' schemas
+    assert not [m for m in loaded if m.startswith(("sigma._schemas", "sigma.db._models"))]  # other areas
 
 
 def test_remote_vps_list_skips_pydantic_sqlalchemy_keyring_and_trio(tmp_path):
@@ -109,3 +109,19 @@ def test_every_area_schema_is_listed_for_sigma_schemas():
         assert defined == set(names), module
         for name in names:
             assert getattr(schemas, name) is getattr(area, name)
+
+
+def test_every_area_table_is_listed_and_base_has_them_all():
+    """sigma.db.models finds the other areas' tables by name, and `Base` loads them all: the
+    migrations' autogenerate check and the tests' cleanup read Base.metadata."""
+    code = (
+        "import importlib, json, sigma.db.models as m\n"
+        "bad = [n for mod, names in m._AREAS.items() for n in"
+        " ({k for k, v in vars(importlib.import_module(mod)).items() if isinstance(v, type)"
+        " and getattr(v, '__module__', '') == mod} ^ set(names))]\n"
+        "print(json.dumps({'bad': bad, 'tables': sorted(m.Base.metadata.tables)}))"
+    )
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert out["bad"] == []
+    assert {"tickets", "ticket_comments", "ip_checks", "reachability", "vps_events", "exchange_rates",
+            "notification_log", "vps", "providers", "users", "api_keys", "audit_logs"} <= set(out["tables"])
