@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -52,6 +52,18 @@ def flat_cell(value: Any) -> str:
     return str(value)
 
 
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """CSV with "\n" line ends, for every CSV sigma writes (listings, exports, the web UI).
+    csv quotes a "\n" in a field but not a lone "\r" (it is not in the line terminator),
+    which a reader then takes for a line break: a row with a "\r" is written fully quoted."""
+    buf = io.StringIO()
+    plain = csv.writer(buf, lineterminator="\n")
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for cells in (header, *rows):
+        (quoted if any("\r" in cell for cell in cells) else plain).writerow(cells)
+    return buf.getvalue()
+
+
 def emit(
     records: Sequence[dict[str, Any]] | dict[str, Any],
     fmt: str,
@@ -81,13 +93,8 @@ def emit(
 
         yaml.safe_dump(rows[0] if single else rows, out, sort_keys=False, allow_unicode=True)
     elif fmt == "csv":
-        buf = io.StringIO()
         names = list(rows[0].keys()) if rows else list(fields) or [n for n, _ in columns]
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(names)
-        for r in rows:
-            writer.writerow([flat_cell(r.get(n)) for n in names])
-        out.write(buf.getvalue())
+        out.write(csv_text(names, ([flat_cell(r.get(n)) for n in names] for r in rows)))
     elif single:
         _fields_table(rows[0], columns)
     else:

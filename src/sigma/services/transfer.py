@@ -129,16 +129,9 @@ def render(records: list[dict[str, Any]], fmt: str, columns: list[str]) -> str:
         if not records:
             return "[]\n"
         return yaml.dump(records, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    # csv quotes a "\n" in a field but not a lone "\r" (not in the line terminator), which a
-    # reader then takes for a line break: a row with a "\r" anywhere is written fully quoted
-    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    w.writerow(columns)
-    for r in records:
-        cells = [_csv_cell(c, r.get(c)) for c in columns]
-        (quoted if any("\r" in cell for cell in cells) else w).writerow(cells)
-    return buf.getvalue()
+    from sigma.output import csv_text
+
+    return csv_text(columns, ([_csv_cell(c, r.get(c)) for c in columns] for r in records))
 
 
 def export_vps(session: Session, actor: Actor, fmt: str = "json") -> str:

@@ -185,23 +185,16 @@ def _export(request: Request, kind: str, fmt: str) -> Response:
 
 
 def _simple_export(session: Session, actor: Actor, kind: str, fmt: str) -> str:
-    import csv
-    import io
     import json
 
-    from sigma.output import flat_cell
+    from sigma.output import csv_text, flat_cell
 
     items = vps.all_vps(session, actor) if kind == "vps" else providers.all_providers(session, actor)
     rows = [v.model_dump(mode="json") for v in items]
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False)
-    buf = io.StringIO()
     names = list(rows[0]) if rows else ["id"]
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(names)
-    for r in rows:
-        w.writerow([flat_cell(r.get(n)) for n in names])
-    return buf.getvalue()
+    return csv_text(names, ([flat_cell(r.get(n)) for n in names] for r in rows))
 
 
 @router.get("/vps/import")
