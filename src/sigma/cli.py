@@ -14,18 +14,14 @@ from typing import Any
 import typer
 
 from sigma import __version__
-from sigma.commands import apikey as apikey_cmd
-from sigma.commands import audit as audit_cmd
-from sigma.commands import config as config_cmd
-from sigma.commands import db as db_cmd
-from sigma.commands import mfa as mfa_cmd
-from sigma.commands import provider as provider_cmd
 from sigma.commands import serve as serve_cmd
 from sigma.commands import session as session_cmd
-from sigma.commands import ticket as ticket_cmd
-from sigma.commands import user as user_cmd
-from sigma.commands import vps as vps_cmd
 from sigma.commands.common import State
+from sigma.commands.lazy import LazyTyper as _sub_app
+
+# sub-apps by module name: a command module is imported when its group is built (lazy.py)
+provider_app = _sub_app("sigma.commands.provider")
+ticket_app = _sub_app("sigma.commands.ticket")
 
 HELP = """sigma: one source of truth for a fleet of short-lived VPS.
 
@@ -87,44 +83,35 @@ def root(
     ctx.call_on_close(ctx.obj.close)
 
 
-app.add_typer(provider_cmd.app, name="provider", help="Hosting providers.")
-app.add_typer(provider_cmd.app, name="providers", hidden=True, help="Alias of `provider` (the original CLI's spelling).")
-app.add_typer(vps_cmd.app, name="vps", help="VPS: add, list, show, edit, retire, remove.")
-app.add_typer(config_cmd.app, name="config", help="Show where settings come from and what they are.")
-app.add_typer(db_cmd.app, name="db", help="Database schema: upgrade, current revision.")
-app.add_typer(user_cmd.app, name="user", help="Users and roles (admin); your password.")
-app.add_typer(apikey_cmd.app, name="api-key", help="API keys for scripts, agents and probes.")
-app.add_typer(mfa_cmd.app, name="mfa", help="TOTP multi-factor authentication for your account.")
-app.add_typer(audit_cmd.app, name="audit", help="The audit log of every change (admin).")
-app.add_typer(ticket_cmd.app, name="ticket", help="Tickets: open, comment, start, resolve, close.")
-app.add_typer(ticket_cmd.app, name="tickets", hidden=True, help="Alias of `ticket`.")
+app.add_typer(provider_app, name="provider", help="Hosting providers.")
+app.add_typer(provider_app, name="providers", hidden=True, help="Alias of `provider` (the original CLI's spelling).")
+app.add_typer(_sub_app("sigma.commands.vps"), name="vps", help="VPS: add, list, show, edit, retire, remove.")
+app.add_typer(_sub_app("sigma.commands.config"), name="config", help="Show where settings come from and what they are.")
+app.add_typer(_sub_app("sigma.commands.db"), name="db", help="Database schema: upgrade, current revision.")
+app.add_typer(_sub_app("sigma.commands.user"), name="user", help="Users and roles (admin); your password.")
+app.add_typer(_sub_app("sigma.commands.apikey"), name="api-key", help="API keys for scripts, agents and probes.")
+app.add_typer(_sub_app("sigma.commands.mfa"), name="mfa", help="TOTP multi-factor authentication for your account.")
+app.add_typer(_sub_app("sigma.commands.audit"), name="audit", help="The audit log of every change (admin).")
+app.add_typer(ticket_app, name="ticket", help="Tickets: open, comment, start, resolve, close.")
+app.add_typer(ticket_app, name="tickets", hidden=True, help="Alias of `ticket`.")
 app.command("serve")(serve_cmd.serve)
 app.command("login")(session_cmd.login)
 app.command("logout")(session_cmd.logout)
 
 # ---- deploy
-from sigma.commands import deploy as deploy_cmd  # noqa: E402
-
-app.add_typer(deploy_cmd.app, name="deploy", help="Deploy to fleet hosts over SSH: node_exporter.")
+app.add_typer(_sub_app("sigma.commands.deploy"), name="deploy", help="Deploy to fleet hosts over SSH: node_exporter.")
 # ---- end deploy
 
 # ---- derived from the inventory (issue 4)
-from sigma.commands import cost as cost_cmd  # noqa: E402
-from sigma.commands import export as export_cmd  # noqa: E402
-from sigma.commands import notify as notify_cmd  # noqa: E402
 from sigma.commands import stats as stats_cmd  # noqa: E402
-from sigma.commands import transfer as transfer_cmd  # noqa: E402
 
-app.add_typer(export_cmd.app, name="export", help="Prometheus targets, Ansible inventory, iCalendar, VPS/provider files.")
-app.add_typer(transfer_cmd.app, name="import", help="Import VPS or providers from CSV, JSON or YAML (all or nothing).")
-app.add_typer(cost_cmd.app, name="cost", help="Costs per currency and month; exchange rates.")
-app.add_typer(notify_cmd.app, name="notify", help="Expiry notifications over Telegram and webhooks.")
+app.add_typer(_sub_app("sigma.commands.export"), name="export", help="Prometheus targets, Ansible inventory, iCalendar, VPS/provider files.")
+app.add_typer(_sub_app("sigma.commands.transfer"), name="import", help="Import VPS or providers from CSV, JSON or YAML (all or nothing).")
+app.add_typer(_sub_app("sigma.commands.cost"), name="cost", help="Costs per currency and month; exchange rates.")
+app.add_typer(_sub_app("sigma.commands.notify"), name="notify", help="Expiry notifications over Telegram and webhooks.")
 app.command("stats")(stats_cmd.stats)
-# the original CLI's spellings: `sigma vps export|import`, `sigma providers export|import`
-vps_cmd.app.command("export", hidden=True)(export_cmd.vps)
-vps_cmd.app.command("import", hidden=True)(transfer_cmd.import_vps)
-provider_cmd.app.command("export", hidden=True)(export_cmd.providers)
-provider_cmd.app.command("import", hidden=True)(transfer_cmd.import_providers)
+# the original CLI's spellings `sigma vps export|import`, `sigma providers export|import` are
+# registered by commands/vps.py and commands/provider.py themselves
 # ---- end derived
 
 
@@ -174,12 +161,9 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 # ---- agents, probes and IP checks (issue 5)
-from sigma.commands import agent as agent_cmd  # noqa: E402
-from sigma.commands import ipcheck as ipcheck_cmd  # noqa: E402
-from sigma.commands import probe as probe_cmd  # noqa: E402
-
-app.add_typer(agent_cmd.app, name="agent", help="The agent on each VPS: run, install its systemd unit; offline events.")
-app.add_typer(probe_cmd.app, name="probe", help="The reachability probe (run it inside China, and one control outside).")
-app.add_typer(ipcheck_cmd.app, name="ip-check", help="IP reachability checks: list, add, summary, purge, status matrix.")
-app.add_typer(ipcheck_cmd.app, name="ip-checks", hidden=True, help="Alias of `ip-check` (the original CLI's spelling).")
+ipcheck_app = _sub_app("sigma.commands.ipcheck")
+app.add_typer(_sub_app("sigma.commands.agent"), name="agent", help="The agent on each VPS: run, install its systemd unit; offline events.")
+app.add_typer(_sub_app("sigma.commands.probe"), name="probe", help="The reachability probe (run it inside China, and one control outside).")
+app.add_typer(ipcheck_app, name="ip-check", help="IP reachability checks: list, add, summary, purge, status matrix.")
+app.add_typer(ipcheck_app, name="ip-checks", hidden=True, help="Alias of `ip-check` (the original CLI's spelling).")
 # ---- end agents

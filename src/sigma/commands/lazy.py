@@ -15,6 +15,7 @@ does: a lazy group's `.commands` dict holds only what has been built so far.
 from __future__ import annotations
 
 import copy
+import importlib
 import inspect
 from collections.abc import Callable
 from functools import partial
@@ -30,6 +31,28 @@ from typer.main import (
     get_install_completion_arguments,
 )
 from typer.models import DefaultPlaceholder, TyperInfo
+
+
+class LazyTyper(typer.Typer):
+    """A sub-app registered by the name of its module (whose `app` it is), imported when its
+    group is first built: `sigma vps list` imports the vps commands only, `sigma --help` none
+    (the root listing reads the help given to `add_typer`). Any other use (typer's own eager
+    `get_command`, the docs generator, a test) imports it on first attribute access."""
+
+    def __init__(self, module: str):  # no Typer.__init__: every attribute comes from the module's app
+        self.__dict__["_module"] = module
+
+    def load(self) -> typer.Typer:
+        app = self.__dict__.get("_app")
+        if app is None:
+            app = self.__dict__["_app"] = importlib.import_module(self.__dict__["_module"]).app
+        return app
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.load(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.load(), name, value)
 
 
 class LazyGroup(TyperGroup):
@@ -95,6 +118,9 @@ def lazy_command(app: typer.Typer) -> click.Command:
 def _group(info: TyperInfo, opts: dict[str, Any]) -> TyperGroup:
     sub = info.typer_instance
     assert sub is not None
+    if isinstance(sub, LazyTyper):
+        info = copy.copy(info)
+        sub = info.typer_instance = sub.load()
     # the group itself (its callback, options and help) from a copy without sub-commands
     hollow = copy.copy(sub)
     hollow.registered_commands = []
@@ -117,6 +143,8 @@ def _group(info: TyperInfo, opts: dict[str, Any]) -> TyperGroup:
         name = group_info.name
         if name and not isinstance(name, DefaultPlaceholder):
             builders[name] = partial(_group, group_info, opts)
+            if not isinstance(group_info.help, DefaultPlaceholder):  # typer's first choice of help
+                summaries[name] = partial(_group_summary, group_info, name)
             continue
         # no name given to add_typer: let typer decide (it may merge the commands in)
         built = _group(group_info, opts)
@@ -126,8 +154,19 @@ def _group(info: TyperInfo, opts: dict[str, Any]) -> TyperGroup:
             for cmd_name in built.list_commands(click.Context(built)):
                 builders[cmd_name] = partial(built.get_command, click.Context(built), cmd_name)
     group.builders = builders
-    group.summaries = {k: v for k, v in summaries.items() if k in builders and builders[k].func is get_command_from_info}
+    group.summaries = {k: v for k, v in summaries.items()
+                       if k in builders and builders[k].func in (get_command_from_info, _group)}
     return group
+
+
+def _group_summary(group_info: TyperInfo, name: str) -> click.Command:
+    """A sub-group for the listing, from what `add_typer` was given, without importing it."""
+    def given(value: Any, default: Any) -> Any:
+        return default if isinstance(value, DefaultPlaceholder) else value
+
+    return click.Command(name, help=inspect.cleandoc(group_info.help or ""),
+                         short_help=given(group_info.short_help, None),
+                         hidden=given(group_info.hidden, False), deprecated=given(group_info.deprecated, False))
 
 
 def _summary(command_info: Any, name: str) -> click.Command:

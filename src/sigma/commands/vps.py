@@ -452,3 +452,11 @@ def rm(
 def delete(ctx: typer.Context, refs: list[str] = typer.Argument(...)) -> None:
     """The original CLI's spelling: deletes without asking."""
     rm(ctx, refs, yes=True)
+
+
+# the original CLI's spellings: `sigma vps export|import` (hidden)
+from sigma.commands import export as _export  # noqa: E402
+from sigma.commands import transfer as _transfer  # noqa: E402
+
+app.command("export", hidden=True)(_export.vps)
+app.command("import", hidden=True)(_transfer.import_vps)
