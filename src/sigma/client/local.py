@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from sigma.db.engine import ensure_schema, make_engine, unit_of_work
 from sigma.schemas import VpsFilter, set_offline_after
-from sigma.services import audit, auth, providers, users, vps
+from sigma.services import audit, providers, vps
 from sigma.services.actor import Actor, local_actor
 from sigma.settings import Settings, redact_url
 
@@ -82,44 +82,71 @@ class LocalBackend:
     def close(self) -> None:
         self.engine.dispose()
 
-    # identity (the local operator acts as an admin with no user account)
+    # identity (the local operator acts as an admin with no user account); the auth and users
+    # services are imported here, not at the top: `vps list` needs neither (nor their schemas)
     def me(self):
+        from sigma.services import auth
+
         return self._run(auth.me)
 
     def change_password(self, data):
+        from sigma.services import auth
+
         return self._run(auth.change_password, data)
 
     def totp_setup(self):
+        from sigma.services import auth
+
         return self._run(auth.totp_setup)
 
     def totp_verify(self, code):
+        from sigma.services import auth
+
         return self._run(auth.totp_verify, code)
 
     def totp_disable(self, code):
+        from sigma.services import auth
+
         return self._run(auth.totp_disable, code)
 
     def list_users(self, role=None, page=1, per_page=25):
+        from sigma.services import users
+
         return self._run(users.list_users, role, page, per_page)
 
     def get_user(self, ref):
+        from sigma.services import users
+
         return self._run(users.get, ref)
 
     def create_user(self, data):
+        from sigma.services import users
+
         return self._run(users.create, data)
 
     def update_user(self, ref, data):
+        from sigma.services import users
+
         return self._run(users.update, ref, data)
 
     def delete_user(self, ref):
+        from sigma.services import users
+
         return self._run(users.delete, ref)
 
     def create_api_key(self, data, user=None):
+        from sigma.services import auth
+
         return self._run(auth.create_api_key, data, user)
 
     def list_api_keys(self, all_users=False):
+        from sigma.services import auth
+
         return self._run(auth.list_api_keys, all_users or self.actor.user_id is None)
 
     def revoke_api_key(self, ref):
+        from sigma.services import auth
+
         return self._run(auth.revoke_api_key, ref)
 
     def list_audit(self, f):
