@@ -25,8 +25,8 @@ MAX_PAGE = 1_000_000
 async def query_guard(request: Request) -> None:
     """On every route: query values with NUL characters (PostgreSQL cannot compare them)
     and page numbers beyond any real listing (their OFFSET overflows the database's
-    integers) are refused with a 422 naming the parameter, never a 500. Async, so the hot
-    agent routes pay no thread hop for it."""
+    integers) are refused with a 422 naming the parameter, never a 500. Async: no thread hop.
+    (The heartbeat, answered by the gateway before FastAPI, takes no query parameters.)"""
     from sigma.errors import InvalidInput
 
     for key, value in request.query_params.multi_items():
