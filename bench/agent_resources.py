@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{'off' if args.no_port_scan else 'on'}): RSS median {result['rss_median_mb']:.1f} MB, "
           f"max {result['rss_max_mb']:.1f} MB (bare interpreter here: {base_rss:.1f} MB); "
           f"CPU {result['cpu_percent']:.3f}% of a core. Budget at 30 s: <= 30 MB, <= 0.2%.")
-    return 0
+    if args.interval != 30:
+        return 0  # the budget is stated for a 30 s interval only
+    return 0 if result["rss_median_mb"] <= 30 and result["cpu_percent"] <= 0.2 and vps else 1
 
 
 if __name__ == "__main__":

@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"baseline (GET /healthz, same server and load): {result['baseline_rps']:.0f}/s, "
                   f"p99 {result['baseline_p99_ms']:.1f} ms; heartbeats at {result['rps'] / result['baseline_rps']:.0%} of it")
         print(f"load: {result['command']}")
-    return 0
+    return 0 if result["budget_ok"] else 1
 
 
 if __name__ == "__main__":

@@ -150,7 +150,7 @@ def service_import(db: str, text: str) -> float:
     return elapsed
 
 
-def bench(label: str, url: str | None, rows: int, workdir: Path, text: str, path: Path) -> list[str]:
+def bench(label: str, url: str | None, rows: int, workdir: Path, text: str, path: Path) -> tuple[list[str], bool]:
     out = []
     db = fresh_db(url, workdir, "cli")
     try:
@@ -169,29 +169,31 @@ def bench(label: str, url: str | None, rows: int, workdir: Path, text: str, path
     out.append(f"{label}:   -> {line}")
     out.append(f"{label}: same file again ({rows:,} unchanged): {again:.2f} s wall, {again_cpu:.2f} s CPU")
     out.append(f"{label}: service call alone ({rows:,} new rows, one transaction): {svc:.2f} s")
-    return out
+    return out, first <= BUDGET_S
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=10_000)
     p.add_argument("--pg", default=os.environ.get("SIGMA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
                    help="PostgreSQL admin URL (a throwaway database is created); '' to skip")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         text = generate_csv(args.rows)
         path = workdir / "fleet.csv"
         path.write_text(text)
         print(f"CSV: {args.rows:,} rows, {len(text) / 1e6:.1f} MB")
-        lines = bench("SQLite", None, args.rows, workdir, text, path)
+        lines, ok = bench("SQLite", None, args.rows, workdir, text, path)
         if args.pg:
             try:
-                lines += bench("PostgreSQL", args.pg, args.rows, workdir, text, path)
+                more, pg_ok = bench("PostgreSQL", args.pg, args.rows, workdir, text, path)
+                lines, ok = lines + more, ok and pg_ok
             except Exception as exc:  # noqa: BLE001
                 lines.append(f"PostgreSQL: skipped ({type(exc).__name__}: {str(exc).splitlines()[0]})")
         print("\n".join(lines))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

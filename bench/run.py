@@ -21,7 +21,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-BENCHMARKS = ("startup", "list_filtered", "exports")
+BENCHMARKS = ("startup", "list_filtered", "exports", "heartbeats", "import_csv", "probe_targets", "agent_resources")
+# the arguments run.py gives each (besides startup, which takes --runs)
+ARGS = {
+    "list_filtered": ["--runs", "100"],
+    "exports": ["--runs", "15"],
+    "heartbeats": ["--seconds", "20"],
+    "import_csv": [],
+    "probe_targets": [],  # ICMP needs root; `bench/probe_targets.py --check-types tcp` otherwise
+    "agent_resources": ["--seconds", "300"],
+}
 
 
 def machine() -> dict[str, str]:
@@ -75,11 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         print(startup.table(results), flush=True)
         figures["startup"] = [r.as_dict() for r in results]
         failed |= any(r.verdict == "FAIL" for r in results)
-    for name in ("list_filtered", "exports"):  # each prints its own figures and verdict
+    for name, bench_args in ARGS.items():  # each prints its own figures and verdict
         if name in chosen:
             print(f"\n== {name}", flush=True)
             module = __import__(name)
-            failed |= module.main(["--runs", str(max(args.runs, 10) if name == "exports" else 100)]) != 0
+            failed |= module.main(bench_args) != 0
             print(f"(load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())})", flush=True)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
