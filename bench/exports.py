@@ -23,19 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fleet import build  # noqa: E402
+from fleet import build, ensure_pg_database  # noqa: E402
 
 BUDGETS = {"prometheus": 100.0, "ansible": 200.0}
-
-
-def _ensure_db(pg_url: str) -> None:
-    import psycopg
-
-    base, name = pg_url.rsplit("/", 1)
-    admin = base.replace("+psycopg", "") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _has_fleet(url: str, n_vps: int) -> bool:
@@ -117,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for name, url in targets:
         if name == "postgresql":
-            _ensure_db(url)
+            ensure_pg_database(url)
         if args.reuse and _has_fleet(url, args.vps):
             print(f"{name}: reusing the {args.vps} VPS already loaded")
         else:

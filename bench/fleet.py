@@ -374,6 +374,17 @@ class LoadStats:
         return (self.providers + self.vps) / self.load_s if self.load_s else float("inf")
 
 
+def ensure_pg_database(url: str) -> None:
+    """Create the PostgreSQL database of `url` unless it exists (benchmarks keep their own)."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    admin = base.replace("+psycopg", "") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def _tables_to_clear() -> list[str]:
     """vps, providers, audit_logs and every table that points at them, children first."""
     from sigma.db.models import Base

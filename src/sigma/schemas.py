@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from sigma.errors import InvalidInput
+from sigma.lazy_names import lazy_names
 
 _PydanticBaseModel = BaseModel
 
@@ -770,19 +771,4 @@ _AREAS: dict[str, tuple[str, ...]] = {
         "VpsEvent",
     ),
 }
-_LAZY = {name: module for module, names in _AREAS.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(globals(), _AREAS)

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sigma.db.types import ExactDecimal, JsonDoc, UtcDateTime, utcnow
+from sigma.lazy_names import lazy_names
 from sigma.schemas import VPS_PURPOSES, VPS_STATUSES
 
 
@@ -187,27 +188,19 @@ _AREAS: dict[str, tuple[str, ...]] = {
     "sigma.db._models.tickets": ("Ticket", "TicketComment",),
     "sigma.db._models.monitoring": ("IpCheck", "Reachability", "VpsEvent",),
 }
-_LAZY = {name: module for module, names in _AREAS.items() for name in names}
+
+
+def _all_tables() -> type[_Base]:
+    """Base, with every area's tables mapped: what metadata-wide users (migrations, the
+    autogenerate check, tests' cleanup, bench/fleet.py) ask for."""
+    import importlib
+
+    for module in _AREAS:
+        importlib.import_module(module)
+    return _Base
+
 
 if TYPE_CHECKING:
     Base = _Base
 
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    if name == "Base":
-        for module in _AREAS:
-            importlib.import_module(module)
-        globals()["Base"] = _Base
-        return _Base
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY, "Base"})
+__getattr__, __dir__ = lazy_names(globals(), _AREAS, {"Base": _all_tables})
