@@ -284,6 +284,8 @@ def test_edit_add_remove_ip_and_tags_and_extra(cli, fleet):
     assert v["extra"] == {"s": "text"}
     ok(cli("vps", "edit", "hk-a", "--add-ip", "2001:db8::ac"))
     assert [e["ip"] for e in show(cli, "hk-a")["ip_addresses"]] == ["103.1.2.3", "2001:db8::ac"]
+    ok(cli("vps", "edit", "hk-a", "--remove-tag", " new "))  # as typed between quotes
+    assert show(cli, "hk-a")["tags"] == ["cn"]
 
 
 EDIT_BAD = [

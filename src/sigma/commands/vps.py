@@ -396,7 +396,8 @@ def edit(
         values["ip_addresses"] = entries
     if add_tag or remove_tag:
         tags = values.get("tags") or list(current.tags)
-        tags = [t for t in tags if t not in set(remove_tag or [])] + list(add_tag or [])
+        gone = {t.strip() for t in remove_tag or []}  # tags are stored trimmed, as --add-tag's are
+        tags = [t for t in tags if t not in gone] + list(add_tag or [])
         values["tags"] = tags
     if extra:
         values["extra"] = _extra(extra, current.extra)
