@@ -96,6 +96,7 @@ async def _lifespan(app: FastAPI):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         app.state.engine.dispose()
+        gc.unfreeze()  # an app run inside a longer process (tests, embedding) gives them back
 
 
 def _swagger(app: FastAPI) -> None:
