@@ -23,24 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fleet import build, ensure_pg_database  # noqa: E402
+from fleet import ensure_fleet  # noqa: E402
 
 BUDGETS = {"prometheus": 100.0, "ansible": 200.0}
-
-
-def _has_fleet(url: str, n_vps: int) -> bool:
-    from sqlalchemy import text
-
-    from sigma.db.engine import make_engine
-
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM vps")).scalar() == n_vps
-    except Exception:  # no database, no table
-        return False
-    finally:
-        engine.dispose()
 
 
 def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
@@ -106,14 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         targets.append(("sqlite", f"sqlite:///{args.sqlite or tempfile.mkdtemp() + '/fleet.db'}"))
     failed = False
     for name, url in targets:
-        if name == "postgresql":
-            ensure_pg_database(url)
-        if args.reuse and _has_fleet(url, args.vps):
-            print(f"{name}: reusing the {args.vps} VPS already loaded")
-        else:
-            t0 = time.perf_counter()
-            build(url, args.vps, args.active, replace=True)
-            print(f"{name}: loaded {args.vps} VPS ({args.active} active) in {time.perf_counter() - t0:.1f} s")
+        ensure_fleet(url, args.vps, args.active, reuse=args.reuse, label=name)
         for kind, fig in measure(url, args.runs).items():
             failed |= fig["first_p50_ms"] > BUDGETS[kind]
     print("exports: " + ("FAIL" if failed else "PASS"))

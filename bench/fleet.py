@@ -374,8 +374,21 @@ class LoadStats:
         return (self.providers + self.vps) / self.load_s if self.load_s else float("inf")
 
 
-def ensure_pg_database(url: str) -> None:
-    """Create the PostgreSQL database of `url` unless it exists (benchmarks keep their own)."""
+def ensure_fleet(url: str, n_vps: int, n_active: int, *, reuse: bool = False, label: str = "") -> None:
+    """The benchmarks' database: create it (PostgreSQL), then load a fresh fleet, or keep the
+    one already there when `reuse` and it holds `n_vps` VPS."""
+    label = label or url.split(":", 1)[0]
+    if url.startswith("postgresql"):
+        _ensure_pg_database(url)
+    if reuse and _vps_count(url) == n_vps:
+        print(f"{label}: reusing the {n_vps} VPS already loaded")
+        return
+    t0 = time.perf_counter()
+    build(url, n_vps, n_active, replace=True)
+    print(f"{label}: loaded {n_vps} VPS ({n_active} active) in {time.perf_counter() - t0:.1f} s")
+
+
+def _ensure_pg_database(url: str) -> None:
     import psycopg
 
     base, name = url.rsplit("/", 1)
@@ -383,6 +396,21 @@ def ensure_pg_database(url: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _vps_count(url: str) -> int | None:
+    from sqlalchemy import text
+
+    from sigma.db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM vps")).scalar()
+    except Exception:  # noqa: BLE001 - no database, no table
+        return None
+    finally:
+        engine.dispose()
 
 
 def _tables_to_clear() -> list[str]:

@@ -19,9 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fleet import build, ensure_pg_database  # noqa: E402
-
-from exports import _has_fleet  # noqa: E402
+from fleet import ensure_fleet  # noqa: E402
 
 QUERIES = [
     {"status": "active", "tag": ["p:airport"], "country": "HK"},
@@ -92,14 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_sqlite:
         targets.append(("sqlite", f"sqlite:///{args.sqlite or tempfile.mkdtemp() + '/fleet.db'}"))
     for name, url in targets:
-        if name == "postgresql":
-            ensure_pg_database(url)
-        if args.reuse and _has_fleet(url, args.vps):
-            print(f"{name}: reusing the {args.vps} VPS already loaded")
-        else:
-            t0 = time.perf_counter()
-            build(url, args.vps, 10_000, replace=True)
-            print(f"{name}: loaded {args.vps} VPS in {time.perf_counter() - t0:.1f} s")
+        ensure_fleet(url, args.vps, 10_000, reuse=args.reuse, label=name)
         if name == "postgresql":
             _vacuum(url)
         worst = max(worst, *measure(url, args.runs).values())
