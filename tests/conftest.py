@@ -102,15 +102,22 @@ def sqlite_template(tmp_path_factory) -> str:
     return str(path)
 
 
+@pytest.fixture
+def sqlite_url(tmp_path, sqlite_template) -> str:
+    """A fresh migrated SQLite database of this test (modules that test something above the
+    database override `db_url` with it)."""
+    import shutil
+
+    path = tmp_path / "sigma.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path) -> str:
+def db_url(request) -> str:
     """Each database test runs on the embedded SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        import shutil
-
-        path = tmp_path / "sigma.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
+        return request.getfixturevalue("sqlite_url")
     url = request.getfixturevalue("pg_database")
     _truncate(url)
     return url

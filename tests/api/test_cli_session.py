@@ -5,7 +5,6 @@ the exit codes of an unreachable server (5, with its URL) and of refused credent
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import stat
 import time
@@ -23,11 +22,9 @@ pytestmark = pytest.mark.parametrize("cli", ["local"], indirect=True)
 
 
 @pytest.fixture
-def db_url(tmp_path, sqlite_template):
+def db_url(sqlite_url):
     """Client-side behaviour: one database (SQLite) is enough."""
-    path = tmp_path / "sigma.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_url
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ the OpenAPI document."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from apidriver import LEGACY_KEY
@@ -14,11 +13,9 @@ H = {"X-Api-Key": LEGACY_KEY}
 
 
 @pytest.fixture
-def db_url(tmp_path, sqlite_template):
+def db_url(sqlite_url):
     """Plumbing above the database: SQLite is enough."""
-    path = tmp_path / "sigma.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_url
 
 
 @pytest.fixture

@@ -4,17 +4,14 @@ each test locally and against the server): same output, same exit codes."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
 
 @pytest.fixture
-def db_url(tmp_path, sqlite_template):
+def db_url(sqlite_url):
     """The two backends are the point here; the databases are covered by test_auth_api."""
-    path = tmp_path / "sigma.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_url
 
 
 @pytest.fixture

@@ -24,11 +24,9 @@ H = {"X-Api-Key": LEGACY_KEY}
 
 
 @pytest.fixture
-def db_url(tmp_path, sqlite_template):
+def db_url(sqlite_url):
     """The limiter sits in front of the database: SQLite is enough."""
-    path = tmp_path / "sigma.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_url
 
 
 @pytest.fixture

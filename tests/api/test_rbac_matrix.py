@@ -45,14 +45,10 @@ def not_audited(op) -> bool:
 
 
 @pytest.fixture
-def db_url(tmp_path, sqlite_template):
+def db_url(sqlite_url):
     """RBAC is decided above the database: the matrix runs on SQLite only (the role checks
     and audit writes on PostgreSQL are covered by the other API tests, which run on both)."""
-    import shutil
-
-    path = tmp_path / "sigma.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_url
 
 
 @pytest.fixture

@@ -88,10 +88,8 @@ def test_cli(cli, run):
 
 
 @pytest.fixture
-def db_url(tmp_path, sqlite_template):
-    path = tmp_path / "sigma.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+def db_url(sqlite_url):
+    return sqlite_url
 
 
 @pytest.mark.skipif(shutil.which("ansible-inventory") is None, reason="ansible-core not installed")

@@ -14,11 +14,9 @@ from inventory_seed import seed_fleet
 
 
 @pytest.fixture
-def db_url(tmp_path, sqlite_template):
+def db_url(sqlite_url):
     """The failure and tool tests are about files and tools, not the database: SQLite only."""
-    path = tmp_path / "sigma.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_url
 
 
 OLD = '[{"targets": ["192.0.2.1:9100"], "labels": {}}]\n'

@@ -3,7 +3,6 @@ takes a file path from a client. Encoded and raw dot-dot segments, absolute path
 backslashes in those URLs get a 404 (or 400), never a file from outside."""
 
 import asyncio
-import shutil
 
 import pytest
 
@@ -25,11 +24,9 @@ PATHS = [
 
 
 @pytest.fixture
-def db_url(tmp_path, sqlite_template):
+def db_url(sqlite_url):
     """Files, not data: SQLite is enough."""
-    path = tmp_path / "sigma.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_url
 
 
 def _get_raw(app, raw_path: str) -> tuple[int, bytes]:
