@@ -278,10 +278,8 @@ def test_csv_import_is_all_or_nothing_and_round_trips(cli, sessions, tmp_path, f
         assert fields <= reported[number], (number, fields, reported[number], r.err[-3000:])
 
 
-def test_cases_this_property_found(sessions):
-    """Two bugs it found, kept as plain cases: a bracketed IPv6 address first in the CSV
-    ip_addresses cell was taken for a JSON list ("invalid JSON"), and a lone carriage return
-    in a field was exported unquoted, so the export did not import back as it was."""
+def _import_into_empty(sessions, data: str) -> list[dict]:
+    """Import `data` (CSV) into an emptied vps table; the records as stored."""
     from sqlalchemy import text
 
     from sigma.db.engine import unit_of_work
@@ -291,40 +289,43 @@ def test_cases_this_property_found(sessions):
     with sessions() as session:
         session.execute(text("DELETE FROM vps"))
         session.commit()
-    data = 'hostname,ip_addresses,notes\r\nh1,[2001:db8::1]=ct;1.2.3.4,"a\rb"\r\n'
     with unit_of_work(sessions) as session:
-        assert transfer.import_vps(session, local_actor(), data, "csv").created == 1
+        transfer.import_vps(session, local_actor(), data, "csv")
     with sessions() as session:
-        (record,) = transfer.vps_records(session)
-    assert record["ip_addresses"] == [{"ip": "2001:db8::1", "label": "china-telecom"}, {"ip": "1.2.3.4", "label": ""}]
-    assert record["notes"] == "a\rb"
+        return transfer.vps_records(session)
+
+
+def _reimport_own_export(sessions):
+    """Export the table as CSV and import that file again: the import's report."""
+    from sigma.db.engine import unit_of_work
+    from sigma.services import transfer
+    from sigma.services.actor import local_actor
+
     with unit_of_work(sessions) as session:
         exported = transfer.export_vps(session, local_actor(), "csv")
     with unit_of_work(sessions) as session:
-        report = transfer.import_vps(session, local_actor(), exported, "csv")
+        return transfer.import_vps(session, local_actor(), exported, "csv")
+
+
+def test_cases_this_property_found(sessions):
+    """Two bugs it found, kept as plain cases: a bracketed IPv6 address first in the CSV
+    ip_addresses cell was taken for a JSON list ("invalid JSON"), and a lone carriage return
+    in a field was exported unquoted, so the export did not import back as it was."""
+    data = 'hostname,ip_addresses,notes\r\nh1,[2001:db8::1]=ct;1.2.3.4,"a\rb"\r\n'
+    (record,) = _import_into_empty(sessions, data)
+    assert record["ip_addresses"] == [{"ip": "2001:db8::1", "label": "china-telecom"}, {"ip": "1.2.3.4", "label": ""}]
+    assert record["notes"] == "a\rb"
+    report = _reimport_own_export(sessions)
     assert (report.unchanged, report.updated, report.created) == (1, 0, 0)
 
 
 def test_tags_that_start_with_a_bracket_are_tags_not_json(sessions):
     """'[prod];eu' is two tags (a tag may contain brackets); only '["..."]' or '[]' is the
     JSON form. Tags that would read back as JSON are exported as a JSON list."""
-    from sqlalchemy import text
-
-    from sigma.db.engine import unit_of_work
-    from sigma.services import transfer
-    from sigma.services.actor import local_actor
-
-    with sessions() as session:
-        session.execute(text("DELETE FROM vps"))
-        session.commit()
     data = 'hostname,tags\nh1,[prod];eu\nh2,"[""a"",""b""]"\nh3,"[""[\\""x"",""eu""]"\n'
-    with unit_of_work(sessions) as session:
-        assert transfer.import_vps(session, local_actor(), data, "csv").created == 3
-    with sessions() as session:
-        tags = {r["hostname"]: r["tags"] for r in transfer.vps_records(session)}
+    records = _import_into_empty(sessions, data)
+    assert len(records) == 3
+    tags = {r["hostname"]: r["tags"] for r in records}
     assert tags == {"h1": ["[prod]", "eu"], "h2": ["a", "b"], "h3": ['["x', "eu"]}
-    with unit_of_work(sessions) as session:
-        exported = transfer.export_vps(session, local_actor(), "csv")
-    with unit_of_work(sessions) as session:
-        report = transfer.import_vps(session, local_actor(), exported, "csv")
+    report = _reimport_own_export(sessions)
     assert (report.unchanged, report.updated, report.created) == (3, 0, 0)
