@@ -157,7 +157,9 @@ def _safe(exc: Exception) -> Any:
 
 
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write(message.rstrip() + "\n")
+    from sigma.text import for_terminal
+
+    sys.stderr.write(for_terminal(message.rstrip()) + "\n")
     sys.exit(code)
 
 # ---- agents, probes and IP checks (issue 5)

@@ -20,7 +20,7 @@ _URL_PASSWORD = re.compile(
 )
 # libpq (and so SQLAlchemy) also takes the password as a query parameter
 _QUERY_SECRET = re.compile(
-    r"(?P<head>[?&](?:password|passwd|pwd|token|secret|api_key|apikey)=)[^&#\s]*", re.IGNORECASE
+    r"(?P<head>[?&][\w.-]*?(?:password|passwd|pwd|token|secret|api_key|apikey)=)[^&#\s]*", re.IGNORECASE
 )
 
 

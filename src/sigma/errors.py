@@ -16,11 +16,15 @@ class SigmaError(Exception):
     exit_code: ClassVar[int] = 1
     http_status: ClassVar[int] = 500
 
-    def __init__(self, message: str, *, field: str | None = None, details: Any = None):
+    def __init__(self, message: str, *, field: str | None = None, details: Any = None,
+                 audit: dict[str, Any] | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
         self.details = details
+        # the columns of an audit row that must outlive the rolled-back transaction (a
+        # refused attempt, services.audit.refusal); written by db.engine.unit_of_work
+        self.audit = audit
 
     def __str__(self) -> str:
         return self.message

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from sigma.errors import InvalidInput
+from sigma.text import csv_safe, for_terminal
 
 FORMATS = ("table", "json", "yaml", "csv")
 Cell = Callable[[dict[str, Any]], Any]
@@ -55,11 +56,14 @@ def flat_cell(value: Any) -> str:
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """CSV with "\n" line ends, for every CSV sigma writes (listings, exports, the web UI).
     csv quotes a "\n" in a field but not a lone "\r" (it is not in the line terminator),
-    which a reader then takes for a line break: a row with a "\r" is written fully quoted."""
+    which a reader then takes for a line break: a row with a "\r" is written fully quoted.
+    A cell a spreadsheet would evaluate as a formula is neutralised (text.csv_safe; the
+    importer undoes it)."""
     buf = io.StringIO()
     plain = csv.writer(buf, lineterminator="\n")
     quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     for cells in (header, *rows):
+        cells = [csv_safe(cell) for cell in cells]
         (quoted if any("\r" in cell for cell in cells) else plain).writerow(cells)
     return buf.getvalue()
 
@@ -123,8 +127,17 @@ def _plain(value: Any) -> str:
     return plain if isinstance(plain, str) else str(value)
 
 
+def _terminal_cell(value: Any) -> Any:
+    """A cell's text with control characters made visible (text.for_terminal)."""
+    if isinstance(value, Styled):
+        return Styled(for_terminal(str(value)), value.style)
+    if isinstance(value, str):
+        return for_terminal(value)
+    return value
+
+
 def _table(rows, columns, title, footer) -> None:
-    cells = [[cell(r) for _, cell in columns] for r in rows]
+    cells = [[_terminal_cell(cell(r)) for _, cell in columns] for r in rows]
     if title is None and not is_terminal(sys.stdout):
         plain = _plain_table([name for name, _ in columns], [[_plain(c) for c in row] for row in cells])
         if plain is not None:
@@ -203,6 +216,7 @@ def _cell_len(text: str) -> int:
 
 def _plain_message(text: str) -> None:
     """A dim line on stderr (a listing's footer); plain text when stderr is not a terminal."""
+    text = for_terminal(text)
     if not is_terminal(sys.stderr) and "[" not in text and ":" not in text and text.isprintable():
         sys.stderr.write(text + "\n")
         return
@@ -238,8 +252,8 @@ def rich_text(value: Any):
     if isinstance(value, Text):
         return value
     if isinstance(value, Styled):
-        return Text(str(value), style=value.style)
-    return Text("" if value is None else str(value))
+        return Text(for_terminal(str(value)), style=value.style)
+    return Text("" if value is None else for_terminal(str(value)))
 
 
 

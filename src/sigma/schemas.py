@@ -29,6 +29,7 @@ from pydantic import (
 
 from sigma.errors import InvalidInput
 from sigma.lazy_names import lazy_names
+from sigma.text import check_text, first_invalid_string
 
 _PydanticBaseModel = BaseModel
 
@@ -55,6 +56,9 @@ from sigma.vocab import (  # noqa: E402, F401 (re-exported: pydantic-free, for t
 
 MAX_TEXT = 10_000
 MAX_NAME = 253
+MAX_IPS = 128  # addresses per VPS
+MAX_TAGS = 64  # tags per VPS
+MAX_FILTER_VALUES = 20  # repeated filter parameters (tag=...&tag=...) per request
 
 
 def _one_of(value: Any, allowed: tuple[str, ...], what: str) -> str:
@@ -69,6 +73,8 @@ def _one_of(value: Any, allowed: tuple[str, ...], what: str) -> str:
 
 
 _DOTTED_QUAD = re.compile(r"(?:(?:0|[1-9][0-9]{0,2})\.){3}(?:0|[1-9][0-9]{0,2})\Z")
+# an interface name (IFNAMSIZ is 16 with the NUL) or an interface index
+_ZONE_ID = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 
 
 def parse_ip(value: Any) -> str:
@@ -80,10 +86,15 @@ def parse_ip(value: Any) -> str:
         text = text[1:-1]
     if _DOTTED_QUAD.match(text) and all(int(o) < 256 for o in text.split(".")):
         return text  # already canonical IPv4 (fast path for bulk imports)
+    if "%" in text and not _ZONE_ID.fullmatch(text.partition("%")[2]):
+        raise ValueError(
+            f"invalid IP address {text[:60]!r}: an IPv6 zone id is an interface name or number "
+            "(letters, digits, '.', '_' or '-', at most 15)"
+        )
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
-        raise ValueError(f"invalid IP address '{value}'") from None
+        raise ValueError(f"invalid IP address {value[:60]!r}") from None
 
 
 def parse_label(value: Any) -> str:
@@ -95,7 +106,6 @@ def parse_label(value: Any) -> str:
 
 
 _SPACE = re.compile(r"\s")  # as str.isspace(); a regex is ~10x faster per tag (bulk imports)
-_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 def normalise_tags(value: Any) -> list[str]:
@@ -113,10 +123,16 @@ def normalise_tags(value: Any) -> list[str]:
         if not tag:
             continue
         if len(tag) > 64:
-            raise ValueError(f"tag '{tag[:20]}...' is longer than 64 characters")
+            raise ValueError(f"tag {tag[:20]!r}... is longer than 64 characters")
         if "," in tag or _SPACE.search(tag):
-            raise ValueError(f"tag '{tag}' must not contain commas or spaces")
+            raise ValueError(f"tag {tag!r} must not contain commas or spaces")
+        try:
+            check_text(tag)
+        except ValueError as exc:
+            raise ValueError(f"tag {tag!r} {exc}") from None
         seen.setdefault(tag, None)
+    if len(seen) > MAX_TAGS:
+        raise ValueError(f"has {len(seen)} tags; at most {MAX_TAGS} are allowed")
     return list(seen)
 
 
@@ -138,15 +154,14 @@ def _currency(value: Any) -> str:
 
 
 def _text(value: Any) -> str:
+    """Multi-line free text (notes, descriptions, comments): newlines and tabs allowed."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise ValueError("must be a string")
     if len(value) > MAX_TEXT:
         raise ValueError(f"is longer than {MAX_TEXT} characters")
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+    return check_text(value, multiline=True)
 
 
 MAX_DOC_DEPTH = 16
@@ -163,39 +178,59 @@ def json_doc(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object")
 
-    def walk(node: Any, depth: int) -> None:
+    check_json_tree(value)
+    if len(json.dumps(value, default=str)) > MAX_DOC_BYTES:
+        raise ValueError(f"is larger than {MAX_DOC_BYTES // 1024} KiB")
+    return value
+
+
+def check_json_tree(value: Any) -> None:
+    """A JSON document from outside (extra, an agent's system_info): bounded depth, keys are
+    single-line text, string values are text (newlines and tabs allowed), numbers finite.
+    The error names the path inside the document."""
+
+    def walk(node: Any, depth: int, path: str) -> None:
         if depth > MAX_DOC_DEPTH:
             raise ValueError(f"is nested deeper than {MAX_DOC_DEPTH} levels")
         if isinstance(node, dict):
             for k, v in node.items():
-                if not isinstance(k, str) or "\x00" in k:
-                    raise ValueError("keys must be strings without NUL characters")
-                walk(v, depth + 1)
+                if not isinstance(k, str):
+                    raise ValueError("keys must be strings")
+                try:
+                    check_text(k)
+                except ValueError as exc:
+                    raise ValueError(f"key {path}{k[:40]!r} {exc}") from None
+                walk(v, depth + 1, f"{path}{k[:40]}.")
         elif isinstance(node, list):
-            for v in node:
-                walk(v, depth + 1)
+            for i, v in enumerate(node):
+                walk(v, depth + 1, f"{path}{i}.")
         elif isinstance(node, str):
-            if "\x00" in node:
-                raise ValueError("must not contain NUL characters")
-        elif isinstance(node, float) and node != node or node in (float("inf"), float("-inf")):
+            try:
+                check_text(node, multiline=True)
+            except ValueError as exc:
+                where = f"value at {path.rstrip('.')} " if path else ""
+                raise ValueError(f"{where}{exc}") from None
+        elif isinstance(node, float) and (node != node or node in (float("inf"), float("-inf"))):
             raise ValueError("must not contain NaN or infinity")
+        elif node is not None and not isinstance(node, bool | int | float):
+            raise ValueError(f"holds a {type(node).__name__}, which is not JSON")
 
-    walk(value, 1)
-    if len(json.dumps(value, default=str)) > MAX_DOC_BYTES:
-        raise ValueError(f"is larger than {MAX_DOC_BYTES // 1024} KiB")
-    return value
+    walk(value, 1, "")
 
 
 JsonObject = Annotated[dict[str, Any], BeforeValidator(json_doc)]
 
 
 def _short_text(value: Any) -> str:
-    v = _text(value).strip()
+    """One line of text (names, aliases, cities...): no control characters at all."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    v = value.strip()
     if len(v) > MAX_NAME:
         raise ValueError(f"is longer than {MAX_NAME} characters")
-    if _CONTROL.search(v):
-        raise ValueError("must not contain control characters")
-    return v
+    return check_text(v)
 
 
 def _url(value: Any) -> str:
@@ -277,13 +312,30 @@ Purpose = Annotated[
 ]
 
 
-def _hostname(value: Any) -> str:
-    v = _short_text(value)
+# RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+
+
+def check_hostname(v: str) -> str:
+    """The host name rule (RFC 1123): what an SSH client, Ansible and Prometheus take as a host
+    and never as an option or a template (no leading '-', no spaces, quotes or braces)."""
     if not v:
         raise ValueError("hostname is required")
-    if _SPACE.search(v):
-        raise ValueError(f"hostname '{v}' must not contain spaces")
+    if len(v) > 253:
+        raise ValueError("hostname is longer than 253 characters")
+    for label in v.split("."):
+        if not _LABEL.match(label):
+            shown = v if len(v) <= 60 else v[:60] + "..."
+            raise ValueError(
+                f"hostname {shown!r} is not a valid host name (RFC 1123: labels of letters, "
+                "digits and hyphens, 1-63 characters, not starting or ending with a hyphen, "
+                "separated by dots)"
+            )
     return v
+
+
+def _hostname(value: Any) -> str:
+    return check_hostname(_short_text(value))
 
 
 Hostname = Annotated[str, BeforeValidator(_hostname)]
@@ -301,10 +353,28 @@ Name = Annotated[str, BeforeValidator(_name)]
 # ---------------------------------------------------------------- helpers
 
 
+def refuse_invalid_strings(data: Any) -> Any:
+    """Before any field is looked at: no string anywhere in the input (keys included) may hold
+    a NUL or a lone surrogate, whatever its field's own rule (those refuse control characters
+    too, per field). The error names the field."""
+    found = first_invalid_string(data)
+    if found:
+        path, reason = found
+        field = ".".join(str(p) for p in path)
+        raise ValueError(f"{field}: {reason}" if field else reason)
+    return data
+
+
 class Input(BaseModel):
-    """Base of request bodies: unknown fields are refused (typos must not pass silently)."""
+    """Base of request bodies: unknown fields are refused (typos must not pass silently), and
+    no string may hold a NUL or a lone surrogate (refuse_invalid_strings)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_strings(cls, data: Any) -> Any:
+        return refuse_invalid_strings(data)
 
 
 class Output(BaseModel):
@@ -440,6 +510,8 @@ def _ip_list(value: Any) -> list[Any]:
         return []
     if not isinstance(value, list):
         raise ValueError("must be a list of {ip, label} objects")
+    if len(value) > MAX_IPS:
+        raise ValueError(f"has {len(value)} addresses; at most {MAX_IPS} are allowed per VPS")
     return [{"ip": v} if isinstance(v, str) else v for v in value]
 
 
@@ -600,6 +672,12 @@ class Vps(Output):
         return [IpEntry.model_construct(ip=e["ip"], label=e.get("label", "")) for e in value or []]
 
 
+def _filter_tags(value: Any) -> list[str]:
+    if isinstance(value, list | tuple) and len(value) > MAX_FILTER_VALUES:
+        raise ValueError(f"at most {MAX_FILTER_VALUES} tags can be filtered on at once")
+    return normalise_tags(value)
+
+
 class PageParams(Input):
     """`page` (from 1, at most MAX_PAGE) and `per_page` (clamped to 1..100) of every listing."""
 
@@ -622,7 +700,7 @@ class VpsFilter(PageParams):
     country: Country | None = None
     provider_id: UUID | None = None
     purpose: Purpose | None = None
-    tag: Tags = Field(default_factory=list)
+    tag: Annotated[list[str], BeforeValidator(_filter_tags)] = Field(default_factory=list)
     expiring_within_days: Annotated[int | None, Field(ge=0, le=36500)] = None
     search: Annotated[str | None, Field(max_length=200)] = None
     ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
@@ -748,6 +826,7 @@ _AREAS: dict[str, tuple[str, ...]] = {
     "sigma._schemas.monitoring": (
         "AgentHeartbeat",
         "AgentInput",
+        "AgentKeyRelease",
         "AgentRegister",
         "BatchRejection",
         "CheckType",

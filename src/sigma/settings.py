@@ -41,7 +41,15 @@ class Settings(BaseModel):
     rate_limit_window: int = Field(60, ge=1)
     rate_limit_login: int = Field(10, ge=1, description="login attempts per window and client IP")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
-    trust_forwarded_for: bool = Field(False, description="take the client IP from X-Forwarded-For (behind a proxy)")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or CIDRs of the reverse proxies in front of serve, e.g. "
+        "127.0.0.1,10.0.0.0/8: only their X-Forwarded-For and X-Forwarded-Proto are believed",
+    )
+    session_max_hours: int = Field(24 * 7, ge=1, le=24 * 365,
+                                   description="a sign-in lasts at most this long, refreshes included")
+    cors_origins: list[str] = Field(default_factory=list,
+                                    description="origins allowed to call the API from a browser (CORS); none by default")
     jobs_enabled: bool = Field(True, description="run background jobs (notifications, offline detection) in serve")
     admin_email: str | None = None
     admin_password: str | None = None
@@ -83,6 +91,25 @@ class Settings(BaseModel):
             return [int(p) for p in items]
         return v
 
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"'{item}' is not an IP address or CIDR (e.g. 10.0.0.0/8)") from None
+        return v
+
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, v: str) -> str:
@@ -120,6 +147,8 @@ def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
         key = f"SIGMA_{name.upper()}"
         if key in environ:
             out[name] = environ[key]
+    if "SIGMA_TRUST_FORWARDED_FOR" in environ:  # replaced: load_settings says by what
+        out["trust_forwarded_for"] = environ["SIGMA_TRUST_FORWARDED_FOR"]
     # the original system's variable names, so existing agent/probe env files keep working
     if "SIGMA_API_URL" in environ and "server" not in out:
         out["server"] = environ["SIGMA_API_URL"].removesuffix("/").removesuffix("/api")
@@ -131,6 +160,12 @@ def load_settings(flags: dict[str, Any] | None = None, *, path: Path | None = No
     layered.update(read_config_file(path or config_path()))
     layered.update(env_overrides())
     layered.update({k: v for k, v in (flags or {}).items() if v is not None})
+    if "trust_forwarded_for" in layered:
+        raise InvalidInput(
+            "setting trust_forwarded_for was replaced by trusted_proxies: the addresses or CIDRs "
+            "of your reverse proxies (e.g. SIGMA_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8)",
+            field="trusted_proxies",
+        )
     try:
         return Settings(**layered)
     except ValidationError as exc:

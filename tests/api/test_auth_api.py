@@ -130,14 +130,19 @@ def test_forced_password_change_blocks_the_api_until_changed(api):
     r = login(api, user["email"], "testpass123")
     assert r.status_code == 200 and r.json()["user"]["force_password_change"] is True
     h = api.headers(r.json()["token"])
-    for method, path in (("GET", "/api/vps"), ("GET", "/api/providers"), ("POST", "/api/providers")):
+    for method, path in (("GET", "/api/vps"), ("GET", "/api/providers"), ("POST", "/api/providers"),
+                         ("POST", "/api/auth/api-keys"), ("GET", "/api/auth/api-keys"), ("POST", "/api/auth/refresh"),
+                         ("POST", "/api/auth/totp/setup")):
         r = api.client.request(method, path, headers=h, json={"name": "p"} if method == "POST" else None)
         assert r.status_code == 403, (method, path, r.text)
-        assert "password" in r.json()["error"]
+        assert "sigma user passwd" in r.json()["error"]
     assert api.client.get("/api/auth/me", headers=h).status_code == 200
     r = api.client.post("/api/auth/change-password", headers=h,
                         json={"current_password": "testpass123", "new_password": "newpass456"})
     assert r.status_code == 200 and r.json()["force_password_change"] is False
+    # the change revoked the session it was made with; a new sign-in works everywhere
+    assert api.client.get("/api/vps", headers=h).status_code == 401
+    h = api.headers(login(api, user["email"], "newpass456").json()["token"])
     assert api.client.get("/api/vps", headers=h).status_code == 200
 
 

@@ -24,7 +24,7 @@ from sigma.schemas import (
     _ts,
 )
 
-USER_ROLES = ("admin", "operator", "readonly", "agent")
+USER_ROLES = ("admin", "operator", "readonly", "agent", "probe")
 MIN_PASSWORD = 8
 
 
@@ -133,6 +133,8 @@ class ApiKey(Output):
     name: str
     prefix: str
     read_only: bool
+    # the VPS an agent's key is bound to (None: any, by its role; an agent key not bound yet)
+    vps_id: UUID | None = None
     expires_at: Timestamp | None
     last_used_at: Timestamp | None
     revoked_at: Timestamp | None

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 
 from sigma.schemas import (
     CHECK_TYPES,
@@ -21,13 +21,20 @@ from sigma.schemas import (
     _one_of,
     _short_text,
     _ts,
+    check_json_tree,
     parse_ip,
+    refuse_invalid_strings,
 )
 
 
 class AgentInput(BaseModel):
     # agents of other versions may send fields this server does not know: ignored, not refused
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_strings(cls, data: Any) -> Any:
+        return refuse_invalid_strings(data)
 
 
 def _alias_or_blank(value: Any) -> Any:
@@ -38,8 +45,11 @@ MAX_SYSTEM_INFO = 64 * 1024
 
 
 def _system_info(value: Any) -> Any:
+    """Whatever JSON the agent reports, as long as it is text and numbers a listing can
+    always show (check_json_tree) and at most MAX_SYSTEM_INFO bytes."""
     import json
 
+    check_json_tree(value)
     if len(json.dumps(value, separators=(",", ":"), default=str)) > MAX_SYSTEM_INFO:
         raise ValueError(f"is larger than {MAX_SYSTEM_INFO // 1024} KiB")
     return value
@@ -54,6 +64,11 @@ class AgentRegister(AgentInput):
     ip_addresses: IpList = Field(default_factory=list)
     ssh_port: Port = 22
     system_info: SystemInfo = None
+
+
+class AgentKeyRelease(BaseModel):
+    released: int
+    revoked: bool
 
 
 class AgentHeartbeat(AgentInput):

@@ -131,7 +131,23 @@ class RemoteBackend(ApiClient):
         return self._get(User, "/api/auth/me")
 
     def change_password(self, data) -> User:
-        return self._send("POST", User, "/api/auth/change-password", data)
+        """The change revokes every session of the user, this CLI's included: signed in
+        again with the new password (and a TOTP code if the account asks for one)."""
+        user = self._send("POST", User, "/api/auth/change-password", data)
+        bearer = self.http.headers.get("authorization", "")
+        if bearer.lower().startswith("bearer ") and not bearer[7:].startswith("sigma_"):
+            from sigma.client import credentials
+
+            def code() -> str:
+                import typer
+
+                return typer.prompt("TOTP code", err=True)
+
+            result = login(self.base, user.email, data.new_password, code)
+            if result.token:
+                credentials.save(self.base, result.token)
+                self.http.headers["authorization"] = f"Bearer {result.token}"
+        return user
 
     def totp_setup(self) -> TotpSetup:
         return self._send("POST", TotpSetup, "/api/auth/totp/setup")

@@ -29,7 +29,7 @@ def _jwt_secret_file() -> str:
 
     path = data_dir() / "jwt-secret"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
@@ -101,5 +101,5 @@ def serve(
 
     uvicorn.run(
         "sigma.server.app:factory", factory=True, host=host, port=port, workers=workers,
-        log_level=log_level, proxy_headers=settings.trust_forwarded_for, server_header=False,
+        log_level=log_level, proxy_headers=False, server_header=False,  # trusted_proxies: in the app
     )

@@ -28,8 +28,8 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _private_sqlite_file(Path(path.split("?", 1)[0]).expanduser())
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
@@ -46,6 +46,34 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         event.listen(engine.pool, "checkin", _pg_checkin)
         event.listen(engine, "connect", _pg_session_settings)
     return engine
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The embedded database holds password hashes and TOTP secrets: its file (and the WAL
+    and shared-memory files SQLite creates with the same mode) is 0600, and a directory sigma
+    creates for it is 0700. An existing file readable by others is tightened when it is ours."""
+    import os
+
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    else:
+        from sigma.config_file import data_dir
+
+        try:  # sigma's own data dir (not a directory the user chose, such as /tmp)
+            st = path.parent.stat()
+            if path.parent.resolve() == data_dir().resolve() and st.st_mode & 0o077 and st.st_uid == os.getuid():
+                path.parent.chmod(0o700)
+        except OSError:
+            pass
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = p.stat()
+            if st.st_mode & 0o077 and st.st_uid == os.getuid():
+                p.chmod(0o600)
+        except OSError:
+            continue
 
 
 def _pg_session_settings(dbapi_conn, _record) -> None:
@@ -131,13 +159,31 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # several `sigma serve` replicas may start at once: one migrates, the others
-            # wait here (the lock goes with this transaction), then find nothing to do
-            conn.execute(text("SELECT pg_advisory_xact_lock(495622516065)"))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # a migration that rebuilds a table (SQLite cannot alter a constraint) must not
+            # cascade the drop of the old table into the rows that reference it: foreign
+            # keys off for the migration (outside a transaction, else SQLite ignores it),
+            # checked as a whole before the commit
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    # several `sigma serve` replicas may start at once: one migrates, the
+                    # others wait here (the lock goes with this transaction), then find
+                    # nothing to do
+                    conn.execute(text("SELECT pg_advisory_xact_lock(495622516065)"))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise SigmaError("a migration left rows whose references are broken; nothing was changed")
+        finally:
+            if sqlite:
+                conn.rollback()
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 def ensure_schema(engine: Engine, *, auto_upgrade: bool) -> None:
@@ -182,8 +228,24 @@ def unit_of_work(factory: sessionmaker[Session], *, read_only: bool = False) -> 
     except OperationalError as exc:
         session.rollback()
         raise unavailable(session.get_bind(), exc) from None
+    except SigmaError as exc:
+        session.rollback()
+        if exc.audit is not None:
+            _record_refusal(factory, exc.audit)
+        raise
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+def _record_refusal(factory: sessionmaker[Session], row: dict) -> None:
+    """The audit row a refused attempt carries, in a transaction of its own."""
+    from sigma.db.models import AuditLog
+
+    try:
+        with factory() as session, session.begin():
+            session.add(AuditLog(**row))
+    except Exception:  # noqa: BLE001 - the refusal itself is what the caller must get
+        log.exception("could not record the audit row of a refused request")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -67,8 +68,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _swagger(app)
     from sigma.server.heartbeats import lean_heartbeat
 
+    if settings.cors_origins:  # off unless origins are listed: the web UI is same-origin
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["*"], allow_headers=["Authorization", "X-Api-Key", "Content-Type", "If-Match"],
+                           expose_headers=["ETag", "X-RateLimit-Limit", "X-RateLimit-Remaining", "Retry-After"])
     app.add_middleware(middleware.Gateway, settings=settings,
                        lean={("POST", "/api/agent/heartbeat"): lean_heartbeat})
+    if settings.trusted_proxies:  # outermost: every layer below sees the forwarded client
+        from sigma.server.proxies import TrustedProxies
+
+        app.add_middleware(TrustedProxies, trusted=settings.trusted_proxies)
     return app
 
 
@@ -111,7 +122,21 @@ def _swagger(app: FastAPI) -> None:
         return (STATIC / "swagger.html").read_text(encoding="utf-8")
 
 
+class RedactQuerySecrets(logging.Filter):
+    """Calendar apps pass their API key as ?key=: the access log keeps the request, not the key."""
+
+    _SECRET = re.compile(r"([?&](?:key|api_key|token)=)[^&\s\"]*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._SECRET.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = self._SECRET.sub(r"\1***", record.msg)
+        return True
+
+
 def factory() -> FastAPI:
     """uvicorn --factory entry point: settings from config file and SIGMA_* environment."""
     logging.basicConfig(level=load_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("uvicorn.access").addFilter(RedactQuerySecrets())
     return create_app()

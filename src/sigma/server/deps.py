@@ -10,13 +10,33 @@ from fastapi import Depends, Request
 
 from sigma.db.engine import unit_of_work
 from sigma.services import auth
-from sigma.services.actor import Actor
-from sigma.settings import Settings
+from sigma.services.actor import (
+    ADMINS,
+    AGENTS,
+    INVENTORY_READERS,
+    PROBES,
+    READERS,
+    ROLES,
+    WRITERS,
+    Actor,
+)
 
 T = TypeVar("T")
 
-# who may call a route: public, any (every authenticated reader), op, admin, agent, user (a JWT user)
-RULES = ("public", "any", "op", "admin", "agent", "user")
+# who may call a route, declared on it with openapi_extra=rule(...) and checked before its
+# body is read (an unauthorised caller gets 403, never a validation error about the body).
+# The services check the same roles again, with the finer rules (an agent's own VPS...).
+RULE_ROLES: dict[str, tuple[str, ...]] = {
+    "public": (),  # no credentials needed
+    "any": READERS,  # every authenticated reader
+    "inventory": INVENTORY_READERS,  # the VPS listing: readers and probes
+    "op": WRITERS,
+    "admin": ADMINS,
+    "agent": AGENTS,  # agents' own reports
+    "probe": PROBES,  # probe targets and results
+    "user": ROLES,  # about the caller's own account
+}
+RULES = tuple(RULE_ROLES)
 
 
 MAX_PAGE = 1_000_000
@@ -42,19 +62,16 @@ def rule(who: str) -> dict[str, Any]:
     return {"x-sigma-role": who}
 
 
-def peer_ip(headers: Any, client_host: str | None, trust_forwarded_for: bool) -> str:
-    """The client's IP: the first X-Forwarded-For entry only behind a trusted proxy."""
-    if trust_forwarded_for:
-        forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
-        if forwarded:
-            return forwarded
-    return client_host or "unknown"
-
-
 def client_ip(request: Request) -> str:
-    settings: Settings = request.app.state.settings
-    host = request.client.host if request.client else None
-    return peer_ip(request.headers, host, settings.trust_forwarded_for)
+    """The client's address: the TCP peer, or behind a trusted proxy the rightmost
+    X-Forwarded-For hop that is not a trusted proxy (server.proxies sets it)."""
+    return request.client.host if request.client else "unknown"
+
+
+def route_rule(request: Request) -> str | None:
+    route = request.scope.get("route")
+    extra = getattr(route, "openapi_extra", None) or {}
+    return extra.get("x-sigma-role")
 
 
 def current_actor(request: Request) -> Actor:
@@ -68,8 +85,10 @@ def current_actor(request: Request) -> Actor:
             api_key=request.headers.get("x-api-key"),
             client_ip=client_ip(request),
         )
-    if not request.url.path.startswith("/api/auth/"):
-        auth.require_password_changed(actor)
+    auth.require_password_changed(actor, request.url.path)
+    rule_name = route_rule(request)
+    if rule_name and rule_name != "public":
+        actor.require(RULE_ROLES[rule_name])
     request.state.actor = actor
     return actor
 

@@ -1,23 +1,17 @@
-"""The lean heartbeat path of `sigma serve` (DESIGN.md, performance budgets).
-
-Heartbeats are the hottest route: every agent of the fleet, every interval. The ORM path
-(select, modify a JSON attribute, commit) manages ~200/s on the 2-core machine; this path
-manages well over 3,000/s on PostgreSQL:
+"""The heartbeat path of `sigma serve`: every agent of the fleet, every interval.
 
 - the route is answered by the gateway middleware (server.middleware.Gateway) before
   FastAPI: routing, dependency solving and Request/Response objects cost more CPU than
   the heartbeat itself;
-
 - credentials are resolved once and cached for CACHE_SECONDS (the sync authenticate() runs
-  in a thread on a miss), so a heartbeat costs no query for authentication;
-- each heartbeat joins a queue; the queue is written by one statement per flush
-  (`UPDATE vps ... FROM jsonb_to_recordset(batch)`) on an async psycopg pool, as a
-  group commit: a flush starts at once when fewer than MAX_INFLIGHT flushes run, otherwise
-  the heartbeats arriving meanwhile wait for the next one and go in together;
-- the rules are those of services.agents.heartbeat: the live VPS with that hostname is
-  preferred over retired ones, a hostname whose VPS are all retired is refused (409), an
-  unknown one gets 404; only extra.system_info and extra.last_heartbeat change (other keys
-  of extra kept when it is an object); no version bump, no audit row.
+  in a thread on a miss); the write re-checks them as they are now (services.agents), so a
+  revoked key or a disabled user stops at once;
+- on PostgreSQL each heartbeat joins a queue written by services.agents.HEARTBEAT_BATCH_SQL,
+  one statement per flush on an async psycopg pool, as a group commit: a flush starts at once
+  when fewer than MAX_INFLIGHT flushes run, otherwise the heartbeats arriving meanwhile wait
+  for the next one and go in together. What the statement does not take goes through
+  services.agents.heartbeat alone, which answers it precisely (404, 403, 409);
+- on SQLite each heartbeat is services.agents.heartbeat in a thread.
 
 A database outage makes the waiting heartbeats fail with 503 (Unavailable), never hang:
 the pool waits at most POOL_TIMEOUT for a connection.
@@ -32,14 +26,12 @@ import logging
 import time
 from typing import Any
 
-import orjson
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from sigma.errors import InvalidInput, SigmaError, Unavailable
 from sigma.services import agents
-from sigma.services.actor import Actor
-from sigma.services.agents import AGENTS, retired_refusal, stamp, unknown_host
+from sigma.services.actor import AGENTS, Actor
 
 log = logging.getLogger("sigma.server.heartbeats")
 
@@ -49,29 +41,6 @@ MAX_BATCH = 1000
 MAX_INFLIGHT = 2
 POOL_SIZE = 4
 POOL_TIMEOUT = 5.0
-
-UPDATE_SQL = """
-WITH u AS (
-    SELECT u.h, u.si, u.n
-    FROM ROWS FROM (jsonb_to_recordset(%(batch)s::jsonb) AS (h text, si jsonb)) WITH ORDINALITY AS u(h, si, n)
-), pick AS (
-    SELECT DISTINCT ON (u.h) u.h, u.si, v.id, v.status
-    FROM u JOIN vps v ON v.hostname = u.h
-    ORDER BY u.h, (v.status = 'retired'), v.created_at DESC, u.n DESC
-)
-UPDATE vps SET extra =
-    (CASE WHEN jsonb_typeof(vps.extra) = 'object' THEN vps.extra ELSE '{}'::jsonb END)
-    || jsonb_build_object('system_info', pick.si, 'last_heartbeat', %(at)s::text)
-FROM pick
-WHERE vps.id = pick.id AND pick.status <> 'retired'
-RETURNING vps.*
-"""
-
-MISSING_SQL = """
-SELECT DISTINCT ON (hostname) hostname, id, status FROM vps WHERE hostname = ANY(%(hosts)s::text[])
-ORDER BY hostname, (status = 'retired'), created_at DESC
-"""
-
 
 # ---------------------------------------------------------------- who is calling
 
@@ -121,13 +90,12 @@ async def lean_heartbeat(scope: dict, body: bytes) -> bytes:
     app = scope["app"]
     writer = writer_for(app)
     if writer is None:  # SQLite: the service function, in a thread
-        vps = await run_in_threadpool(_simple_heartbeat, app.state.sessions, actor, data)
+        vps = await run_in_threadpool(_one_heartbeat, app.state.sessions, actor, data)
         return vps.model_dump_json().encode()
-    row = await writer.submit(data.hostname, data.system_info)
-    return vps_json(row)
+    return await writer.submit(actor, data)
 
 
-def _simple_heartbeat(sessions, actor: Actor, data) -> Any:
+def _one_heartbeat(sessions, actor: Actor, data) -> Any:
     from sigma.db.engine import unit_of_work
 
     with unit_of_work(sessions) as session:
@@ -138,12 +106,16 @@ def _simple_heartbeat(sessions, actor: Actor, data) -> Any:
 
 
 class HeartbeatWriter:
-    """Coalesces heartbeats into multi-row UPDATEs on an async psycopg pool."""
+    """Coalesces heartbeats into the multi-row statement of services.agents on an async
+    psycopg pool. A heartbeat the statement does not take, or every heartbeat of a batch
+    whose statement failed, is answered by services.agents.heartbeat alone: one bad
+    heartbeat never fails the others."""
 
-    def __init__(self, dsn: str):
+    def __init__(self, dsn: str, sessions: Any):
         self.dsn = dsn
+        self.sessions = sessions
         self.pool: Any = None
-        self.pending: list[tuple[str, str, asyncio.Future]] = []
+        self.pending: list[tuple[Actor, Any, asyncio.Future]] = []
         self.inflight = 0
         self.scheduled = False
         self._opening: asyncio.Lock | None = None
@@ -169,9 +141,9 @@ class HeartbeatWriter:
             await self.pool.close()
             self.pool = None
 
-    async def submit(self, hostname: str, system_info: Any) -> dict[str, Any]:
+    async def submit(self, actor: Actor, data: Any) -> bytes:
         fut = asyncio.get_running_loop().create_future()
-        self.pending.append((hostname, system_info, fut))
+        self.pending.append((actor, data, fut))
         self._kick()
         return await fut
 
@@ -189,59 +161,76 @@ class HeartbeatWriter:
         self.inflight += 1
         asyncio.get_running_loop().create_task(self._write(batch))
 
-    async def _write(self, batch: list[tuple[str, str, asyncio.Future]]) -> None:
+    async def _write(self, batch: list[tuple[Actor, Any, asyncio.Future]]) -> None:
         try:
-            rows, missing = await self._execute(batch)
-        except SigmaError as exc:
-            for _, _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
-        except Exception as exc:  # noqa: BLE001 - every waiter gets an answer
-            log.exception("heartbeat flush failed")
-            err = _db_error(exc)
-            for _, _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(err)
-        else:
-            for host, _, fut in batch:
+            try:
+                rows = await self._execute(batch)
+            except Exception as exc:  # noqa: BLE001 - each heartbeat then gets its own answer
+                if _unavailable(exc):
+                    err = Unavailable("database unavailable, retry later")
+                    for _, _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(err)
+                    return
+                log.warning("heartbeat batch of %d failed (%s); answering them one by one",
+                            len(batch), type(exc).__name__)
+                rows = {}
+            alone = []
+            for n, (actor, data, fut) in enumerate(batch, 1):
                 if fut.done():
                     continue
-                if host in rows:
-                    fut.set_result(rows[host])
+                if n in rows:
+                    fut.set_result(rows[n])
                 else:
-                    fut.set_exception(missing.get(host) or unknown_host(host))
+                    alone.append((actor, data, fut))
+            if alone:
+                await asyncio.gather(*(self._alone(*item) for item in alone))
         finally:
             self.inflight -= 1
             self._kick()
 
-    async def _execute(self, batch) -> tuple[dict[str, dict[str, Any]], dict[str, SigmaError]]:
+    async def _alone(self, actor: Actor, data: Any, fut: asyncio.Future) -> None:
+        try:
+            vps = await run_in_threadpool(_one_heartbeat, self.sessions, actor, data)
+        except SigmaError as exc:
+            if not fut.done():
+                fut.set_exception(exc)
+        except Exception as exc:  # noqa: BLE001 - every waiter gets an answer
+            log.exception("heartbeat failed")
+            if not fut.done():
+                fut.set_exception(_db_error(exc))
+        else:
+            if not fut.done():
+                fut.set_result(vps.model_dump_json().encode())
+
+    async def _execute(self, batch) -> dict[int, bytes]:
+        """{batch position (from 1): the Vps JSON} for the heartbeats the statement took."""
         from psycopg.rows import dict_row
 
         from sigma.db.types import utcnow
 
         pool = await self._pool()
-        hosts = [h for h, _, _ in batch]
-        # one JSON parameter: psycopg's text[] adaptation escapes element by element
-        payload = orjson.dumps([{"h": h, "si": si} for h, si, _ in batch]).decode()
+        params = agents.heartbeat_batch_params([(a, d) for a, d, _ in batch], utcnow())
         async with pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(UPDATE_SQL, {"batch": payload, "at": stamp(utcnow())})
-            rows = {r["hostname"]: r for r in await cur.fetchall()}
-            missing: dict[str, SigmaError] = {}
-            unknown = sorted(set(hosts) - set(rows))
-            if unknown:
-                await cur.execute(MISSING_SQL, {"hosts": unknown})
-                for r in await cur.fetchall():
-                    if r["status"] == "retired":
-                        missing[r["hostname"]] = retired_refusal(r["hostname"], r["id"])
-        return rows, missing
+            await cur.execute(agents.HEARTBEAT_BATCH_SQL, params)
+            out: dict[int, bytes] = {}
+            for row in await cur.fetchall():
+                body = vps_json(row)
+                for n in row.pop("batch_positions") or ():
+                    out[n] = body
+        return out
 
 
-def _db_error(exc: Exception) -> SigmaError:
+def _unavailable(exc: Exception) -> bool:
     import psycopg
     from psycopg_pool import PoolTimeout
 
-    if isinstance(exc, PoolTimeout | psycopg.OperationalError):
+    return isinstance(exc, PoolTimeout | psycopg.OperationalError)
+
+
+def _db_error(exc: Exception) -> SigmaError:
+    if _unavailable(exc):
         return Unavailable("database unavailable, retry later")
     return SigmaError("Database error")
 
@@ -255,7 +244,7 @@ def writer_for(app: FastAPI) -> HeartbeatWriter | None:
         writer = False  # SQLite: the simple path
         if engine.dialect.name == "postgresql":
             url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            writer = HeartbeatWriter(url)
+            writer = HeartbeatWriter(url, state.sessions)
         state.heartbeat_writer = writer
     return writer or None
 

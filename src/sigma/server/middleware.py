@@ -205,16 +205,15 @@ class Gateway:
     async def _rate_limit(self, scope, path: str) -> tuple[bool, list[tuple[bytes, bytes]]] | None:
         """(allowed, rate-limit headers) for this request, or None when no limit applies
         (Redis unreachable)."""
-        from sigma.server.deps import peer_ip
-
         s = self.settings
-        client = scope.get("client")
-        forwarded = _header(scope, b"x-forwarded-for") if s.trust_forwarded_for else ""
-        ip = peer_ip({"x-forwarded-for": forwarded}, client[0] if client else None, s.trust_forwarded_for)
+        client = scope.get("client")  # behind trusted proxies: the forwarded client (proxies.py)
+        ip = client[0] if client else "unknown"
         if path in LOGIN_PATHS and scope["method"] == "POST":
             key, limit = f"login:{ip}", s.rate_limit_login
         else:
-            key, limit = f"api:{ip}", s.rate_limit_requests
+            # per client address and credential: users behind one NAT or one proxy that is not
+            # declared in trusted_proxies do not share a bucket (nor lock each other out)
+            key, limit = f"api:{ip}:{_credential_tag(scope)}", s.rate_limit_requests
         result = await self.window.hit(key, limit, s.rate_limit_window)
         if result is None:
             return None
@@ -257,11 +256,17 @@ class _TooLarge(Exception):
     pass
 
 
-def _header(scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return ""
+def _credential_tag(scope) -> str:
+    """A short digest of the request's credential (bearer, API key or session cookie)."""
+    import hashlib
+
+    parts = []
+    for name, value in scope["headers"]:
+        if name in (b"authorization", b"x-api-key"):
+            parts.append(value)
+        elif name == b"cookie" and b"sigma_session=" in value:
+            parts.append(value.split(b"sigma_session=", 1)[1].split(b";", 1)[0])
+    return hashlib.blake2b(b"\n".join(parts), digest_size=8).hexdigest() if parts else "-"
 
 
 def _with(headers, extra) -> list:

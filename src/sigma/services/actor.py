@@ -9,10 +9,17 @@ from dataclasses import dataclass
 
 from sigma.errors import PermissionDenied
 
-ROLES = ("admin", "operator", "readonly", "agent")
+ROLES = ("admin", "operator", "readonly", "agent", "probe")
 READERS = ("admin", "operator", "readonly")
 WRITERS = ("admin", "operator")
 ADMINS = ("admin",)
+# an agent registers and heartbeats its own VPS (services.agents); admins and operators may
+# act for any VPS
+AGENTS = ("admin", "operator", "agent")
+# a probe reads its targets and posts IP checks
+PROBES = ("admin", "operator", "probe")
+# the VPS listing: every reader, and probes (the original sigma-probe pages GET /api/vps)
+INVENTORY_READERS = (*READERS, "probe")
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,18 @@ class Actor:
     via_api_key: bool = False
     read_only_key: bool = False
     password_change_required: bool = False
+    # the managed API key behind the request (None: a JWT, the legacy key, the terminal)
+    api_key_id: uuid.UUID | None = None
+    # the session epoch of the user's access token and when its sign-in happened (Unix
+    # seconds); both None unless authenticated by a JWT
+    session_epoch: int | None = None
+    auth_time: int | None = None
+
+    @property
+    def trusted_for_fleet(self) -> bool:
+        """Whether this principal may act for any VPS (admins, operators, the legacy shared
+        key), as opposed to an agent bound to its own."""
+        return self.effective_role in WRITERS
 
     @property
     def effective_role(self) -> str:

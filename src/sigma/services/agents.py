@@ -1,6 +1,15 @@
-"""Agents: registration, heartbeats, and agent liveness (online/offline events).
+"""Agents: registration, heartbeats, each agent's binding to its own VPS, and agent
+liveness (online/offline events).
 
-Compared with the original (SEED_CONTRACT 2.8):
+Who may speak for which VPS (the trust model, docs/SECURITY.md):
+- an admin, an operator or the legacy shared key may register and heartbeat any VPS, by
+  hostname (the original system's behaviour, for its clients);
+- an agent's API key speaks for one VPS only. It is bound to it by `sigma agent provision`
+  or by its first registration, which claims the VPS of that hostname when no other live
+  key holds it (or creates it). A bound key registers and heartbeats its own VPS and nothing
+  else; every refusal is audited. `sigma agent release` frees a VPS for a new key.
+
+Compared with the original (its contract, section 2.8):
 - registration never resurrects a retired VPS: when every VPS with that hostname is retired it
   is refused with Conflict (409) naming the way out; a live VPS with the same hostname is
   preferred over retired ones (hostnames are reused);
@@ -9,8 +18,10 @@ Compared with the original (SEED_CONTRACT 2.8):
 - registration writes one audit row (it creates or changes a VPS); heartbeats write none;
 - a heartbeat for a hostname whose VPS are all retired is refused with 409 too.
 
-The hot heartbeat path of `sigma serve` on PostgreSQL is server/heartbeats.py: same rules,
-coalesced into one UPDATE per flush.
+Heartbeats of `sigma serve` on PostgreSQL are written in batches by HEARTBEAT_BATCH_SQL, which
+applies these rules to a whole batch in one statement; a heartbeat the statement does not
+take (unknown host, refused, retired, or a statement that failed) goes through heartbeat()
+alone, which gives its precise answer.
 """
 
 from __future__ import annotations
@@ -18,14 +29,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from sigma.db.models import ApiKey as ApiKeyRow
 from sigma.db.models import Vps as VpsRow
 from sigma.db.models import VpsEvent as VpsEventRow
 from sigma.db.types import utcnow
-from sigma.errors import Conflict, NotFound
+from sigma.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
 from sigma.schemas import (
     AgentHeartbeat,
     AgentRegister,
@@ -34,10 +46,9 @@ from sigma.schemas import (
     last_heartbeat,
     validate,
 )
-from sigma.services import audit
-from sigma.services.actor import READERS, Actor
+from sigma.services import audit, auth
+from sigma.services.actor import AGENTS, READERS, WRITERS, Actor
 
-AGENTS = ("admin", "operator", "agent")
 EVENT_KINDS = ("agent-offline", "agent-online", "reachability")
 
 
@@ -83,12 +94,79 @@ def _extra(extra: Any, system_info: Any, at: str) -> dict[str, Any]:
     return base
 
 
+# ---------------------------------------------------------------- which VPS an agent may touch
+
+
+def _refused(actor: Actor, action: str, hostname: str, reason: str, vps_id: Any = None) -> PermissionDenied:
+    """A refusal that is audited although its transaction rolls back (unit_of_work writes
+    the row on its own)."""
+    return PermissionDenied(
+        f"Forbidden: {reason}",
+        field="hostname",
+        audit=audit.refusal(actor, f"agent-{action}-refused", "vps", vps_id,
+                            {"hostname": hostname, "reason": reason}),
+    )
+
+
+def _agent_key(session: Session, actor: Actor) -> ApiKeyRow | None:
+    """The key row of an agent principal, locked for this transaction (its binding may
+    change here); None for a principal trusted with the whole fleet."""
+    if actor.trusted_for_fleet:
+        return None
+    actor.require(AGENTS)
+    if actor.api_key_id is None:
+        raise PermissionDenied("Forbidden: an agent authenticates with its own API key "
+                               "(`sigma agent provision VPS` creates one)")
+    key = session.scalars(select(ApiKeyRow).where(ApiKeyRow.id == actor.api_key_id).with_for_update()).first()
+    if key is None:
+        raise NotAuthenticated("Unauthorized")
+    return key
+
+
+def _live_keys(vps_id: Any, now: datetime):
+    return select(ApiKeyRow.id).where(
+        ApiKeyRow.vps_id == vps_id, ApiKeyRow.revoked_at.is_(None),
+        or_(ApiKeyRow.expires_at.is_(None), ApiKeyRow.expires_at > now),
+    )
+
+
+def _bound_vps(session: Session, actor: Actor, key: ApiKeyRow, hostname: str, action: str) -> VpsRow:
+    row = session.get(VpsRow, key.vps_id)
+    if row is None:  # the FK cascades a deleted VPS's keys away; a race at most
+        raise NotAuthenticated("Unauthorized")
+    if row.hostname.lower() != hostname.lower():
+        raise _refused(actor, action, hostname,
+                       f"this agent key belongs to VPS {row.hostname} ({row.id}); it cannot speak for "
+                       f"'{hostname}'. If the machine was renamed, an operator releases it first "
+                       f"(`sigma agent release {row.hostname}`)", vps_id=row.id)
+    return row
+
+
+def _claim(session: Session, actor: Actor, key: ApiKeyRow, row: VpsRow) -> None:
+    """Bind `key` to `row` unless another live key holds it."""
+    session.scalars(select(VpsRow.id).where(VpsRow.id == row.id).with_for_update()).first()
+    holder = session.scalars(_live_keys(row.id, utcnow()).where(ApiKeyRow.id != key.id).limit(1)).first()
+    if holder is not None:
+        raise _refused(actor, "register", row.hostname,
+                       f"VPS {row.hostname} ({row.id}) is claimed by another agent key; an operator "
+                       f"releases it first (`sigma agent release {row.hostname}`)", vps_id=row.id)
+    key.vps_id = row.id
+
+
+# ---------------------------------------------------------------- register and heartbeat
+
+
 def register(session: Session, actor: Actor, data: AgentRegister | dict) -> Vps:
     actor.require(AGENTS)
     data = data if isinstance(data, AgentRegister) else validate(AgentRegister, data)
     at = stamp(utcnow())
     reported = [e.model_dump() for e in data.ip_addresses]
-    row = match(session, data.hostname)
+    key = _agent_key(session, actor)
+    claimed = False
+    if key is not None and key.vps_id is not None:
+        row: VpsRow | None = _bound_vps(session, actor, key, data.hostname, "register")
+    else:
+        row = match(session, data.hostname)
     if row is not None and row.status == "retired":
         raise retired_refusal(row.hostname, row.id)
     if row is None:
@@ -99,9 +177,16 @@ def register(session: Session, actor: Actor, data: AgentRegister | dict) -> Vps:
         )
         session.add(row)
         session.flush()
+        if key is not None:
+            key.vps_id = row.id
+            session.flush()
         audit.record(session, actor, "register", "vps", row.id,
-                     {"hostname": row.hostname, "created": True, "ip_addresses": reported})
+                     {"hostname": row.hostname, "created": True, "ip_addresses": reported,
+                      **({"claimed_by_key": str(key.id)} if key is not None else {})})
         return Vps.model_validate(row)
+    if key is not None and key.vps_id is None:
+        _claim(session, actor, key, row)
+        claimed = True
     before = Vps.model_validate(row)
     if data.alias:
         row.alias = data.alias
@@ -112,17 +197,30 @@ def register(session: Session, actor: Actor, data: AgentRegister | dict) -> Vps:
         row.status = "active"
     session.flush()
     after = Vps.model_validate(row)
-    audit.record(session, actor, "register", "vps", row.id,
-                 {"hostname": row.hostname, "changes": audit.diff(before, after, skip={"extra", "online"})})
+    details: dict[str, Any] = {"hostname": row.hostname,
+                               "changes": audit.diff(before, after, skip={"extra", "online"})}
+    if claimed and key is not None:
+        details["claimed_by_key"] = str(key.id)
+    audit.record(session, actor, "register", "vps", row.id, details)
     return after
 
 
 def heartbeat(session: Session, actor: Actor, data: AgentHeartbeat | dict) -> Vps:
-    """The simple (SQLite / in-process) heartbeat: only extra.system_info and
-    extra.last_heartbeat change; no audit row, no version bump, updated_at kept."""
+    """One heartbeat: only extra.system_info and extra.last_heartbeat change; no audit row,
+    no version bump, updated_at kept. The ORM form of HEARTBEAT_BATCH_SQL, with every
+    refusal's precise answer."""
     actor.require(AGENTS)
     data = data if isinstance(data, AgentHeartbeat) else validate(AgentHeartbeat, data)
-    row = match(session, data.hostname)
+    if not auth.still_valid(session, actor):  # the caller's actor may be cached
+        raise NotAuthenticated("Unauthorized")
+    key = _agent_key(session, actor)
+    if key is not None:
+        if key.vps_id is None:
+            raise _refused(actor, "heartbeat", data.hostname,
+                           "this agent key has not registered a VPS yet: the agent registers first")
+        row: VpsRow | None = _bound_vps(session, actor, key, data.hostname, "heartbeat")
+    else:
+        row = match(session, data.hostname)
     if row is None:
         raise unknown_host(data.hostname)
     if row.status == "retired":
@@ -134,6 +232,102 @@ def heartbeat(session: Session, actor: Actor, data: AgentHeartbeat | dict) -> Vp
     )
     set_committed_value(row, "extra", extra)
     return Vps.model_validate(row)
+
+
+# One statement for a batch of heartbeats on PostgreSQL, with the rules of heartbeat():
+# the credential checked as it is now (key live, user active, token epoch current), a
+# fleet-wide principal picks the VPS by hostname (the live one first), an agent's key only
+# its bound VPS under its own hostname, a retired VPS is never touched, and several
+# heartbeats for one VPS in a batch leave the latest. RETURNING gives each updated row with
+# the batch positions (n) it answers; a position without a row goes through heartbeat().
+HEARTBEAT_BATCH_SQL = """
+WITH u AS (
+    SELECT * FROM ROWS FROM (jsonb_to_recordset(%(batch)s::jsonb)
+        AS (h text, si jsonb, k uuid, usr uuid, ep int, ro boolean)) WITH ORDINALITY AS u(h, si, k, usr, ep, ro, n)
+), who AS (
+    SELECT u.n, u.h, u.si, kr.vps_id AS bound,
+        CASE WHEN u.usr IS NULL THEN 'fleet'
+             WHEN ur.active AND NOT coalesce(u.ro, false) AND (
+                 (u.k IS NOT NULL AND kr.user_id = u.usr AND kr.revoked_at IS NULL
+                  AND (kr.expires_at IS NULL OR kr.expires_at > now()))
+                 OR (u.k IS NULL AND ur.session_epoch = u.ep))
+             THEN CASE WHEN ur.role IN ('admin', 'operator') THEN 'fleet'
+                       WHEN ur.role = 'agent' AND u.k IS NOT NULL THEN 'agent' END
+        END AS scope
+    FROM u LEFT JOIN users ur ON ur.id = u.usr LEFT JOIN api_keys kr ON kr.id = u.k
+), pick AS (
+    SELECT DISTINCT ON (c.n) c.n, c.si, c.id, c.status FROM (
+        SELECT w.n, w.si, v.id, v.status, v.created_at
+        FROM who w JOIN vps v ON v.hostname = w.h WHERE w.scope = 'fleet'
+        UNION ALL
+        SELECT w.n, w.si, v.id, v.status, v.created_at
+        FROM who w JOIN vps v ON v.id = w.bound
+        WHERE w.scope = 'agent' AND lower(v.hostname) = lower(w.h)
+    ) c ORDER BY c.n, (c.status = 'retired'), c.created_at DESC
+), latest AS (
+    SELECT DISTINCT ON (p.id) p.id, p.si FROM pick p WHERE p.status <> 'retired' ORDER BY p.id, p.n DESC
+)
+UPDATE vps SET extra =
+    (CASE WHEN jsonb_typeof(vps.extra) = 'object' THEN vps.extra ELSE '{}'::jsonb END)
+    || jsonb_build_object('system_info', latest.si, 'last_heartbeat', %(at)s::text)
+FROM latest
+WHERE vps.id = latest.id
+RETURNING vps.*, (SELECT array_agg(p.n) FROM pick p WHERE p.id = vps.id) AS batch_positions
+"""
+
+
+def heartbeat_batch_params(items: list[tuple[Actor, AgentHeartbeat]], now: datetime) -> dict[str, Any]:
+    """The parameters of HEARTBEAT_BATCH_SQL for (actor, heartbeat) pairs, in order."""
+    import orjson
+
+    def entry(actor: Actor, hb: AgentHeartbeat) -> dict[str, Any]:
+        return {"h": hb.hostname, "si": hb.system_info,
+                "k": str(actor.api_key_id) if actor.api_key_id else None,
+                "usr": str(actor.user_id) if actor.user_id else None,
+                "ep": actor.session_epoch, "ro": actor.read_only_key}
+
+    # one JSON parameter: psycopg's text[] adaptation escapes element by element
+    return {"batch": orjson.dumps([entry(a, h) for a, h in items]).decode(), "at": stamp(now)}
+
+
+# ---------------------------------------------------------------- provisioning and release
+
+AGENT_USER = "agents@sigma.local"
+
+
+def provision(session: Session, actor: Actor, vps_ref: Any, name: str | None = None) -> Any:
+    """A new API key bound to one VPS, for its agent (shown once). Earlier keys of that VPS
+    keep working until released or revoked."""
+    from sigma.schemas import ApiKeyCreate
+    from sigma.services.vps import find
+
+    actor.require(WRITERS)
+    row = find(session, vps_ref)
+    if row.status == "retired":
+        raise retired_refusal(row.hostname, row.id)
+    owner = auth.service_user(session, AGENT_USER, "agent")
+    data = validate(ApiKeyCreate, {"name": name or f"agent {row.hostname}"})
+    return auth.issue_key(session, actor, owner, data, vps_id=row.id,
+                          details={"vps": row.hostname, "vps_id": str(row.id)})
+
+
+def release(session: Session, actor: Actor, vps_ref: Any, revoke: bool = False) -> int:
+    """Free a VPS from the agent keys bound to it (or revoke them): its next registering key
+    claims it. The number of keys released."""
+    from sigma.services.vps import find
+
+    actor.require(WRITERS)
+    row = find(session, vps_ref)
+    keys = list(session.scalars(select(ApiKeyRow).where(ApiKeyRow.vps_id == row.id)))
+    now = utcnow()
+    for key in keys:
+        key.vps_id = None
+        if revoke and key.revoked_at is None:
+            key.revoked_at = now
+    session.flush()
+    audit.record(session, actor, "agent-release", "vps", row.id,
+                 {"hostname": row.hostname, "keys": [str(k.id) for k in keys], "revoked": revoke})
+    return len(keys)
 
 
 # ---------------------------------------------------------------- liveness

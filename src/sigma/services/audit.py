@@ -32,6 +32,17 @@ def record(
     )
 
 
+def refusal(actor: Actor, action: str, resource: str, resource_id: Any = None,
+            details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The audit row of a refused attempt, for a SigmaError's `audit`: the transaction of the
+    attempt rolls back, and the unit of work records this row on its own."""
+    return {
+        "user_id": actor.user_id, "user_email": actor.email, "action": action, "resource": resource,
+        "resource_id": None if resource_id is None else str(resource_id), "details": details or {},
+        "client_ip": actor.client_ip,
+    }
+
+
 def diff(before: BaseModel, after: BaseModel, skip: set[str] | None = None) -> dict[str, Any]:
     """{field: {from, to}} for every serialised field that changed."""
     skip = {"id", "created_at", "updated_at"} | (skip or set())

@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from sigma.db.models import ApiKey as ApiKeyRow
@@ -114,12 +114,21 @@ def _secret(settings: Settings) -> str:
     return settings.jwt_secret
 
 
-def access_token(settings: Settings, user: UserRow) -> str:
+def access_token(settings: Settings, user: UserRow, auth_time: int | None = None) -> str:
+    """An access token for `user`. `ep` is the user's session epoch (bumping it revokes the
+    token); `auth_time` is when the user proved who they are (kept across refreshes, which
+    stop after settings.session_max_hours)."""
     return make_token(
         settings,
-        {"sub": str(user.id), "email": user.email, "role": user.role, "purpose": "access"},
+        {"sub": str(user.id), "email": user.email, "role": user.role, "purpose": "access",
+         "ep": user.session_epoch or 0, "auth_time": auth_time or int(time.time())},
         settings.jwt_expiry_hours * 3600,
     )
+
+
+def revoke_sessions(session: Session, user: UserRow) -> None:
+    """Every access token issued to `user` so far stops working (next request: 401)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
 
 
 # ---------------------------------------------------------------- TOTP (RFC 6238)
@@ -147,13 +156,22 @@ def totp_step(secret: str, code: str, *, at: float | None = None, window: int = 
     return None
 
 
-def _consume_totp(user: UserRow, code: str) -> None:
+def _consume_totp(session: Session, user: UserRow, code: str) -> None:
+    """Accept `code` once: the step it belongs to is recorded by one conditional UPDATE,
+    so of several requests racing with the same code exactly one wins, on any database."""
     step = totp_step(user.totp_secret or "", code)
     if step is None:
         raise InvalidInput("Invalid TOTP code", field="code")
-    if user.totp_last_step is not None and step <= user.totp_last_step:
+    won = session.execute(
+        update(UserRow)
+        .where(UserRow.id == user.id,
+               or_(UserRow.totp_last_step.is_(None), UserRow.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not won:
         raise InvalidInput("TOTP code already used; wait for the next one", field="code")
-    user.totp_last_step = step
+    session.refresh(user, ["totp_last_step"])
 
 
 # ---------------------------------------------------------------- login
@@ -185,7 +203,7 @@ def login_totp(session: Session, settings: Settings, data: TotpLogin | dict, cli
     user = _user_by_sub(session, claims["sub"])
     if not user.totp_secret or not user.active:
         raise NotAuthenticated("Unauthorized")
-    _consume_totp(user, data.code)
+    _consume_totp(session, user, data.code)
     actor = Actor(email=user.email, role=user.role, user_id=user.id, client_ip=client_ip)
     audit.record(session, actor, "login", "user", user.id, {"email": user.email, "totp": True})
     return LoginResult(token=access_token(settings, user), user=User.model_validate(user))
@@ -224,10 +242,37 @@ def me(session: Session, actor: Actor) -> User:
 
 
 def refresh(session: Session, settings: Settings, actor: Actor) -> LoginResult:
+    """A fresh token for the same sign-in: refreshing never outlives session_max_hours from
+    the moment the password (and code) were given."""
     # an API key has nothing to refresh: 422 (like the other own-account routes), not a 401
     # that would tell the client its key is bad
     user = _jwt_user(session, actor)
-    return LoginResult(token=access_token(settings, user), user=User.model_validate(user))
+    started = actor.auth_time or 0
+    if time.time() - started > settings.session_max_hours * 3600:
+        raise NotAuthenticated("Session expired: sign in again (`sigma login`)")
+    return LoginResult(token=access_token(settings, user, auth_time=started),
+                       user=User.model_validate(user))
+
+
+def session_after_password_change(session: Session, settings: Settings, actor: Actor) -> str:
+    """A new access token for the user who has just changed their password in this request
+    (the change revoked every earlier token, the one in use included)."""
+    user = _jwt_user(session, actor)
+    return access_token(settings, user)
+
+
+def logout_all(session: Session, actor: Actor) -> User:
+    """Revoke every access token of the caller's user (`sigma logout --all`). API keys stay:
+    they are revoked one by one (`sigma api-key revoke`)."""
+    if actor.user_id is None:
+        raise InvalidInput("this needs a user's token or key, not the shared legacy key")
+    user = session.get(UserRow, actor.user_id)
+    if user is None:
+        raise NotAuthenticated("Unauthorized")
+    revoke_sessions(session, user)
+    session.flush()
+    audit.record(session, actor, "logout-all", "user", user.id, {"email": user.email})
+    return User.model_validate(user)
 
 
 def change_password(session: Session, actor: Actor, data: ChangePassword | dict) -> User:
@@ -239,6 +284,7 @@ def change_password(session: Session, actor: Actor, data: ChangePassword | dict)
         raise InvalidInput("new_password: must differ from the current password", field="new_password")
     user.password_hash = hash_password(data.new_password)
     user.force_password_change = False
+    revoke_sessions(session, user)  # a stolen token dies with the old password
     session.flush()
     audit.record(session, actor, "change-password", "user", user.id, {"email": user.email})
     return User.model_validate(user)
@@ -272,7 +318,7 @@ def totp_verify(session: Session, actor: Actor, code: str) -> TotpState:
     user = _jwt_user(session, actor)
     if not user.totp_secret:
         raise InvalidInput("TOTP not set up. Call /api/auth/totp/setup first.")
-    _consume_totp(user, code)
+    _consume_totp(session, user, code)
     user.totp_enabled = True
     session.flush()
     audit.record(session, actor, "totp-enable", "user", user.id, {"email": user.email})
@@ -283,7 +329,7 @@ def totp_disable(session: Session, actor: Actor, code: str) -> TotpState:
     user = _jwt_user(session, actor)
     if not user.totp_enabled:
         raise InvalidInput("TOTP is not enabled")
-    _consume_totp(user, code)
+    _consume_totp(session, user, code)
     user.totp_enabled = False
     user.totp_secret = None
     session.flush()
@@ -308,6 +354,29 @@ def create_api_key(session: Session, actor: Actor, data: ApiKeyCreate | dict, us
         owner = find_user(session, user_ref)
     else:
         owner = _jwt_user(session, actor)
+    return issue_key(session, actor, owner, data)
+
+
+def service_user(session: Session, email: str, role: str) -> UserRow:
+    """The user that owns the keys of one kind of machine (agents, probes), created on
+    first use with a password nobody knows: it never signs in, its keys do the work."""
+    user = session.scalars(select(UserRow).where(UserRow.email == email)).first()
+    if user is None:
+        user = UserRow(email=email, name=f"{role} keys", role=role,
+                       password_hash=hash_password(secrets.token_urlsafe(32)))
+        session.add(user)
+        session.flush()
+    elif user.role != role or not user.active:
+        from sigma.errors import Conflict
+
+        raise Conflict(f"user {email} exists with role {user.role}{'' if user.active else ' (disabled)'}; "
+                       f"it owns the {role} keys: give it back role {role} or remove it", field="user")
+    return user
+
+
+def issue_key(session: Session, actor: Actor, owner: UserRow, data: ApiKeyCreate, *,
+              vps_id: Any = None, details: dict[str, Any] | None = None) -> ApiKeyCreated:
+    """A new key of `owner` (shown once, stored as a hash), bound to `vps_id` for an agent."""
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKeyRow(
         user_id=owner.id,
@@ -316,12 +385,13 @@ def create_api_key(session: Session, actor: Actor, data: ApiKeyCreate | dict, us
         key_hash=_hash_key(key),
         read_only=data.read_only,
         expires_at=utcnow() + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
+        vps_id=vps_id,
     )
     session.add(row)
     session.flush()
     audit.record(
         session, actor, "create", "api_key", row.id,
-        {"name": row.name, "owner": owner.email, "read_only": row.read_only},
+        {"name": row.name, "owner": owner.email, "read_only": row.read_only, **(details or {})},
     )
     return ApiKeyCreated(**ApiKey.model_validate(row).model_dump(), key=key)
 
@@ -371,10 +441,12 @@ def authenticate(
     if bearer:
         claims = read_token(settings, bearer, purpose="access")
         user = _user_by_sub(session, claims["sub"])
-        if not user.active:
+        if not user.active or claims.get("ep", 0) != (user.session_epoch or 0):
             raise NotAuthenticated("Unauthorized")
         return Actor(email=user.email, role=user.role, user_id=user.id, client_ip=client_ip,
-                     password_change_required=user.force_password_change)
+                     password_change_required=user.force_password_change,
+                     session_epoch=user.session_epoch or 0,
+                     auth_time=int(claims.get("auth_time") or claims["iat"]))
     if api_key:
         if settings.api_key and hmac.compare_digest(api_key, settings.api_key):
             return Actor(email=LEGACY_KEY_EMAIL, role="admin", client_ip=client_ip, via_api_key=True)
@@ -389,10 +461,36 @@ def authenticate(
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
             row.last_used_at = now
         return Actor(email=user.email, role=user.role, user_id=user.id, client_ip=client_ip,
-                     via_api_key=True, read_only_key=row.read_only)
+                     via_api_key=True, read_only_key=row.read_only, api_key_id=row.id,
+                     password_change_required=user.force_password_change)
     raise NotAuthenticated("Unauthorized")
 
 
-def require_password_changed(actor: Actor) -> None:
-    if actor.password_change_required:
-        raise PermissionDenied("Forbidden: password change required; POST /api/auth/change-password first")
+def still_valid(session: Session, actor: Actor) -> bool:
+    """Whether the credential `actor` was built from still holds now (a cached actor may be a
+    few seconds old): the key not revoked or expired, the user active, the token's epoch
+    current. The legacy key and the terminal have nothing to re-check."""
+    if actor.user_id is None:
+        return True
+    user = session.get(UserRow, actor.user_id)
+    if user is None or not user.active:
+        return False
+    if actor.api_key_id is not None:
+        key = session.get(ApiKeyRow, actor.api_key_id)
+        now = utcnow()
+        return key is not None and key.revoked_at is None and not (key.expires_at and key.expires_at <= now)
+    if actor.session_epoch is not None:
+        return actor.session_epoch == (user.session_epoch or 0)
+    return True
+
+
+# what a user who must change the password may still do: change it, see who they are, leave
+PASSWORD_CHANGE_PATHS = ("/api/auth/change-password", "/api/auth/me", "/api/auth/logout-all")
+
+
+def require_password_changed(actor: Actor, path: str = "") -> None:
+    if actor.password_change_required and path not in PASSWORD_CHANGE_PATHS:
+        raise PermissionDenied(
+            "Forbidden: the password must be changed first: `sigma user passwd` "
+            "(POST /api/auth/change-password) or the web UI's Change password page"
+        )

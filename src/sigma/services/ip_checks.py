@@ -49,8 +49,8 @@ from sigma.schemas import (
     validate,
 )
 from sigma.services import audit
-from sigma.services.actor import READERS, WRITERS, Actor
-from sigma.services.agents import AGENTS, record_event
+from sigma.services.actor import PROBES, READERS, WRITERS, Actor
+from sigma.services.agents import record_event
 
 ROUNDS = 3  # consecutive rounds that confirm `blocked` or `down`
 STALE_AFTER = timedelta(hours=1)  # a source silent for longer is left out of the verdict
@@ -119,11 +119,13 @@ def get(session: Session, actor: Actor, check_id: Any) -> IpCheck:
 
 def create(session: Session, actor: Actor, data: IpCheckCreate | dict) -> IpCheck:
     """One check, `checked_at` now (the contract's POST). Probes should use record_batch."""
-    actor.require(AGENTS)
+    actor.require(PROBES)
     data = data if isinstance(data, IpCheckCreate) else validate(IpCheckCreate, data)
     vps = session.get(VpsRow, data.vps_id)
     if vps is None:
         raise InvalidInput(f"vps_id: VPS not found: {data.vps_id}", field="vps_id")
+    if data.ip not in _addresses(vps.ip_addresses):
+        raise InvalidInput(f"ip: {data.ip} is not an address of VPS {vps.hostname}", field="ip")
     row = IpCheckRow(**data.model_dump(), checked_at=utcnow())
     session.add(row)
     session.flush()
@@ -206,10 +208,25 @@ def purge(session: Session, actor: Actor, older_than_days: Any) -> PurgeResult:
 
 # ---------------------------------------------------------------- probes
 
+PROBE_USER = "probes@sigma.local"
+
+
+def provision_probe(session: Session, actor: Actor, data: Any) -> Any:
+    """A new API key with the probe role (shown once): it reads the targets (and the VPS list,
+    for the original sigma-probe) and posts checks, nothing else."""
+    from sigma.schemas import ApiKeyCreate
+    from sigma.services import auth
+
+    actor.require(WRITERS)
+    data = data if isinstance(data, ApiKeyCreate) else validate(ApiKeyCreate, data)
+    return auth.issue_key(session, actor, auth.service_user(session, PROBE_USER, "probe"), data,
+                          details={"probe": data.name})
+
+
 
 def targets(session: Session, actor: Actor) -> list[ProbeTarget]:
     """Every valid IP of every active VPS, with its label and the VPS's SSH port."""
-    actor.require(AGENTS)
+    actor.require(PROBES)
     out: list[ProbeTarget] = []
     q = select(VpsRow.id, VpsRow.hostname, VpsRow.ip_addresses, VpsRow.ssh_port).where(
         VpsRow.status == "active").order_by(VpsRow.hostname, VpsRow.id)
@@ -228,7 +245,7 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
     """Insert a probe's results. Checks whose id was already stored are counted as
     duplicates and change nothing (a batch re-sent from a spool is harmless); checks of a VPS
     deleted meanwhile are rejected one by one, the others stored."""
-    actor.require(AGENTS)
+    actor.require(PROBES)
     batch = batch if isinstance(batch, IpCheckBatch) else validate(IpCheckBatch, batch)
     now = utcnow()
     vps_ids = list({c.vps_id for c in batch.checks})
@@ -239,10 +256,14 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
         ):
             vps[vid] = (hostname, ips)
     rejected: list[BatchRejection] = []
+    addresses: dict[Any, set[str]] = {}
     rows: dict[uuid.UUID, dict[str, Any]] = {}
     for i, c in enumerate(batch.checks):
         if c.vps_id not in vps:
             rejected.append(BatchRejection(index=i, error=f"vps_id: VPS not found: {c.vps_id}"))
+            continue
+        if c.ip not in addresses.setdefault(c.vps_id, _addresses(vps[c.vps_id][1])):
+            rejected.append(BatchRejection(index=i, error=f"ip: {c.ip} is not an address of VPS {vps[c.vps_id][0]}"))
             continue
         at = c.checked_at or now
         if at > now + MAX_SKEW:
@@ -264,6 +285,11 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
     return IpCheckBatchResult(
         inserted=len(new_rows), duplicates=len(batch.checks) - len(rejected) - len(new_rows), rejected=rejected
     )
+
+
+def _addresses(ips: Any) -> set[str]:
+    """The addresses of a VPS, as stored (canonical text)."""
+    return {e.get("ip") for e in ips or () if isinstance(e, dict)}
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:

@@ -41,6 +41,7 @@ from sigma.schemas import (
 )
 from sigma.services import audit
 from sigma.services.actor import READERS, WRITERS, Actor
+from sigma.text import csv_unsafe
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -125,7 +126,9 @@ def render(records: list[dict[str, Any]], fmt: str, columns: list[str]) -> str:
     if fmt == "yaml":
         import yaml
 
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+        base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+        # never anchors and aliases (imports refuse them), even for values shared in memory
+        dumper = type("NoAliasDumper", (base,), {"ignore_aliases": lambda self, data: True})
         if not records:
             return "[]\n"
         return yaml.dump(records, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000)
@@ -232,6 +235,7 @@ def parse_yaml(text: str) -> Iterator[Record]:
             return
         if not isinstance(node, yaml.SequenceNode):
             raise ParseError(node.start_mark.line + 1, "expected a YAML list of mappings (- hostname: ...)")
+        _refuse_aliases(node)
         for number, item in enumerate(node.value, 1):
             line = item.start_mark.line + 1
             if not isinstance(item, yaml.MappingNode):
@@ -243,6 +247,27 @@ def parse_yaml(text: str) -> Iterator[Record]:
             yield Record(line, number, values)
     finally:
         loader.dispose()
+
+
+def _refuse_aliases(root: Any) -> None:
+    """A YAML alias (*name) makes a node appear twice in the graph: nested aliases grow a
+    420-byte file into millions of values ("billion laughs"). sigma's exports never write
+    one, so an import refuses any, after a walk that visits each node once."""
+    import yaml
+
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            raise ParseError(node.start_mark.line + 1,
+                             "YAML aliases (*name) are not accepted in an import; write the values out")
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
 
 
 def parse_csv(text: str, columns: list[str]) -> Iterator[Record]:
@@ -277,6 +302,8 @@ def parse_csv(text: str, columns: list[str]) -> Iterator[Record]:
         if len(cells) != len(header):
             yield Record(line, number, {"__cells__": (len(cells), len(header))}, csv=True)
             continue
+        # a cell sigma wrote with a formula guard (text.csv_safe) reads back as it was
+        cells = [csv_unsafe(c) for c in cells]
         yield Record(line, number, dict(zip(header, cells, strict=True)), csv=True)
 
 

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sigma.db.models import User as UserRow
-from sigma.errors import Conflict, InvalidInput
+from sigma.errors import Conflict, InvalidInput, PermissionDenied
 from sigma.schemas import Page, User, UserCreate, UserUpdate, validate
 from sigma.services import audit
 from sigma.services.actor import ADMINS, Actor
-from sigma.services.auth import hash_password
+from sigma.services.auth import hash_password, revoke_sessions
 from sigma.services.refs import resolve
 
 
@@ -69,13 +69,28 @@ def update(session: Session, actor: Actor, ref: Any, data: UserUpdate | dict) ->
     changes = {k: getattr(data, k) for k in data.model_fields_set}
     if "email" in changes:
         _check_unique_email(session, changes["email"], row.id)
-    if row.id == actor.user_id and (changes.get("role", "admin") != "admin" or changes.get("active") is False):
-        raise InvalidInput("you cannot demote or disable yourself; ask another admin", field="role")
+    if row.id == actor.user_id:
+        if changes.get("role", "admin") != "admin" or changes.get("active") is False:
+            raise InvalidInput("you cannot demote or disable yourself; ask another admin", field="role")
+        # an admin's own password and MFA need the same proofs as anyone's: a stolen admin
+        # session must not be able to lock the owner out
+        if "password" in changes:
+            raise PermissionDenied("Forbidden: change your own password with the current one "
+                                   "(`sigma user passwd`, POST /api/auth/change-password)")
+        if changes.get("totp_enabled") is False:
+            raise PermissionDenied("Forbidden: turn off your own two-factor authentication with a "
+                                   "current code (`sigma mfa disable`, POST /api/auth/totp/disable)")
     password = changes.pop("password", None)
+    revoked_keys = 0
     if password is not None:
+        # a reset: whoever held the old password (or a token, or a key made with it) is out
         row.password_hash = hash_password(password)
+        revoke_sessions(session, row)
+        revoked_keys = _revoke_keys(session, row.id)
     if changes.pop("totp_enabled", None) is False:
         row.totp_enabled, row.totp_secret, row.totp_last_step = False, None, None
+    if changes.get("active") is False and row.active:
+        revoke_sessions(session, row)
     for key, value in changes.items():
         setattr(row, key, value)
     session.flush()
@@ -83,9 +98,22 @@ def update(session: Session, actor: Actor, ref: Any, data: UserUpdate | dict) ->
     delta = audit.diff(before, after)
     if password is not None:
         delta["password"] = {"from": "********", "to": "********"}
+        delta["api_keys_revoked"] = revoked_keys
     if delta:
         audit.record(session, actor, "update", "user", row.id, {"email": row.email, "role": row.role, "changes": delta})
     return after
+
+
+def _revoke_keys(session: Session, user_id: Any) -> int:
+    from sqlalchemy import update
+
+    from sigma.db.models import ApiKey as ApiKeyRow
+    from sigma.db.types import utcnow
+
+    return session.execute(
+        update(ApiKeyRow).where(ApiKeyRow.user_id == user_id, ApiKeyRow.revoked_at.is_(None))
+        .values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+    ).rowcount or 0
 
 
 def delete(session: Session, actor: Actor, ref: Any) -> User:

@@ -17,7 +17,7 @@ from sigma.db.types import utcnow
 from sigma.errors import InvalidInput, NotFound, PreconditionFailed
 from sigma.schemas import Page, Vps, VpsCreate, VpsFilter, VpsUpdate, validate
 from sigma.services import audit
-from sigma.services.actor import READERS, WRITERS, Actor
+from sigma.services.actor import INVENTORY_READERS, READERS, WRITERS, Actor
 from sigma.services.json_sql import json_array_contains, json_array_has_object_with
 from sigma.services.refs import resolve
 
@@ -110,7 +110,7 @@ def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) 
     `count(*) OVER ()`, which makes the database buffer every matching row before the first
     one is returned). A page past the end has no row to carry the count: then it is asked
     for on its own."""
-    actor.require(READERS)
+    actor.require(INVENTORY_READERS)
     f = validate(VpsFilter, f or {}) if not isinstance(f, VpsFilter) else f
     q = filtered(session, f)
     # keep FROM vps: a filter-less query (WHERE true) would otherwise count "SELECT 1" once
@@ -137,7 +137,7 @@ def all_vps(session: Session, actor: Actor, f: VpsFilter | None = None) -> list[
 
 
 def get(session: Session, actor: Actor, ref: Any) -> Vps:
-    actor.require(READERS)
+    actor.require(INVENTORY_READERS)
     return out(find(session, ref))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sigma.db.models import Timestamps
@@ -16,7 +16,7 @@ from sigma.db.types import UtcDateTime, utcnow
 class User(Timestamps, Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'operator', 'readonly', 'agent')", name="ck_users_role"),
+        CheckConstraint("role IN ('admin', 'operator', 'readonly', 'agent', 'probe')", name="ck_users_role"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -30,11 +30,14 @@ class User(Timestamps, Base):
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     # the last accepted TOTP time step: a code is never accepted twice
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # carried by every access token as `ep`: bumping it (password change or reset, disable,
+    # `sigma logout --all`) makes every earlier token of this user invalid
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
 
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
-    __table_args__ = (Index("idx_api_keys_user", "user_id"),)
+    __table_args__ = (Index("idx_api_keys_user", "user_id"), Index("idx_api_keys_vps", "vps_id"))
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -44,6 +47,11 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(Text, nullable=False)  # shown in listings
     key_hash: Mapped[str] = mapped_column(Text, unique=True, nullable=False)  # sha256 hex
     read_only: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # an agent's key is bound to the one VPS it may speak for: set by `sigma agent provision`
+    # or by the key's first registration (a claim); gone with the VPS
+    vps_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("vps.id", ondelete="CASCADE", name="fk_api_keys_vps")
+    )
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

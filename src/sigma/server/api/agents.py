@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
 
-from sigma.schemas import AgentHeartbeat, AgentRegister, Vps, VpsEvent
+from sigma.schemas import (
+    AgentHeartbeat,
+    AgentKeyRelease,
+    AgentRegister,
+    ApiKeyCreated,
+    Vps,
+    VpsEvent,
+)
 from sigma.server import heartbeats
 from sigma.server.deps import ActorDep, rule, run
 from sigma.services import agents
@@ -48,3 +55,15 @@ def list_events(
 ):
     """Agent offline/online and reachability verdict changes, newest first."""
     return run(request, agents.list_events, actor, vps, kind, limit)
+
+
+@router.post("/api/vps/{ref}/agent-key", response_model=ApiKeyCreated, openapi_extra=rule("op"))
+def provision(request: Request, actor: ActorDep, ref: str, name: str | None = Query(None)):
+    """A new API key for the agent of this VPS, bound to it (shown once)."""
+    return run(request, agents.provision, actor, ref, name)
+
+
+@router.post("/api/vps/{ref}/agent-release", response_model=AgentKeyRelease, openapi_extra=rule("op"))
+def release(request: Request, actor: ActorDep, ref: str, revoke: bool = Query(False)):
+    """Free this VPS from the agent keys bound to it (`revoke=true`: revoke them too)."""
+    return AgentKeyRelease(released=run(request, agents.release, actor, ref, revoke), revoked=revoke)

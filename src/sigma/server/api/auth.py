@@ -43,6 +43,12 @@ def refresh(request: Request, actor: ActorDep):
     return run(request, auth.refresh, request.app.state.settings, actor)
 
 
+@router.post("/logout-all", response_model=User, openapi_extra=rule("user"))
+def logout_all(request: Request, actor: ActorDep):
+    """Revoke every access token of the caller's user (API keys stay; revoke them one by one)."""
+    return run(request, auth.logout_all, actor)
+
+
 @router.post("/change-password", response_model=User, openapi_extra=rule("user"))
 def change_password(request: Request, actor: ActorDep, data: ChangePassword):
     return run(request, auth.change_password, actor, data)

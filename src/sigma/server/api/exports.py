@@ -48,7 +48,7 @@ def calendar_actor(request: Request, key: str | None = Query(None, description="
         with unit_of_work(request.app.state.sessions) as session:
             actor = auth.authenticate(session, request.app.state.settings, bearer=None, api_key=key,
                                       client_ip=client_ip(request))
-        auth.require_password_changed(actor)
+        auth.require_password_changed(actor, request.url.path)
         return actor
     return current_actor(request)
 

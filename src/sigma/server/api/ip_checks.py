@@ -7,6 +7,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 
 from sigma.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
     Deleted,
     IpCheck,
     IpCheckBatch,
@@ -44,23 +46,30 @@ def list_checks(
     return run(request, ip_checks.list_checks, actor, f)
 
 
-@router.post("", response_model=IpCheck, openapi_extra=rule("agent"))
+@router.post("", response_model=IpCheck, openapi_extra=rule("probe"))
 def create_check(request: Request, actor: ActorDep, data: IpCheckCreate):
     """Record one check (checked_at = now). Probes post batches to /api/ip-checks/batch."""
     return run(request, ip_checks.create, actor, data)
 
 
-@router.post("/batch", response_model=IpCheckBatchResult, openapi_extra=rule("agent"))
+@router.post("/batch", response_model=IpCheckBatchResult, openapi_extra=rule("probe"))
 def record_batch(request: Request, actor: ActorDep, data: IpCheckBatch):
     """Up to 5,000 probe results; each `id` is an idempotency key (re-sent checks are
     counted as duplicates and change nothing)."""
     return run(request, ip_checks.record_batch, actor, data)
 
 
-@router.get("/targets", response_model=list[ProbeTarget], openapi_extra=rule("agent"))
+@router.get("/targets", response_model=list[ProbeTarget], openapi_extra=rule("probe"))
 def targets(request: Request, actor: ActorDep):
     """What probes check: every valid IP of every active VPS, with label and SSH port."""
     return run(request, ip_checks.targets, actor)
+
+
+@router.post("/probe-keys", response_model=ApiKeyCreated, openapi_extra=rule("op"))
+def provision_probe(request: Request, actor: ActorDep, data: ApiKeyCreate):
+    """A new API key with the probe role (shown once), for `sigma probe run` or the original
+    sigma-probe."""
+    return run(request, ip_checks.provision_probe, actor, data)
 
 
 @router.get("/summary", response_model=list[IpCheckSummary], openapi_extra=rule("any"))

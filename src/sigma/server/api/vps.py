@@ -11,7 +11,7 @@ from sigma.services import vps
 router = APIRouter(prefix="/api/vps", tags=["vps"])
 
 
-@router.get("", response_model=Page[Vps], openapi_extra=rule("any"))
+@router.get("", response_model=Page[Vps], openapi_extra=rule("inventory"))
 def list_vps(
     request: Request,
     actor: ActorDep,
@@ -40,7 +40,7 @@ def create_vps(request: Request, actor: ActorDep, data: VpsCreate):
     return run(request, vps.create, actor, data)
 
 
-@router.get("/{ref}", response_model=Vps, openapi_extra=rule("any"))
+@router.get("/{ref}", response_model=Vps, openapi_extra=rule("inventory"))
 def get_vps(request: Request, response: Response, actor: ActorDep, ref: str):
     """`ref`: the VPS's UUID, a unique id prefix (4+ chars) or its hostname.
     The ETag header is the VPS's version: send it back as If-Match on PUT."""

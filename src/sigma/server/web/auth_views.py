@@ -13,7 +13,6 @@ from sigma.server.web.core import (
     TOTP_COOKIE,
     AnyWebDep,
     FormDep,
-    Redirect,
     WebRoute,
     call,
     render,
@@ -125,4 +124,6 @@ def change_password(request: Request, web: AnyWebDep, form: FormDep):
             errors[field] = message
     if errors:
         return render(request, "change_password.html", status=FORM_ERROR_STATUS, forced=forced, errors=errors)
-    raise Redirect("/?flash=password-changed")
+    # the change revoked every earlier session, this one included: a new one for this browser
+    token = run(request, auth.session_after_password_change, request.app.state.settings, web.actor)
+    return _signed_in_response(request, token, False, "/?flash=password-changed")

@@ -182,7 +182,11 @@ def _csrf_key(request: Request) -> bytes:
 
 
 def csrf_token(request: Request, seed: str) -> str:
-    return hmac.new(_csrf_key(request), seed.encode(), hashlib.sha256).hexdigest()
+    """HMAC(server secret, the browser's CSRF cookie and its session): a token from another
+    browser, or from before the user signed in or out, does not pass."""
+    session = request.cookies.get(SESSION_COOKIE) or ""
+    bound = seed + "|" + hashlib.sha256(session.encode()).hexdigest()
+    return hmac.new(_csrf_key(request), bound.encode(), hashlib.sha256).hexdigest()
 
 
 def check_csrf(request: Request, form: FormData) -> None:
@@ -192,7 +196,8 @@ def check_csrf(request: Request, form: FormData) -> None:
         raise PermissionDenied("The form expired or did not come from this site (CSRF check failed). "
                                "Go back, reload the page and try again.")
     origin = request.headers.get("origin")
-    if origin and origin != "null":
+    if origin is not None:
+        # "null" is what a sandboxed frame or a data: page sends: never this site
         expected = f"{request.url.scheme}://{request.url.netloc}"
         if origin.rstrip("/") != expected:
             raise PermissionDenied("Cross-site form submission refused (Origin does not match).")

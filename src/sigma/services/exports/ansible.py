@@ -1,6 +1,11 @@
 """Ansible dynamic inventory (contract 2.7) in the current script protocol form: every group
 an object with `hosts`, `all` and `ungrouped` always present, `_meta.hostvars` always
-present (so ansible never calls `--host` per host), group names valid Ansible identifiers."""
+present (so ansible never calls `--host` per host), group names valid Ansible identifiers.
+
+Host variables come from the inventory, which agents and imports write: every string among
+them is sent as `{"__ansible_unsafe": "..."}` (the inventory protocol's marker), which Ansible
+never templates, so a `{{ lookup('pipe', ...) }}` in an alias stays text on the controller.
+Host names are RFC 1123 host names; a row stored before that rule gets `vps-<id>` instead."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from sigma.db.models import Vps as VpsRow
+from sigma.schemas import check_hostname
 from sigma.services.actor import READERS, Actor
 from sigma.services.exports import cached_document, dumps, select_running, uuid_text
 
@@ -39,6 +45,18 @@ _COLUMNS = (V.alias, V.ip_addresses, V.ssh_port, V.country, V.city, V.dc_name, V
             V.node_exporter_port, V.expire_date)
 
 
+def unsafe(value: str) -> dict[str, str]:
+    """A string Ansible must not template."""
+    return {"__ansible_unsafe": value}
+
+
+def _host_name(hostname: str, id_: str) -> str:
+    try:
+        return check_hostname(hostname)
+    except ValueError:
+        return f"vps-{id_[:8]}"
+
+
 def _build(session: Session) -> dict[str, Any]:
     """This loop runs 10,000 times per build: plain tuples in, `primary_ip` inlined, and each
     distinct group value slugged once."""
@@ -58,9 +76,9 @@ def _build(session: Session) -> dict[str, Any]:
     for (hostname, id_, provider_id, alias, ips_text, ssh_port, country, city, dc, cpu, ram, disk, status, purpose,
          vpn, tags_text, monitoring, exporter_port, expire) in rows:
         id_ = uuid_text(id_)
-        name = hostname
+        name = _host_name(hostname, id_)
         if name in hostvars:  # hostnames are not unique: later twins get their id prefix
-            name = f"{hostname}-{id_[:8]}"
+            name = f"{name}-{id_[:8]}"
         names.append(name)
         ips = loads(ips_text) or ()
         hv: dict[str, Any] = {}
@@ -76,27 +94,27 @@ def _build(session: Session) -> dict[str, Any]:
         if ip is None:
             ip = first
         if ip is not None:
-            hv["ansible_host"] = ip
+            hv["ansible_host"] = unsafe(ip)
         hv["ansible_port"] = ssh_port
         hv["sigma_id"] = id_
         if alias:
-            hv["sigma_alias"] = alias
-        hv["sigma_country"] = country
+            hv["sigma_alias"] = unsafe(alias)
+        hv["sigma_country"] = unsafe(country)
         if city:
-            hv["sigma_city"] = city
+            hv["sigma_city"] = unsafe(city)
         if dc:
-            hv["sigma_dc"] = dc
+            hv["sigma_dc"] = unsafe(dc)
         provider = provider_name(provider_id) or ""
-        hv["sigma_provider"] = provider
-        hv["sigma_status"] = status
+        hv["sigma_provider"] = unsafe(provider)
+        hv["sigma_status"] = unsafe(status)
         if purpose:
-            hv["sigma_purpose"] = purpose
+            hv["sigma_purpose"] = unsafe(purpose)
         if vpn:
-            hv["sigma_vpn_protocol"] = vpn
+            hv["sigma_vpn_protocol"] = unsafe(vpn)
         tags = loads(tags_text) or ()
         if tags:
-            hv["sigma_tags"] = list(tags)
-        hv["sigma_ip_addresses"] = [{"ip": e["ip"], "label": e.get("label", "")} for e in ips]
+            hv["sigma_tags"] = [unsafe(t) for t in tags]
+        hv["sigma_ip_addresses"] = [{"ip": unsafe(e["ip"]), "label": unsafe(e.get("label", ""))} for e in ips]
         if cpu is not None:
             hv["sigma_cpu_cores"] = cpu
         if ram is not None:
@@ -106,7 +124,7 @@ def _build(session: Session) -> dict[str, Any]:
         hv["sigma_monitoring_enabled"] = bool(monitoring)
         hv["sigma_node_exporter_port"] = exporter_port
         if expire:
-            hv["sigma_expire_date"] = expire
+            hv["sigma_expire_date"] = unsafe(str(expire))
         hostvars[name] = hv
 
         for key in (("status", status), ("country", country), ("purpose", purpose), ("provider", provider),

@@ -4,7 +4,7 @@ stable (id + date, the VPS's last change), so subscribed calendars do not churn.
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,31 +15,6 @@ from sigma.services.actor import READERS, Actor
 
 PRODID = "-//sigma//VPS expiry calendar//EN"
 REMIND_DAYS = 3
-
-
-def escape(text: str) -> str:
-    """TEXT value escaping (RFC 5545 3.3.11)."""
-    return (
-        text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-        .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
-    )
-
-
-def fold(line: str) -> str:
-    """Fold a content line at 75 octets without splitting a UTF-8 character."""
-    raw = line.encode("utf-8")
-    if len(raw) <= 75:
-        return line
-    parts: list[str] = []
-    limit = 75
-    while raw:
-        cut = min(limit, len(raw))
-        while cut < len(raw) and (raw[cut] & 0xC0) == 0x80:  # continuation byte: back off
-            cut -= 1
-        parts.append(raw[:cut].decode("utf-8"))
-        raw = raw[cut:]
-        limit = 74  # the leading space of a continuation line counts
-    return "\r\n ".join(parts)
 
 
 def calendar(session: Session, actor: Actor) -> str:
@@ -54,15 +29,15 @@ def calendar(session: Session, actor: Actor) -> str:
         .where(VpsRow.status != "retired", VpsRow.expire_date.is_not(None))
         .order_by(VpsRow.expire_date, VpsRow.hostname, VpsRow.id)
     )
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODID}",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "X-WR-CALNAME:sigma VPS expiry",
-        "X-PUBLISHED-TTL:PT1H",
-    ]
+    from icalendar import Alarm, Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", "sigma VPS expiry")
+    cal.add("x-published-ttl", timedelta(hours=1))
     for r in rows:
         name = r.hostname + (f" ({r.alias})" if r.alias else "")
         summary = f"VPS expires: {name}" + (f" [{r.provider}]" if r.provider else "")
@@ -74,24 +49,20 @@ def calendar(session: Session, actor: Actor) -> str:
         ]
         if r.cost_monthly is not None:
             details.append(f"Cost: {r.cost_monthly:.2f} {r.currency}/month")
-        stamp = (r.updated_at or r.expire_date).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        day = r.expire_date.strftime("%Y%m%d")
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:{r.id}-{day}@sigma",
-            f"DTSTAMP:{stamp}",
-            f"DTSTART;VALUE=DATE:{day}",
-            f"DTEND;VALUE=DATE:{(r.expire_date + timedelta(days=1)).strftime('%Y%m%d')}",
-            f"SUMMARY:{escape(summary)}",
-            f"DESCRIPTION:{escape(chr(10).join(details))}",
-            "CATEGORIES:sigma,VPS expiry",
-            "TRANSP:TRANSPARENT",
-            "BEGIN:VALARM",
-            "ACTION:DISPLAY",
-            f"DESCRIPTION:{escape(summary)}",
-            f"TRIGGER:-P{REMIND_DAYS}D",
-            "END:VALARM",
-            "END:VEVENT",
-        ]
-    lines.append("END:VCALENDAR")
-    return "".join(fold(line) + "\r\n" for line in lines)
+        event = Event()
+        event.add("uid", f"{r.id}-{r.expire_date.strftime('%Y%m%d')}@sigma")
+        event.add("dtstamp", (r.updated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0))
+        event.add("dtstart", r.expire_date)
+        if r.expire_date < date.max:  # an all-day event without DTEND lasts that one day
+            event.add("dtend", r.expire_date + timedelta(days=1))
+        event.add("summary", summary)
+        event.add("description", "\n".join(details))
+        event.add("categories", ["sigma", "VPS expiry"])
+        event.add("transp", "TRANSPARENT")
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", summary)
+        alarm.add("trigger", -timedelta(days=REMIND_DAYS))
+        event.add_component(alarm)
+        cal.add_component(event)
+    return cal.to_ical().decode("utf-8")
