@@ -390,19 +390,30 @@ def validate(model: type[BaseModel], data: Any) -> Any:
 
 
 _NULL_FIELD = re.compile(r"^(\w+) cannot be null$")
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.]*): (.+)$", re.DOTALL)
 
 
 def field_in_message(msg: str) -> str | None:
     """Model-level errors carry no location; recover the field they are about."""
-    m = _NULL_FIELD.match(msg)
+    m = _NULL_FIELD.match(msg) or _FIELD_PREFIX.match(msg)
     return m.group(1) if m else None
+
+
+def located(msg: str, field: str | None) -> tuple[str | None, str]:
+    """(field, message) of an error: a model-level message 'field: reason' gives its field,
+    and the reason without the repeated name."""
+    if not field:
+        m = _FIELD_PREFIX.match(msg)
+        if m:
+            return m.group(1), m.group(2)
+        return field_in_message(msg), msg
+    return field, msg
 
 
 def invalid_from(exc: ValidationError) -> InvalidInput:
     errors = exc.errors(include_url=False, include_input=False)
     first = errors[0]
-    msg = first["msg"].removeprefix("Value error, ")
-    field = ".".join(str(p) for p in first["loc"]) or field_in_message(msg)
+    field, msg = located(first["msg"].removeprefix("Value error, "), ".".join(str(p) for p in first["loc"]))
     if first["type"] == "extra_forbidden":
         msg = "unknown field"
     elif first["type"] == "missing":

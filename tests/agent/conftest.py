@@ -13,8 +13,9 @@ def server(tmp_path_factory):
     srv.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def agent_key(server):
+    """A key of its own per test: an agent's key is bound to the VPS it registers first."""
     return server.api_key("agent")
 
 

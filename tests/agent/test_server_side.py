@@ -48,8 +48,12 @@ def test_register_never_resurrects_a_retired_vps(api):
     r = api.client.post("/api/agent/heartbeat", headers=h, json={"hostname": REG["hostname"], "system_info": {}})
     assert r.status_code == 409
     assert api.client.get(f"/api/vps/{v['id']}", headers=api.headers()).json()["status"] == "retired"
-    # a new VPS with the reused hostname takes the agent
+    # a new VPS with the reused hostname: the key still belongs to the retired one...
     new = api.client.post("/api/vps", headers=api.headers(), json={"hostname": REG["hostname"]}).json()
+    assert api.client.post("/api/agent/register", headers=h, json=REG).status_code == 409
+    # ...until an operator releases it: then it claims the live VPS of its hostname
+    r = api.client.post(f"/api/vps/{v['id']}/agent-release", headers=api.headers())
+    assert r.status_code == 200 and r.json() == {"released": 1, "revoked": False}
     r = api.client.post("/api/agent/register", headers=h, json=REG)
     assert r.status_code == 200 and r.json()["id"] == new["id"]
     r = api.client.post("/api/agent/heartbeat", headers=h, json={"hostname": REG["hostname"], "system_info": {"x": 1}})
@@ -69,7 +73,10 @@ def test_heartbeat_rules(api):
     assert after["extra"]["system_info"] == {"cpu_percent": 3.5} and after["extra"]["rack"] == "B"
     assert after["updated_at"] == before["updated_at"] and after["status"] == before["status"]
     assert after["extra"]["last_heartbeat"] >= before["extra"]["last_heartbeat"]
+    # the agent's key speaks for its own VPS only; an operator's for any, by hostname
     r = api.client.post("/api/agent/heartbeat", headers=h, json={"hostname": "nope", "system_info": None})
+    assert r.status_code == 403 and "belongs to VPS hk-exit-01" in r.json()["error"]
+    r = api.client.post("/api/agent/heartbeat", headers=api.headers(), json={"hostname": "nope", "system_info": None})
     assert r.status_code == 404 and r.json()["error"].startswith("Not found")
     r = api.client.post("/api/agent/heartbeat", headers=h, json={"hostname": "  "})
     assert r.status_code == 422 and r.json()["field"] == "hostname"

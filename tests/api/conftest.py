@@ -3,10 +3,11 @@ the server, and one principal per kind of caller (JWT users and API keys of ever
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from apidriver import JWT_SECRET, LEGACY_KEY
+from apidriver import ADMIN_EMAIL, ADMIN_PASSWORD, JWT_SECRET, LEGACY_KEY, PRINCIPAL_PASSWORD
 
 
 @pytest.fixture(autouse=True)
@@ -28,12 +29,17 @@ def api_settings(db_url):
                     rate_limit_requests=100_000, rate_limit_login=100_000, jobs_enabled=False)
 
 
+AGENT_HOST = "agent-matrix-host"  # the VPS the agent principal's key is bound to
+
+
 @dataclass
 class Principal:
     name: str
     role: str  # the effective role, or "anonymous"
     headers: dict[str, str] = field(default_factory=dict)
     via_key: bool = False
+    email: str = ""  # a JWT principal's sign-in, to sign in again after revoking its sessions
+    password: str = ""
 
 
 @pytest.fixture
@@ -41,11 +47,17 @@ def principals(api) -> list[Principal]:
     """Every kind of caller: nobody, a JWT user of each role, an API key of each role, a
     read-only key of an operator (capped to readonly) and the legacy settings.api_key."""
     out = [Principal("anonymous", "anonymous")]
-    out.append(Principal("jwt-admin", "admin", api.headers()))
-    for role in ("operator", "readonly", "agent"):
-        out.append(Principal(f"jwt-{role}", role, api.headers(api.user(role))))
-    for role in ("admin", "operator", "readonly", "agent"):
+    out.append(Principal("jwt-admin", "admin", api.headers(), email=ADMIN_EMAIL, password=ADMIN_PASSWORD))
+    for role in ("operator", "readonly", "agent", "probe"):
+        email = f"jwt-{role}-{uuid.uuid4().hex[:6]}@example.com"
+        out.append(Principal(f"jwt-{role}", role, api.headers(api.user(role, email=email)),
+                             email=email, password=PRINCIPAL_PASSWORD))
+    for role in ("admin", "operator", "readonly", "agent", "probe"):
         out.append(Principal(f"key-{role}", role, {"X-Api-Key": api.api_key(role)}, True))
+    # the agent's key speaks for its own VPS: bound by its first registration
+    agent_key = next(p for p in out if p.name == "key-agent").headers
+    r = api.client.post("/api/agent/register", headers=agent_key, json={"hostname": AGENT_HOST})
+    assert r.status_code == 200, r.text
     out.append(Principal("key-operator-read-only", "readonly",
                          {"Authorization": f"Bearer {api.api_key('operator', read_only=True)}"}, True))
     out.append(Principal("legacy-key", "admin", {"X-Api-Key": LEGACY_KEY}, True))

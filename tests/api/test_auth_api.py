@@ -286,7 +286,10 @@ def test_disabled_user_is_locked_out(api):
     assert api.client.get("/api/vps", headers={"X-Api-Key": key}).status_code == 401
     assert login(api, user["email"], "password-123").status_code == 401
     api.client.put(f"/api/users/{user['id']}", headers=api.headers(), json={"active": True})
-    assert api.client.get("/api/vps", headers=api.headers(token)).status_code == 200
+    # disabling revoked the sessions for good; the key (revoked one by one) works again
+    assert api.client.get("/api/vps", headers=api.headers(token)).status_code == 401
+    assert api.client.get("/api/vps", headers={"X-Api-Key": key}).status_code == 200
+    assert login(api, user["email"], "password-123").status_code == 200
 
 
 def test_api_keys_revoked_expired_read_only(api):

@@ -48,7 +48,19 @@ def client_ip(redis_client):
     removed afterwards."""
     ip = f"198.51.100.{uuid.uuid4().int % 250 + 1}-{uuid.uuid4().hex[:8]}"
     yield ip
-    redis_client.delete(f"sigma:rate:api:{ip}", f"sigma:rate:login:{ip}")
+    _forget(redis_client, ip)
+
+
+def _forget(redis_client, ip: str) -> None:
+    keys = [*redis_client.scan_iter(match=f"sigma:rate:api:{ip}:*"), f"sigma:rate:login:{ip}"]
+    redis_client.delete(*keys)
+
+
+def _api_key(redis_client, ip: str) -> bytes:
+    """The one API-limit key of this client (its address and credential)."""
+    keys = list(redis_client.scan_iter(match=f"sigma:rate:api:{ip}:*"))
+    assert len(keys) == 1, keys
+    return keys[0]
 
 
 @contextmanager
@@ -76,7 +88,7 @@ def test_api_limit_in_redis(api_settings, redis_client, client_ip):
         assert (r.headers["x-ratelimit-limit"], r.headers["x-ratelimit-remaining"]) == ("3", "0")
         assert r.headers["x-content-type-options"] == "nosniff"
         # the counter lives in Redis, under this client's key, and expires by itself
-        key = f"sigma:rate:api:{client_ip}"
+        key = _api_key(redis_client, client_ip)
         assert redis_client.zcard(key) >= 4 and 0 < redis_client.ttl(key) <= 61
         # not limited: health, the OpenAPI document; X-Forwarded-For is not trusted by default
         assert c.get("/healthz").status_code == 200
@@ -111,17 +123,41 @@ def test_login_limit_is_stricter(api_settings, client_ip):
         assert r.status_code == 200 and r.headers["x-ratelimit-limit"] == "50"
 
 
-def test_forwarded_for_behind_a_trusted_proxy(api_settings, client_ip, redis_client):
-    proxied = [f"{client_ip}-a", f"{client_ip}-b"]
+def test_forwarded_for_behind_a_trusted_proxy(api_settings, redis_client):
+    """Behind a trusted proxy the client is the rightmost X-Forwarded-For hop that is not a
+    proxy: a client rotating the leftmost entries stays in its one bucket."""
+    proxy = "10.9.8.7"
+    clients = [f"203.0.113.{uuid.uuid4().int % 250 + 1}" for _ in range(2)]
     try:
-        with serve(api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=1,
-                   trust_forwarded_for=True) as c:
-            for ip in proxied:
+        with serve(api_settings, proxy, redis_url=REDIS_URL, rate_limit_requests=1,
+                   trusted_proxies=["10.0.0.0/8"]) as c:
+            for ip in clients:
                 h = {**H, "X-Forwarded-For": f"{ip}, 10.0.0.1"}
                 assert c.get("/api/auth/me", headers=h).status_code == 200
                 assert c.get("/api/auth/me", headers=h).status_code == 429
+            forged = {**H, "X-Forwarded-For": f"{uuid.uuid4()}, {clients[0]}, 10.0.0.1"}
+            assert c.get("/api/auth/me", headers=forged).status_code == 429
     finally:
-        redis_client.delete(*[f"sigma:rate:api:{ip}" for ip in proxied])
+        for ip in clients:
+            _forget(redis_client, ip)
+
+
+def test_forwarded_for_ignored_from_an_untrusted_peer(api_settings, client_ip, redis_client):
+    with serve(api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=1,
+               trusted_proxies=["10.0.0.0/8"]) as c:
+        assert c.get("/api/auth/me", headers={**H, "X-Forwarded-For": "203.0.113.1"}).status_code == 200
+        assert c.get("/api/auth/me", headers={**H, "X-Forwarded-For": "203.0.113.2"}).status_code == 429
+        assert _api_key(redis_client, client_ip)
+
+
+def test_users_behind_one_address_do_not_share_a_bucket(api, api_settings, client_ip):
+    """Two users behind one NAT (or an undeclared proxy) each have their own budget: one of
+    them hitting the limit does not lock the other out."""
+    other = {"Authorization": f"Bearer {api.user('readonly')}"}
+    with serve(api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=1) as c:
+        assert c.get("/api/auth/me", headers=H).status_code == 200
+        assert c.get("/api/auth/me", headers=H).status_code == 429
+        assert c.get("/api/auth/me", headers=other).status_code == 200
 
 
 def test_in_process_limiter_without_redis(api_settings, client_ip):

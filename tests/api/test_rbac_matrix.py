@@ -14,16 +14,30 @@ import json
 import pytest
 from apidriver import ADMIN_EMAIL, ADMIN_PASSWORD, Driver, audit_count
 
+from conftest import AGENT_HOST
+
 # who passes each rule (effective roles; "anonymous" = no credentials at all)
 READERS = {"admin", "operator", "readonly"}
 ALLOWED: dict[str, set[str]] = {
-    "public": {"anonymous", "admin", "operator", "readonly", "agent"},
-    "any": READERS,  # every authenticated reader; the agent role is not one
+    "public": {"anonymous", "admin", "operator", "readonly", "agent", "probe"},
+    "any": READERS,  # every authenticated reader; agents and probes are not
+    "inventory": READERS | {"probe"},  # the VPS list: readers and the original sigma-probe
     "op": {"admin", "operator"},
     "admin": {"admin"},
-    "agent": {"agent", "admin", "operator"},  # agent/probe reporting routes
-    "user": {"admin", "operator", "readonly", "agent"},  # about the caller's own account
+    "agent": {"agent", "admin", "operator"},  # an agent's own reports (with its own key)
+    "probe": {"probe", "admin", "operator"},  # probe targets and results
+    "user": {"admin", "operator", "readonly", "agent", "probe"},  # the caller's own account
 }
+
+
+# a success revokes the caller's sessions: the matrix signs the principal in again
+REVOKES_SESSIONS = {"POST /api/auth/change-password", "POST /api/auth/logout-all"}
+
+
+def allowed_for(rule: str, who) -> bool:
+    if rule == "agent" and who.role == "agent" and not who.via_key:
+        return False  # an agent speaks for its VPS with that VPS's key, never with a session
+    return who.role in ALLOWED[rule]
 
 # successful mutations that write no audit row, on purpose (issue #3, contract 2.12):
 # token refresh, agent calls and IP-check ingestion by probes
@@ -73,10 +87,22 @@ def driver(api):
     return Driver(api, overrides={
         "LoginRequest": lambda d: {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
         "TotpLogin": totp_login,
-        "POST /api/agent/heartbeat": lambda d: {"hostname": d.get(d.existing("/api/vps", fresh=True), "/api/vps")["hostname"]},
+        # every caller allowed to report speaks for the agent principal's own VPS
+        "POST /api/agent/heartbeat": lambda d: {"hostname": AGENT_HOST},
+        "POST /api/agent/register": lambda d: {"hostname": AGENT_HOST},
+        # a check is about one of its VPS's addresses
+        "POST /api/ip-checks": checked_address,
         "POST /api/vps/import": lambda d: {"data": json.dumps([{"hostname": f"imported-{d.tag}-{next(d.seq)}"}])},
         "POST /api/providers/import": lambda d: {"data": json.dumps([{"name": f"imported-{d.tag}-{next(d.seq)}"}])},
     })
+
+def checked_address(d) -> dict:
+    ip = f"192.0.2.{next(d.seq) % 250 + 1}"
+    r = d.client.post("/api/vps", headers=d.admin,
+                      json={"hostname": f"checked-{d.tag}-{next(d.seq)}", "ip_addresses": [{"ip": ip}]})
+    assert r.status_code == 200, r.text
+    return {"vps_id": r.json()["id"], "ip": ip, "check_type": "tcp", "source": "cn-test", "success": True}
+
 
 def rule_problems(ops) -> list[str]:
     problems = []
@@ -99,7 +125,7 @@ def test_rbac_matrix_and_audit_completeness(api, principals, driver):
         if op.rule not in ALLOWED:
             continue
         for who in principals:
-            allowed = who.role in ALLOWED[op.rule]
+            allowed = allowed_for(op.rule, who)
             call = driver.build(op, fresh=allowed and op.mutating)
             before = audit_count(api)
             r = driver.send(call, who.headers)
@@ -116,6 +142,13 @@ def test_rbac_matrix_and_audit_completeness(api, principals, driver):
                 problems.append(f"expected 403: {where}")
             if r.status_code < 300:
                 succeeded.add(str(op))
+                if str(op) in REVOKES_SESSIONS and who.email:
+                    who.password = (call.json or {}).get("new_password", who.password)
+                    token = api.client.post("/api/auth/login", json={"email": who.email, "password": who.password})
+                    assert token.status_code == 200, token.text
+                    who.headers = api.headers(token.json()["token"])
+                    if who.name == "jwt-admin":  # the request builder acts as that admin
+                        driver.admin = who.headers
                 if r.status_code >= 200 and op.mutating and not not_audited(op) and rows != 1:
                     problems.append(f"{rows} audit rows (expected 1) for success: {where}")
             if r.status_code >= 400 and rows != 0:

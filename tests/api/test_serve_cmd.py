@@ -76,6 +76,9 @@ def test_zero_config_serve_prints_the_one_time_password_once(tmp_path):
         r = httpx.post(f"{base}/api/auth/change-password", headers=h,
                        json={"current_password": passwords[0], "new_password": "a-real-password"})
         assert r.status_code == 200
+        assert httpx.get(f"{base}/api/vps", headers=h).status_code == 401  # that session is over
+        r = httpx.post(f"{base}/api/auth/login", json={"email": "admin@sigma.local", "password": "a-real-password"})
+        h = {"Authorization": f"Bearer {r.json()['token']}"}
         assert httpx.get(f"{base}/api/vps", headers=h).status_code == 200
 
         # the body limit over a real socket, chunked (no Content-Length)

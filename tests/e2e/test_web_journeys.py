@@ -323,18 +323,23 @@ def test_script_hostname_is_shown_as_text(open_browser, server):
     w = _admin(open_browser, server)
     page = w.page
     page.goto("/vps/new")
+    # a host name is a host name (RFC 1123): the form says so and keeps what was typed
     page.fill("#f-hostname", XSS)
-    page.fill("#f-alias", '"><img src=x onerror=alert(2)>')
+    page.click("#save-vps")
+    assert "not a valid host name" in page.inner_text("main")
+    page.fill("#f-hostname", "xss-01")
+    page.fill("#f-alias", XSS)
+    page.fill("#f-city", '"><img src=x onerror=alert(2)>')
     page.fill("#f-notes", "<b>not bold</b>")
     page.click("#save-vps")
     page.wait_for_url(re.compile(r"flash=vps-created"))
-    assert page.inner_text("#vps-hostname") == XSS
+    assert XSS in page.inner_text("main")
     assert page.locator("main img").count() == 0 and page.locator("main b").count() == 0
     page.goto("/vps?search=script")
-    assert page.locator("#vps-table tbody tr a.strong").inner_text() == XSS
+    assert XSS in page.locator("#vps-table tbody tr").inner_text()
     page.goto("/")
     page.goto("/audit-log?resource=vps")
-    assert XSS in page.inner_text("#audit-log")
+    assert "xss-01" in page.inner_text("#audit-log")
     assert w.dialogs == [], w.dialogs  # no alert() ran anywhere
     w.screenshot()
 

@@ -17,6 +17,18 @@ from sigma.services.exports import ansible
 VALID_GROUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def plain(value):
+    """Host variables with their `__ansible_unsafe` markers taken off (every string from the
+    inventory carries one: Ansible never templates them)."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def test_inventory_groups_and_hostvars(run):
     fleet = seed_fleet(run)
     inv = run(ansible.inventory)
@@ -34,7 +46,7 @@ def test_inventory_groups_and_hostvars(run):
         if name != "_meta":
             assert VALID_GROUP.match(name), name
             assert set(group) == {"hosts"}
-    hv = inv["_meta"]["hostvars"]
+    hv = plain(inv["_meta"]["hostvars"])
     assert set(hv) == set(inv["all"]["hosts"])
     assert hv["hk-exit-01"] == {
         "ansible_host": "103.1.2.3", "ansible_port": 22, "sigma_id": str(fleet["hk-exit-01"].id),
@@ -50,7 +62,11 @@ def test_inventory_groups_and_hostvars(run):
     assert hv["jp-relay-02"]["ansible_host"] == "2001:db8::2" and hv["jp-relay-02"]["ansible_port"] == 2222
     assert hv["sg-internal"]["ansible_host"] == "10.1.1.1"  # only internal IPs: the first one
     assert "ansible_host" not in hv["us-noip"]  # no IP: ansible uses the inventory name
-    assert run(ansible.host, "jp-relay-02") == hv["jp-relay-02"]
+    assert plain(run(ansible.host, "jp-relay-02")) == hv["jp-relay-02"]
+    # every string is marked unsafe, the free text included
+    raw = inv["_meta"]["hostvars"]["hk-exit-01"]
+    assert raw["sigma_alias"] == {"__ansible_unsafe": "HK Exit 1"}
+    assert raw["sigma_tags"] == [{"__ansible_unsafe": "cn-optimized"}, {"__ansible_unsafe": "p:airport"}]
     assert run(ansible.host, "nope") == {}
 
 
@@ -59,7 +75,7 @@ def test_twin_hostnames_stay_distinct(run):
 
     a = run(vps.create, {"hostname": "edge", "status": "active", "ip_addresses": [{"ip": "192.0.2.1"}]})
     b = run(vps.create, {"hostname": "edge", "status": "active", "ip_addresses": [{"ip": "192.0.2.2"}]})
-    hv = run(ansible.inventory)["_meta"]["hostvars"]
+    hv = plain(run(ansible.inventory)["_meta"]["hostvars"])
     assert len(hv) == 2
     assert {v["ansible_host"] for v in hv.values()} == {"192.0.2.1", "192.0.2.2"}
     assert {v["sigma_id"] for v in hv.values()} == {str(a.id), str(b.id)}
@@ -112,7 +128,7 @@ def test_real_ansible_inventory_reads_the_script(db_url, run, tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stderr == "", r.stderr  # no invalid group names, no deprecation notices
     inv = json.loads(r.stdout)
-    hv = inv["_meta"]["hostvars"]
+    hv = plain(inv["_meta"]["hostvars"])
     assert set(hv) == {"de-unmonitored", "hk-exit-01", "jp-relay-02", "sg-internal", "us-noip", "fr-odd"}
     assert hv["hk-exit-01"]["ansible_host"] == "103.1.2.3"
     assert hv["jp-relay-02"]["ansible_port"] == 2222
@@ -126,7 +142,7 @@ def test_real_ansible_inventory_reads_the_script(db_url, run, tmp_path):
     r = subprocess.run(["ansible-inventory", "-i", script, "--host", "sg-internal"],
                        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert r.returncode == 0 and r.stderr == "", r.stderr
-    assert json.loads(r.stdout)["ansible_host"] == "10.1.1.1"
+    assert plain(json.loads(r.stdout))["ansible_host"] == "10.1.1.1"
 
     # the script on its own speaks the protocol
     r = subprocess.run([script, "--host", "nope"], capture_output=True, text=True, env=env, timeout=60)

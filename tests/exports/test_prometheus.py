@@ -100,7 +100,7 @@ def test_cached_document_follows_every_change(run):
     assert run(prometheus.targets_json) is first  # unchanged inventory: the same document
     run(providers.update, fleet["dmit"].id, {"name": "DMIT Inc"})
     assert run(prometheus.targets)[0]["labels"]["provider"] == "DMIT Inc"
-    assert run(ansible.inventory)["_meta"]["hostvars"]["hk-exit-01"]["sigma_provider"] == "DMIT Inc"
+    assert run(ansible.inventory)["_meta"]["hostvars"]["hk-exit-01"]["sigma_provider"] == {"__ansible_unsafe": "DMIT Inc"}
     run(transfer.import_vps, f"id,node_exporter_port\n{fleet['hk-exit-01'].id},9200\n", "csv")  # bulk UPDATE
     assert run(prometheus.targets)[0]["targets"] == ["103.1.2.3:9200"]
     run(vps.delete, "sg-internal")

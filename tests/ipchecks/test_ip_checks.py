@@ -61,7 +61,7 @@ def test_contract_crud_summary_purge(api, fleet):
 
 def test_targets_and_idempotent_batch(api, fleet):
     a, b = fleet
-    key = {"X-Api-Key": api.api_key("agent")}
+    key = {"X-Api-Key": api.api_key("probe")}
     targets = api.client.get("/api/ip-checks/targets", headers=key).json()
     assert [(t["ip"], t["label"], t["ssh_port"]) for t in targets] == [
         ("103.1.2.3", "china-telecom", 2222), ("2001:db8::1", "", 2222), ("10.0.0.1", "internal", 2222)]
@@ -84,6 +84,17 @@ def test_targets_and_idempotent_batch(api, fleet):
     ro = {"X-Api-Key": api.api_key("readonly")}
     assert api.client.post("/api/ip-checks/batch", headers=ro, json={"checks": []}).status_code == 403
     assert api.client.get("/api/ip-checks/targets", headers=ro).status_code == 403
+    # an agent's key reports for its own VPS, never reachability: no forged verdicts
+    agent = {"X-Api-Key": api.api_key("agent")}
+    assert api.client.post("/api/ip-checks/batch", headers=agent, json={"checks": [future]}).status_code == 403
+    assert api.client.post("/api/ip-checks", headers=agent, json=gone).status_code == 403
+    assert api.client.get("/api/ip-checks/targets", headers=agent).status_code == 403
+    # a probe reports on the inventory's addresses only
+    stray = dict(checks[0], id=str(uuid.uuid4()), ip="192.0.2.77")
+    [rej] = api.client.post("/api/ip-checks/batch", headers=key, json={"checks": [stray]}).json()["rejected"]
+    assert rej["index"] == 0 and "not an address of VPS hk-1" in rej["error"]
+    r = api.client.post("/api/ip-checks", headers=key, json={"vps_id": a["id"], "ip": "192.0.2.77", "success": True})
+    assert r.status_code == 422 and r.json()["field"] == "ip"
 
 
 def _round(api, key, vps_id, ip, results, at):
@@ -103,7 +114,7 @@ def test_verdicts_blocked_down_degraded_ok(api, fleet):
     from sigma.db.types import utcnow
 
     a, _ = fleet
-    key = {"X-Api-Key": api.api_key("agent")}
+    key = {"X-Api-Key": api.api_key("probe")}
     t0 = utcnow() - timedelta(minutes=30)
     ip = "103.1.2.3"
     ok = {"icmp": True, "tcp": True}

@@ -43,7 +43,7 @@ def webhook_events(webhook):
 
 def test_messages_signatures_and_once_only(run, sessions, conf, telegram, webhook):
     dmit = run(providers.create, {"name": "D&M <IT>", "country": "US"})
-    add(run, "hk<b>-01", 2, alias="a&b", provider_id=dmit.id, country="HK",
+    add(run, "hk-01", 2, alias="a&b <i>", provider_id=dmit.id, country="HK",
         ip_addresses=[{"ip": "103.1.2.3", "label": "china-telecom"}, {"ip": "2001:db8::1"}])
     add(run, "later", 30)
     add(run, "retired-soon", 1, status="retired")
@@ -56,7 +56,7 @@ def test_messages_signatures_and_once_only(run, sessions, conf, telegram, webhoo
     assert tg["json"]["chat_id"] == "-1001" and tg["json"]["parse_mode"] == "HTML"
     assert tg["json"]["text"] == "\n".join([
         "⚠️ <b>VPS Expiring Soon</b>",
-        "Host: <code>hk&lt;b&gt;-01 (a&amp;b)</code>",
+        "Host: <code>hk-01 (a&amp;b &lt;i&gt;)</code>",
         "Provider: D&amp;M &lt;IT&gt; / HK",
         "IPs: <code>103.1.2.3 (china-telecom), 2001:db8::1</code>",
         f"Expires: <b>{(TODAY + timedelta(days=2)).isoformat()}</b> (2 days)",
@@ -70,7 +70,7 @@ def test_messages_signatures_and_once_only(run, sessions, conf, telegram, webhoo
     body = wh["json"]
     assert {k: body[k] for k in ("event", "hostname", "alias", "provider", "country", "ip_addresses",
                                  "expire_date", "days_remaining")} == {
-        "event": "vps_expiring", "hostname": "hk<b>-01", "alias": "a&b", "provider": "D&M <IT>", "country": "HK",
+        "event": "vps_expiring", "hostname": "hk-01", "alias": "a&b <i>", "provider": "D&M <IT>", "country": "HK",
         "ip_addresses": [{"ip": "103.1.2.3", "label": "china-telecom"}, {"ip": "2001:db8::1", "label": ""}],
         "expire_date": (TODAY + timedelta(days=2)).isoformat(), "days_remaining": 2}
     assert body["threshold"] == 3  # first seen 2 days before: one notice (T=3), not two (T=7 and T=3)
@@ -84,7 +84,7 @@ def test_messages_signatures_and_once_only(run, sessions, conf, telegram, webhoo
     assert go(sessions, conf, TODAY + timedelta(days=2)).sent == 0
     r = go(sessions, conf, TODAY + timedelta(days=3))
     assert r.sent == 2 and {n.kind for n in r.notices} == {"overdue"}
-    assert webhook_events(webhook)[-1] == ("hk<b>-01", "vps_overdue", -1)
+    assert webhook_events(webhook)[-1] == ("hk-01", "vps_overdue", -1)
     assert "🚨 <b>VPS Overdue</b>" in telegram.requests[-1]["json"]["text"]
     assert "(1 day ago)" in telegram.requests[-1]["json"]["text"]
     assert go(sessions, conf, TODAY + timedelta(days=4)).sent == 0

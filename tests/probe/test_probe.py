@@ -52,7 +52,7 @@ def _checks(server):
 
 @pytest.mark.skipif(not ROOT, reason="ICMP with raw sockets needs root")
 def test_one_round_against_loopback_targets(server, listeners, tmp_path):
-    key = server.api_key("agent")
+    key = server.api_key("probe")
     closed_port = free_port()
     up, closed = _fleet(server, listeners, closed_port)
     cmd = [sys.executable, "-m", "sigma", "probe", "run", "--source", "cn-test", "--once",
@@ -147,7 +147,7 @@ def test_probe_configuration_errors(cli):
 def test_spool_survives_kill_and_restart_and_is_delivered_once(server, listeners, tmp_path):
     from sigma.probe.spool import Spool
 
-    key = server.api_key("agent")
+    key = server.api_key("probe")
     _fleet(server, listeners, free_port())
     spool_dir = tmp_path / "spool"
     cmd = [sys.executable, "-m", "sigma", "probe", "run", "--source", "de-control", "--check-types", "tcp,http",

@@ -100,6 +100,7 @@ def test_agent_and_probe_ride_out_a_server_outage(db_url, tmp_path, sig):
             })
             assert target.status_code == 200, target.text
         key = server.api_key("agent")
+        probe_key = server.api_key("probe")
 
         # the agent: registers, then heartbeats every 0.5 s
         host = f"outage-agent-{uuid.uuid4().hex[:6]}"
@@ -129,7 +130,7 @@ def test_agent_and_probe_ride_out_a_server_outage(db_url, tmp_path, sig):
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "sigma", "probe", "run", "--source", SOURCE, "--check-types", "tcp",
              "--interval", "1", "--tcp-timeout", "0.5", "--batch-size", "5000", "--spool-dir", str(spool)],
-            stdout=logs[-1], stderr=subprocess.STDOUT, env=_env(server, key, tmp_path)))
+            stdout=logs[-1], stderr=subprocess.STDOUT, env=_env(server, probe_key, tmp_path)))
         probe_proc = procs[-1]
         wait_for("the probe's first round", lambda: db.scalar(
             "SELECT count(*) FROM ip_checks WHERE source = :s", s=SOURCE) >= 2, 20)

@@ -49,9 +49,9 @@ def install(app: FastAPI) -> None:
             elif err.get("type") == "missing":
                 msg = "field required"
             if not field:
-                from sigma.schemas import field_in_message
+                from sigma.schemas import located
 
-                field = field_in_message(msg)
+                field, msg = located(msg, field)
             details.append({"field": field or "body", "message": msg})
         first = details[0] if details else {"field": "body", "message": "invalid request"}
         return error_response(

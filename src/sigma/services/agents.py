@@ -132,7 +132,7 @@ def _live_keys(vps_id: Any, now: datetime):
 
 def _bound_vps(session: Session, actor: Actor, key: ApiKeyRow, hostname: str, action: str) -> VpsRow:
     row = session.get(VpsRow, key.vps_id)
-    if row is None:  # the FK cascades a deleted VPS's keys away; a race at most
+    if row is None:  # deleting a VPS unbinds its keys: a race at most
         raise NotAuthenticated("Unauthorized")
     if row.hostname.lower() != hostname.lower():
         raise _refused(actor, action, hostname,
@@ -216,8 +216,14 @@ def heartbeat(session: Session, actor: Actor, data: AgentHeartbeat | dict) -> Vp
     key = _agent_key(session, actor)
     if key is not None:
         if key.vps_id is None:
-            raise _refused(actor, "heartbeat", data.hostname,
-                           "this agent key has not registered a VPS yet: the agent registers first")
+            # a key not bound (new, released, or its VPS deleted): the agent must register,
+            # which claims the VPS. A 404 is what makes an agent register (contract 2.8).
+            row = match(session, data.hostname)
+            if row is not None and session.scalars(_live_keys(row.id, utcnow()).limit(1)).first():
+                raise _refused(actor, "heartbeat", data.hostname,
+                               f"VPS {row.hostname} ({row.id}) belongs to another agent key")
+            raise NotFound(f"Not found: this agent key has not registered '{data.hostname}' yet "
+                           "(register first)", field="hostname")
         row: VpsRow | None = _bound_vps(session, actor, key, data.hostname, "heartbeat")
     else:
         row = match(session, data.hostname)

@@ -38,6 +38,7 @@ from sigma.schemas import (
     ProviderCreate,
     Vps,
     VpsCreate,
+    located,
 )
 from sigma.services import audit
 from sigma.services.actor import READERS, WRITERS, Actor
@@ -328,8 +329,7 @@ class RowInvalid(Exception):
 def _pydantic_errors(exc: ValidationError) -> list[tuple[str | None, str]]:
     out = []
     for e in exc.errors(include_url=False, include_input=False):
-        name = ".".join(str(p) for p in e["loc"]) or None
-        msg = e["msg"].removeprefix("Value error, ")
+        name, msg = located(e["msg"].removeprefix("Value error, "), ".".join(str(p) for p in e["loc"]) or None)
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
         elif e["type"] == "missing":

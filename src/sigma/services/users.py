@@ -98,9 +98,11 @@ def update(session: Session, actor: Actor, ref: Any, data: UserUpdate | dict) ->
     delta = audit.diff(before, after)
     if password is not None:
         delta["password"] = {"from": "********", "to": "********"}
-        delta["api_keys_revoked"] = revoked_keys
     if delta:
-        audit.record(session, actor, "update", "user", row.id, {"email": row.email, "role": row.role, "changes": delta})
+        details = {"email": row.email, "role": row.role, "changes": delta}
+        if password is not None:
+            details["api_keys_revoked"] = revoked_keys
+        audit.record(session, actor, "update", "user", row.id, details)
     return after
 
 

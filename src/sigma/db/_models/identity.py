@@ -48,9 +48,9 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(Text, unique=True, nullable=False)  # sha256 hex
     read_only: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     # an agent's key is bound to the one VPS it may speak for: set by `sigma agent provision`
-    # or by the key's first registration (a claim); gone with the VPS
+    # or by the key's first registration (a claim); unbound when the VPS is deleted
     vps_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("vps.id", ondelete="CASCADE", name="fk_api_keys_vps")
+        Uuid, ForeignKey("vps.id", ondelete="SET NULL", name="fk_api_keys_vps")
     )
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,7 +1,8 @@
 """agent keys bound to their VPS, the probe role, revocable sessions
 
 - api_keys.vps_id: the one VPS an agent's key may speak for (NULL: not bound yet; the key's
-  first registration claims its VPS). Deleting the VPS deletes its keys.
+  first registration claims its VPS). Deleting the VPS unbinds its keys (the agent then
+  registers again and claims the VPS of its hostname, as a new key would).
 - users.role may be `probe`: reads the probe targets and posts IP checks, nothing else.
 - users.session_epoch: every access token carries it; bumping it revokes earlier tokens.
 
@@ -31,7 +32,7 @@ def upgrade() -> None:
         batch.create_check_constraint("ck_users_role", ROLES_AFTER)
     with op.batch_alter_table("api_keys") as batch:
         batch.add_column(sa.Column("vps_id", sa.Uuid(), nullable=True))
-        batch.create_foreign_key("fk_api_keys_vps", "vps", ["vps_id"], ["id"], ondelete="CASCADE")
+        batch.create_foreign_key("fk_api_keys_vps", "vps", ["vps_id"], ["id"], ondelete="SET NULL")
         batch.create_index("idx_api_keys_vps", ["vps_id"], unique=False)
 
 
