@@ -20,8 +20,8 @@ _sigma_subcommands() {
         "sigma cost") echo "summary monthly rate" ;;
         "sigma cost rate") echo "set list rm" ;;
         "sigma notify") echo "run" ;;
-        "sigma agent") echo "run install events" ;;
-        "sigma probe") echo "run" ;;
+        "sigma agent") echo "run install provision release events" ;;
+        "sigma probe") echo "run provision" ;;
         "sigma ip-check") echo "list show add rm summary purge status" ;;
     esac
 }
@@ -31,7 +31,7 @@ _sigma_options() {
         "sigma") echo "--database-url --server --local --config --debug --version --help" ;;
         "sigma serve") echo "--host --port --workers --log-level --help" ;;
         "sigma login") echo "-u --email --password-stdin --api-key --help" ;;
-        "sigma logout") echo "--help" ;;
+        "sigma logout") echo "--all --help" ;;
         "sigma stats") echo "-f --format --help" ;;
         "sigma provider") echo "--help" ;;
         "sigma provider add") echo "--country --website --panel-url --api-supported --no-api-supported --rating --notes -f --format -q --quiet --help" ;;
@@ -108,9 +108,12 @@ _sigma_options() {
         "sigma agent") echo "--help" ;;
         "sigma agent run") echo "--api-url --api-key --interval --hostname --alias --ssh-port --metrics-port --port-scan --no-port-scan --port-scan-range --port-scan-interval --metrics-addr --public-ip-url --log-level --config-file --help" ;;
         "sigma agent install") echo "--api-url --api-key --interval --hostname --alias --ssh-port --metrics-port --port-scan --no-port-scan --port-scan-range --port-scan-interval --print --unit-dir --env-file --config-file --help" ;;
+        "sigma agent provision") echo "--name -f --format --help" ;;
+        "sigma agent release") echo "--revoke --help" ;;
         "sigma agent events") echo "--vps --kind --limit -f --format -q --quiet --help" ;;
         "sigma probe") echo "--help" ;;
         "sigma probe run") echo "--source --api-url --api-key --interval --check-types --tcp-timeout --http-timeout --icmp-timeout --concurrency --tcp-port --http-scheme --http-port --batch-size --spool-dir --spool-max-mb --once --help" ;;
+        "sigma probe provision") echo "--expires-in-days --help" ;;
         "sigma ip-check") echo "--help" ;;
         "sigma ip-check list") echo "--vps --vps-id --ip --source --check-type --type --success --page --per-page -f --format -q --quiet --help" ;;
         "sigma ip-check show") echo "-f --format --help" ;;
@@ -329,6 +332,8 @@ _sigma_values() {
         "sigma agent install|--unit-dir") COMPREPLY=() ;;
         "sigma agent install|--env-file") COMPREPLY=() ;;
         "sigma agent install|--config-file") COMPREPLY=() ;;
+        "sigma agent provision|--name") COMPREPLY=() ;;
+        "sigma agent provision|-f"|"sigma agent provision|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma agent events|--vps") COMPREPLY=() ;;
         "sigma agent events|--kind") COMPREPLY=() ;;
         "sigma agent events|--limit") COMPREPLY=() ;;
@@ -348,6 +353,7 @@ _sigma_values() {
         "sigma probe run|--batch-size") COMPREPLY=() ;;
         "sigma probe run|--spool-dir") COMPREPLY=() ;;
         "sigma probe run|--spool-max-mb") COMPREPLY=() ;;
+        "sigma probe provision|--expires-in-days") COMPREPLY=() ;;
         "sigma ip-check list|--vps"|"sigma ip-check list|--vps-id") COMPREPLY=() ;;
         "sigma ip-check list|--ip") COMPREPLY=() ;;
         "sigma ip-check list|--source") COMPREPLY=() ;;

@@ -36,9 +36,9 @@ function __sigma_subcommands
         case 'sigma notify'
             echo run
         case 'sigma agent'
-            echo run install events
+            echo run install provision release events
         case 'sigma probe'
-            echo run
+            echo run provision
         case 'sigma ip-check'
             echo list show add rm summary purge status
     end
@@ -97,6 +97,7 @@ complete -c sigma -n '__sigma_at \'sigma serve\'' -l log-level -x -a 'debug info
 complete -c sigma -n '__sigma_at \'sigma login\'' -s u -l email -x -d 'Your email (prompted if missing).'
 complete -c sigma -n '__sigma_at \'sigma login\'' -l password-stdin -d 'Read the password from standard input.'
 complete -c sigma -n '__sigma_at \'sigma login\'' -l api-key -x -d 'Log in with an API key instead of a password.'
+complete -c sigma -n '__sigma_at \'sigma logout\'' -l all -d 'Also sign out every other session of your user (every token issued so far).'
 complete -c sigma -n '__sigma_at \'sigma stats\'' -s f -l format -x -a 'table json yaml csv' -d 'table (a dashboard), json or yaml.'
 complete -c sigma -n '__sigma_at \'sigma provider\'' -a add -d 'Add a provider'
 complete -c sigma -n '__sigma_at \'sigma provider\'' -a list -d 'List providers by name'
@@ -371,6 +372,8 @@ complete -c sigma -n '__sigma_at \'sigma notify run\'' -l dry-run -d 'List the n
 complete -c sigma -n '__sigma_at \'sigma notify run\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
 complete -c sigma -n '__sigma_at \'sigma agent\'' -a run -d 'Run the agent: register, heartbeat every interval, serve /metrics'
 complete -c sigma -n '__sigma_at \'sigma agent\'' -a install -d 'Write the systemd unit sigma-agent.service and its env file (0600, holds the key)'
+complete -c sigma -n '__sigma_at \'sigma agent\'' -a provision -d 'Create an API key for the agent of one VPS, bound to it: the key can register and heartbeat that VPS and nothing else'
+complete -c sigma -n '__sigma_at \'sigma agent\'' -a release -d 'Free a VPS from the agent keys bound to it: the next agent that registers its hostname claims it'
 complete -c sigma -n '__sigma_at \'sigma agent\'' -a events -d 'Agents going offline and coming back, and reachability verdict changes'
 complete -c sigma -n '__sigma_at \'sigma agent run\'' -l api-url -x -d 'API base URL, e.g. https://sigma.example.com/api (SIGMA_API_URL) [default: http://localhost:3000/api].'
 complete -c sigma -n '__sigma_at \'sigma agent run\'' -l api-key -x -d 'API key sent as X-Api-Key (SIGMA_API_KEY).'
@@ -400,12 +403,16 @@ complete -c sigma -n '__sigma_at \'sigma agent install\'' -l print -d 'Print the
 complete -c sigma -n '__sigma_at \'sigma agent install\'' -l unit-dir -x -d 'Where the unit goes.'
 complete -c sigma -n '__sigma_at \'sigma agent install\'' -l env-file -x -d 'Where the settings go (mode 0600).'
 complete -c sigma -n '__sigma_at \'sigma agent install\'' -l config-file -x -d 'KEY=VALUE file with the variables above (AGENT_CONFIG) [default: /etc/sigma/agent.env if present].'
+complete -c sigma -n '__sigma_at \'sigma agent provision\'' -l name -x -d 'A name for the key [default: agent HOSTNAME].'
+complete -c sigma -n '__sigma_at \'sigma agent provision\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
+complete -c sigma -n '__sigma_at \'sigma agent release\'' -l revoke -d 'Revoke the released keys too (a compromised or rebuilt VPS).'
 complete -c sigma -n '__sigma_at \'sigma agent events\'' -l vps -x -d 'Only this VPS (id, prefix or hostname).'
 complete -c sigma -n '__sigma_at \'sigma agent events\'' -l kind -x -d 'agent-offline, agent-online or reachability.'
 complete -c sigma -n '__sigma_at \'sigma agent events\'' -l limit -x -d 'At most this many, newest first.'
 complete -c sigma -n '__sigma_at \'sigma agent events\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
 complete -c sigma -n '__sigma_at \'sigma agent events\'' -s q -l quiet -d 'Print only ids, one per line.'
 complete -c sigma -n '__sigma_at \'sigma probe\'' -a run -d 'Check every IP of every active VPS from here and report the results'
+complete -c sigma -n '__sigma_at \'sigma probe\'' -a provision -d 'Create an API key with the probe role: it reads the targets (and the VPS list, for the original sigma-probe) and posts IP checks, nothing else'
 complete -c sigma -n '__sigma_at \'sigma probe run\'' -l source -x -d 'Name of this probe\'s location, e.g. cn-beijing (PROBE_SOURCE; required). Names cn-* are inside China, others are controls.'
 complete -c sigma -n '__sigma_at \'sigma probe run\'' -l api-url -x -d 'API base URL (SIGMA_API_URL) [default: http://localhost:3000/api].'
 complete -c sigma -n '__sigma_at \'sigma probe run\'' -l api-key -x -d 'API key sent as X-Api-Key (SIGMA_API_KEY).'
@@ -422,6 +429,7 @@ complete -c sigma -n '__sigma_at \'sigma probe run\'' -l batch-size -x -d 'Resul
 complete -c sigma -n '__sigma_at \'sigma probe run\'' -l spool-dir -x -d 'Where unsent results wait (PROBE_SPOOL_DIR).'
 complete -c sigma -n '__sigma_at \'sigma probe run\'' -l spool-max-mb -x -d 'Spool size bound in MiB [default: 64].'
 complete -c sigma -n '__sigma_at \'sigma probe run\'' -l once -d 'Run one round and exit (for cron); exit 1 if it could not run.'
+complete -c sigma -n '__sigma_at \'sigma probe provision\'' -l expires-in-days -x -d 'Expire after DAYS.'
 complete -c sigma -n '__sigma_at \'sigma ip-check\'' -a list -d 'List IP checks, newest first'
 complete -c sigma -n '__sigma_at \'sigma ip-check\'' -a show -d 'Show one IP check'
 complete -c sigma -n '__sigma_at \'sigma ip-check\'' -a add -d 'Record one check by hand (probes post batches themselves)'

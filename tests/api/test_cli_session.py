@@ -170,3 +170,20 @@ def test_refused_credentials_exit_6(cli, server, monkeypatch):
     assert r.code == 6 and "Forbidden" in r.err
     r = cli("user", "list")
     assert r.code == 6 and "Required: admin" in r.err
+
+
+def test_logout_all_signs_out_every_session_and_passwd_signs_in_again(cli, server, tmp_path):
+    """`sigma logout --all` revokes every token of the user (another terminal's too);
+    `sigma user passwd` revokes them as well, and signs this CLI in again with the new one."""
+    login = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    other = server.client.post("/api/auth/login", json=login).json()["token"]  # another terminal
+    assert cli("login", SERVER, "--email", ADMIN_EMAIL, "--password-stdin", input=ADMIN_PASSWORD + "\n").code == 0
+    r = cli("user", "passwd", "--password-stdin", input=f"{ADMIN_PASSWORD}\nnew-password-456\n")
+    assert r.code == 0 and "Password changed" in r.err, r.err
+    assert server.client.get("/api/auth/me", headers=server.headers(other)).status_code == 401
+    assert cli("vps", "list").code == 0  # this CLI holds a token of the new password
+    other = server.client.post("/api/auth/login", json={**login, "password": "new-password-456"}).json()["token"]
+    r = cli("logout", "--all")
+    assert r.code == 0 and "Every session of your user" in r.err and "Logged out" in r.err
+    assert server.client.get("/api/auth/me", headers=server.headers(other)).status_code == 401
+    assert "server" not in config(tmp_path)

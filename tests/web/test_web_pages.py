@@ -228,10 +228,14 @@ def test_vps_form_validation_ticket_workflow_and_api_keys(api, admin):
     assert admin.post(f"/tickets/{tid}/delete", {"confirmed": "yes"}).status_code == 303
     assert api.client.get(f"/api/tickets/{tid}", headers=api.headers()).status_code == 404
 
-    page = admin.post("/settings/api-keys", {"name": "backup", "read_only": "1"}).text
+    # post/redirect/get: the key is shown once on the page the form redirects to
+    r = admin.post("/settings/api-keys", {"name": "backup", "read_only": "1"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/settings")
+    page = admin.get("/settings").text
     key = re.search(r'id="new-api-key">(sigma_[^<]+)<', page).group(1)
     assert api.client.get("/api/vps", headers={"X-Api-Key": key}).status_code == 200
-    assert admin.get("/settings").text.count(key) == 0  # shown once
+    assert admin.get("/settings").text.count(key) == 0  # shown once: a reload shows no key...
+    assert len(api.client.get("/api/auth/api-keys", headers=api.headers()).json()) == 1  # ...and makes none
     key_id = api.client.get("/api/auth/api-keys", headers=api.headers()).json()[0]["id"]
     assert admin.post(f"/settings/api-keys/{key_id}/revoke", {"confirmed": "yes"}).status_code == 303
     assert api.client.get("/api/vps", headers={"X-Api-Key": key}).status_code == 401
@@ -262,3 +266,25 @@ def test_export_and_import(api, admin):
     r = admin.post("/providers/import", files={"file": ("providers.csv", csv_text, "text/csv")})
     assert r.status_code == 200 and 'id="import-result"' in r.text, r.text[-1500:]
     assert api.client.get("/api/providers/HostHatch", headers=api.headers()).status_code == 200
+
+
+def test_agent_key_from_the_vps_page(api, admin):
+    """Create an agent key bound to the VPS on its page (shown once), then release and revoke."""
+    vps_id = _seed(api)["vps"]["id"]
+    page = admin.get(f"/vps/{vps_id}").text
+    assert "No agent key is bound" in page
+    r = admin.post(f"/vps/{vps_id}/agent-key", {})
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/vps/{vps_id}")
+    page = admin.get(f"/vps/{vps_id}").text
+    key = re.search(r'id="new-agent-key">(sigma_[^<]+)<', page).group(1)
+    assert "1 agent key(s) bound to this VPS" in page
+    assert key not in admin.get(f"/vps/{vps_id}").text
+    beat = api.client.post("/api/agent/heartbeat", headers={"X-Api-Key": key}, json={"hostname": "hk-1"})
+    assert beat.status_code == 200
+    assert api.client.post("/api/agent/register", headers={"X-Api-Key": key},
+                           json={"hostname": "other-1"}).status_code == 403
+    assert admin.post(f"/vps/{vps_id}/agent-release", {}).status_code == 200  # asks first
+    r = admin.post(f"/vps/{vps_id}/agent-release", {"confirmed": "yes"})
+    assert r.status_code == 303 and "flash=agent-released" in r.headers["location"]
+    assert api.client.post("/api/agent/heartbeat", headers={"X-Api-Key": key},
+                           json={"hostname": "hk-1"}).status_code == 401

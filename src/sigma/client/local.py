@@ -149,6 +149,26 @@ class LocalBackend:
 
         return self._run(auth.revoke_api_key, ref)
 
+    def logout_all(self):
+        from sigma.errors import InvalidInput
+
+        raise InvalidInput("the local database has no sessions to sign out; `sigma logout --all` is for a server")
+
+    def provision_agent_key(self, vps, name=None):
+        from sigma.services import agents
+
+        return self._run(agents.provision, vps, name)
+
+    def release_agent(self, vps, revoke=False):
+        from sigma.services import agents
+
+        return self._run(agents.release, vps, revoke)
+
+    def provision_probe_key(self, data):
+        from sigma.services import ip_checks
+
+        return self._run(ip_checks.provision_probe, data)
+
     def list_audit(self, f):
         return self._run(audit.list_entries, f)
 

@@ -186,6 +186,21 @@ class RemoteBackend(ApiClient):
     def revoke_api_key(self, ref) -> ApiKey:
         return self._send("DELETE", ApiKey, f"/api/auth/api-keys/{self._ref(ref)}")
 
+    def logout_all(self) -> User:
+        return self._send("POST", User, "/api/auth/logout-all")
+
+    def provision_agent_key(self, vps, name=None) -> ApiKeyCreated:
+        params = {"name": name} if name else None
+        return TypeAdapter(ApiKeyCreated).validate_python(
+            self.request("POST", f"/api/vps/{self._ref(vps)}/agent-key", params=params))
+
+    def release_agent(self, vps, revoke=False) -> int:
+        return int(self.request("POST", f"/api/vps/{self._ref(vps)}/agent-release",
+                                params={"revoke": str(revoke).lower()})["released"])
+
+    def provision_probe_key(self, data) -> ApiKeyCreated:
+        return self._send("POST", ApiKeyCreated, "/api/ip-checks/probe-keys", data)
+
     def list_audit(self, f) -> Page[AuditEntry]:
         params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
         return self._get(Page[AuditEntry], "/api/audit-logs", params=params)

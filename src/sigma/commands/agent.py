@@ -135,6 +135,45 @@ def install(
     done(f"Wrote {unit} and {env} (0600). Next: systemctl daemon-reload && systemctl enable --now sigma-agent")
 
 
+@app.command("provision")
+def provision(
+    ctx: typer.Context,
+    vps: str = typer.Argument(..., help="The VPS (id, prefix or hostname) whose agent gets the key."),
+    name: str = O(None, "--name", help="A name for the key [default: agent HOSTNAME]."),
+    fmt: str = FormatOption,
+) -> None:
+    """Create an API key for the agent of one VPS, bound to it: the key can register and
+    heartbeat that VPS and nothing else. Printed once (stdout), with the install command.
+
+    Example: sigma agent provision hk-exit-01
+    """
+    from sigma.output import emit
+
+    backend = state(ctx).backend
+    key = backend.provision_agent_key(vps, name)
+    if fmt != "table":
+        emit(key.model_dump(mode="json"), fmt)
+        return
+    typer.echo(key.key)
+    done(f"Created agent key {key.name} ({key.id}), bound to {vps}. Store it now: it is not shown again.\n"
+         f"On the VPS: sigma agent install --api-url <server>/api --api-key <the key>")
+
+
+@app.command("release")
+def release(
+    ctx: typer.Context,
+    vps: str = typer.Argument(..., help="The VPS (id, prefix or hostname) to free from its agent keys."),
+    revoke: bool = O(False, "--revoke", help="Revoke the released keys too (a compromised or rebuilt VPS)."),
+) -> None:
+    """Free a VPS from the agent keys bound to it: the next agent that registers its
+    hostname claims it. Use it when a machine was rebuilt or renamed.
+
+    Example: sigma agent release hk-exit-01 --revoke
+    """
+    released = state(ctx).backend.release_agent(vps, revoke)
+    done(f"Released {released} agent key(s) of {vps}" + (" and revoked them" if revoke and released else ""))
+
+
 @app.command("events")
 def events(
     ctx: typer.Context,

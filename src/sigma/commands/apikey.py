@@ -13,6 +13,7 @@ COLUMNS = (
     ("Name", lambda k: k["name"]),
     ("Prefix", lambda k: k["prefix"] + "…"),
     ("Access", lambda k: "read-only" if k["read_only"] else "role"),
+    ("VPS", lambda k: (k.get("vps_id") or "")[:8]),  # an agent's key: the VPS it speaks for
     ("Expires", lambda k: (k["expires_at"] or "never")[:10]),
     ("Last used", lambda k: (k["last_used_at"] or "never")[:19]),
     ("State", lambda k: "revoked" if k["revoked_at"] else "active"),

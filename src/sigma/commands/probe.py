@@ -1,4 +1,5 @@
-"""`sigma probe run`: the reachability probe daemon (or one round for cron with --once)."""
+"""`sigma probe run`: the reachability probe daemon (or one round for cron with --once);
+`sigma probe provision`: an API key for a probe."""
 
 from __future__ import annotations
 
@@ -46,3 +47,24 @@ def run(
     except ConfigError as exc:
         raise InvalidInput(str(exc), field=str(exc).split(":")[0]) from None
     raise typer.Exit(code)
+
+
+@app.command("provision")
+def provision(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="What the key is for, e.g. probe-cn-beijing-ct."),
+    expires_in_days: int = O(None, "--expires-in-days", help="Expire after DAYS."),
+) -> None:
+    """Create an API key with the probe role: it reads the targets (and the VPS list, for the
+    original sigma-probe) and posts IP checks, nothing else. Printed once (stdout).
+
+    Example: sigma probe provision probe-cn-beijing
+    """
+    from sigma.commands.common import done, state
+    from sigma.schemas import ApiKeyCreate, validate
+
+    data = validate(ApiKeyCreate, {"name": name, "expires_in_days": expires_in_days})
+    key = state(ctx).backend.provision_probe_key(data)
+    typer.echo(key.key)
+    done(f"Created probe key {key.name} ({key.id}). Store it now: it is not shown again.\n"
+         f"On the probe: sigma probe run --source cn-... --api-url <server>/api --api-key <the key>")

@@ -53,19 +53,26 @@ def login(
         done("Your password must be changed before anything else: run `sigma user passwd`.")
 
 
-def logout(ctx: typer.Context) -> None:
+def logout(
+    ctx: typer.Context,
+    all_sessions: bool = typer.Option(False, "--all", help="Also sign out every other session of your user (every token issued so far)."),
+) -> None:
     """Forget the token for the configured server and leave remote mode.
 
-    Example: sigma logout
+    Example: sigma logout --all
     """
     from sigma.client import credentials, remote
     from sigma.settings import save_config_values
 
-    server = state(ctx).settings.server
+    st = state(ctx)
+    server = st.settings.server
     if not server:
         done("Not logged in to any server.")
         return
     base = remote.server_base(server)
+    if all_sessions:
+        st.backend.logout_all()
+        done(f"Every session of your user on {base} is signed out.")
     credentials.delete(base)
     save_config_values({"server": None})
     done(f"Logged out of {base}.")

@@ -317,6 +317,17 @@ def provision(session: Session, actor: Actor, vps_ref: Any, name: str | None = N
                           details={"vps": row.hostname, "vps_id": str(row.id)})
 
 
+def bound_keys(session: Session, actor: Actor, vps_ref: Any) -> list[Any]:
+    """The agent keys bound to a VPS (revoked ones included, newest first)."""
+    from sigma.schemas import ApiKey
+    from sigma.services.vps import find
+
+    actor.require(WRITERS)
+    row = find(session, vps_ref)
+    q = select(ApiKeyRow).where(ApiKeyRow.vps_id == row.id).order_by(ApiKeyRow.created_at.desc())
+    return [ApiKey.model_validate(k) for k in session.scalars(q)]
+
+
 def release(session: Session, actor: Actor, vps_ref: Any, revoke: bool = False) -> int:
     """Free a VPS from the agent keys bound to it (or revoke them): its next registering key
     claims it. The number of keys released."""

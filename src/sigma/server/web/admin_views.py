@@ -20,6 +20,7 @@ from sigma.server.web.core import (
     call,
     field_errors,
     render,
+    show_once,
 )
 from sigma.services import audit, auth, users
 
@@ -145,7 +146,6 @@ def _settings(request: Request, status: int = 200, **context: Any):
     keys = call(request, auth.list_api_keys, False) if web.actor.user_id else []
     context.setdefault("setup", None)
     context.setdefault("qr", None)
-    context.setdefault("created_key", None)
     context.setdefault("mfa_error", None)
     context.setdefault("verify_pending", False)
     context.setdefault("key_values", {})
@@ -194,7 +194,7 @@ def api_key_create(request: Request, web: WebDep, form: FormDep):
     except InvalidInput as exc:
         return _settings(request, status=FORM_ERROR_STATUS, errors={f"key_{k}": v for k, v in field_errors(exc).items()},
                          key_values=values)
-    return _settings(request, created_key=created)
+    return show_once(request, "/settings#api-keys", kind="api-key", name=created.name, key=created.key)
 
 
 @router.post("/settings/api-keys/{ref}/revoke")

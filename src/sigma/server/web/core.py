@@ -37,6 +37,7 @@ from sigma.services.actor import ADMINS, WRITERS, Actor
 SESSION_COOKIE = "sigma_session"
 CSRF_COOKIE = "sigma_csrf"
 TOTP_COOKIE = "sigma_totp"
+ONCE_COOKIE = "sigma_once"  # a secret shown once after a redirect (show_once)
 TEMPLATES = Path(__file__).parent / "templates"
 # A form shown again with its messages is an ordinary page (as in Django): a 4xx document
 # would be reported by browsers as a failed load. Real errors (403, 404, 409...) keep theirs.
@@ -72,6 +73,7 @@ FLASH = {
     "user-saved": "User saved.",
     "user-deleted": "User deleted.",
     "totp-reset": "Two-factor authentication was turned off for that user.",
+    "agent-released": "The agent keys of this VPS were released and revoked.",
 }
 PROJECTS = (("p:airport", "Airport"), ("p:aoxvpn", "AoxVPN"), ("p:purevpn", "PureVPN"),
             ("p:coolmoovpn", "CoolMooVPN"))
@@ -143,6 +145,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         seed = new_seed = secrets.token_urlsafe(24)
     web: Web | None = getattr(request.state, "web", None)
     context.setdefault("errors", {})
+    once = _take_once(request)
+    context.setdefault("once", once)
     html = env().get_template(template).render(
         request=request,
         web=web,
@@ -156,7 +160,36 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     response.headers["Cache-Control"] = "no-store"
     if new_seed:
         set_cookie(request, response, CSRF_COOKIE, new_seed, max_age=None)
+    if ONCE_COOKIE in request.cookies:
+        response.delete_cookie(ONCE_COOKIE, path="/")
     return response
+
+
+def show_once(request: Request, url: str, **payload: str) -> RedirectResponse:
+    """Post/redirect/get for a form that creates a secret (an API key): the secret travels
+    to the next page in a short-lived HttpOnly cookie, signed, which that page shows once and
+    deletes. Reloading the page neither shows it again nor creates a second one."""
+    body = json.dumps(payload, separators=(",", ":"))
+    mac = hmac.new(_csrf_key(request), b"once:" + body.encode(), hashlib.sha256).hexdigest()
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(ONCE_COOKIE, quote(f"{mac}.{body}", safe=""), max_age=120, path="/", httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+def _take_once(request: Request) -> dict[str, str] | None:
+    from urllib.parse import unquote
+
+    raw = unquote(request.cookies.get(ONCE_COOKIE) or "")
+    mac, _, body = raw.partition(".")
+    expected = hmac.new(_csrf_key(request), b"once:" + body.encode(), hashlib.sha256).hexdigest()
+    if not body or not hmac.compare_digest(mac, expected):
+        return None
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:

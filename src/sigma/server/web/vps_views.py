@@ -36,8 +36,9 @@ from sigma.server.web.core import (
     field_errors,
     render,
     seconds_since,
+    show_once,
 )
-from sigma.services import audit, providers, tickets, vps
+from sigma.services import agents, audit, providers, tickets, vps
 from sigma.services.actor import READERS, Actor
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -370,8 +371,28 @@ def vps_detail(request: Request, web: WebDep, ref: str):
     if web.is_admin:
         history = call(request, audit.list_entries, AuditFilter(resource="vps", resource_id=str(v.id), per_page=20))
     threshold = request.app.state.settings.offline_threshold
+    keys = call(request, agents.bound_keys, v.id) if web.can_write else []
     return render(request, "vps_detail.html", v=v, provider=provider, related=related, history=history,
-                  agent=_agent(v, threshold), system=(v.extra or {}).get("system_info") or {})
+                  agent=_agent(v, threshold), system=(v.extra or {}).get("system_info") or {}, agent_keys=keys)
+
+
+@router.post("/vps/{ref}/agent-key")
+def vps_agent_key(request: Request, web: WebDep, ref: str, form: FormDep):
+    v = call(request, vps.get, ref)
+    key = call(request, agents.provision, v.id, None)
+    return show_once(request, f"/vps/{v.id}#agent-access", kind="agent-key", name=key.name, key=key.key)
+
+
+@router.post("/vps/{ref}/agent-release")
+def vps_agent_release(request: Request, web: WebDep, ref: str, form: FormDep):
+    v = call(request, vps.get, ref)
+    if not _confirmed(form):
+        return render(request, "confirm.html", title=f"Release the agent keys of {v.hostname}?",
+                      action=f"/vps/{v.id}/agent-release", button="Release and revoke", back=f"/vps/{v.id}",
+                      message="The keys bound to this VPS are revoked: its agent stops reporting until it gets "
+                              "a new key, and the VPS can be claimed by the next agent that registers it.")
+    call(request, agents.release, v.id, True)
+    raise Redirect(f"/vps/{v.id}?flash=agent-released")
 
 
 # ------------------------------------------------------------------ retire / delete
