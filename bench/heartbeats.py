@@ -7,6 +7,11 @@ cycles through the fleet's hostnames, or, without wrk, an httpx async generator.
 
     python bench/heartbeats.py                       # 20 s at 32 connections, wrk if present
     python bench/heartbeats.py --seconds 30 --connections 64 --client httpx
+    python bench/heartbeats.py --credential fleet    # one operator key for every host
+
+By default every VPS has its own agent key, bound to it (the trust model's agents: the
+server checks each key and its binding on every write); `--credential fleet` sends one
+operator key for every hostname (the original system's shared key).
 
 The database `sigma_bench_heartbeats` is created (and emptied) on the local PostgreSQL.
 """
@@ -37,16 +42,19 @@ SYSTEM_INFO = {"cpu_cores": 2, "ram_mb": 1024, "disk_gb": 20, "uptime_seconds": 
                "load_avg": [0.12, 0.08, 0.05], "cpu_percent": 3.5, "mem_used_mb": 312, "disk_used_gb": 4.2}
 
 LUA = r"""
-local hosts = {}
-for line in io.lines(os.getenv("HB_HOSTS")) do hosts[#hosts + 1] = line end
-local key = os.getenv("HB_KEY")
+local hosts, keys = {}, {}
+for line in io.lines(os.getenv("HB_HOSTS")) do
+  local host, key = line:match("^(%S+)%s*(%S*)$")
+  hosts[#hosts + 1] = host
+  keys[#keys + 1] = (key ~= "" and key) or os.getenv("HB_KEY")
+end
 local info = os.getenv("HB_INFO")
 local i = math.random(#hosts)
 request = function()
   i = i % #hosts + 1
   local body = '{"hostname":"' .. hosts[i] .. '","system_info":' .. info .. '}'
   return wrk.format("POST", "/api/agent/heartbeat",
-                    {["Content-Type"] = "application/json", ["X-Api-Key"] = key}, body)
+                    {["Content-Type"] = "application/json", ["X-Api-Key"] = keys[i]}, body)
 end
 """
 
@@ -72,6 +80,35 @@ def prepare(n: int) -> list[str]:
         return [r[0] for r in conn.execute("SELECT DISTINCT hostname FROM vps WHERE status = 'active'")]
 
 
+def bind_agent_keys(hosts: list[str]) -> list[str]:
+    """One agent key per VPS, bound to it, written straight into the database (what
+    `sigma agent provision` does, 10,000 times over): lines "hostname key" for the load."""
+    import hashlib
+    import secrets
+    import uuid
+
+    import psycopg
+
+    from sigma.services.auth import API_KEY_PREFIX
+
+    with psycopg.connect(PG.replace("+psycopg", "")) as conn:
+        owner = uuid.uuid4()
+        conn.execute("INSERT INTO users (id, email, password_hash, name, role, active, force_password_change, "
+                     "totp_enabled, session_epoch, created_at, updated_at) VALUES (%s, 'agents@sigma.local', 'x', "
+                     "'agent keys', 'agent', true, false, false, 0, now(), now())", (owner,))
+        ids = dict(conn.execute("SELECT DISTINCT ON (hostname) hostname, id FROM vps WHERE status = 'active' "
+                                "ORDER BY hostname, created_at DESC").fetchall())
+        lines, rows = [], []
+        for host in hosts:
+            key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+            rows.append((uuid.uuid4(), owner, f"agent {host}", key[:12], hashlib.sha256(key.encode()).hexdigest(), ids[host]))
+            lines.append(f"{host} {key}")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO api_keys (id, user_id, name, prefix, key_hash, read_only, vps_id, created_at) "
+                            "VALUES (%s, %s, %s, %s, %s, false, %s, now())", rows)
+    return lines
+
+
 def start_server(port: int, workers: int, workdir: Path, redis_url: str | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGMA_")}
     if redis_url:  # the rate limiter's shared window, as in the k8s and compose deployments
@@ -94,15 +131,16 @@ def start_server(port: int, workers: int, workdir: Path, redis_url: str | None =
     raise SystemExit(f"server did not start: {(workdir / 'serve.log').read_text()[-2000:]}")
 
 
-def agent_key(port: int) -> str:
+def fleet_key(port: int) -> str:
+    """An operator's key: it may heartbeat any VPS by hostname (fleet-wide trust)."""
     import httpx
 
     base = f"http://127.0.0.1:{port}"
     token = httpx.post(base + "/api/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]}).json()["token"]
     h = {"Authorization": f"Bearer {token}"}
     httpx.post(base + "/api/users", headers=h,
-               json={"email": "agents@sigma.local", "password": "password-123", "role": "agent"}).raise_for_status()
-    r = httpx.post(base + "/api/auth/api-keys", params={"user": "agents@sigma.local"}, headers=h, json={"name": "bench"})
+               json={"email": "fleet-ops@sigma.local", "password": "password-123", "role": "operator"}).raise_for_status()
+    r = httpx.post(base + "/api/auth/api-keys", params={"user": "fleet-ops@sigma.local"}, headers=h, json={"name": "bench"})
     r.raise_for_status()
     return r.json()["key"]
 
@@ -150,7 +188,7 @@ def run_wrk(port: int, key: str, hosts_file: Path, seconds: int, connections: in
             "socket_errors": socket_errors.group(1) if socket_errors else "", "raw": out}
 
 
-async def _httpx_load(port: int, key: str, hosts: list[str], seconds: int, connections: int) -> dict:
+async def _httpx_load(port: int, key: str, lines: list[str], seconds: int, connections: int) -> dict:
     import httpx
 
     lat: list[float] = []
@@ -158,11 +196,15 @@ async def _httpx_load(port: int, key: str, hosts: list[str], seconds: int, conne
     stop_at = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
-                                 headers={"X-Api-Key": key}, timeout=10) as c:
+                                 timeout=10) as c:
+        targets = [(line.split() + [key])[:2] for line in lines]
+
         async def worker():
             nonlocal errors
             while (t0 := time.perf_counter()) < stop_at:
-                r = await c.post("/api/agent/heartbeat", json={"hostname": random.choice(hosts), "system_info": SYSTEM_INFO})
+                host, host_key = random.choice(targets)
+                r = await c.post("/api/agent/heartbeat", headers={"X-Api-Key": host_key},
+                                 json={"hostname": host, "system_info": SYSTEM_INFO})
                 lat.append((time.perf_counter() - t0) * 1000)
                 errors += r.status_code != 200
 
@@ -186,18 +228,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--client", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx")
     ap.add_argument("--redis", metavar="URL", nargs="?", const="redis://127.0.0.1:6379/15", default=None,
                     help="rate limiter in Redis (default URL with the flag: redis://127.0.0.1:6379/15)")
+    ap.add_argument("--credential", choices=("agent-keys", "fleet"), default="agent-keys",
+                    help="one bound agent key per VPS (default), or one operator key for every host")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
 
     hosts = prepare(args.vps)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        hosts_file = workdir / "hosts.txt"
-        hosts_file.write_text("\n".join(hosts) + "\n")
         port = free_port()
-        proc = start_server(port, args.workers, workdir, args.redis)
+        proc = start_server(port, args.workers, workdir, args.redis)  # creates the bench admin
         try:
-            key = agent_key(port)
+            key = fleet_key(port)
+            lines = bind_agent_keys(hosts) if args.credential == "agent-keys" else hosts
+            hosts_file = workdir / "hosts.txt"
+            hosts_file.write_text("\n".join(lines) + "\n")
             if args.client == "wrk":
                 run_wrk(port, key, hosts_file, args.warmup, args.connections, args.threads)
                 cpu0 = server_cpu(proc)
@@ -219,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 def go(seconds):
                     code = (f"import asyncio, json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r});"
-                            f"import heartbeats as h; hosts = open({str(hosts_file)!r}).read().split();"
+                            f"import heartbeats as h; hosts = open({str(hosts_file)!r}).read().splitlines();"
                             f"print(json.dumps(asyncio.run(h._httpx_load({port}, {key!r}, hosts, {seconds}, "
                             f"{args.connections}))))")
                     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -232,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             proc.wait(20)
     result.pop("raw", None)
     result.update(vps=args.vps, workers=args.workers, redis=bool(args.redis), connections=args.connections, seconds=args.seconds,
+                  credential=args.credential,
                   budget_ok=result["rps"] >= 3000 and result["p99_ms"] <= 50 and result["errors"] == 0)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -239,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"heartbeats: {result['rps']:.0f}/s, p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
               f"{result['requests']} requests, {result['errors']} errors "
               f"({args.workers} workers, {args.connections} connections, {args.seconds}s, {result['client']}, "
-              f"rate limiter {'in Redis' if args.redis else 'in process'}) "
+              f"rate limiter {'in Redis' if args.redis else 'in process'}, {args.credential}) "
               f"budget >= 3000/s p99 <= 50 ms: {'ok' if result['budget_ok'] else 'MISSED'}")
         if "serve_cpu_ms_per_request" in result:
             a, b = result["serve_cpu_ms_per_request"], result["pg_cpu_ms_per_request"]

@@ -27,6 +27,9 @@ class Server:
     workdir: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    # more SIGMA_* settings for this server (SIGMA_REDIS_URL, SIGMA_API_KEY...), over the defaults
+    extra_env: dict[str, str] = field(default_factory=dict)
+    log_level: str = "warning"  # "info" writes uvicorn's access log to the server's log file
 
     @property
     def base(self) -> str:
@@ -44,12 +47,17 @@ class Server:
             SIGMA_ADMIN_EMAIL=ADMIN[0], SIGMA_ADMIN_PASSWORD=ADMIN[1], SIGMA_RATE_LIMIT_REQUESTS="1000000",
             SIGMA_RATE_LIMIT_LOGIN="1000", SIGMA_JOBS_ENABLED="false",
         )
+        env.update(self.extra_env)
         return env
 
+    @property
+    def log(self) -> Path:
+        return self.workdir / f"serve-{self.port}.log"
+
     def start(self, timeout: float = 30) -> Server:
-        with open(self.workdir / f"serve-{self.port}.log", "ab") as log:  # the child keeps its own copy
+        with open(self.log, "ab") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sigma", "serve", "--port", str(self.port), "--log-level", "warning"],
+                [sys.executable, "-m", "sigma", "serve", "--port", str(self.port), "--log-level", self.log_level],
                 env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         import httpx
@@ -57,7 +65,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"sigma serve exited: {(self.workdir / f'serve-{self.port}.log').read_text()[-2000:]}")
+                raise RuntimeError(f"sigma serve exited: {self.log.read_text()[-2000:]}")
             try:
                 if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
                     return self

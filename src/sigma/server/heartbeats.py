@@ -3,15 +3,17 @@
 - the route is answered by the gateway middleware (server.middleware.Gateway) before
   FastAPI: routing, dependency solving and Request/Response objects cost more CPU than
   the heartbeat itself;
-- credentials are resolved once and cached for CACHE_SECONDS (the sync authenticate() runs
-  in a thread on a miss); the write re-checks them as they are now (services.agents), so a
-  revoked key or a disabled user stops at once;
 - on PostgreSQL each heartbeat joins a queue written by services.agents.HEARTBEAT_BATCH_SQL,
   one statement per flush on an async psycopg pool, as a group commit: a flush starts at once
   when fewer than MAX_INFLIGHT flushes run, otherwise the heartbeats arriving meanwhile wait
-  for the next one and go in together. What the statement does not take goes through
-  services.agents.heartbeat alone, which answers it precisely (404, 403, 409);
-- on SQLite each heartbeat is services.agents.heartbeat in a thread.
+  for the next one and go in together. The statement also authenticates: it finds each API
+  key by its hash and checks the key, its user, the user's role and the key's VPS as they
+  are at that moment (a JWT's signature is checked before, its session epoch there), so a
+  heartbeat costs no query of its own for authentication and nothing is cached;
+- a heartbeat the statement does not take (unknown key or host, refused, retired, or a
+  statement that failed) goes the whole way alone, authenticated as any route and written by
+  services.agents.heartbeat, which answers it precisely (401, 403, 404, 409);
+- on SQLite each heartbeat goes that whole way, in a thread.
 
 A database outage makes the waiting heartbeats fail with 503 (Unavailable), never hang:
 the pool waits at most POOL_TIMEOUT for a connection.
@@ -21,55 +23,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-import time
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from sigma.errors import InvalidInput, SigmaError, Unavailable
+from sigma.errors import InvalidInput, NotAuthenticated, SigmaError, Unavailable
 from sigma.services import agents
 from sigma.services.actor import AGENTS, Actor
 
 log = logging.getLogger("sigma.server.heartbeats")
 
-CACHE_SECONDS = 10.0
-CACHE_MAX = 20_000
+# an entry only maps a credential to who it was: every write checks the key, the user and
+# the binding as they are now (services.agents), so the cache can be long
 MAX_BATCH = 1000
 MAX_INFLIGHT = 2
 POOL_SIZE = 4
 POOL_TIMEOUT = 5.0
-
-# ---------------------------------------------------------------- who is calling
-
-
-async def cached_actor(scope: dict) -> Actor:
-    """current_actor() with a short cache keyed by a hash of the credential: agents send
-    the same key every interval. A revoked key stops working within CACHE_SECONDS."""
-    from starlette.requests import Request
-
-    from sigma.server.deps import current_actor
-
-    cred = b"\n".join(name + b":" + value for name, value in scope["headers"]
-                       if name in (b"authorization", b"x-api-key") and value)
-    if not cred:
-        return await run_in_threadpool(current_actor, Request(scope))
-    key = hashlib.sha256(cred).digest()
-    state = scope["app"].state
-    cache: dict[bytes, tuple[float, Actor]] | None = getattr(state, "actor_cache", None)
-    if cache is None:
-        cache = state.actor_cache = {}
-    now = time.monotonic()
-    hit = cache.get(key)
-    if hit and hit[0] > now:
-        return hit[1]
-    actor = await run_in_threadpool(current_actor, Request(scope))
-    if len(cache) >= CACHE_MAX:
-        cache.clear()
-    cache[key] = (now + CACHE_SECONDS, actor)
-    return actor
 
 
 async def lean_heartbeat(scope: dict, body: bytes) -> bytes:
@@ -78,27 +49,56 @@ async def lean_heartbeat(scope: dict, body: bytes) -> bytes:
     from pydantic import ValidationError
 
     from sigma.schemas import AgentHeartbeat, invalid_from
+    from sigma.services import auth
 
-    actor = await cached_actor(scope)
-    actor.require(AGENTS)
+    app = scope["app"]
+    bearer, api_key = _credentials(scope)
+    if not bearer and not api_key:
+        raise NotAuthenticated("Unauthorized")
     try:
         data = AgentHeartbeat.model_validate_json(body or b"null")
     except ValidationError as exc:
+        # who may not send heartbeats hears so before anything about the body
+        await run_in_threadpool(_authorised, app, scope)
         if any(e["type"] in ("json_invalid", "model_type") for e in exc.errors()):
             raise InvalidInput("body: expected a JSON object {hostname, system_info}", field="body") from None
         raise invalid_from(exc) from None
-    app = scope["app"]
     writer = writer_for(app)
-    if writer is None:  # SQLite: the service function, in a thread
-        vps = await run_in_threadpool(_one_heartbeat, app.state.sessions, actor, data)
+    credential = auth.heartbeat_credential(app.state.settings, bearer=bearer, api_key=api_key)
+    if writer is None or credential is None:  # SQLite, or a credential only the full path reads
+        vps = await run_in_threadpool(_one_heartbeat, app, scope, data)
         return vps.model_dump_json().encode()
-    return await writer.submit(actor, data)
+    return await writer.submit(credential, scope, data)
 
 
-def _one_heartbeat(sessions, actor: Actor, data) -> Any:
+def _credentials(scope: dict) -> tuple[str | None, str | None]:
+    bearer = api_key = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            text = value.decode("latin-1")
+            if text[:7].lower() == "bearer ":
+                bearer = text[7:].strip() or None
+        elif name == b"x-api-key":
+            api_key = value.decode("latin-1").strip() or None
+    return bearer, api_key
+
+
+def _authorised(app: Any, scope: dict) -> Actor:
+    from starlette.requests import Request
+
+    from sigma.server.deps import current_actor
+
+    actor = current_actor(Request(scope))
+    actor.require(AGENTS)
+    return actor
+
+
+def _one_heartbeat(app: Any, scope: dict, data: Any) -> Any:
+    """One heartbeat the whole way: authentication as for any route, then the service."""
     from sigma.db.engine import unit_of_work
 
-    with unit_of_work(sessions) as session:
+    actor = _authorised(app, scope)
+    with unit_of_work(app.state.sessions) as session:
         return agents.heartbeat(session, actor, data)
 
 
@@ -111,11 +111,11 @@ class HeartbeatWriter:
     whose statement failed, is answered by services.agents.heartbeat alone: one bad
     heartbeat never fails the others."""
 
-    def __init__(self, dsn: str, sessions: Any):
+    def __init__(self, dsn: str, app: Any):
         self.dsn = dsn
-        self.sessions = sessions
+        self.app = app
         self.pool: Any = None
-        self.pending: list[tuple[Actor, Any, asyncio.Future]] = []
+        self.pending: list[tuple[Any, dict, Any, asyncio.Future]] = []
         self.inflight = 0
         self.scheduled = False
         self._opening: asyncio.Lock | None = None
@@ -141,9 +141,9 @@ class HeartbeatWriter:
             await self.pool.close()
             self.pool = None
 
-    async def submit(self, actor: Actor, data: Any) -> bytes:
+    async def submit(self, credential: Any, scope: dict, data: Any) -> bytes:
         fut = asyncio.get_running_loop().create_future()
-        self.pending.append((actor, data, fut))
+        self.pending.append((credential, scope, data, fut))
         self._kick()
         return await fut
 
@@ -161,14 +161,14 @@ class HeartbeatWriter:
         self.inflight += 1
         asyncio.get_running_loop().create_task(self._write(batch))
 
-    async def _write(self, batch: list[tuple[Actor, Any, asyncio.Future]]) -> None:
+    async def _write(self, batch: list[tuple[Any, dict, Any, asyncio.Future]]) -> None:
         try:
             try:
                 rows = await self._execute(batch)
             except Exception as exc:  # noqa: BLE001 - each heartbeat then gets its own answer
                 if _unavailable(exc):
                     err = Unavailable("database unavailable, retry later")
-                    for _, _, fut in batch:
+                    for *_, fut in batch:
                         if not fut.done():
                             fut.set_exception(err)
                     return
@@ -176,22 +176,22 @@ class HeartbeatWriter:
                             len(batch), type(exc).__name__)
                 rows = {}
             alone = []
-            for n, (actor, data, fut) in enumerate(batch, 1):
+            for n, (_, scope, data, fut) in enumerate(batch, 1):
                 if fut.done():
                     continue
                 if n in rows:
                     fut.set_result(rows[n])
                 else:
-                    alone.append((actor, data, fut))
+                    alone.append((scope, data, fut))
             if alone:
                 await asyncio.gather(*(self._alone(*item) for item in alone))
         finally:
             self.inflight -= 1
             self._kick()
 
-    async def _alone(self, actor: Actor, data: Any, fut: asyncio.Future) -> None:
+    async def _alone(self, scope: dict, data: Any, fut: asyncio.Future) -> None:
         try:
-            vps = await run_in_threadpool(_one_heartbeat, self.sessions, actor, data)
+            vps = await run_in_threadpool(_one_heartbeat, self.app, scope, data)
         except SigmaError as exc:
             if not fut.done():
                 fut.set_exception(exc)
@@ -210,7 +210,7 @@ class HeartbeatWriter:
         from sigma.db.types import utcnow
 
         pool = await self._pool()
-        params = agents.heartbeat_batch_params([(a, d) for a, d, _ in batch], utcnow())
+        params = agents.heartbeat_batch_params([(c, d) for c, _, d, _ in batch], utcnow())
         async with pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(agents.HEARTBEAT_BATCH_SQL, params)
@@ -244,7 +244,7 @@ def writer_for(app: FastAPI) -> HeartbeatWriter | None:
         writer = False  # SQLite: the simple path
         if engine.dialect.name == "postgresql":
             url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            writer = HeartbeatWriter(url, state.sessions)
+            writer = HeartbeatWriter(url, app)
         state.heartbeat_writer = writer
     return writer or None
 

@@ -240,38 +240,50 @@ def heartbeat(session: Session, actor: Actor, data: AgentHeartbeat | dict) -> Vp
     return Vps.model_validate(row)
 
 
-# One statement for a batch of heartbeats on PostgreSQL, with the rules of heartbeat():
-# the credential checked as it is now (key live, user active, token epoch current), a
-# fleet-wide principal picks the VPS by hostname (the live one first), an agent's key only
-# its bound VPS under its own hostname, a retired VPS is never touched, and several
-# heartbeats for one VPS in a batch leave the latest. RETURNING gives each updated row with
-# the batch positions (n) it answers; a position without a row goes through heartbeat().
+# One statement for a batch of heartbeats on PostgreSQL, with the rules of heartbeat() and
+# of authentication (auth.authenticate, auth.still_valid): each credential is checked as it is
+# now (an API key found by its hash, not revoked or expired, not read-only; its user active,
+# without a pending password change; a session's epoch current), a fleet-wide principal
+# (admin, operator, the legacy key) picks the VPS by hostname, the live one first, an agent's
+# key only its bound VPS under its own hostname; a retired VPS is never touched, and several
+# heartbeats for one VPS in a batch leave the latest. A key's last_used_at is kept at minute
+# resolution, as by authenticate(). RETURNING gives each updated row with the batch positions
+# (n) it answers; a position without a row goes through heartbeat() alone.
 HEARTBEAT_BATCH_SQL = """
 WITH u AS (
     SELECT * FROM ROWS FROM (jsonb_to_recordset(%(batch)s::jsonb)
-        AS (h text, si jsonb, k uuid, usr uuid, ep int, ro boolean)) WITH ORDINALITY AS u(h, si, k, usr, ep, ro, n)
+        AS (h text, si jsonb, kh text, usr uuid, ep int, legacy boolean))
+        WITH ORDINALITY AS u(h, si, kh, usr, ep, legacy, n)
 ), who AS (
-    SELECT u.n, u.h, u.si, kr.vps_id AS bound,
-        CASE WHEN u.usr IS NULL THEN 'fleet'
-             WHEN ur.active AND NOT coalesce(u.ro, false) AND (
-                 (u.k IS NOT NULL AND kr.user_id = u.usr AND kr.revoked_at IS NULL
-                  AND (kr.expires_at IS NULL OR kr.expires_at > now()))
-                 OR (u.k IS NULL AND ur.session_epoch = u.ep))
+    SELECT u.n, u.h, u.si, kr.id AS key_id, kr.vps_id AS bound,
+        CASE WHEN u.legacy THEN 'fleet'
+             WHEN ur.active AND NOT ur.force_password_change AND (
+                 (u.kh IS NOT NULL AND kr.revoked_at IS NULL AND NOT kr.read_only
+                  AND (kr.expires_at IS NULL OR kr.expires_at > %(now)s))
+                 OR (u.kh IS NULL AND ur.session_epoch = u.ep))
              THEN CASE WHEN ur.role IN ('admin', 'operator') THEN 'fleet'
-                       WHEN ur.role = 'agent' AND u.k IS NOT NULL THEN 'agent' END
+                       WHEN ur.role = 'agent' AND u.kh IS NOT NULL THEN 'agent' END
         END AS scope
-    FROM u LEFT JOIN users ur ON ur.id = u.usr LEFT JOIN api_keys kr ON kr.id = u.k
+    -- one index lookup per heartbeat: LATERAL ... LIMIT 1 is not flattened into a hash join,
+    -- which would read every key of the fleet for each batch
+    FROM u LEFT JOIN LATERAL (SELECT * FROM api_keys WHERE api_keys.key_hash = u.kh LIMIT 1) kr ON true
+           LEFT JOIN LATERAL (SELECT * FROM users WHERE users.id = coalesce(kr.user_id, u.usr) LIMIT 1) ur ON true
 ), pick AS (
-    SELECT DISTINCT ON (c.n) c.n, c.si, c.id, c.status FROM (
-        SELECT w.n, w.si, v.id, v.status, v.created_at
+    SELECT DISTINCT ON (c.n) c.n, c.si, c.id, c.status, c.key_id FROM (
+        SELECT w.n, w.si, w.key_id, v.id, v.status, v.created_at
         FROM who w JOIN vps v ON v.hostname = w.h WHERE w.scope = 'fleet'
         UNION ALL
-        SELECT w.n, w.si, v.id, v.status, v.created_at
+        SELECT w.n, w.si, w.key_id, v.id, v.status, v.created_at
         FROM who w JOIN vps v ON v.id = w.bound
         WHERE w.scope = 'agent' AND lower(v.hostname) = lower(w.h)
     ) c ORDER BY c.n, (c.status = 'retired'), c.created_at DESC
 ), latest AS (
     SELECT DISTINCT ON (p.id) p.id, p.si FROM pick p WHERE p.status <> 'retired' ORDER BY p.id, p.n DESC
+), used AS (
+    UPDATE api_keys SET last_used_at = %(now)s
+    FROM pick p
+    WHERE api_keys.id = p.key_id AND p.status <> 'retired'
+      AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < %(now)s - interval '1 minute')
 )
 UPDATE vps SET extra =
     (CASE WHEN jsonb_typeof(vps.extra) = 'object' THEN vps.extra ELSE '{}'::jsonb END)
@@ -282,18 +294,16 @@ RETURNING vps.*, (SELECT array_agg(p.n) FROM pick p WHERE p.id = vps.id) AS batc
 """
 
 
-def heartbeat_batch_params(items: list[tuple[Actor, AgentHeartbeat]], now: datetime) -> dict[str, Any]:
-    """The parameters of HEARTBEAT_BATCH_SQL for (actor, heartbeat) pairs, in order."""
+def heartbeat_batch_params(items: list[tuple[Any, AgentHeartbeat]], now: datetime) -> dict[str, Any]:
+    """The parameters of HEARTBEAT_BATCH_SQL for (auth.HeartbeatCredential, heartbeat) pairs."""
     import orjson
 
-    def entry(actor: Actor, hb: AgentHeartbeat) -> dict[str, Any]:
-        return {"h": hb.hostname, "si": hb.system_info,
-                "k": str(actor.api_key_id) if actor.api_key_id else None,
-                "usr": str(actor.user_id) if actor.user_id else None,
-                "ep": actor.session_epoch, "ro": actor.read_only_key}
+    def entry(cred: Any, hb: AgentHeartbeat) -> dict[str, Any]:
+        return {"h": hb.hostname, "si": hb.system_info, "kh": cred.key_hash,
+                "usr": str(cred.user_id) if cred.user_id else None, "ep": cred.epoch, "legacy": cred.legacy}
 
     # one JSON parameter: psycopg's text[] adaptation escapes element by element
-    return {"batch": orjson.dumps([entry(a, h) for a, h in items]).decode(), "at": stamp(now)}
+    return {"batch": orjson.dumps([entry(c, h) for c, h in items]).decode(), "at": stamp(now), "now": now}
 
 
 # ---------------------------------------------------------------- provisioning and release

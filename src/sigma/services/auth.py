@@ -9,6 +9,7 @@ import hmac
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -466,14 +467,45 @@ def authenticate(
     raise NotAuthenticated("Unauthorized")
 
 
+@dataclass(frozen=True)
+class HeartbeatCredential:
+    """A heartbeat's credential, in the form the batch statement checks it against the
+    database (services.agents.HEARTBEAT_BATCH_SQL): a managed API key by its hash, a user's
+    session (a verified token's user and epoch), or the legacy shared key."""
+
+    key_hash: str | None = None
+    user_id: uuid.UUID | None = None
+    epoch: int | None = None
+    legacy: bool = False
+
+
+def heartbeat_credential(settings: Settings, *, bearer: str | None, api_key: str | None) -> HeartbeatCredential | None:
+    """The credential of a heartbeat without a query: the legacy key compared, an API key
+    hashed, a token's signature and expiry verified (its user is checked by the batch). None
+    for what only authenticate() can judge (a bad token: it answers 401)."""
+    if bearer and bearer.startswith(API_KEY_PREFIX):
+        api_key, bearer = bearer, None
+    if api_key:
+        if settings.api_key and hmac.compare_digest(api_key, settings.api_key):
+            return HeartbeatCredential(legacy=True)
+        return HeartbeatCredential(key_hash=_hash_key(api_key))
+    if bearer:
+        try:
+            claims = read_token(settings, bearer, purpose="access")
+            return HeartbeatCredential(user_id=uuid.UUID(str(claims["sub"])), epoch=int(claims.get("ep", 0)))
+        except (NotAuthenticated, ValueError, TypeError):
+            return None
+    return None
+
+
 def still_valid(session: Session, actor: Actor) -> bool:
-    """Whether the credential `actor` was built from still holds now (a cached actor may be a
-    few seconds old): the key not revoked or expired, the user active, the token's epoch
-    current. The legacy key and the terminal have nothing to re-check."""
+    """Whether the credential `actor` was built from still holds now (a cached actor may be
+    minutes old): the key not revoked or expired, the user active with the same role, the
+    token's epoch current. The legacy key and the terminal have nothing to re-check."""
     if actor.user_id is None:
         return True
     user = session.get(UserRow, actor.user_id)
-    if user is None or not user.active:
+    if user is None or not user.active or user.role != actor.role:
         return False
     if actor.api_key_id is not None:
         key = session.get(ApiKeyRow, actor.api_key_id)
