@@ -118,6 +118,10 @@ def test_login_limit_is_stricter(api_settings, client_ip):
         assert r.status_code == 429 and "retry-after" in r.headers
         r = c.post("/api/auth/login/totp", json={"totp_token": "x", "code": "123456"})
         assert r.status_code == 429
+        # the web UI's sign-in form shares the budget and says so in a page of its own
+        r = c.post("/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        assert r.status_code == 429 and r.headers["content-type"].startswith("text/html")
+        assert "Too many sign-in attempts" in r.text
         # the rest of the API has its own, larger budget
         r = c.get("/api/auth/me", headers=H)
         assert r.status_code == 200 and r.headers["x-ratelimit-limit"] == "50"

@@ -165,6 +165,8 @@ class Gateway:
                 allowed, limit_headers = verdict
                 extra = limit_headers + SECURITY_HEADERS
                 if not allowed:
+                    if not path.startswith("/api/"):  # the web UI's sign-in form: a page, not JSON
+                        return await _send_html(send, 429, TOO_MANY_HTML, extra)
                     return await _respond(send, 429, {"error": "Too Many Requests", "code": "rate_limited"}, extra)
 
         handler = self.lean.get((scope["method"], path))
@@ -279,6 +281,21 @@ async def _send(send, status: int, payload: bytes, extra) -> None:
         "type": "http.response.start",
         "status": status,
         "headers": [_JSON, (b"content-length", str(len(payload)).encode()), *extra],
+    })
+    await send({"type": "http.response.body", "body": payload})
+
+
+TOO_MANY_HTML = (b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too many attempts</title>'
+                 b'</head><body><h1>Too many sign-in attempts</h1><p>Wait a minute, then '
+                 b'<a href="/login">sign in again</a>.</p></body></html>')
+
+
+async def _send_html(send, status: int, payload: bytes, extra) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(payload)).encode()),
+                    *extra],
     })
     await send({"type": "http.response.body", "body": payload})
 
