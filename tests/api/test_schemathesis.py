@@ -146,10 +146,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(api, role):
         def check(case):
             nonlocal surrogate_bodies
             surrogate_bodies += has_surrogate(case.body)
-            resp = case.call_and_validate(headers=h, checks=[not_a_server_error, response_schema_conformance,
+            case.call_and_validate(headers=h, checks=[not_a_server_error, response_schema_conformance,
                                                       role_is_enforced])
-            if has_surrogate(case.body) and resp.status_code < 400:
-                print("\nSURR", role, operation.label, ascii(case.body)[:300], resp.text[:300])
 
         try:
             check()

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
+from http.cookies import Morsel, SimpleCookie
 from pathlib import Path
 
 import httpx
@@ -163,7 +163,7 @@ class Browser:
         self.http = httpx.Client(base_url=base, transport=transport, timeout=20, follow_redirects=False,
                                  headers=headers or {})
         self.cookies: dict[str, str] = {}
-        self.set_cookies: dict[str, SimpleCookie] = {}  # the last Set-Cookie of each name
+        self.set_cookies: dict[str, Morsel] = {}  # the last Set-Cookie of each name, with its flags
         self.token = ""
 
     def request(self, method: str, path: str, **kw) -> httpx.Response:
@@ -176,7 +176,7 @@ class Browser:
             jar = SimpleCookie()
             jar.load(raw)
             for name, morsel in jar.items():
-                self.set_cookies[name] = jar
+                self.set_cookies[name] = morsel
                 if morsel.value in ("", '""') or morsel["max-age"] == "0":
                     self.cookies.pop(name, None)
                 else:

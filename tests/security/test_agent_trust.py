@@ -4,7 +4,9 @@ Replayed on a real server: a second agent key registering a VPS that another key
 refused and audited, nothing of the VPS changes; a bound key cannot heartbeat another host;
 agent keys are not probes; a probe posts checks only for an address of the VPS; one bad
 heartbeat among many sent at once does not fail the others (PostgreSQL coalesces them into
-one statement); a disabled agent's key stops at once, not after the heartbeat cache's 10 s."""
+one statement, which also authenticates them); a disabled agent's or a revoked key stops at
+once (the gateway used to cache credentials for 10 s), and so does the key of an agent user
+who must change the password."""
 
 from __future__ import annotations
 
@@ -154,7 +156,7 @@ def test_disabled_agent_user_is_refused_at_once(live):
     key = live.key_of(agent)
     assert _register(live, key, hostname="hb-disabled").status_code == 200
     with live.client(key=key) as c:
-        # warm the gateway's credential cache (10 s) with a heartbeat
+        # a heartbeat first: a credential cache, if any, would now hold this key
         assert c.post("/api/agent/heartbeat", json={"hostname": "hb-disabled"}).status_code == 200
         r = live.admin.put(f"/api/users/{agent.id}", json={"active": False})
         assert r.status_code == 200 and r.json()["active"] is False, r.text
@@ -162,7 +164,7 @@ def test_disabled_agent_user_is_refused_at_once(live):
         assert r.status_code == 401, r.text
         assert c.post("/api/agent/register", json={"hostname": "hb-disabled"}).status_code == 401
 
-    # the same for a revoked key, the cache warm again
+    # the same for a revoked key
     other = live.key("agent")
     with live.client(key=other) as c:
         assert c.post("/api/agent/register", json={"hostname": "hb-revoked"}).status_code == 200
@@ -170,3 +172,17 @@ def test_disabled_agent_user_is_refused_at_once(live):
         prefix = other[: len("sigma_") + 6]
         assert live.admin.delete(f"/api/auth/api-keys/{prefix}").status_code == 200
         assert c.post("/api/agent/heartbeat", json={"hostname": "hb-revoked"}).status_code == 401
+
+
+def test_agent_key_of_a_user_who_must_change_the_password_is_refused(live):
+    agent = live.user("agent")
+    key = live.key_of(agent)
+    with live.client(key=key) as c:
+        assert c.post("/api/agent/register", json={"hostname": "hb-forced"}).status_code == 200
+        assert c.post("/api/agent/heartbeat", json={"hostname": "hb-forced"}).status_code == 200
+        r = live.admin.put(f"/api/users/{agent.id}", json={"force_password_change": True})
+        assert r.status_code == 200, r.text
+        before = live.vps("hb-forced")
+        assert c.post("/api/agent/heartbeat", json={"hostname": "hb-forced", "system_info": {"x": "1"}}).status_code == 403
+        assert c.post("/api/agent/register", json={"hostname": "hb-forced", "alias": "x"}).status_code == 403
+    assert live.vps("hb-forced") == before
