@@ -19,6 +19,7 @@ from typing import Any
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
+AGENT_HOST = "agent-matrix-host"  # the VPS the agent principal's key is bound to (conftest)
 PRINCIPAL_PASSWORD = "password-123"  # the password of the users made by conftest's Api.user
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@test.local", "testpass123"  # tests/conftest.py's admin
 LEGACY_KEY = "legacy-test-api-key-0123456789abcdef"  # settings.api_key of the API tests

@@ -7,7 +7,14 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from apidriver import ADMIN_EMAIL, ADMIN_PASSWORD, JWT_SECRET, LEGACY_KEY, PRINCIPAL_PASSWORD
+from apidriver import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    AGENT_HOST,
+    JWT_SECRET,
+    LEGACY_KEY,
+    PRINCIPAL_PASSWORD,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +34,6 @@ def api_settings(db_url):
 
     return Settings(database_url=db_url, jwt_secret=JWT_SECRET, api_key=LEGACY_KEY,
                     rate_limit_requests=100_000, rate_limit_login=100_000, jobs_enabled=False)
-
-
-AGENT_HOST = "agent-matrix-host"  # the VPS the agent principal's key is bound to
 
 
 @dataclass

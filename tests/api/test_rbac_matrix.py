@@ -12,9 +12,7 @@ import fnmatch
 import json
 
 import pytest
-from apidriver import ADMIN_EMAIL, ADMIN_PASSWORD, Driver, audit_count
-
-from conftest import AGENT_HOST
+from apidriver import ADMIN_EMAIL, ADMIN_PASSWORD, AGENT_HOST, Driver, audit_count
 
 # who passes each rule (effective roles; "anonymous" = no credentials at all)
 READERS = {"admin", "operator", "readonly"}

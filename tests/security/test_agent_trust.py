@@ -186,3 +186,18 @@ def test_agent_key_of_a_user_who_must_change_the_password_is_refused(live):
         assert c.post("/api/agent/heartbeat", json={"hostname": "hb-forced", "system_info": {"x": "1"}}).status_code == 403
         assert c.post("/api/agent/register", json={"hostname": "hb-forced", "alias": "x"}).status_code == 403
     assert live.vps("hb-forced") == before
+
+
+def test_a_look_alike_host_name_is_the_same_host(live):
+    """Host names are compared without case (RFC 1123): a second key cannot claim `HK-0`
+    beside another key's `hk-0`, nor heartbeat it."""
+    a, b = live.key("agent"), live.key("agent")
+    with live.client(key=a) as c:
+        assert c.post("/api/agent/register", json={"hostname": "case-0"}).status_code == 200
+    with live.client(key=b) as c:
+        for host in ("case-0", "CASE-0", "Case-0"):
+            r = c.post("/api/agent/register", json={"hostname": host, "ip_addresses": [{"ip": "203.0.113.66"}]})
+            assert r.status_code == 403, (host, r.text)
+            assert c.post("/api/agent/heartbeat", json={"hostname": host}).status_code == 403
+    rows = live.admin.get("/api/vps", params={"search": "case-0"}).json()["data"]
+    assert [v["hostname"] for v in rows] == ["case-0"] and rows[0]["ip_addresses"] == []

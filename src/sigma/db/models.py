@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     event,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -141,6 +142,10 @@ def postgresql_index_options() -> None:
     for index in Vps.__table__.indexes:
         for key, value in POSTGRESQL_INDEX_OPTIONS.get(index.name or "", {}).items():
             index.dialect_kwargs[key] = value
+
+
+# agents find their VPS by host name without case (services.agents.match)
+Index("idx_vps_hostname_lower", func.lower(Vps.hostname))
 
 
 def _before_create(_table, connection, **_kw) -> None:

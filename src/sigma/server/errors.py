@@ -30,13 +30,33 @@ def sigma_error_parts(exc: SigmaError) -> tuple[int, dict, dict | None]:
     return exc.http_status, exc.to_body(), headers
 
 
+async def _refusal_first(request: Request) -> JSONResponse | None:
+    """Who may not call a route hears so before anything about its body: FastAPI parses the
+    body before the route's dependencies run, so a request it could not parse is
+    authenticated here first (401 / 403 instead of the 422)."""
+    from starlette.concurrency import run_in_threadpool
+
+    from sigma.server.deps import current_actor, route_rule
+
+    if route_rule(request) in (None, "public"):
+        return None
+    try:
+        await run_in_threadpool(current_actor, request)
+    except SigmaError as exc:
+        return error_response(*sigma_error_parts(exc))
+    return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SigmaError)
     async def sigma_error(_request: Request, exc: SigmaError):
         return error_response(*sigma_error_parts(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError):
+    async def invalid(request: Request, exc: RequestValidationError):
+        refused = await _refusal_first(request)
+        if refused is not None:
+            return refused
         details = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]

@@ -72,11 +72,14 @@ def unknown_host(hostname: str) -> NotFound:
 
 
 def match(session: Session, hostname: str) -> VpsRow | None:
-    """The VPS an agent with `hostname` is: a live one first (newest), else a retired one."""
+    """The VPS an agent with `hostname` is, host names compared without case (RFC 1123: `HK-0`
+    is `hk-0`, so no key can claim a look-alike): a live one first, the exact spelling first,
+    the newest first; else a retired one."""
     return session.scalars(
         select(VpsRow)
-        .where(VpsRow.hostname == hostname)
-        .order_by(case((VpsRow.status == "retired", 1), else_=0), VpsRow.created_at.desc())
+        .where(func.lower(VpsRow.hostname) == hostname.lower())
+        .order_by(case((VpsRow.status == "retired", 1), else_=0), case((VpsRow.hostname == hostname, 0), else_=1),
+                  VpsRow.created_at.desc())
         .limit(1)
     ).first()
 
