@@ -47,7 +47,7 @@ def measure(url: str, runs: int) -> dict[str, float]:
     from sqlalchemy.orm import sessionmaker
 
     from sigma.db.engine import make_engine, unit_of_work
-    from sigma.schemas import VpsFilter
+    from sigma.schemas.inventory import VpsFilter
     from sigma.services import vps
     from sigma.services.actor import local_actor
 

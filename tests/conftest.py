@@ -292,7 +292,7 @@ def remote_cli_server(db_url, monkeypatch):
     from sigma.client import remote
     from sigma.db.engine import make_engine, unit_of_work, upgrade
     from sigma.db.models import User as UserRow
-    from sigma.schemas import ApiKeyCreate
+    from sigma.schemas.identity import ApiKeyCreate
     from sigma.server.app import create_app
     from sigma.services import auth
     from sigma.services.actor import SYSTEM

@@ -9,22 +9,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from sigma.schemas import (
+    from sigma.schemas.common import Page
+    from sigma.schemas.identity import (
         ApiKey,
         ApiKeyCreate,
         ApiKeyCreated,
         AuditEntry,
         AuditFilter,
         ChangePassword,
-        Page,
-        Provider,
-        ProviderCreate,
-        ProviderUpdate,
         TotpSetup,
         TotpState,
         User,
         UserCreate,
         UserUpdate,
+    )
+    from sigma.schemas.inventory import (
+        Provider,
+        ProviderCreate,
+        ProviderUpdate,
         Vps,
         VpsCreate,
         VpsFilter,
@@ -126,26 +128,32 @@ def get_backend(settings: Settings) -> Backend:
 
 # ---- tickets (issue 6)
 if TYPE_CHECKING:
-    from sigma.schemas import Ticket, TicketComment, TicketCreate, TicketFilter, TicketUpdate
+    from sigma.schemas.tickets import (
+        Ticket,
+        TicketComment,
+        TicketCreate,
+        TicketFilter,
+        TicketUpdate,
+    )
 
 
 # ---- derived from the inventory (issue 4)
 if TYPE_CHECKING:
-    from sigma.schemas import (
+    from sigma.schemas.costs import (
         CostQuery,
         CostSummary,
         ExchangeRate,
         ExchangeRateCreate,
-        ImportReport,
         MonthlyCosts,
-        NotifyReport,
-        Stats,
     )
+    from sigma.schemas.notify import NotifyReport
+    from sigma.schemas.stats import Stats
+    from sigma.schemas.transfer import ImportReport
 
 
 # ---- IP checks, reachability and agent events (issue 5)
 if TYPE_CHECKING:
-    from sigma.schemas import (
+    from sigma.schemas.monitoring import (
         IpCheck,
         IpCheckCreate,
         IpCheckFilter,

@@ -16,6 +16,7 @@ from typing import Any
 
 from sigma.errors import InvalidInput
 from sigma.text import csv_safe, for_terminal
+from sigma.vocab import days_until
 
 FORMATS = ("table", "json", "yaml", "csv")
 Cell = Callable[[dict[str, Any]], Any]
@@ -259,10 +260,9 @@ def rich_text(value: Any):
 
 def days_left(expire: str | None, today: date | None = None) -> Styled:
     """'12d' green, '5d' yellow, '2d' red, 'overdue 3d' bold red, blank when unknown."""
-    if not expire:
+    days = days_until(expire, today)
+    if days is None:
         return Styled("")
-    d = date.fromisoformat(expire) - (today or date.today())
-    days = d.days
     if days < 0:
         return Styled(f"{expire} (overdue {-days}d)", "bold red")
     style = "red" if days <= 3 else "yellow" if days <= 7 else "green"

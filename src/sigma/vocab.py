@@ -1,9 +1,9 @@
-"""Vocabulary shared by the schemas, the services and the CLI, in plain Python: the CLI's
-remote listings render with these without importing pydantic (sigma.schemas re-exports all)."""
+"""Vocabulary shared by the schemas, the services, the tables and the CLI, in plain Python:
+the CLI's remote listings render with these without importing pydantic."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 VPS_STATUSES = ("provisioning", "active", "retiring", "retired", "suspended")
@@ -30,6 +30,11 @@ IP_LABEL_ALIASES = {
 }
 IP_LABEL_SHORT = {v: k.upper() for k, v in IP_LABEL_ALIASES.items()}
 ACTIVE_STATUSES = ("active", "provisioning")
+CHECK_TYPES = ("icmp", "tcp", "http")
+VERDICTS = ("ok", "degraded", "blocked", "down", "unknown")
+# an agent is offline when its last heartbeat is older than this (the `offline_after` setting,
+# default 3 x the agent interval of 60 s)
+DEFAULT_OFFLINE_AFTER = 180
 
 
 def last_heartbeat(extra: Any) -> datetime | None:
@@ -41,3 +46,20 @@ def last_heartbeat(extra: Any) -> datetime | None:
     except ValueError:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def agent_online(extra: Any, threshold: float, now: datetime | None = None) -> bool | None:
+    """Whether the agent's last heartbeat is younger than `threshold` seconds; None when no
+    agent ever reported."""
+    seen = last_heartbeat(extra)
+    if seen is None:
+        return None
+    return ((now or datetime.now(UTC)) - seen).total_seconds() < threshold
+
+
+def days_until(value: date | str | None, today: date | None = None) -> int | None:
+    """Days from today to a date (negative when it has passed); None without a date."""
+    if not value:
+        return None
+    d = value if isinstance(value, date) else date.fromisoformat(str(value))
+    return (d - (today or date.today())).days

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from sigma.db.engine import unit_of_work
 from sigma.errors import InvalidInput
-from sigma.schemas import VPS_PURPOSES, VPS_STATUSES, VpsFilter, validate
+from sigma.vocab import VPS_PURPOSES, VPS_STATUSES
+from sigma.schemas.common import validate
+from sigma.schemas.inventory import VpsFilter
 from sigma.services import vps
 from sigma.services.actor import local_actor
 

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sigma.errors import InvalidInput
-from sigma.schemas import IpEntry, VpsCreate, parse_ip, validate
+from sigma.schemas.common import parse_ip, validate
+from sigma.schemas.inventory import IpEntry, VpsCreate
 
 
 @given(st.ip_addresses())

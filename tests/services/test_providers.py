@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from sigma.errors import Ambiguous, Conflict, InvalidInput, NotFound, PermissionDenied
-from sigma.schemas import ProviderCreate, ProviderUpdate
+from sigma.schemas.inventory import ProviderCreate, ProviderUpdate
 from sigma.services import providers, vps
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from sigma.errors import Ambiguous, InvalidInput, NotFound, PermissionDenied
-from sigma.schemas import VpsCreate, VpsFilter, VpsUpdate
+from sigma.schemas.inventory import VpsCreate, VpsFilter, VpsUpdate
 from sigma.services import providers, vps
 
 TODAY = date.today()

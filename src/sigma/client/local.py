@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sigma.db.engine import ensure_schema, make_engine, unit_of_work
-from sigma.schemas import VpsFilter, set_offline_after
+from sigma.db.engine import ensure_schema, make_engine, session_factory, unit_of_work
+from sigma.schemas.inventory import VpsFilter
 from sigma.services import audit, providers, vps
 from sigma.services.actor import Actor, local_actor
 from sigma.settings import Settings, redact_url
@@ -16,18 +16,15 @@ T = TypeVar("T")
 
 class LocalBackend:
     def __init__(self, settings: Settings, actor: Actor | None = None):
-        from sqlalchemy.orm import sessionmaker
-
         url = settings.effective_database_url
         self.where = f"local {redact_url(url)}"
         self.engine = make_engine(url)
         # the embedded SQLite follows the installed sigma by itself; PostgreSQL is upgraded
         # on purpose (`sigma db upgrade` or `sigma serve`), since several hosts share it
         ensure_schema(self.engine, auto_upgrade=url.startswith("sqlite"))
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = session_factory(self.engine, offline_after=settings.offline_threshold)
         self.actor = actor or local_actor()
-        self.settings = settings  # notification channels (issue 4)
-        set_offline_after(settings.offline_threshold)  # agent online/offline (issue 5)
+        self.settings = settings  # the notification channels
 
     def _run(self, fn: Callable[..., T], *args: Any) -> T:
         with unit_of_work(self.sessions) as session:

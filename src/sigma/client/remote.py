@@ -15,19 +15,17 @@ from pydantic import BaseModel, TypeAdapter
 from sigma.client.http import ApiClient, make_client, server_base  # noqa: F401 (re-exported)
 from sigma.client.http import auth_headers as _auth_headers
 from sigma.errors import NotAuthenticated, SigmaError, Unavailable, error_from_body
-from sigma.schemas import (
+from sigma.schemas.common import Page
+from sigma.schemas.identity import (
     ApiKey,
     ApiKeyCreated,
     AuditEntry,
     LoginResult,
-    Page,
-    Provider,
     TotpSetup,
     TotpState,
     User,
-    Vps,
-    VpsFilter,
 )
+from sigma.schemas.inventory import Provider, Vps, VpsFilter
 from sigma.settings import Settings
 
 M = TypeVar("M")
@@ -207,23 +205,23 @@ class RemoteBackend(ApiClient):
 
     # ---- tickets (issue 6)
     def list_tickets(self, f):
-        from sigma.schemas import Ticket
+        from sigma.schemas.tickets import Ticket
 
         params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
         return self._get(Page[Ticket], "/api/tickets", params=params)
 
     def get_ticket(self, ref):
-        from sigma.schemas import Ticket
+        from sigma.schemas.tickets import Ticket
 
         return self._get(Ticket, f"/api/tickets/{self._ref(ref)}")
 
     def create_ticket(self, data):
-        from sigma.schemas import Ticket
+        from sigma.schemas.tickets import Ticket
 
         return self._send("POST", Ticket, "/api/tickets", data)
 
     def update_ticket(self, ref, data):
-        from sigma.schemas import Ticket
+        from sigma.schemas.tickets import Ticket
 
         return self._send("PUT", Ticket, f"/api/tickets/{self._ref(ref)}", data, partial=True)
 
@@ -233,12 +231,12 @@ class RemoteBackend(ApiClient):
         return t
 
     def list_comments(self, ref):
-        from sigma.schemas import TicketComment
+        from sigma.schemas.tickets import TicketComment
 
         return self._get(list[TicketComment], f"/api/tickets/{self._ref(ref)}/comments")
 
     def add_comment(self, ref, body):
-        from sigma.schemas import TicketComment
+        from sigma.schemas.tickets import TicketComment
 
         return self._send("POST", TicketComment, f"/api/tickets/{self._ref(ref)}/comments", {"body": body})
 
@@ -257,24 +255,24 @@ class RemoteBackend(ApiClient):
         return self.http_call("GET", "/api/calendar.ics").text
 
     def stats(self):
-        from sigma.schemas import Stats
+        from sigma.schemas.stats import Stats
 
         return self._get(Stats, "/api/stats")
 
     def list_rates(self, from_currency=None, to_currency=None, page=1, per_page=100):
-        from sigma.schemas import ExchangeRate
+        from sigma.schemas.costs import ExchangeRate
 
         params = {"page": page, "per_page": per_page}
         params |= {k: v for k, v in (("from_currency", from_currency), ("to_currency", to_currency)) if v}
         return self._get(Page[ExchangeRate], "/api/exchange-rates", params=params)
 
     def set_rate(self, data):
-        from sigma.schemas import ExchangeRate
+        from sigma.schemas.costs import ExchangeRate
 
         return self._send("POST", ExchangeRate, "/api/exchange-rates", data)
 
     def delete_rate(self, ref):
-        from sigma.schemas import ExchangeRate
+        from sigma.schemas.costs import ExchangeRate
 
         rate = self._get(ExchangeRate, f"/api/exchange-rates/{self._ref(ref)}")
         self._send("DELETE", None, f"/api/exchange-rates/{rate.id}")
@@ -285,14 +283,14 @@ class RemoteBackend(ApiClient):
         return {k: v for k, v in q.model_dump(mode="json").items() if v is not None}
 
     def cost_summary(self, q):
-        from sigma.schemas import CostSummary
+        from sigma.schemas.costs import CostSummary
 
         params = self._cost_params(q)
         params.pop("months", None)
         return self._get(CostSummary, "/api/costs/summary", params=params)
 
     def cost_monthly(self, q):
-        from sigma.schemas import MonthlyCosts
+        from sigma.schemas.costs import MonthlyCosts
 
         params = self._cost_params(q)
         params.pop("status", None)
@@ -305,7 +303,7 @@ class RemoteBackend(ApiClient):
         return self.http_call("GET", "/api/providers/export", params={"format": fmt}).text
 
     def _import(self, path, data, fmt, dry_run, progress):
-        from sigma.schemas import ImportReport
+        from sigma.schemas.transfer import ImportReport
 
         if progress:
             progress("uploading", 0, 1)
@@ -322,25 +320,25 @@ class RemoteBackend(ApiClient):
         return self._import("/api/providers/import", data, fmt, dry_run, progress)
 
     def notify_run(self, dry_run=False):
-        from sigma.schemas import NotifyReport
+        from sigma.schemas.notify import NotifyReport
 
         return NotifyReport.model_validate(
             self.http_call("POST", "/api/notify/run", params={"dry_run": dry_run}).json())
 
     # ---- IP checks, reachability and agent events (issue 5)
     def list_ip_checks(self, f):
-        from sigma.schemas import IpCheck
+        from sigma.schemas.monitoring import IpCheck
 
         params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
         return self._get(Page[IpCheck], "/api/ip-checks", params=params)
 
     def get_ip_check(self, check_id):
-        from sigma.schemas import IpCheck
+        from sigma.schemas.monitoring import IpCheck
 
         return self._get(IpCheck, f"/api/ip-checks/{self._ref(check_id)}")
 
     def create_ip_check(self, data):
-        from sigma.schemas import IpCheck
+        from sigma.schemas.monitoring import IpCheck
 
         return self._send("POST", IpCheck, "/api/ip-checks", data)
 
@@ -350,25 +348,25 @@ class RemoteBackend(ApiClient):
         return check
 
     def ip_check_summary(self, vps_id=None):
-        from sigma.schemas import IpCheckSummary
+        from sigma.schemas.monitoring import IpCheckSummary
 
         params = {"vps_id": str(vps_id)} if vps_id else {}
         return self._get(list[IpCheckSummary], "/api/ip-checks/summary", params=params)
 
     def purge_ip_checks(self, older_than_days):
-        from sigma.schemas import PurgeResult
+        from sigma.schemas.monitoring import PurgeResult
 
         data = self.request("DELETE", "/api/ip-checks/purge", params={"older_than_days": older_than_days})
         return PurgeResult.model_validate(data)
 
     def reachability_status(self, vps=None, verdict=None, include_inactive=False):
-        from sigma.schemas import ReachabilityStatus
+        from sigma.schemas.monitoring import ReachabilityStatus
 
         params = {k: v for k, v in {"vps": vps, "verdict": verdict, "all": include_inactive}.items() if v}
         return self._get(list[ReachabilityStatus], "/api/ip-checks/status", params=params)
 
     def list_vps_events(self, vps=None, kind=None, limit=50):
-        from sigma.schemas import VpsEvent
+        from sigma.schemas.monitoring import VpsEvent
 
         params = {k: v for k, v in {"vps": vps, "kind": kind, "limit": limit}.items() if v}
         return self._get(list[VpsEvent], "/api/vps-events", params=params)

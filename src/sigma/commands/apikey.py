@@ -34,7 +34,8 @@ def create(
     Example: sigma api-key create prometheus --read-only
     """
     from sigma.output import emit
-    from sigma.schemas import ApiKeyCreate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.identity import ApiKeyCreate
 
     data = validate(ApiKeyCreate, {"name": name, "read_only": read_only, "expires_in_days": expires_in_days})
     key = state(ctx).backend.create_api_key(data, user)

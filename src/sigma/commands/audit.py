@@ -42,7 +42,8 @@ def list_(
     Example: sigma audit list --resource vps --since 2026-11-01
     """
     from sigma.output import emit
-    from sigma.schemas import AuditFilter, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.identity import AuditFilter
 
     raw = dict(resource=resource, resource_id=resource_id, user_id=user_id, action=action,
                since=since, until=until, page=page, per_page=per_page)

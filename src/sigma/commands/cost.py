@@ -21,7 +21,8 @@ RetiredOption = O(False, "--include-retired", help="Count retired VPS too.")
 
 
 def _query(ctx: typer.Context, **raw: Any):
-    from sigma.schemas import CostQuery, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.costs import CostQuery
 
     provider = raw.pop("provider", None)
     if provider:
@@ -149,7 +150,8 @@ def rate_set(
 
     Example: sigma cost rate set EUR USD 1.08
     """
-    from sigma.schemas import ExchangeRateCreate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.costs import ExchangeRateCreate
 
     data = validate(ExchangeRateCreate, {"from_currency": from_currency, "to_currency": to_currency, "rate": rate})
     r = state(ctx).backend.set_rate(data)

@@ -16,7 +16,8 @@ FILTER_KEYS = ("status", "country", "provider", "purpose", "tag", "search", "ip"
 
 def _filter(ctx: typer.Context, specs: list[str]):
     from sigma.errors import InvalidInput
-    from sigma.schemas import VpsFilter, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.inventory import VpsFilter
 
     values: dict[str, Any] = {"tag": []}
     for spec in specs:
@@ -182,7 +183,7 @@ def _run(targets, opts, parallel, by_id, backend, quiet):
     from sigma.deploy.node_exporter import CHANGED, FAILED, deploy_many
     from sigma.errors import SigmaError
     from sigma.output import console
-    from sigma.schemas import VpsUpdate
+    from sigma.schemas.inventory import VpsUpdate
 
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -41,7 +41,7 @@ def _vps_id(ctx: typer.Context, ref: str | None) -> str | None:
 
 
 def _hostnames(ctx: typer.Context, rows: list[dict[str, Any]]) -> None:
-    from sigma.schemas import VpsFilter
+    from sigma.schemas.inventory import VpsFilter
 
     if not rows:
         return
@@ -68,7 +68,8 @@ def list_(
     Example: sigma ip-check list --vps hk-exit-01 --source cn-beijing --success false
     """
     from sigma.output import check_format, emit
-    from sigma.schemas import IpCheckFilter, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.monitoring import IpCheckFilter
 
     check_format(fmt)
     values = dict(vps_id=_vps_id(ctx, vps), ip=ip, source=source, check_type=check_type, success=success,
@@ -114,7 +115,8 @@ def add(
     Example: sigma ip-check add --vps hk-exit-01 --ip 103.1.2.3 --success --check-type tcp --source cn-beijing --latency-ms 48
     """
     from sigma.output import emit
-    from sigma.schemas import IpCheckCreate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.monitoring import IpCheckCreate
 
     data = validate(IpCheckCreate, {"vps_id": _vps_id(ctx, vps), "ip": ip, "success": success,
                                     "check_type": check_type, "source": source, "latency_ms": latency_ms})
@@ -227,7 +229,7 @@ def status(
 
 
 def _label(label: str) -> str:
-    from sigma.schemas import IP_LABEL_SHORT
+    from sigma.vocab import IP_LABEL_SHORT
 
     return IP_LABEL_SHORT.get(label, label)
 

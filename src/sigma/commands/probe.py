@@ -61,7 +61,8 @@ def provision(
     Example: sigma probe provision probe-cn-beijing
     """
     from sigma.commands.common import done, state
-    from sigma.schemas import ApiKeyCreate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.identity import ApiKeyCreate
 
     data = validate(ApiKeyCreate, {"name": name, "expires_in_days": expires_in_days})
     key = state(ctx).backend.provision_probe_key(data)

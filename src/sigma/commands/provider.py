@@ -44,7 +44,8 @@ def add(
     Example: sigma provider add DMIT --country US --website https://dmit.io --rating 4
     """
     from sigma.output import emit
-    from sigma.schemas import ProviderCreate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.inventory import ProviderCreate
 
     data = validate(
         ProviderCreate,
@@ -87,7 +88,7 @@ def list_(
         rows = [p.model_dump(mode="json") for p in result.data]
         pages = max(1, -(-result.total // result.per_page))
         footer = f"Page {result.page} of {pages} ({result.total} total)"
-    from sigma.schemas import Provider
+    from sigma.schemas.inventory import Provider
 
     emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=list(Provider.model_fields))
 
@@ -133,7 +134,8 @@ def edit(
     Example: sigma provider edit DMIT --rating 5 --notes "fast support"
     """
     from sigma.output import emit
-    from sigma.schemas import ProviderUpdate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.inventory import ProviderUpdate
 
     values = _fields(
         name=name, country=country, website=website, panel_url=panel_url,

@@ -81,7 +81,8 @@ def list_(
     Example: sigma ticket list --status open --priority critical
     """
     from sigma.output import check_format, emit
-    from sigma.schemas import TicketFilter, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.tickets import TicketFilter
 
     check_format(fmt)
     backend = state(ctx).backend
@@ -119,7 +120,8 @@ def open_(
 
     Example: sigma ticket open "hk-exit-01 blocked on CT" --vps hk-exit-01 --priority high
     """
-    from sigma.schemas import TicketCreate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.tickets import TicketCreate
 
     values: dict[str, Any] = {"title": title}
     if description is not None:
@@ -185,7 +187,8 @@ def edit(
     Example: sigma ticket edit 3f2a --priority critical --vps hk-exit-02
     """
     from sigma.errors import InvalidInput
-    from sigma.schemas import TicketUpdate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.tickets import TicketUpdate
 
     values: dict[str, Any] = {
         k: v for k, v in dict(title=title, description=description, priority=priority,
@@ -215,7 +218,7 @@ def assign(
     Example: sigma ticket assign 3f2a ops@example.com
     """
     from sigma.errors import InvalidInput
-    from sigma.schemas import TicketUpdate
+    from sigma.schemas.tickets import TicketUpdate
 
     if not user and not none:
         raise InvalidInput("user: give a user id or email, or --none to unassign", field="user")
@@ -228,7 +231,7 @@ def _status_command(name: str, status: str, verb: str, example: str):
         ctx: typer.Context,
         refs: list[str] = typer.Argument(..., help="Ticket ids, id prefixes or exact titles."),
     ) -> None:
-        from sigma.schemas import TicketUpdate
+        from sigma.schemas.tickets import TicketUpdate
 
         backend = state(ctx).backend
         targets = [backend.get_ticket(r) for r in refs]

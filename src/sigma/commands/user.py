@@ -42,7 +42,8 @@ def add(
     import sys
 
     from sigma.output import emit
-    from sigma.schemas import UserCreate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.identity import UserCreate
 
     generated = None
     if password_stdin:
@@ -93,7 +94,8 @@ def show(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, prefi
 
 
 def _update(ctx: typer.Context, ref: str, values: dict, message: str) -> None:
-    from sigma.schemas import UserUpdate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.identity import UserUpdate
 
     user = state(ctx).backend.update_user(ref, validate(UserUpdate, values))
     done(message.format(email=user.email, role=user.role))
@@ -162,7 +164,8 @@ def passwd(
     """
     import sys
 
-    from sigma.schemas import ChangePassword, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.identity import ChangePassword
 
     backend = state(ctx).backend
     read = (lambda _p: sys.stdin.readline().rstrip("\n")) if password_stdin else None

@@ -17,7 +17,7 @@ IP_HELP = "IP address, optionally with a label: 1.2.3.4=china-telecom, 2001:db8:
 
 
 def _ip_spec(spec: str) -> dict[str, str]:
-    from sigma.schemas import IP_LABEL_ALIASES, IP_LABELS
+    from sigma.vocab import IP_LABEL_ALIASES, IP_LABELS
 
     ip, sep, label = spec.partition("=")
     if not sep and ":" in spec and not _is_ip(spec):
@@ -30,7 +30,7 @@ def _ip_spec(spec: str) -> dict[str, str]:
 
 
 def _is_ip(text: str) -> bool:
-    from sigma.schemas import parse_ip
+    from sigma.schemas.common import parse_ip
 
     try:
         parse_ip(text)
@@ -178,7 +178,8 @@ def add(
     --ip 2001:db8::1=overseas --country HK --cost 15.99 --expire-date 2026-12-25 --tag cn-optimized
     """
     from sigma.output import emit
-    from sigma.schemas import VpsCreate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.inventory import VpsCreate
 
     values = _values(
         ctx, provider=provider, alias=alias, ip_addresses=ip, ssh_port=ssh_port, country=country,
@@ -234,7 +235,8 @@ def list_(
             ("expiring_within_days", expiring_within), ("search", search), ("ip", ip),
         ], page, per_page)
         return
-    from sigma.schemas import Vps, VpsFilter, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.inventory import Vps, VpsFilter
 
     backend = state(ctx).backend
     values: dict[str, Any] = {
@@ -288,7 +290,7 @@ def _list_remote(api, fmt: str, quiet: bool, all_: bool, provider: str | None,
             r["_provider"] = names.get(r["provider_id"] or "", "")
     fields: list[str] = []
     if not rows and fmt == "csv":  # the header of an empty CSV
-        from sigma.schemas import Vps
+        from sigma.schemas.inventory import Vps
 
         fields = list(Vps.model_fields)
     emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=fields)
@@ -356,7 +358,8 @@ def edit(
     """
     from sigma.errors import InvalidInput
     from sigma.output import emit
-    from sigma.schemas import VpsUpdate, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.inventory import VpsUpdate
 
     backend = state(ctx).backend
     values = _values(
@@ -375,7 +378,7 @@ def edit(
         current = backend.get_vps(ref)
         ref = str(current.id)
     if add_ip or remove_ip:
-        from sigma.schemas import parse_ip
+        from sigma.schemas.common import parse_ip
 
         entries = values.get("ip_addresses") or [e.model_dump() for e in current.ip_addresses]
         try:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sigma.db.migrations import HEAD_REVISION
 from sigma.errors import SigmaError, Unavailable
 from sigma.settings import redact_url
+from sigma.vocab import DEFAULT_OFFLINE_AFTER
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # ~1.5 us per row in syscalls alone (bench/README.md)
     cur.execute("PRAGMA mmap_size=268435456")
     cur.close()
+
+
+def session_factory(engine: Engine, *, offline_after: int = DEFAULT_OFFLINE_AFTER) -> sessionmaker[Session]:
+    """Sessions on `engine`. `offline_after` (the setting) travels with every session: the
+    services decide agent liveness from it."""
+    return sessionmaker(engine, expire_on_commit=False, info={"offline_after": offline_after})
 
 
 def current_revision(engine: Engine) -> str | None:

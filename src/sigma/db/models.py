@@ -29,7 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sigma.db.types import ExactDecimal, JsonDoc, UtcDateTime, utcnow
 from sigma.lazy_names import lazy_names
-from sigma.schemas import VPS_PURPOSES, VPS_STATUSES
+from sigma.vocab import VPS_PURPOSES, VPS_STATUSES
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

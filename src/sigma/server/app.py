@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from sigma import __version__
-from sigma.schemas import set_offline_after
 from sigma.settings import Settings, load_settings
 
 log = logging.getLogger("sigma.server")
@@ -21,9 +20,8 @@ STATIC = Path(__file__).parent / "static"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     from sqlalchemy import text
-    from sqlalchemy.orm import sessionmaker
 
-    from sigma.db.engine import make_engine
+    from sigma.db.engine import make_engine, session_factory
     from sigma.server import errors, middleware, openapi
     from sigma.server.api import ROUTERS
     from sigma.server.deps import query_guard
@@ -41,9 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(query_guard)],
     )
     app.state.settings = settings
-    set_offline_after(settings.offline_threshold)  # agent online/offline in Vps (issue 5)
     app.state.engine = engine
-    app.state.sessions = sessionmaker(engine, expire_on_commit=False)
+    app.state.sessions = session_factory(engine, offline_after=settings.offline_threshold)
     errors.install(app)
     openapi.install(app)
     for router in ROUTERS:

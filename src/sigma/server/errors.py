@@ -69,7 +69,7 @@ def install(app: FastAPI) -> None:
             elif err.get("type") == "missing":
                 msg = "field required"
             if not field:
-                from sigma.schemas import located
+                from sigma.schemas.common import located
 
                 field, msg = located(msg, field)
             details.append({"field": field or "body", "message": msg})

@@ -48,7 +48,8 @@ async def lean_heartbeat(scope: dict, body: bytes) -> bytes:
     record the agent's system_info and the time; the Vps JSON back."""
     from pydantic import ValidationError
 
-    from sigma.schemas import AgentHeartbeat, invalid_from
+    from sigma.schemas.common import invalid_from
+    from sigma.schemas.monitoring import AgentHeartbeat
     from sigma.services import auth
 
     app = scope["app"]
@@ -260,6 +261,8 @@ async def lifespan(app: FastAPI):
 
 def vps_json(row: dict[str, Any]) -> bytes:
     """The Vps JSON of a RETURNING row, exactly as the ORM routes render it."""
-    from sigma.schemas import Vps
+    from sigma.schemas.inventory import Vps
 
-    return Vps.model_validate(row).model_dump_json().encode()
+    vps = Vps.model_validate(row)
+    vps.online = True  # it has just reported
+    return vps.model_dump_json().encode()

@@ -38,16 +38,13 @@ from sigma.db.models import Vps as VpsRow
 from sigma.db.models import VpsEvent as VpsEventRow
 from sigma.db.types import utcnow
 from sigma.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
-from sigma.schemas import (
-    AgentHeartbeat,
-    AgentRegister,
-    Vps,
-    VpsEvent,
-    last_heartbeat,
-    validate,
-)
+from sigma.schemas.common import validate
+from sigma.schemas.inventory import Vps
+from sigma.schemas.monitoring import AgentHeartbeat, AgentRegister, VpsEvent
 from sigma.services import audit, auth
 from sigma.services.actor import AGENTS, READERS, WRITERS, Actor
+from sigma.services.vps import out as vps_out
+from sigma.vocab import last_heartbeat
 
 EVENT_KINDS = ("agent-offline", "agent-online", "reachability")
 
@@ -186,11 +183,11 @@ def register(session: Session, actor: Actor, data: AgentRegister | dict) -> Vps:
         audit.record(session, actor, "register", "vps", row.id,
                      {"hostname": row.hostname, "created": True, "ip_addresses": reported,
                       **({"claimed_by_key": str(key.id)} if key is not None else {})})
-        return Vps.model_validate(row)
+        return vps_out(session, row)
     if key is not None and key.vps_id is None:
         _claim(session, actor, key, row)
         claimed = True
-    before = Vps.model_validate(row)
+    before = vps_out(session, row)
     if data.alias:
         row.alias = data.alias
     row.ip_addresses = merged_ips(reported, row.ip_addresses)
@@ -199,7 +196,7 @@ def register(session: Session, actor: Actor, data: AgentRegister | dict) -> Vps:
     if row.status in ("provisioning", "suspended"):
         row.status = "active"
     session.flush()
-    after = Vps.model_validate(row)
+    after = vps_out(session, row)
     details: dict[str, Any] = {"hostname": row.hostname,
                                "changes": audit.diff(before, after, skip={"extra", "online"})}
     if claimed and key is not None:
@@ -240,7 +237,7 @@ def heartbeat(session: Session, actor: Actor, data: AgentHeartbeat | dict) -> Vp
         execution_options={"synchronize_session": False},
     )
     set_committed_value(row, "extra", extra)
-    return Vps.model_validate(row)
+    return vps_out(session, row)
 
 
 # One statement for a batch of heartbeats on PostgreSQL, with the rules of heartbeat() and
@@ -317,7 +314,7 @@ AGENT_USER = "agents@sigma.local"
 def provision(session: Session, actor: Actor, vps_ref: Any, name: str | None = None) -> Any:
     """A new API key bound to one VPS, for its agent (shown once). Earlier keys of that VPS
     keep working until released or revoked."""
-    from sigma.schemas import ApiKeyCreate
+    from sigma.schemas.identity import ApiKeyCreate
     from sigma.services.vps import find
 
     actor.require(WRITERS)
@@ -332,7 +329,7 @@ def provision(session: Session, actor: Actor, vps_ref: Any, name: str | None = N
 
 def bound_keys(session: Session, actor: Actor, vps_ref: Any) -> list[Any]:
     """The agent keys bound to a VPS (revoked ones included, newest first)."""
-    from sigma.schemas import ApiKey
+    from sigma.schemas.identity import ApiKey
     from sigma.services.vps import find
 
     actor.require(WRITERS)

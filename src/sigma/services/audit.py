@@ -58,7 +58,8 @@ def list_entries(session: Session, actor: Actor, f: Any = None):
     """The audit log, newest first (admin only)."""
     from sqlalchemy import func, select
 
-    from sigma.schemas import AuditEntry, AuditFilter, Page, validate
+    from sigma.schemas.common import Page, validate
+    from sigma.schemas.identity import AuditEntry, AuditFilter
     from sigma.services.actor import ADMINS
 
     actor.require(ADMINS)

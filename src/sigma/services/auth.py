@@ -20,7 +20,8 @@ from sigma.db.models import ApiKey as ApiKeyRow
 from sigma.db.models import User as UserRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
-from sigma.schemas import (
+from sigma.schemas.common import validate
+from sigma.schemas.identity import (
     ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
@@ -31,7 +32,6 @@ from sigma.schemas import (
     TotpSetup,
     TotpState,
     User,
-    validate,
 )
 from sigma.services import audit
 from sigma.services.actor import Actor

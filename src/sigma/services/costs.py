@@ -22,7 +22,8 @@ from sigma.db.models import Provider as ProviderRow
 from sigma.db.models import Vps as VpsRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput, NotFound
-from sigma.schemas import (
+from sigma.schemas.common import Page, validate
+from sigma.schemas.costs import (
     ConvertedTotal,
     CostGroup,
     CostMonth,
@@ -33,9 +34,7 @@ from sigma.schemas import (
     ExchangeRateCreate,
     ExchangeRateUpdate,
     MonthlyCosts,
-    Page,
     RateUsed,
-    validate,
 )
 from sigma.services import audit
 from sigma.services.actor import READERS, WRITERS, Actor

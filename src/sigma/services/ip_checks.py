@@ -32,7 +32,8 @@ from sigma.db.models import Reachability as ReachRow
 from sigma.db.models import Vps as VpsRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput, NotFound
-from sigma.schemas import (
+from sigma.schemas.common import Page, parse_ip, validate
+from sigma.schemas.monitoring import (
     BatchRejection,
     IpCheck,
     IpCheckBatch,
@@ -40,13 +41,10 @@ from sigma.schemas import (
     IpCheckCreate,
     IpCheckFilter,
     IpCheckSummary,
-    Page,
     ProbeTarget,
     PurgeResult,
     ReachabilityStatus,
     SourceState,
-    parse_ip,
-    validate,
 )
 from sigma.services import audit
 from sigma.services.actor import PROBES, READERS, WRITERS, Actor
@@ -214,7 +212,7 @@ PROBE_USER = "probes@sigma.local"
 def provision_probe(session: Session, actor: Actor, data: Any) -> Any:
     """A new API key with the probe role (shown once): it reads the targets (and the VPS list,
     for the original sigma-probe) and posts checks, nothing else."""
-    from sigma.schemas import ApiKeyCreate
+    from sigma.schemas.identity import ApiKeyCreate
     from sigma.services import auth
 
     actor.require(WRITERS)
@@ -430,8 +428,8 @@ def status(
 ) -> list[ReachabilityStatus]:
     """The matrix behind `sigma ip-check status`: one row per (VPS, IP), one cell per source."""
     actor.require(READERS)
-    from sigma.schemas import VERDICTS
     from sigma.services.vps import find
+    from sigma.vocab import VERDICTS
 
     q = select(ReachRow, VpsRow.hostname).join(VpsRow, VpsRow.id == ReachRow.vps_id)
     if vps_ref:

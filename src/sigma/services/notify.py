@@ -36,9 +36,10 @@ from sigma.db.models import Provider as ProviderRow
 from sigma.db.models import Vps as VpsRow
 from sigma.db.types import utcnow
 from sigma.errors import Conflict, InvalidInput
-from sigma.schemas import ACTIVE_STATUSES, Notice, NotifyReport
+from sigma.schemas.notify import Notice, NotifyReport
 from sigma.services.actor import WRITERS, Actor
 from sigma.settings import Settings
+from sigma.vocab import ACTIVE_STATUSES
 
 log = logging.getLogger("sigma.notify")
 

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from sigma.db.models import Provider as ProviderRow
 from sigma.db.models import Vps as VpsRow
 from sigma.errors import Conflict, InvalidInput
-from sigma.schemas import Page, Provider, ProviderCreate, ProviderUpdate, clamp_page, validate
+from sigma.schemas.common import Page, clamp_page, validate
+from sigma.schemas.inventory import Provider, ProviderCreate, ProviderUpdate
 from sigma.services import audit
 from sigma.services.actor import READERS, WRITERS, Actor
 from sigma.services.refs import resolve

@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 
 from sigma.db.models import Provider as ProviderRow
 from sigma.db.models import Vps as VpsRow
-from sigma.schemas import ACTIVE_STATUSES, CountBy, Stats, Vps
+from sigma.schemas.stats import CountBy, Stats
 from sigma.services.actor import READERS, Actor
+from sigma.services.vps import out as vps_out
+from sigma.vocab import ACTIVE_STATUSES
 
 EXPIRING_DAYS = 14
 UNASSIGNED = "(unassigned)"
@@ -50,5 +52,5 @@ def stats(session: Session, actor: Actor, today: date | None = None) -> Stats:
             .group_by(ProviderRow.name),
         ),
         by_status=_counts(session, select(VpsRow.status, n).group_by(VpsRow.status)),
-        expiring_soon=[Vps.model_validate(r) for r in expiring],
+        expiring_soon=[vps_out(session, r) for r in expiring],
     )

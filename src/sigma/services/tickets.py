@@ -21,16 +21,15 @@ from sigma.db.models import User as UserRow
 from sigma.db.models import Vps as VpsRow
 from sigma.db.types import utcnow
 from sigma.errors import Conflict, InvalidInput, NotFound
-from sigma.schemas import (
+from sigma.schemas.common import Page, validate
+from sigma.schemas.tickets import (
     TICKET_TRANSITIONS,
     CommentCreate,
-    Page,
     Ticket,
     TicketComment,
     TicketCreate,
     TicketFilter,
     TicketUpdate,
-    validate,
 )
 from sigma.services import audit
 from sigma.services.actor import ADMINS, READERS, WRITERS, Actor

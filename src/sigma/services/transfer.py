@@ -30,16 +30,9 @@ from sigma.db.models import Provider as ProviderRow
 from sigma.db.models import Vps as VpsRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput
-from sigma.schemas import (
-    TRANSFER_FORMATS,
-    ImportReport,
-    ImportRowError,
-    Provider,
-    ProviderCreate,
-    Vps,
-    VpsCreate,
-    located,
-)
+from sigma.schemas.common import located
+from sigma.schemas.inventory import Provider, ProviderCreate, Vps, VpsCreate
+from sigma.schemas.transfer import TRANSFER_FORMATS, ImportReport, ImportRowError
 from sigma.services import audit
 from sigma.services.actor import READERS, WRITERS, Actor
 from sigma.text import csv_unsafe
@@ -84,12 +77,13 @@ def _vps_field_order() -> list[str]:
 
 def vps_records(session: Session) -> list[dict[str, Any]]:
     from sigma.services.vps import ORDER
+    from sigma.services.vps import out as vps_out
 
     fields = _vps_field_order()
     names = {p.id: p.name for p in session.scalars(select(ProviderRow))}
     out = []
     for row in session.scalars(select(VpsRow).order_by(*ORDER)):
-        d = Vps.model_validate(row).model_dump(mode="json")
+        d = vps_out(session, row).model_dump(mode="json")
         d["provider_name"] = names.get(row.provider_id, "") if row.provider_id else ""
         out.append({k: d[k] for k in fields})
     return out

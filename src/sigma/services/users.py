@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from sigma.db.models import User as UserRow
 from sigma.errors import Conflict, InvalidInput, PermissionDenied
-from sigma.schemas import Page, User, UserCreate, UserUpdate, validate
+from sigma.schemas.common import Page, validate
+from sigma.schemas.identity import User, UserCreate, UserUpdate
 from sigma.services import audit
 from sigma.services.actor import ADMINS, Actor
 from sigma.services.auth import hash_password, revoke_sessions

@@ -15,16 +15,26 @@ from sigma.db.models import Provider as ProviderRow
 from sigma.db.models import Vps as VpsRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput, NotFound, PreconditionFailed
-from sigma.schemas import Page, Vps, VpsCreate, VpsFilter, VpsUpdate, validate
+from sigma.schemas.common import Page, validate
+from sigma.schemas.inventory import Vps, VpsCreate, VpsFilter, VpsUpdate
 from sigma.services import audit
 from sigma.services.actor import INVENTORY_READERS, READERS, WRITERS, Actor
 from sigma.services.json_sql import json_array_contains, json_array_has_object_with
 from sigma.services.refs import resolve
+from sigma.vocab import DEFAULT_OFFLINE_AFTER, agent_online
 
 
-def out(row: VpsRow) -> Vps:
-    """The schema of a row, carrying its version for ETag / If-Match."""
+def offline_after(session: Session) -> float:
+    """The configured agent offline threshold (seconds), carried by the session
+    (db.engine.session_factory)."""
+    return float(session.info.get("offline_after", DEFAULT_OFFLINE_AFTER))
+
+
+def out(session: Session, row: VpsRow) -> Vps:
+    """The schema of a row: its agent's liveness from the configured threshold (the one
+    place it is computed), and its version for ETag / If-Match."""
     v = Vps.model_validate(row)
+    v.online = agent_online(row.extra, offline_after(session))
     v._version = row.version
     return v
 
@@ -126,19 +136,19 @@ def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) 
     else:
         total = 0
     return Page[Vps](
-        data=[out(r[0]) for r in rows], total=total, page=f.page, per_page=f.per_page
+        data=[out(session, r[0]) for r in rows], total=total, page=f.page, per_page=f.per_page
     )
 
 
 def all_vps(session: Session, actor: Actor, f: VpsFilter | None = None) -> list[Vps]:
     actor.require(READERS)
     rows = session.scalars(filtered(session, f or VpsFilter()).order_by(*ORDER))
-    return [out(r) for r in rows]
+    return [out(session, r) for r in rows]
 
 
 def get(session: Session, actor: Actor, ref: Any) -> Vps:
     actor.require(INVENTORY_READERS)
-    return out(find(session, ref))
+    return out(session, find(session, ref))
 
 
 def create(session: Session, actor: Actor, data: VpsCreate | dict) -> Vps:
@@ -153,7 +163,7 @@ def create(session: Session, actor: Actor, data: VpsCreate | dict) -> Vps:
     audit.record(
         session, actor, "create", "vps", row.id, {"hostname": row.hostname, "country": row.country}
     )
-    return out(row)
+    return out(session, row)
 
 
 def update(
@@ -170,7 +180,7 @@ def update(
             f"{if_match}); reload and retry",
             field="If-Match",
         )
-    before = out(row)
+    before = out(session, row)
     changes = data.changes()
     if "provider_id" in changes:
         changes["provider_id"] = _provider_id(session, changes["provider_id"])
@@ -192,7 +202,7 @@ def update(
             f"vps {hostname} was changed by someone else at the same time; reload and retry",
             field="If-Match",
         ) from None
-    after = out(row)
+    after = out(session, row)
     delta = audit.diff(before, after)
     if delta:
         audit.record(session, actor, "update", "vps", row.id, {"hostname": row.hostname, "changes": delta})
@@ -202,7 +212,7 @@ def update(
 def delete(session: Session, actor: Actor, ref: Any) -> Vps:
     actor.require(WRITERS)
     row = find(session, ref)
-    gone = out(row)
+    gone = out(session, row)
     session.delete(row)
     session.flush()
     audit.record(session, actor, "delete", "vps", gone.id, {"hostname": gone.hostname})
@@ -214,13 +224,13 @@ def retire(session: Session, actor: Actor, ref: Any) -> Vps:
     row = find(session, ref)
     if row.status == "retired":
         # idempotent: retiring twice changes nothing and writes no second audit row
-        return out(row)
+        return out(session, row)
     row.status = "retired"
     row.monitoring_enabled = False
     row.extra = {**(row.extra or {}), "retired_at": utcnow().isoformat()}
     session.flush()
     audit.record(session, actor, "retire", "vps", row.id, {"hostname": row.hostname})
-    return out(row)
+    return out(session, row)
 
 
 def require_exists(session: Session, vps_id: Any) -> VpsRow:

@@ -8,14 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
 
-from sigma.schemas import (
-    AgentHeartbeat,
-    AgentKeyRelease,
-    AgentRegister,
-    ApiKeyCreated,
-    Vps,
-    VpsEvent,
-)
+from sigma.schemas.identity import ApiKeyCreated
+from sigma.schemas.inventory import Vps
+from sigma.schemas.monitoring import AgentHeartbeat, AgentKeyRelease, AgentRegister, VpsEvent
 from sigma.server import heartbeats
 from sigma.server.deps import ActorDep, rule, run
 from sigma.services import agents

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
-from sigma.schemas import AuditEntry, AuditFilter, Page, validate
+from sigma.schemas.common import Page, validate
+from sigma.schemas.identity import AuditEntry, AuditFilter
 from sigma.server.deps import ActorDep, rule, run
 from sigma.services import audit
 

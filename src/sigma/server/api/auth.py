@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from sigma.schemas import (
+from sigma.schemas.identity import (
     ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,

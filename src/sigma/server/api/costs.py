@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
-from sigma.schemas import (
+from sigma.schemas.common import Deleted, Page, validate
+from sigma.schemas.costs import (
     CostQuery,
     CostSummary,
-    Deleted,
     ExchangeRate,
     ExchangeRateCreate,
     ExchangeRateUpdate,
     MonthlyCosts,
-    Page,
-    validate,
 )
 from sigma.server.deps import ActorDep, rule, run
 from sigma.services import costs

@@ -8,7 +8,7 @@ import json
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from sigma.db.engine import unit_of_work
-from sigma.schemas import Stats
+from sigma.schemas.stats import Stats
 from sigma.server.deps import ActorDep, client_ip, current_actor, rule, run
 from sigma.services import auth, stats
 from sigma.services.actor import Actor

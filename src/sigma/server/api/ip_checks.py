@@ -6,21 +6,18 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 
-from sigma.schemas import (
-    ApiKeyCreate,
-    ApiKeyCreated,
-    Deleted,
+from sigma.schemas.common import Deleted, Page, validate
+from sigma.schemas.identity import ApiKeyCreate, ApiKeyCreated
+from sigma.schemas.monitoring import (
     IpCheck,
     IpCheckBatch,
     IpCheckBatchResult,
     IpCheckCreate,
     IpCheckFilter,
     IpCheckSummary,
-    Page,
     ProbeTarget,
     PurgeResult,
     ReachabilityStatus,
-    validate,
 )
 from sigma.server.deps import ActorDep, rule, run
 from sigma.services import ip_checks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
-from sigma.schemas import NotifyReport
+from sigma.schemas.notify import NotifyReport
 from sigma.server.deps import ActorDep, rule
 from sigma.services import notify
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
-from sigma.schemas import Deleted, Page, Provider, ProviderCreate, ProviderUpdate
+from sigma.schemas.common import Deleted, Page
+from sigma.schemas.inventory import Provider, ProviderCreate, ProviderUpdate
 from sigma.server.deps import ActorDep, rule, run
 from sigma.services import providers
 

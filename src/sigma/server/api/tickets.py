@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
-from sigma.schemas import (
+from sigma.schemas.common import Deleted, Page, validate
+from sigma.schemas.tickets import (
     CommentCreate,
-    Deleted,
-    Page,
     Ticket,
     TicketComment,
     TicketCreate,
     TicketFilter,
     TicketUpdate,
-    validate,
 )
 from sigma.server.deps import ActorDep, rule, run
 from sigma.services import tickets

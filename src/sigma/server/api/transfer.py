@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
 
-from sigma.schemas import ImportReport, ImportRequest
+from sigma.schemas.transfer import ImportReport, ImportRequest
 from sigma.server.deps import ActorDep, rule, run
 from sigma.services import transfer
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from sigma.schemas import Deleted, Page, Vps, VpsCreate, VpsFilter, VpsUpdate, validate
+from sigma.schemas.common import Deleted, Page, validate
+from sigma.schemas.inventory import Vps, VpsCreate, VpsFilter, VpsUpdate
 from sigma.server.deps import ActorDep, read, rule, run
 from sigma.services import vps
 

@@ -8,8 +8,7 @@ from fastapi import FastAPI
 
 
 def install(app: FastAPI) -> None:
-    from sigma.server.web import admin_views, auth_views, core, extra_views, ticket_views, vps_views
+    from sigma.server.web import admin_views, auth_views, extra_views, ticket_views, vps_views
 
     for module in (auth_views, vps_views, ticket_views, admin_views, extra_views):
         app.include_router(module.router)
-    core.env().globals["features"] = extra_views.available()

@@ -9,7 +9,8 @@ from markupsafe import Markup
 from starlette.datastructures import FormData
 
 from sigma.errors import InvalidInput, SigmaError
-from sigma.schemas import USER_ROLES, ApiKeyCreate, AuditFilter, UserCreate, UserUpdate, validate
+from sigma.schemas.common import validate
+from sigma.schemas.identity import USER_ROLES, ApiKeyCreate, AuditFilter, UserCreate, UserUpdate
 from sigma.server.web.core import (
     FORM_ERROR_STATUS,
     AdminDep,

@@ -17,7 +17,7 @@ import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -30,9 +30,10 @@ from starlette.datastructures import FormData
 from sigma import __version__
 from sigma.db.engine import unit_of_work
 from sigma.errors import InvalidInput, NotAuthenticated, PermissionDenied, SigmaError
-from sigma.schemas import IP_LABEL_SHORT, User
+from sigma.schemas.identity import User
 from sigma.services import auth
 from sigma.services.actor import ADMINS, WRITERS, Actor
+from sigma.vocab import IP_LABEL_SHORT, days_until
 
 SESSION_COOKIE = "sigma_session"
 CSRF_COOKIE = "sigma_csrf"
@@ -128,7 +129,7 @@ def env():
             lstrip_blocks=True,
         )
         _env.filters.update(
-            dt=fmt_dt, ago=ago, days_left=days_left, ip_short=ip_short, json_pretty=json_pretty,
+            dt=fmt_dt, ago=ago, days_left=days_until, ip_short=ip_short, json_pretty=json_pretty,
             uptime=uptime, ram=ram,
         )
         _env.globals.update(
@@ -369,18 +370,6 @@ def ago(value: Any) -> str:
         if seconds >= size:
             return f"{seconds // size} {unit} ago"
     return f"{seconds}s ago"
-
-
-def seconds_since(value: Any) -> float | None:
-    dt = _as_dt(value)
-    return None if dt is None else (datetime.now(UTC) - dt).total_seconds()
-
-
-def days_left(value: date | str | None) -> int | None:
-    if not value:
-        return None
-    d = value if isinstance(value, date) else date.fromisoformat(str(value))
-    return (d - date.today()).days
 
 
 def ip_short(label: str) -> str:

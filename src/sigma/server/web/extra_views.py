@@ -15,7 +15,8 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 @router.get("/costs")
 def costs_page(request: Request, web: WebDep):
-    from sigma.schemas import COST_GROUPINGS, CostQuery, validate
+    from sigma.schemas.common import validate
+    from sigma.schemas.costs import COST_GROUPINGS, CostQuery
     from sigma.services import costs
 
     q = request.query_params
@@ -54,8 +55,8 @@ def costs_page(request: Request, web: WebDep):
 
 @router.get("/reachability")
 def reachability_page(request: Request, web: WebDep):
-    from sigma.schemas import VERDICTS
     from sigma.services import ip_checks
+    from sigma.vocab import VERDICTS
 
     verdict = request.query_params.get("verdict") or None
     rows = call(request, ip_checks.status, None, verdict if verdict in VERDICTS else None)
@@ -65,16 +66,3 @@ def reachability_page(request: Request, web: WebDep):
     for r in rows:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
     return render(request, "reachability.html", rows=rows, sources=sources, verdicts=VERDICTS, counts=counts)
-
-
-def available() -> dict[str, bool]:
-    """Which optional pages this build can show (for the navigation)."""
-    out = {}
-    for name, module in (("costs", "sigma.services.costs"), ("reachability", "sigma.services.ip_checks"),
-                         ("transfer", "sigma.services.transfer")):
-        try:
-            __import__(module)
-            out[name] = True
-        except ImportError:
-            out[name] = False
-    return out

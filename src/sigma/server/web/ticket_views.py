@@ -8,17 +8,15 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 
 from sigma.errors import InvalidInput, SigmaError
-from sigma.schemas import (
+from sigma.schemas.common import validate
+from sigma.schemas.inventory import ProviderCreate, ProviderUpdate, VpsFilter
+from sigma.schemas.tickets import (
     TICKET_PRIORITIES,
     TICKET_STATUSES,
     TICKET_TRANSITIONS,
-    ProviderCreate,
-    ProviderUpdate,
     TicketCreate,
     TicketFilter,
     TicketUpdate,
-    VpsFilter,
-    validate,
 )
 from sigma.server.web.core import (
     FORM_ERROR_STATUS,

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from sigma.errors import InvalidInput, SigmaError
-from sigma.schemas import (
-    IP_LABELS,
-    VPS_PURPOSES,
-    VPS_STATUSES,
-    AuditFilter,
-    TicketFilter,
-    VpsCreate,
-    VpsFilter,
-    VpsUpdate,
-    validate,
-)
+from sigma.schemas.common import validate
+from sigma.schemas.identity import AuditFilter
+from sigma.schemas.inventory import VpsCreate, VpsFilter, VpsUpdate
+from sigma.schemas.tickets import TicketFilter
 from sigma.server.web import charts
 from sigma.server.web.core import (
     FORM_ERROR_STATUS,
@@ -35,11 +25,10 @@ from sigma.server.web.core import (
     call,
     field_errors,
     render,
-    seconds_since,
     show_once,
 )
-from sigma.services import agents, audit, providers, tickets, vps
-from sigma.services.actor import READERS, Actor
+from sigma.services import agents, audit, providers, stats, tickets, transfer, vps
+from sigma.vocab import IP_LABELS, VPS_PURPOSES, VPS_STATUSES
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 PROJECT_TAGS = {t for t, _ in PROJECTS}
@@ -47,84 +36,32 @@ FORM_STATUSES = VPS_STATUSES[:4]
 FORM_PURPOSES = tuple(p for p in VPS_PURPOSES if p and p != "other")
 
 
-def _transfer():
-    """The import/export service, when this build has it."""
-    try:
-        from sigma.services import transfer
-    except ImportError:
-        return None
-    return transfer if hasattr(transfer, "import_vps") and hasattr(transfer, "export_vps") else None
-
-
 # ------------------------------------------------------------------ dashboard
-
-
-def dashboard_stats(session: Session, actor: Actor) -> dict[str, Any]:
-    """The contract's /api/stats figures (2.5), from the stats service when it exists."""
-    actor.require(READERS)
-    try:
-        from sigma.services import stats as stats_service
-
-        s = stats_service.stats(session, actor)
-        return {
-            "total_vps": s.total_vps, "active_vps": s.active_vps, "total_providers": s.total_providers,
-            "by_country": [(c.label, c.count) for c in s.by_country],
-            "by_status": [(c.label, c.count) for c in s.by_status],
-            "by_provider": [(c.label, c.count) for c in s.by_provider],
-            "expiring": list(s.expiring_soon),
-        }
-    except ImportError:
-        pass
-    from sigma.db.models import Provider as ProviderRow
-    from sigma.db.models import Vps as VpsRow
-    from sigma.schemas import Vps
-
-    def counts(q) -> list[tuple[str, int]]:
-        rows = [(label or "", n) for label, n in session.execute(q)]
-        return sorted(rows, key=lambda r: (-r[1], r[0]))
-
-    live = VpsRow.status != "retired"
-    expiring = session.scalars(
-        select(VpsRow)
-        .where(VpsRow.expire_date.is_not(None), VpsRow.expire_date <= date.today() + timedelta(days=14),
-               VpsRow.status.in_(("active", "provisioning")))
-        .order_by(VpsRow.expire_date)
-    )
-    return {
-        "total_vps": session.scalar(select(func.count()).select_from(VpsRow)) or 0,
-        "active_vps": session.scalar(select(func.count()).where(VpsRow.status == "active")) or 0,
-        "total_providers": session.scalar(select(func.count()).select_from(ProviderRow)) or 0,
-        "by_country": counts(select(VpsRow.country, func.count()).where(live).group_by(VpsRow.country)),
-        "by_status": counts(select(VpsRow.status, func.count()).group_by(VpsRow.status)),
-        "by_provider": counts(
-            select(func.coalesce(ProviderRow.name, "(unassigned)"), func.count())
-            .select_from(VpsRow).outerjoin(ProviderRow, VpsRow.provider_id == ProviderRow.id)
-            .where(live).group_by(ProviderRow.name)
-        ),
-        "expiring": [Vps.model_validate(r) for r in expiring],
-    }
 
 
 @router.get("/")
 def dashboard(request: Request, web: WebDep):
-    s = call(request, dashboard_stats)
+    s = call(request, stats.stats)
+
+    def pairs(counts) -> list[tuple[str, int]]:
+        return [(c.label, c.count) for c in counts]
+
     return render(
         request, "dashboard.html", stats=s,
-        country_chart=charts.bar_chart(s["by_country"], "VPS by country"),
-        status_chart=charts.pie_chart(s["by_status"], "VPS by status"),
-        provider_chart=charts.hbar_chart(s["by_provider"], "VPS by provider"),
+        country_chart=charts.bar_chart(pairs(s.by_country), "VPS by country"),
+        status_chart=charts.pie_chart(pairs(s.by_status), "VPS by status"),
+        provider_chart=charts.hbar_chart(pairs(s.by_provider), "VPS by provider"),
     )
 
 
 # ------------------------------------------------------------------ list
 
 
-def _agent(v: Any, threshold: int) -> dict[str, Any] | None:
-    beat = (v.extra or {}).get("last_heartbeat")
-    if not beat:
+def _agent(v: Any) -> dict[str, Any] | None:
+    """The agent dot: its liveness as the service computed it, and when it last reported."""
+    if v.online is None:
         return None
-    age = seconds_since(beat)
-    return {"online": age is not None and age < threshold, "last": beat}
+    return {"online": v.online, "last": (v.extra or {}).get("last_heartbeat")}
 
 
 @router.get("/vps")
@@ -146,13 +83,11 @@ def vps_list(request: Request, web: WebDep):
     result = call(request, vps.list_vps, f)
     all_providers = call(request, providers.all_providers)
     names = {p.id: p.name for p in all_providers}
-    threshold = request.app.state.settings.offline_threshold
     rows = [{"v": v, "provider": names.get(v.provider_id, "") if v.provider_id else "",
-             "agent": _agent(v, threshold)} for v in result.data]
+             "agent": _agent(v)} for v in result.data]
     return render(
         request, "vps_list.html", result=result, rows=rows, providers=all_providers,
         statuses=FORM_STATUSES, purposes=FORM_PURPOSES, errors=errors,
-        can_transfer=_transfer() is not None,
     )
 
 
@@ -175,27 +110,10 @@ def providers_export(request: Request, web: WebDep, fmt: str):
 def _export(request: Request, kind: str, fmt: str) -> Response:
     if fmt not in ("csv", "json"):
         raise InvalidInput("format: csv or json", field="format")
-    transfer = _transfer()
-    if transfer is not None:
-        body = call(request, transfer.export_vps if kind == "vps" else transfer.export_providers, fmt)
-    else:
-        body = call(request, _simple_export, kind, fmt)
+    body = call(request, transfer.export_vps if kind == "vps" else transfer.export_providers, fmt)
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'})
-
-
-def _simple_export(session: Session, actor: Actor, kind: str, fmt: str) -> str:
-    import json
-
-    from sigma.output import csv_text, flat_cell
-
-    items = vps.all_vps(session, actor) if kind == "vps" else providers.all_providers(session, actor)
-    rows = [v.model_dump(mode="json") for v in items]
-    if fmt == "json":
-        return json.dumps(rows, indent=2, ensure_ascii=False)
-    names = list(rows[0]) if rows else ["id"]
-    return csv_text(names, ([flat_cell(r.get(n)) for n in names] for r in rows))
 
 
 @router.get("/vps/import")
@@ -212,8 +130,7 @@ def _import_page(request: Request, web: Any, kind: str, status: int = 200, **con
     if not web.can_write:
         raise_forbidden()
     context.setdefault("report", None)
-    return render(request, "import.html", status=status, kind=kind, kind_name=KINDS[kind],
-                  available=_transfer() is not None, **context)
+    return render(request, "import.html", status=status, kind=kind, kind_name=KINDS[kind], **context)
 
 
 @router.post("/vps/import")
@@ -229,9 +146,6 @@ async def providers_import(request: Request, web: WebDep, form: FormDep):
 async def _import(request: Request, web: Any, form: FormData, kind: str):
     from starlette.concurrency import run_in_threadpool
 
-    transfer = _transfer()
-    if transfer is None:
-        raise InvalidInput("import is not available in this build")
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not upload.filename:
         return _import_page(request, web, kind, FORM_ERROR_STATUS, errors={"file": "Choose a .csv or .json file"})
@@ -311,7 +225,7 @@ def _form(request: Request, v: Any, values: dict[str, Any] | None = None, errors
         text_tags=" ".join(t for t in tags if t not in PROJECT_TAGS),
         project_tags=[t for t in tags if t in PROJECT_TAGS],
         ip_rows=list(values.get("ip_addresses") or []) + [{"ip": "", "label": ""}],
-        agent=_agent(v, request.app.state.settings.offline_threshold) if v is not None else None,
+        agent=_agent(v) if v is not None else None,
         system=((v.extra or {}).get("system_info") or {}) if v is not None else {},
     )
 
@@ -370,10 +284,9 @@ def vps_detail(request: Request, web: WebDep, ref: str):
     history = None
     if web.is_admin:
         history = call(request, audit.list_entries, AuditFilter(resource="vps", resource_id=str(v.id), per_page=20))
-    threshold = request.app.state.settings.offline_threshold
     keys = call(request, agents.bound_keys, v.id) if web.can_write else []
     return render(request, "vps_detail.html", v=v, provider=provider, related=related, history=history,
-                  agent=_agent(v, threshold), system=(v.extra or {}).get("system_info") or {}, agent_keys=keys)
+                  agent=_agent(v), system=(v.extra or {}).get("system_info") or {}, agent_keys=keys)
 
 
 @router.post("/vps/{ref}/agent-key")

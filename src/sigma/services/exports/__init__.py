@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from sigma.db.models import Provider as ProviderRow
 from sigma.db.models import Vps as VpsRow
-from sigma.schemas import ACTIVE_STATUSES
+from sigma.vocab import ACTIVE_STATUSES
 
 V = VpsRow.__table__.c
 P = ProviderRow.__table__.c

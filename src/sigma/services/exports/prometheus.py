@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from sigma.db.models import Vps as VpsRow
 from sigma.errors import InvalidInput
-from sigma.schemas import parse_label
+from sigma.schemas.common import parse_label
 from sigma.services.actor import READERS, Actor
 from sigma.services.exports import cached_document, dumps, select_running
 

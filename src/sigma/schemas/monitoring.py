@@ -1,4 +1,4 @@
-"""Agents, IP checks, probes and reachability (issue 5): loaded on first use through sigma.schemas."""
+"""Agents (registration, heartbeats), IP checks, probes and reachability verdicts."""
 
 from __future__ import annotations
 
@@ -8,23 +8,23 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 
-from sigma.schemas import (
-    CHECK_TYPES,
+from sigma.schemas.common import (
     BaseModel,
     Hostname,
     Input,
-    IpList,
     Output,
     PageParams,
     Port,
     Timestamp,
-    _one_of,
-    _short_text,
-    _ts,
     check_json_tree,
+    one_of,
     parse_ip,
+    parse_timestamp,
     refuse_invalid_strings,
+    short_text,
 )
+from sigma.schemas.inventory import IpList
+from sigma.vocab import CHECK_TYPES
 
 
 class AgentInput(BaseModel):
@@ -60,7 +60,7 @@ SystemInfo = Annotated[Any, AfterValidator(_system_info)]
 
 class AgentRegister(AgentInput):
     hostname: Hostname
-    alias: Annotated[str, BeforeValidator(_short_text), BeforeValidator(_alias_or_blank)] = ""
+    alias: Annotated[str, BeforeValidator(short_text), BeforeValidator(_alias_or_blank)] = ""
     ip_addresses: IpList = Field(default_factory=list)
     ssh_port: Port = 22
     system_info: SystemInfo = None
@@ -76,13 +76,13 @@ class AgentHeartbeat(AgentInput):
     system_info: SystemInfo = None
 
 
-CheckType = Annotated[str, BeforeValidator(lambda v: _one_of(v, CHECK_TYPES, "check_type"))]
+CheckType = Annotated[str, BeforeValidator(lambda v: one_of(v, CHECK_TYPES, "check_type"))]
 IpAddress = Annotated[str, BeforeValidator(parse_ip)]
 Latency = Annotated[int | None, Field(ge=0, le=2**31 - 1)]
 
 
 def _source(value: Any) -> str:
-    v = _short_text(value)
+    v = short_text(value)
     if len(v) > 64:
         raise ValueError("is longer than 64 characters")
     if any(ch.isspace() for ch in v):
@@ -107,7 +107,7 @@ class IpCheckReport(IpCheckCreate):
     generated), `checked_at` when it was measured (results may arrive late from a spool)."""
 
     id: UUID | None = None
-    checked_at: Annotated[datetime | None, BeforeValidator(_ts)] = None
+    checked_at: Annotated[datetime | None, BeforeValidator(parse_timestamp)] = None
 
 
 MAX_BATCH = 5000
@@ -143,7 +143,7 @@ class IpCheckFilter(PageParams):
     vps_id: UUID | None = None
     ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
     source: str | None = None
-    check_type: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else _one_of(v, CHECK_TYPES, "check_type"))] = None
+    check_type: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else one_of(v, CHECK_TYPES, "check_type"))] = None
     success: bool | None = None
     page: int = 1
     per_page: int = 25

@@ -1,4 +1,4 @@
-"""Tickets and their comments (issue 6): loaded on first use through sigma.schemas."""
+"""Tickets and their comments."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ from uuid import UUID
 
 from pydantic import BeforeValidator, ValidationInfo, field_validator
 
-from sigma.schemas import Input, Output, PageParams, Text, Timestamp, _one_of, _short_text, _text
-
-# ---- tickets and comments (issue 6)
+from sigma.schemas.common import (
+    Input,
+    Output,
+    PageParams,
+    Text,
+    Timestamp,
+    multiline_text,
+    one_of,
+    short_text,
+)
 
 TICKET_STATUSES = ("open", "in-progress", "resolved", "closed")
 TICKET_PRIORITIES = ("low", "medium", "high", "critical")
@@ -25,11 +32,11 @@ TICKET_TRANSITIONS = {
 def _ticket_status(value: Any) -> str:
     if isinstance(value, str) and value.strip().lower() in ("in_progress", "inprogress"):
         value = "in-progress"
-    return _one_of(value, TICKET_STATUSES, "status")
+    return one_of(value, TICKET_STATUSES, "status")
 
 
 def _title(value: Any) -> str:
-    v = _short_text(value)
+    v = short_text(value)
     if not v:
         raise ValueError("title is required")
     return v
@@ -47,7 +54,7 @@ def _user_ref(value: Any) -> str | None:
 
 
 def _comment_body(value: Any) -> str:
-    v = _text(value)
+    v = multiline_text(value)
     if not v.strip():
         raise ValueError("comment must not be empty")
     return v
@@ -55,7 +62,7 @@ def _comment_body(value: Any) -> str:
 
 TicketStatus = Annotated[str, BeforeValidator(_ticket_status)]
 TicketPriority = Annotated[
-    str, BeforeValidator(lambda v: _one_of(v, TICKET_PRIORITIES, "priority"))
+    str, BeforeValidator(lambda v: one_of(v, TICKET_PRIORITIES, "priority"))
 ]
 TicketTitle = Annotated[str, BeforeValidator(_title)]
 UserRef = Annotated[str | None, BeforeValidator(_user_ref)]

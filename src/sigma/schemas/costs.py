@@ -1,5 +1,5 @@
-"""Stats, exchange rates, costs, import/export reports and expiry notices (issue 4): loaded on
-first use through sigma.schemas."""
+"""Exchange rates and cost reports: totals per currency, per group and per month, converted
+exactly (decimal strings, never floats)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from sigma.schemas import (
+from sigma.schemas.common import (
     BaseModel,
     Country,
     Currency,
@@ -25,13 +25,10 @@ from sigma.schemas import (
     Output,
     Status,
     Timestamp,
-    Vps,
-    _currency,
-    _decimal,
-    _one_of,
+    currency_code,
+    decimal_parser,
+    one_of,
 )
-
-# ---- derived from the inventory: stats, exchange rates, costs, import/export, notices (issue 4)
 
 
 def _plain_decimal(v: Decimal) -> str:
@@ -50,25 +47,10 @@ def _positive(v: Decimal) -> Decimal:
 
 PositiveRate = Annotated[
     Decimal,
-    BeforeValidator(_decimal(6, 12)),
+    BeforeValidator(decimal_parser(6, 12)),
     AfterValidator(_positive),
     PlainSerializer(lambda v: f"{v:.6f}", return_type=str),
 ]
-
-
-class CountBy(BaseModel):
-    label: str
-    count: int
-
-
-class Stats(BaseModel):
-    total_vps: int
-    active_vps: int
-    total_providers: int
-    by_country: list[CountBy]
-    by_provider: list[CountBy]
-    by_status: list[CountBy]
-    expiring_soon: list[Vps]
 
 
 class ExchangeRate(Output):
@@ -102,14 +84,14 @@ COST_GROUPINGS = ("provider", "country", "purpose")
 def _grouping(value: Any) -> str | None:
     if value in (None, ""):
         return None
-    return _one_of(value, COST_GROUPINGS, "grouping")
+    return one_of(value, COST_GROUPINGS, "grouping")
 
 
 class CostQuery(Input):
     provider_id: UUID | None = None
     country: Country | None = None
     status: Status | None = None
-    convert_to: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else _currency(v))] = None
+    convert_to: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else currency_code(v))] = None
     by: Annotated[str | None, BeforeValidator(_grouping)] = None
     months: int = 12
     include_retired: bool = False
@@ -167,62 +149,3 @@ class CostMonth(BaseModel):
 class MonthlyCosts(BaseModel):
     months: list[CostMonth]
     by: str | None = None
-
-
-TRANSFER_FORMATS = ("csv", "json", "yaml")
-
-
-def _transfer_format(value: Any) -> str:
-    v = _one_of(value, (*TRANSFER_FORMATS, "yml"), "format")
-    return "yaml" if v == "yml" else v
-
-
-TransferFormat = Annotated[str, BeforeValidator(_transfer_format)]
-
-
-class ImportRequest(Input):
-    format: TransferFormat = "json"
-    data: str
-    dry_run: bool = False
-
-
-class ImportRowError(BaseModel):
-    line: int  # line of the file where the record starts (1-based)
-    record: int  # 1-based record number (data rows, not counting a CSV header)
-    field: str | None = None
-    reason: str
-
-
-class ImportReport(BaseModel):
-    kind: str  # vps or providers
-    format: str
-    dry_run: bool
-    total: int
-    created: int
-    updated: int
-    unchanged: int
-    imported: int  # created + updated (the contract's field)
-    errors: list[ImportRowError] = Field(default_factory=list)
-
-
-class Notice(BaseModel):
-    vps_id: UUID
-    hostname: str
-    kind: str  # expiring or overdue
-    threshold: int  # the NOTIFY_BEFORE_DAYS step, -1 for overdue
-    expire_date: date
-    days_remaining: int
-    channel: str
-    status: str  # sent, failed, pending (dry run)
-    error: str | None = None
-
-
-class NotifyReport(BaseModel):
-    dry_run: bool
-    channels: list[str]
-    notices: list[Notice]
-    sent: int
-    failed: int
-    already_sent: int
-
-

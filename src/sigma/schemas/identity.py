@@ -1,5 +1,4 @@
-"""Users, logins, TOTP, API keys and the audit log's entries: loaded on first use through
-sigma.schemas."""
+"""Users, sign-ins, TOTP, API keys and the audit log's entries."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from sigma.schemas import (
+from sigma.schemas.common import (
     BaseModel,
     Input,
     Name,
@@ -18,10 +17,10 @@ from sigma.schemas import (
     PageParams,
     ShortText,
     Timestamp,
-    _one_of,
-    _refuse_nulls,
-    _short_text,
-    _ts,
+    one_of,
+    parse_timestamp,
+    refuse_nulls,
+    short_text,
 )
 
 USER_ROLES = ("admin", "operator", "readonly", "agent", "probe")
@@ -29,7 +28,7 @@ MIN_PASSWORD = 8
 
 
 def _email(value: Any) -> str:
-    v = _short_text(value).lower()
+    v = short_text(value).lower()
     if not re.fullmatch(r"[^@\s]+@[^@\s]+", v):
         raise ValueError(f"'{value}' is not an email address")
     return v
@@ -47,7 +46,7 @@ def _password(value: Any) -> str:
 
 Email = Annotated[str, BeforeValidator(_email)]
 Password = Annotated[str, BeforeValidator(_password)]
-Role = Annotated[str, BeforeValidator(lambda v: _one_of(v, USER_ROLES, "role"))]
+Role = Annotated[str, BeforeValidator(lambda v: one_of(v, USER_ROLES, "role"))]
 
 
 class UserCreate(Input):
@@ -69,7 +68,7 @@ class UserUpdate(Input):
 
     @model_validator(mode="after")
     def _no_nulls(self) -> UserUpdate:
-        _refuse_nulls(self, nullable=set())
+        refuse_nulls(self, nullable=set())
         return self
 
 
@@ -164,7 +163,7 @@ class AuditFilter(PageParams):
     resource_id: str | None = None
     user_id: UUID | None = None
     action: str | None = None
-    since: Annotated[datetime | None, BeforeValidator(_ts)] = None
-    until: Annotated[datetime | None, BeforeValidator(_ts)] = None
+    since: Annotated[datetime | None, BeforeValidator(parse_timestamp)] = None
+    until: Annotated[datetime | None, BeforeValidator(parse_timestamp)] = None
     page: int = 1
     per_page: int = 50

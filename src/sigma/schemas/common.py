@@ -1,7 +1,10 @@
-"""Plain pydantic I/O models shared by services, the API, the remote client and the CLI.
+"""What every schema shares: the pydantic base classes (Input refuses unknown fields and
+invalid strings, Output reads rows), the field types with their rules (text, host names,
+IP addresses, country and currency codes, exact money, dates), pagination, and how a
+pydantic error becomes an InvalidInput naming the field.
 
-Field names, defaults and enum values follow SEED_CONTRACT.md. Validation messages name
-the field and the reason; the services turn pydantic errors into InvalidInput.
+Field names, defaults and enum values follow the original system's contract
+(docs/COMPATIBILITY.md). Plain pydantic: no database types here.
 """
 
 from __future__ import annotations
@@ -11,48 +14,31 @@ import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
-from uuid import UUID
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
+    BaseModel as PydanticBaseModel,
+)
+from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
-    PrivateAttr,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from sigma.errors import InvalidInput
-from sigma.lazy_names import lazy_names
 from sigma.text import check_text, first_invalid_string
+from sigma.vocab import IP_LABEL_ALIASES, IP_LABELS, VPS_PURPOSES, VPS_STATUSES
 
-_PydanticBaseModel = BaseModel
 
-
-class BaseModel(_PydanticBaseModel):
-    """Base of every schema here: validators and serializers are built on first use
-    (defer_build), not at import. A CLI run uses a handful of these ~70 models; building
-    them all up front cost ~45 ms of CPU on every local command (bench/README.md)."""
+class BaseModel(PydanticBaseModel):
+    """Base of every schema: validators and serializers are built on first use (defer_build),
+    not at import: a command uses a handful of the schemas."""
 
     model_config = ConfigDict(defer_build=True)
 
-
-# ---------------------------------------------------------------- enumerations
-
-from sigma.vocab import (  # noqa: E402, F401 (re-exported: pydantic-free, for the remote CLI)
-    ACTIVE_STATUSES,
-    IP_LABEL_ALIASES,
-    IP_LABEL_SHORT,
-    IP_LABELS,
-    VPS_PURPOSES,
-    VPS_STATUSES,
-    last_heartbeat,
-)
 
 MAX_TEXT = 10_000
 MAX_NAME = 253
@@ -61,7 +47,7 @@ MAX_TAGS = 64  # tags per VPS
 MAX_FILTER_VALUES = 20  # repeated filter parameters (tag=...&tag=...) per request
 
 
-def _one_of(value: Any, allowed: tuple[str, ...], what: str) -> str:
+def one_of(value: Any, allowed: tuple[str, ...], what: str) -> str:
     if not isinstance(value, str):
         shown = ", ".join(a or "''" for a in allowed)
         raise ValueError(f"must be a string, one of: {shown}")
@@ -102,7 +88,7 @@ def parse_label(value: Any) -> str:
         return ""
     if isinstance(value, str) and value.strip().lower() in IP_LABEL_ALIASES:
         return IP_LABEL_ALIASES[value.strip().lower()]
-    return _one_of(value, IP_LABELS, "IP label")
+    return one_of(value, IP_LABELS, "IP label")
 
 
 _SPACE = re.compile(r"\s")  # as str.isspace(); a regex is ~10x faster per tag (bulk imports)
@@ -136,7 +122,7 @@ def normalise_tags(value: Any) -> list[str]:
     return list(seen)
 
 
-def _country(value: Any) -> str:
+def country_code(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -147,13 +133,13 @@ def _country(value: Any) -> str:
     return v
 
 
-def _currency(value: Any) -> str:
+def currency_code(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value.strip()):
         raise ValueError(f"'{value}' is not a three-letter currency code (e.g. USD)")
     return value.strip().upper()
 
 
-def _text(value: Any) -> str:
+def multiline_text(value: Any) -> str:
     """Multi-line free text (notes, descriptions, comments): newlines and tabs allowed."""
     if value is None:
         return ""
@@ -221,7 +207,7 @@ def check_json_tree(value: Any) -> None:
 JsonObject = Annotated[dict[str, Any], BeforeValidator(json_doc)]
 
 
-def _short_text(value: Any) -> str:
+def short_text(value: Any) -> str:
     """One line of text (names, aliases, cities...): no control characters at all."""
     if value is None:
         return ""
@@ -234,13 +220,13 @@ def _short_text(value: Any) -> str:
 
 
 def _url(value: Any) -> str:
-    v = _short_text(value)
+    v = short_text(value)
     if v and not re.match(r"^https?://[^\s/$.?#].[^\s]*$", v, re.I):
         raise ValueError(f"'{v}' is not an http(s) URL")
     return v
 
 
-def _decimal(scale: int, max_digits: int):
+def decimal_parser(scale: int, max_digits: int):
     def parse(value: Any) -> Decimal | None:
         if value is None or value == "":
             return None
@@ -266,7 +252,7 @@ def _decimal(scale: int, max_digits: int):
     return parse
 
 
-def _date(value: Any) -> date | None:
+def parse_date(value: Any) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -281,7 +267,7 @@ def _date(value: Any) -> date | None:
     raise ValueError(f"'{value}' is not a date in the form YYYY-MM-DD")
 
 
-def _dt_out(value: datetime) -> str:
+def rfc3339(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -289,26 +275,26 @@ def _dt_out(value: datetime) -> str:
 
 Money = Annotated[
     Decimal | None,
-    BeforeValidator(_decimal(2, 10)),
+    BeforeValidator(decimal_parser(2, 10)),
     PlainSerializer(lambda v: None if v is None else f"{v:.2f}", return_type=str | None),
 ]
 Rate = Annotated[
     Decimal,
-    BeforeValidator(_decimal(6, 12)),
+    BeforeValidator(decimal_parser(6, 12)),
     PlainSerializer(lambda v: f"{v:.6f}", return_type=str),
 ]
-OptDate = Annotated[date | None, BeforeValidator(_date)]
-Timestamp = Annotated[datetime, PlainSerializer(_dt_out, return_type=str)]
-Country = Annotated[str, BeforeValidator(_country)]
-Currency = Annotated[str, BeforeValidator(_currency)]
-Text = Annotated[str, BeforeValidator(_text)]
-ShortText = Annotated[str, BeforeValidator(_short_text)]
+OptDate = Annotated[date | None, BeforeValidator(parse_date)]
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
+Country = Annotated[str, BeforeValidator(country_code)]
+Currency = Annotated[str, BeforeValidator(currency_code)]
+Text = Annotated[str, BeforeValidator(multiline_text)]
+ShortText = Annotated[str, BeforeValidator(short_text)]
 Url = Annotated[str, BeforeValidator(_url)]
 Tags = Annotated[list[str], BeforeValidator(normalise_tags)]
 Port = Annotated[int, Field(ge=1, le=65535)]
-Status = Annotated[str, BeforeValidator(lambda v: _one_of(v, VPS_STATUSES, "status"))]
+Status = Annotated[str, BeforeValidator(lambda v: one_of(v, VPS_STATUSES, "status"))]
 Purpose = Annotated[
-    str, BeforeValidator(lambda v: "" if v is None else _one_of(v, VPS_PURPOSES, "purpose"))
+    str, BeforeValidator(lambda v: "" if v is None else one_of(v, VPS_PURPOSES, "purpose"))
 ]
 
 
@@ -335,14 +321,14 @@ def check_hostname(v: str) -> str:
 
 
 def _hostname(value: Any) -> str:
-    return check_hostname(_short_text(value))
+    return check_hostname(short_text(value))
 
 
 Hostname = Annotated[str, BeforeValidator(_hostname)]
 
 
 def _name(value: Any) -> str:
-    v = _short_text(value)
+    v = short_text(value)
     if not v:
         raise ValueError("name is required")
     return v
@@ -454,239 +440,10 @@ class Deleted(BaseModel):
     deleted: bool = True
 
 
-# ---------------------------------------------------------------- providers
-
-
-class ProviderFields(Input):
-    country: Country = ""
-    website: Url = ""
-    panel_url: Url = ""
-    api_supported: bool = False
-    rating: Annotated[int | None, Field(ge=1, le=5)] = None
-    notes: Text = ""
-
-
-class ProviderCreate(ProviderFields):
-    name: Name
-
-
-class ProviderUpdate(Input):
-    """Partial update: absent fields are kept; `rating: null` clears the rating."""
-
-    name: Name | None = None
-    country: Country | None = None
-    website: Url | None = None
-    panel_url: Url | None = None
-    api_supported: bool | None = None
-    rating: Annotated[int | None, Field(ge=1, le=5)] = None
-    notes: Text | None = None
-
-    @model_validator(mode="after")
-    def _no_null_for_required(self) -> ProviderUpdate:
-        _refuse_nulls(self, nullable={"rating"})
-        return self
-
-
-class Provider(Output):
-    id: UUID
-    name: str
-    country: str
-    website: str
-    panel_url: str
-    api_supported: bool
-    rating: int | None
-    notes: str
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-# ---------------------------------------------------------------- VPS
-
-
-class IpEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ip: Annotated[str, BeforeValidator(parse_ip)]
-    label: Annotated[str, BeforeValidator(parse_label)] = ""
-
-    @classmethod
-    def parse_spec(cls, spec: str) -> IpEntry:
-        """`IP` or `IP=LABEL` (CLI form). IPv6 contains colons, so '=' separates the label."""
-        ip, _, label = spec.partition("=")
-        return validate(cls, {"ip": ip, "label": label})
-
-
-def _ip_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ValueError("must be a list of {ip, label} objects")
-    if len(value) > MAX_IPS:
-        raise ValueError(f"has {len(value)} addresses; at most {MAX_IPS} are allowed per VPS")
-    return [{"ip": v} if isinstance(v, str) else v for v in value]
-
-
-def _check_ips(ips: list[IpEntry]) -> list[IpEntry]:
-    seen: set[str] = set()
-    for entry in ips:
-        if entry.ip in seen:
-            raise ValueError(f"IP address {entry.ip} is listed twice")
-        seen.add(entry.ip)
-    return ips
-
-
-# a list-level check, so that the error names the field (a model-level one has no field)
-IpList = Annotated[list[IpEntry], BeforeValidator(_ip_list), AfterValidator(_check_ips)]
-
-
-def _check_dates(purchase: date | None, expire: date | None) -> None:
-    if purchase and expire and expire < purchase:
-        raise ValueError(f"{expire} is before purchase_date {purchase}")
-
-
-class VpsFields(Input):
-    alias: ShortText = ""
-    provider_id: UUID | None = None
-    ip_addresses: IpList = Field(default_factory=list)
-    ssh_port: Port = 22
-    country: Country = ""
-    city: ShortText = ""
-    dc_name: ShortText = ""
-    cpu_cores: Annotated[int | None, Field(ge=0, le=32767)] = None
-    ram_mb: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None
-    disk_gb: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None
-    bandwidth_tb: Money = None
-    cost_monthly: Money = None
-    currency: Currency = "USD"
-    status: Status = "provisioning"
-    purchase_date: OptDate = None
-    expire_date: OptDate = None
-    purpose: Purpose = ""
-    vpn_protocol: ShortText = ""
-    tags: Tags = Field(default_factory=list)
-    monitoring_enabled: bool = True
-    node_exporter_port: Port = 9100
-    extra: JsonObject = Field(default_factory=dict)
-    notes: Text = ""
-
-
-class VpsCreate(VpsFields):
-    hostname: Hostname
-
-    @field_validator("expire_date", mode="after")
-    @classmethod
-    def _after_purchase(cls, expire: date | None, info: ValidationInfo) -> date | None:
-        # purchase_date is declared (so validated) before expire_date
-        _check_dates(info.data.get("purchase_date"), expire)
-        return expire
-
-
-NULLABLE_VPS_FIELDS = {
-    "provider_id",
-    "cpu_cores",
-    "ram_mb",
-    "disk_gb",
-    "bandwidth_tb",
-    "cost_monthly",
-    "purchase_date",
-    "expire_date",
-}
-
-
-class VpsUpdate(Input):
-    """Partial update: absent fields are kept; `null` clears a nullable field."""
-
-    hostname: Hostname | None = None
-    alias: ShortText | None = None
-    provider_id: UUID | None = None
-    ip_addresses: IpList | None = None
-    ssh_port: Port | None = None
-    country: Country | None = None
-    city: ShortText | None = None
-    dc_name: ShortText | None = None
-    cpu_cores: Annotated[int | None, Field(ge=0, le=32767)] = None
-    ram_mb: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None
-    disk_gb: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None
-    bandwidth_tb: Money = None
-    cost_monthly: Money = None
-    currency: Currency | None = None
-    status: Status | None = None
-    purchase_date: OptDate = None
-    expire_date: OptDate = None
-    purpose: Purpose | None = None
-    vpn_protocol: ShortText | None = None
-    tags: Tags | None = None
-    monitoring_enabled: bool | None = None
-    node_exporter_port: Port | None = None
-    extra: JsonObject | None = None
-    notes: Text | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> VpsUpdate:
-        _refuse_nulls(self, nullable=NULLABLE_VPS_FIELDS)
-        return self
-
-    def changes(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.model_fields_set}
-
-
-def _refuse_nulls(model: BaseModel, nullable: set[str]) -> None:
+def refuse_nulls(model: BaseModel, nullable: set[str]) -> None:
     for name in model.model_fields_set:
         if getattr(model, name) is None and name not in nullable:
             raise ValueError(f"{name} cannot be null")
-
-
-class Vps(Output):
-    id: UUID
-    hostname: str
-    alias: str
-    provider_id: UUID | None
-    ip_addresses: list[IpEntry]
-    ssh_port: int
-    country: str
-    city: str
-    dc_name: str
-    cpu_cores: int | None
-    ram_mb: int | None
-    disk_gb: int | None
-    bandwidth_tb: Money
-    cost_monthly: Money
-    currency: str
-    status: str
-    purchase_date: date | None
-    expire_date: date | None
-    purpose: str
-    vpn_protocol: str
-    tags: list[str]
-    monitoring_enabled: bool
-    node_exporter_port: int
-    extra: dict[str, Any]
-    notes: str
-    created_at: Timestamp
-    updated_at: Timestamp
-    # the row version behind the ETag; not part of the JSON body
-    _version: int | None = PrivateAttr(None)
-    # agent liveness from extra.last_heartbeat (None: no agent ever reported); computed by
-    # whoever reads the row, kept as sent when it comes from a server (issue 5)
-    online: bool | None = None
-
-    @model_validator(mode="after")
-    def _agent_online(self) -> Vps:
-        if "online" not in self.model_fields_set:
-            self.online = agent_online(self.extra)
-        return self
-
-    @field_validator("ip_addresses", mode="before")
-    @classmethod
-    def _stored_ips(cls, value: Any) -> Any:
-        # stored rows were validated on the way in; do not re-reject them on the way out
-        return [IpEntry.model_construct(ip=e["ip"], label=e.get("label", "")) for e in value or []]
-
-
-def _filter_tags(value: Any) -> list[str]:
-    if isinstance(value, list | tuple) and len(value) > MAX_FILTER_VALUES:
-        raise ValueError(f"at most {MAX_FILTER_VALUES} tags can be filtered on at once")
-    return normalise_tags(value)
 
 
 class PageParams(Input):
@@ -706,28 +463,9 @@ class PageParams(Input):
         return min(max(v, 1), 100)
 
 
-class VpsFilter(PageParams):
-    status: Status | None = None
-    country: Country | None = None
-    provider_id: UUID | None = None
-    purpose: Purpose | None = None
-    tag: Annotated[list[str], BeforeValidator(_filter_tags)] = Field(default_factory=list)
-    expiring_within_days: Annotated[int | None, Field(ge=0, le=36500)] = None
-    search: Annotated[str | None, Field(max_length=200)] = None
-    ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
-    page: int = 1
-    per_page: int = 25
-
-    @field_validator("country", mode="before")
-    @classmethod
-    def _empty_country(cls, v: Any) -> Any:
-        return None if v == "" else v
 
 
-# ---------------------------------------------------------------- audit
-
-
-def _ts(value: Any) -> datetime | None:
+def parse_timestamp(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
@@ -740,125 +478,3 @@ def _ts(value: Any) -> datetime | None:
         except ValueError:
             raise ValueError(f"'{value}' is not a date or RFC 3339 timestamp") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-# ---------------------------------------------------------------- agents, IP checks, reachability
-# (issue 5: sigma agent and sigma probe)
-
-CHECK_TYPES = ("icmp", "tcp", "http")
-VERDICTS = ("ok", "degraded", "blocked", "down", "unknown")
-# agent liveness: a VPS is online when its last heartbeat is younger than this many seconds;
-# `sigma serve` and the local backend set it from the `offline_after` setting
-OFFLINE_AFTER_SECONDS = 180
-
-
-def set_offline_after(seconds: int) -> None:
-    global OFFLINE_AFTER_SECONDS
-    OFFLINE_AFTER_SECONDS = int(seconds)
-
-
-def agent_online(extra: Any, now: datetime | None = None, threshold: int | None = None) -> bool | None:
-    """True/False from the last heartbeat; None when no agent ever reported."""
-    seen = last_heartbeat(extra)
-    if seen is None:
-        return None
-    age = ((now or datetime.now(UTC)) - seen).total_seconds()
-    return age < (OFFLINE_AFTER_SECONDS if threshold is None else threshold)
-
-
-# ---------------------------------------------------------------- the other areas, on first use
-# A command needs a handful of these ~45 models: they are defined in sigma._schemas.* and
-# imported when first asked for (`from sigma.schemas import Ticket` works as before), which
-# keeps ~20 ms of class building out of every local command (bench/README.md).
-_AREAS: dict[str, tuple[str, ...]] = {
-    "sigma._schemas.identity": (
-        "ApiKey",
-        "ApiKeyCreate",
-        "ApiKeyCreated",
-        "AuditEntry",
-        "AuditFilter",
-        "ChangePassword",
-        "Email",
-        "LoginRequest",
-        "LoginResult",
-        "MIN_PASSWORD",
-        "Password",
-        "Role",
-        "TotpCode",
-        "TotpLogin",
-        "TotpSetup",
-        "TotpState",
-        "USER_ROLES",
-        "User",
-        "UserCreate",
-        "UserUpdate",
-    ),
-    "sigma._schemas.derived": (
-        "COST_GROUPINGS",
-        "ConvertedTotal",
-        "CostGroup",
-        "CostMonth",
-        "CostQuery",
-        "CostSummary",
-        "CountBy",
-        "CurrencyTotal",
-        "ExactAmount",
-        "ExchangeRate",
-        "ExchangeRateCreate",
-        "ExchangeRateUpdate",
-        "ImportReport",
-        "ImportRequest",
-        "ImportRowError",
-        "MonthlyCosts",
-        "Notice",
-        "NotifyReport",
-        "PositiveRate",
-        "RateUsed",
-        "Stats",
-        "TRANSFER_FORMATS",
-        "TransferFormat",
-    ),
-    "sigma._schemas.tickets": (
-        "CommentCreate",
-        "OptUuid",
-        "TICKET_PRIORITIES",
-        "TICKET_STATUSES",
-        "TICKET_TRANSITIONS",
-        "Ticket",
-        "TicketComment",
-        "TicketCreate",
-        "TicketFilter",
-        "TicketPriority",
-        "TicketStatus",
-        "TicketTitle",
-        "TicketUpdate",
-        "UserRef",
-    ),
-    "sigma._schemas.monitoring": (
-        "AgentHeartbeat",
-        "AgentInput",
-        "AgentKeyRelease",
-        "AgentRegister",
-        "BatchRejection",
-        "CheckType",
-        "IpAddress",
-        "IpCheck",
-        "IpCheckBatch",
-        "IpCheckBatchResult",
-        "IpCheckCreate",
-        "IpCheckFilter",
-        "IpCheckReport",
-        "IpCheckSummary",
-        "Latency",
-        "MAX_BATCH",
-        "MAX_SYSTEM_INFO",
-        "ProbeTarget",
-        "PurgeResult",
-        "ReachabilityStatus",
-        "Source",
-        "SourceState",
-        "SystemInfo",
-        "VpsEvent",
-    ),
-}
-__getattr__, __dir__ = lazy_names(globals(), _AREAS)

@@ -1,0 +1,21 @@
+"""The fleet at a glance: counts by status, country, provider, purpose, and what expires soon."""
+
+from __future__ import annotations
+
+from sigma.schemas.common import BaseModel
+from sigma.schemas.inventory import Vps
+
+
+class CountBy(BaseModel):
+    label: str
+    count: int
+
+
+class Stats(BaseModel):
+    total_vps: int
+    active_vps: int
+    total_providers: int
+    by_country: list[CountBy]
+    by_provider: list[CountBy]
+    by_status: list[CountBy]
+    expiring_soon: list[Vps]
