@@ -415,17 +415,17 @@ def _vps_count(url: str) -> int | None:
 
 def _tables_to_clear() -> list[str]:
     """vps, providers, audit_logs and every table that points at them, children first."""
-    from sigma.db.models import Base
+    from sigma.db.tables import metadata
 
     wanted = {"vps", "providers", "audit_logs"}
     grew = True
     while grew:
         grew = False
-        for t in Base.metadata.sorted_tables:
+        for t in metadata.sorted_tables:
             if t.name not in wanted and any(fk.column.table.name in wanted for fk in t.foreign_keys):
                 wanted.add(t.name)
                 grew = True
-    return [t.name for t in reversed(Base.metadata.sorted_tables) if t.name in wanted]
+    return [t.name for t in reversed(metadata.sorted_tables) if t.name in wanted]
 
 
 def _clear_sql(dialect: str) -> list[str]:
@@ -460,7 +460,7 @@ def _load_sqlite(engine, fleet: Fleet, replace: bool) -> None:
     overhead: ExactDecimal -> scaled integer, Uuid -> hex, JSON -> text, dates -> ISO text."""
     from sqlalchemy import insert
 
-    from sigma.db.models import Provider, Vps
+    from sigma.db.models.core import Provider, Vps
 
     dialect = engine.dialect
     with engine.begin() as conn:
@@ -503,7 +503,7 @@ def _copy_value(column: str, value: Any) -> Any:
 
 def _load_copy(engine, fleet: Fleet, replace: bool) -> None:
     """PostgreSQL: COPY ... FROM STDIN over the psycopg connection, one transaction."""
-    from sigma.db.models import Provider, Vps
+    from sigma.db.models.core import Provider, Vps
 
     raw = engine.raw_connection()
     try:

@@ -46,7 +46,7 @@ def load_fleet(n: int, port: int) -> None:
     from sqlalchemy import insert
 
     from sigma.db.engine import make_engine, upgrade
-    from sigma.db.models import Vps
+    from sigma.db.models.core import Vps
     from sigma.db.types import utcnow
 
     base, name = PG.rsplit("/", 1)

@@ -78,13 +78,13 @@ def _truncate(url: str) -> None:
     from sqlalchemy import text
 
     from sigma.db.engine import make_engine
-    from sigma.db.models import Base
+    from sigma.db.tables import metadata
 
     eng = make_engine(url)
     # DELETE, children first: on a test's handful of rows it takes milliseconds where
     # TRUNCATE (new files, fsync) takes ~0.2 s per test
     with eng.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(metadata.sorted_tables):
             conn.execute(text(f'DELETE FROM "{table.name}"'))
     eng.dispose()
 
@@ -291,7 +291,7 @@ def remote_cli_server(db_url, monkeypatch):
 
     from sigma.client import remote
     from sigma.db.engine import make_engine, unit_of_work, upgrade
-    from sigma.db.models import User as UserRow
+    from sigma.db.models.identity import User as UserRow
     from sigma.schemas.identity import ApiKeyCreate
     from sigma.server.app import create_app
     from sigma.services import auth

@@ -69,7 +69,8 @@ def test_local_vps_list_on_sqlite_skips_the_postgresql_dialect_and_rich(sqlite_t
     assert not [m for m in loaded if m == "rich" or m.startswith("rich.")]
     other_schemas = [m for m in loaded if m.startswith("sigma.schemas.")
                      and m not in ("sigma.schemas.common", "sigma.schemas.inventory")]
-    assert not other_schemas and not [m for m in loaded if m.startswith("sigma.db._models")]  # other areas
+    other_tables = [m for m in loaded if m.startswith("sigma.db.models.") and m != "sigma.db.models.core"]
+    assert not other_schemas and not other_tables  # the other areas
 
 
 def test_remote_vps_list_skips_pydantic_sqlalchemy_keyring_and_trio(tmp_path):
@@ -110,20 +111,20 @@ def test_no_module_level_getattr():
         assert not names & {"__getattr__", "__dir__"}, path
 
 
-def test_every_area_table_is_listed_and_base_has_them_all():
-    """sigma.db.models finds the other areas' tables by name, and `Base` loads them all: the
-    migrations' autogenerate check and the tests' cleanup read Base.metadata."""
+def test_tables_holds_every_table_and_a_command_maps_only_its_own():
+    """sigma.db.tables imports every area (the migrations and the autogenerate check read its
+    metadata); the core area alone maps only providers, VPS and the audit log."""
     code = (
-        "import importlib, json, sigma.db.models as m\n"
-        "bad = [n for mod, names in m._AREAS.items() for n in"
-        " ({k for k, v in vars(importlib.import_module(mod)).items() if isinstance(v, type)"
-        " and getattr(v, '__module__', '') == mod} ^ set(names))]\n"
-        "print(json.dumps({'bad': bad, 'tables': sorted(m.Base.metadata.tables)}))"
+        "import json, sqlmodel\n"
+        "import sigma.db.models.core\n"
+        "core = sorted(sqlmodel.SQLModel.metadata.tables)\n"
+        "from sigma.db.tables import metadata\n"
+        "print(json.dumps({'core': core, 'all': sorted(metadata.tables)}))"
     )
     out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-    assert out["bad"] == []
+    assert out["core"] == ["audit_logs", "providers", "vps"]
     assert {"tickets", "ticket_comments", "ip_checks", "reachability", "vps_events", "exchange_rates",
-            "notification_log", "vps", "providers", "users", "api_keys", "audit_logs"} <= set(out["tables"])
+            "notification_log", "vps", "providers", "users", "api_keys", "audit_logs"} <= set(out["all"])
 
 
 def test_root_help_imports_no_command_group(tmp_path):

@@ -84,10 +84,10 @@ def test_migrations_match_the_models(db_url, sessions):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from sigma.db.models import Base
+    from sigma.db.tables import metadata
 
     engine = sessions.kw["bind"]
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        diff = compare_metadata(ctx, Base.metadata)
+        diff = compare_metadata(ctx, metadata)
     assert diff == []

@@ -121,7 +121,7 @@ def test_failed_send_is_retried_next_run(run, sessions, conf, telegram, webhook)
     assert errors == {"telegram": "telegram: HTTP 400 Bad Request: chat not found", "webhook": "webhook: HTTP 500"}
     from sqlalchemy import func, select
 
-    from sigma.db.models import NotificationLog
+    from sigma.db.models.notify import NotificationLog
 
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(NotificationLog)) == 0  # a failure is not recorded
@@ -181,7 +181,7 @@ def test_concurrent_runs_send_each_notice_once(run, sessions, conf, webhook, tel
 
 
 def test_a_crashed_senders_claim_is_taken_over(run, sessions, conf, webhook):
-    from sigma.db.models import NotificationLog
+    from sigma.db.models.notify import NotificationLog
     from sigma.db.types import utcnow
 
     v = add(run, "hk-1", 1)

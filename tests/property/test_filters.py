@@ -8,11 +8,11 @@ from hypothesis import strategies as st
 
 from sigma.db.engine import unit_of_work
 from sigma.errors import InvalidInput
-from sigma.vocab import VPS_PURPOSES, VPS_STATUSES
 from sigma.schemas.common import validate
 from sigma.schemas.inventory import VpsFilter
 from sigma.services import vps
 from sigma.services.actor import local_actor
+from sigma.vocab import VPS_PURPOSES, VPS_STATUSES
 
 filters = st.fixed_dictionaries(
     {},

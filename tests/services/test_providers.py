@@ -184,7 +184,7 @@ def test_reference_too_short_or_unknown(run):
 
 def test_ambiguous_prefix_lists_candidates(run, sessions):
     from sigma.db.engine import unit_of_work
-    from sigma.db.models import Provider as Row
+    from sigma.db.models.core import Provider as Row
 
     ids = [uuid.UUID("abcd0000-0000-4000-8000-000000000001"), uuid.UUID("abcd0000-0000-4000-8000-000000000002")]
     with unit_of_work(sessions) as s:
@@ -201,7 +201,7 @@ def test_ambiguous_prefix_lists_candidates(run, sessions):
 
 def test_name_wins_over_prefix(run, sessions):
     from sigma.db.engine import unit_of_work
-    from sigma.db.models import Provider as Row
+    from sigma.db.models.core import Provider as Row
 
     with unit_of_work(sessions) as s:
         s.add_all([

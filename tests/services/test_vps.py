@@ -453,7 +453,7 @@ def test_two_retired_duplicates_are_ambiguous(run):
 
 def test_ambiguous_prefix(run, sessions):
     from sigma.db.engine import unit_of_work
-    from sigma.db.models import Vps as Row
+    from sigma.db.models.core import Vps as Row
 
     with unit_of_work(sessions) as s:
         s.add_all([

@@ -39,7 +39,7 @@ def fleet(run):
 def _wipe(sessions):
     from sqlalchemy import delete
 
-    from sigma.db.models import Provider, Vps
+    from sigma.db.models.core import Provider, Vps
 
     with sessions() as s, s.begin():
         s.execute(delete(Vps))

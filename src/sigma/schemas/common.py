@@ -13,7 +13,7 @@ import ipaddress
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
     BaseModel as PydanticBaseModel,
@@ -339,11 +339,15 @@ Name = Annotated[str, BeforeValidator(_name)]
 # ---------------------------------------------------------------- helpers
 
 
-def refuse_invalid_strings(data: Any) -> Any:
+def refuse_invalid_strings(data: Any, raw: frozenset[str] = frozenset()) -> Any:
     """Before any field is looked at: no string anywhere in the input (keys included) may hold
     a NUL or a lone surrogate, whatever its field's own rule (those refuse control characters
-    too, per field). The error names the field."""
-    found = first_invalid_string(data)
+    too, per field). The error names the field. `raw` fields are left to their own parser."""
+    if raw and isinstance(data, dict):
+        data_checked: Any = {k: v for k, v in data.items() if k not in raw}
+    else:
+        data_checked = data
+    found = first_invalid_string(data_checked)
     if found:
         path, reason = found
         field = ".".join(str(p) for p in path)
@@ -356,11 +360,13 @@ class Input(BaseModel):
     no string may hold a NUL or a lone surrogate (refuse_invalid_strings)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    # fields whose text a parser of its own reads and judges value by value (an import's file)
+    raw_text_fields: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
     def _valid_strings(cls, data: Any) -> Any:
-        return refuse_invalid_strings(data)
+        return refuse_invalid_strings(data, cls.raw_text_fields)
 
 
 class Output(BaseModel):

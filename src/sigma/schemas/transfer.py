@@ -20,6 +20,9 @@ TransferFormat = Annotated[str, BeforeValidator(_transfer_format)]
 
 
 class ImportRequest(Input):
+    # the file's text: the importer checks each value and reports it by line and field
+    raw_text_fields = frozenset({"data"})
+
     format: TransferFormat = "json"
     data: str
     dry_run: bool = False

@@ -33,9 +33,9 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from sigma.db.models import ApiKey as ApiKeyRow
-from sigma.db.models import Vps as VpsRow
-from sigma.db.models import VpsEvent as VpsEventRow
+from sigma.db.models.core import Vps as VpsRow
+from sigma.db.models.identity import ApiKey as ApiKeyRow
+from sigma.db.models.monitoring import VpsEvent as VpsEventRow
 from sigma.db.types import utcnow
 from sigma.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
 from sigma.schemas.common import validate

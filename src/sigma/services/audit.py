@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from sigma.db.models import AuditLog
+from sigma.db.models.core import AuditLog
 from sigma.services.actor import Actor
 
 

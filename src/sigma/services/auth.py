@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from sigma.db.models import ApiKey as ApiKeyRow
-from sigma.db.models import User as UserRow
+from sigma.db.models.identity import ApiKey as ApiKeyRow
+from sigma.db.models.identity import User as UserRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from sigma.schemas.common import validate

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sigma.db.models import ExchangeRate as RateRow
-from sigma.db.models import Provider as ProviderRow
-from sigma.db.models import Vps as VpsRow
+from sigma.db.models.core import Provider as ProviderRow
+from sigma.db.models.core import Vps as VpsRow
+from sigma.db.models.costs import ExchangeRate as RateRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput, NotFound
 from sigma.schemas.common import Page, validate

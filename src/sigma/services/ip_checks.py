@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from sigma.db.models import IpCheck as IpCheckRow
-from sigma.db.models import Reachability as ReachRow
-from sigma.db.models import Vps as VpsRow
+from sigma.db.models.core import Vps as VpsRow
+from sigma.db.models.monitoring import IpCheck as IpCheckRow
+from sigma.db.models.monitoring import Reachability as ReachRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput, NotFound
 from sigma.schemas.common import Page, parse_ip, validate

@@ -31,9 +31,9 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sigma.db.engine import unit_of_work
-from sigma.db.models import NotificationLog
-from sigma.db.models import Provider as ProviderRow
-from sigma.db.models import Vps as VpsRow
+from sigma.db.models.core import Provider as ProviderRow
+from sigma.db.models.core import Vps as VpsRow
+from sigma.db.models.notify import NotificationLog
 from sigma.db.types import utcnow
 from sigma.errors import Conflict, InvalidInput
 from sigma.schemas.notify import Notice, NotifyReport

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sigma.db.models import Provider as ProviderRow
-from sigma.db.models import Vps as VpsRow
+from sigma.db.models.core import Provider as ProviderRow
+from sigma.db.models.core import Vps as VpsRow
 from sigma.errors import Conflict, InvalidInput
 from sigma.schemas.common import Page, clamp_page, validate
 from sigma.schemas.inventory import Provider, ProviderCreate, ProviderUpdate

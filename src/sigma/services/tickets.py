@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sigma.db.models import Provider as ProviderRow
-from sigma.db.models import Ticket as TicketRow
-from sigma.db.models import TicketComment as CommentRow
-from sigma.db.models import User as UserRow
-from sigma.db.models import Vps as VpsRow
+from sigma.db.models.core import Provider as ProviderRow
+from sigma.db.models.core import Vps as VpsRow
+from sigma.db.models.identity import User as UserRow
+from sigma.db.models.tickets import Ticket as TicketRow
+from sigma.db.models.tickets import TicketComment as CommentRow
 from sigma.db.types import utcnow
 from sigma.errors import Conflict, InvalidInput, NotFound
 from sigma.schemas.common import Page, validate

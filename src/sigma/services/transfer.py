@@ -26,8 +26,8 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from sigma.db.models import Provider as ProviderRow
-from sigma.db.models import Vps as VpsRow
+from sigma.db.models.core import Provider as ProviderRow
+from sigma.db.models.core import Vps as VpsRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput
 from sigma.schemas.common import located

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sigma.db.models import User as UserRow
+from sigma.db.models.identity import User as UserRow
 from sigma.errors import Conflict, InvalidInput, PermissionDenied
 from sigma.schemas.common import Page, validate
 from sigma.schemas.identity import User, UserCreate, UserUpdate
@@ -110,7 +110,7 @@ def update(session: Session, actor: Actor, ref: Any, data: UserUpdate | dict) ->
 def _revoke_keys(session: Session, user_id: Any) -> int:
     from sqlalchemy import update
 
-    from sigma.db.models import ApiKey as ApiKeyRow
+    from sigma.db.models.identity import ApiKey as ApiKeyRow
     from sigma.db.types import utcnow
 
     return session.execute(

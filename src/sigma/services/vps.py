@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import ColumnElement, Select
 
-from sigma.db.models import Provider as ProviderRow
-from sigma.db.models import Vps as VpsRow
+from sigma.db.models.core import Provider as ProviderRow
+from sigma.db.models.core import Vps as VpsRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput, NotFound, PreconditionFailed
 from sigma.schemas.common import Page, validate

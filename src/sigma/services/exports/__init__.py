@@ -16,8 +16,8 @@ import orjson
 from sqlalchemy import TEXT, cast, func, select
 from sqlalchemy.orm import Session
 
-from sigma.db.models import Provider as ProviderRow
-from sigma.db.models import Vps as VpsRow
+from sigma.db.models.core import Provider as ProviderRow
+from sigma.db.models.core import Vps as VpsRow
 from sigma.vocab import ACTIVE_STATUSES
 
 V = VpsRow.__table__.c

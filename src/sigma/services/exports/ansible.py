@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from sigma.db.models import Vps as VpsRow
+from sigma.db.models.core import Vps as VpsRow
 from sigma.schemas.common import check_hostname
 from sigma.services.actor import READERS, Actor
 from sigma.services.exports import cached_document, dumps, select_running, uuid_text

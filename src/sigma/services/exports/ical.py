@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sigma.db.models import Provider as ProviderRow
-from sigma.db.models import Vps as VpsRow
+from sigma.db.models.core import Provider as ProviderRow
+from sigma.db.models.core import Vps as VpsRow
 from sigma.services.actor import READERS, Actor
 
 PRODID = "-//sigma//VPS expiry calendar//EN"

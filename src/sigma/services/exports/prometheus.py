@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from sigma.db.models import Vps as VpsRow
+from sigma.db.models.core import Vps as VpsRow
 from sigma.errors import InvalidInput
 from sigma.schemas.common import parse_label
 from sigma.services.actor import READERS, Actor

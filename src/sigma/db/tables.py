@@ -1,0 +1,11 @@
+"""Every table, for whoever needs the whole schema: the migrations (env.py), the autogenerate
+check, the tests' cleanup and the benchmarks' loaders. A command imports only its areas."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlmodel import SQLModel
+
+from sigma.db.models import core, costs, identity, monitoring, notify, tickets  # noqa: F401 (maps them)
+
+metadata: MetaData = SQLModel.metadata
