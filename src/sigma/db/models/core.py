@@ -39,7 +39,14 @@ def one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Timestamps(SQLModel):
+class Table(SQLModel):
+    """Base of every table: SQLModel builds a table's pydantic validator on first use, not at
+    import (a command maps a few tables and validates none of them)."""
+
+    model_config = {"defer_build": True}  # type: ignore[typeddict-unknown-key]
+
+
+class Timestamps(Table):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False,
                                  sa_column_kwargs={"onupdate": utcnow})
@@ -153,7 +160,7 @@ def _before_create(_table: Any, connection: Any, **_kw: Any) -> None:
 event.listen(Vps.__table__, "before_create", _before_create)  # type: ignore[attr-defined]
 
 
-class AuditLog(SQLModel, table=True):
+class AuditLog(Table, table=True):
     __tablename__ = "audit_logs"
     __table_args__ = (
         Index("idx_audit_created", "created_at"),

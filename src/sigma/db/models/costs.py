@@ -7,12 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, String, UniqueConstraint, Uuid
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from sigma.db.models.core import Table
 from sigma.db.types import ExactDecimal, UtcDateTime, utcnow
 
 
-class ExchangeRate(SQLModel, table=True):
+class ExchangeRate(Table, table=True):
     __tablename__ = "exchange_rates"
     __table_args__ = (
         UniqueConstraint("from_currency", "to_currency", name="uq_exchange_rates_pair"),

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, Text, Uuid
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from sigma.db.models.core import Timestamps
+from sigma.db.models.core import Table, Timestamps
 from sigma.db.types import UtcDateTime, utcnow
 
 
@@ -35,7 +35,7 @@ class User(Timestamps, table=True):
                                sa_column_kwargs={"server_default": "0"})
 
 
-class ApiKey(SQLModel, table=True):
+class ApiKey(Table, table=True):
     __tablename__ = "api_keys"
     __table_args__ = (Index("idx_api_keys_user", "user_id"), Index("idx_api_keys_vps", "vps_id"))
 

@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, CheckConstraint, Index, Integer, Text, Uuid
-from sqlmodel import Field, SQLModel, col
+from sqlmodel import Field, col
 
-from sigma.db.models.core import one_of
+from sigma.db.models.core import Table, one_of
 from sigma.db.types import JsonDoc, UtcDateTime, utcnow
 from sigma.vocab import CHECK_TYPES, VERDICTS
 
 
-class IpCheck(SQLModel, table=True):
+class IpCheck(Table, table=True):
     """One reachability measurement of one IP from one probe source. The id may be chosen by
     the probe (idempotency key): a batch delivered twice inserts its checks once."""
 
@@ -38,7 +38,7 @@ class IpCheck(SQLModel, table=True):
 Index("idx_ip_checks_time", col(IpCheck.checked_at).desc())
 
 
-class Reachability(SQLModel, table=True):
+class Reachability(Table, table=True):
     """The current verdict per (VPS, IP) and the per-source streaks it is computed from."""
 
     __tablename__ = "reachability"
@@ -54,7 +54,7 @@ class Reachability(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
 
 
-class VpsEvent(SQLModel, table=True):
+class VpsEvent(Table, table=True):
     """Things that happened to a VPS without anyone doing them: its agent went offline or came
     back, an IP's reachability verdict changed. Written once per change; `notified_at` is for
     the notification channels."""

@@ -6,12 +6,13 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import Date, Integer, Text, UniqueConstraint, Uuid
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from sigma.db.models.core import Table
 from sigma.db.types import UtcDateTime, utcnow
 
 
-class NotificationLog(SQLModel, table=True):
+class NotificationLog(Table, table=True):
     """One row per expiry notice per channel: (vps, threshold, expire date, channel) is sent
     at most once. A row is claimed (sent_at NULL) before sending and confirmed after; a failed
     send deletes its claim, so the next run retries. threshold -1 means "overdue"."""

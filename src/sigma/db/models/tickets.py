@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Index, Text, Uuid
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from sigma.db.models.core import Table
 from sigma.db.types import UtcDateTime, utcnow
 
 
-class Ticket(SQLModel, table=True):
+class Ticket(Table, table=True):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("idx_tickets_status", "status"),
@@ -34,7 +35,7 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
 
 
-class TicketComment(SQLModel, table=True):
+class TicketComment(Table, table=True):
     __tablename__ = "ticket_comments"
     __table_args__ = (Index("idx_ticket_comments_ticket", "ticket_id"),)
 
