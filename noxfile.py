@@ -17,9 +17,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the sources, tests and benchmarks."""
-    session.install("ruff>=0.5")
+    """ruff over the sources, tests and benchmarks; the layer contracts (import-linter, in
+    pyproject.toml)."""
+    session.install("ruff>=0.5", "import-linter>=2.1")
+    session.install("-e", ".")
     session.run("ruff", "check", "src", "tests", "bench", "noxfile.py")
+    session.run("lint-imports")
 
 
 @nox.session(python=False)

@@ -6,27 +6,21 @@ is stable for scripts whatever the table shows.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from sigma.errors import InvalidInput
-from sigma.text import csv_safe, for_terminal
+from sigma.formats import csv_text, flat_cell, listing_format
+from sigma.text import for_terminal
 from sigma.vocab import days_until
 
-FORMATS = ("table", "json", "yaml", "csv")
 Cell = Callable[[dict[str, Any]], Any]
 
 
 def check_format(fmt: str) -> str:
-    fmt = (fmt or "table").lower()
-    if fmt not in FORMATS:
-        raise InvalidInput(f"format: unknown format '{fmt}'; expected one of: {', '.join(FORMATS)}", field="format")
-    return fmt
+    return listing_format(fmt)
 
 
 def console(stderr: bool = False):
@@ -39,34 +33,6 @@ def console(stderr: bool = False):
     if not os.environ.get("COLUMNS") and not stream.isatty():
         width = 1000  # a pipe or file gets whole lines, not an 80-column fold
     return Console(file=stream, highlight=False, soft_wrap=False, width=width)
-
-
-def flat_cell(value: Any) -> str:
-    """How a value is written into one CSV cell (same encoding as the CSV export)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return ";".join(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return str(value)
-
-
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """CSV with "\n" line ends, for every CSV sigma writes (listings, exports, the web UI).
-    csv quotes a "\n" in a field but not a lone "\r" (it is not in the line terminator),
-    which a reader then takes for a line break: a row with a "\r" is written fully quoted.
-    A cell a spreadsheet would evaluate as a formula is neutralised (text.csv_safe; the
-    importer undoes it)."""
-    buf = io.StringIO()
-    plain = csv.writer(buf, lineterminator="\n")
-    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    for cells in (header, *rows):
-        cells = [csv_safe(cell) for cell in cells]
-        (quoted if any("\r" in cell for cell in cells) else plain).writerow(cells)
-    return buf.getvalue()
 
 
 def emit(

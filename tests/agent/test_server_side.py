@@ -144,22 +144,37 @@ def test_vps_list_marks_online_and_offline(cli, sessions):
     assert "offline" in r.out
 
 
-def test_offline_job_is_registered_and_runs_under_the_cluster_lock(sessions, settings):
+def test_offline_job_is_registered_and_runs_under_its_lease(sessions, settings):
     from datetime import timedelta
 
     from sigma.db.engine import unit_of_work
     from sigma.db.types import utcnow
-    from sigma.server.jobs import JOBS, run_once
+    from sigma.server.jobs import jobs, run_once
     from sigma.services import agents
     from sigma.services.actor import SYSTEM
 
-    [job] = [j for j in JOBS if j.name == "agent-offline"]
+    [job] = [j for j in jobs() if j.name == "agent-offline"]
     assert job.interval(settings) == 60  # 3 x 60 s / 3
     with unit_of_work(sessions) as s:
         agents.register(s, SYSTEM, REG)
         row = agents.match(s, "hk-exit-01")
         row.extra = {**row.extra, "last_heartbeat": (utcnow() - timedelta(hours=1)).isoformat()}
     assert run_once(job, sessions, settings) is True
+    assert run_once(job, sessions, settings) is False  # ran less than an interval ago
+    _finished_long_ago(sessions, job.name)
     assert run_once(job, sessions, settings) is True  # runs again, records nothing new
     with unit_of_work(sessions) as s:
         assert [e.kind for e in agents.list_events(s, SYSTEM)] == ["agent-offline"]
+
+
+def _finished_long_ago(sessions, name: str) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from sigma.db.engine import unit_of_work
+    from sigma.db.models.jobs import JobLease
+    from sigma.db.types import utcnow
+
+    with unit_of_work(sessions) as s:
+        s.execute(update(JobLease).where(JobLease.name == name).values(last_finished=utcnow() - timedelta(days=1)))

@@ -9,7 +9,7 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sigma.output import csv_text
+from sigma.formats import csv_text
 from sigma.text import FORMULA_TRIGGERS, csv_unsafe
 
 cell = st.text(

@@ -15,23 +15,11 @@ def upgrade(ctx: typer.Context) -> None:
 
     Example: SIGMA_DATABASE_URL=postgresql+psycopg://sigma@db/sigma sigma db upgrade
     """
-    from sigma.db import engine as db
+    from sigma.services import database
     from sigma.settings import redact_url
 
     settings = state(ctx).settings
-    eng = db.make_engine(settings.effective_database_url)
-    try:
-        before = db.current_revision(eng)
-        db.upgrade(eng)
-        after = db.current_revision(eng)
-    except Exception as exc:
-        from sqlalchemy.exc import OperationalError
-
-        if isinstance(exc, OperationalError):
-            raise db.unavailable(eng, exc) from None
-        raise
-    finally:
-        eng.dispose()
+    before, after = database.upgrade(settings)
     where = redact_url(settings.effective_database_url)
     if before == after:
         done(f"{where}: already at revision {after}")
@@ -45,10 +33,6 @@ def current(ctx: typer.Context) -> None:
 
     Example: sigma db current
     """
-    from sigma.db import engine as db
+    from sigma.services import database
 
-    eng = db.make_engine(state(ctx).settings.effective_database_url)
-    try:
-        typer.echo(db.current_revision(eng) or "empty")
-    finally:
-        eng.dispose()
+    typer.echo(database.current_revision(state(ctx).settings) or "empty")

@@ -92,9 +92,9 @@ def ical(ctx: typer.Context, output: str = OutputOption) -> None:
 
 
 def _file_format(fmt: str | None, output: str | None) -> str:
-    from sigma.services.transfer import guess_format
+    from sigma.formats import guess_file_format
 
-    return guess_format(output or "", fmt)
+    return guess_file_format(output or "", fmt)
 
 
 @app.command("vps")

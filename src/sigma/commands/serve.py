@@ -50,9 +50,8 @@ def serve(
 
     Example: sigma serve --host 0.0.0.0 --port 3000 --workers 2   (needs SIGMA_JWT_SECRET)
     """
-    from sigma.db.engine import make_engine, unit_of_work, upgrade
     from sigma.errors import InvalidInput
-    from sigma.services.users import bootstrap_admin
+    from sigma.services import database
     from sigma.settings import PLACEHOLDER_SECRETS, redact_url
 
     settings = state(ctx).settings
@@ -65,23 +64,7 @@ def serve(
     if workers < 1:
         raise InvalidInput("workers: must be at least 1", field="workers")
     url = settings.effective_database_url
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        from sqlalchemy.orm import sessionmaker
-
-        with unit_of_work(sessionmaker(engine)) as session:
-            created = bootstrap_admin(session, settings.admin_email, settings.admin_password)
-    except Exception as exc:
-        from sqlalchemy.exc import OperationalError
-
-        if isinstance(exc, OperationalError):
-            from sigma.db.engine import unavailable
-
-            raise unavailable(engine, exc) from None
-        raise
-    finally:
-        engine.dispose()
+    created = database.prepare_server(settings)
     if created:
         user, password = created
         if password:

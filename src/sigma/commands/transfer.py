@@ -31,9 +31,9 @@ def _read(path: str) -> str:
 
 def _run(ctx: typer.Context, kind: str, path: str, fmt: str | None, dry_run: bool, as_json: bool) -> None:
     from sigma.errors import InvalidInput
-    from sigma.services.transfer import guess_format
+    from sigma.formats import guess_file_format
 
-    f = guess_format(path if path != "-" else "", fmt)
+    f = guess_file_format(path, fmt)
     text = _read(path)
     backend = state(ctx).backend
     call = backend.import_vps if kind == "vps" else backend.import_providers

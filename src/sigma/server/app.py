@@ -85,7 +85,6 @@ async def _lifespan(app: FastAPI):
     import asyncio
     import gc
 
-    from sigma.server import notify_job  # noqa: F401  (registers the expiry-notification job)
     from sigma.server.jobs import scheduler
 
     # what start-up built (modules, routes, schemas: ~1e5 objects) lives as long as the

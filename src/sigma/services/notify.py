@@ -382,16 +382,16 @@ def run_locked(
         raise InvalidInput(
             "no notification channel configured: set telegram_bot_token and telegram_chat_id, "
             "or webhook_url (see `sigma config`)", field="channels")
-    from sigma.server.jobs import cluster_lock
+    from sigma.db.leases import lease
 
-    with cluster_lock(sessions.kw["bind"], JOB_NAME) as held:
+    with lease(sessions, JOB_NAME, ttl=600) as held:
         if not held:
             raise Conflict("another sigma process is sending expiry notifications right now; try again shortly")
         return run(sessions, actor, settings, today=today)
 
 
 def job(sessions: sessionmaker[Session], settings: Settings) -> None:
-    """The scheduled job inside `sigma serve` (the scheduler holds the cluster lock)."""
+    """The scheduled job inside `sigma serve` (the scheduler holds its lease)."""
     from sigma.services.actor import SYSTEM
 
     if not channels(settings):

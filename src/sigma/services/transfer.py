@@ -30,9 +30,10 @@ from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput
+from sigma.formats import csv_text, file_format
 from sigma.schemas.common import located
 from sigma.schemas.inventory import Provider, ProviderCreate, Vps, VpsCreate
-from sigma.schemas.transfer import TRANSFER_FORMATS, ImportReport, ImportRowError
+from sigma.schemas.transfer import ImportReport, ImportRowError
 from sigma.services import audit
 from sigma.services.actor import READERS, WRITERS, Actor
 from sigma.text import csv_unsafe
@@ -48,22 +49,6 @@ VPS_CSV_COLUMNS = [
 PROVIDER_CSV_COLUMNS = ["id", "name", "country", "website", "panel_url", "api_supported", "rating", "notes"]
 MAX_REPORTED = 1000
 CHUNK = 500
-
-
-def check_format(fmt: str | None) -> str:
-    f = (fmt or "json").strip().lower()
-    f = "yaml" if f == "yml" else f
-    if f not in TRANSFER_FORMATS:
-        raise InvalidInput(f"format: unknown format '{fmt}'; expected one of: csv, json, yaml", field="format")
-    return f
-
-
-def guess_format(filename: str, fmt: str | None) -> str:
-    """--format wins; else the file's extension; else JSON."""
-    if fmt:
-        return check_format(fmt)
-    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    return check_format(ext if ext in ("csv", "json", "yaml", "yml") else "json")
 
 
 # ================================================================== export
@@ -115,7 +100,7 @@ def _csv_cell(name: str, value: Any) -> str:
 
 
 def render(records: list[dict[str, Any]], fmt: str, columns: list[str]) -> str:
-    fmt = check_format(fmt)
+    fmt = file_format(fmt)
     if fmt == "json":
         return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
     if fmt == "yaml":
@@ -127,8 +112,6 @@ def render(records: list[dict[str, Any]], fmt: str, columns: list[str]) -> str:
         if not records:
             return "[]\n"
         return yaml.dump(records, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000)
-    from sigma.output import csv_text
-
     return csv_text(columns, ([_csv_cell(c, r.get(c)) for c in columns] for r in records))
 
 
@@ -303,7 +286,7 @@ def parse_csv(text: str, columns: list[str]) -> Iterator[Record]:
 
 
 def parse(text: str, fmt: str, csv_columns: list[str]) -> Iterator[Record]:
-    fmt = check_format(fmt)
+    fmt = file_format(fmt)
     if fmt == "json":
         return parse_json(text)
     if fmt == "yaml":
@@ -580,7 +563,7 @@ def import_vps(
     progress: Progress | None = None,
 ) -> ImportReport:
     actor.require(WRITERS)
-    fmt = check_format(fmt)
+    fmt = file_format(fmt)
     plan = Plan("vps", fmt)
     records = _collect(data, fmt, VPS_CSV_COLUMNS, plan)
     providers = list(session.execute(select(ProviderRow.id, ProviderRow.name)))
@@ -688,7 +671,7 @@ def import_providers(
     progress: Progress | None = None,
 ) -> ImportReport:
     actor.require(WRITERS)
-    fmt = check_format(fmt)
+    fmt = file_format(fmt)
     plan = Plan("providers", fmt)
     records = _collect(data, fmt, PROVIDER_CSV_COLUMNS, plan)
     table = ProviderRow.__table__

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
 
+from sigma.formats import file_format
 from sigma.schemas.transfer import ImportReport, ImportRequest
 from sigma.server.deps import ActorDep, rule, run
 from sigma.services import transfer
@@ -25,7 +26,7 @@ def _file(text: str, fmt: str, name: str) -> Response:
 @router.get("/api/vps/export", openapi_extra=rule("any"), response_class=Response)
 def export_vps(request: Request, actor: ActorDep, format: str = Query("json", description=FORMAT_HELP)):
     """Every VPS, in the list order, in a file that `POST /api/vps/import` reads back identically."""
-    fmt = transfer.check_format(format)
+    fmt = file_format(format)
     return _file(run(request, transfer.export_vps, actor, fmt), fmt, "vps")
 
 
@@ -38,7 +39,7 @@ def import_vps(request: Request, actor: ActorDep, body: ImportRequest, dry_run: 
 
 @router.get("/api/providers/export", openapi_extra=rule("any"), response_class=Response)
 def export_providers(request: Request, actor: ActorDep, format: str = Query("json", description=FORMAT_HELP)):
-    fmt = transfer.check_format(format)
+    fmt = file_format(format)
     return _file(run(request, transfer.export_providers, actor, fmt), fmt, "providers")
 
 
