@@ -4,7 +4,7 @@
 
 _sigma_subcommands() {
     case "$1" in
-        "sigma") echo "serve login logout stats provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip-check" ;;
+        "sigma") echo "provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip-check serve login logout stats" ;;
         "sigma provider") echo "add list show edit rm" ;;
         "sigma vps") echo "add list show edit retire rm" ;;
         "sigma config") echo "show path set unset" ;;
@@ -29,10 +29,6 @@ _sigma_subcommands() {
 _sigma_options() {
     case "$1" in
         "sigma") echo "--database-url --server --local --config --debug --version --help" ;;
-        "sigma serve") echo "--host --port --workers --log-level --help" ;;
-        "sigma login") echo "-u --email --password-stdin --api-key --help" ;;
-        "sigma logout") echo "--all --help" ;;
-        "sigma stats") echo "-f --format --help" ;;
         "sigma provider") echo "--help" ;;
         "sigma provider add") echo "--country --website --panel-url --api-supported --no-api-supported --rating --notes -f --format -q --quiet --help" ;;
         "sigma provider list") echo "--page --per-page --all -f --format -q --quiet --help" ;;
@@ -122,6 +118,10 @@ _sigma_options() {
         "sigma ip-check summary") echo "--vps --vps-id -f --format -q --quiet --help" ;;
         "sigma ip-check purge") echo "--older-than-days -y --yes --help" ;;
         "sigma ip-check status") echo "--vps --verdict --all -f --format -q --quiet --help" ;;
+        "sigma serve") echo "--host --port --workers --log-level --help" ;;
+        "sigma login") echo "-u --email --password-stdin --api-key --help" ;;
+        "sigma logout") echo "--all --help" ;;
+        "sigma stats") echo "-f --format --help" ;;
     esac
 }
 
@@ -131,13 +131,6 @@ _sigma_values() {
         "sigma|--database-url") COMPREPLY=() ;;
         "sigma|--server") COMPREPLY=() ;;
         "sigma|--config") COMPREPLY=() ;;
-        "sigma serve|--host") COMPREPLY=() ;;
-        "sigma serve|--port") COMPREPLY=() ;;
-        "sigma serve|--workers") COMPREPLY=() ;;
-        "sigma serve|--log-level") COMPREPLY=($(compgen -W "debug info warning error" -- "$3")) ;;
-        "sigma login|-u"|"sigma login|--email") COMPREPLY=() ;;
-        "sigma login|--api-key") COMPREPLY=() ;;
-        "sigma stats|-f"|"sigma stats|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma provider add|--country") COMPREPLY=() ;;
         "sigma provider add|--website") COMPREPLY=() ;;
         "sigma provider add|--panel-url") COMPREPLY=() ;;
@@ -375,6 +368,13 @@ _sigma_values() {
         "sigma ip-check status|--vps") COMPREPLY=() ;;
         "sigma ip-check status|--verdict") COMPREPLY=() ;;
         "sigma ip-check status|-f"|"sigma ip-check status|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma serve|--host") COMPREPLY=() ;;
+        "sigma serve|--port") COMPREPLY=() ;;
+        "sigma serve|--workers") COMPREPLY=() ;;
+        "sigma serve|--log-level") COMPREPLY=($(compgen -W "debug info warning error" -- "$3")) ;;
+        "sigma login|-u"|"sigma login|--email") COMPREPLY=() ;;
+        "sigma login|--api-key") COMPREPLY=() ;;
+        "sigma stats|-f"|"sigma stats|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         *) return 1 ;;
     esac
     return 0

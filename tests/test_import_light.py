@@ -113,7 +113,7 @@ def test_no_module_level_getattr():
 
 def test_tables_holds_every_table_and_a_command_maps_only_its_own():
     """sigma.db.tables imports every area (the migrations and the autogenerate check read its
-    metadata); the core area alone maps only providers, VPS and the audit log."""
+    metadata); the core area alone maps only providers and VPS."""
     code = (
         "import json, sqlmodel\n"
         "import sigma.db.models.core\n"
@@ -122,7 +122,7 @@ def test_tables_holds_every_table_and_a_command_maps_only_its_own():
         "print(json.dumps({'core': core, 'all': sorted(metadata.tables)}))"
     )
     out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-    assert out["core"] == ["audit_logs", "providers", "vps"]
+    assert out["core"] == ["providers", "vps"]
     assert {"tickets", "ticket_comments", "ip_checks", "reachability", "vps_events", "exchange_rates",
             "notification_log", "vps", "providers", "users", "api_keys", "audit_logs"} <= set(out["all"])
 

@@ -47,6 +47,11 @@ class Backend(Protocol):
     def delete_provider(self, ref: Any) -> Provider: ...
 
     # VPS
+    def vps_rows(self, query: dict[str, Any], all_pages: bool = False) -> dict[str, Any]:
+        """A VPS listing as plain JSON data ({data, total, page, per_page}), for `vps list`:
+        `query` holds the filter's fields as given (the same validation on both sides), and
+        `all_pages` every match instead of one page."""
+        ...
     def list_vps(self, f: VpsFilter) -> Page[Vps]: ...
     def all_vps(self, f: VpsFilter) -> list[Vps]: ...
     def get_vps(self, ref: Any) -> Vps: ...
@@ -120,7 +125,7 @@ def get_backend(settings: Settings) -> Backend:
     if settings.server:
         from sigma.client.remote import RemoteBackend
 
-        return RemoteBackend(settings)
+        return RemoteBackend(settings.server, settings.api_key)
     from sigma.client.local import LocalBackend
 
     return LocalBackend(settings)

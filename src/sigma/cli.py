@@ -5,23 +5,47 @@ Only typer and the standard library are imported here; command modules import th
 dependencies (SQLAlchemy, httpx, FastAPI...) inside the functions that need them.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from typing import Any
 
 import typer
+import typer.main
 
 from sigma import __version__
 from sigma.commands import serve as serve_cmd
 from sigma.commands import session as session_cmd
+from sigma.commands import stats as stats_cmd
 from sigma.commands.common import State
-from sigma.commands.lazy import LazyTyper as _sub_app
+from sigma.commands.lazy import Lazy, LazyGroup
 
-# sub-apps by module name: a command module is imported when its group is built (lazy.py)
-provider_app = _sub_app("sigma.commands.provider")
-ticket_app = _sub_app("sigma.commands.ticket")
+
+class SigmaGroup(LazyGroup):
+    """The groups of `sigma`, each imported when it is used (commands/lazy.py)."""
+
+    LAZY = {
+        "provider": Lazy("sigma.commands.provider", "Hosting providers."),
+        "providers": Lazy("sigma.commands.provider", "Alias of `provider` (the original CLI's spelling).", hidden=True),
+        "vps": Lazy("sigma.commands.vps", "VPS: add, list, show, edit, retire, remove."),
+        "config": Lazy("sigma.commands.config", "Show where settings come from and what they are."),
+        "db": Lazy("sigma.commands.db", "Database schema: upgrade, current revision."),
+        "user": Lazy("sigma.commands.user", "Users and roles (admin); your password."),
+        "api-key": Lazy("sigma.commands.apikey", "API keys for scripts, agents and probes."),
+        "mfa": Lazy("sigma.commands.mfa", "TOTP multi-factor authentication for your account."),
+        "audit": Lazy("sigma.commands.audit", "The audit log of every change (admin)."),
+        "ticket": Lazy("sigma.commands.ticket", "Tickets: open, comment, start, resolve, close."),
+        "tickets": Lazy("sigma.commands.ticket", "Alias of `ticket`.", hidden=True),
+        "deploy": Lazy("sigma.commands.deploy", "Deploy to fleet hosts over SSH: node_exporter."),
+        "export": Lazy("sigma.commands.export", "Prometheus targets, Ansible inventory, iCalendar, VPS/provider files."),
+        "import": Lazy("sigma.commands.transfer", "Import VPS or providers from CSV, JSON or YAML (all or nothing)."),
+        "cost": Lazy("sigma.commands.cost", "Costs per currency and month; exchange rates."),
+        "notify": Lazy("sigma.commands.notify", "Expiry notifications over Telegram and webhooks."),
+        "agent": Lazy("sigma.commands.agent", "The agent on each VPS: run, install, provision its key; offline events."),
+        "probe": Lazy("sigma.commands.probe", "The reachability probe (run it inside China, and one control outside)."),
+        "ip-check": Lazy("sigma.commands.ipcheck", "IP reachability checks: list, add, summary, purge, status matrix."),
+        "ip-checks": Lazy("sigma.commands.ipcheck", "Alias of `ip-check` (the original CLI's spelling).", hidden=True),
+    }
+
 
 HELP = """sigma: one source of truth for a fleet of short-lived VPS.
 
@@ -40,6 +64,7 @@ Examples:
 """
 
 app = typer.Typer(
+    cls=SigmaGroup,
     help=HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -83,49 +108,21 @@ def root(
     ctx.call_on_close(ctx.obj.close)
 
 
-app.add_typer(provider_app, name="provider", help="Hosting providers.")
-app.add_typer(provider_app, name="providers", hidden=True, help="Alias of `provider` (the original CLI's spelling).")
-app.add_typer(_sub_app("sigma.commands.vps"), name="vps", help="VPS: add, list, show, edit, retire, remove.")
-app.add_typer(_sub_app("sigma.commands.config"), name="config", help="Show where settings come from and what they are.")
-app.add_typer(_sub_app("sigma.commands.db"), name="db", help="Database schema: upgrade, current revision.")
-app.add_typer(_sub_app("sigma.commands.user"), name="user", help="Users and roles (admin); your password.")
-app.add_typer(_sub_app("sigma.commands.apikey"), name="api-key", help="API keys for scripts, agents and probes.")
-app.add_typer(_sub_app("sigma.commands.mfa"), name="mfa", help="TOTP multi-factor authentication for your account.")
-app.add_typer(_sub_app("sigma.commands.audit"), name="audit", help="The audit log of every change (admin).")
-app.add_typer(ticket_app, name="ticket", help="Tickets: open, comment, start, resolve, close.")
-app.add_typer(ticket_app, name="tickets", hidden=True, help="Alias of `ticket`.")
 app.command("serve")(serve_cmd.serve)
 app.command("login")(session_cmd.login)
 app.command("logout")(session_cmd.logout)
-
-# ---- deploy
-app.add_typer(_sub_app("sigma.commands.deploy"), name="deploy", help="Deploy to fleet hosts over SSH: node_exporter.")
-# ---- end deploy
-
-# ---- derived from the inventory (issue 4)
-from sigma.commands import stats as stats_cmd  # noqa: E402
-
-app.add_typer(_sub_app("sigma.commands.export"), name="export", help="Prometheus targets, Ansible inventory, iCalendar, VPS/provider files.")
-app.add_typer(_sub_app("sigma.commands.transfer"), name="import", help="Import VPS or providers from CSV, JSON or YAML (all or nothing).")
-app.add_typer(_sub_app("sigma.commands.cost"), name="cost", help="Costs per currency and month; exchange rates.")
-app.add_typer(_sub_app("sigma.commands.notify"), name="notify", help="Expiry notifications over Telegram and webhooks.")
 app.command("stats")(stats_cmd.stats)
-# the original CLI's spellings `sigma vps export|import`, `sigma providers export|import` are
-# registered by commands/vps.py and commands/provider.py themselves
-# ---- end derived
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; map every error to one stderr line and an exit code."""
     import click
 
-    from sigma.commands.lazy import lazy_command
     from sigma.errors import SigmaError
 
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
-        # the click tree built on demand: only the sub-command being run (see commands/lazy.py)
-        rv = lazy_command(app)(args=argv, prog_name="sigma", standalone_mode=False)
+        rv = typer.main.get_command(app)(args=argv, prog_name="sigma", standalone_mode=False)
     except SigmaError as exc:
         if debug:
             import traceback
@@ -162,10 +159,3 @@ def _fail(message: str, code: int) -> None:
     sys.stderr.write(for_terminal(message.rstrip()) + "\n")
     sys.exit(code)
 
-# ---- agents, probes and IP checks (issue 5)
-ipcheck_app = _sub_app("sigma.commands.ipcheck")
-app.add_typer(_sub_app("sigma.commands.agent"), name="agent", help="The agent on each VPS: run, install its systemd unit; offline events.")
-app.add_typer(_sub_app("sigma.commands.probe"), name="probe", help="The reachability probe (run it inside China, and one control outside).")
-app.add_typer(ipcheck_app, name="ip-check", help="IP reachability checks: list, add, summary, purge, status matrix.")
-app.add_typer(ipcheck_app, name="ip-checks", hidden=True, help="Alias of `ip-check` (the original CLI's spelling).")
-# ---- end agents

@@ -14,9 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sigma.config_file import (  # noqa: F401 (re-exported: sigma.settings is where callers look)
     APP_NAME,
+    Layered,
     config_dir,
     config_path,
     data_dir,
+    layered,
     read_config_file,
     redact_url,
 )
@@ -140,34 +142,19 @@ class Settings(BaseModel):
         return out
 
 
-def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    environ = os.environ if environ is None else environ
-    out: dict[str, Any] = {}
-    for name in Settings.model_fields:
-        key = f"SIGMA_{name.upper()}"
-        if key in environ:
-            out[name] = environ[key]
-    if "SIGMA_TRUST_FORWARDED_FOR" in environ:  # replaced: load_settings says by what
-        out["trust_forwarded_for"] = environ["SIGMA_TRUST_FORWARDED_FOR"]
-    # the original system's variable names, so existing agent/probe env files keep working
-    if "SIGMA_API_URL" in environ and "server" not in out:
-        out["server"] = environ["SIGMA_API_URL"].removesuffix("/").removesuffix("/api")
-    return out
-
-
-def load_settings(flags: dict[str, Any] | None = None, *, path: Path | None = None) -> Settings:
-    layered: dict[str, Any] = {}
-    layered.update(read_config_file(path or config_path()))
-    layered.update(env_overrides())
-    layered.update({k: v for k, v in (flags or {}).items() if v is not None})
-    if "trust_forwarded_for" in layered:
+def load_settings(flags: dict[str, Any] | None = None, *, path: Path | None = None,
+                  config: Layered | None = None) -> Settings:
+    """The effective settings (config_file.layered), validated."""
+    config = config or layered(flags, path=path)
+    values = {k: v for k, v in config.values.items() if k in Settings.model_fields or k not in config.from_env}
+    if "trust_forwarded_for" in config.values:
         raise InvalidInput(
             "setting trust_forwarded_for was replaced by trusted_proxies: the addresses or CIDRs "
             "of your reverse proxies (e.g. SIGMA_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8)",
             field="trusted_proxies",
         )
     try:
-        return Settings(**layered)
+        return Settings(**values)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "settings"

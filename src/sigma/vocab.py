@@ -30,6 +30,14 @@ IP_LABEL_ALIASES = {
 }
 IP_LABEL_SHORT = {v: k.upper() for k, v in IP_LABEL_ALIASES.items()}
 ACTIVE_STATUSES = ("active", "provisioning")
+# the fields of a VPS in the API's JSON, in order (sigma.schemas.inventory.Vps; a test keeps
+# them equal): the header of a CSV listing with no row, without building the schema
+VPS_FIELDS = (
+    "id", "hostname", "alias", "provider_id", "ip_addresses", "ssh_port", "country", "city", "dc_name",
+    "cpu_cores", "ram_mb", "disk_gb", "bandwidth_tb", "cost_monthly", "currency", "status", "purchase_date",
+    "expire_date", "purpose", "vpn_protocol", "tags", "monitoring_enabled", "node_exporter_port", "extra",
+    "notes", "created_at", "updated_at", "online", "provider_name",
+)
 CHECK_TYPES = ("icmp", "tcp", "http")
 VERDICTS = ("ok", "degraded", "blocked", "down", "unknown")
 # an agent is offline when its last heartbeat is older than this (the `offline_after` setting,

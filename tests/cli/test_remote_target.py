@@ -1,13 +1,18 @@
-"""sigma.client.target: the server URL and API key read without the Settings model, for remote
-commands that need nothing else. Whenever it answers, load_settings must agree; whenever the
-configuration holds anything more, it must step aside (None) so load_settings judges it."""
+"""config_file.light_remote: the server URL and API key read without the Settings model, for
+remote commands that need nothing else. Whenever it answers, load_settings (the same layering,
+validated) must agree; whenever the configuration holds anything more, it must step aside
+(None) so load_settings judges it."""
 
 from __future__ import annotations
 
 import pytest
 
-from sigma.client.target import remote_settings
+from sigma.config_file import layered, light_remote
 from sigma.settings import load_settings
+
+
+def remote_settings(flags, *, local=False):
+    return light_remote(layered(flags), local=local)
 
 
 @pytest.fixture
@@ -50,7 +55,6 @@ def test_agrees_with_load_settings(config, monkeypatch, text, env, flags, expect
     ("server: http://a.example\nlog_level: DEBUG\n", {}, {}),  # another setting
     ("server: http://a.example\ncolour: red\n", {}, {}),  # an unknown one: load_settings refuses it
     ("server: 8080\n", {}, {}),  # not a string
-    ("server: [unclosed\n", {}, {}),  # not YAML
     ("server: http://a.example\n", {"SIGMA_JWT_EXPIRY_HOURS": "forever"}, {}),  # another variable
     ("server: http://a.example\n", {}, {"database_url": "sqlite:///x.db"}),  # another flag
 ])
@@ -59,6 +63,17 @@ def test_steps_aside_for_anything_else(config, monkeypatch, text, env, flags):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert remote_settings({"database_url": None, "server": None, **flags}) is None
+
+
+def test_a_broken_config_file_is_the_same_error_either_way(config):
+    from sigma.errors import InvalidInput
+
+    config("server: [unclosed\n")
+    with pytest.raises(InvalidInput, match="not valid YAML") as light:
+        remote_settings({"database_url": None, "server": None})
+    with pytest.raises(InvalidInput, match="not valid YAML") as full:
+        load_settings({"database_url": None, "server": None})
+    assert light.value.message == full.value.message
 
 
 def test_local_flag(config):

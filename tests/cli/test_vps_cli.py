@@ -195,8 +195,15 @@ def test_list_pagination(cli, fleet):
     assert "Page 1 of 2 (4 total)" in r.err
     r = ok(cli("vps", "list", "--per-page", "1", "--all", "-q"))
     assert len(r.out.split()) == 4
-    r = ok(cli("vps", "list", "--per-page", "500", "--format", "json"))
-    assert len(r.json()) == 4
+    # json, yaml, csv and -q give every matching VPS unless a page is asked for
+    assert len(ok(cli("vps", "list", "--format", "json")).json()) == 4
+    assert len(ok(cli("vps", "list", "-q")).out.split()) == 4
+    assert len(ok(cli("vps", "list", "--format", "csv")).out.splitlines()) == 5  # header + 4
+    assert len(ok(cli("vps", "list", "--per-page", "2", "--format", "json")).json()) == 2
+    # the page size is 1-100, as the help says
+    for bad in ("0", "500"):
+        r = cli("vps", "list", "--per-page", bad)
+        assert r.code == 2 and "1<=x<=100" in r.err
 
 
 LIST_BAD_FILTERS = [

@@ -68,7 +68,7 @@ def test_rates_upsert_list_delete_and_audit(run, sessions):
             actor=Actor(email="ro@example.com", role="readonly"))
     from sqlalchemy import select
 
-    from sigma.db.models.core import AuditLog
+    from sigma.db.models.audit import AuditLog
 
     with sessions() as s:
         actions = [(a.action, a.details.get("pair")) for a in s.scalars(

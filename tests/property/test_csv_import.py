@@ -208,7 +208,7 @@ REPORT_LINE = re.compile(r"^  line (\d+) \(record (\d+)\):(?: ([\w.]+):)? (.*)$"
 def _snapshot(sessions) -> tuple[str, int]:
     from sqlalchemy import func, select
 
-    from sigma.db.models.core import AuditLog
+    from sigma.db.models.audit import AuditLog
     from sigma.services.transfer import vps_records
 
     with sessions() as session:

@@ -55,7 +55,7 @@ def audit_rows(sessions):
     """audit_rows(**filters) -> list of AuditLog rows, oldest first."""
     from sqlalchemy import select
 
-    from sigma.db.models.core import AuditLog
+    from sigma.db.models.audit import AuditLog
 
     def _rows(**where: Any):
         with sessions() as session:
@@ -69,7 +69,7 @@ def audit_rows(sessions):
 
 @pytest.fixture
 def db_models():
-    """The core tables (providers, VPS, the audit log)."""
+    """The core tables (providers, VPS)."""
     from sigma.db.models import core
 
     return core

@@ -12,7 +12,7 @@ def audit_rows(sessions):
     """audit_rows(**filters) -> AuditLog rows, oldest first."""
     from sqlalchemy import select
 
-    from sigma.db.models.core import AuditLog
+    from sigma.db.models.audit import AuditLog
 
     def _rows(**where):
         with sessions() as session:

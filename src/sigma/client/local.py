@@ -55,6 +55,15 @@ class LocalBackend:
         return self._run(providers.delete, ref)
 
     # VPS
+    def vps_rows(self, query, all_pages=False):
+        from sigma.schemas.common import validate
+
+        f = validate(VpsFilter, query)
+        if all_pages:
+            rows = [v.model_dump(mode="json") for v in self._read(vps.all_vps, f)]
+            return {"data": rows, "total": len(rows), "page": 1, "per_page": len(rows)}
+        return self._read(vps.list_vps, f).model_dump(mode="json")
+
     def list_vps(self, f: VpsFilter):
         return self._read(vps.list_vps, f)
 

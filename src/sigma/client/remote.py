@@ -1,58 +1,58 @@
 """RemoteBackend: the Backend protocol over HTTP against `sigma serve`.
 
 Server errors come back as the same SigmaError subclasses (same message, same exit code).
+Importing this module loads neither pydantic nor the schemas: a listing (vps_rows) is the
+server's JSON as is; the methods that return schemas import their area when called.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-from pydantic import BaseModel, TypeAdapter
-
-from sigma.client.http import ApiClient, make_client, server_base  # noqa: F401 (re-exported)
-from sigma.client.http import auth_headers as _auth_headers
+# httpx as sigma.client.http loads it (without its command line and trio)
+from sigma.client.http import ApiClient, auth_headers, httpx, make_client, server_base
 from sigma.errors import NotAuthenticated, SigmaError, Unavailable, error_from_body
-from sigma.schemas.common import Page
-from sigma.schemas.identity import (
-    ApiKey,
-    ApiKeyCreated,
-    AuditEntry,
-    LoginResult,
-    TotpSetup,
-    TotpState,
-    User,
-)
-from sigma.schemas.inventory import Provider, Vps, VpsFilter
-from sigma.settings import Settings
 
-M = TypeVar("M")
+if TYPE_CHECKING:
+    from sigma.schemas.common import Page
+    from sigma.schemas.identity import (
+        ApiKey,
+        ApiKeyCreated,
+        AuditEntry,
+        LoginResult,
+        TotpSetup,
+        TotpState,
+        User,
+    )
+    from sigma.schemas.inventory import Provider, Vps, VpsFilter
 
 # tests point this at an in-process app (Starlette's TestClient is an httpx.Client)
 CLIENT_FACTORY: Callable[[str, dict[str, str]], httpx.Client] | None = None
 
 
-def auth_headers(settings: Settings, base: str) -> dict[str, str]:
-    return _auth_headers(settings.api_key, base)
+def _parse(model: Any, data: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(model).validate_python(data)
 
 
 class RemoteBackend(ApiClient):
-    def __init__(self, settings: Settings):
-        base = server_base(settings.server or "")
-        super().__init__(base, auth_headers(settings, base))
+    def __init__(self, server: str, api_key: str | None = None):
+        base = server_base(server)
+        super().__init__(base, auth_headers(api_key, base))
 
     # ------------------------------------------------------------ plumbing (request, http_call: ApiClient)
 
     def _get(self, model: Any, path: str, **kw: Any) -> Any:
-        return TypeAdapter(model).validate_python(self.request("GET", path, **kw))
+        return _parse(model, self.request("GET", path, **kw))
 
-    def _send(self, method: str, model: Any, path: str, body: BaseModel | dict | None = None, *, partial: bool = False) -> Any:
-        if isinstance(body, BaseModel):
+    def _send(self, method: str, model: Any, path: str, body: Any = None, *, partial: bool = False) -> Any:
+        if hasattr(body, "model_dump"):
             body = body.model_dump(mode="json", exclude_unset=partial)
         data = self.request(method, path, json=body)
-        return TypeAdapter(model).validate_python(data) if model is not None else data
+        return _parse(model, data) if model is not None else data
 
     @staticmethod
     def _ref(ref: Any) -> str:
@@ -61,18 +61,27 @@ class RemoteBackend(ApiClient):
     # ------------------------------------------------------------ providers
 
     def list_providers(self, page: int = 1, per_page: int = 25) -> Page[Provider]:
+        from sigma.schemas.common import Page
+        from sigma.schemas.inventory import Provider
+
         return self._get(Page[Provider], "/api/providers", params={"page": page, "per_page": per_page})
 
     def all_providers(self) -> list[Provider]:
         return _all_pages(lambda p: self.list_providers(p, 100))
 
     def get_provider(self, ref):
+        from sigma.schemas.inventory import Provider
+
         return self._get(Provider, f"/api/providers/{self._ref(ref)}")
 
     def create_provider(self, data):
+        from sigma.schemas.inventory import Provider
+
         return self._send("POST", Provider, "/api/providers", data)
 
     def update_provider(self, ref, data):
+        from sigma.schemas.inventory import Provider
+
         return self._send("PUT", Provider, f"/api/providers/{self._ref(ref)}", data, partial=True)
 
     def delete_provider(self, ref):
@@ -81,6 +90,15 @@ class RemoteBackend(ApiClient):
         return p
 
     # ------------------------------------------------------------ VPS
+
+    def vps_rows(self, query, all_pages=False):
+        params = [(k, v) for k, v in query.items() if k not in ("tag", "page", "per_page")]
+        params += [("tag", t) for t in query.get("tag") or ()]
+        if all_pages:
+            rows = self.pages("/api/vps", params)
+            return {"data": rows, "total": len(rows), "page": 1, "per_page": len(rows)}
+        return self.request("GET", "/api/vps", params=[*params, ("page", query.get("page", 1)),
+                                                       ("per_page", query.get("per_page", 25))])
 
     @staticmethod
     def _vps_params(f: VpsFilter) -> list[tuple[str, Any]]:
@@ -92,6 +110,9 @@ class RemoteBackend(ApiClient):
         return params
 
     def list_vps(self, f: VpsFilter) -> Page[Vps]:
+        from sigma.schemas.common import Page
+        from sigma.schemas.inventory import Vps
+
         return self._get(Page[Vps], "/api/vps", params=self._vps_params(f))
 
     def all_vps(self, f: VpsFilter) -> list[Vps]:
@@ -101,6 +122,8 @@ class RemoteBackend(ApiClient):
         return self._with_version(self.http_call("GET", f"/api/vps/{self._ref(ref)}"))
 
     def create_vps(self, data):
+        from sigma.schemas.inventory import Vps
+
         return self._send("POST", Vps, "/api/vps", data)
 
     def update_vps(self, ref, data, if_match=None):
@@ -110,6 +133,8 @@ class RemoteBackend(ApiClient):
 
     @staticmethod
     def _with_version(resp: httpx.Response) -> Vps:
+        from sigma.schemas.inventory import Vps
+
         v = Vps.model_validate(resp.json())
         tag = resp.headers.get("etag", "").removeprefix("W/").strip('"')
         v._version = int(tag) if tag.isdigit() else None
@@ -121,16 +146,22 @@ class RemoteBackend(ApiClient):
         return v
 
     def retire_vps(self, ref):
+        from sigma.schemas.inventory import Vps
+
         return self._send("POST", Vps, f"/api/vps/{self._ref(ref)}/retire")
 
     # ------------------------------------------------------------ identity
 
     def me(self) -> User:
+        from sigma.schemas.identity import User
+
         return self._get(User, "/api/auth/me")
 
     def change_password(self, data) -> User:
         """The change revokes every session of the user, this CLI's included: signed in
         again with the new password (and a TOTP code if the account asks for one)."""
+        from sigma.schemas.identity import User
+
         user = self._send("POST", User, "/api/auth/change-password", data)
         bearer = self.http.headers.get("authorization", "")
         if bearer.lower().startswith("bearer ") and not bearer[7:].startswith("sigma_"):
@@ -148,25 +179,40 @@ class RemoteBackend(ApiClient):
         return user
 
     def totp_setup(self) -> TotpSetup:
+        from sigma.schemas.identity import TotpSetup
+
         return self._send("POST", TotpSetup, "/api/auth/totp/setup")
 
     def totp_verify(self, code: str) -> TotpState:
+        from sigma.schemas.identity import TotpState
+
         return self._send("POST", TotpState, "/api/auth/totp/verify", {"code": code})
 
     def totp_disable(self, code: str) -> TotpState:
+        from sigma.schemas.identity import TotpState
+
         return self._send("POST", TotpState, "/api/auth/totp/disable", {"code": code})
 
     def list_users(self, role=None, page=1, per_page=25) -> Page[User]:
+        from sigma.schemas.common import Page
+        from sigma.schemas.identity import User
+
         params = {"page": page, "per_page": per_page} | ({"role": role} if role else {})
         return self._get(Page[User], "/api/users", params=params)
 
     def get_user(self, ref) -> User:
+        from sigma.schemas.identity import User
+
         return self._get(User, f"/api/users/{self._ref(ref)}")
 
     def create_user(self, data) -> User:
+        from sigma.schemas.identity import User
+
         return self._send("POST", User, "/api/users", data)
 
     def update_user(self, ref, data) -> User:
+        from sigma.schemas.identity import User
+
         return self._send("PUT", User, f"/api/users/{self._ref(ref)}", data, partial=True)
 
     def delete_user(self, ref) -> User:
@@ -175,36 +221,51 @@ class RemoteBackend(ApiClient):
         return u
 
     def create_api_key(self, data, user=None) -> ApiKeyCreated:
+        from sigma.schemas.identity import ApiKeyCreated
+
         path = "/api/auth/api-keys" + (f"?user={quote(str(user))}" if user else "")
         return self._send("POST", ApiKeyCreated, path, data)
 
     def list_api_keys(self, all_users: bool = False) -> list[ApiKey]:
+        from sigma.schemas.identity import ApiKey
+
         return self._get(list[ApiKey], "/api/auth/api-keys", params={"all_users": all_users})
 
     def revoke_api_key(self, ref) -> ApiKey:
+        from sigma.schemas.identity import ApiKey
+
         return self._send("DELETE", ApiKey, f"/api/auth/api-keys/{self._ref(ref)}")
 
     def logout_all(self) -> User:
+        from sigma.schemas.identity import User
+
         return self._send("POST", User, "/api/auth/logout-all")
 
     def provision_agent_key(self, vps, name=None) -> ApiKeyCreated:
+        from sigma.schemas.identity import ApiKeyCreated
+
         params = {"name": name} if name else None
-        return TypeAdapter(ApiKeyCreated).validate_python(
-            self.request("POST", f"/api/vps/{self._ref(vps)}/agent-key", params=params))
+        return _parse(ApiKeyCreated, self.request("POST", f"/api/vps/{self._ref(vps)}/agent-key", params=params))
 
     def release_agent(self, vps, revoke=False) -> int:
         return int(self.request("POST", f"/api/vps/{self._ref(vps)}/agent-release",
                                 params={"revoke": str(revoke).lower()})["released"])
 
     def provision_probe_key(self, data) -> ApiKeyCreated:
+        from sigma.schemas.identity import ApiKeyCreated
+
         return self._send("POST", ApiKeyCreated, "/api/ip-checks/probe-keys", data)
 
     def list_audit(self, f) -> Page[AuditEntry]:
+        from sigma.schemas.common import Page
+        from sigma.schemas.identity import AuditEntry
+
         params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
         return self._get(Page[AuditEntry], "/api/audit-logs", params=params)
 
     # ---- tickets (issue 6)
     def list_tickets(self, f):
+        from sigma.schemas.common import Page
         from sigma.schemas.tickets import Ticket
 
         params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
@@ -260,6 +321,7 @@ class RemoteBackend(ApiClient):
         return self._get(Stats, "/api/stats")
 
     def list_rates(self, from_currency=None, to_currency=None, page=1, per_page=100):
+        from sigma.schemas.common import Page
         from sigma.schemas.costs import ExchangeRate
 
         params = {"page": page, "per_page": per_page}
@@ -327,6 +389,7 @@ class RemoteBackend(ApiClient):
 
     # ---- IP checks, reachability and agent events (issue 5)
     def list_ip_checks(self, f):
+        from sigma.schemas.common import Page
         from sigma.schemas.monitoring import IpCheck
 
         params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
@@ -372,8 +435,8 @@ class RemoteBackend(ApiClient):
         return self._get(list[VpsEvent], "/api/vps-events", params=params)
 
 
-def _all_pages(fetch: Callable[[int], Page[M]]) -> list[M]:
-    items: list[M] = []
+def _all_pages(fetch: Callable[[int], Any]) -> list[Any]:
+    items: list[Any] = []
     page = 1
     while True:
         result = fetch(page)
@@ -385,6 +448,8 @@ def _all_pages(fetch: Callable[[int], Page[M]]) -> list[M]:
 
 def login(base: str, email: str, password: str, code_prompt: Callable[[], str]) -> LoginResult:
     """Password login, then the TOTP step when the account has MFA."""
+    from sigma.schemas.identity import LoginResult
+
     with make_client(base, {}) as http:
         try:
             resp = http.post("/api/auth/login", json={"email": email, "password": password})

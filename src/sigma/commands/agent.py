@@ -1,8 +1,6 @@
 """`sigma agent run|install|events`: the agent daemon on a VPS, its systemd unit, and the
 server's record of agents going offline and coming back."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer

@@ -1,7 +1,5 @@
 """`sigma api-key create|list|revoke`."""
 
-from __future__ import annotations
-
 import typer
 
 from sigma.commands.common import FormatOption, QuietOption, done, state

@@ -1,7 +1,5 @@
 """`sigma audit list` (admin)."""
 
-from __future__ import annotations
-
 import typer
 
 from sigma.commands.common import FormatOption, QuietOption, state

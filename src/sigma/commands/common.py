@@ -9,25 +9,37 @@ import typer
 
 if TYPE_CHECKING:
     from sigma.backend import Backend
-    from sigma.client.http import ApiClient
+    from sigma.config_file import Layered
     from sigma.settings import Settings
 
 
 class State:
+    """What one invocation works with: its settings and its backend, both made on first use.
+    A remote command whose whole configuration is a server and its credentials gets its
+    backend without the Settings model (config_file.light_remote)."""
+
     def __init__(self, flags: dict[str, Any], *, debug: bool = False, local: bool = False):
         self.flags = flags
         self.debug = debug
         self.local = local
+        self._config: Layered | None = None
         self._settings: Settings | None = None
         self._backend: Backend | None = None
-        self._remote_api: ApiClient | None | bool = None  # False: checked, not the simple case
+
+    @property
+    def config(self) -> Layered:
+        if self._config is None:
+            from sigma.config_file import layered
+
+            self._config = layered(self.flags)
+        return self._config
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             from sigma.settings import load_settings
 
-            self._settings = load_settings(self.flags)
+            self._settings = load_settings(config=self.config)
             if self.local:
                 self._settings.server = None
         return self._settings
@@ -35,29 +47,22 @@ class State:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            from sigma.backend import get_backend
+            from sigma.config_file import light_remote
 
-            self._backend = get_backend(self.settings)
-        return self._backend
+            target = None if self._settings is not None else light_remote(self.config, local=self.local)
+            if target is not None:
+                from sigma.client.remote import RemoteBackend
 
-    def remote_api(self) -> ApiClient | None:
-        """The server's plain HTTP client when this command runs remotely and the settings are
-        just the server and its credentials (sigma.client.target), built without loading the
-        Settings model or the schemas (pydantic); None otherwise: use `backend`."""
-        if self._remote_api is None:
-            if self._backend is not None or self._settings is not None:
-                self._remote_api = False
+                self._backend = RemoteBackend(*target)
             else:
-                from sigma.client.target import remote_api
+                from sigma.backend import get_backend
 
-                self._remote_api = remote_api(self.flags, local=self.local) or False
-        return self._remote_api or None
+                self._backend = get_backend(self.settings)
+        return self._backend
 
     def close(self) -> None:
         if self._backend is not None:
             self._backend.close()
-        if self._remote_api:
-            self._remote_api.close()
 
 
 def state(ctx: typer.Context) -> State:

@@ -1,7 +1,5 @@
 """`sigma config show|path|set|unset`."""
 
-from __future__ import annotations
-
 import typer
 
 from sigma.commands.common import FormatOption, done, state

@@ -1,7 +1,5 @@
 """`sigma cost summary|monthly` and `sigma cost rate set|list|rm`."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer

@@ -1,7 +1,5 @@
 """`sigma db upgrade|current`."""
 
-from __future__ import annotations
-
 import typer
 
 from sigma.commands.common import done, state

@@ -1,7 +1,5 @@
 """`sigma deploy node-exporter`: install Prometheus node_exporter on VPS over SSH."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer

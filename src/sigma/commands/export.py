@@ -1,8 +1,6 @@
 """`sigma export prometheus|ansible|vps|providers|ical`, and the `sigma-ansible-inventory`
 console script (the Ansible dynamic inventory protocol)."""
 
-from __future__ import annotations
-
 import sys
 from typing import Any
 

@@ -1,8 +1,6 @@
 """`sigma ip-check list|show|add|rm|summary|purge|status` (the original's `ip-checks
 list|get|create|delete|summary|purge` are accepted too)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer

@@ -1,7 +1,5 @@
 """`sigma mfa enable|disable`: TOTP for your own account (remote mode)."""
 
-from __future__ import annotations
-
 import typer
 
 from sigma.commands.common import done, state

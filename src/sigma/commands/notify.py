@@ -1,7 +1,5 @@
 """`sigma notify run`: send the expiry notices due now (for cron)."""
 
-from __future__ import annotations
-
 import typer
 
 from sigma.commands.common import FormatOption, done, state

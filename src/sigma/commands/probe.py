@@ -1,8 +1,6 @@
 """`sigma probe run`: the reachability probe daemon (or one round for cron with --once);
 `sigma probe provision`: an API key for a probe."""
 
-from __future__ import annotations
-
 import typer
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)

@@ -1,8 +1,6 @@
 """`sigma provider add|list|show|edit|rm` (the original's `providers create|get|update|delete`
 spellings keep working as hidden aliases)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer

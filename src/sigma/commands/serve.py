@@ -1,7 +1,5 @@
 """`sigma serve`: the HTTP API (and web UI) under uvicorn."""
 
-from __future__ import annotations
-
 import os
 
 import typer

@@ -1,7 +1,5 @@
 """`sigma login [URL]` and `sigma logout`: remote mode."""
 
-from __future__ import annotations
-
 import typer
 
 from sigma.commands.common import done, state

@@ -1,7 +1,5 @@
 """`sigma stats`: the fleet at a glance."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer

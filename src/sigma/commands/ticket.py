@@ -1,7 +1,5 @@
 """`sigma ticket list|open|show|edit|assign|start|resolve|close|reopen|comment|rm`."""
 
-from __future__ import annotations
-
 import contextlib
 from typing import Any
 

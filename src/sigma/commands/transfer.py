@@ -1,7 +1,5 @@
 """`sigma import vps|providers FILE` (all or nothing, with a per-record error report)."""
 
-from __future__ import annotations
-
 import sys
 from typing import Any
 

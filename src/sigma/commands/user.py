@@ -1,7 +1,5 @@
 """`sigma user add|list|show|set-role|disable|enable|rm|passwd` (admin, except passwd)."""
 
-from __future__ import annotations
-
 import typer
 
 from sigma.commands.common import FormatOption, QuietOption, confirm_or_yes, done, state

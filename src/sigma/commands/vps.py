@@ -1,7 +1,5 @@
 """`sigma vps add|list|show|edit|retire|rm` (plus the original's `create|get|update|delete`)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer
@@ -81,7 +79,7 @@ COLUMNS = (
     ("Hostname", lambda v: v["hostname"] + (f" ({v['alias']})" if v["alias"] else "")),
     ("IPs", lambda v: _ips(v["ip_addresses"])),
     ("Country", lambda v: v["country"]),
-    ("Provider", lambda v: v.get("_provider", "")),
+    ("Provider", lambda v: v.get("provider_name") or ""),
     ("Status", lambda v: _status(v["status"])),
     ("Agent", lambda v: _agent(v)),
     ("Purpose", lambda v: v["purpose"]),
@@ -126,15 +124,6 @@ def _agent(v: dict[str, Any]):
     from sigma.commands.agent import liveness
 
     return liveness(v)
-
-
-def _with_provider_names(ctx: typer.Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if not any(r["provider_id"] for r in rows):
-        return rows
-    names = {str(p.id): p.name for p in state(ctx).backend.all_providers()}
-    for r in rows:
-        r["_provider"] = names.get(r["provider_id"] or "", "")
-    return rows
 
 
 # -------------------------------------------------------------- commands
@@ -215,85 +204,34 @@ def list_(
     expiring_within: int = O(None, "--expiring-within", "--expiring", help="Expiring within DAYS (overdue included).", metavar="DAYS"),
     search: str = O(None, "--search", "-s", help="Text in hostname or alias."),
     ip: str = O(None, "--ip", help="Exact IP address."),
-    page: int = O(1, "--page", help="Page number, from 1."),
-    per_page: int = O(25, "--per-page", help="Rows per page (1-100)."),
+    page: int = O(None, "--page", min=1, help="Page number, from 1 [default: 1 in a table; every row otherwise]."),
+    per_page: int = O(None, "--per-page", min=1, max=100, help="Rows per page, 1-100 [default: 25]."),
     all_: bool = O(False, "--all", help="Every matching VPS, ignoring pagination."),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """List VPS, by status, then expiry date, then hostname.
+    """List VPS, by status, then expiry date, then hostname. A table shows one page; -q,
+    json, yaml and csv give every matching VPS unless --page or --per-page asks for a page.
 
     Example: sigma vps list --status active --tag cn-optimized --expiring-within 7
     """
     from sigma.output import check_format, emit
+    from sigma.vocab import VPS_FIELDS
 
-    check_format(fmt)
-    api = state(ctx).remote_api()
-    if api is not None:
-        _list_remote(api, fmt, quiet, all_, provider, [
-            ("status", status), ("country", country), ("purpose", purpose), *(("tag", t) for t in tag or []),
-            ("expiring_within_days", expiring_within), ("search", search), ("ip", ip),
-        ], page, per_page)
-        return
-    from sigma.schemas.common import validate
-    from sigma.schemas.inventory import Vps, VpsFilter
-
-    backend = state(ctx).backend
-    values: dict[str, Any] = {
-        k: v
-        for k, v in dict(
-            status=status, country=country, purpose=purpose, tag=tag or [],
-            expiring_within_days=expiring_within, search=search, ip=ip, page=page, per_page=per_page,
-        ).items()
-        if v is not None
-    }
-    if provider:
-        values["provider_id"] = str(backend.get_provider(provider).id)
-    f = validate(VpsFilter, values)
-    if all_:
-        items = backend.all_vps(f)
-        footer = f"{len(items)} VPS"
-    else:
-        result = backend.list_vps(f)
-        items = result.data
-        pages = max(1, -(-result.total // result.per_page))
-        footer = f"Page {result.page} of {pages} ({result.total} total)"
-    rows = [v.model_dump(mode="json") for v in items]
-    if fmt == "table" and not quiet:
-        rows = _with_provider_names(ctx, rows)
-    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=list(Vps.model_fields))
-
-
-def _list_remote(api, fmt: str, quiet: bool, all_: bool, provider: str | None,
-                 filters: list[tuple[str, Any]], page: int, per_page: int) -> None:
-    """`vps list` against a server, on its JSON as is: the server validates the filter with the
-    same schema (same errors) and sends each VPS as the schema dumps it, so the client needs no
-    pydantic (~130 ms of a remote run, bench/README.md)."""
-    from urllib.parse import quote
-
-    from sigma.output import emit
-
-    params = [(k, v) for k, v in filters if v is not None]
-    if provider:
-        params.append(("provider_id", api.request("GET", f"/api/providers/{quote(provider, safe='')}")["id"]))
-    if all_:
-        rows = api.pages("/api/vps", params)
+    fmt = check_format(fmt)
+    query: dict[str, Any] = {k: v for k, v in dict(
+        status=status, country=country, provider=provider, purpose=purpose, tag=tag or None,
+        expiring_within_days=expiring_within, search=search, ip=ip,
+        page=page or 1, per_page=per_page or 25).items() if v is not None}
+    every = all_ or ((quiet or fmt != "table") and page is None and per_page is None)
+    result = state(ctx).backend.vps_rows(query, all_pages=every)
+    rows = result["data"]
+    if every:
         footer = f"{len(rows)} VPS"
     else:
-        result = api.request("GET", "/api/vps", params=[*params, ("page", page), ("per_page", per_page)])
-        rows = result["data"]
         pages = max(1, -(-result["total"] // result["per_page"]))
         footer = f"Page {result['page']} of {pages} ({result['total']} total)"
-    if fmt == "table" and not quiet and any(r["provider_id"] for r in rows):
-        names = {p["id"]: p["name"] for p in api.pages("/api/providers", [])}
-        for r in rows:
-            r["_provider"] = names.get(r["provider_id"] or "", "")
-    fields: list[str] = []
-    if not rows and fmt == "csv":  # the header of an empty CSV
-        from sigma.schemas.inventory import Vps
-
-        fields = list(Vps.model_fields)
-    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=fields)
+    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=VPS_FIELDS)
 
 
 @app.command("show")

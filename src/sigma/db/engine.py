@@ -249,7 +249,7 @@ def unit_of_work(factory: sessionmaker[Session], *, read_only: bool = False) -> 
 
 def _record_refusal(factory: sessionmaker[Session], row: dict) -> None:
     """The audit row a refused attempt carries, in a transaction of its own."""
-    from sigma.db.models.core import AuditLog
+    from sigma.db.models.audit import AuditLog
 
     try:
         with factory() as session, session.begin():

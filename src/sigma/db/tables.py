@@ -6,6 +6,6 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
-from sigma.db.models import core, costs, identity, jobs, monitoring, notify, tickets  # noqa: F401 (maps them)
+from sigma.db.models import audit, core, costs, identity, jobs, monitoring, notify, tickets  # noqa: F401 (maps them)
 
 metadata: MetaData = SQLModel.metadata

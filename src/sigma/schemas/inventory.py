@@ -256,6 +256,8 @@ class Vps(Output):
     # the agent's liveness (None: no agent ever reported), set by the service that reads the
     # row, from the configured offline threshold (services.vps.out)
     online: bool | None = None
+    # the provider's name beside its id (None: no provider), for every face to show
+    provider_name: str | None = None
 
     @field_validator("ip_addresses", mode="before")
     @classmethod
@@ -274,6 +276,7 @@ class VpsFilter(PageParams):
     status: Status | None = None
     country: Country | None = None
     provider_id: UUID | None = None
+    provider: Annotated[str | None, Field(max_length=253)] = None  # id, id prefix or name
     purpose: Purpose | None = None
     tag: Annotated[list[str], BeforeValidator(_filter_tags)] = Field(default_factory=list)
     expiring_within_days: Annotated[int | None, Field(ge=0, le=36500)] = None

@@ -1,4 +1,7 @@
-"""Audit rows, written in the same transaction as the change they describe."""
+"""Audit rows, written in the same transaction as the change they describe.
+
+The table is imported where a row is written or read: every service imports this module, and
+a listing, which writes nothing, then maps no audit table."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from sigma.db.models.core import AuditLog
 from sigma.services.actor import Actor
 
 
@@ -19,6 +21,8 @@ def record(
     resource_id: Any = None,
     details: dict[str, Any] | None = None,
 ) -> None:
+    from sigma.db.models.audit import AuditLog
+
     session.add(
         AuditLog(
             user_id=actor.user_id,
@@ -58,6 +62,7 @@ def list_entries(session: Session, actor: Actor, f: Any = None):
     """The audit log, newest first (admin only)."""
     from sqlalchemy import func, select
 
+    from sigma.db.models.audit import AuditLog
     from sigma.schemas.common import Page, validate
     from sigma.schemas.identity import AuditEntry, AuditFilter
     from sigma.services.actor import ADMINS

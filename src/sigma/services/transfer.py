@@ -492,7 +492,8 @@ def _finish(session: Session, actor: Actor, plan: Plan, resource: str, dry_run: 
 # ================================================================== VPS import
 
 VPS_FIELDS = list(VpsCreate.model_fields)
-VPS_READ_ONLY = {n for n in Vps.model_fields if n not in VpsCreate.model_fields} - {"id"}
+# computed fields of an export, ignored on import (provider_name is read: it names the provider)
+VPS_READ_ONLY = {n for n in Vps.model_fields if n not in VpsCreate.model_fields} - {"id", "provider_name"}
 
 
 def _csv_ips(name: str, cell: str) -> list[Any]:

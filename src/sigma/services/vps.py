@@ -18,7 +18,7 @@ from sigma.errors import InvalidInput, NotFound, PreconditionFailed
 from sigma.schemas.common import Page, validate
 from sigma.schemas.inventory import Vps, VpsCreate, VpsFilter, VpsUpdate
 from sigma.services import audit
-from sigma.services.actor import INVENTORY_READERS, READERS, WRITERS, Actor
+from sigma.services.actor import INVENTORY_READERS, WRITERS, Actor
 from sigma.services.json_sql import json_array_contains, json_array_has_object_with
 from sigma.services.refs import resolve
 from sigma.vocab import DEFAULT_OFFLINE_AFTER, agent_online
@@ -30,11 +30,20 @@ def offline_after(session: Session) -> float:
     return float(session.info.get("offline_after", DEFAULT_OFFLINE_AFTER))
 
 
-def out(session: Session, row: VpsRow) -> Vps:
-    """The schema of a row: its agent's liveness from the configured threshold (the one
-    place it is computed), and its version for ETag / If-Match."""
+_NO_NAME = object()
+
+
+def out(session: Session, row: VpsRow, provider_name: Any = _NO_NAME) -> Vps:
+    """The schema of a row: its provider's name, its agent's liveness from the configured
+    threshold (the one place it is computed), and its version for ETag / If-Match. A listing
+    passes the provider's name it joined; otherwise it is looked up (the session's identity
+    map keeps one lookup per provider)."""
     v = Vps.model_validate(row)
     v.online = agent_online(row.extra, offline_after(session))
+    if provider_name is _NO_NAME:
+        provider = session.get(ProviderRow, row.provider_id) if row.provider_id else None
+        provider_name = provider.name if provider else None
+    v.provider_name = provider_name
     v._version = row.version
     return v
 
@@ -86,6 +95,10 @@ def filtered(session: Session, f: VpsFilter) -> Select:
         conds.append(VpsRow.country == f.country)
     if f.provider_id:
         conds.append(VpsRow.provider_id == f.provider_id)
+    if f.provider:
+        from sigma.services.providers import find as find_provider
+
+        conds.append(VpsRow.provider_id == find_provider(session, f.provider).id)
     if f.purpose is not None and "purpose" in f.model_fields_set:
         conds.append(VpsRow.purpose == f.purpose)
     sqlite = session.get_bind().dialect.name == "sqlite"
@@ -127,7 +140,8 @@ def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) 
     count = q.with_only_columns(func.count(), maintain_column_froms=True)
     offset = (f.page - 1) * f.per_page
     rows = session.execute(
-        q.add_columns(count.correlate(None).scalar_subquery()).order_by(*ORDER).offset(offset).limit(f.per_page)
+        _with_provider_name(q.add_columns(count.correlate(None).scalar_subquery()))
+        .order_by(*ORDER).offset(offset).limit(f.per_page)
     ).all()
     if rows:
         total = rows[0][1]
@@ -136,14 +150,18 @@ def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) 
     else:
         total = 0
     return Page[Vps](
-        data=[out(session, r[0]) for r in rows], total=total, page=f.page, per_page=f.per_page
+        data=[out(session, r[0], r[2]) for r in rows], total=total, page=f.page, per_page=f.per_page
     )
 
 
 def all_vps(session: Session, actor: Actor, f: VpsFilter | None = None) -> list[Vps]:
-    actor.require(READERS)
-    rows = session.scalars(filtered(session, f or VpsFilter()).order_by(*ORDER))
-    return [out(session, r) for r in rows]
+    actor.require(INVENTORY_READERS)
+    rows = session.execute(_with_provider_name(filtered(session, f or VpsFilter())).order_by(*ORDER))
+    return [out(session, r[0], r[1]) for r in rows]
+
+
+def _with_provider_name(q: Select) -> Select:
+    return q.add_columns(ProviderRow.name).outerjoin(ProviderRow, ProviderRow.id == VpsRow.provider_id)
 
 
 def get(session: Session, actor: Actor, ref: Any) -> Vps:

@@ -1,4 +1,4 @@
-"""The inventory's tables: providers, VPS, and the audit log.
+"""The inventory's tables: providers and VPS, and the base every table shares.
 
 SQLModel tables (the user's design card): each column says its SQL type explicitly, so the
 tables stay exactly what the migrations create on SQLite and PostgreSQL (JSONB through
@@ -158,22 +158,3 @@ def _before_create(_table: Any, connection: Any, **_kw: Any) -> None:
 
 
 event.listen(Vps.__table__, "before_create", _before_create)  # type: ignore[attr-defined]
-
-
-class AuditLog(Table, table=True):
-    __tablename__ = "audit_logs"
-    __table_args__ = (
-        Index("idx_audit_created", "created_at"),
-        Index("idx_audit_resource", "resource", "resource_id"),
-        Index("idx_audit_user", "user_id"),
-    )
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=Uuid)
-    user_id: uuid.UUID | None = Field(default=None, sa_type=Uuid)
-    user_email: str = Field(sa_type=Text, nullable=False)
-    action: str = Field(sa_type=Text, nullable=False)
-    resource: str = Field(sa_type=Text, nullable=False)
-    resource_id: str | None = Field(default=None, sa_type=Text)
-    details: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc, nullable=False)
-    client_ip: str | None = Field(default=None, sa_type=Text)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)

@@ -19,6 +19,7 @@ def list_vps(
     status: str | None = Query(None),
     country: str | None = Query(None),
     provider_id: str | None = Query(None),
+    provider: str | None = Query(None, description="provider id, id prefix or name"),
     purpose: str | None = Query(None),
     tag: list[str] = Query([], description="repeatable: the VPS must have every tag"),
     expiring_within_days: int | None = Query(None),
@@ -28,7 +29,8 @@ def list_vps(
     per_page: int = Query(25),
 ):
     raw = dict(
-        status=status, country=country, provider_id=provider_id or None, purpose=purpose,
+        status=status, country=country, provider_id=provider_id or None, provider=provider or None,
+        purpose=purpose,
         tag=tag, expiring_within_days=expiring_within_days, search=search, ip=ip,
         page=page, per_page=per_page,
     )
