@@ -26,7 +26,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+from serverproc import free_port  # noqa: E402
 
 PG = os.environ.get("SIGMA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/sigma_bench_heartbeats")
 ADMIN = ("bench@sigma.local", "bench-password-123")
@@ -58,11 +59,6 @@ request = function()
 end
 """
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(n: int) -> list[str]:

@@ -43,7 +43,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # measure the sigma of this checkout, whatever `pip install -e` last pointed site-packages at
 SRC = HERE.parent / "src"
-for path in (HERE, SRC):
+for path in (HERE, SRC, HERE.parent / "tests"):  # tests/serverproc.py: free_port
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
@@ -202,14 +202,6 @@ def _check(argv: list[str], env: dict[str, str], expect_lines: int = 0) -> None:
         raise SystemExit(f"{shlex.join(argv)} printed {len(proc.stdout.splitlines())} lines, expected >= {expect_lines}")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class RemoteServer:
     """A real `sigma serve` on a loopback port over a SQLite file, and a client logged in to
     it the way a user logs in (config file + stored token), in `tmp`."""
@@ -218,7 +210,9 @@ class RemoteServer:
 
     def __init__(self, sigma: str, db: Path, tmp: Path, env: dict[str, str]):
         self.sigma, self.tmp = sigma, tmp
-        self.port = _free_port()
+        from serverproc import free_port
+
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         base_env = {k: v for k, v in env.items() if not k.startswith("SIGMA_")}
         self.server_env = {

@@ -45,15 +45,31 @@ VERDICTS = ("ok", "degraded", "blocked", "down", "unknown")
 DEFAULT_OFFLINE_AFTER = 180
 
 
+def parse_timestamp(value: Any) -> datetime | None:
+    """A date or an RFC 3339 timestamp as an aware datetime (UTC when it has no offset);
+    None for nothing; ValueError for anything else."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"'{value}' is not a date or RFC 3339 timestamp") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
 def last_heartbeat(extra: Any) -> datetime | None:
     """extra.last_heartbeat as an aware datetime, or None when absent or unreadable."""
     if not isinstance(extra, dict) or not isinstance(extra.get("last_heartbeat"), str):
         return None
     try:
-        dt = datetime.fromisoformat(extra["last_heartbeat"].replace("Z", "+00:00"))
+        return parse_timestamp(extra["last_heartbeat"])
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def agent_online(extra: Any, threshold: float, now: datetime | None = None) -> bool | None:

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 import pytest
 from apidriver import LEGACY_KEY
 
+from serverproc import free_port
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
 H = {"X-Api-Key": LEGACY_KEY}
 
@@ -189,14 +191,9 @@ def test_heartbeats_count_against_the_limit(api_settings, client_ip):
         assert r.headers["x-ratelimit-limit"] == "2" and int(r.headers["retry-after"]) >= 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_unreachable_redis_serves_on_and_logs_once(api_settings, client_ip, caplog):
-    url = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens there
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     caplog.set_level(logging.WARNING, logger="sigma.server")
     with serve(api_settings, client_ip, redis_url=url, rate_limit_requests=1) as c:
         for _ in range(4):
@@ -213,7 +210,7 @@ def own_redis(tmp_path):
     """A private redis-server on a free loopback port, to stop and restart at will."""
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed")
-    port = _free_port()
+    port = free_port()
 
     def start():
         proc = subprocess.Popen(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -17,17 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from serverproc import free_port
 
 
 @contextmanager
 def sigma_serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None):
     """Start `sigma serve` on a free port; yield (base URL, function returning the output so far)."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / f"serve-{port}.log"
     full_env = {**os.environ, "SIGMA_JOBS_ENABLED": "false", **(env or {})}
     with open(log, "wb") as out:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from serverproc import free_port
+
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -28,11 +30,6 @@ def _need(ok: bool, why: str) -> None:
             pytest.fail(f"required under CI=true: {why}")
         pytest.skip(why)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def keygen(path: Path) -> Path:

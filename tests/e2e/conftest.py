@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from serverproc import free_port
 
 CHROMIUM = os.environ.get("SIGMA_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -46,11 +47,6 @@ class Server:
     state: dict = field(default_factory=dict)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
@@ -62,7 +58,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
         SIGMA_RATE_LIMIT_LOGIN="1000", SIGMA_RATE_LIMIT_REQUESTS="100000",
         PYTHONUNBUFFERED="1", NO_COLOR="1",
     )
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sigma", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"],

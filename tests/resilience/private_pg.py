@@ -14,22 +14,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from serverproc import free_port
+
 
 def pg_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     return Path(found[-1]).parent if found else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class PrivatePostgres:
     def __init__(self) -> None:
         self.bin = pg_bin()
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="sigma-pg-"))
         self.data = self.dir / "data"
         self.user = "postgres" if os.geteuid() == 0 else None

@@ -9,13 +9,10 @@ import time
 
 import pytest
 
+from serverproc import free_port
+
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start_redis(port: int, tmp_path) -> subprocess.Popen:
@@ -37,7 +34,7 @@ def _start_redis(port: int, tmp_path) -> subprocess.Popen:
 
 @pytest.fixture
 def private_redis(tmp_path):
-    port = _free_port()
+    port = free_port()
     proc = _start_redis(port, tmp_path)
     state = {"port": port, "proc": proc}
     yield state

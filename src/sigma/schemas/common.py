@@ -467,20 +467,3 @@ class PageParams(Input):
     @classmethod
     def _per_page(cls, v: int) -> int:
         return min(max(v, 1), 100)
-
-
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        dt = datetime(value.year, value.month, value.day)
-    else:
-        try:
-            dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"'{value}' is not a date or RFC 3339 timestamp") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -18,10 +18,10 @@ from sigma.schemas.common import (
     ShortText,
     Timestamp,
     one_of,
-    parse_timestamp,
     refuse_nulls,
     short_text,
 )
+from sigma.vocab import parse_timestamp
 
 USER_ROLES = ("admin", "operator", "readonly", "agent", "probe")
 MIN_PASSWORD = 8

@@ -19,12 +19,11 @@ from sigma.schemas.common import (
     check_json_tree,
     one_of,
     parse_ip,
-    parse_timestamp,
     refuse_invalid_strings,
     short_text,
 )
 from sigma.schemas.inventory import IpList
-from sigma.vocab import CHECK_TYPES
+from sigma.vocab import CHECK_TYPES, parse_timestamp
 
 
 class AgentInput(BaseModel):

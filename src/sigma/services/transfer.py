@@ -18,7 +18,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +37,7 @@ from sigma.schemas.transfer import ImportReport, ImportRowError
 from sigma.services import audit
 from sigma.services.actor import READERS, WRITERS, Actor
 from sigma.text import csv_unsafe
+from sigma.vocab import parse_timestamp
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -335,18 +336,10 @@ def _json_cell(name: str, value: str, kind: type) -> Any:
 
 
 def _ts(name: str, value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        try:
-            dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise RowInvalid([(name, f"'{value}' is not an RFC 3339 timestamp")]) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        raise RowInvalid([(name, f"'{value}' is not an RFC 3339 timestamp")]) from None
 
 
 def _uuid(name: str, value: Any) -> uuid.UUID | None:

@@ -33,7 +33,7 @@ from sigma.errors import InvalidInput, NotAuthenticated, PermissionDenied, Sigma
 from sigma.schemas.identity import User
 from sigma.services import auth
 from sigma.services.actor import ADMINS, WRITERS, Actor
-from sigma.vocab import IP_LABEL_SHORT, days_until
+from sigma.vocab import IP_LABEL_SHORT, days_until, parse_timestamp
 
 SESSION_COOKIE = "sigma_session"
 CSRF_COOKIE = "sigma_csrf"
@@ -340,16 +340,10 @@ def safe_next(value: str | None) -> str:
 
 
 def _as_dt(value: Any) -> datetime | None:
-    if value in (None, ""):
+    try:
+        return parse_timestamp(value)
+    except ValueError:
         return None
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        try:
-            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def fmt_dt(value: Any, with_time: bool = True) -> str:
