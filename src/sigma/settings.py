@@ -33,6 +33,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     database_url: str = Field("", description="SQLAlchemy URL; empty = embedded SQLite in the data dir")
+    database_pooler: bool = Field(
+        False, description="database_url leads to a transaction-mode pooler (PgBouncer, CloudNativePG's "
+        "Pooler): no server-side prepared statements and no session settings")
     server: str | None = Field(None, description="URL of a sigma server; set = remote mode")
     api_key: str | None = Field(None, description="API key sent to the server / legacy key accepted by it")
     # server
@@ -60,7 +63,7 @@ class Settings(BaseModel):
     offline_after: int | None = Field(None, ge=1, description="seconds; default 3 x agent_interval")
     # output
     log_level: str = "INFO"
-    # ---- expiry notifications (issue 4)
+    # expiry notifications
     telegram_bot_token: str | None = None
     telegram_chat_id: str | None = None
     telegram_api_base: str = Field("https://api.telegram.org", description="Telegram Bot API base URL")

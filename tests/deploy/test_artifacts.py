@@ -84,7 +84,7 @@ def test_kubernetes_manifests_pass_the_schemas():
 
     objects = k8s_objects()
     kinds = {d["kind"] for _, d in objects}
-    assert {"Namespace", "ConfigMap", "Secret", "Deployment", "Service", "Ingress", "CronJob", "Cluster"} <= kinds
+    assert {"Namespace", "ConfigMap", "Secret", "Deployment", "Service", "Ingress", "CronJob", "Cluster", "Pooler"} <= kinds
     for name, obj in objects:
         assert obj.get("apiVersion") and obj.get("kind") and obj.get("metadata", {}).get("name"), name
         if obj["kind"] != "Namespace":
@@ -101,10 +101,20 @@ def test_kustomization_lists_every_manifest_but_the_secret_template():
     assert listed == on_disk
 
 
-def test_cloudnativepg_cluster_feeds_the_database_url():
+def test_cloudnativepg_cluster_and_pooler_feed_the_database_url():
+    from sqlalchemy.engine import make_url
+
+    from sigma.settings import Settings
+
     [cluster] = by_kind("Cluster")
     assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
     assert cluster["spec"]["instances"] >= 2 and cluster["spec"]["storage"]["size"]
+    # PgBouncer in transaction mode in front of the primary, and sigma told so
+    [pooler] = by_kind("Pooler")
+    assert pooler["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+    assert pooler["spec"]["type"] == "rw" and pooler["spec"]["pgbouncer"]["poolMode"] == "transaction"
+    [cm] = by_kind("ConfigMap")
+    assert Settings(database_pooler=cm["data"]["SIGMA_DATABASE_POOLER"]).database_pooler is True
     app_secret = f"{cluster['metadata']['name']}-app"  # the secret CloudNativePG creates
     for kind in ("Deployment", "CronJob"):
         for obj in by_kind(kind):
@@ -113,8 +123,16 @@ def test_cloudnativepg_cluster_feeds_the_database_url():
                 if c["image"].startswith("redis"):
                     continue
                 env = {e["name"]: e for e in c.get("env", [])}
-                ref = env["SIGMA_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
-                assert (ref["name"], ref["key"]) == (app_secret, "uri")
+                # $(VAR) references, expanded by the kubelet, name variables defined before them
+                url = env["SIGMA_DATABASE_URL"]["value"]
+                names = [e["name"] for e in c["env"]]
+                for var in re.findall(r"\$\((\w+)\)", url):
+                    assert names.index(var) < names.index("SIGMA_DATABASE_URL"), var
+                    ref = env[var]["valueFrom"]["secretKeyRef"]
+                    assert ref["name"] == app_secret and ref["key"] in ("username", "password")
+                parsed = make_url(url.replace("$(", "").replace(")", ""))
+                assert parsed.host == pooler["metadata"]["name"]  # the Service the operator creates
+                assert parsed.database == cluster["spec"]["bootstrap"]["initdb"]["database"]
 
 
 def test_serve_deployment_replicas_probes_resources():

@@ -18,7 +18,7 @@ class LocalBackend:
     def __init__(self, settings: Settings, actor: Actor | None = None):
         url = settings.effective_database_url
         self.where = f"local {redact_url(url)}"
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pooler=settings.database_pooler)
         # the embedded SQLite follows the installed sigma by itself; PostgreSQL is upgraded
         # on purpose (`sigma db upgrade` or `sigma serve`), since several hosts share it
         ensure_schema(self.engine, auto_upgrade=url.startswith("sqlite"))

@@ -22,7 +22,10 @@ from sigma.vocab import DEFAULT_OFFLINE_AFTER
 log = logging.getLogger(__name__)
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, pooler: bool = False) -> Engine:
+    """An engine on `url` (SQLite or PostgreSQL). `pooler`: the URL leads to a transaction-mode
+    pooler, where consecutive transactions of one client run on different server connections:
+    a statement prepared on one is unknown to the next, a session setting lands on a stranger."""
     if url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgres://")
     elif url.startswith("postgresql://"):
@@ -39,14 +42,35 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_timeout=10,
-            connect_args={"connect_timeout": 5},
+            connect_args=pg_connect_args(pooler),
         )
         # instead of pool_pre_ping: a `SELECT 1` round trip before every unit of work was a
         # fifth of a filtered VPS list (bench/README.md)
         event.listen(engine.pool, "checkout", _pg_checkout)
         event.listen(engine.pool, "checkin", _pg_checkin)
-        event.listen(engine, "connect", _pg_session_settings)
+        if not pooler:
+            event.listen(engine, "connect", _pg_session_settings)
+            event.listen(engine, "handle_error", _pooler_hint)
     return engine
+
+
+def _pooler_hint(context) -> None:
+    """The errors of prepared statements run through a transaction-mode pooler: say what
+    to set, once per error, next to the error the server logs anyway."""
+    name = type(context.original_exception).__name__
+    if name in ("InvalidSqlStatementName", "DuplicatePreparedStatement"):
+        log.error("a prepared statement went missing between connections: when database_url leads to "
+                  "PgBouncer or another pooler in transaction mode, set database_pooler (SIGMA_DATABASE_POOLER=true)")
+
+
+def pg_connect_args(pooler: bool) -> dict[str, object]:
+    """psycopg's connection arguments. Behind a pooler psycopg never prepares a statement on
+    the server (it otherwise does after 5 runs of one), so every plan is a custom plan and
+    the plan_cache_mode setting is moot."""
+    args: dict[str, object] = {"connect_timeout": 5}
+    if pooler:
+        args["prepare_threshold"] = None
+    return args
 
 
 def _private_sqlite_file(path: Path) -> None:

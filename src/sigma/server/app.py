@@ -22,12 +22,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from sqlalchemy import text
 
     from sigma.db.engine import make_engine, session_factory
-    from sigma.server import errors, middleware, openapi
+    from sigma.server import errors, heartbeats, middleware, openapi, ratelimit, web
     from sigma.server.api import ROUTERS
     from sigma.server.deps import query_guard
 
     settings = settings or load_settings()
-    engine = make_engine(settings.effective_database_url, pool_size=10)
+    engine = make_engine(settings.effective_database_url, pool_size=10, pooler=settings.database_pooler)
     app = FastAPI(
         lifespan=_lifespan,
         title="sigma",
@@ -43,10 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = session_factory(engine, offline_after=settings.offline_threshold)
     errors.install(app)
     openapi.install(app)
+    # the hottest request, every agent every interval: a plain route, matched first, without
+    # FastAPI's dependency solving (its declaration in api/agents.py documents it)
+    app.router.routes.insert(0, heartbeats.route())
     for router in ROUTERS:
         app.include_router(router)
-    from sigma.server import web  # ---- the web UI (issue 6)
-
     web.install(app)
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
@@ -63,17 +64,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return PlainTextResponse("ok")
 
     _swagger(app)
-    from sigma.server.heartbeats import lean_heartbeat
-
+    # middleware, innermost first: CORS (when configured), rate limits, the edge (security
+    # headers, on the 429s too, and the body limit), then the trusted proxies, outermost, so
+    # that every layer sees the forwarded client
     if settings.cors_origins:  # off unless origins are listed: the web UI is same-origin
         from starlette.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                            allow_methods=["*"], allow_headers=["Authorization", "X-Api-Key", "Content-Type", "If-Match"],
                            expose_headers=["ETag", "X-RateLimit-Limit", "X-RateLimit-Remaining", "Retry-After"])
-    app.add_middleware(middleware.Gateway, settings=settings,
-                       lean={("POST", "/api/agent/heartbeat"): lean_heartbeat})
-    if settings.trusted_proxies:  # outermost: every layer below sees the forwarded client
+    app.add_middleware(ratelimit.RateLimit, settings=settings)
+    app.add_middleware(middleware.Edge, max_body_bytes=settings.max_body_bytes)
+    if settings.trusted_proxies:
         from sigma.server.proxies import TrustedProxies
 
         app.add_middleware(TrustedProxies, trusted=settings.trusted_proxies)

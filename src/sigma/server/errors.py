@@ -81,7 +81,11 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException):
+    async def http_error(request: Request, exc: HTTPException):
+        if exc.status_code == 413:  # a streamed body over max_body_bytes (server.middleware)
+            from sigma.server.middleware import too_large
+
+            return error_response(413, too_large(request.app.state.settings.max_body_bytes))
         message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
         code = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, {"error": message, "code": code}, exc.headers)

@@ -1,8 +1,7 @@
 """The heartbeat path of `sigma serve`: every agent of the fleet, every interval.
 
-- the route is answered by the gateway middleware (server.middleware.Gateway) before
-  FastAPI: routing, dependency solving and Request/Response objects cost more CPU than
-  the heartbeat itself;
+- the route is a plain Starlette route matched before every other (route()), without
+  FastAPI's dependency solving, which costs more CPU than the heartbeat itself;
 - on PostgreSQL each heartbeat joins a queue written by services.agents.HEARTBEAT_BATCH_SQL,
   one statement per flush on an async psycopg pool, as a group commit: a flush starts at once
   when fewer than MAX_INFLIGHT flushes run, otherwise the heartbeats arriving meanwhile wait
@@ -43,9 +42,21 @@ POOL_SIZE = 4
 POOL_TIMEOUT = 5.0
 
 
+def route() -> Any:
+    """POST /api/agent/heartbeat as a plain route (app.py puts it first)."""
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()  # the app's max_body_size applies
+        return Response(await lean_heartbeat(request.scope, body), media_type="application/json")
+
+    return Route("/api/agent/heartbeat", endpoint, methods=["POST"])
+
+
 async def lean_heartbeat(scope: dict, body: bytes) -> bytes:
-    """POST /api/agent/heartbeat, served by the gateway (server.middleware) before FastAPI:
-    record the agent's system_info and the time; the Vps JSON back."""
+    """Record the agent's system_info and the time; the Vps JSON back."""
     from pydantic import ValidationError
 
     from sigma.schemas.common import invalid_from
@@ -112,8 +123,9 @@ class HeartbeatWriter:
     whose statement failed, is answered by services.agents.heartbeat alone: one bad
     heartbeat never fails the others."""
 
-    def __init__(self, dsn: str, app: Any):
+    def __init__(self, dsn: str, app: Any, *, pooler: bool = False):
         self.dsn = dsn
+        self.pooler = pooler
         self.app = app
         self.pool: Any = None
         self.pending: list[tuple[Any, dict, Any, asyncio.Future]] = []
@@ -129,9 +141,11 @@ class HeartbeatWriter:
                 if self.pool is None:
                     from psycopg_pool import AsyncConnectionPool
 
+                    from sigma.db.engine import pg_connect_args
+
                     pool = AsyncConnectionPool(
                         self.dsn, min_size=1, max_size=POOL_SIZE, open=False, timeout=POOL_TIMEOUT,
-                        kwargs={"autocommit": True, "connect_timeout": 5}, name="sigma-heartbeats",
+                        kwargs={"autocommit": True, **pg_connect_args(self.pooler)}, name="sigma-heartbeats",
                     )
                     await pool.open(wait=False)
                     self.pool = pool
@@ -245,7 +259,7 @@ def writer_for(app: FastAPI) -> HeartbeatWriter | None:
         writer = False  # SQLite: the simple path
         if engine.dialect.name == "postgresql":
             url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            writer = HeartbeatWriter(url, app)
+            writer = HeartbeatWriter(url, app, pooler=state.settings.database_pooler)
         state.heartbeat_writer = writer
     return writer or None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,7 +45,9 @@ def run_once(job: Job, sessions: sessionmaker[Session], settings: Settings) -> b
     with lease(sessions, job.name, ttl=job.max_runtime, min_interval=interval * 0.9) as held:
         if not held:
             return False
+        started = time.perf_counter()
         job.run(sessions, settings)
+        log.info("job %s ran (%.0f ms)", job.name, (time.perf_counter() - started) * 1000)
         return True
 
 

@@ -21,7 +21,7 @@ T = TypeVar("T")
 def _engine(settings: Settings) -> Iterator[Engine]:
     """An engine on the configured database for one task; an unreachable database is
     Unavailable (exit 5, HTTP 503) with the URL, password hidden."""
-    eng = db.make_engine(settings.effective_database_url)
+    eng = db.make_engine(settings.effective_database_url, pooler=settings.database_pooler)
     try:
         yield eng
     except OperationalError as exc:

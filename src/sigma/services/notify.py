@@ -10,8 +10,8 @@ At most once, across restarts and replicas: each (vps, threshold, expire date, c
 row of `notification_log`, claimed (sent_at NULL, committed) before sending and confirmed
 after. A claim held by another process is left alone; a failed send deletes its claim, so the
 next run retries; a claim left by a crashed process is taken over after CLAIM_TIMEOUT. The
-whole run also holds the job's cluster lock, so `sigma notify run` from cron and the job in
-`sigma serve` do not run at the same time.
+whole run also holds the job's lease (sigma.db.leases), so `sigma notify run` from cron and
+the job in `sigma serve` do not run at the same time.
 """
 
 from __future__ import annotations
@@ -374,7 +374,7 @@ def run_locked(
     sessions: sessionmaker[Session], actor: Actor, settings: Settings, dry_run: bool = False,
     today: date | None = None,
 ) -> NotifyReport:
-    """`sigma notify run` and POST /api/notify/run: the run under the job's cluster lock."""
+    """`sigma notify run` and POST /api/notify/run: the run under the job's lease."""
     actor.require(WRITERS)
     if dry_run:
         return run(sessions, actor, settings, dry_run=True, today=today)

@@ -34,8 +34,8 @@ def register(request: Request, actor: ActorDep, data: AgentRegister):
 )
 async def heartbeat(request: Request):
     """Record the agent's system_info and the time; unknown hostname: 404, retired: 409."""
-    # `sigma serve` answers this route in its gateway (heartbeats.lean_heartbeat) before
-    # FastAPI; this declaration documents it and serves an app mounted without the gateway
+    # the app answers this path with heartbeats.route(), placed before every route; this
+    # declaration documents it in the OpenAPI document
     return Response(await heartbeats.lean_heartbeat(request.scope, await request.body()),
                     media_type="application/json")
 
