@@ -1,8 +1,16 @@
-"""Rate limits of `sigma serve`: a sliding (moving) window per client and credential on the
-API, a stricter one per client on the sign-in forms, from the `limits` library.
+"""Rate limits of `sigma serve`, counted in the `limits` library's storages: a fixed window
+per client and credential on the API, a stricter one per client on the sign-in forms.
 
-- With `redis_url` the windows live in Redis, shared by every replica; without it, in this
-  process. When the configured Redis does not answer, this process's windows stand in until
+- The window is the original system's: one counter per key and window, incremented by each
+  request (INCRBY and EXPIRE in one script on Redis), so a request costs one round trip; the
+  counter's expiry is read only to tell a refused client when to retry. (limits' strategies
+  would read the window's state in further round trips for the headers, and its moving
+  window keeps a timestamp per request: too dear when every heartbeat is counted.)
+- With `redis_url` the counters live in Redis (limits' storage), shared by every replica;
+  without it, in this process, in a TTL cache of at most MEMORY_KEYS counters (cachetools: a
+  client rotating addresses cannot grow it without bound; limits' own memory storage sweeps
+  every key from a new thread every 10 ms, which cost a third of the heartbeat throughput
+  with one key per agent, bench/README.md). When the configured Redis does not answer, this process's counters stand in until
   it does again (checked every REDIS_RETRY seconds), logged once per outage: the API never
   stops serving because its limiter is away.
 - A client is its address (behind trusted proxies, the forwarded one: server.proxies) and the
@@ -17,13 +25,15 @@ import math
 import time
 from typing import Any
 
+from cachetools import TLRUCache
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.storage import RedisStorage
 
 log = logging.getLogger("sigma.server")
 
 REDIS_RETRY = 5.0  # seconds between attempts at a Redis that did not answer
+MEMORY_KEYS = 200_000  # counters kept in this process; the least recently used go first
+KEY_PREFIX = "sigma:rate"
 LOGIN_PATHS = ("/api/auth/login", "/api/auth/login/totp", "/login", "/login/totp")
 
 TOO_MANY_HTML = (b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too many attempts</title>'
@@ -33,21 +43,24 @@ TOO_MANY_HTML = (b'<!doctype html><html lang="en"><head><meta charset="utf-8"><t
 
 class Limiter:
     def __init__(self, redis_url: str | None):
-        self.memory = MovingWindowRateLimiter(MemoryStorage())
-        self.redis: MovingWindowRateLimiter | None = None
+        # counter key -> [count, end of its window (time.time())]; an entry leaves at its end
+        self.memory: TLRUCache[str, list[float]] = TLRUCache(
+            maxsize=MEMORY_KEYS, ttu=lambda _key, entry, _now: entry[1], timer=time.time)
+        self.redis: RedisStorage | None = None
         if redis_url:
-            storage = RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="sigma:rate",
-                                   socket_timeout=0.25, socket_connect_timeout=0.25)
-            self.redis = MovingWindowRateLimiter(storage)
+            self.redis = RedisStorage("async+" + redis_url, implementation="redispy", key_prefix=KEY_PREFIX,
+                                      socket_timeout=0.25, socket_connect_timeout=0.25)
         self.redis_down = False
         self.redis_retry_at = 0.0
 
     async def hit(self, item: RateLimitItem, key: str) -> tuple[bool, int, int]:
         """(allowed, remaining, seconds until a hit is allowed again) for one more hit."""
+        counter = item.key_for(key)
         if self.redis is not None and time.monotonic() >= self.redis_retry_at:
             try:
-                result = await _hit(self.redis, item, key)
-            except Exception as exc:  # noqa: BLE001 - any Redis failure: this process's window stands in
+                count = await self.redis.incr(counter, item.get_expiry())
+                expires = await self.redis.get_expiry(counter) if count > item.amount else 0.0
+            except Exception as exc:  # noqa: BLE001 - any Redis failure: this process's counters stand in
                 if not self.redis_down:
                     log.warning("rate limiter: Redis unreachable (%s); limiting in this process until it is back",
                                 type(exc).__name__)
@@ -57,15 +70,18 @@ class Limiter:
                 if self.redis_down:
                     log.warning("rate limiter: Redis reachable again; limits shared again")
                     self.redis_down = False
-                return result
-        return await _hit(self.memory, item, key)
+                return _verdict(item, count, expires)
+        entry = self.memory.get(counter)
+        if entry is None:
+            entry = self.memory[counter] = [0, time.time() + item.get_expiry()]
+        entry[0] += 1
+        return _verdict(item, int(entry[0]), entry[1])
 
 
-async def _hit(limiter: MovingWindowRateLimiter, item: RateLimitItem, key: str) -> tuple[bool, int, int]:
-    allowed = await limiter.hit(item, key)
-    stats = await limiter.get_window_stats(item, key)
-    retry = 0 if allowed else max(1, math.ceil(stats.reset_time - time.time()))
-    return allowed, max(stats.remaining, 0), retry
+def _verdict(item: RateLimitItem, count: int, expires: float) -> tuple[bool, int, int]:
+    if count <= item.amount:
+        return True, item.amount - count, 0
+    return False, 0, max(1, math.ceil(expires - time.time()))
 
 
 class RateLimit:

@@ -14,7 +14,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
 from sigma.db.types import utcnow
-from sigma.errors import InvalidInput, NotFound, PreconditionFailed
+from sigma.errors import InvalidInput, PreconditionFailed
 from sigma.schemas.common import Page, validate
 from sigma.schemas.inventory import Vps, VpsCreate, VpsFilter, VpsUpdate
 from sigma.services import audit
@@ -249,13 +249,6 @@ def retire(session: Session, actor: Actor, ref: Any) -> Vps:
     session.flush()
     audit.record(session, actor, "retire", "vps", row.id, {"hostname": row.hostname})
     return out(session, row)
-
-
-def require_exists(session: Session, vps_id: Any) -> VpsRow:
-    row = session.get(VpsRow, vps_id)
-    if row is None:
-        raise NotFound(f"vps {vps_id} not found", field="vps")
-    return row
 
 
 

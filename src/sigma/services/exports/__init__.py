@@ -9,7 +9,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -22,13 +21,6 @@ from sigma.vocab import ACTIVE_STATUSES
 
 V = VpsRow.__table__.c
 P = ProviderRow.__table__.c
-COLUMNS = (  # after hostname, id and provider name, which select_running always returns
-    V.alias, V.ip_addresses, V.ssh_port, V.country, V.city, V.dc_name,
-    V.cpu_cores, V.ram_mb, V.disk_gb, V.status, V.purpose, V.vpn_protocol, V.tags,
-    V.monitoring_enabled, V.node_exporter_port, V.expire_date,
-)
-
-
 def _as_text(column: Any, dialect: str) -> Any:
     """The column as the text the exports print, computed by the database: the driver then
     hands over plain strings (no UUID, date or JSONB objects to build per value)."""
@@ -98,55 +90,25 @@ def uuid_text(value: str) -> str:
     return value
 
 
-@dataclass(slots=True)
-class Running:
-    id: str
-    hostname: str
-    alias: str
-    ip_addresses: list[dict[str, str]]
-    ssh_port: int
-    country: str
-    city: str
-    dc_name: str
-    cpu_cores: int | None
-    ram_mb: int | None
-    disk_gb: int | None
-    status: str
-    purpose: str
-    vpn_protocol: str
-    tags: list[str]
-    monitoring_enabled: bool
-    node_exporter_port: int
-    expire_date: str | None  # YYYY-MM-DD
-    provider: str | None
-
-
-def running(session: Session, *, monitored_only: bool = False) -> list[Running]:
-    """Active and provisioning VPS with their provider's name, by hostname (then id), as
-    objects (the exports themselves read `select_running`'s tuples)."""
-    loads = orjson.loads
-    rows, names = select_running(session, COLUMNS, monitored_only=monitored_only)
-    return [
-        Running(uuid_text(r[1]), r[0], r[3], loads(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-                r[14], loads(r[15]), bool(r[16]), r[17], r[18], names.get(r[2]))
-        for r in rows
-    ]
-
-
 def primary_ip(ips: list[dict[str, str]], label: str | None = None) -> str | None:
-    """The address to reach a VPS at: the first IP with `label` when one is asked for and
-    present, else the first IP not labelled internal, else the first IP; None without IPs."""
-    ips = [e for e in ips or () if e.get("ip")]
-    if not ips:
-        return None
-    if label is not None:
-        for e in ips:
-            if e.get("label", "") == label:
-                return e["ip"]
+    """The address to reach a VPS at (Prometheus scrapes it, Ansible connects to it): the
+    first IP with `label` when one is asked for and present, else the first IP not labelled
+    internal, else the first IP; None without IPs."""
+    chosen = first = None
     for e in ips:
-        if e.get("label", "") != "internal":
-            return e["ip"]
-    return ips[0]["ip"]
+        addr = e.get("ip")
+        if not addr:
+            continue
+        mark = e.get("label", "")
+        if label is not None and mark == label:
+            return addr
+        if first is None:
+            first = addr
+        if chosen is None and mark != "internal":
+            chosen = addr
+            if label is None:
+                break
+    return chosen if chosen is not None else first
 
 
 # ---------------------------------------------------------------- rendered-document cache

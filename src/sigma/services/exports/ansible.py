@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sigma.db.models.core import Vps as VpsRow
 from sigma.schemas.common import check_hostname
 from sigma.services.actor import READERS, Actor
-from sigma.services.exports import cached_document, dumps, select_running, uuid_text
+from sigma.services.exports import cached_document, dumps, primary_ip, select_running, uuid_text
 
 _NOT_WORD = re.compile(r"[^a-z0-9]")
 
@@ -58,8 +58,8 @@ def _host_name(hostname: str, id_: str) -> str:
 
 
 def _build(session: Session) -> dict[str, Any]:
-    """This loop runs 10,000 times per build: plain tuples in, `primary_ip` inlined, and each
-    distinct group value slugged once."""
+    """One host per row: plain tuples in, and each distinct group value slugged once (this
+    loop runs once per exported VPS and build)."""
     loads = orjson.loads
     groups: dict[str, list[str]] = {}
     hostvars: dict[str, dict[str, Any]] = {}
@@ -82,17 +82,7 @@ def _build(session: Session) -> dict[str, Any]:
         names.append(name)
         ips = loads(ips_text) or ()
         hv: dict[str, Any] = {}
-        ip = first = None
-        for e in ips:
-            addr = e.get("ip")
-            if addr:
-                if first is None:
-                    first = addr
-                if e.get("label", "") != "internal":
-                    ip = addr
-                    break
-        if ip is None:
-            ip = first
+        ip = primary_ip(ips)
         if ip is not None:
             hv["ansible_host"] = unsafe(ip)
         hv["ansible_port"] = ssh_port
