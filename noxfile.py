@@ -10,31 +10,32 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
-    """The whole test suite against real SQLite, PostgreSQL and Redis (in the current env)."""
+    """The whole test suite against real SQLite, PostgreSQL and Redis, in the current Python,
+    spread over every core (pytest-xdist). `nox -s tests -- -m "not slow"` skips the suites
+    that drive real external tools (Chromium, sshd, PgBouncer, ansible, promtool)."""
     session.run("python", "-m", "pip", "install", "-q", "-e", ".[test]")
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the sources, tests and benchmarks; the layer contracts (import-linter, in
-    pyproject.toml)."""
-    session.install("ruff>=0.5", "import-linter>=2.1")
+    """ruff (rules and formatting) over the sources, tests and benchmarks; the layer
+    contracts (import-linter, in pyproject.toml); mypy (strict where pyproject.toml says)."""
+    session.install("ruff>=0.5", "import-linter>=2.1", "mypy>=1.10", "types-PyYAML", "types-cachetools")
     session.install("-e", ".")
     session.run("ruff", "check", "src", "tests", "bench", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "bench", "noxfile.py")
     session.run("lint-imports")
+    session.run("mypy")
 
 
 @nox.session(python=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks of the DESIGN.md budgets; figures go to bench/README.md by hand."""
+    """The performance budgets (bench/README.md), each beside its floor in the same run."""
     session.run("python", "-m", "pip", "install", "-q", "-e", ".[test]")
-    # sqlmodel only for the import floor of the local-listing budget (sigma does not use it)
-    session.run("python", "-m", "pip", "install", "-q", "sqlmodel")
     session.run("python", "bench/run.py", *session.posargs)
 
 
-# ---- docs (issue 7)
 @nox.session(python=False)
 def docs(session: nox.Session) -> None:
     """Regenerate completions/ (bash, zsh, fish) and man/ from the command tree; commit them."""
@@ -42,7 +43,6 @@ def docs(session: nox.Session) -> None:
     session.run("python", "-m", "sigma.docs_gen", "--out", ".")
 
 
-# ---- hostile input (issue 8)
 @nox.session(python=False)
 def schemathesis(session: nox.Session) -> None:
     """schemathesis over the whole OpenAPI document (fixed seed, bounded examples), as each role."""

@@ -41,8 +41,12 @@ def measure(proc: subprocess.Popen, seconds: float, warmup: float = 5.0) -> dict
         time.sleep(1.0)
     cpu1, t1 = p.cpu_times(), time.monotonic()
     used = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    return {"rss_median_mb": statistics.median(rss) / 2**20, "rss_max_mb": max(rss) / 2**20,
-            "cpu_percent": 100 * used / (t1 - t0), "seconds": t1 - t0}
+    return {
+        "rss_median_mb": statistics.median(rss) / 2**20,
+        "rss_max_mb": max(rss) / 2**20,
+        "cpu_percent": 100 * used / (t1 - t0),
+        "seconds": t1 - t0,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,12 +61,21 @@ def main(argv: list[str] | None = None) -> int:
         try:
             key = server.api_key("agent")
             env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGMA_", "AGENT_"))}
-            env.update(SIGMA_API_URL=server.api, SIGMA_API_KEY=key, AGENT_INTERVAL=str(args.interval),
-                       AGENT_HOSTNAME="bench-agent", AGENT_METRICS_PORT=str(free_port()),
-                       AGENT_METRICS_ADDR="127.0.0.1", AGENT_PUBLIC_IP_URLS="",
-                       AGENT_PORT_SCAN="false" if args.no_port_scan else "true", AGENT_LOG_LEVEL="WARNING")
+            env.update(
+                SIGMA_API_URL=server.api,
+                SIGMA_API_KEY=key,
+                AGENT_INTERVAL=str(args.interval),
+                AGENT_HOSTNAME="bench-agent",
+                AGENT_METRICS_PORT=str(free_port()),
+                AGENT_METRICS_ADDR="127.0.0.1",
+                AGENT_PUBLIC_IP_URLS="",
+                AGENT_PORT_SCAN="false" if args.no_port_scan else "true",
+                AGENT_LOG_LEVEL="WARNING",
+            )
             base = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
-            agent = subprocess.Popen([sys.executable, "-m", "sigma.agent", "--config-file", os.devnull], env=env)
+            agent = subprocess.Popen(
+                [sys.executable, "-m", "sigma.agent", "--config-file", os.devnull], env=env
+            )
             try:
                 baseline = psutil.Process(base.pid)
                 result = measure(agent, args.seconds)
@@ -72,14 +85,18 @@ def main(argv: list[str] | None = None) -> int:
                     p.send_signal(signal.SIGTERM)
                     p.wait(10)
             with server.admin() as c:
-                vps = [v for v in c.get("/api/vps", params={"search": "bench-agent"}).json()["data"]]
+                vps = [
+                    v for v in c.get("/api/vps", params={"search": "bench-agent"}).json()["data"]
+                ]
             beats = "registered" if vps and vps[0]["online"] else "NOT registered"
         finally:
             server.stop()
-    print(f"agent at {args.interval:g}s interval over {result['seconds']:.0f}s ({beats}, port scan "
-          f"{'off' if args.no_port_scan else 'on'}): RSS median {result['rss_median_mb']:.1f} MB, "
-          f"max {result['rss_max_mb']:.1f} MB (bare interpreter here: {base_rss:.1f} MB); "
-          f"CPU {result['cpu_percent']:.3f}% of a core. Budget at 30 s: <= 30 MB, <= 0.2%.")
+    print(
+        f"agent at {args.interval:g}s interval over {result['seconds']:.0f}s ({beats}, port scan "
+        f"{'off' if args.no_port_scan else 'on'}): RSS median {result['rss_median_mb']:.1f} MB, "
+        f"max {result['rss_max_mb']:.1f} MB (bare interpreter here: {base_rss:.1f} MB); "
+        f"CPU {result['cpu_percent']:.3f}% of a core. Budget at 30 s: <= 30 MB, <= 0.2%."
+    )
     if args.interval != 30:
         return 0  # the budget is stated for a 30 s interval only
     return 0 if result["rss_median_mb"] <= 30 and result["cpu_percent"] <= 0.2 and vps else 1

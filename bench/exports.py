@@ -63,24 +63,36 @@ def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
         assert again == doc
         p50 = statistics.median(first)
         verdict = "PASS" if p50 <= BUDGETS[name] else "FAIL"
-        print(f"  {name:<10} first build p50 {p50:7.1f} ms (min {min(first):6.1f}, max {max(first):6.1f}, "
-              f"CPU p50 {statistics.median(cpu):6.1f} ms)  cached p50 {statistics.median(cached):5.1f} ms  "
-              f"{len(doc):,} bytes sha256 {hashlib.sha256(doc.encode()).hexdigest()[:12]}  "
-              f"budget {BUDGETS[name]:.0f} ms: {verdict}", flush=True)
-        out[name] = {"first_p50_ms": p50, "cpu_p50_ms": statistics.median(cpu),
-                     "cached_p50_ms": statistics.median(cached)}
+        print(
+            f"  {name:<10} first build p50 {p50:7.1f} ms (min {min(first):6.1f}, max {max(first):6.1f}, "
+            f"CPU p50 {statistics.median(cpu):6.1f} ms)  cached p50 {statistics.median(cached):5.1f} ms  "
+            f"{len(doc):,} bytes sha256 {hashlib.sha256(doc.encode()).hexdigest()[:12]}  "
+            f"budget {BUDGETS[name]:.0f} ms: {verdict}",
+            flush=True,
+        )
+        out[name] = {
+            "first_p50_ms": p50,
+            "cpu_p50_ms": statistics.median(cpu),
+            "cached_p50_ms": statistics.median(cached),
+        }
     engine.dispose()
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Prometheus targets / Ansible inventory at 10k active VPS")
-    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/sigma_bench_exports")
+    ap = argparse.ArgumentParser(
+        description="Prometheus targets / Ansible inventory at 10k active VPS"
+    )
+    ap.add_argument(
+        "--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/sigma_bench_exports"
+    )
     ap.add_argument("--sqlite", default=None, help="SQLite file (default: a new temporary one)")
     ap.add_argument("--vps", type=int, default=100_000)
     ap.add_argument("--active", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--reuse", action="store_true", help="skip loading a database that already holds --vps VPS")
+    ap.add_argument(
+        "--reuse", action="store_true", help="skip loading a database that already holds --vps VPS"
+    )
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-pg", action="store_true")
     args = ap.parse_args(argv)

@@ -80,7 +80,15 @@ CURRENCIES: dict[str, tuple[int, tuple[int, int]]] = {
     "RUB": (3, (200, 3000)),
     "SGD": (3, (5, 80)),
 }
-PURPOSES = {"vpn-exit": 45, "vpn-relay": 25, "vpn-entry": 15, "monitor": 5, "management": 3, "other": 4, "": 3}
+PURPOSES = {
+    "vpn-exit": 45,
+    "vpn-relay": 25,
+    "vpn-entry": 15,
+    "monitor": 5,
+    "management": 3,
+    "other": 4,
+    "": 3,
+}
 PROTOCOLS = {
     "vpn-exit": ("wireguard", "xray", "hysteria2", "shadowsocks", "trojan", "openvpn"),
     "vpn-relay": ("xray", "realm", "gost", "haproxy", "wireguard"),
@@ -90,27 +98,180 @@ PROTOCOLS = {
     "other": ("", "wireguard"),
     "": ("",),
 }
-ROLE = {"vpn-exit": "exit", "vpn-relay": "relay", "vpn-entry": "entry", "monitor": "mon",
-        "management": "mgmt", "other": "misc", "": "node"}
-PROJECTS = ("p:airport", "p:airport", "p:airport", "p:corp-vpn", "p:lab", "p:mirror", "p:gaming",
-            "p:streaming", "p:partner-x")
-TAGS = ("cn-optimized", "cn2-gia", "cmi", "as9929", "as4837", "bgp", "iplc", "iepl", "residential",
-        "native-ip", "streaming", "netflix", "disney", "chatgpt", "unmetered", "backup", "test",
-        "ipv6-only", "dual-stack", "premium", "budget", "owner:alice", "owner:bob", "owner:chen",
-        "kvm", "lxc", "nvme", "10g", "ddos-protected", "anycast")
+ROLE = {
+    "vpn-exit": "exit",
+    "vpn-relay": "relay",
+    "vpn-entry": "entry",
+    "monitor": "mon",
+    "management": "mgmt",
+    "other": "misc",
+    "": "node",
+}
+PROJECTS = (
+    "p:airport",
+    "p:airport",
+    "p:airport",
+    "p:corp-vpn",
+    "p:lab",
+    "p:mirror",
+    "p:gaming",
+    "p:streaming",
+    "p:partner-x",
+)
+TAGS = (
+    "cn-optimized",
+    "cn2-gia",
+    "cmi",
+    "as9929",
+    "as4837",
+    "bgp",
+    "iplc",
+    "iepl",
+    "residential",
+    "native-ip",
+    "streaming",
+    "netflix",
+    "disney",
+    "chatgpt",
+    "unmetered",
+    "backup",
+    "test",
+    "ipv6-only",
+    "dual-stack",
+    "premium",
+    "budget",
+    "owner:alice",
+    "owner:bob",
+    "owner:chen",
+    "kvm",
+    "lxc",
+    "nvme",
+    "10g",
+    "ddos-protected",
+    "anycast",
+)
 CN_LABELS = ("china-telecom", "china-unicom", "china-mobile")
-PROVIDER_WORDS = ("Cloud", "Host", "Net", "VPS", "Networks", "Server", "Data", "Compute", "IDC", "Link")
-PROVIDER_STEMS = ("DMIT", "Bandwagon", "Vultr", "Linode", "Hetzner", "OVH", "Contabo", "RackNerd",
-                  "GreenCloud", "HostHatch", "Kamatera", "Aliyun", "Tencent", "Lightsail", "Oracle",
-                  "CloudCone", "V.PS", "Misaka", "Zgo", "Akile", "Spartan", "BuyVM", "Hosthatch",
-                  "Nube", "Sakura", "Conoha", "Webdock", "Hostinger", "Aeza", "Justhost",
-                  "Evoxt", "LisaHost", "Yecao", "Hytron", "Bage", "Kirino", "Pacific", "Colo",
-                  "Tokyo", "Osaka", "Kowloon", "Lantau", "Harbor", "Dragon", "Phoenix", "Lotus")
+PROVIDER_WORDS = (
+    "Cloud",
+    "Host",
+    "Net",
+    "VPS",
+    "Networks",
+    "Server",
+    "Data",
+    "Compute",
+    "IDC",
+    "Link",
+)
+PROVIDER_STEMS = (
+    "DMIT",
+    "Bandwagon",
+    "Vultr",
+    "Linode",
+    "Hetzner",
+    "OVH",
+    "Contabo",
+    "RackNerd",
+    "GreenCloud",
+    "HostHatch",
+    "Kamatera",
+    "Aliyun",
+    "Tencent",
+    "Lightsail",
+    "Oracle",
+    "CloudCone",
+    "V.PS",
+    "Misaka",
+    "Zgo",
+    "Akile",
+    "Spartan",
+    "BuyVM",
+    "Hosthatch",
+    "Nube",
+    "Sakura",
+    "Conoha",
+    "Webdock",
+    "Hostinger",
+    "Aeza",
+    "Justhost",
+    "Evoxt",
+    "LisaHost",
+    "Yecao",
+    "Hytron",
+    "Bage",
+    "Kirino",
+    "Pacific",
+    "Colo",
+    "Tokyo",
+    "Osaka",
+    "Kowloon",
+    "Lantau",
+    "Harbor",
+    "Dragon",
+    "Phoenix",
+    "Lotus",
+)
 # public-looking IPv4 /8s and IPv6 /16s (no RFC 1918, no documentation ranges)
-V4_FIRST = (23, 38, 43, 45, 64, 66, 91, 95, 103, 104, 107, 109, 128, 138, 139, 141, 144, 146,
-            149, 154, 156, 157, 158, 163, 167, 172, 178, 185, 188, 193, 194, 195, 202, 203, 205, 207)
-V6_FIRST = (0x2001, 0x2400, 0x2402, 0x2403, 0x2404, 0x2406, 0x240B, 0x2602, 0x2605, 0x2607,
-            0x2620, 0x2a01, 0x2a02, 0x2a03, 0x2a05, 0x2a06, 0x2a0e, 0x2a10, 0x2a12, 0x2a14)
+V4_FIRST = (
+    23,
+    38,
+    43,
+    45,
+    64,
+    66,
+    91,
+    95,
+    103,
+    104,
+    107,
+    109,
+    128,
+    138,
+    139,
+    141,
+    144,
+    146,
+    149,
+    154,
+    156,
+    157,
+    158,
+    163,
+    167,
+    172,
+    178,
+    185,
+    188,
+    193,
+    194,
+    195,
+    202,
+    203,
+    205,
+    207,
+)
+V6_FIRST = (
+    0x2001,
+    0x2400,
+    0x2402,
+    0x2403,
+    0x2404,
+    0x2406,
+    0x240B,
+    0x2602,
+    0x2605,
+    0x2607,
+    0x2620,
+    0x2A01,
+    0x2A02,
+    0x2A03,
+    0x2A05,
+    0x2A06,
+    0x2A0E,
+    0x2A10,
+    0x2A12,
+    0x2A14,
+)
 
 JSON_COLUMNS = {"ip_addresses", "tags", "extra"}
 
@@ -183,19 +344,30 @@ def _providers(rng: random.Random, n: int, start: date) -> list[dict[str, Any]]:
         names.add(name)
         slug = name.lower().replace(" ", "").replace(".", "")
         created = _dt(start + timedelta(days=rng.randrange(365 * 2)), rng)
-        rows.append({
-            "id": _uuid(rng),
-            "name": name,
-            "country": rng.choices(countries, weights)[0],
-            "website": f"https://www.{slug}.com",
-            "panel_url": f"https://my.{slug}.com/clientarea.php" if rng.random() < 0.8 else "",
-            "api_supported": rng.random() < 0.35,
-            "rating": rng.choice((None, 2, 3, 3, 4, 4, 4, 5)),
-            "notes": rng.choice(("", "", "", "ticket replies in ~1h", "pays by Alipay",
-                                  "CN2 GIA on the HK plans", "abuse-tolerant")),
-            "created_at": created,
-            "updated_at": created,
-        })
+        rows.append(
+            {
+                "id": _uuid(rng),
+                "name": name,
+                "country": rng.choices(countries, weights)[0],
+                "website": f"https://www.{slug}.com",
+                "panel_url": f"https://my.{slug}.com/clientarea.php" if rng.random() < 0.8 else "",
+                "api_supported": rng.random() < 0.35,
+                "rating": rng.choice((None, 2, 3, 3, 4, 4, 4, 5)),
+                "notes": rng.choice(
+                    (
+                        "",
+                        "",
+                        "",
+                        "ticket replies in ~1h",
+                        "pays by Alipay",
+                        "CN2 GIA on the HK plans",
+                        "abuse-tolerant",
+                    )
+                ),
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
     return rows
 
 
@@ -274,8 +446,12 @@ def _generate(n_vps: int, n_active: int, n_providers: int, seed: int, today: dat
     purposes = list(PURPOSES)
     pur_weights = _cum(PURPOSES.values())
     months_choices = (1, 1, 1, 1, 1, 1, 2, 3, 12)
-    notes_choices = ("",) * 12 + ("renew manually", "IP blocked once, replaced",
-                                  "slow to CM at night", "reseller plan")
+    notes_choices = ("",) * 12 + (
+        "renew manually",
+        "IP blocked once, replaced",
+        "slow to CM at night",
+        "reseller plan",
+    )
     # hostnames are reused after retirement: a pool a bit larger than the live fleet
     host_pool = max(n_active * 3 // 2, 100)
 
@@ -283,7 +459,9 @@ def _generate(n_vps: int, n_active: int, n_providers: int, seed: int, today: dat
     # non-active VPS that are still around: a few retiring, suspended, provisioning
     n_recent_other = min(n_past, max(0, n_active // 50))
     rows: list[dict[str, Any]] = []
-    live_numbers = rng.sample(range(host_pool), n_active) if n_active <= host_pool else range(n_active)
+    live_numbers = (
+        rng.sample(range(host_pool), n_active) if n_active <= host_pool else range(n_active)
+    )
     span = (today - start).days - 45
     for i in range(n_vps):
         if i < n_active:
@@ -307,7 +485,11 @@ def _generate(n_vps: int, n_active: int, n_providers: int, seed: int, today: dat
             months = rng.choice(months_choices) if status == "retired" else 1
             expire = purchase + timedelta(days=rng.randint(28, 31) * months)
         provider = rng.choices(providers, cum_weights=p_weights)[0]
-        country = provider["country"] if rng.random() < 0.6 else rng.choices(countries, cum_weights=c_weights)[0]
+        country = (
+            provider["country"]
+            if rng.random() < 0.6
+            else rng.choices(countries, cum_weights=c_weights)[0]
+        )
         city = rng.choice(COUNTRIES[country][1])
         purpose = rng.choices(purposes, cum_weights=pur_weights)[0]
         currency = "CNY" if country == "CN" else rng.choices(currencies, cum_weights=cur_weights)[0]
@@ -324,36 +506,60 @@ def _generate(n_vps: int, n_active: int, n_providers: int, seed: int, today: dat
             extra["asn"] = rng.choice((4809, 4837, 9929, 58453, 23764, 906, 25820, 3258, 174))
         if status == "retired":
             extra["retired_at"] = updated.isoformat()
-        rows.append({
-            "id": _uuid(rng),
-            "hostname": f"{country.lower()}-{ROLE[purpose]}-{number:05d}",
-            "alias": rng.choice(("", "", "", f"{city.split()[0].lower()}-{rng.randrange(100)}")),
-            "provider_id": provider["id"] if rng.random() < 0.97 else None,
-            "ip_addresses": _ips(rng, purpose, country),
-            "ssh_port": 22 if rng.random() < 0.6 else rng.randint(1024, 65000),
-            "country": country,
-            "city": city,
-            "dc_name": rng.choice(("", "", f"{city.split()[0][:3].upper()}{rng.randint(1, 9)}", "Equinix", "Cogent", "Digital Realty")),
-            "cpu_cores": rng.choice((1, 1, 1, 2, 2, 4, 8)),
-            "ram_mb": rng.choice((512, 1024, 1024, 2048, 2048, 4096, 8192)),
-            "disk_gb": rng.choice((10, 15, 20, 25, 40, 50, 80, 160)),
-            "bandwidth_tb": rng.choice((None, Decimal("0.50"), Decimal("1.00"), Decimal("2.00"),
-                                        Decimal("2.50"), Decimal("5.00"), Decimal("10.00"))),
-            "cost_monthly": _money(rng, lo, hi) if rng.random() < 0.97 else None,
-            "currency": currency,
-            "status": status,
-            "purchase_date": purchase,
-            "expire_date": expire,
-            "purpose": purpose,
-            "vpn_protocol": rng.choice(PROTOCOLS[purpose]),
-            "tags": tags,
-            "monitoring_enabled": status in ("active", "provisioning", "retiring"),
-            "node_exporter_port": 9100 if rng.random() < 0.9 else rng.choice((9101, 19100, 39100)),
-            "extra": extra,
-            "notes": rng.choice(notes_choices),
-            "created_at": created,
-            "updated_at": updated,
-        })
+        rows.append(
+            {
+                "id": _uuid(rng),
+                "hostname": f"{country.lower()}-{ROLE[purpose]}-{number:05d}",
+                "alias": rng.choice(
+                    ("", "", "", f"{city.split()[0].lower()}-{rng.randrange(100)}")
+                ),
+                "provider_id": provider["id"] if rng.random() < 0.97 else None,
+                "ip_addresses": _ips(rng, purpose, country),
+                "ssh_port": 22 if rng.random() < 0.6 else rng.randint(1024, 65000),
+                "country": country,
+                "city": city,
+                "dc_name": rng.choice(
+                    (
+                        "",
+                        "",
+                        f"{city.split()[0][:3].upper()}{rng.randint(1, 9)}",
+                        "Equinix",
+                        "Cogent",
+                        "Digital Realty",
+                    )
+                ),
+                "cpu_cores": rng.choice((1, 1, 1, 2, 2, 4, 8)),
+                "ram_mb": rng.choice((512, 1024, 1024, 2048, 2048, 4096, 8192)),
+                "disk_gb": rng.choice((10, 15, 20, 25, 40, 50, 80, 160)),
+                "bandwidth_tb": rng.choice(
+                    (
+                        None,
+                        Decimal("0.50"),
+                        Decimal("1.00"),
+                        Decimal("2.00"),
+                        Decimal("2.50"),
+                        Decimal("5.00"),
+                        Decimal("10.00"),
+                    )
+                ),
+                "cost_monthly": _money(rng, lo, hi) if rng.random() < 0.97 else None,
+                "currency": currency,
+                "status": status,
+                "purchase_date": purchase,
+                "expire_date": expire,
+                "purpose": purpose,
+                "vpn_protocol": rng.choice(PROTOCOLS[purpose]),
+                "tags": tags,
+                "monitoring_enabled": status in ("active", "provisioning", "retiring"),
+                "node_exporter_port": 9100
+                if rng.random() < 0.9
+                else rng.choice((9101, 19100, 39100)),
+                "extra": extra,
+                "notes": rng.choice(notes_choices),
+                "created_at": created,
+                "updated_at": updated,
+            }
+        )
     return Fleet(providers=providers, vps=rows, today=today, seed=seed)
 
 
@@ -374,7 +580,9 @@ class LoadStats:
         return (self.providers + self.vps) / self.load_s if self.load_s else float("inf")
 
 
-def ensure_fleet(url: str, n_vps: int, n_active: int, *, reuse: bool = False, label: str = "") -> None:
+def ensure_fleet(
+    url: str, n_vps: int, n_active: int, *, reuse: bool = False, label: str = ""
+) -> None:
     """The benchmarks' database: create it (PostgreSQL), then load a fresh fleet, or keep the
     one already there when `reuse` and it holds `n_vps` VPS."""
     label = label or url.split(":", 1)[0]
@@ -422,7 +630,9 @@ def _tables_to_clear() -> list[str]:
     while grew:
         grew = False
         for t in metadata.sorted_tables:
-            if t.name not in wanted and any(fk.column.table.name in wanted for fk in t.foreign_keys):
+            if t.name not in wanted and any(
+                fk.column.table.name in wanted for fk in t.foreign_keys
+            ):
                 wanted.add(t.name)
                 grew = True
     return [t.name for t in reversed(metadata.sorted_tables) if t.name in wanted]
@@ -515,7 +725,9 @@ def _load_copy(engine, fleet: Fleet, replace: bool) -> None:
             else:
                 cur.execute(COUNT_SQL)
                 if cur.fetchone()[0]:
-                    raise SystemExit(f"{engine.url!r} already holds providers or VPS: pass --replace")
+                    raise SystemExit(
+                        f"{engine.url!r} already holds providers or VPS: pass --replace"
+                    )
             for table, rows in ((Provider.__table__, fleet.providers), (Vps.__table__, fleet.vps)):
                 plan = [(c.name, default) for c, default in _plan(table, rows)]
                 names = ", ".join(name for name, _ in plan)
@@ -547,12 +759,25 @@ def load(url: str, fleet: Fleet, *, replace: bool = False) -> LoadStats:
         t2 = time.perf_counter()
     finally:
         engine.dispose()
-    return LoadStats(url=engine.url.render_as_string(hide_password=True), providers=len(fleet.providers),
-                     vps=len(fleet.vps), generate_s=0.0, schema_s=t1 - t0, load_s=t2 - t1)
+    return LoadStats(
+        url=engine.url.render_as_string(hide_password=True),
+        providers=len(fleet.providers),
+        vps=len(fleet.vps),
+        generate_s=0.0,
+        schema_s=t1 - t0,
+        load_s=t2 - t1,
+    )
 
 
-def build(url: str, n_vps: int, n_active: int, *, seed: int = DEFAULT_SEED,
-          today: date | None = None, replace: bool = False) -> LoadStats:
+def build(
+    url: str,
+    n_vps: int,
+    n_active: int,
+    *,
+    seed: int = DEFAULT_SEED,
+    today: date | None = None,
+    replace: bool = False,
+) -> LoadStats:
     """generate() + load(), timing both."""
     t0 = time.perf_counter()
     fleet = generate(n_vps, n_active, seed=seed, today=today)
@@ -564,15 +789,29 @@ def build(url: str, n_vps: int, n_active: int, *, seed: int = DEFAULT_SEED,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--url", required=True, help="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://...")
-    ap.add_argument("--vps", type=int, default=100_000, help="VPS over the 8 years (default 100,000)")
-    ap.add_argument("--active", type=int, default=10_000, help="of which active today (default 10,000)")
+    ap.add_argument(
+        "--url", required=True, help="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://..."
+    )
+    ap.add_argument(
+        "--vps", type=int, default=100_000, help="VPS over the 8 years (default 100,000)"
+    )
+    ap.add_argument(
+        "--active", type=int, default=10_000, help="of which active today (default 10,000)"
+    )
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    ap.add_argument("--today", type=date.fromisoformat, default=None, help="reference date (default: today)")
+    ap.add_argument(
+        "--today", type=date.fromisoformat, default=None, help="reference date (default: today)"
+    )
     ap.add_argument("--replace", action="store_true", help="empty the tables first")
     args = ap.parse_args(argv)
-    stats = build(args.url, args.vps, min(args.active, args.vps), seed=args.seed, today=args.today,
-                  replace=args.replace)
+    stats = build(
+        args.url,
+        args.vps,
+        min(args.active, args.vps),
+        seed=args.seed,
+        today=args.today,
+        replace=args.replace,
+    )
     print(
         f"{stats.url}: {stats.vps:,} VPS + {stats.providers} providers | generate {stats.generate_s:.2f} s"
         f" | schema {stats.schema_s:.2f} s | load {stats.load_s:.2f} s = {stats.rows_per_s:,.0f} rows/s"

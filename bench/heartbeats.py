@@ -37,10 +37,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from serverproc import free_port  # noqa: E402
 
-PG = os.environ.get("SIGMA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/sigma_bench_heartbeats")
+PG = os.environ.get(
+    "SIGMA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/sigma_bench_heartbeats"
+)
 ADMIN = ("bench@sigma.local", "bench-password-123")
-SYSTEM_INFO = {"cpu_cores": 2, "ram_mb": 1024, "disk_gb": 20, "uptime_seconds": 123456,
-               "load_avg": [0.12, 0.08, 0.05], "cpu_percent": 3.5, "mem_used_mb": 312, "disk_used_gb": 4.2}
+SYSTEM_INFO = {
+    "cpu_cores": 2,
+    "ram_mb": 1024,
+    "disk_gb": 20,
+    "uptime_seconds": 123456,
+    "load_avg": [0.12, 0.08, 0.05],
+    "cpu_percent": 3.5,
+    "mem_used_mb": 312,
+    "disk_used_gb": 4.2,
+}
 
 LUA = r"""
 local hosts, keys = {}, {}
@@ -60,7 +70,6 @@ end
 """
 
 
-
 def prepare(n: int) -> list[str]:
     import psycopg
     from fleet import build
@@ -73,7 +82,9 @@ def prepare(n: int) -> list[str]:
     stats = build(PG, n, n, replace=True)
     print(f"fleet: {stats.vps} VPS loaded in {stats.load_s:.1f}s", file=sys.stderr)
     with psycopg.connect(PG.replace("+psycopg", "")) as conn:
-        return [r[0] for r in conn.execute("SELECT DISTINCT hostname FROM vps WHERE status = 'active'")]
+        return [
+            r[0] for r in conn.execute("SELECT DISTINCT hostname FROM vps WHERE status = 'active'")
+        ]
 
 
 def bind_agent_keys(hosts: list[str]) -> list[str]:
@@ -89,33 +100,76 @@ def bind_agent_keys(hosts: list[str]) -> list[str]:
 
     with psycopg.connect(PG.replace("+psycopg", "")) as conn:
         owner = uuid.uuid4()
-        conn.execute("INSERT INTO users (id, email, password_hash, name, role, active, force_password_change, "
-                     "totp_enabled, session_epoch, created_at, updated_at) VALUES (%s, 'agents@sigma.local', 'x', "
-                     "'agent keys', 'agent', true, false, false, 0, now(), now())", (owner,))
-        ids = dict(conn.execute("SELECT DISTINCT ON (hostname) hostname, id FROM vps WHERE status = 'active' "
-                                "ORDER BY hostname, created_at DESC").fetchall())
+        conn.execute(
+            "INSERT INTO users (id, email, password_hash, name, role, active, force_password_change, "
+            "totp_enabled, session_epoch, created_at, updated_at) VALUES (%s, 'agents@sigma.local', 'x', "
+            "'agent keys', 'agent', true, false, false, 0, now(), now())",
+            (owner,),
+        )
+        ids = dict(
+            conn.execute(
+                "SELECT DISTINCT ON (hostname) hostname, id FROM vps WHERE status = 'active' "
+                "ORDER BY hostname, created_at DESC"
+            ).fetchall()
+        )
         lines, rows = [], []
         for host in hosts:
             key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-            rows.append((uuid.uuid4(), owner, f"agent {host}", key[:12], hashlib.sha256(key.encode()).hexdigest(), ids[host]))
+            rows.append(
+                (
+                    uuid.uuid4(),
+                    owner,
+                    f"agent {host}",
+                    key[:12],
+                    hashlib.sha256(key.encode()).hexdigest(),
+                    ids[host],
+                )
+            )
             lines.append(f"{host} {key}")
         with conn.cursor() as cur:
-            cur.executemany("INSERT INTO api_keys (id, user_id, name, prefix, key_hash, read_only, vps_id, created_at) "
-                            "VALUES (%s, %s, %s, %s, %s, false, %s, now())", rows)
+            cur.executemany(
+                "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, read_only, vps_id, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, false, %s, now())",
+                rows,
+            )
     return lines
 
 
-def start_server(port: int, workers: int, workdir: Path, redis_url: str | None = None) -> subprocess.Popen:
+def start_server(
+    port: int, workers: int, workdir: Path, redis_url: str | None = None
+) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGMA_")}
     if redis_url:  # the rate limiter's shared window, as in the k8s and compose deployments
         env["SIGMA_REDIS_URL"] = redis_url
-    env.update(SIGMA_DATABASE_URL=PG, SIGMA_JWT_SECRET="bench-jwt-secret-0123456789abcdef0123",
-               SIGMA_ADMIN_EMAIL=ADMIN[0], SIGMA_ADMIN_PASSWORD=ADMIN[1], SIGMA_RATE_LIMIT_REQUESTS="1000000000",
-               SIGMA_JOBS_ENABLED="false", SIGMA_DATA_DIR=str(workdir), SIGMA_CONFIG=str(workdir / "c.yaml"))
+    env.update(
+        SIGMA_DATABASE_URL=PG,
+        SIGMA_JWT_SECRET="bench-jwt-secret-0123456789abcdef0123",
+        SIGMA_ADMIN_EMAIL=ADMIN[0],
+        SIGMA_ADMIN_PASSWORD=ADMIN[1],
+        SIGMA_RATE_LIMIT_REQUESTS="1000000000",
+        SIGMA_JOBS_ENABLED="false",
+        SIGMA_DATA_DIR=str(workdir),
+        SIGMA_CONFIG=str(workdir / "c.yaml"),
+    )
     log = open(workdir / "serve.log", "wb")  # noqa: SIM115 - kept by the child
-    proc = subprocess.Popen([sys.executable, "-m", "sigma", "serve", "--port", str(port), "--workers", str(workers),
-                             "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sigma",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     import httpx
 
     for _ in range(300):
@@ -132,11 +186,21 @@ def fleet_key(port: int) -> str:
     import httpx
 
     base = f"http://127.0.0.1:{port}"
-    token = httpx.post(base + "/api/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]}).json()["token"]
+    token = httpx.post(
+        base + "/api/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]}
+    ).json()["token"]
     h = {"Authorization": f"Bearer {token}"}
-    httpx.post(base + "/api/users", headers=h,
-               json={"email": "fleet-ops@sigma.local", "password": "password-123", "role": "operator"}).raise_for_status()
-    r = httpx.post(base + "/api/auth/api-keys", params={"user": "fleet-ops@sigma.local"}, headers=h, json={"name": "bench"})
+    httpx.post(
+        base + "/api/users",
+        headers=h,
+        json={"email": "fleet-ops@sigma.local", "password": "password-123", "role": "operator"},
+    ).raise_for_status()
+    r = httpx.post(
+        base + "/api/auth/api-keys",
+        params={"user": "fleet-ops@sigma.local"},
+        headers=h,
+        json={"name": "bench"},
+    )
     r.raise_for_status()
     return r.json()["key"]
 
@@ -167,40 +231,67 @@ def _ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def run_wrk(port: int, key: str, hosts_file: Path, seconds: int, connections: int, threads: int) -> dict:
+def run_wrk(
+    port: int, key: str, hosts_file: Path, seconds: int, connections: int, threads: int
+) -> dict:
     script = hosts_file.with_suffix(".lua")
     script.write_text(LUA)
-    env = dict(os.environ, HB_HOSTS=str(hosts_file), HB_KEY=key, HB_INFO=json.dumps(SYSTEM_INFO, separators=(",", ":")))
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-           f"http://127.0.0.1:{port}"]
+    env = dict(
+        os.environ,
+        HB_HOSTS=str(hosts_file),
+        HB_KEY=key,
+        HB_INFO=json.dumps(SYSTEM_INFO, separators=(",", ":")),
+    )
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}",
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     dist = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {"client": "wrk", "command": " ".join(cmd), "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50_ms": _ms(dist["50"]), "p99_ms": _ms(dist["99"]),
-            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-            "errors": int(errors.group(1)) if errors else 0,
-            "socket_errors": socket_errors.group(1) if socket_errors else "", "raw": out}
+    return {
+        "client": "wrk",
+        "command": " ".join(cmd),
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": _ms(dist["50"]),
+        "p99_ms": _ms(dist["99"]),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "errors": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+        "raw": out,
+    }
 
 
-async def _httpx_load(port: int, key: str, lines: list[str], seconds: int, connections: int) -> dict:
+async def _httpx_load(
+    port: int, key: str, lines: list[str], seconds: int, connections: int
+) -> dict:
     import httpx
 
     lat: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
-                                 timeout=10) as c:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=10
+    ) as c:
         targets = [(line.split() + [key])[:2] for line in lines]
 
         async def worker():
             nonlocal errors
             while (t0 := time.perf_counter()) < stop_at:
                 host, host_key = random.choice(targets)
-                r = await c.post("/api/agent/heartbeat", headers={"X-Api-Key": host_key},
-                                 json={"hostname": host, "system_info": SYSTEM_INFO})
+                r = await c.post(
+                    "/api/agent/heartbeat",
+                    headers={"X-Api-Key": host_key},
+                    json={"hostname": host, "system_info": SYSTEM_INFO},
+                )
                 lat.append((time.perf_counter() - t0) * 1000)
                 errors += r.status_code != 200
 
@@ -208,9 +299,16 @@ async def _httpx_load(port: int, key: str, lines: list[str], seconds: int, conne
         await asyncio.gather(*(worker() for _ in range(connections)))
         elapsed = time.perf_counter() - t0
     lat.sort()
-    return {"client": "httpx", "command": f"httpx async, {connections} connections, {seconds}s", "rps": len(lat) / elapsed,
-            "p50_ms": statistics.median(lat), "p99_ms": lat[int(len(lat) * 0.99) - 1], "requests": len(lat),
-            "errors": errors, "socket_errors": ""}
+    return {
+        "client": "httpx",
+        "command": f"httpx async, {connections} connections, {seconds}s",
+        "rps": len(lat) / elapsed,
+        "p50_ms": statistics.median(lat),
+        "p99_ms": lat[int(len(lat) * 0.99) - 1],
+        "requests": len(lat),
+        "errors": errors,
+        "socket_errors": "",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,11 +319,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--client", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx")
-    ap.add_argument("--redis", metavar="URL", nargs="?", const="redis://127.0.0.1:6379/15", default=None,
-                    help="rate limiter in Redis (default URL with the flag: redis://127.0.0.1:6379/15)")
-    ap.add_argument("--credential", choices=("agent-keys", "fleet"), default="agent-keys",
-                    help="one bound agent key per VPS (default), or one operator key for every host")
+    ap.add_argument(
+        "--client", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx"
+    )
+    ap.add_argument(
+        "--redis",
+        metavar="URL",
+        nargs="?",
+        const="redis://127.0.0.1:6379/15",
+        default=None,
+        help="rate limiter in Redis (default URL with the flag: redis://127.0.0.1:6379/15)",
+    )
+    ap.add_argument(
+        "--credential",
+        choices=("agent-keys", "fleet"),
+        default="agent-keys",
+        help="one bound agent key per VPS (default), or one operator key for every host",
+    )
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
 
@@ -242,28 +352,49 @@ def main(argv: list[str] | None = None) -> int:
             if args.client == "wrk":
                 run_wrk(port, key, hosts_file, args.warmup, args.connections, args.threads)
                 cpu0 = server_cpu(proc)
-                result = run_wrk(port, key, hosts_file, args.seconds, args.connections, args.threads)
+                result = run_wrk(
+                    port, key, hosts_file, args.seconds, args.connections, args.threads
+                )
                 cpu1 = server_cpu(proc)
                 n = max(result["requests"], 1)
                 # CPU spent per heartbeat: what the rate would be if both cores were the server's
                 result["serve_cpu_ms_per_request"] = 1000 * (cpu1[0] - cpu0[0]) / n
                 result["pg_cpu_ms_per_request"] = 1000 * (cpu1[1] - cpu0[1]) / n
                 # the framework's ceiling on this machine, right now: a trivial route, same load
-                out = subprocess.run(["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{max(5, args.seconds // 2)}s",
-                                      "--latency", f"http://127.0.0.1:{port}/healthz"],
-                                     capture_output=True, text=True, check=True).stdout
+                out = subprocess.run(
+                    [
+                        "wrk",
+                        f"-t{args.threads}",
+                        f"-c{args.connections}",
+                        f"-d{max(5, args.seconds // 2)}s",
+                        "--latency",
+                        f"http://127.0.0.1:{port}/healthz",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
                 result["baseline_rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
                 cpu2 = server_cpu(proc)
                 base_n = int(re.search(r"(\d+) requests in", out).group(1))
-                result["baseline_serve_cpu_ms_per_request"] = 1000 * (cpu2[0] - cpu1[0]) / max(base_n, 1)
-                result["baseline_p99_ms"] = _ms(dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))["99"])
+                result["baseline_serve_cpu_ms_per_request"] = (
+                    1000 * (cpu2[0] - cpu1[0]) / max(base_n, 1)
+                )
+                result["baseline_p99_ms"] = _ms(
+                    dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))["99"]
+                )
             else:
+
                 def go(seconds):
-                    code = (f"import asyncio, json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r});"
-                            f"import heartbeats as h; hosts = open({str(hosts_file)!r}).read().splitlines();"
-                            f"print(json.dumps(asyncio.run(h._httpx_load({port}, {key!r}, hosts, {seconds}, "
-                            f"{args.connections}))))")
-                    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+                    code = (
+                        f"import asyncio, json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r});"
+                        f"import heartbeats as h; hosts = open({str(hosts_file)!r}).read().splitlines();"
+                        f"print(json.dumps(asyncio.run(h._httpx_load({port}, {key!r}, hosts, {seconds}, "
+                        f"{args.connections}))))"
+                    )
+                    out = subprocess.run(
+                        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+                    )
                     return json.loads(out.stdout)
 
                 go(args.warmup)
@@ -272,25 +403,37 @@ def main(argv: list[str] | None = None) -> int:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(20)
     result.pop("raw", None)
-    result.update(vps=args.vps, workers=args.workers, redis=bool(args.redis), connections=args.connections, seconds=args.seconds,
-                  credential=args.credential,
-                  budget_ok=result["rps"] >= 3000 and result["p99_ms"] <= 50 and result["errors"] == 0)
+    result.update(
+        vps=args.vps,
+        workers=args.workers,
+        redis=bool(args.redis),
+        connections=args.connections,
+        seconds=args.seconds,
+        credential=args.credential,
+        budget_ok=result["rps"] >= 3000 and result["p99_ms"] <= 50 and result["errors"] == 0,
+    )
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"heartbeats: {result['rps']:.0f}/s, p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-              f"{result['requests']} requests, {result['errors']} errors "
-              f"({args.workers} workers, {args.connections} connections, {args.seconds}s, {result['client']}, "
-              f"rate limiter {'in Redis' if args.redis else 'in process'}, {args.credential}) "
-              f"budget >= 3000/s p99 <= 50 ms: {'ok' if result['budget_ok'] else 'MISSED'}")
+        print(
+            f"heartbeats: {result['rps']:.0f}/s, p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+            f"{result['requests']} requests, {result['errors']} errors "
+            f"({args.workers} workers, {args.connections} connections, {args.seconds}s, {result['client']}, "
+            f"rate limiter {'in Redis' if args.redis else 'in process'}, {args.credential}) "
+            f"budget >= 3000/s p99 <= 50 ms: {'ok' if result['budget_ok'] else 'MISSED'}"
+        )
         if "serve_cpu_ms_per_request" in result:
             a, b = result["serve_cpu_ms_per_request"], result["pg_cpu_ms_per_request"]
-            print(f"CPU per heartbeat: sigma serve {a:.3f} ms + PostgreSQL {b:.3f} ms (all of PostgreSQL, "
-                  f"other clients included) -> {2000 / (a + b):.0f}/s if both cores were theirs alone; "
-                  f"GET /healthz costs sigma serve {result['baseline_serve_cpu_ms_per_request']:.3f} ms")
+            print(
+                f"CPU per heartbeat: sigma serve {a:.3f} ms + PostgreSQL {b:.3f} ms (all of PostgreSQL, "
+                f"other clients included) -> {2000 / (a + b):.0f}/s if both cores were theirs alone; "
+                f"GET /healthz costs sigma serve {result['baseline_serve_cpu_ms_per_request']:.3f} ms"
+            )
         if "baseline_rps" in result:
-            print(f"baseline (GET /healthz, same server and load): {result['baseline_rps']:.0f}/s, "
-                  f"p99 {result['baseline_p99_ms']:.1f} ms; heartbeats at {result['rps'] / result['baseline_rps']:.0%} of it")
+            print(
+                f"baseline (GET /healthz, same server and load): {result['baseline_rps']:.0f}/s, "
+                f"p99 {result['baseline_p99_ms']:.1f} ms; heartbeats at {result['rps'] / result['baseline_rps']:.0%} of it"
+            )
         print(f"load: {result['command']}")
     return 0 if result["budget_ok"] else 1
 

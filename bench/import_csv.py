@@ -30,9 +30,31 @@ from pathlib import Path
 
 BUDGET_S = 5.0
 COLUMNS = [
-    "id", "hostname", "alias", "provider_name", "ip_addresses", "ssh_port", "country", "city", "dc_name",
-    "cpu_cores", "ram_mb", "disk_gb", "bandwidth_tb", "cost_monthly", "currency", "status", "purchase_date",
-    "expire_date", "purpose", "vpn_protocol", "tags", "monitoring_enabled", "node_exporter_port", "extra", "notes",
+    "id",
+    "hostname",
+    "alias",
+    "provider_name",
+    "ip_addresses",
+    "ssh_port",
+    "country",
+    "city",
+    "dc_name",
+    "cpu_cores",
+    "ram_mb",
+    "disk_gb",
+    "bandwidth_tb",
+    "cost_monthly",
+    "currency",
+    "status",
+    "purchase_date",
+    "expire_date",
+    "purpose",
+    "vpn_protocol",
+    "tags",
+    "monitoring_enabled",
+    "node_exporter_port",
+    "extra",
+    "notes",
 ]
 COUNTRIES = ["HK", "JP", "SG", "US", "DE", "NL", "GB", "FR", "KR", "TW", "CA", "RU"]
 LABELS = ["china-telecom", "china-unicom", "china-mobile", "overseas", "internal", "", "anycast"]
@@ -62,16 +84,38 @@ def generate_csv(rows: int, seed: int = 4) -> str:
                 ip = f"{rnd.randint(1, 223)}.{rnd.randint(0, 255)}.{(i >> 8) & 255}.{(i + k) & 255}"
             ips.append({"ip": ip, "label": rnd.choice(LABELS)})
         bought = today - timedelta(days=rnd.randint(0, 900))
-        tags = [f"p:{rnd.choice(['airport', 'aoxvpn', 'purevpn'])}"] + (["cn-optimized"] if rnd.random() < 0.5 else [])
-        w.writerow([
-            str(uuid.UUID(int=rnd.getrandbits(128), version=4)), f"{country.lower()}-{i:05d}", f"node {i}",
-            rnd.choice(names), json.dumps(ips, separators=(",", ":")), 22, country, "", f"DC-{i % 17}",
-            rnd.choice([1, 2, 4]), rnd.choice([512, 1024, 2048]), rnd.choice([10, 20, 40]),
-            f"{rnd.randint(1, 40) / 4:.2f}", f"{rnd.randint(100, 9999) / 100:.2f}", rnd.choice(CURRENCIES),
-            rnd.choice(STATUSES), bought.isoformat(), (bought + timedelta(days=30)).isoformat(),
-            rnd.choice(PURPOSES), rnd.choice(["wireguard", "xray", ""]), ";".join(tags), "true", 9100,
-            json.dumps({"batch": i // 1000}), "",
-        ])
+        tags = [f"p:{rnd.choice(['airport', 'aoxvpn', 'purevpn'])}"] + (
+            ["cn-optimized"] if rnd.random() < 0.5 else []
+        )
+        w.writerow(
+            [
+                str(uuid.UUID(int=rnd.getrandbits(128), version=4)),
+                f"{country.lower()}-{i:05d}",
+                f"node {i}",
+                rnd.choice(names),
+                json.dumps(ips, separators=(",", ":")),
+                22,
+                country,
+                "",
+                f"DC-{i % 17}",
+                rnd.choice([1, 2, 4]),
+                rnd.choice([512, 1024, 2048]),
+                rnd.choice([10, 20, 40]),
+                f"{rnd.randint(1, 40) / 4:.2f}",
+                f"{rnd.randint(100, 9999) / 100:.2f}",
+                rnd.choice(CURRENCIES),
+                rnd.choice(STATUSES),
+                bought.isoformat(),
+                (bought + timedelta(days=30)).isoformat(),
+                rnd.choice(PURPOSES),
+                rnd.choice(["wireguard", "xray", ""]),
+                ";".join(tags),
+                "true",
+                9100,
+                json.dumps({"batch": i // 1000}),
+                "",
+            ]
+        )
     return buf.getvalue()
 
 
@@ -125,7 +169,12 @@ def cli_import(db: str, path: Path) -> tuple[float, float, str]:
     env.pop("SIGMA_SERVER", None)
     cpu0 = _children_cpu()
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "sigma", "import", "vps", str(path)], capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "sigma", "import", "vps", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     elapsed = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"import failed ({r.returncode}): {r.stderr[-2000:]}")
@@ -150,7 +199,9 @@ def service_import(db: str, text: str) -> float:
     return elapsed
 
 
-def bench(label: str, url: str | None, rows: int, workdir: Path, text: str, path: Path) -> tuple[list[str], bool]:
+def bench(
+    label: str, url: str | None, rows: int, workdir: Path, text: str, path: Path
+) -> tuple[list[str], bool]:
     out = []
     db = fresh_db(url, workdir, "cli")
     try:
@@ -164,10 +215,14 @@ def bench(label: str, url: str | None, rows: int, workdir: Path, text: str, path
     finally:
         drop_db(url, db)
     verdict = "OK" if first <= BUDGET_S else "OVER BUDGET"
-    out.append(f"{label}: `sigma import vps` {rows:,} new rows: {first:.2f} s wall, {first_cpu:.2f} s CPU "
-               f"({verdict}, budget {BUDGET_S:.0f} s; load average {os.getloadavg()[0]:.1f})")
+    out.append(
+        f"{label}: `sigma import vps` {rows:,} new rows: {first:.2f} s wall, {first_cpu:.2f} s CPU "
+        f"({verdict}, budget {BUDGET_S:.0f} s; load average {os.getloadavg()[0]:.1f})"
+    )
     out.append(f"{label}:   -> {line}")
-    out.append(f"{label}: same file again ({rows:,} unchanged): {again:.2f} s wall, {again_cpu:.2f} s CPU")
+    out.append(
+        f"{label}: same file again ({rows:,} unchanged): {again:.2f} s wall, {again_cpu:.2f} s CPU"
+    )
     out.append(f"{label}: service call alone ({rows:,} new rows, one transaction): {svc:.2f} s")
     return out, first <= BUDGET_S
 
@@ -175,8 +230,13 @@ def bench(label: str, url: str | None, rows: int, workdir: Path, text: str, path
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=10_000)
-    p.add_argument("--pg", default=os.environ.get("SIGMA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
-                   help="PostgreSQL admin URL (a throwaway database is created); '' to skip")
+    p.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "SIGMA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="PostgreSQL admin URL (a throwaway database is created); '' to skip",
+    )
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -190,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
                 more, pg_ok = bench("PostgreSQL", args.pg, args.rows, workdir, text, path)
                 lines, ok = lines + more, ok and pg_ok
             except Exception as exc:  # noqa: BLE001
-                lines.append(f"PostgreSQL: skipped ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+                lines.append(
+                    f"PostgreSQL: skipped ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+                )
         print("\n".join(lines))
     return 0 if ok else 1
 

@@ -69,8 +69,11 @@ def measure(url: str, runs: int) -> dict[str, float]:
         label = " + ".join(f"{k}={v}" for k, v in q.items())
         out[label] = statistics.median(times)
         p50 = statistics.median(times)
-        print(f"  {label:<60} p50 {p50:6.2f} ms  p99 {sorted(times)[int(len(times) * .99) - 1]:6.2f} ms  "
-              f"({page.total} rows match)  {'PASS' if p50 <= 15 else 'FAIL'}", flush=True)
+        print(
+            f"  {label:<60} p50 {p50:6.2f} ms  p99 {sorted(times)[int(len(times) * 0.99) - 1]:6.2f} ms  "
+            f"({page.total} rows match)  {'PASS' if p50 <= 15 else 'FAIL'}",
+            flush=True,
+        )
     engine.dispose()
     return out
 
@@ -83,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-pg", action="store_true")
     ap.add_argument("--sqlite", default=None, help="SQLite file (default: a new temporary one)")
-    ap.add_argument("--reuse", action="store_true", help="skip loading a database that already holds --vps VPS")
+    ap.add_argument(
+        "--reuse", action="store_true", help="skip loading a database that already holds --vps VPS"
+    )
     args = ap.parse_args(argv)
     worst = 0.0
     targets = [] if args.skip_pg else [("postgresql", args.pg)]

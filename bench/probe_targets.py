@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from serverproc import Server, free_port  # noqa: E402
 
-PG = os.environ.get("SIGMA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/sigma_bench_probe")
+PG = os.environ.get(
+    "SIGMA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/sigma_bench_probe"
+)
 
 LISTENER = """
 import asyncio, sys
@@ -56,11 +58,31 @@ def load_fleet(n: int, port: int) -> None:
     engine = make_engine(PG)
     upgrade(engine)
     now = utcnow()
-    rows = [dict(id=uuid.uuid4(), hostname=f"probe-{i:05d}", alias="", provider_id=None,
-                 ip_addresses=[{"ip": f"127.1.{i // 250}.{i % 250 + 1}", "label": "china-telecom"}],
-                 ssh_port=port, country="", city="", dc_name="", currency="USD", status="active", purpose="",
-                 vpn_protocol="", tags=[], monitoring_enabled=True, node_exporter_port=9100, extra={}, notes="",
-                 created_at=now, updated_at=now) for i in range(n)]
+    rows = [
+        dict(
+            id=uuid.uuid4(),
+            hostname=f"probe-{i:05d}",
+            alias="",
+            provider_id=None,
+            ip_addresses=[{"ip": f"127.1.{i // 250}.{i % 250 + 1}", "label": "china-telecom"}],
+            ssh_port=port,
+            country="",
+            city="",
+            dc_name="",
+            currency="USD",
+            status="active",
+            purpose="",
+            vpn_protocol="",
+            tags=[],
+            monitoring_enabled=True,
+            node_exporter_port=9100,
+            extra={},
+            notes="",
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(n)
+    ]
     with engine.begin() as conn:
         conn.execute(insert(Vps), rows)
     engine.dispose()
@@ -84,11 +106,31 @@ def main(argv: list[str] | None = None) -> int:
         try:
             key = server.api_key("agent")
             env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGMA_", "PROBE_"))}
-            env.update(SIGMA_API_URL=server.api, SIGMA_API_KEY=key, SIGMA_DATA_DIR=str(Path(tmp) / "data"))
-            cmd = [sys.executable, "-m", "sigma", "probe", "run", "--source", "cn-bench", "--once",
-                   "--check-types", args.check_types, "--concurrency", str(args.concurrency),
-                   "--batch-size", str(args.batch_size), "--tcp-timeout", "5", "--icmp-timeout", "3",
-                   "--spool-dir", str(Path(tmp) / "spool")]
+            env.update(
+                SIGMA_API_URL=server.api, SIGMA_API_KEY=key, SIGMA_DATA_DIR=str(Path(tmp) / "data")
+            )
+            cmd = [
+                sys.executable,
+                "-m",
+                "sigma",
+                "probe",
+                "run",
+                "--source",
+                "cn-bench",
+                "--once",
+                "--check-types",
+                args.check_types,
+                "--concurrency",
+                str(args.concurrency),
+                "--batch-size",
+                str(args.batch_size),
+                "--tcp-timeout",
+                "5",
+                "--icmp-timeout",
+                "3",
+                "--spool-dir",
+                str(Path(tmp) / "spool"),
+            ]
             t0 = time.perf_counter()
             r = subprocess.run(cmd, env=env, capture_output=True, text=True)
             wall = time.perf_counter() - t0
@@ -100,9 +142,11 @@ def main(argv: list[str] | None = None) -> int:
             listener.send_signal(signal.SIGTERM)
             listener.wait(10)
     m = re.search(r"in ([\d.]+)s", line)
-    print(f"probe: {args.targets} targets x {args.check_types}: round {m.group(1) if m else '?'} s, whole command "
-          f"{wall:.1f} s (concurrency {args.concurrency}, batches of {args.batch_size}); {stored} checks stored. "
-          f"Budget <= 60 s.")
+    print(
+        f"probe: {args.targets} targets x {args.check_types}: round {m.group(1) if m else '?'} s, whole command "
+        f"{wall:.1f} s (concurrency {args.concurrency}, batches of {args.batch_size}); {stored} checks stored. "
+        f"Budget <= 60 s."
+    )
     print(f"probe said: {line.split('sigma.probe: ')[-1]}")
     round_s = float(m.group(1)) if m else float("inf")
     return 0 if r.returncode == 0 and round_s <= 60 else 1

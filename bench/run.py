@@ -21,7 +21,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-BENCHMARKS = ("startup", "list_filtered", "exports", "heartbeats", "import_csv", "probe_targets", "agent_resources")
+BENCHMARKS = (
+    "startup",
+    "list_filtered",
+    "exports",
+    "heartbeats",
+    "import_csv",
+    "probe_targets",
+    "agent_resources",
+)
 # the arguments run.py gives each (besides startup, which takes --runs)
 ARGS = {
     "list_filtered": ["--runs", "100"],
@@ -61,13 +69,20 @@ def machine() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("only", nargs="*", metavar="BENCHMARK", help=f"any of: {', '.join(BENCHMARKS)} (default: all)")
+    ap.add_argument(
+        "only",
+        nargs="*",
+        metavar="BENCHMARK",
+        help=f"any of: {', '.join(BENCHMARKS)} (default: all)",
+    )
     ap.add_argument("--runs", type=int, default=15, help="runs per timed command (>= 10)")
     ap.add_argument("--json", type=Path, default=None, help="also write all figures here")
     args = ap.parse_args(argv)
     unknown = set(args.only) - set(BENCHMARKS)
     if unknown:
-        ap.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}")
+        ap.error(
+            f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}"
+        )
     chosen = args.only or list(BENCHMARKS)
 
     info = machine()
@@ -79,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
 
         t0 = time.perf_counter()
         results = startup.run(runs=max(args.runs, 10))
-        print(f"\n== CLI startup ({time.perf_counter() - t0:.0f} s; load average now "
-              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+        print(
+            f"\n== CLI startup ({time.perf_counter() - t0:.0f} s; load average now "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})"
+        )
         print(startup.table(results), flush=True)
         figures["startup"] = [r.as_dict() for r in results]
         failed |= any(r.verdict == "FAIL" for r in results)

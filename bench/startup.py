@@ -53,8 +53,15 @@ FLOOR_LOCAL = "import typer, rich.table, sqlmodel"
 FLOOR_REMOTE = "import typer, rich.table, httpx"
 FLEET_VPS = 1_000
 # settings that would distort the timings if the caller's shell had them
-DROP_ENV = ("PYTHONDONTWRITEBYTECODE", "PYTHONPROFILEIMPORTTIME", "PYTHONTRACEMALLOC",
-            "PYTHONDEVMODE", "PYTHONMALLOC", "PYTHONVERBOSE", "PYTHONINSPECT")
+DROP_ENV = (
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONTRACEMALLOC",
+    "PYTHONDEVMODE",
+    "PYTHONMALLOC",
+    "PYTHONVERBOSE",
+    "PYTHONINSPECT",
+)
 
 
 def _median(values: list[float]) -> float | None:
@@ -105,9 +112,14 @@ class Result:
 
     def as_dict(self) -> dict:
         return {
-            **asdict(self), "median_ms": self.median_ms, "floor_ms": self.floor_ms,
-            "median_cpu_ms": _median(self.cpu_ms), "floor_cpu_ms_median": _median(self.floor_cpu_ms),
-            "ratio": self.ratio, "cpu_ratio": self.cpu_ratio, "verdict": self.verdict,
+            **asdict(self),
+            "median_ms": self.median_ms,
+            "floor_ms": self.floor_ms,
+            "median_cpu_ms": _median(self.cpu_ms),
+            "floor_cpu_ms_median": _median(self.floor_cpu_ms),
+            "ratio": self.ratio,
+            "cpu_ratio": self.cpu_ratio,
+            "verdict": self.verdict,
         }
 
 
@@ -144,8 +156,9 @@ def spawn_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (usage.ru_utime + usage.ru_stime) * 1000
 
 
-def time_subprocess(commands: list[list[str]], runs: int, env: dict[str, str], warmup: int = 2
-                    ) -> tuple[list[list[float]], list[list[float]]]:
+def time_subprocess(
+    commands: list[list[str]], runs: int, env: dict[str, str], warmup: int = 2
+) -> tuple[list[list[float]], list[list[float]]]:
     """Alternate single runs (A B, then B A, ...): wall and CPU ms of each run, per command."""
     for _ in range(warmup):
         for argv in commands:
@@ -162,7 +175,9 @@ def time_subprocess(commands: list[list[str]], runs: int, env: dict[str, str], w
     return wall, cpu
 
 
-def time_hyperfine(commands: list[list[str]], runs: int, env: dict[str, str], per_round: int = 3) -> list[list[float]]:
+def time_hyperfine(
+    commands: list[list[str]], runs: int, env: dict[str, str], per_round: int = 3
+) -> list[list[float]]:
     """Rounds of `hyperfine -N` with all commands, order flipped each round; times in ms."""
     times: list[list[float]] = [[] for _ in commands]
     order = list(range(len(commands)))
@@ -170,11 +185,24 @@ def time_hyperfine(commands: list[list[str]], runs: int, env: dict[str, str], pe
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "hf.json"
         for r in range(rounds):
-            argv = ["hyperfine", "-N", "--style", "none", "--output", "null",
-                    "--warmup", "2" if r == 0 else "1", "--runs", str(per_round),
-                    "--export-json", str(out)]
+            argv = [
+                "hyperfine",
+                "-N",
+                "--style",
+                "none",
+                "--output",
+                "null",
+                "--warmup",
+                "2" if r == 0 else "1",
+                "--runs",
+                str(per_round),
+                "--export-json",
+                str(out),
+            ]
             argv += [shlex.join(commands[i]) for i in order]
-            subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             data = json.loads(out.read_text())["results"]
             for i, res in zip(order, data, strict=True):
                 times[i].extend(t * 1000 for t in res["times"])
@@ -182,8 +210,9 @@ def time_hyperfine(commands: list[list[str]], runs: int, env: dict[str, str], pe
     return times
 
 
-def measure(commands: list[list[str]], runs: int, env: dict[str, str], method: str
-            ) -> tuple[list[list[float]], list[list[float]]]:
+def measure(
+    commands: list[list[str]], runs: int, env: dict[str, str], method: str
+) -> tuple[list[list[float]], list[list[float]]]:
     """Wall ms and CPU ms (empty lists with hyperfine, which reports only means) per command."""
     if method == "hyperfine":
         return time_hyperfine(commands, runs, env), [[] for _ in commands]
@@ -197,9 +226,13 @@ def _check(argv: list[str], env: dict[str, str], expect_lines: int = 0) -> None:
     """Run once for real: a benchmark of an error path would be worthless."""
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        raise SystemExit(f"{shlex.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+        raise SystemExit(
+            f"{shlex.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}"
+        )
     if len(proc.stdout.splitlines()) < expect_lines:
-        raise SystemExit(f"{shlex.join(argv)} printed {len(proc.stdout.splitlines())} lines, expected >= {expect_lines}")
+        raise SystemExit(
+            f"{shlex.join(argv)} printed {len(proc.stdout.splitlines())} lines, expected >= {expect_lines}"
+        )
 
 
 class RemoteServer:
@@ -239,14 +272,28 @@ class RemoteServer:
         log = open(self.tmp / "serve.log", "ab")  # noqa: SIM115 - the child keeps its own copy
         with log:
             self.proc = subprocess.Popen(
-                [self.sigma, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-                env=self.server_env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    self.sigma,
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "warning",
+                ],
+                env=self.server_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"sigma serve exited: {(self.tmp / 'serve.log').read_text()[-2000:]}")
+                raise SystemExit(
+                    f"sigma serve exited: {(self.tmp / 'serve.log').read_text()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(self.base + "/healthz", timeout=1) as resp:
                     if resp.status == 200:
@@ -258,11 +305,16 @@ class RemoteServer:
             raise SystemExit("sigma serve did not answer /healthz in time")
         proc = subprocess.run(
             [self.sigma, "login", self.base, "--email", self.ADMIN[0], "--password-stdin"],
-            input=self.ADMIN[1] + "\n", capture_output=True, text=True, env=self.client_env,
+            input=self.ADMIN[1] + "\n",
+            capture_output=True,
+            text=True,
+            env=self.client_env,
         )
         if proc.returncode != 0:
             self.stop()
-            raise SystemExit(f"sigma login failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+            raise SystemExit(
+                f"sigma login failed ({proc.returncode}): {proc.stderr.strip()[-500:]}"
+            )
 
     def stop(self) -> None:
         import signal
@@ -293,28 +345,50 @@ def run(runs: int = 15, method: str | None = None, quiet: bool = False) -> list[
     with tempfile.TemporaryDirectory(prefix="sigma-bench-") as tmp:
         db = Path(tmp) / "fleet.db"
         stats = build(f"sqlite:///{db}", FLEET_VPS, FLEET_VPS)
-        say(f"fleet: {stats.vps} VPS in {db} (load {stats.load_s:.2f} s); timing with {method}, {runs} runs each")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SIGMA_") and k not in DROP_ENV}
-        env["PYTHONPATH"] = os.pathsep.join([str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])])
+        say(
+            f"fleet: {stats.vps} VPS in {db} (load {stats.load_s:.2f} s); timing with {method}, {runs} runs each"
+        )
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("SIGMA_") and k not in DROP_ENV
+        }
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
         env.update(
             SIGMA_DATABASE_URL=f"sqlite:///{db}",
             SIGMA_CONFIG=str(Path(tmp) / "no-such-config.yaml"),
             SIGMA_DATA_DIR=str(Path(tmp) / "data"),
             COLUMNS="160",
         )
-        has_sqlmodel = subprocess.run([PY, "-c", "import sqlmodel"], capture_output=True).returncode == 0
-        where = subprocess.run([sigma, "--version"], capture_output=True, text=True, env=env).stdout.strip()
-        origin = subprocess.run([PY, "-c", "import sigma; print(sigma.__file__)"], capture_output=True,
-                                text=True, env=env).stdout.strip()
+        has_sqlmodel = (
+            subprocess.run([PY, "-c", "import sqlmodel"], capture_output=True).returncode == 0
+        )
+        where = subprocess.run(
+            [sigma, "--version"], capture_output=True, text=True, env=env
+        ).stdout.strip()
+        origin = subprocess.run(
+            [PY, "-c", "import sigma; print(sigma.__file__)"],
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout.strip()
         say(f"measuring {where} from {origin}")
 
         cases = [
             # (what, command, floor code, budget)
             ("sigma --help", [sigma, "--help"], FLOOR_HELP, 1.3),
-            (f"sigma vps list (local SQLite, {FLEET_VPS:,} VPS)", [sigma, "vps", "list"],
-             FLOOR_LOCAL if has_sqlmodel else None, 1.2),
-            (f"sigma vps list --all (local SQLite, {FLEET_VPS:,} rows shown)", [sigma, "vps", "list", "--all"],
-             FLOOR_LOCAL if has_sqlmodel else None, None),
+            (
+                f"sigma vps list (local SQLite, {FLEET_VPS:,} VPS)",
+                [sigma, "vps", "list"],
+                FLOOR_LOCAL if has_sqlmodel else None,
+                1.2,
+            ),
+            (
+                f"sigma vps list --all (local SQLite, {FLEET_VPS:,} rows shown)",
+                [sigma, "vps", "list", "--all"],
+                FLOOR_LOCAL if has_sqlmodel else None,
+                None,
+            ),
         ]
         if not has_sqlmodel:
             say("sqlmodel is not installed: `pip install sqlmodel` to measure the local-list floor")
@@ -324,7 +398,9 @@ def run(runs: int = 15, method: str | None = None, quiet: bool = False) -> list[
         # the interpreter alone, for reference
         base = [PY, "-c", "pass"]
         (t_base,), (c_base,) = measure([base], runs, env, method)
-        results.append(Result("python -c pass (interpreter + site)", shlex.join(base), t_base, c_base))
+        results.append(
+            Result("python -c pass (interpreter + site)", shlex.join(base), t_base, c_base)
+        )
         for what, argv, floor_code, budget in cases:
             results.append(_time_case(what, argv, floor_code, budget, env, runs, method, say))
 
@@ -332,21 +408,40 @@ def run(runs: int = 15, method: str | None = None, quiet: bool = False) -> list[
         server_db = Path(tmp) / "server.db"
         build(f"sqlite:///{server_db}", FLEET_VPS, FLEET_VPS)
         server = RemoteServer(sigma, server_db, Path(tmp), env)
-        say(f"remote: sigma serve on {server.base} over {FLEET_VPS:,} VPS, client logged in with `sigma login`")
+        say(
+            f"remote: sigma serve on {server.base} over {FLEET_VPS:,} VPS, client logged in with `sigma login`"
+        )
         server.start()
         try:
             remote_env = server.client_env
             _check([sigma, "vps", "list"], remote_env, expect_lines=25)
-            results.append(_time_case(
-                f"sigma vps list (remote, sigma serve on loopback, {FLEET_VPS:,} VPS)", [sigma, "vps", "list"],
-                FLOOR_REMOTE, 1.3, remote_env, runs, method, say))
+            results.append(
+                _time_case(
+                    f"sigma vps list (remote, sigma serve on loopback, {FLEET_VPS:,} VPS)",
+                    [sigma, "vps", "list"],
+                    FLOOR_REMOTE,
+                    1.3,
+                    remote_env,
+                    runs,
+                    method,
+                    say,
+                )
+            )
         finally:
             server.stop()
     return results
 
 
-def _time_case(what: str, argv: list[str], floor_code: str | None, budget: float | None,
-               env: dict[str, str], runs: int, method: str, say) -> Result:
+def _time_case(
+    what: str,
+    argv: list[str],
+    floor_code: str | None,
+    budget: float | None,
+    env: dict[str, str],
+    runs: int,
+    method: str,
+    say,
+) -> Result:
     _check(argv, env)
     floor = [PY, "-c", floor_code] if floor_code else None
     say(f"timing: {shlex.join(argv)}" + (f"  vs  {shlex.join(floor)}" if floor else ""))
@@ -356,10 +451,15 @@ def _time_case(what: str, argv: list[str], floor_code: str | None, budget: float
         (t_cmd,), (c_cmd,) = measure([argv], runs, env, method)
         t_floor, c_floor = [], []
     return Result(
-        what=what, command=shlex.join(argv), times_ms=t_cmd, cpu_ms=c_cmd,
+        what=what,
+        command=shlex.join(argv),
+        times_ms=t_cmd,
+        cpu_ms=c_cmd,
         floor=f'python -c "{floor_code}"' if floor else None,
         floor_command=shlex.join(floor) if floor else None,
-        floor_times_ms=t_floor, floor_cpu_ms=c_floor, budget=budget if floor else None,
+        floor_times_ms=t_floor,
+        floor_cpu_ms=c_floor,
+        budget=budget if floor else None,
     )
 
 
@@ -367,21 +467,25 @@ def table(results: list[Result]) -> str:
     head = ("what", "median ms", "IQR", "floor", "floor ms", "ratio", "budget", "", "CPU ratio")
     rows = [head]
     for r in results:
-        rows.append((
-            r.what,
-            f"{r.median_ms:.0f}",
-            f"{r.iqr_ms:.0f}",
-            r.floor or "-",
-            f"{r.floor_ms:.0f}" if r.floor_ms else "-",
-            f"{r.ratio:.2f}x" if r.ratio else "-",
-            f"<= {r.budget}x" if r.budget else "-",
-            r.verdict,
-            f"{r.cpu_ratio:.2f}x" if r.cpu_ratio else "-",
-        ))
+        rows.append(
+            (
+                r.what,
+                f"{r.median_ms:.0f}",
+                f"{r.iqr_ms:.0f}",
+                r.floor or "-",
+                f"{r.floor_ms:.0f}" if r.floor_ms else "-",
+                f"{r.ratio:.2f}x" if r.ratio else "-",
+                f"<= {r.budget}x" if r.budget else "-",
+                r.verdict,
+                f"{r.cpu_ratio:.2f}x" if r.cpu_ratio else "-",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = [
-        "  ".join(cell.ljust(w) if i in (0, 3) else cell.rjust(w)
-                  for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+        "  ".join(
+            cell.ljust(w) if i in (0, 3) else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
         for row in rows
     ]
     lines.insert(1, "-" * max(len(line) for line in lines))
@@ -391,9 +495,13 @@ def table(results: list[Result]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="CLI startup budgets")
     ap.add_argument("--runs", type=int, default=15, help="runs per command (>= 10; default 15)")
-    ap.add_argument("--method", choices=("subprocess", "hyperfine"), default="subprocess",
-                    help="subprocess (default): alternates single runs, records CPU time too; "
-                         "hyperfine: rounds of hyperfine -N, order flipped each round")
+    ap.add_argument(
+        "--method",
+        choices=("subprocess", "hyperfine"),
+        default="subprocess",
+        help="subprocess (default): alternates single runs, records CPU time too; "
+        "hyperfine: rounds of hyperfine -N, order flipped each round",
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args(argv)
     results = run(max(args.runs, 10), args.method)

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 
-PG_ADMIN_URL = os.environ.get("SIGMA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "SIGMA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -224,8 +226,11 @@ class Api:
     def user(self, role: str, email: str | None = None, password: str = "password-123") -> str:
         """Create a user with `role` and return a bearer token for them."""
         email = email or f"{role}-{uuid.uuid4().hex[:6]}@example.com"
-        r = self.client.post("/api/users", headers=self.headers(),
-                             json={"email": email, "password": password, "role": role})
+        r = self.client.post(
+            "/api/users",
+            headers=self.headers(),
+            json={"email": email, "password": password, "role": role},
+        )
         assert r.status_code == 200, r.text
         r = self.client.post("/api/auth/login", json={"email": email, "password": password})
         assert r.status_code == 200, r.text
@@ -234,11 +239,18 @@ class Api:
     def api_key(self, role: str, read_only: bool = False) -> str:
         """An API key belonging to a new user with `role`."""
         email = f"{role}-key-{uuid.uuid4().hex[:6]}@example.com"
-        r = self.client.post("/api/users", headers=self.headers(),
-                             json={"email": email, "password": "password-123", "role": role})
+        r = self.client.post(
+            "/api/users",
+            headers=self.headers(),
+            json={"email": email, "password": "password-123", "role": role},
+        )
         assert r.status_code == 200, r.text
-        r = self.client.post("/api/auth/api-keys", params={"user": email}, headers=self.headers(),
-                             json={"name": f"{role}-key", "read_only": read_only})
+        r = self.client.post(
+            "/api/auth/api-keys",
+            params={"user": email},
+            headers=self.headers(),
+            json={"name": f"{role}-key", "read_only": read_only},
+        )
         assert r.status_code == 200, r.text
         return r.json()["key"]
 
@@ -250,8 +262,13 @@ ADMIN_EMAIL, ADMIN_PASSWORD = "admin@test.local", "testpass123"
 def api_settings(db_url):
     from sigma.settings import Settings
 
-    return Settings(database_url=db_url, jwt_secret="test-jwt-secret-0123456789",
-                    rate_limit_requests=100_000, rate_limit_login=100_000, jobs_enabled=False)
+    return Settings(
+        database_url=db_url,
+        jwt_secret="test-jwt-secret-0123456789",
+        rate_limit_requests=100_000,
+        rate_limit_login=100_000,
+        jobs_enabled=False,
+    )
 
 
 @pytest.fixture
@@ -300,18 +317,28 @@ def remote_cli_server(db_url, monkeypatch):
 
     if not _ADMIN_HASH:  # argon2id at production cost: once per session
         _ADMIN_HASH.append(auth.hash_password(ADMIN_PASSWORD))
-    settings = Settings(database_url=db_url, jwt_secret="test-jwt-secret-0123456789abcdef",
-                        rate_limit_requests=1_000_000, rate_limit_login=1_000_000, jobs_enabled=False)
+    settings = Settings(
+        database_url=db_url,
+        jwt_secret="test-jwt-secret-0123456789abcdef",
+        rate_limit_requests=1_000_000,
+        rate_limit_login=1_000_000,
+        jobs_enabled=False,
+    )
     eng = make_engine(db_url)
     upgrade(eng)
     with unit_of_work(sessionmaker(eng)) as session:
-        session.add(UserRow(email=ADMIN_EMAIL, name="Admin", role="admin", password_hash=_ADMIN_HASH[0]))
+        session.add(
+            UserRow(email=ADMIN_EMAIL, name="Admin", role="admin", password_hash=_ADMIN_HASH[0])
+        )
         session.flush()
         key = auth.create_api_key(session, SYSTEM, ApiKeyCreate(name="cli-tests"), ADMIN_EMAIL).key
     eng.dispose()
     app = create_app(settings)
-    monkeypatch.setattr(remote, "CLIENT_FACTORY",
-                        lambda base, headers: TestClient(app, base_url=base, headers=headers))
+    monkeypatch.setattr(
+        remote,
+        "CLIENT_FACTORY",
+        lambda base, headers: TestClient(app, base_url=base, headers=headers),
+    )
     monkeypatch.setenv("SIGMA_SERVER", "http://testserver")
     monkeypatch.setenv("SIGMA_API_KEY", key)
     with TestClient(app):  # runs the app's lifespan around the test

@@ -40,12 +40,19 @@ class Server:
         return self.base + "/api"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGMA_", "AGENT_", "PROBE_"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("SIGMA_", "AGENT_", "PROBE_"))
+        }
         env.update(
-            SIGMA_DATABASE_URL=self.db_url, SIGMA_DATA_DIR=str(self.workdir / "data"),
-            SIGMA_CONFIG=str(self.workdir / "config.yaml"), SIGMA_JWT_SECRET="agent-tests-jwt-secret-0123456789abcdef",
-            SIGMA_ADMIN_EMAIL=ADMIN[0], SIGMA_ADMIN_PASSWORD=ADMIN[1], SIGMA_RATE_LIMIT_REQUESTS="1000000",
-            SIGMA_RATE_LIMIT_LOGIN="1000", SIGMA_JOBS_ENABLED="false",
+            SIGMA_DATABASE_URL=self.db_url,
+            SIGMA_DATA_DIR=str(self.workdir / "data"),
+            SIGMA_CONFIG=str(self.workdir / "config.yaml"),
+            SIGMA_JWT_SECRET="agent-tests-jwt-secret-0123456789abcdef",
+            SIGMA_ADMIN_EMAIL=ADMIN[0],
+            SIGMA_ADMIN_PASSWORD=ADMIN[1],
+            SIGMA_RATE_LIMIT_REQUESTS="1000000",
+            SIGMA_RATE_LIMIT_LOGIN="1000",
+            SIGMA_JOBS_ENABLED="false",
         )
         env.update(self.extra_env)
         return env
@@ -57,8 +64,20 @@ class Server:
     def start(self, timeout: float = 30) -> Server:
         with open(self.log, "ab") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sigma", "serve", "--port", str(self.port), "--log-level", self.log_level],
-                env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "sigma",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    self.log_level,
+                ],
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         import httpx
 
@@ -89,16 +108,24 @@ class Server:
     def admin(self):
         import httpx
 
-        r = httpx.post(self.base + "/api/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]}, timeout=10)
+        r = httpx.post(
+            self.base + "/api/auth/login",
+            json={"email": ADMIN[0], "password": ADMIN[1]},
+            timeout=10,
+        )
         r.raise_for_status()
-        return httpx.Client(base_url=self.base, timeout=10, headers={"Authorization": f"Bearer {r.json()['token']}"})
+        return httpx.Client(
+            base_url=self.base, timeout=10, headers={"Authorization": f"Bearer {r.json()['token']}"}
+        )
 
     def api_key(self, role: str = "agent") -> str:
         import uuid
 
         with self.admin() as c:
             email = f"{role}-{uuid.uuid4().hex[:6]}@agent-tests.local"
-            c.post("/api/users", json={"email": email, "password": "password-123", "role": role}).raise_for_status()
+            c.post(
+                "/api/users", json={"email": email, "password": "password-123", "role": role}
+            ).raise_for_status()
             r = c.post("/api/auth/api-keys", params={"user": email}, json={"name": f"{role}-key"})
             r.raise_for_status()
             return r.json()["key"]

@@ -41,6 +41,8 @@ def each():
                 check(*case) if isinstance(case, tuple) else check(case)
             except (Exception, pytest.fail.Exception) as exc:  # noqa: BLE001 - reported below
                 failures.append(f"{case!r}: {type(exc).__name__}: {exc}")
-        assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures)
+        assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(
+            failures
+        )
 
     return _each

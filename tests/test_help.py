@@ -26,12 +26,29 @@ PATHS = [p for p, _ in TREE]
 
 def test_the_tree_has_the_core_commands():
     for expected in [
-        ("provider", "add"), ("provider", "list"), ("provider", "show"), ("provider", "edit"),
-        ("provider", "rm"), ("vps", "add"), ("vps", "list"), ("vps", "show"), ("vps", "edit"),
-        ("vps", "retire"), ("vps", "rm"), ("config", "show"), ("config", "path"), ("db", "upgrade"),
+        ("provider", "add"),
+        ("provider", "list"),
+        ("provider", "show"),
+        ("provider", "edit"),
+        ("provider", "rm"),
+        ("vps", "add"),
+        ("vps", "list"),
+        ("vps", "show"),
+        ("vps", "edit"),
+        ("vps", "retire"),
+        ("vps", "rm"),
+        ("config", "show"),
+        ("config", "path"),
+        ("db", "upgrade"),
         # the original CLI's spellings, hidden
-        ("providers", "create"), ("providers", "get"), ("providers", "update"),
-        ("providers", "delete"), ("vps", "create"), ("vps", "get"), ("vps", "update"), ("vps", "delete"),
+        ("providers", "create"),
+        ("providers", "get"),
+        ("providers", "update"),
+        ("providers", "delete"),
+        ("vps", "create"),
+        ("vps", "get"),
+        ("vps", "update"),
+        ("vps", "delete"),
     ]:
         assert expected in PATHS
 
@@ -42,7 +59,9 @@ def test_every_command_has_help_text(path, cmd):
     assert text, f"`sigma {' '.join(path)}` has no help text"
     for param in cmd.params:
         if isinstance(param, click.Option) and not param.hidden:
-            assert (param.help or "").strip(), f"`sigma {' '.join(path)}` option {param.opts} has no help"
+            assert (param.help or "").strip(), (
+                f"`sigma {' '.join(path)}` option {param.opts} has no help"
+            )
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[" ".join(p) or "sigma" for p in PATHS])

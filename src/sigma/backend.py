@@ -10,6 +10,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from sigma.schemas.common import Page
+    from sigma.schemas.costs import (
+        CostQuery,
+        CostSummary,
+        ExchangeRate,
+        ExchangeRateCreate,
+        MonthlyCosts,
+    )
     from sigma.schemas.identity import (
         ApiKey,
         ApiKeyCreate,
@@ -32,6 +39,25 @@ if TYPE_CHECKING:
         VpsFilter,
         VpsUpdate,
     )
+    from sigma.schemas.monitoring import (
+        IpCheck,
+        IpCheckCreate,
+        IpCheckFilter,
+        IpCheckSummary,
+        PurgeResult,
+        ReachabilityStatus,
+        VpsEvent,
+    )
+    from sigma.schemas.notify import NotifyReport
+    from sigma.schemas.stats import Stats
+    from sigma.schemas.tickets import (
+        Ticket,
+        TicketComment,
+        TicketCreate,
+        TicketFilter,
+        TicketUpdate,
+    )
+    from sigma.schemas.transfer import ImportReport
     from sigma.settings import Settings
 
 
@@ -52,6 +78,7 @@ class Backend(Protocol):
         `query` holds the filter's fields as given (the same validation on both sides), and
         `all_pages` every match instead of one page."""
         ...
+
     def list_vps(self, f: VpsFilter) -> Page[Vps]: ...
     def all_vps(self, f: VpsFilter) -> list[Vps]: ...
     def get_vps(self, ref: Any) -> Vps: ...
@@ -66,7 +93,9 @@ class Backend(Protocol):
     def totp_setup(self) -> TotpSetup: ...
     def totp_verify(self, code: str) -> TotpState: ...
     def totp_disable(self, code: str) -> TotpState: ...
-    def list_users(self, role: str | None = None, page: int = 1, per_page: int = 25) -> Page[User]: ...
+    def list_users(
+        self, role: str | None = None, page: int = 1, per_page: int = 25
+    ) -> Page[User]: ...
     def get_user(self, ref: Any) -> User: ...
     def create_user(self, data: UserCreate) -> User: ...
     def update_user(self, ref: Any, data: UserUpdate) -> User: ...
@@ -80,7 +109,7 @@ class Backend(Protocol):
     def provision_probe_key(self, data: ApiKeyCreate) -> ApiKeyCreated: ...
     def list_audit(self, f: AuditFilter) -> Page[AuditEntry]: ...
 
-    # ---- tickets (issue 6)
+    # tickets
     def list_tickets(self, f: TicketFilter) -> Page[Ticket]: ...
     def get_ticket(self, ref: Any) -> Ticket: ...
     def create_ticket(self, data: TicketCreate) -> Ticket: ...
@@ -89,34 +118,46 @@ class Backend(Protocol):
     def list_comments(self, ref: Any) -> list[TicketComment]: ...
     def add_comment(self, ref: Any, body: str) -> TicketComment: ...
 
-    # ---- derived from the inventory (issue 4)
+    # derived from the inventory: exports, costs, notices, import/export
     def prometheus_targets(self, address_label: str | None = None) -> list[dict[str, Any]]: ...
     def ansible_inventory(self) -> dict[str, Any]: ...
     def ansible_host(self, name: str) -> dict[str, Any]: ...
     def calendar(self) -> str: ...
     def stats(self) -> Stats: ...
-    def list_rates(self, from_currency: str | None = None, to_currency: str | None = None,
-                   page: int = 1, per_page: int = 100) -> Page[ExchangeRate]: ...
+    def list_rates(
+        self,
+        from_currency: str | None = None,
+        to_currency: str | None = None,
+        page: int = 1,
+        per_page: int = 100,
+    ) -> Page[ExchangeRate]: ...
     def set_rate(self, data: ExchangeRateCreate) -> ExchangeRate: ...
     def delete_rate(self, ref: Any) -> ExchangeRate: ...
     def cost_summary(self, q: CostQuery) -> CostSummary: ...
     def cost_monthly(self, q: CostQuery) -> MonthlyCosts: ...
     def export_vps(self, fmt: str) -> str: ...
     def export_providers(self, fmt: str) -> str: ...
-    def import_vps(self, data: str, fmt: str, dry_run: bool = False, progress: Any = None) -> ImportReport: ...
-    def import_providers(self, data: str, fmt: str, dry_run: bool = False, progress: Any = None) -> ImportReport: ...
+    def import_vps(
+        self, data: str, fmt: str, dry_run: bool = False, progress: Any = None
+    ) -> ImportReport: ...
+    def import_providers(
+        self, data: str, fmt: str, dry_run: bool = False, progress: Any = None
+    ) -> ImportReport: ...
     def notify_run(self, dry_run: bool = False) -> NotifyReport: ...
 
-    # ---- IP checks, reachability and agent events (issue 5)
+    # IP checks, reachability and agent events
     def list_ip_checks(self, f: IpCheckFilter) -> Page[IpCheck]: ...
     def get_ip_check(self, check_id: Any) -> IpCheck: ...
     def create_ip_check(self, data: IpCheckCreate) -> IpCheck: ...
     def delete_ip_check(self, check_id: Any) -> IpCheck: ...
     def ip_check_summary(self, vps_id: Any = None) -> list[IpCheckSummary]: ...
     def purge_ip_checks(self, older_than_days: int) -> PurgeResult: ...
-    def reachability_status(self, vps: Any = None, verdict: str | None = None,
-                            include_inactive: bool = False) -> list[ReachabilityStatus]: ...
-    def list_vps_events(self, vps: Any = None, kind: str | None = None, limit: int = 50) -> list[VpsEvent]: ...
+    def reachability_status(
+        self, vps: Any = None, verdict: str | None = None, include_inactive: bool = False
+    ) -> list[ReachabilityStatus]: ...
+    def list_vps_events(
+        self, vps: Any = None, kind: str | None = None, limit: int = 50
+    ) -> list[VpsEvent]: ...
 
     def close(self) -> None: ...
 
@@ -129,41 +170,3 @@ def get_backend(settings: Settings) -> Backend:
     from sigma.client.local import LocalBackend
 
     return LocalBackend(settings)
-
-
-# ---- tickets (issue 6)
-if TYPE_CHECKING:
-    from sigma.schemas.tickets import (
-        Ticket,
-        TicketComment,
-        TicketCreate,
-        TicketFilter,
-        TicketUpdate,
-    )
-
-
-# ---- derived from the inventory (issue 4)
-if TYPE_CHECKING:
-    from sigma.schemas.costs import (
-        CostQuery,
-        CostSummary,
-        ExchangeRate,
-        ExchangeRateCreate,
-        MonthlyCosts,
-    )
-    from sigma.schemas.notify import NotifyReport
-    from sigma.schemas.stats import Stats
-    from sigma.schemas.transfer import ImportReport
-
-
-# ---- IP checks, reachability and agent events (issue 5)
-if TYPE_CHECKING:
-    from sigma.schemas.monitoring import (
-        IpCheck,
-        IpCheckCreate,
-        IpCheckFilter,
-        IpCheckSummary,
-        PurgeResult,
-        ReachabilityStatus,
-        VpsEvent,
-    )

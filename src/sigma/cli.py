@@ -25,7 +25,11 @@ class SigmaGroup(LazyGroup):
 
     LAZY = {
         "provider": Lazy("sigma.commands.provider", "Hosting providers."),
-        "providers": Lazy("sigma.commands.provider", "Alias of `provider` (the original CLI's spelling).", hidden=True),
+        "providers": Lazy(
+            "sigma.commands.provider",
+            "Alias of `provider` (the original CLI's spelling).",
+            hidden=True,
+        ),
         "vps": Lazy("sigma.commands.vps", "VPS: add, list, show, edit, retire, remove."),
         "config": Lazy("sigma.commands.config", "Show where settings come from and what they are."),
         "db": Lazy("sigma.commands.db", "Database schema: upgrade, current revision."),
@@ -36,14 +40,33 @@ class SigmaGroup(LazyGroup):
         "ticket": Lazy("sigma.commands.ticket", "Tickets: open, comment, start, resolve, close."),
         "tickets": Lazy("sigma.commands.ticket", "Alias of `ticket`.", hidden=True),
         "deploy": Lazy("sigma.commands.deploy", "Deploy to fleet hosts over SSH: node_exporter."),
-        "export": Lazy("sigma.commands.export", "Prometheus targets, Ansible inventory, iCalendar, VPS/provider files."),
-        "import": Lazy("sigma.commands.transfer", "Import VPS or providers from CSV, JSON or YAML (all or nothing)."),
+        "export": Lazy(
+            "sigma.commands.export",
+            "Prometheus targets, Ansible inventory, iCalendar, VPS/provider files.",
+        ),
+        "import": Lazy(
+            "sigma.commands.transfer",
+            "Import VPS or providers from CSV, JSON or YAML (all or nothing).",
+        ),
         "cost": Lazy("sigma.commands.cost", "Costs per currency and month; exchange rates."),
         "notify": Lazy("sigma.commands.notify", "Expiry notifications over Telegram and webhooks."),
-        "agent": Lazy("sigma.commands.agent", "The agent on each VPS: run, install, provision its key; offline events."),
-        "probe": Lazy("sigma.commands.probe", "The reachability probe (run it inside China, and one control outside)."),
-        "ip-check": Lazy("sigma.commands.ipcheck", "IP reachability checks: list, add, summary, purge, status matrix."),
-        "ip-checks": Lazy("sigma.commands.ipcheck", "Alias of `ip-check` (the original CLI's spelling).", hidden=True),
+        "agent": Lazy(
+            "sigma.commands.agent",
+            "The agent on each VPS: run, install, provision its key; offline events.",
+        ),
+        "probe": Lazy(
+            "sigma.commands.probe",
+            "The reachability probe (run it inside China, and one control outside).",
+        ),
+        "ip-check": Lazy(
+            "sigma.commands.ipcheck",
+            "IP reachability checks: list, add, summary, purge, status matrix.",
+        ),
+        "ip-checks": Lazy(
+            "sigma.commands.ipcheck",
+            "Alias of `ip-check` (the original CLI's spelling).",
+            hidden=True,
+        ),
     }
 
 
@@ -83,18 +106,24 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     database_url: str = typer.Option(
-        None, "--database-url", help="SQLAlchemy URL of the inventory (overrides SIGMA_DATABASE_URL).",
+        None,
+        "--database-url",
+        help="SQLAlchemy URL of the inventory (overrides SIGMA_DATABASE_URL).",
         show_default=False,
     ),
     server: str = typer.Option(
-        None, "--server", help="URL of a sigma server: run every command remotely (SIGMA_SERVER).",
+        None,
+        "--server",
+        help="URL of a sigma server: run every command remotely (SIGMA_SERVER).",
         show_default=False,
     ),
     local: bool = typer.Option(
         False, "--local", help="Use the local database even when a server is configured."
     ),
     config: str = typer.Option(
-        None, "--config", help="Config file to read instead of the default (SIGMA_CONFIG).",
+        None,
+        "--config",
+        help="Config file to read instead of the default (SIGMA_CONFIG).",
         show_default=False,
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
@@ -143,7 +172,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are reported
         if debug:
             raise
-        _fail(f"unexpected error: {type(exc).__name__}: {_safe(exc)} (run with --debug for details)", 1)
+        _fail(
+            f"unexpected error: {type(exc).__name__}: {_safe(exc)} (run with --debug for details)",
+            1,
+        )
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -158,4 +190,3 @@ def _fail(message: str, code: int) -> None:
 
     sys.stderr.write(for_terminal(message.rstrip()) + "\n")
     sys.exit(code)
-

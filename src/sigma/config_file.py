@@ -23,7 +23,8 @@ _URL_PASSWORD = re.compile(
 )
 # libpq (and so SQLAlchemy) also takes the password as a query parameter
 _QUERY_SECRET = re.compile(
-    r"(?P<head>[?&][\w.-]*?(?:password|passwd|pwd|token|secret|api_key|apikey)=)[^&#\s]*", re.IGNORECASE
+    r"(?P<head>[?&][\w.-]*?(?:password|passwd|pwd|token|secret|api_key|apikey)=)[^&#\s]*",
+    re.IGNORECASE,
 )
 
 
@@ -67,9 +68,13 @@ def read_config_file(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidInput(f"config file {path} is not valid YAML{where}: {reason}", field="config") from None
+        raise InvalidInput(
+            f"config file {path} is not valid YAML{where}: {reason}", field="config"
+        ) from None
     if not isinstance(data, dict):
-        raise InvalidInput(f"config file {path} must be a mapping of setting: value", field="config")
+        raise InvalidInput(
+            f"config file {path} must be a mapping of setting: value", field="config"
+        )
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
@@ -86,8 +91,12 @@ class Layered:
     from_env: set[str]
 
 
-def layered(flags: dict[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
-            path: Path | None = None) -> Layered:
+def layered(
+    flags: dict[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> Layered:
     """The one layering of settings, lowest to highest: the config file, the SIGMA_*
     environment (with the original system's SIGMA_API_URL for the server), the command-line
     flags (None: not given). The Settings model judges the result (sigma.settings)."""

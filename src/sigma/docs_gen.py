@@ -21,9 +21,14 @@ from pathlib import Path
 
 import click
 
-GENERATED = "generated from the command tree by `nox -s docs` (python -m sigma.docs_gen); do not edit"
+GENERATED = (
+    "generated from the command tree by `nox -s docs` (python -m sigma.docs_gen); do not edit"
+)
 # options every listing takes whose values are known although they are plain strings
-KNOWN_VALUES = {"--format": ["table", "json", "yaml", "csv"], "--log-level": ["debug", "info", "warning", "error"]}
+KNOWN_VALUES = {
+    "--format": ["table", "json", "yaml", "csv"],
+    "--log-level": ["debug", "info", "warning", "error"],
+}
 PATH_WORDS = ("PATH", "FILE", "DIR", "DIRECTORY")
 SKIP_OPTIONS = {"--install-completion", "--show-completion"}  # typer's dynamic installers
 EXIT_CODES = [
@@ -91,18 +96,37 @@ def _option(param: click.Option) -> Opt | None:
         for n in param.opts:
             choices = KNOWN_VALUES.get(n, choices)
     metavar = param.metavar or ("" if not takes_value else param.type.name.upper())
-    is_path = isinstance(param.type, click.Path | click.File) or any(w in metavar.upper() for w in PATH_WORDS)
+    is_path = isinstance(param.type, click.Path | click.File) or any(
+        w in metavar.upper() for w in PATH_WORDS
+    )
     default = ""
-    if param.show_default and takes_value and param.default not in (None, "", (), []) and not callable(param.default):
+    if (
+        param.show_default
+        and takes_value
+        and param.default not in (None, "", (), [])
+        and not callable(param.default)
+    ):
         default = str(param.default)
-    return Opt(names, _clean(param.help).replace("\n", " "), takes_value, metavar, choices, is_path, default)
+    return Opt(
+        names,
+        _clean(param.help).replace("\n", " "),
+        takes_value,
+        metavar,
+        choices,
+        is_path,
+        default,
+    )
 
 
 def build(cmd: click.Command, path: list[str]) -> Node:
     help_text = _clean(cmd.help)
     options = [o for p in cmd.params if isinstance(p, click.Option) and (o := _option(p))]
     arguments = [
-        ((p.metavar or p.name or "").upper().strip("[]").rstrip(".") + ("..." if p.nargs == -1 else ""), p.required)
+        (
+            (p.metavar or p.name or "").upper().strip("[]").rstrip(".")
+            + ("..." if p.nargs == -1 else ""),
+            p.required,
+        )
         for p in cmd.params
         if isinstance(p, click.Argument)
     ]
@@ -166,8 +190,14 @@ def bash(root: Node) -> str:
     for n in nodes:
         opts = [name for o in n.options for name in o.names] + ["--help"]
         out.append(f'        "{n.name}") echo "{_words(opts)}" ;;')
-    out += ["    esac", "}", "", "# options that take a value: what to offer for it", "_sigma_values() {",
-            '    case "$1|$2" in']
+    out += [
+        "    esac",
+        "}",
+        "",
+        "# options that take a value: what to offer for it",
+        "_sigma_values() {",
+        '    case "$1|$2" in',
+    ]
     for n in nodes:
         for o in n.options:
             if not o.takes_value:
@@ -243,7 +273,11 @@ def zsh(root: Node) -> str:
         opts.append((n.name, "\n".join(lines)))
         for o in n.options:
             if o.takes_value:
-                what = "choices:" + " ".join(o.choices) if o.choices else ("files" if o.is_path else "value")
+                what = (
+                    "choices:" + " ".join(o.choices)
+                    if o.choices
+                    else ("files" if o.is_path else "value")
+                )
                 values += [(f"{n.name}|{name}", what) for name in o.names]
     # (key value ...) lists: subscripts in `a[key]=v` assignments would keep their quotes
     for var, pairs in (("subs", subs), ("cmds", cmds), ("opts", opts), ("values", values)):
@@ -257,7 +291,7 @@ def zsh(root: Node) -> str:
         '  word="${words[i]}"',
         "  if ((skip)); then skip=0; continue; fi",
         '  if [[ "$word" == -* ]]; then',
-        '    (( ${+values[$cmdpath|$word]} )) && skip=1',
+        "    (( ${+values[$cmdpath|$word]} )) && skip=1",
         "    continue",
         "  fi",
         '  if [[ " ${subs[$cmdpath]} " == *" $word "* ]]; then cmdpath="$cmdpath $word"; fi',
@@ -266,7 +300,7 @@ def zsh(root: Node) -> str:
         'if [[ "$prev" == -* ]] && (( ${+values[$cmdpath|$prev]} )); then',
         '  local what="${values[$cmdpath|$prev]}"',
         '  case "$what" in',
-        '    choices:*) compadd -- ${=what#choices:} ;;',
+        "    choices:*) compadd -- ${=what#choices:} ;;",
         "    files) _files ;;",
         "    *) _message 'value' ;;",
         "  esac",
@@ -359,7 +393,9 @@ def fish(root: Node) -> str:
 
 def _roff(text: str) -> str:
     text = text.replace("\\", "\\e").replace("-", "\\-")
-    return "\n".join(("\\&" + line) if line.startswith((".", "'")) else line for line in text.splitlines())
+    return "\n".join(
+        ("\\&" + line) if line.startswith((".", "'")) else line for line in text.splitlines()
+    )
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -410,8 +446,10 @@ def man_pages(root: Node) -> dict[str, str]:
         ".SH GLOBAL OPTIONS",
         *[_opt_block(o) for o in root.options],
         ".SH COMMAND GROUPS",
-        *[f".TP\n\\fBsigma {_roff(g.path[-1])}\\fR \\(em see \\fBsigma\\-{_roff(g.path[-1])}\\fR(1)\n{_roff(g.short)}"
-          for g in groups],
+        *[
+            f".TP\n\\fBsigma {_roff(g.path[-1])}\\fR \\(em see \\fBsigma\\-{_roff(g.path[-1])}\\fR(1)\n{_roff(g.short)}"
+            for g in groups
+        ],
         ".SH COMMANDS",
         *[line for s in singles for line in _command_section(s)],
         ".SH ENVIRONMENT",
@@ -420,7 +458,9 @@ def man_pages(root: Node) -> dict[str, str]:
         "config file and under command\\-line flags. \\fBsigma config show\\fR prints the effective values.",
     ]
     for name, fld in Settings.model_fields.items():
-        lines.append(f".TP\n\\fBSIGMA_{_roff(name.upper())}\\fR\n{_roff(fld.description or name.replace('_', ' '))}")
+        lines.append(
+            f".TP\n\\fBSIGMA_{_roff(name.upper())}\\fR\n{_roff(fld.description or name.replace('_', ' '))}"
+        )
     lines += [
         ".TP\n\\fBSIGMA_CONFIG\\fR\nThe config file to read.",
         ".TP\n\\fBSIGMA_DATA_DIR\\fR\nWhere the embedded SQLite database and server state live.",
@@ -487,8 +527,12 @@ def write(out: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sigma.docs_gen", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=".", help="directory that gets completions/ and man/ (default: .)")
+    parser = argparse.ArgumentParser(
+        prog="python -m sigma.docs_gen", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--out", default=".", help="directory that gets completions/ and man/ (default: .)"
+    )
     args = parser.parse_args(argv)
     for path in write(Path(args.out)):
         print(path)

@@ -16,8 +16,14 @@ class SigmaError(Exception):
     exit_code: ClassVar[int] = 1
     http_status: ClassVar[int] = 500
 
-    def __init__(self, message: str, *, field: str | None = None, details: Any = None,
-                 audit: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        details: Any = None,
+        audit: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field

@@ -22,8 +22,10 @@ def listing_format(fmt: str | None) -> str:
     """One of LISTING_FORMATS (`--format` of every listing)."""
     f = (fmt or "table").strip().lower()
     if f not in LISTING_FORMATS:
-        raise InvalidInput(f"format: unknown format '{fmt}'; expected one of: {', '.join(LISTING_FORMATS)}",
-                           field="format")
+        raise InvalidInput(
+            f"format: unknown format '{fmt}'; expected one of: {', '.join(LISTING_FORMATS)}",
+            field="format",
+        )
     return f
 
 
@@ -32,8 +34,10 @@ def file_format(fmt: str | None) -> str:
     f = (fmt or "json").strip().lower()
     f = _EXTENSIONS.get(f, f)
     if f not in FILE_FORMATS:
-        raise InvalidInput(f"format: unknown format '{fmt}'; expected one of: {', '.join(FILE_FORMATS)}",
-                           field="format")
+        raise InvalidInput(
+            f"format: unknown format '{fmt}'; expected one of: {', '.join(FILE_FORMATS)}",
+            field="format",
+        )
     return f
 
 
@@ -50,7 +54,9 @@ def guess_file_format(filename: str, fmt: str | None) -> str:
     if ext not in _EXTENSIONS:
         raise InvalidInput(
             f"format: cannot tell the format of '{filename}' from its extension; "
-            f"name it .csv, .json or .yaml, or give --format {'|'.join(FILE_FORMATS)}", field="format")
+            f"name it .csv, .json or .yaml, or give --format {'|'.join(FILE_FORMATS)}",
+            field="format",
+        )
     return _EXTENSIONS[ext]
 
 

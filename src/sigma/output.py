@@ -106,7 +106,9 @@ def _terminal_cell(value: Any) -> Any:
 def _table(rows, columns, title, footer) -> None:
     cells = [[_terminal_cell(cell(r)) for _, cell in columns] for r in rows]
     if title is None and not is_terminal(sys.stdout):
-        plain = _plain_table([name for name, _ in columns], [[_plain(c) for c in row] for row in cells])
+        plain = _plain_table(
+            [name for name, _ in columns], [[_plain(c) for c in row] for row in cells]
+        )
         if plain is not None:
             sys.stdout.write(plain)
             if footer:
@@ -221,7 +223,6 @@ def rich_text(value: Any):
     if isinstance(value, Styled):
         return Text(for_terminal(str(value)), style=value.style)
     return Text("" if value is None else for_terminal(str(value)))
-
 
 
 def days_left(expire: str | None, today: date | None = None) -> Styled:

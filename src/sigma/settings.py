@@ -32,12 +32,18 @@ URL_FIELDS = {"database_url", "redis_url", "server", "webhook_url"}
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    database_url: str = Field("", description="SQLAlchemy URL; empty = embedded SQLite in the data dir")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty = embedded SQLite in the data dir"
+    )
     database_pooler: bool = Field(
-        False, description="database_url leads to a transaction-mode pooler (PgBouncer, CloudNativePG's "
-        "Pooler): no server-side prepared statements and no session settings")
+        False,
+        description="database_url leads to a transaction-mode pooler (PgBouncer, CloudNativePG's "
+        "Pooler): no server-side prepared statements and no session settings",
+    )
     server: str | None = Field(None, description="URL of a sigma server; set = remote mode")
-    api_key: str | None = Field(None, description="API key sent to the server / legacy key accepted by it")
+    api_key: str | None = Field(
+        None, description="API key sent to the server / legacy key accepted by it"
+    )
     # server
     jwt_secret: str = ""
     jwt_expiry_hours: int = Field(24, ge=1, le=24 * 90)
@@ -51,11 +57,19 @@ class Settings(BaseModel):
         description="addresses or CIDRs of the reverse proxies in front of serve, e.g. "
         "127.0.0.1,10.0.0.0/8: only their X-Forwarded-For and X-Forwarded-Proto are believed",
     )
-    session_max_hours: int = Field(24 * 7, ge=1, le=24 * 365,
-                                   description="a sign-in lasts at most this long, refreshes included")
-    cors_origins: list[str] = Field(default_factory=list,
-                                    description="origins allowed to call the API from a browser (CORS); none by default")
-    jobs_enabled: bool = Field(True, description="run background jobs (notifications, offline detection) in serve")
+    session_max_hours: int = Field(
+        24 * 7,
+        ge=1,
+        le=24 * 365,
+        description="a sign-in lasts at most this long, refreshes included",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="origins allowed to call the API from a browser (CORS); none by default",
+    )
+    jobs_enabled: bool = Field(
+        True, description="run background jobs (notifications, offline detection) in serve"
+    )
     admin_email: str | None = None
     admin_password: str | None = None
     # inventory
@@ -66,14 +80,24 @@ class Settings(BaseModel):
     # expiry notifications
     telegram_bot_token: str | None = None
     telegram_chat_id: str | None = None
-    telegram_api_base: str = Field("https://api.telegram.org", description="Telegram Bot API base URL")
+    telegram_api_base: str = Field(
+        "https://api.telegram.org", description="Telegram Bot API base URL"
+    )
     webhook_url: str | None = None
-    webhook_secret: str | None = Field(None, description="HMAC-SHA256 key: X-Sigma-Signature-256 header")
+    webhook_secret: str | None = Field(
+        None, description="HMAC-SHA256 key: X-Sigma-Signature-256 header"
+    )
     notify_before_days: list[int] = Field([7, 3, 1], description="days before expiry, e.g. 7,3,1")
-    notify_interval: int = Field(3600, ge=60, description="seconds between notification runs in serve")
-    notify_overdue_days: int = Field(30, ge=0, description="report VPS overdue by at most this many days")
+    notify_interval: int = Field(
+        3600, ge=60, description="seconds between notification runs in serve"
+    )
+    notify_overdue_days: int = Field(
+        30, ge=0, description="report VPS overdue by at most this many days"
+    )
 
-    @field_validator("telegram_bot_token", "telegram_chat_id", "webhook_url", "webhook_secret", mode="before")
+    @field_validator(
+        "telegram_bot_token", "telegram_chat_id", "webhook_url", "webhook_secret", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
@@ -112,14 +136,18 @@ class Settings(BaseModel):
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
-                raise ValueError(f"'{item}' is not an IP address or CIDR (e.g. 10.0.0.0/8)") from None
+                raise ValueError(
+                    f"'{item}' is not an IP address or CIDR (e.g. 10.0.0.0/8)"
+                ) from None
         return v
 
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, v: str) -> str:
         if v and "://" not in v:
-            raise ValueError("must be a URL such as sqlite:///path or postgresql+psycopg://user@host/db")
+            raise ValueError(
+                "must be a URL such as sqlite:///path or postgresql+psycopg://user@host/db"
+            )
         return v
 
     @property
@@ -145,11 +173,16 @@ class Settings(BaseModel):
         return out
 
 
-def load_settings(flags: dict[str, Any] | None = None, *, path: Path | None = None,
-                  config: Layered | None = None) -> Settings:
+def load_settings(
+    flags: dict[str, Any] | None = None, *, path: Path | None = None, config: Layered | None = None
+) -> Settings:
     """The effective settings (config_file.layered), validated."""
     config = config or layered(flags, path=path)
-    values = {k: v for k, v in config.values.items() if k in Settings.model_fields or k not in config.from_env}
+    values = {
+        k: v
+        for k, v in config.values.items()
+        if k in Settings.model_fields or k not in config.from_env
+    }
     if "trust_forwarded_for" in config.values:
         raise InvalidInput(
             "setting trust_forwarded_for was replaced by trusted_proxies: the addresses or CIDRs "

@@ -48,7 +48,9 @@ def check_any_string(value: str) -> None:
         raise ValueError(f"must not contain {_describe(bad.group())} (at position {bad.start()})")
 
 
-def first_invalid_string(node: Any, path: tuple[Any, ...] = (), depth: int = 0) -> tuple[tuple[Any, ...], str] | None:
+def first_invalid_string(
+    node: Any, path: tuple[Any, ...] = (), depth: int = 0
+) -> tuple[tuple[Any, ...], str] | None:
     """(location, reason) of the first string under `node` (dict keys included) that breaks
     the floor of check_any_string, or None. Bounded depth: deeper nesting is the schema's
     business (it refuses it)."""
@@ -91,7 +93,10 @@ def for_terminal(text: str) -> str:
     if _TERMINAL_UNSAFE.search(text) is None:
         return text
     return _TERMINAL_UNSAFE.sub(
-        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
     )
 
 
@@ -105,7 +110,9 @@ def csv_safe(cell: str) -> str:
     """A CSV cell a spreadsheet shows as text: a leading apostrophe before a formula trigger
     (OWASP's advice). Reversible by csv_unsafe, so exports still import back unchanged: a
     cell that already starts with apostrophes before a trigger gets one more."""
-    if cell[:1] in FORMULA_TRIGGERS or (cell[:1] == "'" and cell.lstrip("'")[:1] in FORMULA_TRIGGERS):
+    if cell[:1] in FORMULA_TRIGGERS or (
+        cell[:1] == "'" and cell.lstrip("'")[:1] in FORMULA_TRIGGERS
+    ):
         return "'" + cell
     return cell
 

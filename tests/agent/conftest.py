@@ -28,8 +28,15 @@ def make_agent(server, agent_key):
     agents = []
 
     def make(**overrides):
-        raw = dict(api_url=server.api, api_key=agent_key, interval=0.2, metrics_port=0, public_ip_urls=(),
-                   backoff_max=0.5, timeout=5)
+        raw = dict(
+            api_url=server.api,
+            api_key=agent_key,
+            interval=0.2,
+            metrics_port=0,
+            public_ip_urls=(),
+            backoff_max=0.5,
+            timeout=5,
+        )
         raw.update(overrides)
         agent = Agent(normalise(raw))
         agents.append(agent)

@@ -40,15 +40,35 @@ def test_register_heartbeat_and_reregister_after_404(server, make_agent):
     agent.start()
     wait_for(lambda: agent.health.heartbeats_ok >= 2)
     [v] = vps_of(server, host)
-    assert v["status"] == "active" and v["alias"] == "a1" and v["ssh_port"] == 2200 and v["online"] is True
+    assert (
+        v["status"] == "active"
+        and v["alias"] == "a1"
+        and v["ssh_port"] == 2200
+        and v["online"] is True
+    )
     info = v["extra"]["system_info"]
-    for key in ("cpu_cores", "ram_mb", "disk_gb", "uptime_seconds", "load_avg", "cpu_percent", "mem_used_mb", "disk_used_gb"):
+    for key in (
+        "cpu_cores",
+        "ram_mb",
+        "disk_gb",
+        "uptime_seconds",
+        "load_avg",
+        "cpu_percent",
+        "mem_used_mb",
+        "disk_used_gb",
+    ):
         assert key in info, key
     assert info["cpu_cores"] >= 1 and info["ram_mb"] > 0 and len(info["load_avg"]) == 3
     # the VPS is deleted on the server: the next heartbeat gets 404 and the agent registers again
     with server.admin() as c:
         assert c.delete(f"/api/vps/{v['id']}").status_code == 200
-    wait_for(lambda: (vs := vps_of(server, host)) and vs[0]["id"] != v["id"] and agent.health.heartbeats_ok > 3)
+    wait_for(
+        lambda: (
+            (vs := vps_of(server, host))
+            and vs[0]["id"] != v["id"]
+            and agent.health.heartbeats_ok > 3
+        )
+    )
     assert agent.health.registered
 
 
@@ -71,7 +91,7 @@ def test_backoff_grows_with_jitter_and_is_capped():
     from sigma.agent.runner import backoff_delay
 
     for attempt in range(12):
-        d = min(300.0, 2 ** attempt)
+        d = min(300.0, 2**attempt)
         samples = [backoff_delay(attempt, 1.0, 300.0) for _ in range(50)]
         assert all(d / 2 <= s <= d for s in samples)
         if d >= 4:
@@ -86,8 +106,20 @@ def test_server_down_then_backoff_then_recovery(server, agent_key, tmp_path):
 
     second = Server(server.db_url, tmp_path)  # same database, another port, not started yet
     host = f"agent-{uuid.uuid4().hex[:6]}"
-    agent = Agent(normalise(dict(api_url=second.api, api_key=agent_key, interval=0.2, metrics_port=0,
-                                 public_ip_urls=(), backoff_max=0.4, hostname=host, timeout=2)))
+    agent = Agent(
+        normalise(
+            dict(
+                api_url=second.api,
+                api_key=agent_key,
+                interval=0.2,
+                metrics_port=0,
+                public_ip_urls=(),
+                backoff_max=0.4,
+                hostname=host,
+                timeout=2,
+            )
+        )
+    )
     agent.start()
     try:
         wait_for(lambda: agent.health.consecutive_failures >= 3)
@@ -100,7 +132,10 @@ def test_server_down_then_backoff_then_recovery(server, agent_key, tmp_path):
         assert agent.health.consecutive_failures >= 2
         second.start()
         ok = agent.health.heartbeats_ok
-        wait_for(lambda: agent.health.heartbeats_ok > ok and agent.health.consecutive_failures == 0, timeout=20)
+        wait_for(
+            lambda: agent.health.heartbeats_ok > ok and agent.health.consecutive_failures == 0,
+            timeout=20,
+        )
         assert len(vps_of(server, host)) == 1  # no duplicate registration
     finally:
         agent.shutdown()
@@ -154,19 +189,47 @@ def test_metrics_rendering_as_the_contract():
 
     empty = render(make_registry(AgentCollector("relay-01"), process=False)).decode()
     fams = _families(empty)
-    assert [n for n in fams][:4] == ["sigma_ports_total", "sigma_ports_available", "sigma_ports_used",
-                                      "sigma_port_scan_duration_seconds"]
+    assert [n for n in fams][:4] == [
+        "sigma_ports_total",
+        "sigma_ports_available",
+        "sigma_ports_used",
+        "sigma_port_scan_duration_seconds",
+    ]
     values = {(s.labels.get("source")): s.value for s in fams["sigma_ports_used"].samples}
-    assert values == {"envoy": 0, "sshd": 0, "nginx": 0, "node_exporter": 0, "other": 0, "unknown": 0}
+    assert values == {
+        "envoy": 0,
+        "sshd": 0,
+        "nginx": 0,
+        "node_exporter": 0,
+        "other": 0,
+        "unknown": 0,
+    }
     assert fams["sigma_ports_total"].samples[0].value == 0
-    for name in ("sigma_ports_total", "sigma_ports_available", "sigma_ports_used", "sigma_port_scan_duration_seconds"):
+    for name in (
+        "sigma_ports_total",
+        "sigma_ports_available",
+        "sigma_ports_used",
+        "sigma_port_scan_duration_seconds",
+    ):
         assert f"# HELP {name} " in empty and f"# TYPE {name} gauge" in empty
-    scan = PortScan(total_ports=20001, available=19927, scan_duration=0.2874,
-                    used_by_source={"envoy": 70, "sshd": 1, "unknown": 3, "haproxy": 5})
+    scan = PortScan(
+        total_ports=20001,
+        available=19927,
+        scan_duration=0.2874,
+        used_by_source={"envoy": 70, "sshd": 1, "unknown": 3, "haproxy": 5},
+    )
     text = render(make_registry(AgentCollector("relay-01", scan), process=False)).decode()
     fams = _families(text)
     used = {s.labels["source"]: s.value for s in fams["sigma_ports_used"].samples}
-    assert used == {"envoy": 70, "sshd": 1, "nginx": 0, "node_exporter": 0, "other": 0, "unknown": 3, "haproxy": 5}
+    assert used == {
+        "envoy": 70,
+        "sshd": 1,
+        "nginx": 0,
+        "node_exporter": 0,
+        "other": 0,
+        "unknown": 3,
+        "haproxy": 5,
+    }
     assert list(used)[:6] == ["envoy", "sshd", "nginx", "node_exporter", "other", "unknown"]
     assert fams["sigma_port_scan_duration_seconds"].samples[0].value == 0.287
     assert 'sigma_ports_used{hostname="relay-01",source="envoy"} 70' in text
@@ -175,12 +238,21 @@ def test_metrics_rendering_as_the_contract():
 
 def test_metrics_endpoint_with_port_scan_and_health(server, make_agent):
     port = free_port()
-    agent = make_agent(hostname=f"agent-{uuid.uuid4().hex[:6]}", metrics_port=port, metrics_addr="127.0.0.1",
-                       port_scan=True, port_scan_range="1-65535", port_scan_interval=0.2)
+    agent = make_agent(
+        hostname=f"agent-{uuid.uuid4().hex[:6]}",
+        metrics_port=port,
+        metrics_addr="127.0.0.1",
+        port_scan=True,
+        port_scan_range="1-65535",
+        port_scan_interval=0.2,
+    )
     agent.start()
     wait_for(lambda: agent.health.heartbeats_ok >= 1 and agent.collector.scan.total_ports == 65535)
     r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
-    assert r.status_code == 200 and r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert (
+        r.status_code == 200
+        and r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    )
     fams = _families(r.text)
     assert fams["sigma_ports_total"].samples[0].value == 65535
     used = {s.labels["source"]: s.value for s in fams["sigma_ports_used"].samples}
@@ -196,11 +268,25 @@ def test_metrics_endpoint_with_port_scan_and_health(server, make_agent):
 def test_signals_stop_the_agent_within_a_second(server, agent_key, tmp_path, sig):
     host = f"agent-{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGMA_", "AGENT_"))}
-    env.update(SIGMA_API_URL=server.api, SIGMA_API_KEY=agent_key, AGENT_INTERVAL="0.2", AGENT_HOSTNAME=host,
-               AGENT_METRICS_PORT=str(free_port()), AGENT_METRICS_ADDR="127.0.0.1", AGENT_PUBLIC_IP_URLS="",
-               AGENT_PORT_SCAN="true", SIGMA_CONFIG=str(tmp_path / "c.yaml"), SIGMA_DATA_DIR=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-m", "sigma", "agent", "run"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env.update(
+        SIGMA_API_URL=server.api,
+        SIGMA_API_KEY=agent_key,
+        AGENT_INTERVAL="0.2",
+        AGENT_HOSTNAME=host,
+        AGENT_METRICS_PORT=str(free_port()),
+        AGENT_METRICS_ADDR="127.0.0.1",
+        AGENT_PUBLIC_IP_URLS="",
+        AGENT_PORT_SCAN="true",
+        SIGMA_CONFIG=str(tmp_path / "c.yaml"),
+        SIGMA_DATA_DIR=str(tmp_path),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sigma", "agent", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for(lambda: vps_of(server, host), timeout=20, step=0.2)
         time.sleep(0.5)
@@ -230,11 +316,20 @@ def test_config_layers(tmp_path):
     from sigma.agent.config import load
 
     f = tmp_path / "agent.env"
-    f.write_text('# comment\nSIGMA_API_URL="https://sigma.example.com/api/"\nAGENT_INTERVAL=30\n'
-                 "export AGENT_PORT_SCAN=yes\nAGENT_ALIAS='my box'\n")
+    f.write_text(
+        '# comment\nSIGMA_API_URL="https://sigma.example.com/api/"\nAGENT_INTERVAL=30\n'
+        "export AGENT_PORT_SCAN=yes\nAGENT_ALIAS='my box'\n"
+    )
     cfg = load({}, environ={}, config_file=str(f))
-    assert (cfg.api_url, cfg.interval, cfg.port_scan, cfg.alias) == ("https://sigma.example.com/api", 30, True, "my box")
-    cfg = load({"interval": "5"}, environ={"AGENT_INTERVAL": "10", "RUST_LOG": "debug"}, config_file=str(f))
+    assert (cfg.api_url, cfg.interval, cfg.port_scan, cfg.alias) == (
+        "https://sigma.example.com/api",
+        30,
+        True,
+        "my box",
+    )
+    cfg = load(
+        {"interval": "5"}, environ={"AGENT_INTERVAL": "10", "RUST_LOG": "debug"}, config_file=str(f)
+    )
     assert cfg.interval == 5 and cfg.log_level == "DEBUG"
     assert load({}, environ={"AGENT_INTERVAL": "10"}, config_file=str(f)).interval == 10
 
@@ -286,8 +381,21 @@ def test_install_writes_a_unit_that_systemd_accepts(cli, tmp_path):
     import stat
 
     unit_dir, env_file = tmp_path / "units", tmp_path / "etc" / "agent.env"
-    r = cli("agent", "install", "--api-url", "https://sigma.example.com/api", "--api-key", "sigma_secret123",
-            "--port-scan", "--interval", "30", "--unit-dir", str(unit_dir), "--env-file", str(env_file))
+    r = cli(
+        "agent",
+        "install",
+        "--api-url",
+        "https://sigma.example.com/api",
+        "--api-key",
+        "sigma_secret123",
+        "--port-scan",
+        "--interval",
+        "30",
+        "--unit-dir",
+        str(unit_dir),
+        "--env-file",
+        str(env_file),
+    )
     assert r.code == 0, r.err
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     assert "SIGMA_API_KEY=sigma_secret123" in env_file.read_text()
@@ -302,8 +410,12 @@ def test_install_writes_a_unit_that_systemd_accepts(cli, tmp_path):
     tool = shutil.which("systemd-analyze")
     if tool is None:
         pytest.skip("systemd-analyze not installed (.ci/run installs Debian's systemd)")
-    ok = subprocess.run([tool, "verify", str(unit_dir / "sigma-agent.service")], capture_output=True, text=True)
+    ok = subprocess.run(
+        [tool, "verify", str(unit_dir / "sigma-agent.service")], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
     bad = unit_dir / "broken.service"
     bad.write_text(unit.replace("ExecStart=", "ExecStart=relative/"))
-    assert subprocess.run([tool, "verify", str(bad)], capture_output=True, text=True).returncode != 0
+    assert (
+        subprocess.run([tool, "verify", str(bad)], capture_output=True, text=True).returncode != 0
+    )

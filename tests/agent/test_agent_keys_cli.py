@@ -14,8 +14,14 @@ def app_client(db_url, tmp_path):
     from sigma.server.app import create_app
     from sigma.settings import Settings
 
-    app = create_app(Settings(database_url=db_url, jwt_secret="agent-keys-cli-secret-0123456789",
-                              jobs_enabled=False, rate_limit_requests=100_000))
+    app = create_app(
+        Settings(
+            database_url=db_url,
+            jwt_secret="agent-keys-cli-secret-0123456789",
+            jobs_enabled=False,
+            rate_limit_requests=100_000,
+        )
+    )
     with TestClient(app) as client:
         yield client
 
@@ -27,12 +33,18 @@ def test_agent_key_bound_to_its_vps(cli, app_client):
     assert r.code == 0, r.err
     key = r.out.strip()
     assert key.startswith("sigma_") and "bound to hk-exit-01" in r.err and key not in r.err
-    listed = [k for k in cli("api-key", "list", "--all", "--format", "json").json() if k["name"] == "agent hk-exit-01"]
+    listed = [
+        k
+        for k in cli("api-key", "list", "--all", "--format", "json").json()
+        if k["name"] == "agent hk-exit-01"
+    ]
     hk = cli("vps", "show", "hk-exit-01", "--format", "json").json()
     assert len(listed) == 1 and listed[0]["vps_id"] == hk["id"]
 
     h = {"X-Api-Key": key}
-    beat = app_client.post("/api/agent/heartbeat", headers=h, json={"hostname": "hk-exit-01", "system_info": {}})
+    beat = app_client.post(
+        "/api/agent/heartbeat", headers=h, json={"hostname": "hk-exit-01", "system_info": {}}
+    )
     assert beat.status_code == 200 and beat.json()["id"] == hk["id"]
     other = app_client.post("/api/agent/register", headers=h, json={"hostname": "jp-relay-02"})
     assert other.status_code == 403 and "belongs to VPS hk-exit-01" in other.json()["error"]
@@ -47,7 +59,12 @@ def test_agent_key_bound_to_its_vps(cli, app_client):
     assert claimed.status_code == 200 and claimed.json()["hostname"] == "jp-relay-02"
     # revoked with the release: the key is dead
     assert cli("agent", "release", "jp-relay-02", "--revoke").code == 0
-    assert app_client.post("/api/agent/heartbeat", headers=h, json={"hostname": "jp-relay-02"}).status_code == 401
+    assert (
+        app_client.post(
+            "/api/agent/heartbeat", headers=h, json={"hostname": "jp-relay-02"}
+        ).status_code
+        == 401
+    )
 
     assert cli("agent", "provision", "no-such-vps").code == 3
     assert cli("vps", "retire", "hk-exit-01").code == 0
@@ -62,9 +79,24 @@ def test_probe_key_reads_targets_and_posts_checks_only(cli, app_client):
     h = {"X-Api-Key": r.out.strip()}
     [target] = app_client.get("/api/ip-checks/targets", headers=h).json()
     assert target["ip"] == "203.0.113.5"
-    assert app_client.get("/api/vps", headers=h).json()["total"] == 1  # the original sigma-probe pages it
-    check = {"vps_id": target["vps_id"], "ip": "203.0.113.5", "check_type": "tcp", "source": "cn-bj", "success": True}
+    assert (
+        app_client.get("/api/vps", headers=h).json()["total"] == 1
+    )  # the original sigma-probe pages it
+    check = {
+        "vps_id": target["vps_id"],
+        "ip": "203.0.113.5",
+        "check_type": "tcp",
+        "source": "cn-bj",
+        "success": True,
+    }
     assert app_client.post("/api/ip-checks", headers=h, json=check).status_code == 200
-    for method, path in (("POST", "/api/vps"), ("POST", "/api/agent/register"), ("GET", "/api/users"),
-                         ("GET", "/api/audit-logs"), ("GET", "/api/tickets")):
-        assert app_client.request(method, path, headers=h, json={"hostname": "x"}).status_code == 403, path
+    for method, path in (
+        ("POST", "/api/vps"),
+        ("POST", "/api/agent/register"),
+        ("GET", "/api/users"),
+        ("GET", "/api/audit-logs"),
+        ("GET", "/api/tickets"),
+    ):
+        assert (
+            app_client.request(method, path, headers=h, json={"hostname": "x"}).status_code == 403
+        ), path

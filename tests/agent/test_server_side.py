@@ -7,9 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-REG = {"hostname": "hk-exit-01", "alias": "hk1", "ssh_port": 2222,
-       "ip_addresses": [{"ip": "103.1.2.3"}, {"ip": "10.0.0.5", "label": "internal"}],
-       "system_info": {"cpu_cores": 2, "ram_mb": 1024}}
+REG = {
+    "hostname": "hk-exit-01",
+    "alias": "hk1",
+    "ssh_port": 2222,
+    "ip_addresses": [{"ip": "103.1.2.3"}, {"ip": "10.0.0.5", "label": "internal"}],
+    "system_info": {"cpu_cores": 2, "ram_mb": 1024},
+}
 
 
 def test_register_creates_then_updates_keeping_operator_labels(api):
@@ -19,23 +23,38 @@ def test_register_creates_then_updates_keeping_operator_labels(api):
     assert r.status_code == 200, r.text
     v = r.json()
     assert v["status"] == "active" and v["provider_id"] is None and v["currency"] == "USD"
-    assert v["ssh_port"] == 2222 and v["monitoring_enabled"] is True and v["node_exporter_port"] == 9100
+    assert (
+        v["ssh_port"] == 2222
+        and v["monitoring_enabled"] is True
+        and v["node_exporter_port"] == 9100
+    )
     assert v["extra"]["system_info"] == {"cpu_cores": 2, "ram_mb": 1024}
     assert v["extra"]["last_heartbeat"].endswith("+00:00")
     assert v["online"] is True
     # the operator labels the public IP and adds a key to extra
-    r = api.client.put(f"/api/vps/{v['id']}", headers=api.headers(), json={
-        "ip_addresses": [{"ip": "103.1.2.3", "label": "china-telecom"}], "extra": {**v["extra"], "rack": "A1"},
-        "status": "provisioning"})
+    r = api.client.put(
+        f"/api/vps/{v['id']}",
+        headers=api.headers(),
+        json={
+            "ip_addresses": [{"ip": "103.1.2.3", "label": "china-telecom"}],
+            "extra": {**v["extra"], "rack": "A1"},
+            "status": "provisioning",
+        },
+    )
     assert r.status_code == 200, r.text
     again = dict(REG, alias="", ip_addresses=[{"ip": "103.1.2.3"}, {"ip": "2001:db8::1"}])
     r = api.client.post("/api/agent/register", headers=h, json=again)
     assert r.status_code == 200, r.text
     v2 = r.json()
     assert v2["id"] == v["id"] and v2["alias"] == "hk1"  # empty alias keeps the old one
-    assert v2["ip_addresses"] == [{"ip": "103.1.2.3", "label": "china-telecom"}, {"ip": "2001:db8::1", "label": ""}]
+    assert v2["ip_addresses"] == [
+        {"ip": "103.1.2.3", "label": "china-telecom"},
+        {"ip": "2001:db8::1", "label": ""},
+    ]
     assert v2["extra"]["rack"] == "A1" and v2["status"] == "active"
-    audit = api.client.get("/api/audit-logs", headers=api.headers(), params={"action": "register"}).json()
+    audit = api.client.get(
+        "/api/audit-logs", headers=api.headers(), params={"action": "register"}
+    ).json()
     assert audit["total"] == 2
 
 
@@ -45,27 +64,43 @@ def test_register_never_resurrects_a_retired_vps(api):
     assert api.client.post(f"/api/vps/{v['id']}/retire", headers=api.headers()).status_code == 200
     r = api.client.post("/api/agent/register", headers=h, json=REG)
     assert r.status_code == 409 and "retired" in r.json()["error"]
-    r = api.client.post("/api/agent/heartbeat", headers=h, json={"hostname": REG["hostname"], "system_info": {}})
+    r = api.client.post(
+        "/api/agent/heartbeat", headers=h, json={"hostname": REG["hostname"], "system_info": {}}
+    )
     assert r.status_code == 409
-    assert api.client.get(f"/api/vps/{v['id']}", headers=api.headers()).json()["status"] == "retired"
+    assert (
+        api.client.get(f"/api/vps/{v['id']}", headers=api.headers()).json()["status"] == "retired"
+    )
     # a new VPS with the reused hostname: the key still belongs to the retired one...
-    new = api.client.post("/api/vps", headers=api.headers(), json={"hostname": REG["hostname"]}).json()
+    new = api.client.post(
+        "/api/vps", headers=api.headers(), json={"hostname": REG["hostname"]}
+    ).json()
     assert api.client.post("/api/agent/register", headers=h, json=REG).status_code == 409
     # ...until an operator releases it: then it claims the live VPS of its hostname
     r = api.client.post(f"/api/vps/{v['id']}/agent-release", headers=api.headers())
     assert r.status_code == 200 and r.json() == {"released": 1, "revoked": False}
     r = api.client.post("/api/agent/register", headers=h, json=REG)
     assert r.status_code == 200 and r.json()["id"] == new["id"]
-    r = api.client.post("/api/agent/heartbeat", headers=h, json={"hostname": REG["hostname"], "system_info": {"x": 1}})
+    r = api.client.post(
+        "/api/agent/heartbeat",
+        headers=h,
+        json={"hostname": REG["hostname"], "system_info": {"x": 1}},
+    )
     assert r.status_code == 200 and r.json()["id"] == new["id"]
 
 
 def test_heartbeat_rules(api):
     h = {"X-Api-Key": api.api_key("agent")}
     v = api.client.post("/api/agent/register", headers=h, json=REG).json()
-    api.client.put(f"/api/vps/{v['id']}", headers=api.headers(), json={"extra": {**v["extra"], "rack": "B"}})
+    api.client.put(
+        f"/api/vps/{v['id']}", headers=api.headers(), json={"extra": {**v["extra"], "rack": "B"}}
+    )
     before = api.client.get(f"/api/vps/{v['id']}", headers=api.headers()).json()
-    r = api.client.post("/api/agent/heartbeat", headers=h, json={"hostname": "hk-exit-01", "system_info": {"cpu_percent": 3.5}})
+    r = api.client.post(
+        "/api/agent/heartbeat",
+        headers=h,
+        json={"hostname": "hk-exit-01", "system_info": {"cpu_percent": 3.5}},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     after = api.client.get(f"/api/vps/{v['id']}", headers=api.headers()).json()
@@ -74,26 +109,43 @@ def test_heartbeat_rules(api):
     assert after["updated_at"] == before["updated_at"] and after["status"] == before["status"]
     assert after["extra"]["last_heartbeat"] >= before["extra"]["last_heartbeat"]
     # the agent's key speaks for its own VPS only; an operator's for any, by hostname
-    r = api.client.post("/api/agent/heartbeat", headers=h, json={"hostname": "nope", "system_info": None})
+    r = api.client.post(
+        "/api/agent/heartbeat", headers=h, json={"hostname": "nope", "system_info": None}
+    )
     assert r.status_code == 403 and "belongs to VPS hk-exit-01" in r.json()["error"]
-    r = api.client.post("/api/agent/heartbeat", headers=api.headers(), json={"hostname": "nope", "system_info": None})
+    r = api.client.post(
+        "/api/agent/heartbeat",
+        headers=api.headers(),
+        json={"hostname": "nope", "system_info": None},
+    )
     assert r.status_code == 404 and r.json()["error"].startswith("Not found")
     r = api.client.post("/api/agent/heartbeat", headers=h, json={"hostname": "  "})
     assert r.status_code == 422 and r.json()["field"] == "hostname"
     r = api.client.post("/api/agent/heartbeat", headers=h, content=b"{not json")
     assert r.status_code == 422
     # no audit row for heartbeats
-    audit = api.client.get("/api/audit-logs", headers=api.headers(), params={"resource": "vps"}).json()
+    audit = api.client.get(
+        "/api/audit-logs", headers=api.headers(), params={"resource": "vps"}
+    ).json()
     assert all(e["action"] != "heartbeat" for e in audit["data"])
 
 
-@pytest.mark.parametrize("role,code", [("agent", 200), ("operator", 200), ("admin", 200), ("readonly", 403)])
+@pytest.mark.parametrize(
+    "role,code", [("agent", 200), ("operator", 200), ("admin", 200), ("readonly", 403)]
+)
 def test_agent_routes_roles(api, role, code):
     api.client.post("/api/vps", headers=api.headers(), json={"hostname": "hk-exit-01"})
     h = {"X-Api-Key": api.api_key(role)}
     assert api.client.post("/api/agent/register", headers=h, json=REG).status_code == code
-    assert api.client.post("/api/agent/heartbeat", headers=h, json={"hostname": "hk-exit-01"}).status_code == code
-    assert api.client.post("/api/agent/heartbeat", json={"hostname": "hk-exit-01"}).status_code == 401
+    assert (
+        api.client.post(
+            "/api/agent/heartbeat", headers=h, json={"hostname": "hk-exit-01"}
+        ).status_code
+        == code
+    )
+    assert (
+        api.client.post("/api/agent/heartbeat", json={"hostname": "hk-exit-01"}).status_code == 401
+    )
 
 
 def test_offline_recorded_once_and_online_again(sessions):
@@ -177,4 +229,8 @@ def _finished_long_ago(sessions, name: str) -> None:
     from sigma.db.types import utcnow
 
     with unit_of_work(sessions) as s:
-        s.execute(update(JobLease).where(JobLease.name == name).values(last_finished=utcnow() - timedelta(days=1)))
+        s.execute(
+            update(JobLease)
+            .where(JobLease.name == name)
+            .values(last_finished=utcnow() - timedelta(days=1))
+        )

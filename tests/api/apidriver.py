@@ -118,15 +118,28 @@ class Driver:
         kind = schema.get("type")
         if kind == "object" or "properties" in schema:
             required = schema.get("required", [])
-            return {k: self.example(v, k, depth + 1)
-                    for k, v in schema.get("properties", {}).items() if k in required}
+            return {
+                k: self.example(v, k, depth + 1)
+                for k, v in schema.get("properties", {}).items()
+                if k in required
+            }
         if kind == "array":
             item_name = name[:-1] if name.endswith("s") else name
-            return [self.example(schema.get("items", {}), item_name, depth + 1)
-                    for _ in range(schema.get("minItems", 0))]
+            return [
+                self.example(schema.get("items", {}), item_name, depth + 1)
+                for _ in range(schema.get("minItems", 0))
+            ]
         if kind in ("integer", "number"):
-            low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
-            high = schema.get("maximum", schema.get("exclusiveMaximum", 10**9) - 1 if "exclusiveMaximum" in schema else 10**9)
+            low = schema.get(
+                "minimum",
+                schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1,
+            )
+            high = schema.get(
+                "maximum",
+                schema.get("exclusiveMaximum", 10**9) - 1
+                if "exclusiveMaximum" in schema
+                else 10**9,
+            )
             # varying values, so that a repeated update really changes something
             value = min(max(1, low) + next(self.seq) % 7, high)
             return int(value) if kind == "integer" else value
@@ -223,7 +236,8 @@ class Driver:
         for template in sorted(self.doc["paths"], key=lambda t: t.count("{")):
             tparts = template.strip("/").split("/")
             if len(tparts) == len(parts) and all(
-                t == p or (t.startswith("{") and t.endswith("}")) for t, p in zip(tparts, parts, strict=True)
+                t == p or (t.startswith("{") and t.endswith("}"))
+                for t, p in zip(tparts, parts, strict=True)
             ):
                 return template
         return None
@@ -238,7 +252,9 @@ class Driver:
             parts[i] = self.existing(collection, fresh=fresh and i == params[-1], depth=depth)
         return "/" + "/".join(parts)
 
-    def build(self, op: Operation, *, fresh: bool = False, depth: int = 0, url: str | None = None) -> Call:
+    def build(
+        self, op: Operation, *, fresh: bool = False, depth: int = 0, url: str | None = None
+    ) -> Call:
         call = Call(op.method, url or self.fill_path(op.path, fresh, depth))
         for p in op.spec.get("parameters", []):
             if p.get("in") == "query" and p.get("required"):

@@ -32,8 +32,14 @@ def fast_password_hashing(monkeypatch):
 def api_settings(db_url):
     from sigma.settings import Settings
 
-    return Settings(database_url=db_url, jwt_secret=JWT_SECRET, api_key=LEGACY_KEY,
-                    rate_limit_requests=100_000, rate_limit_login=100_000, jobs_enabled=False)
+    return Settings(
+        database_url=db_url,
+        jwt_secret=JWT_SECRET,
+        api_key=LEGACY_KEY,
+        rate_limit_requests=100_000,
+        rate_limit_login=100_000,
+        jobs_enabled=False,
+    )
 
 
 @dataclass
@@ -51,19 +57,33 @@ def principals(api) -> list[Principal]:
     """Every kind of caller: nobody, a JWT user of each role, an API key of each role, a
     read-only key of an operator (capped to readonly) and the legacy settings.api_key."""
     out = [Principal("anonymous", "anonymous")]
-    out.append(Principal("jwt-admin", "admin", api.headers(), email=ADMIN_EMAIL, password=ADMIN_PASSWORD))
+    out.append(
+        Principal("jwt-admin", "admin", api.headers(), email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
+    )
     for role in ("operator", "readonly", "agent", "probe"):
         email = f"jwt-{role}-{uuid.uuid4().hex[:6]}@example.com"
-        out.append(Principal(f"jwt-{role}", role, api.headers(api.user(role, email=email)),
-                             email=email, password=PRINCIPAL_PASSWORD))
+        out.append(
+            Principal(
+                f"jwt-{role}",
+                role,
+                api.headers(api.user(role, email=email)),
+                email=email,
+                password=PRINCIPAL_PASSWORD,
+            )
+        )
     for role in ("admin", "operator", "readonly", "agent", "probe"):
         out.append(Principal(f"key-{role}", role, {"X-Api-Key": api.api_key(role)}, True))
     # the agent's key speaks for its own VPS: bound by its first registration
     agent_key = next(p for p in out if p.name == "key-agent").headers
     r = api.client.post("/api/agent/register", headers=agent_key, json={"hostname": AGENT_HOST})
     assert r.status_code == 200, r.text
-    out.append(Principal("key-operator-read-only", "readonly",
-                         {"Authorization": f"Bearer {api.api_key('operator', read_only=True)}"}, True))
+    out.append(
+        Principal(
+            "key-operator-read-only",
+            "readonly",
+            {"Authorization": f"Bearer {api.api_key('operator', read_only=True)}"},
+            True,
+        )
+    )
     out.append(Principal("legacy-key", "admin", {"X-Api-Key": LEGACY_KEY}, True))
     return out
-

@@ -19,30 +19,52 @@ def test_audit_log_listing_and_filters(api):
     assert isinstance(body["data"], list) and isinstance(body["total"], int)
     assert (body["page"], body["per_page"]) == (1, 50)
     first = logs(api, action="login")["data"][0]
-    assert (first["action"], first["resource"], first["user_email"]) == ("login", "user", ADMIN_EMAIL)
+    assert (first["action"], first["resource"], first["user_email"]) == (
+        "login",
+        "user",
+        ADMIN_EMAIL,
+    )
 
-    p = api.client.post("/api/providers", headers=h, json={"name": "Original", "country": "US"}).json()
+    p = api.client.post(
+        "/api/providers", headers=h, json={"name": "Original", "country": "US"}
+    ).json()
     api.client.put(f"/api/providers/{p['id']}", headers=h, json={"name": "Renamed"})
     api.client.delete(f"/api/providers/{p['id']}", headers=h)
     rows = logs(api, resource="provider")["data"]
     assert [r["action"] for r in rows] == ["delete", "update", "create"]
-    assert {r["resource_id"] for r in rows} == {p["id"]} and {r["resource"] for r in rows} == {"provider"}
+    assert {r["resource_id"] for r in rows} == {p["id"]} and {r["resource"] for r in rows} == {
+        "provider"
+    }
     assert rows[2]["details"]["name"] == "Original" and rows[1]["details"]["name"] == "Renamed"
     assert rows[1]["details"]["changes"]["name"] == {"from": "Original", "to": "Renamed"}
     assert rows[0]["user_email"] == ADMIN_EMAIL and rows[0]["client_ip"]
 
-    v = api.client.post("/api/vps", headers=h, json={
-        "hostname": "jp-1", "country": "JP", "status": "active",
-        "ip_addresses": [{"ip": "203.0.113.7", "label": "china-telecom"}]}).json()
+    v = api.client.post(
+        "/api/vps",
+        headers=h,
+        json={
+            "hostname": "jp-1",
+            "country": "JP",
+            "status": "active",
+            "ip_addresses": [{"ip": "203.0.113.7", "label": "china-telecom"}],
+        },
+    ).json()
     assert api.client.post(f"/api/vps/{v['id']}/retire", headers=h).status_code == 200
     rows = logs(api, resource="vps", resource_id=v["id"])["data"]
     assert [r["action"] for r in rows] == ["retire", "create"]
     assert rows[1]["details"]["hostname"] == "jp-1" and rows[1]["details"]["country"] == "JP"
 
-    u = api.client.post("/api/users", headers=h, json={"email": "op@example.com", "password": "password-123",
-                                                      "role": "operator"}).json()
+    u = api.client.post(
+        "/api/users",
+        headers=h,
+        json={"email": "op@example.com", "password": "password-123", "role": "operator"},
+    ).json()
     api.client.delete(f"/api/users/{u['id']}", headers=h)
-    created = [r for r in logs(api, resource="user", action="create")["data"] if r["resource_id"] == u["id"]]
+    created = [
+        r
+        for r in logs(api, resource="user", action="create")["data"]
+        if r["resource_id"] == u["id"]
+    ]
     assert created[0]["details"] == {"email": "op@example.com", "role": "operator"}
 
     for i in range(5):
@@ -60,13 +82,21 @@ def test_audit_log_listing_and_filters(api):
     assert mine["total"] == logs(api)["total"] - 1
     assert logs(api, since="2999-01-01")["total"] == 0
     assert logs(api, until="2000-01-01")["total"] == 0
-    assert logs(api, since="2000-01-01T00:00:00Z", until="2999-12-31")["total"] == logs(api)["total"]
+    assert (
+        logs(api, since="2000-01-01T00:00:00Z", until="2999-12-31")["total"] == logs(api)["total"]
+    )
     r = api.client.get("/api/audit-logs", params={"since": "yesterday-ish"}, headers=h)
     assert r.status_code == 422 and r.json()["field"] == "since"
     r = api.client.get("/api/audit-logs", params={"user_id": "nope"}, headers=h)
     assert r.status_code == 422 and r.json()["field"] == "user_id"
-    assert api.client.get("/api/audit-logs", headers=api.headers(api.user("readonly"))).status_code == 403
-    assert api.client.get("/api/audit-logs", headers=api.headers(api.user("operator"))).status_code == 403
+    assert (
+        api.client.get("/api/audit-logs", headers=api.headers(api.user("readonly"))).status_code
+        == 403
+    )
+    assert (
+        api.client.get("/api/audit-logs", headers=api.headers(api.user("operator"))).status_code
+        == 403
+    )
 
 
 def test_failed_mutations_leave_no_audit_row(api):

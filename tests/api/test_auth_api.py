@@ -33,8 +33,11 @@ def login(api, email, password):
 
 def new_user(api, role="operator", password="password-123", **extra):
     email = f"{role}-{uuid.uuid4().hex[:6]}@example.com"
-    r = api.client.post("/api/users", headers=api.headers(),
-                        json={"email": email, "password": password, "role": role, **extra})
+    r = api.client.post(
+        "/api/users",
+        headers=api.headers(),
+        json={"email": email, "password": password, "role": role, **extra},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -75,7 +78,11 @@ def test_login_me_refresh(api):
 
     me = api.client.get("/api/auth/me", headers=api.headers(body["token"]))
     assert me.status_code == 200
-    assert (me.json()["email"], me.json()["role"], me.json()["name"]) == (ADMIN_EMAIL, "admin", "Admin")
+    assert (me.json()["email"], me.json()["role"], me.json()["name"]) == (
+        ADMIN_EMAIL,
+        "admin",
+        "Admin",
+    )
     assert api.client.get("/api/auth/me").status_code == 401
     legacy = api.client.get("/api/auth/me", headers={"X-Api-Key": LEGACY_KEY})
     assert legacy.status_code == 200 and legacy.json()["email"] == "api-key"
@@ -98,47 +105,78 @@ def test_login_is_audited_once_and_failures_not(api):
     assert audit_count(api) == before
     assert login(api, ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 200
     assert audit_count(api) == before + 1
-    entry = api.client.get("/api/audit-logs", params={"action": "login"}, headers=api.headers()).json()["data"][0]
-    assert (entry["action"], entry["resource"], entry["user_email"]) == ("login", "user", ADMIN_EMAIL)
+    entry = api.client.get(
+        "/api/audit-logs", params={"action": "login"}, headers=api.headers()
+    ).json()["data"][0]
+    assert (entry["action"], entry["resource"], entry["user_email"]) == (
+        "login",
+        "user",
+        ADMIN_EMAIL,
+    )
 
 
 def test_change_password(api):
     user = new_user(api, "operator", password="testpass123")
     token = login(api, user["email"], "testpass123").json()["token"]
     h = api.headers(token)
-    r = api.client.post("/api/auth/change-password", headers=h,
-                        json={"current_password": "not-it-at-all", "new_password": "newpass456"})
+    r = api.client.post(
+        "/api/auth/change-password",
+        headers=h,
+        json={"current_password": "not-it-at-all", "new_password": "newpass456"},
+    )
     assert r.status_code == 422 and r.json()["field"] == "current_password"
-    r = api.client.post("/api/auth/change-password", headers=h,
-                        json={"current_password": "testpass123", "new_password": "short"})
+    r = api.client.post(
+        "/api/auth/change-password",
+        headers=h,
+        json={"current_password": "testpass123", "new_password": "short"},
+    )
     assert r.status_code == 422 and r.json()["field"] == "new_password"
-    r = api.client.post("/api/auth/change-password", headers=h,
-                        json={"current_password": "testpass123", "new_password": "newpass456"})
+    r = api.client.post(
+        "/api/auth/change-password",
+        headers=h,
+        json={"current_password": "testpass123", "new_password": "newpass456"},
+    )
     assert r.status_code == 200, r.text
     assert login(api, user["email"], "newpass456").status_code == 200
     assert login(api, user["email"], "testpass123").status_code == 401
     # not with an API key: there is no password behind it
-    r = api.client.post("/api/auth/change-password", headers={"X-Api-Key": LEGACY_KEY},
-                        json={"current_password": "x", "new_password": "newpass789"})
+    r = api.client.post(
+        "/api/auth/change-password",
+        headers={"X-Api-Key": LEGACY_KEY},
+        json={"current_password": "x", "new_password": "newpass789"},
+    )
     assert r.status_code == 422
 
 
 def test_forced_password_change_blocks_the_api_until_changed(api):
     user = new_user(api, "operator", password="testpass123")
-    r = api.client.put(f"/api/users/{user['id']}", headers=api.headers(), json={"force_password_change": True})
+    r = api.client.put(
+        f"/api/users/{user['id']}", headers=api.headers(), json={"force_password_change": True}
+    )
     assert r.status_code == 200 and r.json()["force_password_change"] is True
     r = login(api, user["email"], "testpass123")
     assert r.status_code == 200 and r.json()["user"]["force_password_change"] is True
     h = api.headers(r.json()["token"])
-    for method, path in (("GET", "/api/vps"), ("GET", "/api/providers"), ("POST", "/api/providers"),
-                         ("POST", "/api/auth/api-keys"), ("GET", "/api/auth/api-keys"), ("POST", "/api/auth/refresh"),
-                         ("POST", "/api/auth/totp/setup")):
-        r = api.client.request(method, path, headers=h, json={"name": "p"} if method == "POST" else None)
+    for method, path in (
+        ("GET", "/api/vps"),
+        ("GET", "/api/providers"),
+        ("POST", "/api/providers"),
+        ("POST", "/api/auth/api-keys"),
+        ("GET", "/api/auth/api-keys"),
+        ("POST", "/api/auth/refresh"),
+        ("POST", "/api/auth/totp/setup"),
+    ):
+        r = api.client.request(
+            method, path, headers=h, json={"name": "p"} if method == "POST" else None
+        )
         assert r.status_code == 403, (method, path, r.text)
         assert "sigma user passwd" in r.json()["error"]
     assert api.client.get("/api/auth/me", headers=h).status_code == 200
-    r = api.client.post("/api/auth/change-password", headers=h,
-                        json={"current_password": "testpass123", "new_password": "newpass456"})
+    r = api.client.post(
+        "/api/auth/change-password",
+        headers=h,
+        json={"current_password": "testpass123", "new_password": "newpass456"},
+    )
     assert r.status_code == 200 and r.json()["force_password_change"] is False
     # the change revoked the session it was made with; a new sign-in works everywhere
     assert api.client.get("/api/vps", headers=h).status_code == 401
@@ -168,7 +206,9 @@ def test_totp_rfc6238_vectors():
     assert auth.totp_step(RFC_SECRET, "abcdef", at=59) is None
     assert auth.totp_step(RFC_SECRET, " 287 082 ", at=59) == 1  # spaces from apps are fine
     fresh = pyotp.random_base32(32)
-    assert auth.totp_step(fresh, "000000" if pyotp.TOTP(fresh).now() != "000000" else "111111") is None
+    assert (
+        auth.totp_step(fresh, "000000" if pyotp.TOTP(fresh).now() != "000000" else "111111") is None
+    )
 
 
 def test_totp_enrol_two_step_login_replay_and_disable(api, clock):
@@ -185,7 +225,14 @@ def test_totp_enrol_two_step_login_replay_and_disable(api, clock):
     totp = pyotp.TOTP(secret)
 
     before = audit_count(api)
-    assert api.client.post("/api/auth/totp/verify", headers=h, json={"code": "000000" if totp.at(clock.now) != "000000" else "111111"}).status_code == 422
+    assert (
+        api.client.post(
+            "/api/auth/totp/verify",
+            headers=h,
+            json={"code": "000000" if totp.at(clock.now) != "000000" else "111111"},
+        ).status_code
+        == 422
+    )
     assert audit_count(api) == before
     r = api.client.post("/api/auth/totp/verify", headers=h, json={"code": totp.at(clock.now)})
     assert r.status_code == 200 and r.json() == {"totp_enabled": True}
@@ -201,10 +248,14 @@ def test_totp_enrol_two_step_login_replay_and_disable(api, clock):
     assert audit_count(api) == before
     # the challenge is not an access token, and an access token is not a challenge
     assert api.client.get("/api/auth/me", headers=api.headers(challenge)).status_code == 401
-    r = api.client.post("/api/auth/login/totp", json={"totp_token": token, "code": totp.at(clock.now)})
+    r = api.client.post(
+        "/api/auth/login/totp", json={"totp_token": token, "code": totp.at(clock.now)}
+    )
     assert r.status_code == 401
     # the code used for enrolment cannot be used again
-    r = api.client.post("/api/auth/login/totp", json={"totp_token": challenge, "code": totp.at(clock.now)})
+    r = api.client.post(
+        "/api/auth/login/totp", json={"totp_token": challenge, "code": totp.at(clock.now)}
+    )
     assert r.status_code == 422 and r.json()["field"] == "code"
     clock.now += 30
     code = totp.at(clock.now)
@@ -213,8 +264,11 @@ def test_totp_enrol_two_step_login_replay_and_disable(api, clock):
     assert r.json()["user"]["totp_enabled"] is True
     assert api.client.get("/api/auth/me", headers=api.headers(r.json()["token"])).status_code == 200
     assert audit_count(api) == before + 1
-    entry = api.client.get("/api/audit-logs", params={"action": "login", "resource_id": user["id"]},
-                           headers=api.headers()).json()["data"][0]
+    entry = api.client.get(
+        "/api/audit-logs",
+        params={"action": "login", "resource_id": user["id"]},
+        headers=api.headers(),
+    ).json()["data"][0]
     assert entry["details"] == {"email": user["email"], "totp": True}
     # replay of the same code, even with a new challenge: refused
     challenge = login(api, user["email"], "password-123").json()["totp_token"]
@@ -223,13 +277,20 @@ def test_totp_enrol_two_step_login_replay_and_disable(api, clock):
     assert "already used" in r.json()["error"]
     # an expired challenge (they last 5 minutes)
     now = int(time.time())
-    old = jwt.encode({"sub": user["id"], "purpose": "totp_challenge", "iat": now - 400, "exp": now - 100},
-                     JWT_SECRET, algorithm="HS256")
-    r = api.client.post("/api/auth/login/totp", json={"totp_token": old, "code": totp.at(clock.now + 30)})
+    old = jwt.encode(
+        {"sub": user["id"], "purpose": "totp_challenge", "iat": now - 400, "exp": now - 100},
+        JWT_SECRET,
+        algorithm="HS256",
+    )
+    r = api.client.post(
+        "/api/auth/login/totp", json={"totp_token": old, "code": totp.at(clock.now + 30)}
+    )
     assert r.status_code == 401
 
     # disable needs a fresh code
-    assert api.client.post("/api/auth/totp/disable", headers=h, json={"code": code}).status_code == 422
+    assert (
+        api.client.post("/api/auth/totp/disable", headers=h, json={"code": code}).status_code == 422
+    )
     clock.now += 30
     before = audit_count(api)
     r = api.client.post("/api/auth/totp/disable", headers=h, json={"code": totp.at(clock.now)})
@@ -251,18 +312,29 @@ def test_bad_jwts_are_401(api):
     claims = _claims(api, token)
     now = int(time.time())
     header, payload, signature = token.split(".")
-    forged_payload = base64.urlsafe_b64encode(
-        jwt.api_jws.json.dumps({**claims, "role": "admin"}).encode()).rstrip(b"=").decode()
+    forged_payload = (
+        base64.urlsafe_b64encode(jwt.api_jws.json.dumps({**claims, "role": "admin"}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
     bad = {
         "tampered": f"{header}.{forged_payload}.{signature}",
         "bad signature": f"{header}.{payload}.{signature[:-4]}AAAA",
-        "expired": jwt.encode({**claims, "iat": now - 7200, "exp": now - 3600}, JWT_SECRET, algorithm="HS256"),
+        "expired": jwt.encode(
+            {**claims, "iat": now - 7200, "exp": now - 3600}, JWT_SECRET, algorithm="HS256"
+        ),
         "wrong secret": jwt.encode(claims, "another-secret-0123456789abcdef", algorithm="HS256"),
         "alg none": jwt.encode(claims, None, algorithm="none"),
-        "no exp": jwt.encode({k: v for k, v in claims.items() if k != "exp"}, JWT_SECRET, algorithm="HS256"),
+        "no exp": jwt.encode(
+            {k: v for k, v in claims.items() if k != "exp"}, JWT_SECRET, algorithm="HS256"
+        ),
         "sub not a uuid": jwt.encode({**claims, "sub": "admin"}, JWT_SECRET, algorithm="HS256"),
-        "unknown user": jwt.encode({**claims, "sub": str(uuid.uuid4())}, JWT_SECRET, algorithm="HS256"),
-        "challenge as access": jwt.encode({**claims, "purpose": "totp_challenge"}, JWT_SECRET, algorithm="HS256"),
+        "unknown user": jwt.encode(
+            {**claims, "sub": str(uuid.uuid4())}, JWT_SECRET, algorithm="HS256"
+        ),
+        "challenge as access": jwt.encode(
+            {**claims, "purpose": "totp_challenge"}, JWT_SECRET, algorithm="HS256"
+        ),
         "garbage": "not.a.jwt",
     }
     assert api.client.get("/api/vps", headers=api.headers(token)).status_code == 200
@@ -277,8 +349,12 @@ def test_bad_jwts_are_401(api):
 def test_disabled_user_is_locked_out(api):
     user = new_user(api, "operator")
     token = login(api, user["email"], "password-123").json()["token"]
-    key = api.client.post("/api/auth/api-keys", params={"user": user["email"]}, headers=api.headers(),
-                          json={"name": "k"}).json()["key"]
+    key = api.client.post(
+        "/api/auth/api-keys",
+        params={"user": user["email"]},
+        headers=api.headers(),
+        json={"name": "k"},
+    ).json()["key"]
     assert api.client.get("/api/vps", headers={"X-Api-Key": key}).status_code == 200
     r = api.client.put(f"/api/users/{user['id']}", headers=api.headers(), json={"active": False})
     assert r.status_code == 200 and r.json()["active"] is False
@@ -300,13 +376,20 @@ def test_api_keys_revoked_expired_read_only(api):
     user = new_user(api, "operator")
     token = login(api, user["email"], "password-123").json()["token"]
     h = api.headers(token)
-    created = api.client.post("/api/auth/api-keys", headers=h, json={"name": "ci", "expires_in_days": 30})
+    created = api.client.post(
+        "/api/auth/api-keys", headers=h, json={"name": "ci", "expires_in_days": 30}
+    )
     assert created.status_code == 200
     key, key_id = created.json()["key"], created.json()["id"]
     listed = api.client.get("/api/auth/api-keys", headers=h).json()
     assert [k["id"] for k in listed] == [key_id] and "key" not in listed[0]
     assert listed[0]["last_used_at"] is None
-    assert api.client.post("/api/providers", headers={"X-Api-Key": key}, json={"name": "via-key"}).status_code == 200
+    assert (
+        api.client.post(
+            "/api/providers", headers={"X-Api-Key": key}, json={"name": "via-key"}
+        ).status_code
+        == 200
+    )
     assert api.client.get("/api/auth/api-keys", headers=h).json()[0]["last_used_at"] is not None
     # another operator cannot revoke it; its owner can
     other = api.headers(api.user("operator"))
@@ -316,19 +399,28 @@ def test_api_keys_revoked_expired_read_only(api):
     assert api.client.get("/api/vps", headers={"X-Api-Key": key}).status_code == 401
     assert api.client.get("/api/vps", headers={"Authorization": f"Bearer {key}"}).status_code == 401
 
-    expiring = api.client.post("/api/auth/api-keys", headers=h, json={"name": "short", "expires_in_days": 1}).json()
+    expiring = api.client.post(
+        "/api/auth/api-keys", headers=h, json={"name": "short", "expires_in_days": 1}
+    ).json()
     assert api.client.get("/api/vps", headers={"X-Api-Key": expiring["key"]}).status_code == 200
     with api.app.state.engine.begin() as conn:
-        conn.execute(text("UPDATE api_keys SET expires_at = :t WHERE id = :id"),
-                     {"t": utcnow() - timedelta(seconds=1), "id": _db_id(api, expiring["id"])})
+        conn.execute(
+            text("UPDATE api_keys SET expires_at = :t WHERE id = :id"),
+            {"t": utcnow() - timedelta(seconds=1), "id": _db_id(api, expiring["id"])},
+        )
     assert api.client.get("/api/vps", headers={"X-Api-Key": expiring["key"]}).status_code == 401
 
-    ro = api.client.post("/api/auth/api-keys", headers=h, json={"name": "ro", "read_only": True}).json()["key"]
+    ro = api.client.post(
+        "/api/auth/api-keys", headers=h, json={"name": "ro", "read_only": True}
+    ).json()["key"]
     ro_h = {"X-Api-Key": ro}
     assert api.client.get("/api/vps", headers=ro_h).status_code == 200
     before = audit_count(api)
-    for method, path, body in (("POST", "/api/providers", {"name": "ro-p"}), ("POST", "/api/vps", {"hostname": "ro-v"}),
-                               ("DELETE", "/api/providers/via-key", None)):
+    for method, path, body in (
+        ("POST", "/api/providers", {"name": "ro-p"}),
+        ("POST", "/api/vps", {"hostname": "ro-v"}),
+        ("DELETE", "/api/providers/via-key", None),
+    ):
         r = api.client.request(method, path, headers=ro_h, json=body)
         assert r.status_code == 403, (method, path, r.text)
         assert "readonly" in r.json()["error"]
@@ -344,7 +436,9 @@ def test_legacy_key_is_an_admin_that_goes_through_role_checks(api):
     h = {"X-Api-Key": LEGACY_KEY}
     r = api.client.post("/api/providers", headers=h, json={"name": "legacy"})
     assert r.status_code == 200
-    entry = api.client.get("/api/audit-logs", params={"resource": "provider"}, headers=h).json()["data"][0]
+    entry = api.client.get("/api/audit-logs", params={"resource": "provider"}, headers=h).json()[
+        "data"
+    ][0]
     assert entry["user_email"] == "api-key" and entry["user_id"] is None
     assert api.client.get("/api/users", headers=h).status_code == 200
     # a key is not a user: own-account routes refuse it without pretending it is invalid
@@ -372,19 +466,31 @@ def test_users_crud(api):
     r = api.client.get("/api/users", headers=h)
     assert r.status_code == 200
     assert (r.json()["total"], r.json()["page"], len(r.json()["data"])) == (1, 1, 1)
-    r = api.client.post("/api/users", headers=h, json={"email": "ops@example.com", "password": "password-123",
-                                                      "name": "Ops", "role": "operator"})
+    r = api.client.post(
+        "/api/users",
+        headers=h,
+        json={
+            "email": "ops@example.com",
+            "password": "password-123",
+            "name": "Ops",
+            "role": "operator",
+        },
+    )
     assert r.status_code == 200
     ops = r.json()
     assert (ops["email"], ops["name"], ops["role"]) == ("ops@example.com", "Ops", "operator")
     assert isinstance(ops["id"], str) and ops["force_password_change"] is False
-    for body, field in (({"email": "a@example.com", "password": "1234567"}, "password"),
-                        ({"email": "a@example.com", "password": "password-123", "role": "root"}, "role"),
-                        ({"email": "not-an-email", "password": "password-123"}, "email"),
-                        ({"email": "a@example.com"}, "password")):
+    for body, field in (
+        ({"email": "a@example.com", "password": "1234567"}, "password"),
+        ({"email": "a@example.com", "password": "password-123", "role": "root"}, "role"),
+        ({"email": "not-an-email", "password": "password-123"}, "email"),
+        ({"email": "a@example.com"}, "password"),
+    ):
         r = api.client.post("/api/users", headers=h, json=body)
         assert r.status_code == 422 and r.json()["field"] == field, r.text
-    r = api.client.post("/api/users", headers=h, json={"email": "OPS@example.com", "password": "password-123"})
+    r = api.client.post(
+        "/api/users", headers=h, json={"email": "OPS@example.com", "password": "password-123"}
+    )
     assert r.status_code == 409 and r.json()["field"] == "email"
     r = api.client.get("/api/users", headers=h, params={"role": "operator"})
     assert [u["email"] for u in r.json()["data"]] == ["ops@example.com"]
@@ -392,8 +498,16 @@ def test_users_crud(api):
     ro = new_user(api, "readonly")
     r = api.client.put(f"/api/users/{ro['id']}", headers=h, json={"role": "operator"})
     assert r.status_code == 200 and r.json()["role"] == "operator"
-    assert api.client.put(f"/api/users/{ro['id']}", headers=h, json={"email": "ops@example.com"}).status_code == 409
-    assert api.client.put(f"/api/users/{uuid.uuid4()}", headers=h, json={"name": "x"}).status_code == 404
+    assert (
+        api.client.put(
+            f"/api/users/{ro['id']}", headers=h, json={"email": "ops@example.com"}
+        ).status_code
+        == 409
+    )
+    assert (
+        api.client.put(f"/api/users/{uuid.uuid4()}", headers=h, json={"name": "x"}).status_code
+        == 404
+    )
 
     r = api.client.delete(f"/api/users/{ops['id']}", headers=h)
     assert r.status_code == 200 and r.json() == {"deleted": True}
@@ -401,7 +515,9 @@ def test_users_crud(api):
     assert api.client.delete(f"/api/users/{ops['id']}", headers=h).status_code == 404
 
     readonly = api.headers(api.user("readonly"))
-    r = api.client.post("/api/users", headers=readonly, json={"email": "x@example.com", "password": "password-123"})
+    r = api.client.post(
+        "/api/users", headers=readonly, json={"email": "x@example.com", "password": "password-123"}
+    )
     assert r.status_code == 403
 
 

@@ -34,8 +34,11 @@ def server(api, monkeypatch):
 
     from sigma.client import remote
 
-    monkeypatch.setattr(remote, "CLIENT_FACTORY",
-                        lambda base, headers: TestClient(api.app, base_url=base, headers=headers))
+    monkeypatch.setattr(
+        remote,
+        "CLIENT_FACTORY",
+        lambda base, headers: TestClient(api.app, base_url=base, headers=headers),
+    )
     return api
 
 
@@ -55,7 +58,9 @@ def closed_port() -> int:
 
 
 def test_login_with_password_from_stdin_then_logout(cli, server, tmp_path):
-    r = cli("login", SERVER, "--email", ADMIN_EMAIL, "--password-stdin", input=ADMIN_PASSWORD + "\n")
+    r = cli(
+        "login", SERVER, "--email", ADMIN_EMAIL, "--password-stdin", input=ADMIN_PASSWORD + "\n"
+    )
     assert r.code == 0, r.err
     assert f"Logged in to {SERVER} as {ADMIN_EMAIL} (admin)" in r.err
     assert ADMIN_PASSWORD not in r.err + r.out
@@ -98,7 +103,9 @@ def test_login_with_totp_prompt_and_mfa_commands(cli, server, tmp_path, monkeypa
     # an account, logged in by the CLI
     user_token = server.user("operator", email="mfa@example.com")
     assert user_token
-    r = cli("login", SERVER, "--email", "mfa@example.com", "--password-stdin", input="password-123\n")
+    r = cli(
+        "login", SERVER, "--email", "mfa@example.com", "--password-stdin", input="password-123\n"
+    )
     assert r.code == 0, r.err
     # `sigma mfa enable` shows a QR code and the secret, then asks for a code
     secret = pyotp.random_base32(32)
@@ -107,7 +114,11 @@ def test_login_with_totp_prompt_and_mfa_commands(cli, server, tmp_path, monkeypa
     base = int(time.time()) // 30 * 30 + 15
     clock = {"t": base}
     real = auth.totp_step
-    monkeypatch.setattr(auth, "totp_step", lambda s, c, *, at=None, window=1: real(s, c, at=clock["t"], window=window))
+    monkeypatch.setattr(
+        auth,
+        "totp_step",
+        lambda s, c, *, at=None, window=1: real(s, c, at=clock["t"], window=window),
+    )
 
     def code():
         clock["t"] = base + 30 * next(steps)
@@ -119,16 +130,32 @@ def test_login_with_totp_prompt_and_mfa_commands(cli, server, tmp_path, monkeypa
     assert "█" in r.err or "▀" in r.err or "▄" in r.err  # the QR code, drawn in the terminal
 
     # the login now asks for the code after the password (both from stdin)
-    r = cli("login", SERVER, "--email", "mfa@example.com", "--password-stdin", input=f"password-123\n{code()}\n")
+    r = cli(
+        "login",
+        SERVER,
+        "--email",
+        "mfa@example.com",
+        "--password-stdin",
+        input=f"password-123\n{code()}\n",
+    )
     assert r.code == 0, r.err
     assert "TOTP code" in r.err
     wrong = "000000" if pyotp.TOTP(secret).at(base + 300) != "000000" else "111111"
-    r = cli("login", SERVER, "--email", "mfa@example.com", "--password-stdin", input=f"password-123\n{wrong}\n")
+    r = cli(
+        "login",
+        SERVER,
+        "--email",
+        "mfa@example.com",
+        "--password-stdin",
+        input=f"password-123\n{wrong}\n",
+    )
     assert r.code == 2 and "Invalid TOTP code" in r.err
 
     r = cli("mfa", "disable", "--code", code())
     assert r.code == 0 and "MFA disabled" in r.err
-    r = cli("login", SERVER, "--email", "mfa@example.com", "--password-stdin", input="password-123\n")
+    r = cli(
+        "login", SERVER, "--email", "mfa@example.com", "--password-stdin", input="password-123\n"
+    )
     assert r.code == 0 and "TOTP" not in r.err
 
 
@@ -177,12 +204,19 @@ def test_logout_all_signs_out_every_session_and_passwd_signs_in_again(cli, serve
     `sigma user passwd` revokes them as well, and signs this CLI in again with the new one."""
     login = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
     other = server.client.post("/api/auth/login", json=login).json()["token"]  # another terminal
-    assert cli("login", SERVER, "--email", ADMIN_EMAIL, "--password-stdin", input=ADMIN_PASSWORD + "\n").code == 0
+    assert (
+        cli(
+            "login", SERVER, "--email", ADMIN_EMAIL, "--password-stdin", input=ADMIN_PASSWORD + "\n"
+        ).code
+        == 0
+    )
     r = cli("user", "passwd", "--password-stdin", input=f"{ADMIN_PASSWORD}\nnew-password-456\n")
     assert r.code == 0 and "Password changed" in r.err, r.err
     assert server.client.get("/api/auth/me", headers=server.headers(other)).status_code == 401
     assert cli("vps", "list").code == 0  # this CLI holds a token of the new password
-    other = server.client.post("/api/auth/login", json={**login, "password": "new-password-456"}).json()["token"]
+    other = server.client.post(
+        "/api/auth/login", json={**login, "password": "new-password-456"}
+    ).json()["token"]
     r = cli("logout", "--all")
     assert r.code == 0 and "Every session of your user" in r.err and "Logged out" in r.err
     assert server.client.get("/api/auth/me", headers=server.headers(other)).status_code == 401

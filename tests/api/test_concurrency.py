@@ -10,7 +10,9 @@ def test_etag_and_if_match(api):
     tag = r.headers["etag"]
     ok = api.client.put("/api/vps/oc-1", headers={**h, "If-Match": tag}, json={"tags": ["a", "b"]})
     assert ok.status_code == 200 and ok.headers["etag"] != tag
-    stale = api.client.put("/api/vps/oc-1", headers={**h, "If-Match": tag}, json={"tags": ["a", "c"]})
+    stale = api.client.put(
+        "/api/vps/oc-1", headers={**h, "If-Match": tag}, json={"tags": ["a", "c"]}
+    )
     assert stale.status_code == 412, stale.text
     assert stale.json()["code"] == "precondition_failed"
     assert api.client.get("/api/vps/oc-1", headers=h).json()["tags"] == ["a", "b"]

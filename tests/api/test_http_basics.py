@@ -43,7 +43,9 @@ def test_body_limit_by_content_length_and_while_streaming(small):
             yield b"y" * 100
         yield b'"}'
 
-    r = small.post("/api/providers", headers={**H, "Content-Type": "application/json"}, content=chunks())
+    r = small.post(
+        "/api/providers", headers={**H, "Content-Type": "application/json"}, content=chunks()
+    )
     assert r.status_code == 413, r.text
     assert r.json()["code"] == "payload_too_large"
     # unauthenticated: refused before anything reads the body
@@ -86,16 +88,22 @@ def test_malformed_and_wrong_typed_input_is_422_naming_the_field(api):
     assert r.json()["field"] == "body" and "malformed JSON" in r.json()["error"]
     r = api.client.post("/api/providers", headers=h, content=b"[1, 2]")
     assert r.status_code == 422 and r.json()["field"] == "body"
-    for body, field in (({"name": "a", "rating": "five"}, "rating"),
-                        ({"name": "a", "api_supported": "maybe"}, "api_supported"),
-                        ({"name": 5}, "name"),
-                        ({"name": "a", "colour": "red"}, "colour"),
-                        ({}, "name")):
+    for body, field in (
+        ({"name": "a", "rating": "five"}, "rating"),
+        ({"name": "a", "api_supported": "maybe"}, "api_supported"),
+        ({"name": 5}, "name"),
+        ({"name": "a", "colour": "red"}, "colour"),
+        ({}, "name"),
+    ):
         r = api.client.post("/api/providers", headers=api.headers(), json=body)
         assert r.status_code == 422, body
         assert r.json()["field"] == field and field in r.json()["error"], r.text
         assert r.json()["code"] == "invalid_input"
-    r = api.client.post("/api/vps", headers=api.headers(), json={"hostname": "h", "ip_addresses": [{"ip": "300.1.1.1"}]})
+    r = api.client.post(
+        "/api/vps",
+        headers=api.headers(),
+        json={"hostname": "h", "ip_addresses": [{"ip": "300.1.1.1"}]},
+    )
     assert r.status_code == 422 and r.json()["field"] == "ip_addresses.0.ip"
     r = api.client.get("/api/vps", headers=api.headers(), params={"page": "two"})
     assert r.status_code == 422 and r.json()["field"] == "page"
@@ -114,7 +122,13 @@ def test_unknown_paths_and_methods_answer_json(api):
 
 
 def test_security_headers_everywhere(api):
-    for path in ("/healthz", "/api/auth/me", "/api/nothing", "/swagger-ui", "/api-docs/openapi.json"):
+    for path in (
+        "/healthz",
+        "/api/auth/me",
+        "/api/nothing",
+        "/swagger-ui",
+        "/api-docs/openapi.json",
+    ):
         r = api.client.get(path, headers=api.headers())
         assert r.headers["x-content-type-options"] == "nosniff", path
         assert r.headers["x-frame-options"] == "DENY", path
@@ -132,7 +146,9 @@ def test_health_and_readiness(api, api_settings):
     assert (r.status_code, r.text) == (200, "ok")
     assert api.client.get("/readyz").status_code == 200
     # a database that cannot be reached: not ready (503), but alive
-    broken = api_settings.model_copy(update={"database_url": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
+    broken = api_settings.model_copy(
+        update={"database_url": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    )
     with TestClient(create_app(broken)) as client:
         r = client.get("/readyz")
         assert r.status_code == 503 and r.json()["code"] == "unavailable"
@@ -170,8 +186,15 @@ def test_openapi_document_is_valid_and_complete(api):
     validate(doc)
     assert doc["openapi"].startswith("3.")
     paths = doc["paths"]
-    for path in ("/api/auth/login", "/api/providers", "/api/providers/{ref}", "/api/vps", "/api/vps/{ref}/retire",
-                 "/api/users", "/api/audit-logs"):
+    for path in (
+        "/api/auth/login",
+        "/api/providers",
+        "/api/providers/{ref}",
+        "/api/vps",
+        "/api/vps/{ref}/retire",
+        "/api/users",
+        "/api/audit-logs",
+    ):
         assert path in paths, path
     error = doc["components"]["schemas"]["Error"]
     assert "error" in error["required"]

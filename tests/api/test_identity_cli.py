@@ -28,15 +28,24 @@ def test_user_commands(cli, backend):
     assert len(password) >= 12
 
     shown = cli("user", "show", "ops@example.com", "--format", "json").json()
-    assert (shown["role"], shown["name"], shown["force_password_change"]) == ("operator", "Ops team", True)
-    assert not {"password", "password_hash", "totp_secret"} & set(shown) and password not in str(shown)
+    assert (shown["role"], shown["name"], shown["force_password_change"]) == (
+        "operator",
+        "Ops team",
+        True,
+    )
+    assert not {"password", "password_hash", "totp_secret"} & set(shown) and password not in str(
+        shown
+    )
     listed = cli("user", "list", "--format", "json").json()
     assert "ops@example.com" in [u["email"] for u in listed]
     assert cli("user", "list", "--role", "operator", "-q").out.split() == [shown["id"]]
     table = cli("user", "list", "--role", "operator")
     assert "ops@example.com" in table.out and "Ops team" in table.out and "1 users" in table.err
 
-    assert cli("user", "set-role", "ops@example.com", "admin").err.strip() == "ops@example.com is now admin"
+    assert (
+        cli("user", "set-role", "ops@example.com", "admin").err.strip()
+        == "ops@example.com is now admin"
+    )
     assert cli("user", "disable", shown["id"][:8]).err.strip() == "Disabled ops@example.com"
     assert cli("user", "show", "ops@example.com", "--format", "json").json()["active"] is False
     assert cli("user", "enable", "OPS@example.com").err.strip() == "Enabled ops@example.com"
@@ -72,7 +81,15 @@ def test_user_commands(cli, backend):
 
 def test_api_key_commands(cli):
     assert cli("user", "add", "agent-1@example.com", "--role", "agent").code == 0
-    r = cli("api-key", "create", "agent-hk-1", "--user", "agent-1@example.com", "--expires-in-days", "30")
+    r = cli(
+        "api-key",
+        "create",
+        "agent-hk-1",
+        "--user",
+        "agent-1@example.com",
+        "--expires-in-days",
+        "30",
+    )
     assert r.code == 0, r.err
     key = r.out.strip()
     assert key.startswith("sigma_") and len(key) > 40
@@ -84,13 +101,25 @@ def test_api_key_commands(cli):
     table = cli("api-key", "list", "--all")
     assert "agent-hk-1" in table.out and key[:12] in table.out and key not in table.out
 
-    r = cli("api-key", "create", "ro", "--user", "agent-1@example.com", "--read-only", "--format", "json")
+    r = cli(
+        "api-key",
+        "create",
+        "ro",
+        "--user",
+        "agent-1@example.com",
+        "--read-only",
+        "--format",
+        "json",
+    )
     assert r.code == 0 and r.json()["read_only"] is True and r.json()["key"].startswith("sigma_")
     assert cli("api-key", "create", "", "--user", "agent-1@example.com").code == 2
     assert cli("api-key", "create", "x", "--user", "nobody@example.com").code == 3
 
     r = cli("api-key", "revoke", "agent-hk-1")
     assert r.code == 0 and r.err.startswith("Revoked API key agent-hk-1")
-    assert [k["revoked_at"] for k in cli("api-key", "list", "--all", "--format", "json").json()
-            if k["name"] == "agent-hk-1"][0]
+    assert [
+        k["revoked_at"]
+        for k in cli("api-key", "list", "--all", "--format", "json").json()
+        if k["name"] == "agent-hk-1"
+    ][0]
     assert cli("api-key", "revoke", "no-such-key").code == 3

@@ -54,8 +54,10 @@ def client_ip(redis_client):
 
 
 def _forget(redis_client, ip: str) -> None:
-    keys = [*redis_client.scan_iter(match=f"sigma:rate:*/api:{ip}:*"),
-            *redis_client.scan_iter(match=f"sigma:rate:*/login:{ip}/*")]
+    keys = [
+        *redis_client.scan_iter(match=f"sigma:rate:*/api:{ip}:*"),
+        *redis_client.scan_iter(match=f"sigma:rate:*/login:{ip}/*"),
+    ]
     if keys:
         redis_client.delete(*keys)
 
@@ -79,11 +81,16 @@ def serve(api_settings, ip, **overrides):
 
 
 def test_api_limit_in_redis(api_settings, redis_client, client_ip):
-    with serve(api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=3, rate_limit_window=60) as c:
+    with serve(
+        api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=3, rate_limit_window=60
+    ) as c:
         for remaining in (2, 1, 0):
             r = c.get("/api/auth/me", headers=H)
             assert r.status_code == 200
-            assert (r.headers["x-ratelimit-limit"], r.headers["x-ratelimit-remaining"]) == ("3", str(remaining))
+            assert (r.headers["x-ratelimit-limit"], r.headers["x-ratelimit-remaining"]) == (
+                "3",
+                str(remaining),
+            )
         r = c.get("/api/auth/me", headers=H)
         assert r.status_code == 429
         assert r.json() == {"error": "Too Many Requests", "code": "rate_limited"}
@@ -93,18 +100,27 @@ def test_api_limit_in_redis(api_settings, redis_client, client_ip):
         assert r.headers["x-content-type-options"] == "nosniff"
         # the counter lives in Redis, under this client's key, and expires by itself
         key = _api_key(redis_client, client_ip)
-        assert int(redis_client.get(key)) == 4 and 0 < redis_client.ttl(key) <= 60  # a counter per window
+        assert (
+            int(redis_client.get(key)) == 4 and 0 < redis_client.ttl(key) <= 60
+        )  # a counter per window
         # not limited: health, the OpenAPI document; X-Forwarded-For is not trusted by default
         assert c.get("/healthz").status_code == 200
         assert c.get("/api-docs/openapi.json").status_code == 200
-        assert c.get("/api/auth/me", headers={**H, "X-Forwarded-For": "203.0.113.9"}).status_code == 429
+        assert (
+            c.get("/api/auth/me", headers={**H, "X-Forwarded-For": "203.0.113.9"}).status_code
+            == 429
+        )
     # a second server (another replica) shares the same counter
-    with serve(api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=3, rate_limit_window=60) as c:
+    with serve(
+        api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=3, rate_limit_window=60
+    ) as c:
         assert c.get("/api/auth/me", headers=H).status_code == 429
 
 
 def test_window_frees_up(api_settings, client_ip):
-    with serve(api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=2, rate_limit_window=1) as c:
+    with serve(
+        api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=2, rate_limit_window=1
+    ) as c:
         assert [c.get("/api/auth/me", headers=H).status_code for _ in range(3)] == [200, 200, 429]
         time.sleep(1.1)
         assert c.get("/api/auth/me", headers=H).status_code == 200
@@ -113,7 +129,9 @@ def test_window_frees_up(api_settings, client_ip):
 def test_login_limit_is_stricter(api_settings, client_ip):
     from apidriver import ADMIN_EMAIL, ADMIN_PASSWORD
 
-    with serve(api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=50, rate_limit_login=2) as c:
+    with serve(
+        api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=50, rate_limit_login=2
+    ) as c:
         bad = {"email": ADMIN_EMAIL, "password": "guess-123"}
         assert c.post("/api/auth/login", json=bad).status_code == 401
         r = c.post("/api/auth/login", json=bad)
@@ -137,8 +155,13 @@ def test_forwarded_for_behind_a_trusted_proxy(api_settings, redis_client):
     proxy = "10.9.8.7"
     clients = [f"203.0.113.{uuid.uuid4().int % 250 + 1}" for _ in range(2)]
     try:
-        with serve(api_settings, proxy, redis_url=REDIS_URL, rate_limit_requests=1,
-                   trusted_proxies=["10.0.0.0/8"]) as c:
+        with serve(
+            api_settings,
+            proxy,
+            redis_url=REDIS_URL,
+            rate_limit_requests=1,
+            trusted_proxies=["10.0.0.0/8"],
+        ) as c:
             for ip in clients:
                 h = {**H, "X-Forwarded-For": f"{ip}, 10.0.0.1"}
                 assert c.get("/api/auth/me", headers=h).status_code == 200
@@ -151,10 +174,21 @@ def test_forwarded_for_behind_a_trusted_proxy(api_settings, redis_client):
 
 
 def test_forwarded_for_ignored_from_an_untrusted_peer(api_settings, client_ip, redis_client):
-    with serve(api_settings, client_ip, redis_url=REDIS_URL, rate_limit_requests=1,
-               trusted_proxies=["10.0.0.0/8"]) as c:
-        assert c.get("/api/auth/me", headers={**H, "X-Forwarded-For": "203.0.113.1"}).status_code == 200
-        assert c.get("/api/auth/me", headers={**H, "X-Forwarded-For": "203.0.113.2"}).status_code == 429
+    with serve(
+        api_settings,
+        client_ip,
+        redis_url=REDIS_URL,
+        rate_limit_requests=1,
+        trusted_proxies=["10.0.0.0/8"],
+    ) as c:
+        assert (
+            c.get("/api/auth/me", headers={**H, "X-Forwarded-For": "203.0.113.1"}).status_code
+            == 200
+        )
+        assert (
+            c.get("/api/auth/me", headers={**H, "X-Forwarded-For": "203.0.113.2"}).status_code
+            == 429
+        )
         assert _api_key(redis_client, client_ip)
 
 
@@ -169,15 +203,21 @@ def test_users_behind_one_address_do_not_share_a_bucket(api, api_settings, clien
 
 
 def test_in_process_limiter_without_redis(api_settings, client_ip):
-    with serve(api_settings, client_ip, redis_url=None, rate_limit_requests=2, rate_limit_login=1) as c:
+    with serve(
+        api_settings, client_ip, redis_url=None, rate_limit_requests=2, rate_limit_login=1
+    ) as c:
         r = c.get("/api/auth/me", headers=H)
         assert r.status_code == 200 and r.headers["x-ratelimit-remaining"] == "1"
         assert c.get("/api/auth/me", headers=H).status_code == 200
         r = c.get("/api/auth/me", headers=H)
         assert r.status_code == 429 and r.json()["code"] == "rate_limited"
         assert 1 <= int(r.headers["retry-after"]) <= 60
-        assert c.post("/api/auth/login", json={"email": "a@b.c", "password": "x"}).status_code == 401
-        assert c.post("/api/auth/login", json={"email": "a@b.c", "password": "x"}).status_code == 429
+        assert (
+            c.post("/api/auth/login", json={"email": "a@b.c", "password": "x"}).status_code == 401
+        )
+        assert (
+            c.post("/api/auth/login", json={"email": "a@b.c", "password": "x"}).status_code == 429
+        )
 
 
 def test_in_process_window_ends_and_memory_is_bounded(monkeypatch):
@@ -216,7 +256,6 @@ def test_heartbeats_count_against_the_limit(api_settings, client_ip):
         assert r.headers["x-ratelimit-limit"] == "2" and int(r.headers["retry-after"]) >= 1
 
 
-
 def test_unreachable_redis_serves_on_and_logs_once(api_settings, client_ip, caplog):
     """A configured Redis that does not answer: the API serves on, this process's window
     standing in for the shared one."""
@@ -240,8 +279,22 @@ def own_redis(tmp_path):
 
     def start():
         proc = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with socket.socket() as s:

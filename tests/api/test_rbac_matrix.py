@@ -37,15 +37,24 @@ def allowed_for(rule: str, who) -> bool:
         return False  # an agent speaks for its VPS with that VPS's key, never with a session
     return who.role in ALLOWED[rule]
 
+
 # successful mutations that write no audit row, on purpose (issue #3, contract 2.12):
 # token refresh, agent calls and IP-check ingestion by probes
-NOT_AUDITED = ["POST /api/auth/refresh", "* /api/agent/*", "POST /api/ip-checks", "POST /api/ip-checks/*"]
+NOT_AUDITED = [
+    "POST /api/auth/refresh",
+    "* /api/agent/*",
+    "POST /api/ip-checks",
+    "POST /api/ip-checks/*",
+]
 
 # operations whose success needs state no generic request can have (a current TOTP code
 # of the caller's own pending secret; a configured channel); other tests cover them
-SUCCESS_COVERED_ELSEWHERE = {"POST /api/auth/totp/verify", "POST /api/auth/totp/disable",
-                             # needs a notification channel (a local webhook): tests of issue 4
-                             "POST /api/notify/run"}
+SUCCESS_COVERED_ELSEWHERE = {
+    "POST /api/auth/totp/verify",
+    "POST /api/auth/totp/disable",
+    # needs a notification channel (a local webhook): tests of issue 4
+    "POST /api/notify/run",
+}
 
 
 def not_audited(op) -> bool:
@@ -74,32 +83,52 @@ def driver(api):
     token = api.user("readonly", email=email)
     setup = api.client.post("/api/auth/totp/setup", headers=api.headers(token)).json()
     totp = pyotp.TOTP(setup["secret"])
-    r = api.client.post("/api/auth/totp/verify", headers=api.headers(token),
-                        json={"code": totp.at(time.time() - 30)})
+    r = api.client.post(
+        "/api/auth/totp/verify",
+        headers=api.headers(token),
+        json={"code": totp.at(time.time() - 30)},
+    )
     assert r.status_code == 200, r.text
 
     def totp_login(d):
         r = api.client.post("/api/auth/login", json={"email": email, "password": "password-123"})
         return {"totp_token": r.json()["totp_token"], "code": totp.now()}
 
-    return Driver(api, overrides={
-        "LoginRequest": lambda d: {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
-        "TotpLogin": totp_login,
-        # every caller allowed to report speaks for the agent principal's own VPS
-        "POST /api/agent/heartbeat": lambda d: {"hostname": AGENT_HOST},
-        "POST /api/agent/register": lambda d: {"hostname": AGENT_HOST},
-        # a check is about one of its VPS's addresses
-        "POST /api/ip-checks": checked_address,
-        "POST /api/vps/import": lambda d: {"data": json.dumps([{"hostname": f"imported-{d.tag}-{next(d.seq)}"}])},
-        "POST /api/providers/import": lambda d: {"data": json.dumps([{"name": f"imported-{d.tag}-{next(d.seq)}"}])},
-    })
+    return Driver(
+        api,
+        overrides={
+            "LoginRequest": lambda d: {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+            "TotpLogin": totp_login,
+            # every caller allowed to report speaks for the agent principal's own VPS
+            "POST /api/agent/heartbeat": lambda d: {"hostname": AGENT_HOST},
+            "POST /api/agent/register": lambda d: {"hostname": AGENT_HOST},
+            # a check is about one of its VPS's addresses
+            "POST /api/ip-checks": checked_address,
+            "POST /api/vps/import": lambda d: {
+                "data": json.dumps([{"hostname": f"imported-{d.tag}-{next(d.seq)}"}])
+            },
+            "POST /api/providers/import": lambda d: {
+                "data": json.dumps([{"name": f"imported-{d.tag}-{next(d.seq)}"}])
+            },
+        },
+    )
+
 
 def checked_address(d) -> dict:
     ip = f"192.0.2.{next(d.seq) % 250 + 1}"
-    r = d.client.post("/api/vps", headers=d.admin,
-                      json={"hostname": f"checked-{d.tag}-{next(d.seq)}", "ip_addresses": [{"ip": ip}]})
+    r = d.client.post(
+        "/api/vps",
+        headers=d.admin,
+        json={"hostname": f"checked-{d.tag}-{next(d.seq)}", "ip_addresses": [{"ip": ip}]},
+    )
     assert r.status_code == 200, r.text
-    return {"vps_id": r.json()["id"], "ip": ip, "check_type": "tcp", "source": "cn-test", "success": True}
+    return {
+        "vps_id": r.json()["id"],
+        "ip": ip,
+        "check_type": "tcp",
+        "source": "cn-test",
+        "success": True,
+    }
 
 
 def rule_problems(ops) -> list[str]:
@@ -142,7 +171,9 @@ def test_rbac_matrix_and_audit_completeness(api, principals, driver):
                 succeeded.add(str(op))
                 if str(op) in REVOKES_SESSIONS and who.email:
                     who.password = (call.json or {}).get("new_password", who.password)
-                    token = api.client.post("/api/auth/login", json={"email": who.email, "password": who.password})
+                    token = api.client.post(
+                        "/api/auth/login", json={"email": who.email, "password": who.password}
+                    )
                     assert token.status_code == 200, token.text
                     who.headers = api.headers(token.json()["token"])
                     if who.name == "jwt-admin":  # the request builder acts as that admin
@@ -155,8 +186,10 @@ def test_rbac_matrix_and_audit_completeness(api, principals, driver):
                 problems.append(f"{rows} audit rows for a read: {where}")
     never = {str(op) for op in ops if op.rule in ALLOWED} - succeeded - SUCCESS_COVERED_ELSEWHERE
     for name in sorted(never):
-        problems.append(f"{name}: no principal reached a success status; the generic request "
-                        "builder needs a valid body/ref for it (see apidriver.py)")
+        problems.append(
+            f"{name}: no principal reached a success status; the generic request "
+            "builder needs a valid body/ref for it (see apidriver.py)"
+        )
     assert not problems, f"{len(problems)} problems in {checked} calls:\n" + "\n".join(problems)
     assert checked >= len(ops) * len(principals) - 5
 
@@ -180,8 +213,12 @@ def test_matrix_rejects_undeclared_and_unknown_rules(api):
     api.app.openapi_schema = None
     try:
         problems = rule_problems(Driver(api).operations())
-        assert problems == ["GET /api/undeclared-for-test: no x-sigma-role declared (openapi_extra=rule(...))",
-                            "GET /api/unknown-rule-for-test: unknown x-sigma-role 'everyone'"]
+        assert problems == [
+            "GET /api/undeclared-for-test: no x-sigma-role declared (openapi_extra=rule(...))",
+            "GET /api/unknown-rule-for-test: unknown x-sigma-role 'everyone'",
+        ]
     finally:
-        api.app.router.routes[:] = [r for r in api.app.router.routes if "-for-test" not in getattr(r, "path", "")]
+        api.app.router.routes[:] = [
+            r for r in api.app.router.routes if "-for-test" not in getattr(r, "path", "")
+        ]
         api.app.openapi_schema = None

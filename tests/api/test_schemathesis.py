@@ -33,7 +33,9 @@ def hostile_text(value):
 
     if isinstance(value, str):
         bad = st.text(st.characters(categories=["Cs", "Cc"]), min_size=1, max_size=3)
-        spliced = st.tuples(st.integers(0, len(value)), bad).map(lambda t: value[:t[0]] + t[1] + value[t[0]:])
+        spliced = st.tuples(st.integers(0, len(value)), bad).map(
+            lambda t: value[: t[0]] + t[1] + value[t[0] :]
+        )
         return st.one_of(st.just(value), spliced)
     if isinstance(value, dict):
         return st.fixed_dictionaries({k: hostile_text(v) for k, v in value.items()})
@@ -105,7 +107,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(api, role):
     # something to find for the generated references (most will still be 404s)
     admin = api.headers()
     api.client.post("/api/providers", headers=admin, json={"name": "Seed"})
-    api.client.post("/api/vps", headers=admin, json={"hostname": "seed-1", "ip_addresses": [{"ip": "192.0.2.1"}]})
+    api.client.post(
+        "/api/vps",
+        headers=admin,
+        json={"hostname": "seed-1", "ip_addresses": [{"ip": "192.0.2.1"}]},
+    )
     h = _credentials(api, role)
     me = api.client.get("/api/auth/me", headers=h)
     assert me.status_code == 200 and me.json()["role"] == role, me.text
@@ -123,8 +129,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(api, role):
                 assert {"401", "403"} <= set(op["responses"]), op.get("operationId")
     failures: dict[str, str] = {}
     # logout-all revokes the caller's token: last, or every later request would be a 401
-    operations = sorted((result.ok() for result in schema.get_all_operations()),
-                        key=lambda op: op.label == "POST /api/auth/logout-all")
+    operations = sorted(
+        (result.ok() for result in schema.get_all_operations()),
+        key=lambda op: op.label == "POST /api/auth/logout-all",
+    )
     assert len(operations) >= 20
     refused = 0
     surrogate_bodies = 0
@@ -141,13 +149,21 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(api, role):
                 raise AssertionError(f"{role} got {response.status_code} from a '{rule}' route")
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, deadline=None, database=None,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case):
             nonlocal surrogate_bodies
             surrogate_bodies += has_surrogate(case.body)
-            case.call_and_validate(headers=h, checks=[not_a_server_error, response_schema_conformance,
-                                                      role_is_enforced])
+            case.call_and_validate(
+                headers=h,
+                checks=[not_a_server_error, response_schema_conformance, role_is_enforced],
+            )
 
         try:
             check()
@@ -155,4 +171,6 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(api, role):
             failures[operation.label] = f"{type(exc).__name__}: {str(exc)[:1500]}"
     assert (refused > 0) == (role != "admin")
     assert surrogate_bodies > 0  # the hook is in force
-    assert not failures, f"as {role}:\n\n" + "\n\n".join(f"== {label}\n{text}" for label, text in failures.items())
+    assert not failures, f"as {role}:\n\n" + "\n\n".join(
+        f"== {label}\n{text}" for label, text in failures.items()
+    )

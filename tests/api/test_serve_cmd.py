@@ -26,9 +26,24 @@ def sigma_serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None):
     log = tmp_path / f"serve-{port}.log"
     full_env = {**os.environ, "SIGMA_JOBS_ENABLED": "false", **(env or {})}
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sigma", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--log-level", "warning", *args],
-                                stdout=out, stderr=subprocess.STDOUT, env=full_env)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sigma",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                *args,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -62,17 +77,25 @@ def test_zero_config_serve_prints_the_one_time_password_once(tmp_path):
         passwords = re.findall(r"One-time password[^:]*: (\S+)", text)
         assert len(passwords) == 1, text
         assert "changeme" not in text
-        r = httpx.post(f"{base}/api/auth/login", json={"email": "admin@sigma.local", "password": passwords[0]})
+        r = httpx.post(
+            f"{base}/api/auth/login", json={"email": "admin@sigma.local", "password": passwords[0]}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["user"]["force_password_change"] is True
         token = r.json()["token"]
         h = {"Authorization": f"Bearer {token}"}
         assert httpx.get(f"{base}/api/vps", headers=h).status_code == 403  # change it first
-        r = httpx.post(f"{base}/api/auth/change-password", headers=h,
-                       json={"current_password": passwords[0], "new_password": "a-real-password"})
+        r = httpx.post(
+            f"{base}/api/auth/change-password",
+            headers=h,
+            json={"current_password": passwords[0], "new_password": "a-real-password"},
+        )
         assert r.status_code == 200
         assert httpx.get(f"{base}/api/vps", headers=h).status_code == 401  # that session is over
-        r = httpx.post(f"{base}/api/auth/login", json={"email": "admin@sigma.local", "password": "a-real-password"})
+        r = httpx.post(
+            f"{base}/api/auth/login",
+            json={"email": "admin@sigma.local", "password": "a-real-password"},
+        )
         h = {"Authorization": f"Bearer {r.json()['token']}"}
         assert httpx.get(f"{base}/api/vps", headers=h).status_code == 200
 
@@ -83,7 +106,11 @@ def test_zero_config_serve_prints_the_one_time_password_once(tmp_path):
                 yield b"z" * 100
             yield b'"}'
 
-        r = httpx.post(f"{base}/api/providers", headers={**h, "Content-Type": "application/json"}, content=chunks())
+        r = httpx.post(
+            f"{base}/api/providers",
+            headers={**h, "Content-Type": "application/json"},
+            content=chunks(),
+        )
         assert r.status_code == 413, r.text
     assert (tmp_path / "data" / "sigma.db").exists()
     secret = tmp_path / "data" / "jwt-secret"
@@ -147,7 +174,9 @@ def test_admin_from_the_environment(serve_in_process, monkeypatch, tmp_path):
         engine.dispose()
 
 
-@pytest.mark.parametrize("secret", [None, "changeme", "sigma-default-jwt-secret-change-me", "too-short"])
+@pytest.mark.parametrize(
+    "secret", [None, "changeme", "sigma-default-jwt-secret-change-me", "too-short"]
+)
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::"])
 def test_refuses_public_address_without_a_real_jwt_secret(host, secret, monkeypatch, capsys):
     from sigma.cli import main

@@ -45,12 +45,19 @@ def test_precedence_file_env_flag(cli, monkeypatch, config_file, tmp_path):
     )
     s = shown(cli)
     assert (s["database_url"], s["agent_interval"], s["log_level"], s["rate_limit_requests"]) == (
-        "sqlite:///from-file.db", 30, "DEBUG", 7,
+        "sqlite:///from-file.db",
+        30,
+        "DEBUG",
+        7,
     )
     monkeypatch.setenv("SIGMA_DATABASE_URL", "sqlite:///from-env.db")
     monkeypatch.setenv("SIGMA_AGENT_INTERVAL", "45")
     s = shown(cli)
-    assert (s["database_url"], s["agent_interval"], s["log_level"]) == ("sqlite:///from-env.db", 45, "DEBUG")
+    assert (s["database_url"], s["agent_interval"], s["log_level"]) == (
+        "sqlite:///from-env.db",
+        45,
+        "DEBUG",
+    )
     s = shown(cli, "--database-url", "sqlite:///from-flag.db")
     assert (s["database_url"], s["agent_interval"]) == ("sqlite:///from-flag.db", 45)
 
@@ -167,8 +174,14 @@ def test_show_json_is_stable_for_scripts(cli):
         ("postgresql://u:top%40secret@h/db", "postgresql://u:***@h/db"),
         ("postgresql://u:top/secret@h/db", "postgresql://u:***@h/db"),
         ("postgresql://u:p:topsecret@h/db", "postgresql://u:***@h/db"),
-        ("postgresql+psycopg://u:topsecret@[::1]:5432/db", "postgresql+psycopg://u:***@[::1]:5432/db"),
-        ("postgresql://u@h/db?sslmode=require&password=topsecret", "postgresql://u@h/db?sslmode=require&password=***"),
+        (
+            "postgresql+psycopg://u:topsecret@[::1]:5432/db",
+            "postgresql+psycopg://u:***@[::1]:5432/db",
+        ),
+        (
+            "postgresql://u@h/db?sslmode=require&password=topsecret",
+            "postgresql://u@h/db?sslmode=require&password=***",
+        ),
         ("redis://:topsecret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
         ("postgresql://u@h/db", "postgresql://u@h/db"),
         ("sqlite:////var/lib/a@b/sigma.db", "sqlite:////var/lib/a@b/sigma.db"),
@@ -182,7 +195,9 @@ def test_redact_url(url, expected):
 
 
 def test_unreachable_database_error_hides_query_password(cli, monkeypatch):
-    monkeypatch.setenv("SIGMA_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1:1/db?password=topsecret")
+    monkeypatch.setenv(
+        "SIGMA_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1:1/db?password=topsecret"
+    )
     r = cli("provider", "list")
     assert r.code == 5 and "topsecret" not in r.err and r.err.count("\n") == 1
     r = cli("config", "show")

@@ -11,8 +11,16 @@ import pytest
 import yaml
 
 PROVIDER_FIELDS = [
-    "id", "name", "country", "website", "panel_url", "api_supported", "rating", "notes",
-    "created_at", "updated_at",
+    "id",
+    "name",
+    "country",
+    "website",
+    "panel_url",
+    "api_supported",
+    "rating",
+    "notes",
+    "created_at",
+    "updated_at",
 ]
 
 
@@ -24,8 +32,20 @@ def add(cli, *args: str) -> str:
 
 def test_add_prints_confirmation_on_stderr(cli, rows):
     r = cli(
-        "provider", "add", "DMIT", "--country", "us", "--website", "https://dmit.io",
-        "--panel-url", "https://dmit.io/panel", "--api-supported", "--rating", "4", "--notes", "n",
+        "provider",
+        "add",
+        "DMIT",
+        "--country",
+        "us",
+        "--website",
+        "https://dmit.io",
+        "--panel-url",
+        "https://dmit.io/panel",
+        "--api-supported",
+        "--rating",
+        "4",
+        "--notes",
+        "n",
     )
     assert r.code == 0, r.err
     assert r.out == ""
@@ -34,9 +54,16 @@ def test_add_prints_confirmation_on_stderr(cli, rows):
     p = cli("provider", "show", "DMIT", "--format", "json").json()
     assert list(p) == PROVIDER_FIELDS
     assert p | {"id": None, "created_at": None, "updated_at": None} == {
-        "id": None, "name": "DMIT", "country": "US", "website": "https://dmit.io",
-        "panel_url": "https://dmit.io/panel", "api_supported": True, "rating": 4, "notes": "n",
-        "created_at": None, "updated_at": None,
+        "id": None,
+        "name": "DMIT",
+        "country": "US",
+        "website": "https://dmit.io",
+        "panel_url": "https://dmit.io/panel",
+        "api_supported": True,
+        "rating": 4,
+        "notes": "n",
+        "created_at": None,
+        "updated_at": None,
     }
     assert p["id"] in r.err
 
@@ -140,7 +167,12 @@ def test_edit(cli, three):
     r = cli("provider", "edit", "alpha", "--notes", "fast support", "--country", "jp")
     assert r.code == 0 and r.err.startswith("Updated provider alpha")
     p = cli("provider", "show", "alpha", "-f", "json").json()
-    assert (p["notes"], p["country"], p["rating"], p["api_supported"]) == ("fast support", "JP", 5, True)
+    assert (p["notes"], p["country"], p["rating"], p["api_supported"]) == (
+        "fast support",
+        "JP",
+        5,
+        True,
+    )
     r = cli("provider", "edit", "alpha", "--rating", "", "--api-supported", "false", "-f", "json")
     assert r.code == 0
     assert (r.json()["rating"], r.json()["api_supported"]) == (None, False)

@@ -33,16 +33,37 @@ def agrees(flags):
     return got
 
 
-@pytest.mark.parametrize(("text", "env", "flags", "expected"), [
-    ("server: http://a.example\n", {}, {}, ("http://a.example", None)),
-    ("server: http://a.example\napi_key: sigma_k\n", {}, {}, ("http://a.example", "sigma_k")),
-    ("server: http://a.example\n", {"SIGMA_SERVER": "http://b.example"}, {}, ("http://b.example", None)),
-    ("server: http://a.example\n", {"SIGMA_SERVER": "http://b.example"}, {"server": "http://c.example"},
-     ("http://c.example", None)),
-    ("", {"SIGMA_API_URL": "https://old.example/api/", "SIGMA_API_KEY": "k"}, {}, ("https://old.example", "k")),
-    ("", {"SIGMA_API_URL": "https://old.example/api", "SIGMA_SERVER": "https://new.example"}, {},
-     ("https://new.example", None)),
-])
+@pytest.mark.parametrize(
+    ("text", "env", "flags", "expected"),
+    [
+        ("server: http://a.example\n", {}, {}, ("http://a.example", None)),
+        ("server: http://a.example\napi_key: sigma_k\n", {}, {}, ("http://a.example", "sigma_k")),
+        (
+            "server: http://a.example\n",
+            {"SIGMA_SERVER": "http://b.example"},
+            {},
+            ("http://b.example", None),
+        ),
+        (
+            "server: http://a.example\n",
+            {"SIGMA_SERVER": "http://b.example"},
+            {"server": "http://c.example"},
+            ("http://c.example", None),
+        ),
+        (
+            "",
+            {"SIGMA_API_URL": "https://old.example/api/", "SIGMA_API_KEY": "k"},
+            {},
+            ("https://old.example", "k"),
+        ),
+        (
+            "",
+            {"SIGMA_API_URL": "https://old.example/api", "SIGMA_SERVER": "https://new.example"},
+            {},
+            ("https://new.example", None),
+        ),
+    ],
+)
 def test_agrees_with_load_settings(config, monkeypatch, text, env, flags, expected):
     config(text)
     for key, value in env.items():
@@ -50,14 +71,25 @@ def test_agrees_with_load_settings(config, monkeypatch, text, env, flags, expect
     assert agrees({"database_url": None, "server": None, **flags}) == expected
 
 
-@pytest.mark.parametrize(("text", "env", "flags"), [
-    ("", {}, {}),  # no server: local mode
-    ("server: http://a.example\nlog_level: DEBUG\n", {}, {}),  # another setting
-    ("server: http://a.example\ncolour: red\n", {}, {}),  # an unknown one: load_settings refuses it
-    ("server: 8080\n", {}, {}),  # not a string
-    ("server: http://a.example\n", {"SIGMA_JWT_EXPIRY_HOURS": "forever"}, {}),  # another variable
-    ("server: http://a.example\n", {}, {"database_url": "sqlite:///x.db"}),  # another flag
-])
+@pytest.mark.parametrize(
+    ("text", "env", "flags"),
+    [
+        ("", {}, {}),  # no server: local mode
+        ("server: http://a.example\nlog_level: DEBUG\n", {}, {}),  # another setting
+        (
+            "server: http://a.example\ncolour: red\n",
+            {},
+            {},
+        ),  # an unknown one: load_settings refuses it
+        ("server: 8080\n", {}, {}),  # not a string
+        (
+            "server: http://a.example\n",
+            {"SIGMA_JWT_EXPIRY_HOURS": "forever"},
+            {},
+        ),  # another variable
+        ("server: http://a.example\n", {}, {"database_url": "sqlite:///x.db"}),  # another flag
+    ],
+)
 def test_steps_aside_for_anything_else(config, monkeypatch, text, env, flags):
     config(text)  # where SIGMA_CONFIG points (tests/conftest.py)
     for key, value in env.items():

@@ -13,10 +13,33 @@ import pytest
 import yaml
 
 CONTRACT_FIELDS = [
-    "id", "hostname", "alias", "provider_id", "ip_addresses", "ssh_port", "country", "city",
-    "dc_name", "cpu_cores", "ram_mb", "disk_gb", "bandwidth_tb", "cost_monthly", "currency",
-    "status", "purchase_date", "expire_date", "purpose", "vpn_protocol", "tags",
-    "monitoring_enabled", "node_exporter_port", "extra", "notes", "created_at", "updated_at",
+    "id",
+    "hostname",
+    "alias",
+    "provider_id",
+    "ip_addresses",
+    "ssh_port",
+    "country",
+    "city",
+    "dc_name",
+    "cpu_cores",
+    "ram_mb",
+    "disk_gb",
+    "bandwidth_tb",
+    "cost_monthly",
+    "currency",
+    "status",
+    "purchase_date",
+    "expire_date",
+    "purpose",
+    "vpn_protocol",
+    "tags",
+    "monitoring_enabled",
+    "node_exporter_port",
+    "extra",
+    "notes",
+    "created_at",
+    "updated_at",
 ]
 TODAY = date.today()
 
@@ -41,15 +64,68 @@ def provider(cli):
 
 def test_add_every_option(cli, provider, rows):
     r = cli(
-        "vps", "add", "hk-exit-01", "--provider", "dmit", "--alias", "HK one",
-        "--ip", "103.1.2.3=china-telecom", "--ip", "2001:DB8::1=OS", "--ip", "10.0.0.1:china-mobile",
-        "--ip", "2001:db8::ac", "--ssh-port", "2222", "--country", "hk", "--city", "Hong Kong",
-        "--dc", "HKIX", "--cpu", "2", "--ram-mb", "2048", "--disk-gb", "40", "--bandwidth-tb", "2.5",
-        "--cost", "15.99", "--currency", "hkd", "--status", "active", "--purpose", "vpn-exit",
-        "--vpn-protocol", "wireguard", "--tag", "cn", "--tag", " fast ", "--tag", "cn",
-        "--purchase-date", "2026-02-01", "--expire-date", "2026-03-01", "--no-monitoring",
-        "--node-exporter-port", "9101", "--extra", "rack=7", "--extra", "owner=ops",
-        "--extra", 'meta={"a": [1]}', "--notes", "first",
+        "vps",
+        "add",
+        "hk-exit-01",
+        "--provider",
+        "dmit",
+        "--alias",
+        "HK one",
+        "--ip",
+        "103.1.2.3=china-telecom",
+        "--ip",
+        "2001:DB8::1=OS",
+        "--ip",
+        "10.0.0.1:china-mobile",
+        "--ip",
+        "2001:db8::ac",
+        "--ssh-port",
+        "2222",
+        "--country",
+        "hk",
+        "--city",
+        "Hong Kong",
+        "--dc",
+        "HKIX",
+        "--cpu",
+        "2",
+        "--ram-mb",
+        "2048",
+        "--disk-gb",
+        "40",
+        "--bandwidth-tb",
+        "2.5",
+        "--cost",
+        "15.99",
+        "--currency",
+        "hkd",
+        "--status",
+        "active",
+        "--purpose",
+        "vpn-exit",
+        "--vpn-protocol",
+        "wireguard",
+        "--tag",
+        "cn",
+        "--tag",
+        " fast ",
+        "--tag",
+        "cn",
+        "--purchase-date",
+        "2026-02-01",
+        "--expire-date",
+        "2026-03-01",
+        "--no-monitoring",
+        "--node-exporter-port",
+        "9101",
+        "--extra",
+        "rack=7",
+        "--extra",
+        "owner=ops",
+        "--extra",
+        'meta={"a": [1]}',
+        "--notes",
+        "first",
     )
     ok(r)
     assert r.out == "" and r.err.startswith("Created VPS hk-exit-01 (")
@@ -63,12 +139,27 @@ def test_add_every_option(cli, provider, rows):
         {"ip": "2001:db8::ac", "label": ""},
     ]
     expected = {
-        "hostname": "hk-exit-01", "alias": "HK one", "ssh_port": 2222, "country": "HK",
-        "city": "Hong Kong", "dc_name": "HKIX", "cpu_cores": 2, "ram_mb": 2048, "disk_gb": 40,
-        "bandwidth_tb": "2.50", "cost_monthly": "15.99", "currency": "HKD", "status": "active",
-        "purchase_date": "2026-02-01", "expire_date": "2026-03-01", "purpose": "vpn-exit",
-        "vpn_protocol": "wireguard", "tags": ["cn", "fast"], "monitoring_enabled": False,
-        "node_exporter_port": 9101, "extra": {"rack": 7, "owner": "ops", "meta": {"a": [1]}},
+        "hostname": "hk-exit-01",
+        "alias": "HK one",
+        "ssh_port": 2222,
+        "country": "HK",
+        "city": "Hong Kong",
+        "dc_name": "HKIX",
+        "cpu_cores": 2,
+        "ram_mb": 2048,
+        "disk_gb": 40,
+        "bandwidth_tb": "2.50",
+        "cost_monthly": "15.99",
+        "currency": "HKD",
+        "status": "active",
+        "purchase_date": "2026-02-01",
+        "expire_date": "2026-03-01",
+        "purpose": "vpn-exit",
+        "vpn_protocol": "wireguard",
+        "tags": ["cn", "fast"],
+        "monitoring_enabled": False,
+        "node_exporter_port": 9101,
+        "extra": {"rack": 7, "owner": "ops", "meta": {"a": [1]}},
         "notes": "first",
     }
     assert {k: v[k] for k in expected} == expected
@@ -78,25 +169,56 @@ def test_add_every_option(cli, provider, rows):
 def test_add_minimal_defaults(cli):
     vid = add(cli, "bare")
     v = show(cli, vid)
-    assert (v["ssh_port"], v["currency"], v["status"], v["monitoring_enabled"]) == (22, "USD", "provisioning", True)
+    assert (v["ssh_port"], v["currency"], v["status"], v["monitoring_enabled"]) == (
+        22,
+        "USD",
+        "provisioning",
+        True,
+    )
     assert v["provider_id"] is None and v["ip_addresses"] == [] and v["node_exporter_port"] == 9100
 
 
 def test_original_spellings(cli, provider, rows):
     r = cli(
-        "vps", "create", "--hostname", "legacy-1", "--provider-id", provider, "--ip", "1.2.3.4:china-telecom",
-        "--ip", "5.6.7.8", "--cost-monthly", "3.50", "--dc-name", "AMS", "--cpu-cores", "1",
-        "--monitoring-enabled", "false",
+        "vps",
+        "create",
+        "--hostname",
+        "legacy-1",
+        "--provider-id",
+        provider,
+        "--ip",
+        "1.2.3.4:china-telecom",
+        "--ip",
+        "5.6.7.8",
+        "--cost-monthly",
+        "3.50",
+        "--dc-name",
+        "AMS",
+        "--cpu-cores",
+        "1",
+        "--monitoring-enabled",
+        "false",
     )
     ok(r)
     vid = ok(cli("vps", "list", "-q")).out.strip()
     v = ok(cli("vps", "get", vid, "--format", "json")).json()
-    assert v["ip_addresses"] == [{"ip": "1.2.3.4", "label": "china-telecom"}, {"ip": "5.6.7.8", "label": ""}]
-    assert (v["cost_monthly"], v["dc_name"], v["cpu_cores"], v["monitoring_enabled"]) == ("3.50", "AMS", 1, False)
+    assert v["ip_addresses"] == [
+        {"ip": "1.2.3.4", "label": "china-telecom"},
+        {"ip": "5.6.7.8", "label": ""},
+    ]
+    assert (v["cost_monthly"], v["dc_name"], v["cpu_cores"], v["monitoring_enabled"]) == (
+        "3.50",
+        "AMS",
+        1,
+        False,
+    )
     # `update --ip` replaces the whole list, as in the original
     ok(cli("vps", "update", vid, "--ip", "9.9.9.9:ct", "--monitoring-enabled", "true"))
     v = show(cli, vid)
-    assert v["ip_addresses"] == [{"ip": "9.9.9.9", "label": "china-telecom"}] and v["monitoring_enabled"] is True
+    assert (
+        v["ip_addresses"] == [{"ip": "9.9.9.9", "label": "china-telecom"}]
+        and v["monitoring_enabled"] is True
+    )
     ok(cli("vps", "list", "--provider-id", provider, "--expiring", "30"))
     ok(cli("vps", "delete", vid))
     assert rows("vps") == 0
@@ -112,13 +234,58 @@ def test_original_spellings(cli, provider, rows):
 def fleet(cli, provider):
     ok(cli("provider", "add", "Other"))
     return {
-        "a": add(cli, "hk-a", "--provider", "DMIT", "--status", "active", "--country", "HK", "--tag", "cn",
-                 "--tag", "fast", "--ip", "103.1.2.3=ct", "--cost", "15.99", "--purpose", "vpn-exit",
-                 "--expire-date", str(TODAY + timedelta(days=2))),
-        "b": add(cli, "hk-b", "--provider", "DMIT", "--status", "active", "--country", "HK", "--tag", "cn",
-                 "--ip", "2001:db8::5", "--expire-date", str(TODAY + timedelta(days=40))),
-        "c": add(cli, "jp-c", "--provider", "Other", "--alias", "tokyo", "--country", "JP",
-                 "--purpose", "vpn-relay", "--expire-date", str(TODAY - timedelta(days=1))),
+        "a": add(
+            cli,
+            "hk-a",
+            "--provider",
+            "DMIT",
+            "--status",
+            "active",
+            "--country",
+            "HK",
+            "--tag",
+            "cn",
+            "--tag",
+            "fast",
+            "--ip",
+            "103.1.2.3=ct",
+            "--cost",
+            "15.99",
+            "--purpose",
+            "vpn-exit",
+            "--expire-date",
+            str(TODAY + timedelta(days=2)),
+        ),
+        "b": add(
+            cli,
+            "hk-b",
+            "--provider",
+            "DMIT",
+            "--status",
+            "active",
+            "--country",
+            "HK",
+            "--tag",
+            "cn",
+            "--ip",
+            "2001:db8::5",
+            "--expire-date",
+            str(TODAY + timedelta(days=40)),
+        ),
+        "c": add(
+            cli,
+            "jp-c",
+            "--provider",
+            "Other",
+            "--alias",
+            "tokyo",
+            "--country",
+            "JP",
+            "--purpose",
+            "vpn-relay",
+            "--expire-date",
+            str(TODAY - timedelta(days=1)),
+        ),
         "d": add(cli, "de-d", "--status", "retired", "--country", "DE"),
     }
 
@@ -136,7 +303,12 @@ def test_list_table(cli, fleet):
     assert "\x1b[" not in r.out
     # ordering: active (by expiry) < provisioning < retired
     order = [line.split()[1] for line in r.out.splitlines()[1:] if line.strip()]
-    assert [h for h in order if h in {"hk-a", "hk-b", "jp-c", "de-d"}] == ["hk-a", "hk-b", "jp-c", "de-d"]
+    assert [h for h in order if h in {"hk-a", "hk-b", "jp-c", "de-d"}] == [
+        "hk-a",
+        "hk-b",
+        "jp-c",
+        "de-d",
+    ]
 
 
 def test_list_json_yaml_csv_quiet(cli, fleet):
@@ -160,7 +332,11 @@ def test_list_json_yaml_csv_quiet(cli, fleet):
 
 def test_list_empty_formats(cli):
     assert ok(cli("vps", "list", "--format", "json")).out.strip() == "[]"
-    assert ok(cli("vps", "list", "--format", "csv")).out.splitlines()[0].split(",")[:3] == ["id", "hostname", "alias"]
+    assert ok(cli("vps", "list", "--format", "csv")).out.splitlines()[0].split(",")[:3] == [
+        "id",
+        "hostname",
+        "alias",
+    ]
     assert ok(cli("vps", "list", "-q")).out == ""
 
 
@@ -264,24 +440,63 @@ def test_retired_duplicate_prefers_live(cli, fleet):
 
 
 def test_edit_fields_and_clearing(cli, fleet, provider):
-    r = ok(cli("vps", "edit", "hk-a", "--notes", "hello", "--cost", "16.50", "--status", "suspended"))
+    r = ok(
+        cli("vps", "edit", "hk-a", "--notes", "hello", "--cost", "16.50", "--status", "suspended")
+    )
     assert r.err.startswith("Updated VPS hk-a")
     v = show(cli, "hk-a")
     assert (v["notes"], v["cost_monthly"], v["status"]) == ("hello", "16.50", "suspended")
     assert v["tags"] == ["cn", "fast"]  # kept
-    ok(cli("vps", "edit", "hk-a", "--cost", "", "--expire-date", "", "--provider", "", "--purpose", ""))
+    ok(
+        cli(
+            "vps",
+            "edit",
+            "hk-a",
+            "--cost",
+            "",
+            "--expire-date",
+            "",
+            "--provider",
+            "",
+            "--purpose",
+            "",
+        )
+    )
     v = show(cli, "hk-a")
-    assert (v["cost_monthly"], v["expire_date"], v["provider_id"], v["purpose"]) == (None, None, None, "")
+    assert (v["cost_monthly"], v["expire_date"], v["provider_id"], v["purpose"]) == (
+        None,
+        None,
+        None,
+        "",
+    )
     r = ok(cli("vps", "edit", "hk-a", "--provider", "DMIT", "--format", "json"))
     assert r.json()["provider_id"] == provider
 
 
 def test_edit_add_remove_ip_and_tags_and_extra(cli, fleet):
-    ok(cli("vps", "edit", "hk-a", "--add-ip", "2001:db8::9=overseas", "--add-ip", "103.1.2.3=cu",
-           "--add-tag", "new", "--remove-tag", "fast", "--extra", "k=1", "--extra", "s=text"))
+    ok(
+        cli(
+            "vps",
+            "edit",
+            "hk-a",
+            "--add-ip",
+            "2001:db8::9=overseas",
+            "--add-ip",
+            "103.1.2.3=cu",
+            "--add-tag",
+            "new",
+            "--remove-tag",
+            "fast",
+            "--extra",
+            "k=1",
+            "--extra",
+            "s=text",
+        )
+    )
     v = show(cli, "hk-a")
     assert {e["ip"]: e["label"] for e in v["ip_addresses"]} == {
-        "103.1.2.3": "china-unicom", "2001:db8::9": "overseas",
+        "103.1.2.3": "china-unicom",
+        "2001:db8::9": "overseas",
     }
     assert v["tags"] == ["cn", "new"]
     assert v["extra"] == {"k": 1, "s": "text"}
@@ -309,7 +524,16 @@ EDIT_BAD = [
 
 
 def test_edit_bad_input_changes_nothing(cli, snapshot, each):
-    add(cli, "hk-a", "--ip", "103.1.2.3", "--tag", "cn", "--expire-date", str(TODAY + timedelta(days=2)))
+    add(
+        cli,
+        "hk-a",
+        "--ip",
+        "103.1.2.3",
+        "--tag",
+        "cn",
+        "--expire-date",
+        str(TODAY + timedelta(days=2)),
+    )
     before = snapshot()
 
     def check(args, field):
@@ -336,7 +560,11 @@ def test_retire_many_idempotent(cli, fleet, rows):
     assert r.err.count("Retired VPS") == 2
     for ref in ("hk-a", fleet["b"]):
         v = show(cli, ref)
-        assert v["status"] == "retired" and v["monitoring_enabled"] is False and "retired_at" in v["extra"]
+        assert (
+            v["status"] == "retired"
+            and v["monitoring_enabled"] is False
+            and "retired_at" in v["extra"]
+        )
     stamp = show(cli, "hk-a")["extra"]["retired_at"]
     audits = rows("audit_logs")
     ok(cli("vps", "retire", fleet["a"]))
@@ -400,7 +628,11 @@ BAD_VPS = [
     (["--extra", "=x"], "extra", 2),
     (["--monitoring-enabled", "maybe"], "monitoring_enabled", 2),
     (["--provider", "ghost"], "ghost", 3),
-    (["--provider", "00000000-0000-4000-8000-000000000000"], "00000000-0000-4000-8000-000000000000", 3),
+    (
+        ["--provider", "00000000-0000-4000-8000-000000000000"],
+        "00000000-0000-4000-8000-000000000000",
+        3,
+    ),
 ]
 
 
@@ -446,7 +678,9 @@ def test_unknown_option_is_usage_error(cli, snapshot):
     assert snapshot()["vps"] == 0
 
 
-@pytest.mark.local_only("the database URL is the local backend's; remote: tests/api/test_cli_session.py")
+@pytest.mark.local_only(
+    "the database URL is the local backend's; remote: tests/api/test_cli_session.py"
+)
 def test_unreachable_database_hides_password(cli, monkeypatch):
     # about the local database URL: whichever backend the `cli` fixture set up, go local
     monkeypatch.delenv("SIGMA_SERVER", raising=False)

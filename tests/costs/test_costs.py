@@ -28,11 +28,37 @@ def fleet(run):
     dmit = run(providers.create, {"name": "DMIT"})
     hetz = run(providers.create, {"name": "Hetzner"})
     rows = [
-        dict(hostname="a", provider_id=dmit.id, country="HK", purpose="vpn-exit", cost_monthly="10.10", currency="USD", status="active"),
-        dict(hostname="b", provider_id=dmit.id, country="HK", purpose="vpn-exit", cost_monthly="0.20", currency="USD", status="active"),
-        dict(hostname="c", provider_id=hetz.id, country="DE", cost_monthly="4.51", currency="EUR", status="active",
-             purchase_date=_prev(MONTH, 2), expire_date=_prev(MONTH, 1) + timedelta(days=3)),
-        dict(hostname="d", country="JP", cost_monthly="1000", currency="JPY", status="provisioning"),
+        dict(
+            hostname="a",
+            provider_id=dmit.id,
+            country="HK",
+            purpose="vpn-exit",
+            cost_monthly="10.10",
+            currency="USD",
+            status="active",
+        ),
+        dict(
+            hostname="b",
+            provider_id=dmit.id,
+            country="HK",
+            purpose="vpn-exit",
+            cost_monthly="0.20",
+            currency="USD",
+            status="active",
+        ),
+        dict(
+            hostname="c",
+            provider_id=hetz.id,
+            country="DE",
+            cost_monthly="4.51",
+            currency="EUR",
+            status="active",
+            purchase_date=_prev(MONTH, 2),
+            expire_date=_prev(MONTH, 1) + timedelta(days=3),
+        ),
+        dict(
+            hostname="d", country="JP", cost_monthly="1000", currency="JPY", status="provisioning"
+        ),
         dict(hostname="e", country="HK", cost_monthly="99.99", currency="USD", status="retired"),
         dict(hostname="f", country="HK", status="active"),  # no cost: not counted
     ]
@@ -52,10 +78,12 @@ def test_rates_upsert_list_delete_and_audit(run, sessions):
     assert run(costs.list_rates, None, "JPY").total == 1
     assert run(costs.get_rate, "eur-usd").id == r1.id
     assert run(costs.update_rate, str(r1.id), {"rate": "1.2"}).rate == Decimal("1.2")
-    for bad, field in [({"from_currency": "EUR", "to_currency": "EUR", "rate": 1}, "to_currency"),
-                       ({"from_currency": "EUR", "to_currency": "USD", "rate": 0}, "rate"),
-                       ({"from_currency": "EUR", "to_currency": "USD", "rate": "1.1234567"}, "rate"),
-                       ({"from_currency": "EURO", "to_currency": "USD", "rate": 1}, "from_currency")]:
+    for bad, field in [
+        ({"from_currency": "EUR", "to_currency": "EUR", "rate": 1}, "to_currency"),
+        ({"from_currency": "EUR", "to_currency": "USD", "rate": 0}, "rate"),
+        ({"from_currency": "EUR", "to_currency": "USD", "rate": "1.1234567"}, "rate"),
+        ({"from_currency": "EURO", "to_currency": "USD", "rate": 1}, "from_currency"),
+    ]:
         with pytest.raises(InvalidInput) as err:
             run(costs.set_rate, bad)
         assert err.value.field == field
@@ -64,23 +92,40 @@ def test_rates_upsert_list_delete_and_audit(run, sessions):
     with pytest.raises(NotFound):
         run(costs.delete_rate, "EUR-USD")
     with pytest.raises(PermissionDenied):
-        run(costs.set_rate, {"from_currency": "EUR", "to_currency": "USD", "rate": 1},
-            actor=Actor(email="ro@example.com", role="readonly"))
+        run(
+            costs.set_rate,
+            {"from_currency": "EUR", "to_currency": "USD", "rate": 1},
+            actor=Actor(email="ro@example.com", role="readonly"),
+        )
     from sqlalchemy import select
 
     from sigma.db.models.audit import AuditLog
 
     with sessions() as s:
-        actions = [(a.action, a.details.get("pair")) for a in s.scalars(
-            select(AuditLog).where(AuditLog.resource == "exchange_rate").order_by(AuditLog.created_at))]
-    assert actions == [("create", "EUR-USD"), ("update", "EUR-USD"), ("create", "USD-JPY"),
-                       ("update", "EUR-USD"), ("delete", "EUR-USD")]
+        actions = [
+            (a.action, a.details.get("pair"))
+            for a in s.scalars(
+                select(AuditLog)
+                .where(AuditLog.resource == "exchange_rate")
+                .order_by(AuditLog.created_at)
+            )
+        ]
+    assert actions == [
+        ("create", "EUR-USD"),
+        ("update", "EUR-USD"),
+        ("create", "USD-JPY"),
+        ("update", "EUR-USD"),
+        ("delete", "EUR-USD"),
+    ]
 
 
 def test_summary_exact_and_converted(run, fleet):
     s = run(costs.summary)
     assert [(c.currency, c.vps_count, c.total_cost) for c in s.per_currency] == [
-        ("EUR", 1, Decimal("4.51")), ("JPY", 1, Decimal("1000.00")), ("USD", 2, Decimal("10.30"))]
+        ("EUR", 1, Decimal("4.51")),
+        ("JPY", 1, Decimal("1000.00")),
+        ("USD", 2, Decimal("10.30")),
+    ]
     assert s.model_dump(mode="json")["per_currency"][2]["total_cost"] == "10.30"  # not 10.299999
     assert s.converted_total is None
     # a missing rate names the pair to add
@@ -88,14 +133,21 @@ def test_summary_exact_and_converted(run, fleet):
         run(costs.summary, {"convert_to": "USD"})
     assert "EUR -> USD" in err.value.message and "sigma cost rate set EUR USD" in err.value.message
     run(costs.set_rate, {"from_currency": "EUR", "to_currency": "USD", "rate": "1.085"})
-    run(costs.set_rate, {"from_currency": "USD", "to_currency": "JPY", "rate": "150"})  # only the inverse exists
+    run(
+        costs.set_rate, {"from_currency": "USD", "to_currency": "JPY", "rate": "150"}
+    )  # only the inverse exists
     c = run(costs.summary, {"convert_to": "usd"}).converted_total
     # 4.51 x 1.085 = 4.89335; 1000 / 150 = 6.66666667 (8 places); + 10.30
     assert c.currency == "USD" and c.amount == Decimal("21.86001667")
-    assert [(r.from_currency, r.to_currency, r.inverse) for r in c.rates] == [("EUR", "USD", False), ("USD", "JPY", True)]
+    assert [(r.from_currency, r.to_currency, r.inverse) for r in c.rates] == [
+        ("EUR", "USD", False),
+        ("USD", "JPY", True),
+    ]
     # status filter: only that status, retired included when asked
     assert [c.currency for c in run(costs.summary, {"status": "retired"}).per_currency] == ["USD"]
-    assert run(costs.summary, {"include_retired": True}).per_currency[2].total_cost == Decimal("110.29")
+    assert run(costs.summary, {"include_retired": True}).per_currency[2].total_cost == Decimal(
+        "110.29"
+    )
     assert run(costs.summary, {"country": "hk"}).per_currency[0].vps_count == 2
     assert run(costs.summary, {"provider_id": fleet["hetz"].id}).per_currency[0].currency == "EUR"
 
@@ -106,9 +158,14 @@ def test_summary_by_group(run, fleet):
     s = run(costs.summary, {"by": "provider", "convert_to": "USD"})
     assert s.by == "provider"
     assert [(g.key, g.converted_total.amount) for g in s.groups] == [
-        ("(unassigned)", Decimal("10.00000000")), ("DMIT", Decimal("10.30")), ("Hetzner", Decimal("9.02000000"))]
+        ("(unassigned)", Decimal("10.00000000")),
+        ("DMIT", Decimal("10.30")),
+        ("Hetzner", Decimal("9.02000000")),
+    ]
     g = {x.key: x for x in run(costs.summary, {"by": "purpose"}).groups}
-    assert set(g) == {"(none)", "vpn-exit"} and g["vpn-exit"].per_currency[0].total_cost == Decimal("10.30")
+    assert set(g) == {"(none)", "vpn-exit"} and g["vpn-exit"].per_currency[0].total_cost == Decimal(
+        "10.30"
+    )
     assert [x.key for x in run(costs.summary, {"by": "country"}).groups] == ["DE", "HK", "JP"]
     with pytest.raises(InvalidInput) as err:
         run(costs.summary, {"by": "colour"})
@@ -121,30 +178,52 @@ def test_monthly(run, fleet):
     assert [x.month for x in m.months] == [MONTH, _prev(MONTH, 1), _prev(MONTH, 2), _prev(MONTH, 3)]
     # c (EUR) lives from two months ago to early last month
     assert [p.currency for p in months[MONTH].per_currency] == ["JPY", "USD"]
-    assert [(p.currency, p.vps_count, p.total_cost) for p in months[_prev(MONTH, 1)].per_currency][0] == ("EUR", 1, Decimal("4.51"))
-    assert months[_prev(MONTH, 3)].per_currency[-1].vps_count == 2  # a real count, not the original's 0
+    assert [(p.currency, p.vps_count, p.total_cost) for p in months[_prev(MONTH, 1)].per_currency][
+        0
+    ] == ("EUR", 1, Decimal("4.51"))
+    assert (
+        months[_prev(MONTH, 3)].per_currency[-1].vps_count == 2
+    )  # a real count, not the original's 0
     only_eur = run(costs.monthly, {"months": 6, "provider_id": fleet["hetz"].id})
-    assert [x.month for x in only_eur.months] == [_prev(MONTH, 1), _prev(MONTH, 2)]  # empty months left out
+    assert [x.month for x in only_eur.months] == [
+        _prev(MONTH, 1),
+        _prev(MONTH, 2),
+    ]  # empty months left out
     run(costs.set_rate, {"from_currency": "USD", "to_currency": "EUR", "rate": "0.5"})
     with pytest.raises(InvalidInput) as err:
         run(costs.monthly, {"convert_to": "EUR"})
     assert "JPY -> EUR" in err.value.message
     run(costs.set_rate, {"from_currency": "JPY", "to_currency": "EUR", "rate": "0.006"})
     conv = run(costs.monthly, {"convert_to": "EUR", "months": 2, "by": "country"})
-    assert conv.months[0].converted_total.amount == Decimal("11.15000000")  # 10.30 x 0.5 + 1000 x 0.006
+    assert conv.months[0].converted_total.amount == Decimal(
+        "11.15000000"
+    )  # 10.30 x 0.5 + 1000 x 0.006
     assert [g.key for g in conv.months[1].groups] == ["DE", "HK", "JP"]
     assert run(costs.monthly, {"months": 500}).months[-1].month == _prev(MONTH, 119)
 
 
 def test_routes(api, run, fleet):
     h = api.headers()
-    r = api.client.post("/api/exchange-rates", headers=h, json={"from_currency": "EUR", "to_currency": "USD", "rate": 1.085})
+    r = api.client.post(
+        "/api/exchange-rates",
+        headers=h,
+        json={"from_currency": "EUR", "to_currency": "USD", "rate": 1.085},
+    )
     assert r.status_code == 200 and r.json()["rate"] == "1.085000"
     rid = r.json()["id"]
-    assert api.client.post("/api/exchange-rates", headers=h,
-                           json={"from_currency": "JPY", "to_currency": "USD", "rate": 0.0067}).status_code == 200
+    assert (
+        api.client.post(
+            "/api/exchange-rates",
+            headers=h,
+            json={"from_currency": "JPY", "to_currency": "USD", "rate": 0.0067},
+        ).status_code
+        == 200
+    )
     assert api.client.get("/api/exchange-rates", headers=h).json()["total"] == 2
-    assert api.client.put(f"/api/exchange-rates/{rid}", headers=h, json={"rate": "1.1"}).json()["rate"] == "1.100000"
+    assert (
+        api.client.put(f"/api/exchange-rates/{rid}", headers=h, json={"rate": "1.1"}).json()["rate"]
+        == "1.100000"
+    )
     s = api.client.get("/api/costs/summary", headers=h, params={"convert_to": "USD"}).json()
     assert s["per_currency"][0] == {"currency": "EUR", "vps_count": 1, "total_cost": "4.51"}
     assert s["converted_total"]["amount"] == "21.96100000"  # 4.961 + 6.7 + 10.30
@@ -154,7 +233,9 @@ def test_routes(api, run, fleet):
     assert m["months"][0]["month"] == MONTH.isoformat()
     ro = api.user("readonly")
     assert api.client.get("/api/costs/monthly", headers=api.headers(ro)).status_code == 200
-    assert api.client.delete(f"/api/exchange-rates/{rid}", headers=api.headers(ro)).status_code == 403
+    assert (
+        api.client.delete(f"/api/exchange-rates/{rid}", headers=api.headers(ro)).status_code == 403
+    )
     assert api.client.delete("/api/exchange-rates/EUR-USD", headers=h).json() == {"deleted": True}
     assert api.client.get(f"/api/exchange-rates/{rid}", headers=h).status_code == 404
 
@@ -164,7 +245,10 @@ def test_cli(cli, fleet):
     assert r.code == 0 and "1 EUR = 1.085000 USD" in r.err
     assert cli("cost", "rate", "set", "JPY", "USD", "0.0067").code == 0
     r = cli("cost", "rate", "list", "--format", "json")
-    assert [(x["from_currency"], x["rate"]) for x in r.json()] == [("EUR", "1.085000"), ("JPY", "0.006700")]
+    assert [(x["from_currency"], x["rate"]) for x in r.json()] == [
+        ("EUR", "1.085000"),
+        ("JPY", "0.006700"),
+    ]
     r = cli("cost", "summary", "--convert-to", "USD", "--format", "json")
     assert r.json()["converted_total"]["amount"] == "21.89335000"
     r = cli("cost", "summary", "--convert-to", "USD")

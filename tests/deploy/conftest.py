@@ -31,10 +31,11 @@ def _need(ok: bool, why: str) -> None:
         pytest.skip(why)
 
 
-
 def keygen(path: Path) -> Path:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sigma-test", "-f", str(path)],
-                   check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sigma-test", "-f", str(path)],
+        check=True,
+    )
     return path
 
 
@@ -66,7 +67,9 @@ class Sshd:
         """A stateful systemctl stand-in: records every call, remembers enabled/active."""
         state = self.dir / "systemd-state"
         state.mkdir(exist_ok=True)
-        self.fake("systemctl", f"""\
+        self.fake(
+            "systemctl",
+            f"""\
             echo "$*" >> {self.dir}/systemctl.log
             S={state}
             case "$1" in
@@ -79,7 +82,8 @@ class Sshd:
               daemon-reload) ;;
               *) echo "fake systemctl: unsupported $*" >&2; exit 1 ;;
             esac
-            """)
+            """,
+        )
         return state
 
     def systemctl_calls(self) -> list[str]:
@@ -96,13 +100,24 @@ class Sshd:
 
     def args(self) -> list[str]:
         """The CLI options pointing a deploy at this server and its tmp install root."""
-        return ["--identity", str(self.user_key), "--known-hosts", str(self.known_hosts),
-                "--bin-path", str(self.bin_path), "--unit-dir", str(self.unit_dir)]
+        return [
+            "--identity",
+            str(self.user_key),
+            "--known-hosts",
+            str(self.known_hosts),
+            "--bin-path",
+            str(self.bin_path),
+            "--unit-dir",
+            str(self.unit_dir),
+        ]
 
 
 @pytest.fixture
 def sshd(tmp_path, monkeypatch) -> Iterator[Sshd]:
-    _need(os.path.exists(SSHD), f"OpenSSH server not installed ({SSHD}): apt-get install openssh-server")
+    _need(
+        os.path.exists(SSHD),
+        f"OpenSSH server not installed ({SSHD}): apt-get install openssh-server",
+    )
     _need(os.geteuid() == 0, "sshd tests run as root (as on the development machines and CI)")
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)  # only the throwaway key may log in
     d = tmp_path / "sshd"
@@ -112,7 +127,8 @@ def sshd(tmp_path, monkeypatch) -> Iterator[Sshd]:
     host_key, user_key = keygen(d / "host_key"), keygen(d / "user_key")
     port = free_port()
     config = d / "sshd_config"
-    config.write_text(textwrap.dedent(f"""\
+    config.write_text(
+        textwrap.dedent(f"""\
         Port {port}
         ListenAddress 127.0.0.1
         HostKey {host_key}
@@ -125,12 +141,15 @@ def sshd(tmp_path, monkeypatch) -> Iterator[Sshd]:
         StrictModes no
         Subsystem sftp internal-sftp
         SetEnv PATH={fakebin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SHLVL=1
-        """))
+        """)
+    )
     # SHLVL=1: bash skips ~/.bashrc for commands run by sshd (this machine's root .bashrc
     # runs `pyenv init`, about a second per command, which no fleet host has)
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation directory
     log = open(d / "sshd.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 10
     while True:
         if proc.poll() is not None:

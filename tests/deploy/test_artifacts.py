@@ -36,7 +36,12 @@ def docs(path: Path) -> list[dict]:
 
 
 def k8s_objects() -> list[tuple[str, dict]]:
-    return [(p.name, d) for p in sorted(K8S.glob("*.yaml")) if p.name != "kustomization.yaml" for d in docs(p)]
+    return [
+        (p.name, d)
+        for p in sorted(K8S.glob("*.yaml"))
+        if p.name != "kustomization.yaml"
+        for d in docs(p)
+    ]
 
 
 def by_kind(kind: str) -> list[dict]:
@@ -84,11 +89,25 @@ def test_kubernetes_manifests_pass_the_schemas():
 
     objects = k8s_objects()
     kinds = {d["kind"] for _, d in objects}
-    assert {"Namespace", "ConfigMap", "Secret", "Deployment", "Service", "Ingress", "CronJob", "Cluster", "Pooler"} <= kinds
+    assert {
+        "Namespace",
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "Service",
+        "Ingress",
+        "CronJob",
+        "Cluster",
+        "Pooler",
+    } <= kinds
     for name, obj in objects:
-        assert obj.get("apiVersion") and obj.get("kind") and obj.get("metadata", {}).get("name"), name
+        assert obj.get("apiVersion") and obj.get("kind") and obj.get("metadata", {}).get("name"), (
+            name
+        )
         if obj["kind"] != "Namespace":
-            assert obj["metadata"].get("namespace") == "sigma", f"{name}: {obj['kind']} outside namespace sigma"
+            assert obj["metadata"].get("namespace") == "sigma", (
+                f"{name}: {obj['kind']} outside namespace sigma"
+            )
         if obj["apiVersion"].startswith(CRD_GROUPS):
             continue
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
@@ -112,7 +131,9 @@ def test_cloudnativepg_cluster_and_pooler_feed_the_database_url():
     # PgBouncer in transaction mode in front of the primary, and sigma told so
     [pooler] = by_kind("Pooler")
     assert pooler["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
-    assert pooler["spec"]["type"] == "rw" and pooler["spec"]["pgbouncer"]["poolMode"] == "transaction"
+    assert (
+        pooler["spec"]["type"] == "rw" and pooler["spec"]["pgbouncer"]["poolMode"] == "transaction"
+    )
     [cm] = by_kind("ConfigMap")
     assert Settings(database_pooler=cm["data"]["SIGMA_DATABASE_POOLER"]).database_pooler is True
     app_secret = f"{cluster['metadata']['name']}-app"  # the secret CloudNativePG creates
@@ -168,8 +189,10 @@ def test_serve_deployment_replicas_probes_resources():
 
 def test_cronjobs_run_real_sigma_commands():
     jobs = {j["metadata"]["name"]: j for j in by_kind("CronJob")}
-    args = {name: j["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
-            for name, j in jobs.items()}
+    args = {
+        name: j["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        for name, j in jobs.items()
+    }
     assert args["sigma-export-prometheus"][:3] == ["export", "prometheus", "-o"]
     assert args["sigma-notify"] == ["notify", "run"]
     for a in args.values():
@@ -226,7 +249,9 @@ def test_compose_file():
     assert "/healthz" in " ".join(api["healthcheck"]["test"])
     sigma_command(api["command"])
     sigma_command(services["agent"]["command"])
-    probe_cmd = [re.sub(r"\$\{PROBE_SOURCE:-([^}]*)\}", r"\1", a) for a in services["probe"]["command"]]
+    probe_cmd = [
+        re.sub(r"\$\{PROBE_SOURCE:-([^}]*)\}", r"\1", a) for a in services["probe"]["command"]
+    ]
     sigma_command(probe_cmd)
     assert "NET_RAW" in services["probe"]["cap_add"]
     assert services["agent"]["network_mode"] == "host"
@@ -241,7 +266,11 @@ def test_compose_file():
             assert key in DOCUMENTED, f"{svc}: {key} is not documented"
     # every ${VAR} the operator can set is in .env.example
     example = (ROOT / ".env.example").read_text()
-    lines = [ln for ln in (ROOT / "docker-compose.yml").read_text().splitlines() if not ln.lstrip().startswith("#")]
+    lines = [
+        ln
+        for ln in (ROOT / "docker-compose.yml").read_text().splitlines()
+        if not ln.lstrip().startswith("#")
+    ]
     for var in set(re.findall(r"\$\{([A-Z_]+)", "\n".join(lines))):
         assert re.search(rf"^#? ?{var}=", example, re.M), f"{var} missing from .env.example"
     for vol in ("pgdata", "sigma-data"):
@@ -268,7 +297,7 @@ def test_dockerfile():
     instructions = dockerfile()
     froms = [rest for word, rest in instructions if word == "FROM"]
     assert len(froms) >= 2 and " AS " in froms[0].upper(), "multi-stage build"
-    final = instructions[max(i for i, (w, _) in enumerate(instructions) if w == "FROM"):]
+    final = instructions[max(i for i, (w, _) in enumerate(instructions) if w == "FROM") :]
     user = [rest for word, rest in final if word == "USER"]
     assert user and user[-1].split(":")[0] not in ("0", "root"), "the image runs as a non-root user"
     [entrypoint] = [json.loads(rest) for word, rest in final if word == "ENTRYPOINT"]
@@ -279,7 +308,7 @@ def test_dockerfile():
     sigma_command(cmd)
     assert f"EXPOSE {cmd[cmd.index('--port') + 1]}" in {f"{w} {r}" for w, r in final}
     [health] = [rest for word, rest in final if word == "HEALTHCHECK"]
-    probe = json.loads(health[health.index("CMD") + 3:].strip())
+    probe = json.loads(health[health.index("CMD") + 3 :].strip())
     assert probe[:2] == ["python", "-c"]
     compile(probe[2], "<healthcheck>", "exec")
     env = " ".join(rest for word, rest in final if word == "ENV")
@@ -295,18 +324,24 @@ def test_dockerfile_healthcheck_command_works_against_the_app():
     import time
 
     [health] = [rest for word, rest in dockerfile() if word == "HEALTHCHECK"]
-    probe = json.loads(health[health.index("CMD") + 3:].strip())
+    probe = json.loads(health[health.index("CMD") + 3 :].strip())
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "SIGMA_JOBS_ENABLED": "false"}  # data dir: this test's tmp (conftest)
-    server = subprocess.Popen([sys.executable, "-m", "sigma", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sigma", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         check_env = {**os.environ, "SIGMA_HEALTHCHECK_URL": f"http://127.0.0.1:{port}/healthz"}
         deadline = time.monotonic() + 60
         while True:
-            rc = subprocess.run([sys.executable, *probe[1:]], env=check_env, capture_output=True).returncode
+            rc = subprocess.run(
+                [sys.executable, *probe[1:]], env=check_env, capture_output=True
+            ).returncode
             if rc == 0:
                 break
             assert time.monotonic() < deadline, "the healthcheck never passed"
@@ -330,17 +365,26 @@ def test_systemd_units_pass_systemd_analyze(tmp_path):
             pytest.fail("systemd-analyze is required (Debian package systemd)")
         pytest.skip("systemd-analyze not installed")
     units = sorted(UNITS.glob("*.service"))
-    assert [u.name for u in units] == ["sigma-agent.service", "sigma-probe.service", "sigma-serve.service"]
+    assert [u.name for u in units] == [
+        "sigma-agent.service",
+        "sigma-probe.service",
+        "sigma-serve.service",
+    ]
     # the units name /opt/sigma (DEPLOYMENT.md); verify needs the binaries to exist: point
     # them at this interpreter's, which are the same entry points
     bindir = Path(sys.executable).parent
     sigma_bin = shutil.which("sigma") or str(bindir / "sigma")
     for unit in units:
         text = unit.read_text()
-        text = text.replace("/opt/sigma/bin/sigma", sigma_bin).replace("/opt/sigma/bin/python", sys.executable)
+        text = text.replace("/opt/sigma/bin/sigma", sigma_bin).replace(
+            "/opt/sigma/bin/python", sys.executable
+        )
         (tmp_path / unit.name).write_text(text)
-    out = subprocess.run([tool, "verify", "--man=no", *(str(tmp_path / u.name) for u in units)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [tool, "verify", "--man=no", *(str(tmp_path / u.name) for u in units)],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0 and not (out.stdout + out.stderr).strip(), out.stdout + out.stderr
 
 
@@ -369,7 +413,9 @@ def test_units_run_real_commands():
     serve = shlex.split(unit_settings("sigma-serve.service")["ExecStart"][0])
     assert serve[0] == "/opt/sigma/bin/sigma"
     sigma_command(serve[1:])
-    probe = shlex.split(unit_settings("sigma-probe.service")["ExecStart"][0].replace("${PROBE_SOURCE}", "cn-test"))
+    probe = shlex.split(
+        unit_settings("sigma-probe.service")["ExecStart"][0].replace("${PROBE_SOURCE}", "cn-test")
+    )
     sigma_command(probe[1:])
     agent = shlex.split(unit_settings("sigma-agent.service")["ExecStart"][0])
     assert agent[1:3] == ["-m", "sigma.agent"] and agent[3] == "--config-file"
@@ -391,4 +437,7 @@ def test_ci_workflow_runs_the_nox_sessions():
         for step in job["steps"]:
             used |= set(re.findall(r"nox -s (\w+)", step.get("run", "")))
     assert used and used <= sessions, used - sessions
-    assert any(step.get("uses", "").startswith("docker/build-push-action") for step in jobs["image"]["steps"])
+    assert any(
+        step.get("uses", "").startswith("docker/build-push-action")
+        for step in jobs["image"]["steps"]
+    )

@@ -20,15 +20,33 @@ SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def add_vps(cli, name: str, ssh_port: int, metrics_port: int, *extra: str) -> dict:
-    r = cli("vps", "add", name, "--ip", "10.0.0.1=internal", "--ip", "127.0.0.1=overseas",
-            "--ssh-port", ssh_port, "--node-exporter-port", metrics_port, "--no-monitoring",
-            "--status", "active", *extra, "--format", "json")
+    r = cli(
+        "vps",
+        "add",
+        name,
+        "--ip",
+        "10.0.0.1=internal",
+        "--ip",
+        "127.0.0.1=overseas",
+        "--ssh-port",
+        ssh_port,
+        "--node-exporter-port",
+        metrics_port,
+        "--no-monitoring",
+        "--status",
+        "active",
+        *extra,
+        "--format",
+        "json",
+    )
     assert r.code == 0, r.err
     return r.json()
 
 
 def deploy(cli, sshd, *args: str):
-    return cli("deploy", "node-exporter", *args, *sshd.args(), "--metrics-wait", "3", "--format", "json")
+    return cli(
+        "deploy", "node-exporter", *args, *sshd.args(), "--metrics-wait", "3", "--format", "json"
+    )
 
 
 def sha(path) -> str:
@@ -39,7 +57,9 @@ def analyze(unit_path) -> subprocess.CompletedProcess:
     tool = shutil.which("systemd-analyze")
     if tool is None:
         pytest.fail("systemd-analyze is required (Debian package systemd)")
-    return subprocess.run([tool, "verify", "--man=no", str(unit_path)], capture_output=True, text=True)
+    return subprocess.run(
+        [tool, "verify", "--man=no", str(unit_path)], capture_output=True, text=True
+    )
 
 
 # ------------------------------------------------------------------ whole runs
@@ -85,8 +105,10 @@ def test_deploy_installs_then_second_run_is_unchanged(cli, sshd, metrics_port, f
     [row] = r.json()
     assert row["status"] == "unchanged" and row["actions"] == [], row
     assert (sshd.bin_path.stat().st_mtime_ns, unit.stat().st_mtime_ns) == before[:2]
-    new_calls = sshd.systemctl_calls()[before[2]:]
-    assert not [c for c in new_calls if c.split()[0] in ("start", "restart", "daemon-reload", "enable")]
+    new_calls = sshd.systemctl_calls()[before[2] :]
+    assert not [
+        c for c in new_calls if c.split()[0] in ("start", "restart", "daemon-reload", "enable")
+    ]
     audit = cli("audit", "list", "--resource", "vps", "--action", "update", "--format", "json")
     assert len(audit.json()) == 1  # no second inventory write
 
@@ -103,7 +125,9 @@ def test_table_output_and_exit_status(cli, sshd, metrics_port, fake_node_exporte
     add_vps(cli, "jp-relay-01", sshd.port, metrics_port)
     sshd.trust()
     sshd.fake_systemd()
-    r = cli("deploy", "node-exporter", "jp-relay-01", "--binary", str(fake_node_exporter), *sshd.args())
+    r = cli(
+        "deploy", "node-exporter", "jp-relay-01", "--binary", str(fake_node_exporter), *sshd.args()
+    )
     assert r.code == 0, r.err + r.out
     assert "jp-relay-01" in r.out and "changed" in r.out and "Result" in r.out
 
@@ -135,7 +159,9 @@ def test_accept_new_records_the_key_then_it_is_checked(cli, sshd, metrics_port, 
     assert r.code == 0 and r.json()[0]["status"] == "unchanged"
     assert sshd.known_hosts.read_text() == sshd.known_line()
     # hashed host names (Debian's ssh default, HashKnownHosts yes) are understood too
-    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(sshd.known_hosts)], check=True, capture_output=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-H", "-f", str(sshd.known_hosts)], check=True, capture_output=True
+    )
     assert sshd.known_hosts.read_text().startswith("|1|")
     r = deploy(cli, sshd, "h1", "--binary", str(fake_node_exporter))
     assert r.code == 0 and r.json()[0]["status"] == "unchanged", r.out
@@ -149,8 +175,9 @@ def other_host_key(tmp_path, kind: str = "ed25519") -> str:
 
 @SQLITE_ONLY
 @pytest.mark.parametrize("kind", ["ed25519", "ecdsa"])
-def test_changed_host_key_is_refused_even_with_accept_new(cli, sshd, metrics_port, fake_node_exporter,
-                                                          tmp_path, kind):
+def test_changed_host_key_is_refused_even_with_accept_new(
+    cli, sshd, metrics_port, fake_node_exporter, tmp_path, kind
+):
     """Same key type with another key, or only a key of another type recorded: refused."""
     add_vps(cli, "h1", sshd.port, metrics_port)
     sshd.fake_systemd()
@@ -165,14 +192,25 @@ def test_changed_host_key_is_refused_even_with_accept_new(cli, sshd, metrics_por
 
 
 @SQLITE_ONLY
-def test_wrong_user_key_is_an_authentication_failure(cli, sshd, metrics_port, fake_node_exporter, tmp_path):
+def test_wrong_user_key_is_an_authentication_failure(
+    cli, sshd, metrics_port, fake_node_exporter, tmp_path
+):
     add_vps(cli, "h1", sshd.port, metrics_port)
     sshd.trust()
     stranger = tmp_path / "stranger"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
     args = sshd.args()
     args[args.index("--identity") + 1] = str(stranger)
-    r = cli("deploy", "node-exporter", "h1", "--binary", str(fake_node_exporter), *args, "--format", "json")
+    r = cli(
+        "deploy",
+        "node-exporter",
+        "h1",
+        "--binary",
+        str(fake_node_exporter),
+        *args,
+        "--format",
+        "json",
+    )
     assert r.code == 1
     assert "authentication failed for root@127.0.0.1" in r.json()[0]["reason"]
 
@@ -184,7 +222,10 @@ def test_checksum_is_verified_on_the_host(cli, sshd, metrics_port, fake_node_exp
     add_vps(cli, "h1", sshd.port, metrics_port)
     sshd.trust()
     sshd.fake_systemd()
-    sshd.fake("sha256sum", "cat >/dev/null; echo 0000000000000000000000000000000000000000000000000000000000000000 -\n")
+    sshd.fake(
+        "sha256sum",
+        "cat >/dev/null; echo 0000000000000000000000000000000000000000000000000000000000000000 -\n",
+    )
     r = deploy(cli, sshd, "h1", "--binary", str(fake_node_exporter))
     assert r.code == 1
     [row] = r.json()
@@ -203,7 +244,15 @@ def test_expected_sha256_of_the_local_binary(cli, sshd, metrics_port, fake_node_
     r = deploy(cli, sshd, "h1", "--binary", str(fake_node_exporter), "--sha256", "ab" * 32)
     assert r.code == 2 and "sha256:" in r.err and sha(fake_node_exporter) in r.err
     assert not sshd.bin_path.exists()
-    r = deploy(cli, sshd, "h1", "--binary", str(fake_node_exporter), "--sha256", sha(fake_node_exporter).upper())
+    r = deploy(
+        cli,
+        sshd,
+        "h1",
+        "--binary",
+        str(fake_node_exporter),
+        "--sha256",
+        sha(fake_node_exporter).upper(),
+    )
     assert r.code == 0, r.out
 
 
@@ -248,21 +297,40 @@ def test_one_host_failing_does_not_stop_the_others(cli, sshd, metrics_port, fake
     add_vps(cli, "down", closed_port(), metrics_port)
     sshd.trust()
     sshd.fake_systemd()
-    r = cli("deploy", "node-exporter", "good", "no-metrics", "down", "retired-but-named",
-            "--binary", str(fake_node_exporter), *sshd.args(), "--metrics-wait", "0.5",
-            # one at a time: "good" and "no-metrics" are the same test sshd, i.e. one filesystem,
-            # and two concurrent installs into it race (real VPS never share a disk)
-            "--parallel", "1", "--format", "json")
+    r = cli(
+        "deploy",
+        "node-exporter",
+        "good",
+        "no-metrics",
+        "down",
+        "retired-but-named",
+        "--binary",
+        str(fake_node_exporter),
+        *sshd.args(),
+        "--metrics-wait",
+        "0.5",
+        # one at a time: "good" and "no-metrics" are the same test sshd, i.e. one filesystem,
+        # and two concurrent installs into it race (real VPS never share a disk)
+        "--parallel",
+        "1",
+        "--format",
+        "json",
+    )
     assert r.code == 1
     rows = {row["host"]: row for row in r.json()}
     assert list(rows) == ["good", "no-metrics", "down", "retired-but-named"]  # input order
     assert rows["good"]["status"] == "changed"
     assert rows["no-metrics"]["status"] == "failed"
     assert "/metrics did not answer from here" in rows["no-metrics"]["reason"]
-    assert rows["down"]["status"] == "failed" and "cannot connect to root@127.0.0.1" in rows["down"]["reason"]
+    assert (
+        rows["down"]["status"] == "failed"
+        and "cannot connect to root@127.0.0.1" in rows["down"]["reason"]
+    )
     assert rows["retired-but-named"]["reason"] == "the VPS is retired"
     assert "3 of 4 hosts failed" in r.err
-    shown = {h: cli("vps", "show", h, "--format", "json").json()["monitoring_enabled"] for h in rows}
+    shown = {
+        h: cli("vps", "show", h, "--format", "json").json()["monitoring_enabled"] for h in rows
+    }
     assert shown == {"good": True, "no-metrics": False, "down": False, "retired-but-named": False}
 
 
@@ -274,8 +342,19 @@ def test_filter_selects_vps_and_leaves_retired_out(cli, sshd, metrics_port, fake
     cli("vps", "retire", "tagged-retired")
     sshd.trust()
     sshd.fake_systemd()
-    r = cli("deploy", "node-exporter", "--filter", "tag=cn-optimized", "--filter", "country=",
-            "--binary", str(fake_node_exporter), *sshd.args(), "--format", "json")
+    r = cli(
+        "deploy",
+        "node-exporter",
+        "--filter",
+        "tag=cn-optimized",
+        "--filter",
+        "country=",
+        "--binary",
+        str(fake_node_exporter),
+        *sshd.args(),
+        "--format",
+        "json",
+    )
     assert r.code == 0, r.out + r.err
     assert [row["host"] for row in r.json()] == ["tagged"]
     r = cli("deploy", "node-exporter", "--filter", "tag=nothing-has-this", *sshd.args())
@@ -291,7 +370,10 @@ def test_filter_selects_vps_and_leaves_retired_out(cli, sshd, metrics_port, fake
         (("--filter", "colour=blue"), "filter: 'colour=blue' is not KEY=VALUE"),
         (("--filter", "status=gone"), "status"),
         (("h1", "--parallel", "0"), "parallel: must be between 1 and 64"),
-        (("h1", "--binary", "/nonexistent/node_exporter"), "binary: /nonexistent/node_exporter is not a file"),
+        (
+            ("h1", "--binary", "/nonexistent/node_exporter"),
+            "binary: /nonexistent/node_exporter is not a file",
+        ),
         (("h1", "--sha256", "ab" * 32), "sha256: only meaningful with --binary"),
         (("h1", "--port", "70000"), "port: must be between 1 and 65535"),
         (("h1", "--unit-dir", "relative/dir"), "unit_dir: must be an absolute path"),
@@ -314,10 +396,22 @@ def test_dry_run_changes_nothing(cli, sshd, metrics_port, fake_node_exporter):
     assert r.code == 0, r.out
     [row] = r.json()
     assert row["status"] == "would change"
-    assert row["actions"] == ["upload binary", "write node_exporter.service", "daemon-reload", "enable", "start"]
+    assert row["actions"] == [
+        "upload binary",
+        "write node_exporter.service",
+        "daemon-reload",
+        "enable",
+        "start",
+    ]
     assert "dry run: nothing was changed" in r.err
-    assert not sshd.bin_path.exists() and not sshd.known_hosts.exists()  # key accepted, not recorded
-    assert [c.split()[0] for c in sshd.systemctl_calls()] == ["is-system-running", "is-enabled", "is-active"]
+    assert (
+        not sshd.bin_path.exists() and not sshd.known_hosts.exists()
+    )  # key accepted, not recorded
+    assert [c.split()[0] for c in sshd.systemctl_calls()] == [
+        "is-system-running",
+        "is-enabled",
+        "is-active",
+    ]
     assert cli("vps", "show", "h1", "--format", "json").json()["monitoring_enabled"] is False
 
     r = deploy(cli, sshd, "h1", "--binary", str(fake_node_exporter), "--accept-new")
@@ -334,12 +428,17 @@ def test_port_option_is_saved_to_the_inventory(cli, sshd, metrics_port, fake_nod
     add_vps(cli, "h1", sshd.port, 9100)
     sshd.trust()
     sshd.fake_systemd()
-    r = deploy(cli, sshd, "h1", "--binary", str(fake_node_exporter), "--port", str(metrics_port), "-q")
+    r = deploy(
+        cli, sshd, "h1", "--binary", str(fake_node_exporter), "--port", str(metrics_port), "-q"
+    )
     assert r.code == 0
     shown = cli("vps", "show", "h1", "--format", "json").json()
     assert r.out.strip() == shown["id"]
     assert (shown["monitoring_enabled"], shown["node_exporter_port"]) == (True, metrics_port)
-    assert f"--web.listen-address=:{metrics_port}" in (sshd.unit_dir / "node_exporter.service").read_text()
+    assert (
+        f"--web.listen-address=:{metrics_port}"
+        in (sshd.unit_dir / "node_exporter.service").read_text()
+    )
 
 
 # ------------------------------------------------------------------ the package path
@@ -354,23 +453,33 @@ def test_debian_package_path(sshd, metrics_port, tmp_path):
     pkg_bin = sshd.root / "usr/bin/prometheus-node-exporter"
     marker = sshd.dir / "pkg-installed"
     sshd.fake("dpkg-query", f'[ -f {marker} ] && printf "install ok installed" || exit 1\n')
-    sshd.fake("apt-get", f"""\
+    sshd.fake(
+        "apt-get",
+        f"""\
         echo "$*" >> {sshd.dir}/apt.log
         case " $* " in *" install "*) mkdir -p {pkg_bin.parent}; printf '#!/bin/sh\\n' > {pkg_bin};
           chmod 755 {pkg_bin}; touch {marker};
           touch {state}/enabled-{pkg_unit} {state}/active-{pkg_unit} ;; esac  # as its postinst does
-        """)
+        """,
+    )
     sshd.trust()
-    layout = Layout(binary=str(sshd.bin_path), package_binary=str(pkg_bin), unit_dir=str(sshd.unit_dir))
-    opts = Options(ssh=SshOptions(identity=str(sshd.user_key), known_hosts=str(sshd.known_hosts)),
-                   layout=layout, metrics_wait=3)
+    layout = Layout(
+        binary=str(sshd.bin_path), package_binary=str(pkg_bin), unit_dir=str(sshd.unit_dir)
+    )
+    opts = Options(
+        ssh=SshOptions(identity=str(sshd.user_key), known_hosts=str(sshd.known_hosts)),
+        layout=layout,
+        metrics_wait=3,
+    )
     target = Target("pkg-host", "127.0.0.1", sshd.port, metrics_port, vps_id="x")
 
     res = deploy_host(target, opts)
     assert res.status == "changed", res
     assert res.actions[0] == "installed package prometheus-node-exporter"
     assert "disabled prometheus-node-exporter.service" in res.actions  # it would hold the port
-    assert not (state / f"active-{pkg_unit}").exists() and not (state / f"enabled-{pkg_unit}").exists()
+    assert (
+        not (state / f"active-{pkg_unit}").exists() and not (state / f"enabled-{pkg_unit}").exists()
+    )
     assert "install" in (sshd.dir / "apt.log").read_text()
     unit = sshd.unit_dir / "node_exporter.service"
     assert f"ExecStart={pkg_bin} --web.listen-address=:{metrics_port}" in unit.read_text()
@@ -380,7 +489,6 @@ def test_debian_package_path(sshd, metrics_port, tmp_path):
     again = deploy_host(target, opts)
     assert (again.status, again.actions) == ("unchanged", [])
     assert len((sshd.dir / "apt.log").read_text().splitlines()) == 1  # not installed again
-
 
 
 # ------------------------------------------------------------------ pure parts
@@ -408,7 +516,9 @@ def test_plan_from_facts():
     plan = make_plan(FACTS, t, pkg)
     assert (plan.install, plan.write_unit, plan.restart) == ("package", True, True)
     unit_sha = hashlib.sha256(plan.unit_text.encode()).hexdigest()
-    done = make_plan({**FACTS, "pkg_status": "install ok installed", "unit_sha256": unit_sha}, t, pkg)
+    done = make_plan(
+        {**FACTS, "pkg_status": "install ok installed", "unit_sha256": unit_sha}, t, pkg
+    )
     assert (done.install, done.write_unit, done.restart) == (None, False, False)
     with pytest.raises(DeployError, match="pass --binary PATH"):
         make_plan({"have_sha256sum": "1"}, t, pkg)
@@ -426,6 +536,11 @@ def test_json_rows_are_stable():
 
     row = HostResult("h", "1.2.3.4", "failed", ["wrote x"], "boom", "id-1", 9100).as_row()
     assert json.loads(json.dumps(row)) == {
-        "host": "h", "address": "1.2.3.4", "port": 9100, "status": "failed",
-        "actions": ["wrote x"], "reason": "boom", "id": "id-1",
+        "host": "h",
+        "address": "1.2.3.4",
+        "port": 9100,
+        "status": "failed",
+        "actions": ["wrote x"],
+        "reason": "boom",
+        "id": "id-1",
     }

@@ -25,7 +25,9 @@ import pytest
 from serverproc import Server, free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-PG_ADMIN_URL = os.environ.get("SIGMA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "SIGMA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = "redis://127.0.0.1:6379/0"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -95,7 +97,9 @@ ignore_startup_parameters = extra_float_digits,options
 
     while True:
         try:
-            psycopg.connect(url.replace("+psycopg", ""), prepare_threshold=None, connect_timeout=2).close()
+            psycopg.connect(
+                url.replace("+psycopg", ""), prepare_threshold=None, connect_timeout=2
+            ).close()
             break
         except psycopg.OperationalError:
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -144,22 +148,46 @@ def _wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_two_replicas_behind_pgbouncer_in_transaction_mode(pooler: str, webhook: Webhook, tmp_path: Path):
+def test_two_replicas_behind_pgbouncer_in_transaction_mode(
+    pooler: str, webhook: Webhook, tmp_path: Path
+):
     # the schema is created through the pooler (alembic's transaction, its xact-scoped lock)
-    cli_env = {**os.environ, "SIGMA_DATABASE_URL": pooler, "SIGMA_DATABASE_POOLER": "true",
-               "SIGMA_DATA_DIR": str(tmp_path / "cli"), "SIGMA_CONFIG": str(tmp_path / "cli.yaml")}
-    for argv in (["db", "upgrade"],
-                 # the local CLI through the pooler too; expires in 3 days: one notice is due
-                 ["vps", "add", "due-01", "--status", "active", "--expire-date", str(date.today() + timedelta(days=3))]):
-        done = subprocess.run(["sigma", *argv], env=cli_env, capture_output=True, text=True, timeout=120)
+    cli_env = {
+        **os.environ,
+        "SIGMA_DATABASE_URL": pooler,
+        "SIGMA_DATABASE_POOLER": "true",
+        "SIGMA_DATA_DIR": str(tmp_path / "cli"),
+        "SIGMA_CONFIG": str(tmp_path / "cli.yaml"),
+    }
+    for argv in (
+        ["db", "upgrade"],
+        # the local CLI through the pooler too; expires in 3 days: one notice is due
+        [
+            "vps",
+            "add",
+            "due-01",
+            "--status",
+            "active",
+            "--expire-date",
+            str(date.today() + timedelta(days=3)),
+        ],
+    ):
+        done = subprocess.run(
+            ["sigma", *argv], env=cli_env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr
 
     env = {
-        "SIGMA_DATABASE_POOLER": "true", "SIGMA_REDIS_URL": REDIS_URL, "SIGMA_JOBS_ENABLED": "true",
-        "SIGMA_RATE_LIMIT_REQUESTS": "40", "SIGMA_RATE_LIMIT_WINDOW": "60",
+        "SIGMA_DATABASE_POOLER": "true",
+        "SIGMA_REDIS_URL": REDIS_URL,
+        "SIGMA_JOBS_ENABLED": "true",
+        "SIGMA_RATE_LIMIT_REQUESTS": "40",
+        "SIGMA_RATE_LIMIT_WINDOW": "60",
         # offline detection every 5 s (its shortest interval), an agent silent for 3 s is offline
-        "SIGMA_AGENT_INTERVAL": "1", "SIGMA_OFFLINE_AFTER": "3",
-        "SIGMA_WEBHOOK_URL": f"http://127.0.0.1:{webhook.server_address[1]}/hook", "SIGMA_NOTIFY_BEFORE_DAYS": "3",
+        "SIGMA_AGENT_INTERVAL": "1",
+        "SIGMA_OFFLINE_AFTER": "3",
+        "SIGMA_WEBHOOK_URL": f"http://127.0.0.1:{webhook.server_address[1]}/hook",
+        "SIGMA_NOTIFY_BEFORE_DAYS": "3",
     }
     replicas = [Server(pooler, tmp_path / name, extra_env=env) for name in ("a", "b")]
     for r in replicas:
@@ -170,34 +198,56 @@ def test_two_replicas_behind_pgbouncer_in_transaction_mode(pooler: str, webhook:
         agent_keys = [replicas[0].api_key("agent") for _ in range(2)]
         replicas[1].start()
         for n, (host, key) in enumerate(zip(("edge-a", "edge-b"), agent_keys, strict=True)):
-            r = httpx.post(replicas[n].api + "/agent/register", headers={"X-Api-Key": key},
-                           json={"hostname": host, "ip_addresses": [{"ip": f"10.0.0.{n + 1}"}]}, timeout=10)
+            r = httpx.post(
+                replicas[n].api + "/agent/register",
+                headers={"X-Api-Key": key},
+                json={"hostname": host, "ip_addresses": [{"ip": f"10.0.0.{n + 1}"}]},
+                timeout=10,
+            )
             assert r.status_code == 200, r.text
 
         # heartbeats, alternately to each replica, from two agents, land whichever replica took them
         for i in range(20):
             for n, (host, key) in enumerate(zip(("edge-a", "edge-b"), agent_keys, strict=True)):
                 target = replicas[(i + n) % 2]
-                r = httpx.post(target.api + "/agent/heartbeat", headers={"X-Api-Key": key},
-                               json={"hostname": host, "system_info": {"beat": i}}, timeout=10)
+                r = httpx.post(
+                    target.api + "/agent/heartbeat",
+                    headers={"X-Api-Key": key},
+                    json={"hostname": host, "system_info": {"beat": i}},
+                    timeout=10,
+                )
                 assert r.status_code == 200, r.text
         with replicas[1].admin() as admin:
-            rows = {v["hostname"]: v for v in admin.get("/api/vps", params={"per_page": 100}).json()["data"]}
+            rows = {
+                v["hostname"]: v
+                for v in admin.get("/api/vps", params={"per_page": 100}).json()["data"]
+            }
         assert rows["edge-a"]["extra"]["system_info"] == {"beat": 19}
         assert rows["edge-b"]["extra"]["system_info"] == {"beat": 19}
 
         # one rate-limit budget in Redis for both replicas: 40 requests a minute for this key
         key = replicas[0].api_key("readonly")
-        codes = [httpx.get(replicas[i % 2].api + "/providers", headers={"X-Api-Key": key}, timeout=10).status_code
-                 for i in range(50)]
+        codes = [
+            httpx.get(
+                replicas[i % 2].api + "/providers", headers={"X-Api-Key": key}, timeout=10
+            ).status_code
+            for i in range(50)
+        ]
         assert codes.count(200) <= 40 and codes[-1] == 429, codes
-        assert 429 in codes[::2] and 429 in codes[1::2]  # both replicas refuse once the shared budget is spent
+        assert (
+            429 in codes[::2] and 429 in codes[1::2]
+        )  # both replicas refuse once the shared budget is spent
 
         # the agents fall silent: each goes offline once, recorded by one replica's job run
         with replicas[0].admin() as admin:
+
             def offline() -> list[dict]:
-                return [e for e in admin.get("/api/vps-events", params={"kind": "agent-offline"}).json()
-                        if e["kind"] == "agent-offline"]
+                return [
+                    e
+                    for e in admin.get("/api/vps-events", params={"kind": "agent-offline"}).json()
+                    if e["kind"] == "agent-offline"
+                ]
+
             _wait(lambda: len(offline()) >= 2, 30, "the agents to be recorded offline")
             time.sleep(11)  # two more runs of the offline job: nothing new to record
             assert sorted(e["details"]["hostname"] for e in offline()) == ["edge-a", "edge-b"]

@@ -10,7 +10,9 @@ import uuid
 
 import pytest
 
-PG_ADMIN_URL = os.environ.get("SIGMA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "SIGMA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 MIGRATE = """
 import sys
@@ -35,8 +37,12 @@ def fresh_pg(pg_database):  # pg_database: skips (or fails under CI) when Postgr
 
 
 def test_concurrent_migrations_on_an_empty_database(fresh_pg):
-    procs = [subprocess.Popen([sys.executable, "-c", MIGRATE, fresh_pg], stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE, fresh_pg], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
 
@@ -47,5 +53,7 @@ def test_concurrent_migrations_on_an_empty_database(fresh_pg):
 
     eng = make_engine(fresh_pg)
     with eng.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [HEAD_REVISION]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
+            HEAD_REVISION
+        ]
     eng.dispose()

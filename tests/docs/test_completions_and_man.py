@@ -42,9 +42,15 @@ def tool(name: str) -> str:
 
 def test_committed_completions_and_man_pages_are_current(generated):
     committed = {
-        f"{sub}/{p.name}": p.read_text() for sub in ("completions", "man") for p in sorted((ROOT / sub).glob("*"))
+        f"{sub}/{p.name}": p.read_text()
+        for sub in ("completions", "man")
+        for p in sorted((ROOT / sub).glob("*"))
     }
-    stale = sorted(rel for rel in generated.keys() | committed.keys() if generated.get(rel) != committed.get(rel))
+    stale = sorted(
+        rel
+        for rel in generated.keys() | committed.keys()
+        if generated.get(rel) != committed.get(rel)
+    )
     assert not stale, (
         f"completions/ and man/ are stale ({', '.join(stale)}): the command tree changed. "
         "Run `nox -s docs` and commit completions/ and man/."
@@ -54,7 +60,9 @@ def test_committed_completions_and_man_pages_are_current(generated):
 def test_every_group_has_a_page_and_every_command_is_in_it(generated):
     root = docs_gen.tree()
     groups = [c for c in root.children if c.is_group]
-    assert {f"man/sigma-{g.path[-1]}.1" for g in groups} | {"man/sigma.1"} == {k for k in generated if k.startswith("man/")}
+    assert {f"man/sigma-{g.path[-1]}.1" for g in groups} | {"man/sigma.1"} == {
+        k for k in generated if k.startswith("man/")
+    }
     for g in groups:
         page = generated[f"man/sigma-{g.path[-1]}.1"]
         for node in docs_gen.walk(g):
@@ -69,8 +77,12 @@ def test_man_pages_render_without_warnings(out):
     for page in sorted((out / "man").glob("*.1")):
         r = subprocess.run([groff, "-man", "-ww", "-z", str(page)], capture_output=True, text=True)
         assert r.returncode == 0 and not r.stderr.strip(), f"{page.name}: {r.stderr}"
-    text = subprocess.run([groff, "-man", "-Tutf8", str(out / "man" / "sigma.1")], capture_output=True,
-                          text=True, env={**os.environ, "GROFF_NO_SGR": "1"}).stdout
+    text = subprocess.run(
+        [groff, "-man", "-Tutf8", str(out / "man" / "sigma.1")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GROFF_NO_SGR": "1"},
+    ).stdout
     text = re.sub(".\x08", "", text)  # overstrike bold
     assert "EXIT STATUS" in text and "SIGMA_DATABASE_URL" in text
 
@@ -90,14 +102,21 @@ complete -p sigma
 
 def test_bash_completion(out):
     bash = tool("bash")
-    r = subprocess.run([bash, "-c", BASH_DRIVER, "driver", str(out / "completions/sigma.bash"), str(out)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [bash, "-c", BASH_DRIVER, "driver", str(out / "completions/sigma.bash"), str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == "vps"
     assert lines[1] == "list"
     assert lines[2] == "table json yaml csv"
-    assert "add" in lines[3].split() and "retire" in lines[3].split() and "create" not in lines[3].split()
+    assert (
+        "add" in lines[3].split()
+        and "retire" in lines[3].split()
+        and "create" not in lines[3].split()
+    )
     assert lines[4] == f"{out}/man"  # a path option completes file names
     assert lines[5] == "--dry-run"
     assert lines[6] == "complete -F _sigma sigma"
@@ -122,7 +141,12 @@ def test_zsh_completion(out):
     assert path.read_text().startswith("#compdef sigma\n")
     r = subprocess.run([zsh, "-n", str(path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([zsh, "-f", "-c", ZSH_DRIVER], capture_output=True, text=True, env={**os.environ, "FILE": str(path)})
+    r = subprocess.run(
+        [zsh, "-f", "-c", ZSH_DRIVER],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FILE": str(path)},
+    )
     assert r.returncode == 0, r.stderr
     blocks = [b.strip().splitlines() for b in r.stdout.split("---")[:-1]]
     assert "list:List VPS, by status, then expiry date, then hostname" in blocks[0]
@@ -136,8 +160,10 @@ def test_fish_completion(out):
     path = out / "completions/sigma.fish"
     r = subprocess.run([fish, "-n", str(path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    script = (f"source {path}; complete -C 'sigma vps l'; echo ---; complete -C 'sigma vps list --format '; "
-              f"echo ---; complete -C 'sigma --server x v'; echo ---; complete -C 'sigma deploy node-exporter --dr'")
+    script = (
+        f"source {path}; complete -C 'sigma vps l'; echo ---; complete -C 'sigma vps list --format '; "
+        f"echo ---; complete -C 'sigma --server x v'; echo ---; complete -C 'sigma deploy node-exporter --dr'"
+    )
     r = subprocess.run([fish, "--no-config", "-c", script], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     blocks = [[ln.split("\t")[0] for ln in b.strip().splitlines()] for b in r.stdout.split("---")]

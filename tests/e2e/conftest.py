@@ -23,8 +23,14 @@ import pytest
 from serverproc import free_port
 
 CHROMIUM = os.environ.get("SIGMA_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -47,22 +53,39 @@ class Server:
     state: dict = field(default_factory=dict)
 
 
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("e2e-server")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGMA_")}
     env.update(
-        SIGMA_DATA_DIR=str(tmp / "data"), SIGMA_CONFIG=str(tmp / "config.yaml"),
-        SIGMA_DATABASE_URL=f"sqlite:///{tmp / 'sigma.db'}", SIGMA_JOBS_ENABLED="false",
-        SIGMA_RATE_LIMIT_LOGIN="1000", SIGMA_RATE_LIMIT_REQUESTS="100000",
-        PYTHONUNBUFFERED="1", NO_COLOR="1",
+        SIGMA_DATA_DIR=str(tmp / "data"),
+        SIGMA_CONFIG=str(tmp / "config.yaml"),
+        SIGMA_DATABASE_URL=f"sqlite:///{tmp / 'sigma.db'}",
+        SIGMA_JOBS_ENABLED="false",
+        SIGMA_RATE_LIMIT_LOGIN="1000",
+        SIGMA_RATE_LIMIT_REQUESTS="100000",
+        PYTHONUNBUFFERED="1",
+        NO_COLOR="1",
     )
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sigma", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "sigma",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     log: list[str] = []
     threading.Thread(target=lambda: [log.append(line) for line in proc.stderr], daemon=True).start()
@@ -86,7 +109,9 @@ def server(tmp_path_factory) -> Iterator[Server]:
     email = re.search(r"Created the first admin: (\S+)", text)
     password = re.search(r"One-time password[^:]*: (\S+)", text)
     assert email and password, text
-    srv = Server(url=url, admin_email=email.group(1), one_time_password=password.group(1), proc=proc, log=log)
+    srv = Server(
+        url=url, admin_email=email.group(1), one_time_password=password.group(1), proc=proc, log=log
+    )
     yield srv
     proc.terminate()
     try:
@@ -98,7 +123,10 @@ def server(tmp_path_factory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser():
-    _need(Path(CHROMIUM).exists() or bool(shutil.which("chromium")), f"chromium not installed at {CHROMIUM}")
+    _need(
+        Path(CHROMIUM).exists() or bool(shutil.which("chromium")),
+        f"chromium not installed at {CHROMIUM}",
+    )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -112,12 +140,22 @@ def browser():
 class Watched:
     """A browser context + page whose console errors and failed requests are collected."""
 
-    def __init__(self, browser, base_url: str, name: str, *, storage_state=None, javascript: bool = True,
-                 viewport: dict | None = None):
+    def __init__(
+        self,
+        browser,
+        base_url: str,
+        name: str,
+        *,
+        storage_state=None,
+        javascript: bool = True,
+        viewport: dict | None = None,
+    ):
         self.name = name
         self.problems: list[str] = []
         self.context = browser.new_context(
-            base_url=base_url, storage_state=storage_state, java_script_enabled=javascript,
+            base_url=base_url,
+            storage_state=storage_state,
+            java_script_enabled=javascript,
             viewport=viewport or {"width": 1366, "height": 900},
         )
         self.context.set_default_timeout(20_000)
@@ -134,7 +172,11 @@ class Watched:
             self.problems.append(f"console error: {msg.text} at {msg.location}")
 
     def _failed(self, request) -> None:
-        if request.failure == "net::ERR_ABORTED" and request.resource_type not in ("document", "xhr", "fetch"):
+        if request.failure == "net::ERR_ABORTED" and request.resource_type not in (
+            "document",
+            "xhr",
+            "fetch",
+        ):
             return  # a sub-resource cancelled because the page navigated on: not a failure
         self.problems.append(f"failed request: {request.method} {request.url} {request.failure}")
 
@@ -170,4 +212,6 @@ def open_browser(browser, server, request):
     problems = [p for w in opened for p in w.problems]
     for w in opened:
         w.close()
-    assert not problems, "browser problems:\n" + "\n".join(problems) + "\nserver log:\n" + "".join(server.log[-40:])
+    assert not problems, (
+        "browser problems:\n" + "\n".join(problems) + "\nserver log:\n" + "".join(server.log[-40:])
+    )

@@ -240,7 +240,15 @@ def test_audit_log_shows_each_step(open_browser, server):
     page = w.page
     page.goto("/audit-log")
     text = page.inner_text("#audit-log")
-    for action in ("login", "change-password", "totp-enable", "create", "retire", "comment", "update"):
+    for action in (
+        "login",
+        "change-password",
+        "totp-enable",
+        "create",
+        "retire",
+        "comment",
+        "update",
+    ):
         assert action in text, action
     page.select_option("#f-resource", "ticket")  # a select change applies the filter
     page.wait_for_url(re.compile(r"resource=ticket"))
@@ -251,7 +259,9 @@ def test_audit_log_shows_each_step(open_browser, server):
     details.locator("summary").click()
     assert '"to": "resolved"' in details.locator("pre").inner_text()
     page.goto("/audit-log?resource=vps")
-    assert "retire" in page.inner_text("#audit-log") and "hk-exit-01" in page.inner_text("#audit-log")
+    assert "retire" in page.inner_text("#audit-log") and "hk-exit-01" in page.inner_text(
+        "#audit-log"
+    )
     page.goto("/audit-log?resource=provider")
     assert "DMIT" in page.inner_text("#audit-log")
     w.screenshot()
@@ -287,7 +297,10 @@ def test_readonly_sees_no_edit_controls_and_forged_posts_fail(open_browser, serv
     assert ro.locator("button", has_text="Retire").count() == 0
     w.screenshot("vps")
     ro.goto(server.state["vps_url"])
-    assert ro.locator("#edit-vps").count() == 0 and ro.locator("button", has_text="Delete").count() == 0
+    assert (
+        ro.locator("#edit-vps").count() == 0
+        and ro.locator("button", has_text="Delete").count() == 0
+    )
     ro.goto(server.state["ticket_url"])
     assert ro.locator("#comment-form").count() == 0 and ro.locator("#action-open").count() == 0
     ro.goto("/tickets")
@@ -297,13 +310,17 @@ def test_readonly_sees_no_edit_controls_and_forged_posts_fail(open_browser, serv
     w.screenshot()
     # the pages are not the only guard: the server refuses the actions
     token = ro.locator("input[name=csrf_token]").first.get_attribute("value")
-    forged = ro.request.post("/vps/new", form={"csrf_token": token, "hostname": "forged-01"}, max_redirects=0)
+    forged = ro.request.post(
+        "/vps/new", form={"csrf_token": token, "hostname": "forged-01"}, max_redirects=0
+    )
     assert forged.status == 403, forged.status
     vps_id = server.state["vps_url"].rsplit("/", 1)[1]
-    for path, form in ((f"/vps/{vps_id}/delete", {"confirmed": "yes"}),
-                       (server.state["ticket_url"].replace(server.url, "") + "/status", {"status": "closed"}),
-                       ("/providers/new", {"name": "Forged"}),
-                       ("/users/new", {"email": "evil@example.com", "password": "x" * 12, "role": "admin"})):
+    for path, form in (
+        (f"/vps/{vps_id}/delete", {"confirmed": "yes"}),
+        (server.state["ticket_url"].replace(server.url, "") + "/status", {"status": "closed"}),
+        ("/providers/new", {"name": "Forged"}),
+        ("/users/new", {"email": "evil@example.com", "password": "x" * 12, "role": "admin"}),
+    ):
         r = ro.request.post(path, form={"csrf_token": token, **form}, max_redirects=0)
         assert r.status == 403, (path, r.status)
     assert ro.request.get("/vps/new", max_redirects=0).status == 403

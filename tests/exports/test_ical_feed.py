@@ -21,18 +21,32 @@ def test_feed_parses_and_lists_live_expiry_dates(api, run):
 
     seed_fleet(run)
     long_alias = "Ünïcode alias, with; special\\chars " + "é" * 60
-    odd = run(vps.create, {"hostname": "odd", "alias": long_alias, "status": "suspended",
-                           "expire_date": TODAY + timedelta(days=40), "cost_monthly": "3.50", "currency": "EUR"})
+    odd = run(
+        vps.create,
+        {
+            "hostname": "odd",
+            "alias": long_alias,
+            "status": "suspended",
+            "expire_date": TODAY + timedelta(days=40),
+            "cost_monthly": "3.50",
+            "currency": "EUR",
+        },
+    )
     run(vps.create, {"hostname": "gone", "status": "retired", "expire_date": TODAY})
     key = api.api_key("readonly", read_only=True)
     r = api.client.get("/api/calendar.ics", params={"key": key})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/calendar")
-    assert all(len(line.encode()) <= 75 for line in r.text.split("\r\n")), "lines are folded at 75 octets"
+    assert all(len(line.encode()) <= 75 for line in r.text.split("\r\n")), (
+        "lines are folded at 75 octets"
+    )
     assert r.text.endswith("END:VCALENDAR\r\n")
     events = _events(r.text)
     # not retired, with an expiry date
-    assert set(events) == {"VPS expires: hk-exit-01 (HK Exit 1) [DMIT]", f"VPS expires: odd ({long_alias})"}
+    assert set(events) == {
+        "VPS expires: hk-exit-01 (HK Exit 1) [DMIT]",
+        f"VPS expires: odd ({long_alias})",
+    }
     hk = events["VPS expires: hk-exit-01 (HK Exit 1) [DMIT]"]
     assert hk["DTSTART"].dt == TODAY + timedelta(days=5)
     assert hk["DTEND"].dt == TODAY + timedelta(days=6)
@@ -55,4 +69,6 @@ def test_export_ical(cli, run, tmp_path):
     out = tmp_path / "sigma.ics"
     r = cli("export", "ical", "-o", out)
     assert r.code == 0 and "Wrote 1 expiry dates" in r.err
-    assert out.read_text(encoding="utf-8").replace("\r\n", "\n") == cli("export", "ical").out.replace("\r\n", "\n")
+    assert out.read_text(encoding="utf-8").replace("\r\n", "\n") == cli(
+        "export", "ical"
+    ).out.replace("\r\n", "\n")

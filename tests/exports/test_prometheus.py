@@ -17,7 +17,11 @@ def test_targets_selection_and_labels(run):
     fleet = seed_fleet(run)
     groups = run(prometheus.targets)
     # monitored, active/provisioning, with an IP; by hostname
-    assert [g["labels"]["instance_name"] for g in groups] == ["hk-exit-01", "jp-relay-02", "sg-internal"]
+    assert [g["labels"]["instance_name"] for g in groups] == [
+        "hk-exit-01",
+        "jp-relay-02",
+        "sg-internal",
+    ]
     hk, jp, sg = groups
     # first IP not labelled internal; IPv6 bracketed; the VPS's node_exporter port
     assert hk["targets"] == ["103.1.2.3:9100"]
@@ -25,19 +29,33 @@ def test_targets_selection_and_labels(run):
     # only internal IPs: the first one
     assert sg["targets"] == ["10.1.1.1:9100"]
     assert hk["labels"] == {
-        "instance_name": "hk-exit-01", "provider": "DMIT", "country": "HK", "status": "active",
-        "alias": "HK Exit 1", "city": "Hong Kong", "dc": "MEGA-i", "purpose": "vpn-exit",
-        "vpn_protocol": "wireguard", "tags": "cn-optimized,p:airport",
+        "instance_name": "hk-exit-01",
+        "provider": "DMIT",
+        "country": "HK",
+        "status": "active",
+        "alias": "HK Exit 1",
+        "city": "Hong Kong",
+        "dc": "MEGA-i",
+        "purpose": "vpn-exit",
+        "vpn_protocol": "wireguard",
+        "tags": "cn-optimized,p:airport",
         "expire_date": fleet["hk-exit-01"].expire_date.isoformat(),
     }
     # empty optional labels are left out; the always-present ones stay, even when empty
-    assert sg["labels"] == {"instance_name": "sg-internal", "provider": "", "country": "SG", "status": "active"}
+    assert sg["labels"] == {
+        "instance_name": "sg-internal",
+        "provider": "",
+        "country": "SG",
+        "status": "active",
+    }
     assert jp["labels"]["status"] == "provisioning"
 
 
 def test_address_label_picks_the_ip(run):
     seed_fleet(run)
-    by_name = {g["labels"]["instance_name"]: g["targets"][0] for g in run(prometheus.targets, "internal")}
+    by_name = {
+        g["labels"]["instance_name"]: g["targets"][0] for g in run(prometheus.targets, "internal")
+    }
     assert by_name["hk-exit-01"] == "10.0.0.5:9100"
     # no IP with that label: the default choice, not a missing host
     assert by_name["jp-relay-02"] == "[2001:db8::2]:9101"
@@ -55,11 +73,19 @@ def test_http_sd_route(api, run):
     r = api.client.get("/api/prometheus/targets", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json"
-    assert [g["targets"] for g in r.json()] == [["103.1.2.3:9100"], ["[2001:db8::2]:9101"], ["10.1.1.1:9100"]]
-    r = api.client.get("/api/prometheus/targets", headers={"X-Api-Key": key}, params={"address_label": "internal"})
+    assert [g["targets"] for g in r.json()] == [
+        ["103.1.2.3:9100"],
+        ["[2001:db8::2]:9101"],
+        ["10.1.1.1:9100"],
+    ]
+    r = api.client.get(
+        "/api/prometheus/targets", headers={"X-Api-Key": key}, params={"address_label": "internal"}
+    )
     assert r.json()[0]["targets"] == ["10.0.0.5:9100"]
     assert api.client.get("/api/prometheus/targets").status_code == 401
-    r = api.client.get("/api/prometheus/targets", headers=api.headers(), params={"address_label": "x"})
+    r = api.client.get(
+        "/api/prometheus/targets", headers=api.headers(), params={"address_label": "x"}
+    )
     assert r.status_code == 422 and r.json()["field"] == "address_label"
 
 
@@ -100,9 +126,16 @@ def test_cached_document_follows_every_change(run):
     assert run(prometheus.targets_json) is first  # unchanged inventory: the same document
     run(providers.update, fleet["dmit"].id, {"name": "DMIT Inc"})
     assert run(prometheus.targets)[0]["labels"]["provider"] == "DMIT Inc"
-    assert run(ansible.inventory)["_meta"]["hostvars"]["hk-exit-01"]["sigma_provider"] == {"__ansible_unsafe": "DMIT Inc"}
-    run(transfer.import_vps, f"id,node_exporter_port\n{fleet['hk-exit-01'].id},9200\n", "csv")  # bulk UPDATE
+    assert run(ansible.inventory)["_meta"]["hostvars"]["hk-exit-01"]["sigma_provider"] == {
+        "__ansible_unsafe": "DMIT Inc"
+    }
+    run(
+        transfer.import_vps, f"id,node_exporter_port\n{fleet['hk-exit-01'].id},9200\n", "csv"
+    )  # bulk UPDATE
     assert run(prometheus.targets)[0]["targets"] == ["103.1.2.3:9200"]
     run(vps.delete, "sg-internal")
-    assert [g["labels"]["instance_name"] for g in run(prometheus.targets)] == ["hk-exit-01", "jp-relay-02"]
+    assert [g["labels"]["instance_name"] for g in run(prometheus.targets)] == [
+        "hk-exit-01",
+        "jp-relay-02",
+    ]
     assert "sg-internal" not in run(ansible.inventory)["all"]["hosts"]

@@ -43,7 +43,9 @@ def test_unreachable_server_keeps_the_old_file(cli, tmp_path, monkeypatch):
 def test_unreachable_database_keeps_the_old_file(cli, tmp_path, monkeypatch):
     out = tmp_path / "sigma.json"
     out.write_text(OLD)
-    monkeypatch.setenv("SIGMA_DATABASE_URL", "postgresql+psycopg://sigma:secret@127.0.0.1:1/nothing")
+    monkeypatch.setenv(
+        "SIGMA_DATABASE_URL", "postgresql+psycopg://sigma:secret@127.0.0.1:1/nothing"
+    )
     r = cli("export", "prometheus", "-o", out)
     assert r.code == 5
     assert "unreachable" in r.err and "secret" not in r.err
@@ -81,7 +83,12 @@ def test_permission_denied_keeps_the_old_file(tmp_path):
                 write_atomic(target, "new\n")
                 code = 71
             except WriteFailed as exc:
-                code = 0 if "Permission denied" in exc.message and "previous file was kept" in exc.message else 72
+                code = (
+                    0
+                    if "Permission denied" in exc.message
+                    and "previous file was kept" in exc.message
+                    else 72
+                )
         finally:
             os._exit(code)
     import time
@@ -107,7 +114,9 @@ def tiny_fs(tmp_path):
     """A 64 KiB tmpfs (a disk that fills up); skipped where mounting is not permitted."""
     mnt = tmp_path / "tiny"
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True
+    )
     if r.returncode != 0:
         pytest.skip("cannot mount a tmpfs here: " + r.stderr.decode().strip())
     yield mnt
@@ -120,8 +129,16 @@ def test_disk_full_keeps_the_old_file(cli, run, tiny_fs):
 
     seed_fleet(run)
     for i in range(20):  # enough targets for a file bigger than the space left
-        run(vps.create, {"hostname": f"bulk-{i:03d}", "status": "active", "notes": "x",
-                         "ip_addresses": [{"ip": f"198.51.100.{i + 1}"}], "alias": "a" * 200})
+        run(
+            vps.create,
+            {
+                "hostname": f"bulk-{i:03d}",
+                "status": "active",
+                "notes": "x",
+                "ip_addresses": [{"ip": f"198.51.100.{i + 1}"}],
+                "alias": "a" * 200,
+            },
+        )
     target = tiny_fs / "sigma.json"
     target.write_text(OLD)
     try:  # fill the disk up
@@ -140,7 +157,9 @@ def test_disk_full_keeps_the_old_file(cli, run, tiny_fs):
 
 # ------------------------------------------------------------------ promtool
 
-needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (Debian: prometheus)")
+needs_promtool = pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool not installed (Debian: prometheus)"
+)
 
 
 def _config(tmp_path, sd_file) -> str:
@@ -159,7 +178,9 @@ def _config(tmp_path, sd_file) -> str:
 
 
 @needs_promtool
-@pytest.mark.local_only("promtool checks the file; local and remote write the same one (test_prometheus)")
+@pytest.mark.local_only(
+    "promtool checks the file; local and remote write the same one (test_prometheus)"
+)
 def test_promtool_accepts_the_exported_file(cli, run, tmp_path):
     seed_fleet(run)
     sd = tmp_path / "targets" / "sigma.json"
@@ -170,27 +191,38 @@ def test_promtool_accepts_the_exported_file(cli, run, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SUCCESS" in r.stdout
 
-    r = subprocess.run(["promtool", "check", "service-discovery", "--timeout=3s", cfg, "vps-node-exporter"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        ["promtool", "check", "service-discovery", "--timeout=3s", cfg, "vps-node-exporter"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     found = {t["labels"]["instance_name"]: t["labels"] for t in json.loads(r.stdout)}
     assert set(found) == {"hk-exit-01", "jp-relay-02", "sg-internal"}
     hk = found["hk-exit-01"]
     assert hk["__address__"] == "103.1.2.3:9100" and hk["instance"] == "103.1.2.3:9100"
     assert hk["instance_display"] == "hk-exit-01" and hk["job"] == "vps-node-exporter"
-    assert hk["tags"] == "cn-optimized,p:airport" and hk["provider"] == "DMIT" and hk["dc"] == "MEGA-i"
+    assert (
+        hk["tags"] == "cn-optimized,p:airport" and hk["provider"] == "DMIT" and hk["dc"] == "MEGA-i"
+    )
     assert found["jp-relay-02"]["__address__"] == "[2001:db8::2]:9101"
 
 
 @needs_promtool
-@pytest.mark.parametrize("broken", [
-    '[{"targets": ["192.0.2.1:9100"], "labels": {"bad-label": "x"}}]',  # invalid label name
-    '[{"targets": ["192.0.2.1:9100"], "labels": {"a": "b"}}',  # truncated JSON
-    '{"targets": ["192.0.2.1:9100"]}',  # an object, not a list of groups
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        '[{"targets": ["192.0.2.1:9100"], "labels": {"bad-label": "x"}}]',  # invalid label name
+        '[{"targets": ["192.0.2.1:9100"], "labels": {"a": "b"}}',  # truncated JSON
+        '{"targets": ["192.0.2.1:9100"]}',  # an object, not a list of groups
+    ],
+)
 def test_promtool_rejects_a_broken_file(tmp_path, broken):
     sd = tmp_path / "sigma.json"
     sd.write_text(broken)
-    r = subprocess.run(["promtool", "check", "config", _config(tmp_path, sd)], capture_output=True, text=True)
+    r = subprocess.run(
+        ["promtool", "check", "config", _config(tmp_path, sd)], capture_output=True, text=True
+    )
     assert r.returncode != 0, r.stdout + r.stderr
     assert "FAILED" in r.stdout + r.stderr

@@ -11,14 +11,35 @@ from sigma.services import stats, vps
 
 def test_stats_numbers(run):
     seed_fleet(run)
-    run(vps.create, {"hostname": "late", "status": "active", "expire_date": TODAY - timedelta(days=2)})
-    run(vps.create, {"hostname": "later", "status": "active", "expire_date": TODAY + timedelta(days=30)})
+    run(
+        vps.create,
+        {"hostname": "late", "status": "active", "expire_date": TODAY - timedelta(days=2)},
+    )
+    run(
+        vps.create,
+        {"hostname": "later", "status": "active", "expire_date": TODAY + timedelta(days=30)},
+    )
     s = run(stats.stats)
     assert s.total_vps == 8 and s.active_vps == 6 and s.total_providers == 2
-    assert [(c.label, c.count) for c in s.by_status] == [("active", 6), ("provisioning", 1), ("retired", 1)]
+    assert [(c.label, c.count) for c in s.by_status] == [
+        ("active", 6),
+        ("provisioning", 1),
+        ("retired", 1),
+    ]
     # retired left out of country and provider; unassigned grouped; count desc then label
-    assert [(c.label, c.count) for c in s.by_country] == [("", 2), ("DE", 1), ("HK", 1), ("JP", 1), ("SG", 1), ("US", 1)]
-    assert [(c.label, c.count) for c in s.by_provider] == [("(unassigned)", 5), ("Band Wagon", 1), ("DMIT", 1)]
+    assert [(c.label, c.count) for c in s.by_country] == [
+        ("", 2),
+        ("DE", 1),
+        ("HK", 1),
+        ("JP", 1),
+        ("SG", 1),
+        ("US", 1),
+    ]
+    assert [(c.label, c.count) for c in s.by_provider] == [
+        ("(unassigned)", 5),
+        ("Band Wagon", 1),
+        ("DMIT", 1),
+    ]
     # within 14 days, overdue included, active/provisioning only, soonest first
     assert [v.hostname for v in s.expiring_soon] == ["late", "hk-exit-01"]
 
@@ -28,8 +49,15 @@ def test_stats_route(api, run):
     r = api.client.get("/api/stats", headers=api.headers())
     assert r.status_code == 200
     body = r.json()
-    assert list(body) == ["total_vps", "active_vps", "total_providers", "by_country", "by_provider",
-                          "by_status", "expiring_soon"]
+    assert list(body) == [
+        "total_vps",
+        "active_vps",
+        "total_providers",
+        "by_country",
+        "by_provider",
+        "by_status",
+        "expiring_soon",
+    ]
     assert body["expiring_soon"][0]["cost_monthly"] == "15.99"
 
 

@@ -12,7 +12,9 @@ def _count(api):
 
 def test_deeply_nested_extra_is_refused_not_stored(api):
     body = '{"hostname":"deep","extra":{"a":' + "[" * 500 + "]" * 500 + "}}"
-    r = api.client.post("/api/vps", content=body, headers={**api.headers(), "content-type": "application/json"})
+    r = api.client.post(
+        "/api/vps", content=body, headers={**api.headers(), "content-type": "application/json"}
+    )
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "extra"
     assert _count(api) == 0
@@ -20,7 +22,9 @@ def test_deeply_nested_extra_is_refused_not_stored(api):
 
 def test_pathologically_deep_body_is_a_400(api):
     body = '{"hostname":"x","extra":' + "[" * 100_000 + "]" * 100_000 + "}"
-    r = api.client.post("/api/vps", content=body, headers={**api.headers(), "content-type": "application/json"})
+    r = api.client.post(
+        "/api/vps", content=body, headers={**api.headers(), "content-type": "application/json"}
+    )
     assert r.status_code in (400, 422), r.text
     assert "error" in r.json()
     assert _count(api) == 0
@@ -36,13 +40,20 @@ def test_nul_bytes_refused_with_the_field_named(api, field):
 
 
 def test_nul_in_extra_refused(api):
-    r = api.client.post("/api/vps", headers=api.headers(), json={"hostname": "x", "extra": {"k": "a\x00"}})
+    r = api.client.post(
+        "/api/vps", headers=api.headers(), json={"hostname": "x", "extra": {"k": "a\x00"}}
+    )
     assert r.status_code == 422 and r.json()["field"] in ("extra", "extra.k"), r.text
 
 
 def test_unicode_round_trips_in_every_text_field(api):
     values = {f: f"{f}: 日本語 🚀 Ελληνικά עברית ‮rtl" for f in TEXT_FIELDS}
-    body = {"hostname": "tokyo-01", **values, "tags": ["项目:机场", "ü"], "extra": {"ключ": "значение"}}
+    body = {
+        "hostname": "tokyo-01",
+        **values,
+        "tags": ["项目:机场", "ü"],
+        "extra": {"ключ": "значение"},
+    }
     r = api.client.post("/api/vps", headers=api.headers(), json=body)
     assert r.status_code == 200, r.text
     got = api.client.get("/api/vps/tokyo-01", headers=api.headers()).json()
@@ -50,14 +61,22 @@ def test_unicode_round_trips_in_every_text_field(api):
         assert got[key] == value
     # a host name is what SSH, Ansible and Prometheus take as one (RFC 1123): ASCII only
     r = api.client.post("/api/vps", headers=api.headers(), json={"hostname": "東京-01"})
-    assert r.status_code == 422 and r.json()["field"] == "hostname" and "RFC 1123" in r.json()["error"]
+    assert (
+        r.status_code == 422 and r.json()["field"] == "hostname" and "RFC 1123" in r.json()["error"]
+    )
 
 
-@pytest.mark.parametrize("needle", ["'; DROP TABLE vps; --", "%", "_", "\\", "' OR 1=1 --", '" OR ""="'])
+@pytest.mark.parametrize(
+    "needle", ["'; DROP TABLE vps; --", "%", "_", "\\", "' OR 1=1 --", '" OR ""="']
+)
 def test_sql_looking_search_is_literal(api, needle):
     h = api.headers()
-    assert api.client.post("/api/vps", headers=h, json={"hostname": "plain-host"}).status_code == 200
-    odd = api.client.post("/api/vps", headers=h, json={"hostname": "odd", "alias": f"odd{needle}alias"})
+    assert (
+        api.client.post("/api/vps", headers=h, json={"hostname": "plain-host"}).status_code == 200
+    )
+    odd = api.client.post(
+        "/api/vps", headers=h, json={"hostname": "odd", "alias": f"odd{needle}alias"}
+    )
     assert odd.status_code == 200, odd.text
     r = api.client.get("/api/vps", headers=h, params={"search": needle})
     assert r.status_code == 200, r.text

@@ -33,10 +33,20 @@ def _get_raw(app, raw_path: str) -> tuple[int, bytes]:
     """One GET with the path exactly as given (HTTP clients normalise '..' away)."""
     from urllib.parse import unquote
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-             "scheme": "http", "path": unquote(raw_path), "raw_path": raw_path.encode(), "query_string": b"",
-             "root_path": "", "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 5000),
-             "server": ("testserver", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(raw_path),
+        "raw_path": raw_path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
     out: dict = {"status": 0, "body": b""}
 
     sent = False

@@ -27,9 +27,18 @@ class FakeServer:
 
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with server.lock:
-                    server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
-                                            "json": json.loads(body or b"null"), "at": time.monotonic()})
-                    status, answer = server.responses.pop(0) if server.responses else (200, {"ok": True})
+                    server.requests.append(
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": body,
+                            "json": json.loads(body or b"null"),
+                            "at": time.monotonic(),
+                        }
+                    )
+                    status, answer = (
+                        server.responses.pop(0) if server.responses else (200, {"ok": True})
+                    )
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -24,8 +24,14 @@ SECRET = "webhook-s3cret"
 
 @pytest.fixture
 def conf(db_url, telegram, webhook):
-    return Settings(database_url=db_url, telegram_bot_token=TOKEN, telegram_chat_id="-1001",
-                    telegram_api_base=telegram.url, webhook_url=webhook.url + "/hook", webhook_secret=SECRET)
+    return Settings(
+        database_url=db_url,
+        telegram_bot_token=TOKEN,
+        telegram_chat_id="-1001",
+        telegram_api_base=telegram.url,
+        webhook_url=webhook.url + "/hook",
+        webhook_secret=SECRET,
+    )
 
 
 def go(sessions, conf, today=TODAY, **kw):
@@ -38,13 +44,23 @@ def add(run, hostname, days, **kw):
 
 
 def webhook_events(webhook):
-    return [(r["json"]["hostname"], r["json"]["event"], r["json"]["days_remaining"]) for r in webhook.requests]
+    return [
+        (r["json"]["hostname"], r["json"]["event"], r["json"]["days_remaining"])
+        for r in webhook.requests
+    ]
 
 
 def test_messages_signatures_and_once_only(run, sessions, conf, telegram, webhook):
     dmit = run(providers.create, {"name": "D&M <IT>", "country": "US"})
-    add(run, "hk-01", 2, alias="a&b <i>", provider_id=dmit.id, country="HK",
-        ip_addresses=[{"ip": "103.1.2.3", "label": "china-telecom"}, {"ip": "2001:db8::1"}])
+    add(
+        run,
+        "hk-01",
+        2,
+        alias="a&b <i>",
+        provider_id=dmit.id,
+        country="HK",
+        ip_addresses=[{"ip": "103.1.2.3", "label": "china-telecom"}, {"ip": "2001:db8::1"}],
+    )
     add(run, "later", 30)
     add(run, "retired-soon", 1, status="retired")
     report = go(sessions, conf)
@@ -54,13 +70,15 @@ def test_messages_signatures_and_once_only(run, sessions, conf, telegram, webhoo
     [tg] = telegram.requests
     assert tg["path"] == f"/bot{TOKEN}/sendMessage"
     assert tg["json"]["chat_id"] == "-1001" and tg["json"]["parse_mode"] == "HTML"
-    assert tg["json"]["text"] == "\n".join([
-        "⚠️ <b>VPS Expiring Soon</b>",
-        "Host: <code>hk-01 (a&amp;b &lt;i&gt;)</code>",
-        "Provider: D&amp;M &lt;IT&gt; / HK",
-        "IPs: <code>103.1.2.3 (china-telecom), 2001:db8::1</code>",
-        f"Expires: <b>{(TODAY + timedelta(days=2)).isoformat()}</b> (2 days)",
-    ])
+    assert tg["json"]["text"] == "\n".join(
+        [
+            "⚠️ <b>VPS Expiring Soon</b>",
+            "Host: <code>hk-01 (a&amp;b &lt;i&gt;)</code>",
+            "Provider: D&amp;M &lt;IT&gt; / HK",
+            "IPs: <code>103.1.2.3 (china-telecom), 2001:db8::1</code>",
+            f"Expires: <b>{(TODAY + timedelta(days=2)).isoformat()}</b> (2 days)",
+        ]
+    )
     # webhook: the contract's JSON, signed with HMAC-SHA256 over the exact body
     [wh] = webhook.requests
     assert wh["path"] == "/hook"
@@ -68,12 +86,34 @@ def test_messages_signatures_and_once_only(run, sessions, conf, telegram, webhoo
     assert hmac.compare_digest(wh["headers"]["X-Sigma-Signature-256"], expected)
     assert wh["headers"]["X-Sigma-Event"] == "vps_expiring"
     body = wh["json"]
-    assert {k: body[k] for k in ("event", "hostname", "alias", "provider", "country", "ip_addresses",
-                                 "expire_date", "days_remaining")} == {
-        "event": "vps_expiring", "hostname": "hk-01", "alias": "a&b <i>", "provider": "D&M <IT>", "country": "HK",
-        "ip_addresses": [{"ip": "103.1.2.3", "label": "china-telecom"}, {"ip": "2001:db8::1", "label": ""}],
-        "expire_date": (TODAY + timedelta(days=2)).isoformat(), "days_remaining": 2}
-    assert body["threshold"] == 3  # first seen 2 days before: one notice (T=3), not two (T=7 and T=3)
+    assert {
+        k: body[k]
+        for k in (
+            "event",
+            "hostname",
+            "alias",
+            "provider",
+            "country",
+            "ip_addresses",
+            "expire_date",
+            "days_remaining",
+        )
+    } == {
+        "event": "vps_expiring",
+        "hostname": "hk-01",
+        "alias": "a&b <i>",
+        "provider": "D&M <IT>",
+        "country": "HK",
+        "ip_addresses": [
+            {"ip": "103.1.2.3", "label": "china-telecom"},
+            {"ip": "2001:db8::1", "label": ""},
+        ],
+        "expire_date": (TODAY + timedelta(days=2)).isoformat(),
+        "days_remaining": 2,
+    }
+    assert (
+        body["threshold"] == 3
+    )  # first seen 2 days before: one notice (T=3), not two (T=7 and T=3)
 
     # the same day again (a restart, a second replica): nothing more
     again = go(sessions, conf)
@@ -102,8 +142,17 @@ def test_a_new_expiry_date_is_notified_again(run, sessions, conf, webhook):
 
 def test_telegram_429_retry_after_is_honoured(run, sessions, conf, telegram):
     add(run, "hk-1", 1)
-    telegram.responses.append((429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
-                                     "parameters": {"retry_after": 1}}))
+    telegram.responses.append(
+        (
+            429,
+            {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1},
+            },
+        )
+    )
     r = go(sessions, conf)
     assert r.sent == 2 and r.failed == 0
     first, second = telegram.requests
@@ -118,13 +167,18 @@ def test_failed_send_is_retried_next_run(run, sessions, conf, telegram, webhook)
     r = go(sessions, conf)
     assert (r.sent, r.failed) == (0, 2)
     errors = {n.channel: n.error for n in r.notices}
-    assert errors == {"telegram": "telegram: HTTP 400 Bad Request: chat not found", "webhook": "webhook: HTTP 500"}
+    assert errors == {
+        "telegram": "telegram: HTTP 400 Bad Request: chat not found",
+        "webhook": "webhook: HTTP 500",
+    }
     from sqlalchemy import func, select
 
     from sigma.db.models.notify import NotificationLog
 
     with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(NotificationLog)) == 0  # a failure is not recorded
+        assert (
+            s.scalar(select(func.count()).select_from(NotificationLog)) == 0
+        )  # a failure is not recorded
     r = go(sessions, conf)
     assert (r.sent, r.failed) == (2, 0)
     assert len(webhook.requests) == 2 and len(telegram.requests) == 2
@@ -137,7 +191,9 @@ def test_unreachable_channel_never_shows_the_token(run, sessions, conf):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     add(run, "hk-1", 1)
-    dead = conf.model_copy(update={"telegram_api_base": f"http://127.0.0.1:{port}", "webhook_url": None})
+    dead = conf.model_copy(
+        update={"telegram_api_base": f"http://127.0.0.1:{port}", "webhook_url": None}
+    )
     r = go(sessions, dead)
     assert r.failed == 1 and r.notices[0].error == "telegram: ConnectError"
     assert TOKEN not in r.model_dump_json()
@@ -145,8 +201,16 @@ def test_unreachable_channel_never_shows_the_token(run, sessions, conf):
 
 def test_long_lists_are_split_under_4096_characters(run, sessions, conf, telegram):
     for i in range(60):
-        add(run, f"edge-{i:02d}-" + "x" * 40, 1 + i % 3, alias="<&>" * 10,
-            ip_addresses=[{"ip": f"2001:db8::{i + 1}", "label": "overseas"}, {"ip": f"198.51.100.{i + 1}"}])
+        add(
+            run,
+            f"edge-{i:02d}-" + "x" * 40,
+            1 + i % 3,
+            alias="<&>" * 10,
+            ip_addresses=[
+                {"ip": f"2001:db8::{i + 1}", "label": "overseas"},
+                {"ip": f"198.51.100.{i + 1}"},
+            ],
+        )
     conf = conf.model_copy(update={"webhook_url": None})
     r = go(sessions, conf)
     assert r.sent == 60
@@ -187,8 +251,15 @@ def test_a_crashed_senders_claim_is_taken_over(run, sessions, conf, webhook):
     v = add(run, "hk-1", 1)
     conf = conf.model_copy(update={"telegram_bot_token": None})
     with sessions() as s, s.begin():  # a claim that was never confirmed
-        s.add(NotificationLog(vps_id=v.id, threshold=1, expire_date=v.expire_date, channel="webhook",
-                              claimed_at=utcnow() - timedelta(minutes=1)))
+        s.add(
+            NotificationLog(
+                vps_id=v.id,
+                threshold=1,
+                expire_date=v.expire_date,
+                channel="webhook",
+                claimed_at=utcnow() - timedelta(minutes=1),
+            )
+        )
     r = go(sessions, conf)
     assert r.sent == 0 and r.already_sent == 1  # fresh: someone may be sending it right now
     with sessions() as s, s.begin():
@@ -206,22 +277,33 @@ def test_dry_run_and_thresholds(run, sessions, conf, webhook):
     r = go(sessions, conf, dry_run=True)
     assert r.dry_run and r.sent == 0
     due = sorted({(n.hostname, n.kind, n.threshold) for n in r.notices})
-    assert due == [("in-0", "expiring", 1), ("in-6", "expiring", 7), ("late-5", "overdue", -1), ("prov", "expiring", 3)]
+    assert due == [
+        ("in-0", "expiring", 1),
+        ("in-6", "expiring", 7),
+        ("late-5", "overdue", -1),
+        ("prov", "expiring", 3),
+    ]
     assert webhook.requests == []
     custom = conf.model_copy(update={"notify_before_days": [14, 2], "telegram_bot_token": None})
-    assert sorted((n.hostname, n.threshold) for n in go(sessions, custom, dry_run=True).notices) == [
-        ("in-0", 2), ("in-6", 14), ("late-5", -1), ("prov", 2)]
+    assert sorted(
+        (n.hostname, n.threshold) for n in go(sessions, custom, dry_run=True).notices
+    ) == [("in-0", 2), ("in-6", 14), ("late-5", -1), ("prov", 2)]
 
 
 def test_settings_parse_and_validate():
     s = Settings(notify_before_days="7, 3,1", telegram_bot_token="", webhook_url="")
-    assert s.notify_before_days == [7, 3, 1] and s.telegram_bot_token is None and s.webhook_url is None
+    assert (
+        s.notify_before_days == [7, 3, 1] and s.telegram_bot_token is None and s.webhook_url is None
+    )
     assert notify.channels(s) == []
     with pytest.raises(Exception, match="not a whole number"):
         Settings(notify_before_days="7,soon")
     with pytest.raises(Exception, match="http"):
         Settings(webhook_url="ftp://example.com/hook")
-    assert Settings(telegram_bot_token="x", webhook_secret="y").redacted()["telegram_bot_token"] == "********"
+    assert (
+        Settings(telegram_bot_token="x", webhook_secret="y").redacted()["telegram_bot_token"]
+        == "********"
+    )
 
 
 def test_the_job_in_serve(run, sessions, conf, webhook):
@@ -258,9 +340,15 @@ def test_cli_local(cli, run, monkeypatch, webhook):
 
 @pytest.fixture
 def api_settings(db_url, webhook):
-    return Settings(database_url=db_url, jwt_secret="test-jwt-secret-0123456789abcdef",
-                    rate_limit_requests=100_000, rate_limit_login=100_000, jobs_enabled=False,
-                    webhook_url=webhook.url + "/hook", webhook_secret=SECRET)
+    return Settings(
+        database_url=db_url,
+        jwt_secret="test-jwt-secret-0123456789abcdef",
+        rate_limit_requests=100_000,
+        rate_limit_login=100_000,
+        jobs_enabled=False,
+        webhook_url=webhook.url + "/hook",
+        webhook_secret=SECRET,
+    )
 
 
 def test_route(api, run, webhook):
@@ -281,6 +369,8 @@ def test_cli_dry_run(cli, run):
     add(run, "hk-1", 1)
     r = cli("notify", "run", "--dry-run", "--format", "json")
     assert r.code == 0, r.err
-    assert [(n["hostname"], n["channel"], n["status"]) for n in r.json()] == [("hk-1", "(none)", "pending")]
+    assert [(n["hostname"], n["channel"], n["status"]) for n in r.json()] == [
+        ("hk-1", "(none)", "pending")
+    ]
     r = cli("notify", "run")
     assert r.code == 2 and "no notification channel configured" in r.err

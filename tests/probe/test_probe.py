@@ -25,17 +25,35 @@ def _fleet(server, listeners, closed_port):
     with server.admin() as c:
         for v in c.get("/api/vps", params={"per_page": 100}).json()["data"]:
             c.delete(f"/api/vps/{v['id']}")
-        up = c.post("/api/vps", json={"hostname": f"up-{tag}", "status": "active", "ssh_port": listeners,
-                                      "ip_addresses": [{"ip": "127.0.0.1", "label": "china-telecom"}, {"ip": "::1"}]}).json()
-        closed = c.post("/api/vps", json={"hostname": f"closed-{tag}", "status": "active", "ssh_port": closed_port,
-                                          "ip_addresses": [{"ip": "127.0.0.2"}]}).json()
+        up = c.post(
+            "/api/vps",
+            json={
+                "hostname": f"up-{tag}",
+                "status": "active",
+                "ssh_port": listeners,
+                "ip_addresses": [{"ip": "127.0.0.1", "label": "china-telecom"}, {"ip": "::1"}],
+            },
+        ).json()
+        closed = c.post(
+            "/api/vps",
+            json={
+                "hostname": f"closed-{tag}",
+                "status": "active",
+                "ssh_port": closed_port,
+                "ip_addresses": [{"ip": "127.0.0.2"}],
+            },
+        ).json()
         return up, closed
 
 
 def _env(server, key, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGMA_", "PROBE_", "AGENT_"))}
-    env.update(SIGMA_API_URL=server.api, SIGMA_API_KEY=key, SIGMA_CONFIG=str(tmp_path / "c.yaml"),
-               SIGMA_DATA_DIR=str(tmp_path / "data"))
+    env.update(
+        SIGMA_API_URL=server.api,
+        SIGMA_API_KEY=key,
+        SIGMA_CONFIG=str(tmp_path / "c.yaml"),
+        SIGMA_DATA_DIR=str(tmp_path / "data"),
+    )
     return env
 
 
@@ -55,13 +73,39 @@ def test_one_round_against_loopback_targets(server, listeners, tmp_path):
     key = server.api_key("probe")
     closed_port = free_port()
     up, closed = _fleet(server, listeners, closed_port)
-    cmd = [sys.executable, "-m", "sigma", "probe", "run", "--source", "cn-test", "--once",
-           "--check-types", "icmp,tcp,http", "--http-scheme", "http", "--http-port", str(listeners),
-           "--tcp-timeout", "1", "--http-timeout", "2", "--icmp-timeout", "1", "--batch-size", "3",
-           "--spool-dir", str(tmp_path / "spool")]
-    r = subprocess.run(cmd, env=_env(server, key, tmp_path), capture_output=True, text=True, timeout=60)
+    cmd = [
+        sys.executable,
+        "-m",
+        "sigma",
+        "probe",
+        "run",
+        "--source",
+        "cn-test",
+        "--once",
+        "--check-types",
+        "icmp,tcp,http",
+        "--http-scheme",
+        "http",
+        "--http-port",
+        str(listeners),
+        "--tcp-timeout",
+        "1",
+        "--http-timeout",
+        "2",
+        "--icmp-timeout",
+        "1",
+        "--batch-size",
+        "3",
+        "--spool-dir",
+        str(tmp_path / "spool"),
+    ]
+    r = subprocess.run(
+        cmd, env=_env(server, key, tmp_path), capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stderr
-    assert "round 1 [cn-test]: 9 checks of 3 targets" in r.stderr and "posted 9" in r.stderr, r.stderr
+    assert "round 1 [cn-test]: 9 checks of 3 targets" in r.stderr and "posted 9" in r.stderr, (
+        r.stderr
+    )
     got = {(c["ip"], c["check_type"]): c for c in _checks(server)}
     assert len(got) == 9 and all(c["source"] == "cn-test" for c in got.values())
     for ip in ("127.0.0.1", "::1"):
@@ -69,7 +113,9 @@ def test_one_round_against_loopback_targets(server, listeners, tmp_path):
             assert got[(ip, t)]["success"] is True, (ip, t)
             assert got[(ip, t)]["latency_ms"] is not None
     assert got[("127.0.0.2", "icmp")]["success"] is True  # the host answers...
-    assert got[("127.0.0.2", "tcp")]["success"] is False  # ...but the port refuses: RST is a failure
+    assert (
+        got[("127.0.0.2", "tcp")]["success"] is False
+    )  # ...but the port refuses: RST is a failure
     assert got[("127.0.0.2", "tcp")]["latency_ms"] is None
     assert got[("127.0.0.2", "http")]["success"] is False
     with server.admin() as c:
@@ -108,7 +154,9 @@ def test_checks_drop_refuse_and_answer():
         waited = time.monotonic() - t0
         for c in (*fillers, full):
             c.close()
-        icmp_dropped = await checks.icmp("198.51.100.1", 0.5, privileged=True) if ROOT else (False, None)
+        icmp_dropped = (
+            await checks.icmp("198.51.100.1", 0.5, privileged=True) if ROOT else (False, None)
+        )
         icmp_ok = await checks.icmp("127.0.0.1", 1, privileged=True) if ROOT else (True, 0)
         v6 = await checks.tcp("::1", free_port(), 1)
         return ok, refused, dropped, waited, icmp_dropped, icmp_ok, v6
@@ -150,9 +198,31 @@ def test_spool_survives_kill_and_restart_and_is_delivered_once(server, listeners
     key = server.api_key("probe")
     _fleet(server, listeners, free_port())
     spool_dir = tmp_path / "spool"
-    cmd = [sys.executable, "-m", "sigma", "probe", "run", "--source", "de-control", "--check-types", "tcp,http",
-           "--http-scheme", "http", "--http-port", str(listeners), "--tcp-timeout", "0.5", "--http-timeout", "1",
-           "--interval", "1", "--batch-size", "2", "--spool-dir", str(spool_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sigma",
+        "probe",
+        "run",
+        "--source",
+        "de-control",
+        "--check-types",
+        "tcp,http",
+        "--http-scheme",
+        "http",
+        "--http-port",
+        str(listeners),
+        "--tcp-timeout",
+        "0.5",
+        "--http-timeout",
+        "1",
+        "--interval",
+        "1",
+        "--batch-size",
+        "2",
+        "--spool-dir",
+        str(spool_dir),
+    ]
     env = _env(server, key, tmp_path)
     log = open(tmp_path / "probe.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -185,7 +255,9 @@ def test_spool_survives_kill_and_restart_and_is_delivered_once(server, listeners
     # delivering the same batch again (a crash between post and delete) changes nothing
     import httpx
 
-    r = httpx.post(server.api + "/ip-checks/batch", headers={"X-Api-Key": key}, json={"checks": spooled[:2]})
+    r = httpx.post(
+        server.api + "/ip-checks/batch", headers={"X-Api-Key": key}, json={"checks": spooled[:2]}
+    )
     assert r.json()["inserted"] == 0 and r.json()["duplicates"] == 2
     assert len(_checks(server)) == len(stored)
 

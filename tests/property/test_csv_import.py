@@ -35,12 +35,33 @@ EXAMPLES = 100  # per backend x database (four runs of this test): ~20 s in all
 BAD = object()  # the expected value of a cell that makes its row invalid
 FATAL = object()  # ... that makes the CSV unreadable from there on (a field over csv's limit)
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "latin-1", "cp1252", "gb18030")
-COLUMNS = ("alias", "ip_addresses", "country", "status", "purchase_date", "expire_date",
-           "cost_monthly", "currency", "tags", "notes", "ssh_port", "monitoring_enabled")
+COLUMNS = (
+    "alias",
+    "ip_addresses",
+    "country",
+    "status",
+    "purchase_date",
+    "expire_date",
+    "cost_monthly",
+    "currency",
+    "tags",
+    "notes",
+    "ssh_port",
+    "monitoring_enabled",
+)
 DEFAULTS: dict[str, Any] = {
-    "alias": "", "ip_addresses": [], "country": "", "status": "provisioning", "purchase_date": None,
-    "expire_date": None, "cost_monthly": None, "currency": "USD", "tags": [], "notes": "",
-    "ssh_port": 22, "monitoring_enabled": True,
+    "alias": "",
+    "ip_addresses": [],
+    "country": "",
+    "status": "provisioning",
+    "purchase_date": None,
+    "expire_date": None,
+    "cost_monthly": None,
+    "currency": "USD",
+    "tags": [],
+    "notes": "",
+    "ssh_port": 22,
+    "monitoring_enabled": True,
 }
 
 
@@ -54,7 +75,9 @@ def bad(*values: str) -> st.SearchStrategy[tuple[str, Any]]:
 
 
 # RFC 1123 host names (a record number is appended to keep them unique)
-host_names = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9-]{0,8}[A-Za-z0-9])?(\.[a-z0-9]{1,5})?", fullmatch=True)
+host_names = st.from_regex(
+    r"[A-Za-z0-9]([A-Za-z0-9-]{0,8}[A-Za-z0-9])?(\.[a-z0-9]{1,5})?", fullmatch=True
+)
 
 
 def multiline(s: str) -> str:
@@ -64,13 +87,28 @@ def multiline(s: str) -> str:
 
 def _ip(addr: Any, label: str, bracket: bool) -> tuple[str, dict[str, str]]:
     text = f"[{addr}]" if bracket and addr.version == 6 else str(addr)
-    canonical = {"": "", "ct": "china-telecom", "china-unicom": "china-unicom", "OS": "overseas", "lan": "internal"}
-    return (f"{text}={label}" if label else text), {"ip": str(ipaddress.ip_address(str(addr))), "label": canonical[label]}
+    canonical = {
+        "": "",
+        "ct": "china-telecom",
+        "china-unicom": "china-unicom",
+        "OS": "overseas",
+        "lan": "internal",
+    }
+    return (f"{text}={label}" if label else text), {
+        "ip": str(ipaddress.ip_address(str(addr))),
+        "label": canonical[label],
+    }
 
 
 ip_entries = st.lists(
-    st.builds(_ip, st.ip_addresses(), st.sampled_from(["", "ct", "china-unicom", "OS", "lan"]), st.booleans()),
-    max_size=3, unique_by=lambda e: e[1]["ip"],
+    st.builds(
+        _ip,
+        st.ip_addresses(),
+        st.sampled_from(["", "ct", "china-unicom", "OS", "lan"]),
+        st.booleans(),
+    ),
+    max_size=3,
+    unique_by=lambda e: e[1]["ip"],
 ).map(lambda es: (";".join(e[0] for e in es), [e[1] for e in es]))
 
 dates = st.dates(date(2000, 1, 1), date(2040, 12, 31))
@@ -78,30 +116,49 @@ tag = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789:-_./", min_size=1, 
 
 GOOD: dict[str, st.SearchStrategy[tuple[str, Any]]] = {
     # a leading apostrophe before a formula character is the CSV formula guard: read as absent
-    "alias": st.text(st.characters(categories=("L", "N", "P", "S", "Zs")), max_size=30)
-    .map(lambda s: (s, csv_unsafe(s).strip())),
+    "alias": st.text(st.characters(categories=("L", "N", "P", "S", "Zs")), max_size=30).map(
+        lambda s: (s, csv_unsafe(s).strip())
+    ),
     "ip_addresses": ip_entries,
-    "country": st.sampled_from(["", "HK", "jp", " us ", "De"]).map(lambda v: (v, v.strip().upper())),
-    "status": st.sampled_from(["", " ", "active", " Retired ", "SUSPENDED", "provisioning", "retiring"])
-    .map(lambda v: (v, v.strip().lower() or "provisioning")),
-    "purchase_date": st.one_of(st.just(("", None)), pad(dates.map(str)).map(lambda v: (v, v.strip()))),
-    "expire_date": st.one_of(st.just(("", None)), pad(dates.map(str)).map(lambda v: (v, v.strip()))),
-    "cost_monthly": st.one_of(st.just(("", None)), st.decimals(0, Decimal("99999999.99"), places=2).map(lambda d: (str(d), d))),
-    "currency": st.sampled_from(["", "usd", "EUR", " cny "]).map(lambda v: (v, v.strip().upper() or "USD")),
+    "country": st.sampled_from(["", "HK", "jp", " us ", "De"]).map(
+        lambda v: (v, v.strip().upper())
+    ),
+    "status": st.sampled_from(
+        ["", " ", "active", " Retired ", "SUSPENDED", "provisioning", "retiring"]
+    ).map(lambda v: (v, v.strip().lower() or "provisioning")),
+    "purchase_date": st.one_of(
+        st.just(("", None)), pad(dates.map(str)).map(lambda v: (v, v.strip()))
+    ),
+    "expire_date": st.one_of(
+        st.just(("", None)), pad(dates.map(str)).map(lambda v: (v, v.strip()))
+    ),
+    "cost_monthly": st.one_of(
+        st.just(("", None)),
+        st.decimals(0, Decimal("99999999.99"), places=2).map(lambda d: (str(d), d)),
+    ),
+    "currency": st.sampled_from(["", "usd", "EUR", " cny "]).map(
+        lambda v: (v, v.strip().upper() or "USD")
+    ),
     "tags": st.lists(tag, max_size=3).map(lambda ts: (";".join(ts), list(dict.fromkeys(ts)))),
     "notes": st.one_of(
-        st.text(st.one_of(st.characters(blacklist_categories=("Cs", "Cc")), st.sampled_from("\t\n\r")), max_size=40)
-        .map(lambda s: (s, multiline(csv_unsafe(s)))),
-        st.sampled_from(['say "hi", then\r\nleave', 'a "quoted" word\n\n,,', "\r", "x" * 10_000])
-        .map(lambda s: (s, multiline(s))),
+        st.text(
+            st.one_of(st.characters(blacklist_categories=("Cs", "Cc")), st.sampled_from("\t\n\r")),
+            max_size=40,
+        ).map(lambda s: (s, multiline(csv_unsafe(s)))),
+        st.sampled_from(
+            ['say "hi", then\r\nleave', 'a "quoted" word\n\n,,', "\r", "x" * 10_000]
+        ).map(lambda s: (s, multiline(s))),
     ),
     "ssh_port": st.one_of(st.just(("", 22)), st.integers(1, 65535).map(lambda p: (str(p), p))),
-    "monitoring_enabled": st.sampled_from(["", "yes", "No", "TRUE", "0", "on", "f"])
-    .map(lambda v: (v, v.strip().lower() in ("", "yes", "true", "on", "1", "y", "t"))),
+    "monitoring_enabled": st.sampled_from(["", "yes", "No", "TRUE", "0", "on", "f"]).map(
+        lambda v: (v, v.strip().lower() in ("", "yes", "true", "on", "1", "y", "t"))
+    ),
 }
 BAD_CELLS: dict[str, st.SearchStrategy[tuple[str, Any]]] = {
     "alias": bad("a\x01b", "x\x1fy", "é" * 254),
-    "ip_addresses": bad("1.2.3.999", "10.0.0.0/8", "::g", "01.2.3.4", "1.1.1.1;1.1.1.1", "1.1.1.1=mars"),
+    "ip_addresses": bad(
+        "1.2.3.999", "10.0.0.0/8", "::g", "01.2.3.4", "1.1.1.1;1.1.1.1", "1.1.1.1=mars"
+    ),
     "country": bad("USA", "1X", "中国"),
     "status": bad("flying", "activ"),
     "purchase_date": bad("2026-02-30", "31/12/2026", "tomorrow", "2026-13-01"),
@@ -109,8 +166,10 @@ BAD_CELLS: dict[str, st.SearchStrategy[tuple[str, Any]]] = {
     "cost_monthly": bad("abc", "-1", "1.234", "NaN", "1e20", "Infinity"),
     "currency": bad("US", "EURO", "€€€"),
     "tags": bad("a,b", "x" * 65, "p q"),
-    "notes": st.one_of(bad("a\x00b", "é" * 100_000, "red \x1b[31m", "next\x85line", "bell\x07"),
-                       st.just(("z" * 140_000, FATAL))),  # over csv's field_size_limit (131,072)
+    "notes": st.one_of(
+        bad("a\x00b", "é" * 100_000, "red \x1b[31m", "next\x85line", "bell\x07"),
+        st.just(("z" * 140_000, FATAL)),
+    ),  # over csv's field_size_limit (131,072)
     "ssh_port": bad("0", "70000", "ssh", "22.5"),
     "monitoring_enabled": bad("maybe", "2"),
 }
@@ -140,7 +199,11 @@ class CsvFile:
     def reported_rows(self) -> dict[int, set[str | None]]:
         """Record number -> fields that may be named, for every record the report must name."""
         stop = self.fatal_at
-        out = {r.number: r.bad_fields for r in self.rows if r.bad_fields and (stop is None or r.number < stop)}
+        out = {
+            r.number: r.bad_fields
+            for r in self.rows
+            if r.bad_fields and (stop is None or r.number < stop)
+        }
         if stop is not None:
             out[stop] = {None}
         return out
@@ -159,14 +222,27 @@ def csv_files(draw) -> CsvFile:
     newline = draw(st.sampled_from(["\n", "\r\n"]))
     quote_all = draw(st.booleans())
     clean = draw(st.booleans())  # half the files have good cells only; in the others a cell
-    cells = GOOD if clean else {  # is bad one time in five
-        c: st.one_of(GOOD[c], GOOD[c], GOOD[c], GOOD[c], BAD_CELLS[c]) for c in columns}
+    cells = (
+        GOOD
+        if clean
+        else {  # is bad one time in five
+            c: st.one_of(GOOD[c], GOOD[c], GOOD[c], GOOD[c], BAD_CELLS[c]) for c in columns
+        }
+    )
     rows: list[Row] = []
     for number in range(1, draw(st.integers(1, 5)) + 1):
         name = host_names.map(lambda h, n=number: f"{h}-{n}")
         host = pad(name).map(lambda c: (c, c.strip()))
-        host_cell, host = draw(host if clean else st.one_of(
-            host, host, host, bad("bad host", "x" * 254, "-oProxyCommand=x", "東京-1", "a..b", "{{x}}")))
+        host_cell, host = draw(
+            host
+            if clean
+            else st.one_of(
+                host,
+                host,
+                host,
+                bad("bad host", "x" * 254, "-oProxyCommand=x", "東京-1", "a..b", "{{x}}"),
+            )
+        )
         row = Row(number, [], {**DEFAULTS, "hostname": host})
         values = {"hostname": (host_cell, host)}
         values.update({c: draw(cells[c], label=c) for c in columns})
@@ -182,7 +258,9 @@ def csv_files(draw) -> CsvFile:
         p, e = row.expected["purchase_date"], row.expected["expire_date"]
         if not row.bad_fields & {"purchase_date", "expire_date"} and p and e and e < p:
             row.bad_fields.add("expire_date")
-        if not clean and draw(st.integers(0, 9)) == 0:  # one cell too many: the row is reported, no field
+        if (
+            not clean and draw(st.integers(0, 9)) == 0
+        ):  # one cell too many: the row is reported, no field
             row.cells.append("surplus")
             row.bad_fields = {None}
         rows.append(row)
@@ -239,15 +317,29 @@ def _check_round_trip(sessions, f: CsvFile) -> None:
         report = transfer.import_vps(session, local_actor(), text, "csv")
     with sessions() as session:
         again = {r["hostname"]: r for r in transfer.vps_records(session)}
-    changed = {h: {k: (v, again[h][k]) for k, v in r.items() if again[h][k] != v and k != "updated_at"}
-               for h, r in stored.items()}
-    assert (report.total, report.unchanged, report.created, report.updated) == (len(f.rows), len(f.rows), 0, 0), \
-        (changed, text[:3000])
+    changed = {
+        h: {k: (v, again[h][k]) for k, v in r.items() if again[h][k] != v and k != "updated_at"}
+        for h, r in stored.items()
+    }
+    assert (report.total, report.unchanged, report.created, report.updated) == (
+        len(f.rows),
+        len(f.rows),
+        0,
+        0,
+    ), (changed, text[:3000])
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("CI", "").lower() in ("1", "true", "yes"),
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large, HealthCheck.large_base_example])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=os.environ.get("CI", "").lower() in ("1", "true", "yes"),
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 @given(f=csv_files())
 def test_csv_import_is_all_or_nothing_and_round_trips(cli, sessions, tmp_path, f):
     from sqlalchemy import text
@@ -285,7 +377,9 @@ def test_csv_import_is_all_or_nothing_and_round_trips(cli, sessions, tmp_path, f
         m = REPORT_LINE.match(line)
         if m:
             assert int(m.group(1)) >= 2, line  # line 1 is the header
-            got.setdefault(int(m.group(2)), set()).add(m.group(3).split(".")[0] if m.group(3) else None)
+            got.setdefault(int(m.group(2)), set()).add(
+                m.group(3).split(".")[0] if m.group(3) else None
+            )
     assert set(got) == set(reported), (got, reported, r.err[-3000:])
     for number, fields in got.items():
         assert fields <= reported[number], (number, fields, reported[number], r.err[-3000:])
@@ -326,7 +420,10 @@ def test_cases_this_property_found(sessions):
     in a field was exported unquoted, so the export did not import back as it was."""
     data = 'hostname,ip_addresses,notes\r\nh1,[2001:db8::1]=ct;1.2.3.4,"a\rb"\r\n'
     (record,) = _import_into_empty(sessions, data)
-    assert record["ip_addresses"] == [{"ip": "2001:db8::1", "label": "china-telecom"}, {"ip": "1.2.3.4", "label": ""}]
+    assert record["ip_addresses"] == [
+        {"ip": "2001:db8::1", "label": "china-telecom"},
+        {"ip": "1.2.3.4", "label": ""},
+    ]
     assert record["notes"] == "a\nb"  # a multi-line field keeps its line ends as LF
     report = _reimport_own_export(sessions)
     assert (report.unchanged, report.updated, report.created) == (1, 0, 0)

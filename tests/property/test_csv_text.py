@@ -13,15 +13,23 @@ from sigma.formats import csv_text
 from sigma.text import FORMULA_TRIGGERS, csv_unsafe
 
 cell = st.text(
-    alphabet=st.one_of(st.sampled_from(['"', ",", "\r", "\n", ";", " ", "=", "[", "+", "-", "@", "'", "\t"]),
-                       st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")),
+    alphabet=st.one_of(
+        st.sampled_from(['"', ",", "\r", "\n", ";", " ", "=", "[", "+", "-", "@", "'", "\t"]),
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    ),
     max_size=20,
 )
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.integers(1, 5).flatmap(lambda n: st.tuples(
-    st.lists(cell, min_size=n, max_size=n), st.lists(st.lists(cell, min_size=n, max_size=n), max_size=6))))
+@given(
+    st.integers(1, 5).flatmap(
+        lambda n: st.tuples(
+            st.lists(cell, min_size=n, max_size=n),
+            st.lists(st.lists(cell, min_size=n, max_size=n), max_size=6),
+        )
+    )
+)
 def test_csv_text_reads_back_cell_for_cell(table):
     header, rows = table
     text = csv_text(header, rows)

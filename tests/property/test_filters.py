@@ -23,7 +23,9 @@ filters = st.fixed_dictionaries(
         "tag": st.lists(st.sampled_from(["a", "b", "p:x", "c d", ""]), max_size=3),
         "expiring_within_days": st.one_of(st.integers(-5, 400), st.text(max_size=3)),
         "search": st.text(max_size=12),
-        "ip": st.one_of(st.sampled_from(["10.0.0.1", "2001:db8::1", "2001:DB8:0::1"]), st.text(max_size=10)),
+        "ip": st.one_of(
+            st.sampled_from(["10.0.0.1", "2001:db8::1", "2001:DB8:0::1"]), st.text(max_size=10)
+        ),
         "page": st.integers(-3, 5),
         "per_page": st.integers(-3, 500),
     },
@@ -33,19 +35,32 @@ filters = st.fixed_dictionaries(
 def _fleet(session):
     actor = local_actor()
     today = date.today()
-    for i, (status, country, tags, ip) in enumerate([
-        ("active", "HK", ["a", "p:x"], "10.0.0.1"),
-        ("retired", "JP", ["b"], "2001:db8::1"),
-        ("provisioning", "US", ["a", "b"], "10.0.0.2"),
-    ]):
-        vps.create(session, actor, {
-            "hostname": f"h{i}", "alias": f"al%_{i}", "status": status, "country": country,
-            "tags": tags, "ip_addresses": [{"ip": ip}], "expire_date": str(today + timedelta(days=10 * i)),
-            "purpose": "vpn-exit" if i else "",
-        })
+    for i, (status, country, tags, ip) in enumerate(
+        [
+            ("active", "HK", ["a", "p:x"], "10.0.0.1"),
+            ("retired", "JP", ["b"], "2001:db8::1"),
+            ("provisioning", "US", ["a", "b"], "10.0.0.2"),
+        ]
+    ):
+        vps.create(
+            session,
+            actor,
+            {
+                "hostname": f"h{i}",
+                "alias": f"al%_{i}",
+                "status": status,
+                "country": country,
+                "tags": tags,
+                "ip_addresses": [{"ip": ip}],
+                "expire_date": str(today + timedelta(days=10 * i)),
+                "purpose": "vpn-exit" if i else "",
+            },
+        )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(raw=filters)
 def test_filters_never_crash(sessions, raw):
     with unit_of_work(sessions) as session:

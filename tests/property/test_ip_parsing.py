@@ -40,8 +40,10 @@ def test_networks_are_refused(addr, prefix):
 
 
 @settings(max_examples=200)
-@given(st.lists(st.one_of(st.ip_addresses().map(str), st.text(max_size=20)), max_size=6),
-       st.sampled_from(["", "ct", "CU", "china-mobile", "overseas", "bogus", None]))
+@given(
+    st.lists(st.one_of(st.ip_addresses().map(str), st.text(max_size=20)), max_size=6),
+    st.sampled_from(["", "ct", "CU", "china-mobile", "overseas", "bogus", None]),
+)
 def test_vps_ip_lists_validate_or_name_the_field(ips, label):
     body = {"hostname": "h", "ip_addresses": [{"ip": ip, "label": label} for ip in ips]}
     try:

@@ -22,7 +22,6 @@ def pg_bin() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-
 class PrivatePostgres:
     def __init__(self) -> None:
         self.bin = pg_bin()
@@ -46,7 +45,9 @@ class PrivatePostgres:
 
     def start(self) -> PrivatePostgres:
         opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"
+        )
         return self
 
     def stop(self) -> None:

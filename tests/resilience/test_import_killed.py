@@ -21,33 +21,65 @@ def _snapshot(cli):
 def test_sigkill_mid_import_changes_nothing(cli, db_url, tmp_path):
     assert cli("provider", "add", "KillCo").code == 0
     for i in range(3):
-        assert cli("vps", "add", f"keep-{i}", "--provider", "KillCo", "--ip", f"192.0.2.{i + 1}").code == 0
+        assert (
+            cli("vps", "add", f"keep-{i}", "--provider", "KillCo", "--ip", f"192.0.2.{i + 1}").code
+            == 0
+        )
     before = _snapshot(cli)
 
     path = tmp_path / "big.csv"
-    header = ["hostname", "provider_name", "ip_addresses", "status", "tags", "cost_monthly", "currency"]
+    header = [
+        "hostname",
+        "provider_name",
+        "ip_addresses",
+        "status",
+        "tags",
+        "cost_monthly",
+        "currency",
+    ]
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         for i in range(40_000):
             ip = f"10.{i // 65536}.{(i // 256) % 256}.{i % 256}"
-            w.writerow([f"bulk-{i}", "KillCo", f'[{{"ip":"{ip}","label":"overseas"}}]', "active", "a;b", "3.50", "USD"])
+            w.writerow(
+                [
+                    f"bulk-{i}",
+                    "KillCo",
+                    f'[{{"ip":"{ip}","label":"overseas"}}]',
+                    "active",
+                    "a;b",
+                    "3.50",
+                    "USD",
+                ]
+            )
 
     env = {**os.environ, "SIGMA_DATABASE_URL": db_url}
     started = time.monotonic()
-    full = subprocess.run([sys.executable, "-m", "sigma", "import", "vps", str(path), "--dry-run"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    full = subprocess.run(
+        [sys.executable, "-m", "sigma", "import", "vps", str(path), "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert full.returncode == 0, full.stderr
     dry_run_seconds = time.monotonic() - started
 
     # kill once while the rows are being validated and once as they are written (validation
     # takes about as long as the dry run); each time nothing may have changed
     for fraction in (0.6, 1.15):
-        proc = subprocess.Popen([sys.executable, "-m", "sigma", "import", "vps", str(path)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sigma", "import", "vps", str(path)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(max(0.5, dry_run_seconds * fraction))
         if proc.poll() is not None:
-            assert fraction > 1, "the import finished before it could be killed; make the file bigger"
+            assert fraction > 1, (
+                "the import finished before it could be killed; make the file bigger"
+            )
             break  # it committed: too fast to catch in the write phase on this machine
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

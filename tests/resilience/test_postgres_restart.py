@@ -27,8 +27,12 @@ def test_writes_survive_a_postgres_restart(private_pg):
     from sigma.services.users import bootstrap_admin
     from sigma.settings import Settings
 
-    settings = Settings(database_url=private_pg.url, jwt_secret="x" * 32, jobs_enabled=False,
-                        rate_limit_requests=10**6)
+    settings = Settings(
+        database_url=private_pg.url,
+        jwt_secret="x" * 32,
+        jobs_enabled=False,
+        rate_limit_requests=10**6,
+    )
     eng = make_engine(settings.effective_database_url)
     upgrade(eng)
     with unit_of_work(sessionmaker(eng)) as s:
@@ -40,7 +44,9 @@ def test_writes_survive_a_postgres_restart(private_pg):
     slowest = [0.0]
     stop = threading.Event()
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        token = client.post("/api/auth/login", json={"email": "admin@test.local", "password": "testpass123"}).json()["token"]
+        token = client.post(
+            "/api/auth/login", json={"email": "admin@test.local", "password": "testpass123"}
+        ).json()["token"]
         h = {"Authorization": f"Bearer {token}"}
 
         def writer():
@@ -76,7 +82,12 @@ def test_writes_survive_a_postgres_restart(private_pg):
         names = set()
         page = 1
         while len(names) < total:
-            names |= {v["hostname"] for v in client.get("/api/vps", headers=h, params={"per_page": 100, "page": page}).json()["data"]}
+            names |= {
+                v["hostname"]
+                for v in client.get(
+                    "/api/vps", headers=h, params={"per_page": 100, "page": page}
+                ).json()["data"]
+            }
             page += 1
         assert set(acknowledged) <= names, set(acknowledged) - names
         body = client.post("/api/vps", headers=h, json={"hostname": "after"}).json()

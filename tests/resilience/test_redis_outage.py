@@ -12,15 +12,28 @@ import pytest
 
 from serverproc import free_port
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
-
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="redis-server not installed"
+)
 
 
 def _start_redis(port: int, tmp_path) -> subprocess.Popen:
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -51,10 +64,13 @@ def test_redis_outage_under_load(api_settings, private_redis, tmp_path, caplog, 
     from sigma.server.app import create_app
 
     monkeypatch.setattr(ratelimit, "REDIS_RETRY", 0.5)
-    settings = api_settings.model_copy(update={
-        "redis_url": f"redis://127.0.0.1:{private_redis['port']}/0",
-        "rate_limit_requests": 40, "rate_limit_window": 60,
-    })
+    settings = api_settings.model_copy(
+        update={
+            "redis_url": f"redis://127.0.0.1:{private_redis['port']}/0",
+            "rate_limit_requests": 40,
+            "rate_limit_window": 60,
+        }
+    )
     upgrade(make_engine(settings.effective_database_url))
     caplog.set_level(logging.WARNING, logger="sigma.server")
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:

@@ -71,13 +71,20 @@ class Db:
 
 
 def _rounds(log: Path) -> list[tuple[int, ...]]:
-    return [tuple(int(g) for g in m.groups()) for m in ROUND.finditer(log.read_text(errors="replace"))]
+    return [
+        tuple(int(g) for g in m.groups()) for m in ROUND.finditer(log.read_text(errors="replace"))
+    ]
 
 
 def _env(server: Server, key: str, tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGMA_", "AGENT_", "PROBE_"))}
-    env.update(SIGMA_API_URL=server.api, SIGMA_API_KEY=key, SIGMA_CONFIG=str(tmp / "none.yaml"),
-               SIGMA_DATA_DIR=str(tmp / "client-data"), **extra)
+    env.update(
+        SIGMA_API_URL=server.api,
+        SIGMA_API_KEY=key,
+        SIGMA_CONFIG=str(tmp / "none.yaml"),
+        SIGMA_DATA_DIR=str(tmp / "client-data"),
+        **extra,
+    )
     return env
 
 
@@ -93,11 +100,15 @@ def test_agent_and_probe_ride_out_a_server_outage(db_url, tmp_path, sig):
     logs: list = []
     try:
         with server.admin() as c:
-            target = c.post("/api/vps", json={
-                "hostname": f"target-{uuid.uuid4().hex[:6]}", "status": "active",
-                "ssh_port": listener.server_address[1],
-                "ip_addresses": [{"ip": "127.0.0.1"}, {"ip": "127.0.0.2"}],  # open / refused
-            })
+            target = c.post(
+                "/api/vps",
+                json={
+                    "hostname": f"target-{uuid.uuid4().hex[:6]}",
+                    "status": "active",
+                    "ssh_port": listener.server_address[1],
+                    "ip_addresses": [{"ip": "127.0.0.1"}, {"ip": "127.0.0.2"}],  # open / refused
+                },
+            )
             assert target.status_code == 200, target.text
         key = server.api_key("agent")
         probe_key = server.api_key("probe")
@@ -106,15 +117,34 @@ def test_agent_and_probe_ride_out_a_server_outage(db_url, tmp_path, sig):
         host = f"outage-agent-{uuid.uuid4().hex[:6]}"
         agent_log = tmp_path / "agent.log"
         logs.append(open(agent_log, "w"))  # noqa: SIM115 - closed in finally
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "sigma", "agent", "run"], stdout=logs[-1], stderr=subprocess.STDOUT,
-            env=_env(server, key, tmp_path, AGENT_HOSTNAME=host, AGENT_INTERVAL="0.5", AGENT_METRICS_PORT="0",
-                     AGENT_PUBLIC_IP_URLS="", AGENT_PORT_SCAN="false", AGENT_TIMEOUT="5", AGENT_BACKOFF_MAX="1")))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "sigma", "agent", "run"],
+                stdout=logs[-1],
+                stderr=subprocess.STDOUT,
+                env=_env(
+                    server,
+                    key,
+                    tmp_path,
+                    AGENT_HOSTNAME=host,
+                    AGENT_INTERVAL="0.5",
+                    AGENT_METRICS_PORT="0",
+                    AGENT_PUBLIC_IP_URLS="",
+                    AGENT_PORT_SCAN="false",
+                    AGENT_TIMEOUT="5",
+                    AGENT_BACKOFF_MAX="1",
+                ),
+            )
+        )
         agent_proc = procs[-1]
 
         def agent_vps():
             with server.admin() as c:
-                found = [v for v in c.get("/api/vps", params={"search": host}).json()["data"] if v["hostname"] == host]
+                found = [
+                    v
+                    for v in c.get("/api/vps", params={"search": host}).json()["data"]
+                    if v["hostname"] == host
+                ]
             return found[0] if found else None
 
         vps = wait_for("the agent's registration", agent_vps, 20, 0.2)
@@ -127,13 +157,38 @@ def test_agent_and_probe_ride_out_a_server_outage(db_url, tmp_path, sig):
         spool = tmp_path / "spool"
         probe_log = tmp_path / "probe.log"
         logs.append(open(probe_log, "w"))  # noqa: SIM115 - closed in finally
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "sigma", "probe", "run", "--source", SOURCE, "--check-types", "tcp",
-             "--interval", "1", "--tcp-timeout", "0.5", "--batch-size", "5000", "--spool-dir", str(spool)],
-            stdout=logs[-1], stderr=subprocess.STDOUT, env=_env(server, probe_key, tmp_path)))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "sigma",
+                    "probe",
+                    "run",
+                    "--source",
+                    SOURCE,
+                    "--check-types",
+                    "tcp",
+                    "--interval",
+                    "1",
+                    "--tcp-timeout",
+                    "0.5",
+                    "--batch-size",
+                    "5000",
+                    "--spool-dir",
+                    str(spool),
+                ],
+                stdout=logs[-1],
+                stderr=subprocess.STDOUT,
+                env=_env(server, probe_key, tmp_path),
+            )
+        )
         probe_proc = procs[-1]
-        wait_for("the probe's first round", lambda: db.scalar(
-            "SELECT count(*) FROM ip_checks WHERE source = :s", s=SOURCE) >= 2, 20)
+        wait_for(
+            "the probe's first round",
+            lambda: db.scalar("SELECT count(*) FROM ip_checks WHERE source = :s", s=SOURCE) >= 2,
+            20,
+        )
 
         vps_before = db.scalar("SELECT count(*) FROM vps")
         registrations = "SELECT count(*) FROM audit_logs WHERE action = 'register'"
@@ -144,7 +199,11 @@ def test_agent_and_probe_ride_out_a_server_outage(db_url, tmp_path, sig):
         server.proc.wait(15)
         server.proc = None
         rounds_before = len(_rounds(probe_log))
-        wait_for("rounds spooled during the outage", lambda: len(_rounds(probe_log)) >= rounds_before + 2, 15)
+        wait_for(
+            "rounds spooled during the outage",
+            lambda: len(_rounds(probe_log)) >= rounds_before + 2,
+            15,
+        )
         assert any(r[2] for r in _rounds(probe_log)[rounds_before:]), probe_log.read_text()[-3000:]
         assert "heartbeat failed" in agent_log.read_text(), agent_log.read_text()[-3000:]
         restarted = datetime.now(UTC)
@@ -160,10 +219,14 @@ def test_agent_and_probe_ride_out_a_server_outage(db_url, tmp_path, sig):
         def beat_after_restart():
             with server.admin() as c:
                 extra = c.get(f"/api/vps/{vps['id']}").json()["extra"]
-            return datetime.fromisoformat(extra["last_heartbeat"].replace("Z", "+00:00")) > restarted
+            return (
+                datetime.fromisoformat(extra["last_heartbeat"].replace("Z", "+00:00")) > restarted
+            )
 
         wait_for("a heartbeat after the restart", beat_after_restart, 10)
-        assert agent_proc.poll() is None and probe_proc.poll() is None, "the agent or the probe exited"
+        assert agent_proc.poll() is None and probe_proc.poll() is None, (
+            "the agent or the probe exited"
+        )
 
         # stop the probe between two rounds (just after one was logged), then the agent
         seen = len(_rounds(probe_log))
@@ -194,14 +257,20 @@ def test_agent_and_probe_ride_out_a_server_outage(db_url, tmp_path, sig):
     rounds = _rounds(probe_log)
     measured = sum(r[0] for r in rounds)
     assert sum(r[3] for r in rounds) == 0, "results were dropped"
-    assert sum(r[2] for r in rounds) == sum(r[4] for r in rounds) > 0, "spooled != delivered from the spool"
+    assert sum(r[2] for r in rounds) == sum(r[4] for r in rounds) > 0, (
+        "spooled != delivered from the spool"
+    )
     stored = db.check_ids()
     # a round cut short by the SIGTERM is not logged: its results are in the spool (and
     # perhaps also stored, if the server answered just before): count them out
-    left = {c["id"] for f in sorted(spool.glob("*.json")) for c in json.loads(f.read_text())["checks"]}
+    left = {
+        c["id"] for f in sorted(spool.glob("*.json")) for c in json.loads(f.read_text())["checks"]
+    }
     assert len(stored - left) == measured, (len(stored), len(left), measured, probe_out[-3000:])
     assert db.scalar("SELECT count(*) FROM ip_checks WHERE source = :s", s=SOURCE) == len(stored)
-    distinct = ("SELECT count(*) FROM (SELECT DISTINCT ip, check_type, checked_at FROM ip_checks "
-                "WHERE source = :s) AS d")
+    distinct = (
+        "SELECT count(*) FROM (SELECT DISTINCT ip, check_type, checked_at FROM ip_checks "
+        "WHERE source = :s) AS d"
+    )
     assert db.scalar(distinct, s=SOURCE) == len(stored), "the same measurement was stored twice"
     db.engine.dispose()

@@ -42,18 +42,24 @@ def fresh_pg_database(pg_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def launched(request, backend: str, workdir: Path, log_level: str = "warning", **env: str) -> Iterator[Server]:
+def launched(
+    request, backend: str, workdir: Path, log_level: str = "warning", **env: str
+) -> Iterator[Server]:
     """A started server on a new database of `backend` (postgres: with Redis rate limiting)."""
     workdir.mkdir(parents=True, exist_ok=True)
     if backend == "sqlite":
-        srv = Server(f"sqlite:///{workdir / 'sigma.db'}", workdir, extra_env=env, log_level=log_level)
+        srv = Server(
+            f"sqlite:///{workdir / 'sigma.db'}", workdir, extra_env=env, log_level=log_level
+        )
         try:
             yield srv.start()
         finally:
             srv.stop()
         return
     with fresh_pg_database(request.getfixturevalue("pg_database")) as url:
-        srv = Server(url, workdir, extra_env={"SIGMA_REDIS_URL": REDIS_URL, **env}, log_level=log_level)
+        srv = Server(
+            url, workdir, extra_env={"SIGMA_REDIS_URL": REDIS_URL, **env}, log_level=log_level
+        )
         try:
             yield srv.start()
         finally:
@@ -100,18 +106,27 @@ class Live:
         return httpx.Client(base_url=self.base, timeout=20, headers=headers, **kw)
 
     def login(self, email: str, password: str, **kw) -> str:
-        r = httpx.post(self.base + "/api/auth/login", json={"email": email, "password": password}, timeout=20, **kw)
+        r = httpx.post(
+            self.base + "/api/auth/login",
+            json={"email": email, "password": password},
+            timeout=20,
+            **kw,
+        )
         assert r.status_code == 200, r.text
         return r.json()["token"]
 
     def user(self, role: str = "readonly", **extra) -> User:
         email = f"{role}-{uuid.uuid4().hex[:8]}@security.test"
-        r = self.admin.post("/api/users", json={"email": email, "password": PASSWORD, "role": role, **extra})
+        r = self.admin.post(
+            "/api/users", json={"email": email, "password": PASSWORD, "role": role, **extra}
+        )
         assert r.status_code == 200, r.text
         return User(r.json()["id"], email, PASSWORD, role)
 
     def key_of(self, user: User) -> str:
-        r = self.admin.post("/api/auth/api-keys", params={"user": user.email}, json={"name": f"{user.role}-key"})
+        r = self.admin.post(
+            "/api/auth/api-keys", params={"user": user.email}, json={"name": f"{user.role}-key"}
+        )
         assert r.status_code == 200, r.text
         return r.json()["key"]
 
@@ -160,8 +175,13 @@ class Browser:
 
     def __init__(self, base: str, *, local_address: str | None = None, headers: dict | None = None):
         transport = httpx.HTTPTransport(local_address=local_address) if local_address else None
-        self.http = httpx.Client(base_url=base, transport=transport, timeout=20, follow_redirects=False,
-                                 headers=headers or {})
+        self.http = httpx.Client(
+            base_url=base,
+            transport=transport,
+            timeout=20,
+            follow_redirects=False,
+            headers=headers or {},
+        )
         self.cookies: dict[str, str] = {}
         self.set_cookies: dict[str, Morsel] = {}  # the last Set-Cookie of each name, with its flags
         self.token = ""

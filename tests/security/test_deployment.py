@@ -62,23 +62,43 @@ def test_calendar_key_stays_out_of_the_access_log(fresh):
     r = httpx.get(fresh.base + "/api/calendar.ics", params={"key": wrong, "x": "1"}, timeout=10)
     assert r.status_code == 401
     log = _log_after(fresh, "x=1")
-    assert "GET /api/calendar.ics?key=*** HTTP/1.1" in log and "GET /api/calendar.ics?key=***&x=1" in log, log[-2000:]
-    for secret in (key, key[len("sigma_"):], wrong, ADMIN[1], fresh.env()["SIGMA_JWT_SECRET"]):
+    assert (
+        "GET /api/calendar.ics?key=*** HTTP/1.1" in log
+        and "GET /api/calendar.ics?key=***&x=1" in log
+    ), log[-2000:]
+    for secret in (key, key[len("sigma_") :], wrong, ADMIN[1], fresh.env()["SIGMA_JWT_SECRET"]):
         assert secret not in log
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "yaml", "csv"])
 def test_config_show_prints_no_dsn_password(tmp_path, fmt):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGMA_")}
-    env.update(SIGMA_CONFIG=str(tmp_path / "none.yaml"), SIGMA_DATA_DIR=str(tmp_path / "data"), COLUMNS="200",
-               NO_COLOR="1",
-               SIGMA_DATABASE_URL="postgresql+psycopg://u:pw@127.0.0.1/db?sslpassword=hunter2&password=hunter3",
-               SIGMA_REDIS_URL="redis://:redis-pw-9@127.0.0.1:6379/0", SIGMA_JWT_SECRET="jwt-secret-0123456789abcdef",
-               SIGMA_API_KEY="sigma_legacy_key_value")
-    r = subprocess.run([sys.executable, "-m", "sigma", "config", "show", "--format", fmt],
-                       capture_output=True, text=True, env=env, timeout=60)
+    env.update(
+        SIGMA_CONFIG=str(tmp_path / "none.yaml"),
+        SIGMA_DATA_DIR=str(tmp_path / "data"),
+        COLUMNS="200",
+        NO_COLOR="1",
+        SIGMA_DATABASE_URL="postgresql+psycopg://u:pw@127.0.0.1/db?sslpassword=hunter2&password=hunter3",
+        SIGMA_REDIS_URL="redis://:redis-pw-9@127.0.0.1:6379/0",
+        SIGMA_JWT_SECRET="jwt-secret-0123456789abcdef",
+        SIGMA_API_KEY="sigma_legacy_key_value",
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "sigma", "config", "show", "--format", fmt],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout + r.stderr
     assert "postgresql+psycopg://u:***@127.0.0.1/db" in out, out
-    for secret in (":pw@", "hunter2", "hunter3", "redis-pw-9", "jwt-secret-0123456789abcdef", "sigma_legacy_key_value"):
+    for secret in (
+        ":pw@",
+        "hunter2",
+        "hunter3",
+        "redis-pw-9",
+        "jwt-secret-0123456789abcdef",
+        "sigma_legacy_key_value",
+    ):
         assert secret not in out, (secret, out)

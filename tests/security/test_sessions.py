@@ -36,7 +36,9 @@ def _enable_totp(live, token: str) -> pyotp.TOTP:
 
 
 def _challenge(live, email: str, password: str) -> str:
-    r = httpx.post(live.base + "/api/auth/login", json={"email": email, "password": password}, timeout=20)
+    r = httpx.post(
+        live.base + "/api/auth/login", json={"email": email, "password": password}, timeout=20
+    )
     assert r.status_code == 200 and r.json().get("requires_totp") is True, r.text
     return r.json()["totp_token"]
 
@@ -51,21 +53,36 @@ def test_totp_code_raced_by_parallel_logins_is_accepted_once(live):
     code = totp.at(time.time() + 30)  # the next step: the current one was spent enabling TOTP
 
     async def race():
-        async with httpx.AsyncClient(base_url=live.base, timeout=30, limits=httpx.Limits(max_connections=30)) as c:
-            return await asyncio.gather(*(c.post("/api/auth/login/totp", json={"totp_token": challenge, "code": code})
-                                          for _ in range(30)))
+        async with httpx.AsyncClient(
+            base_url=live.base, timeout=30, limits=httpx.Limits(max_connections=30)
+        ) as c:
+            return await asyncio.gather(
+                *(
+                    c.post("/api/auth/login/totp", json={"totp_token": challenge, "code": code})
+                    for _ in range(30)
+                )
+            )
 
     answers = asyncio.run(race())
     statuses = sorted(r.status_code for r in answers)
     assert statuses.count(200) == 1, statuses
-    assert all(400 <= s < 500 for s in statuses if s != 200), [r.text for r in answers if r.status_code >= 500]
+    assert all(400 <= s < 500 for s in statuses if s != 200), [
+        r.text for r in answers if r.status_code >= 500
+    ]
     token = next(r.json()["token"] for r in answers if r.status_code == 200)
     assert _me(live, token=token) == 200
-    logins = [e for e in live.audit("login") if e["details"].get("email") == admin2.email and e["details"].get("totp")]
+    logins = [
+        e
+        for e in live.audit("login")
+        if e["details"].get("email") == admin2.email and e["details"].get("totp")
+    ]
     assert len(logins) == 1, logins
     # and the same code later, with a new challenge: still spent
-    r = httpx.post(live.base + "/api/auth/login/totp", timeout=20,
-                   json={"totp_token": _challenge(live, admin2.email, admin2.password), "code": code})
+    r = httpx.post(
+        live.base + "/api/auth/login/totp",
+        timeout=20,
+        json={"totp_token": _challenge(live, admin2.email, admin2.password), "code": code},
+    )
     assert r.status_code == 422, r.text
 
     # attack 6: the signed-in admin (a stolen session) cannot lock the owner out
@@ -83,11 +100,17 @@ def test_admin_cannot_reset_its_own_password_through_the_users_route(live):
     me = live.admin.get("/api/auth/me").json()
     r = live.admin.put(f"/api/users/{me['id']}", json={"password": "another-password-9"})
     assert r.status_code == 403, r.text
-    r = live.admin.put(f"/api/users/{me['email']}", json={"password": "another-password-9", "name": "x"})
+    r = live.admin.put(
+        f"/api/users/{me['email']}", json={"password": "another-password-9", "name": "x"}
+    )
     assert r.status_code == 403, r.text
     assert live.admin.get("/api/auth/me").json()["name"] == me["name"]
     assert _me(live, token=live.login(*ADMIN)) == 200  # the old password still works
-    r = httpx.post(live.base + "/api/auth/login", json={"email": ADMIN[0], "password": "another-password-9"}, timeout=20)
+    r = httpx.post(
+        live.base + "/api/auth/login",
+        json={"email": ADMIN[0], "password": "another-password-9"},
+        timeout=20,
+    )
     assert r.status_code == 401
 
 
@@ -99,7 +122,10 @@ def test_password_change_revokes_earlier_tokens(live):
     old = live.login(u.email, u.password)
     other = live.login(u.email, u.password)  # another device
     with live.client(token=old) as c:
-        r = c.post("/api/auth/change-password", json={"current_password": u.password, "new_password": "new-pass-456"})
+        r = c.post(
+            "/api/auth/change-password",
+            json={"current_password": u.password, "new_password": "new-pass-456"},
+        )
         assert r.status_code == 200, r.text
     assert _me(live, token=old) == 401 and _me(live, token=other) == 401
     assert _me(live, token=live.login(u.email, "new-pass-456")) == 200
@@ -125,7 +151,9 @@ def test_disabling_a_user_revokes_its_tokens_and_keys(live):
     r = live.admin.put(f"/api/users/{u.id}", json={"active": False})
     assert r.status_code == 200, r.text
     assert _me(live, token=token) == 401 and _me(live, key=key) == 401
-    r = httpx.post(live.base + "/api/auth/login", json={"email": u.email, "password": u.password}, timeout=20)
+    r = httpx.post(
+        live.base + "/api/auth/login", json={"email": u.email, "password": u.password}, timeout=20
+    )
     assert r.status_code == 401
     # enabling again does not bring the old token back
     assert live.admin.put(f"/api/users/{u.id}", json={"active": True}).status_code == 200
@@ -148,8 +176,11 @@ def test_refresh_stops_session_max_hours_after_the_sign_in(live):
     now = int(time.time())
 
     def forged(auth_time: int) -> str:
-        return jwt.encode({**claims, "auth_time": auth_time, "iat": now, "exp": now + 3600},
-                          live.jwt_secret, algorithm="HS256")
+        return jwt.encode(
+            {**claims, "auth_time": auth_time, "iat": now, "exp": now + 3600},
+            live.jwt_secret,
+            algorithm="HS256",
+        )
 
     week = 7 * 24 * 3600  # the default session_max_hours
     with live.client(token=forged(now - week + 600)) as c:
@@ -181,13 +212,24 @@ def test_forced_password_change_cannot_be_bypassed(live):
     with live.client(key=key) as c:
         for path in ("/api/users", "/api/vps", "/api/audit-logs"):
             assert c.get(path).status_code == 403, path
-        assert c.post("/api/users", json={"email": "x@security.test", "password": PASSWORD}).status_code == 403
-    assert not [k for k in live.admin.get("/api/auth/api-keys", params={"all_users": True}).json()
-                if k["name"] == "escape hatch"]
+        assert (
+            c.post(
+                "/api/users", json={"email": "x@security.test", "password": PASSWORD}
+            ).status_code
+            == 403
+        )
+    assert not [
+        k
+        for k in live.admin.get("/api/auth/api-keys", params={"all_users": True}).json()
+        if k["name"] == "escape hatch"
+    ]
 
     # once the password is changed, the same key works
     with live.client(token=token) as c:
-        r = c.post("/api/auth/change-password", json={"current_password": u.password, "new_password": "changed-pw-77"})
+        r = c.post(
+            "/api/auth/change-password",
+            json={"current_password": u.password, "new_password": "changed-pw-77"},
+        )
         assert r.status_code == 200, r.text
     with live.client(key=key) as c:
         assert c.get("/api/users").status_code == 200
@@ -195,7 +237,10 @@ def test_forced_password_change_cannot_be_bypassed(live):
     # an admin setting the flag on a user stops that user's session the same way
     v = live.user("operator")
     token = live.login(v.email, v.password)
-    assert live.admin.put(f"/api/users/{v.id}", json={"force_password_change": True}).status_code == 200
+    assert (
+        live.admin.put(f"/api/users/{v.id}", json={"force_password_change": True}).status_code
+        == 200
+    )
     with live.client(token=token) as c:
         assert c.get("/api/vps").status_code == 403
         assert c.get("/api/auth/me").status_code == 200
@@ -207,7 +252,13 @@ def test_forced_password_change_cannot_be_bypassed(live):
 @pytest.mark.parametrize("role", ["readonly", "operator", "agent", "probe"])
 def test_a_refused_role_gets_403_whatever_the_body(live, role):
     with live.client(key=live.key(role)) as c:
-        for body in ({"email": "not an email", "role": "god"}, {}, None, [1], {"email": 5, "extra": "\x00"}):
+        for body in (
+            {"email": "not an email", "role": "god"},
+            {},
+            None,
+            [1],
+            {"email": 5, "extra": "\x00"},
+        ):
             r = c.post("/api/users", json=body)
             assert r.status_code == 403, (body, r.text)
         r = c.put("/api/users/nobody", json={"role": "god"})
@@ -249,7 +300,9 @@ def test_csrf_token_is_bound_to_its_session_and_origin_null_is_refused(live):
         c.get("/login")
         anonymous = c.token
         assert c.login(*ADMIN).status_code == 303
-        r = c.post("/providers/new", {"name": "pre-login-token", "csrf_token": anonymous}, csrf=False)
+        r = c.post(
+            "/providers/new", {"name": "pre-login-token", "csrf_token": anonymous}, csrf=False
+        )
         assert r.status_code == 403, r.text[:300]
         c.close()
 
@@ -262,14 +315,20 @@ def test_csrf_token_is_bound_to_its_session_and_origin_null_is_refused(live):
     finally:
         a.close()
         b.close()
-    names = [p["name"] for p in live.admin.get("/api/providers", params={"per_page": 100}).json()["data"]]
+    names = [
+        p["name"] for p in live.admin.get("/api/providers", params={"per_page": 100}).json()["data"]
+    ]
     assert names == ["legit"]
 
 
 def test_forwarded_headers_are_ignored_without_trusted_proxies(live):
     """No SIGMA_TRUSTED_PROXIES (the default): X-Forwarded-* from anyone change nothing."""
     u = live.user("readonly")
-    spoof = {"X-Forwarded-For": "203.0.113.50", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}
+    spoof = {
+        "X-Forwarded-For": "203.0.113.50",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "evil.example",
+    }
     live.login(u.email, u.password, headers=spoof)
     rows = [e for e in live.audit("login") if e["details"].get("email") == u.email]
     assert [e["client_ip"] for e in rows] == ["127.0.0.1"], rows
@@ -277,7 +336,11 @@ def test_forwarded_headers_are_ignored_without_trusted_proxies(live):
     try:
         web.get("/login")
         assert not web.set_cookies["sigma_csrf"]["secure"]
-        r = web.post("/login", {"email": u.email, "password": u.password}, headers={"Origin": "https://evil.example"})
+        r = web.post(
+            "/login",
+            {"email": u.email, "password": u.password},
+            headers={"Origin": "https://evil.example"},
+        )
         assert r.status_code == 403, r.text[:300]
     finally:
         web.close()

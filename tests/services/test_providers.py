@@ -36,8 +36,16 @@ def test_create_every_field_and_contract_json(run):
     )
     body = p.model_dump(mode="json")
     assert list(body) == [
-        "id", "name", "country", "website", "panel_url", "api_supported", "rating", "notes",
-        "created_at", "updated_at",
+        "id",
+        "name",
+        "country",
+        "website",
+        "panel_url",
+        "api_supported",
+        "rating",
+        "notes",
+        "created_at",
+        "updated_at",
     ]
     assert body["name"] == "BandwagonHost"
     assert body["country"] == "US"
@@ -186,7 +194,10 @@ def test_ambiguous_prefix_lists_candidates(run, sessions):
     from sigma.db.engine import unit_of_work
     from sigma.db.models.core import Provider as Row
 
-    ids = [uuid.UUID("abcd0000-0000-4000-8000-000000000001"), uuid.UUID("abcd0000-0000-4000-8000-000000000002")]
+    ids = [
+        uuid.UUID("abcd0000-0000-4000-8000-000000000001"),
+        uuid.UUID("abcd0000-0000-4000-8000-000000000002"),
+    ]
     with unit_of_work(sessions) as s:
         s.add_all([Row(id=ids[0], name="One"), Row(id=ids[1], name="Two")])
     with pytest.raises(Ambiguous) as exc:
@@ -204,10 +215,12 @@ def test_name_wins_over_prefix(run, sessions):
     from sigma.db.models.core import Provider as Row
 
     with unit_of_work(sessions) as s:
-        s.add_all([
-            Row(id=uuid.UUID("beef0000-0000-4000-8000-000000000001"), name="cafe"),
-            Row(id=uuid.UUID("cafe0000-0000-4000-8000-000000000001"), name="other"),
-        ])
+        s.add_all(
+            [
+                Row(id=uuid.UUID("beef0000-0000-4000-8000-000000000001"), name="cafe"),
+                Row(id=uuid.UUID("cafe0000-0000-4000-8000-000000000001"), name="other"),
+            ]
+        )
     assert run(providers.get, "cafe").name == "cafe"
     assert run(providers.get, "beef").name == "cafe"
 

@@ -22,8 +22,14 @@ def test_page_and_count_in_one_statement_read_only(sessions):
     actor = local_actor()
     with unit_of_work(sessions) as s:
         for i in range(7):
-            vps.create(s, actor, {"hostname": f"hk-{i}", "country": "HK", "tags": ["p:x"], "status": "active"})
-        vps.create(s, actor, {"hostname": "jp-0", "country": "JP", "tags": ["p:x"], "status": "active"})
+            vps.create(
+                s,
+                actor,
+                {"hostname": f"hk-{i}", "country": "HK", "tags": ["p:x"], "status": "active"},
+            )
+        vps.create(
+            s, actor, {"hostname": "jp-0", "country": "JP", "tags": ["p:x"], "status": "active"}
+        )
     engine = sessions.kw["bind"]
     seen = _statements(engine)
     f = {"status": "active", "country": "HK", "tag": ["p:x"], "per_page": 3}
@@ -40,7 +46,11 @@ def test_page_and_count_in_one_statement_read_only(sessions):
     assert (none.total, none.data) == (0, [])
     # a tag that is not plain text is matched exactly too (no substring shortcut on SQLite)
     with unit_of_work(sessions) as s:
-        vps.create(s, actor, {"hostname": "odd", "country": "HK", "tags": ['a"b\\c', "日本"], "status": "active"})
+        vps.create(
+            s,
+            actor,
+            {"hostname": "odd", "country": "HK", "tags": ['a"b\\c', "日本"], "status": "active"},
+        )
     with unit_of_work(sessions, read_only=True) as s:
         assert [v.hostname for v in vps.list_vps(s, actor, {"tag": ['a"b\\c']}).data] == ["odd"]
         assert [v.hostname for v in vps.list_vps(s, actor, {"tag": ["日本"]}).data] == ["odd"]

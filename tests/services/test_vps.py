@@ -16,10 +16,33 @@ from sigma.services import providers, vps
 TODAY = date.today()
 
 CONTRACT_FIELDS = [
-    "id", "hostname", "alias", "provider_id", "ip_addresses", "ssh_port", "country", "city",
-    "dc_name", "cpu_cores", "ram_mb", "disk_gb", "bandwidth_tb", "cost_monthly", "currency",
-    "status", "purchase_date", "expire_date", "purpose", "vpn_protocol", "tags",
-    "monitoring_enabled", "node_exporter_port", "extra", "notes", "created_at", "updated_at",
+    "id",
+    "hostname",
+    "alias",
+    "provider_id",
+    "ip_addresses",
+    "ssh_port",
+    "country",
+    "city",
+    "dc_name",
+    "cpu_cores",
+    "ram_mb",
+    "disk_gb",
+    "bandwidth_tb",
+    "cost_monthly",
+    "currency",
+    "status",
+    "purchase_date",
+    "expire_date",
+    "purpose",
+    "vpn_protocol",
+    "tags",
+    "monitoring_enabled",
+    "node_exporter_port",
+    "extra",
+    "notes",
+    "created_at",
+    "updated_at",
 ]
 
 
@@ -71,12 +94,33 @@ def test_create_defaults(run):
     assert list(body)[: len(CONTRACT_FIELDS)] == CONTRACT_FIELDS
     body = {k: body[k] for k in CONTRACT_FIELDS}
     assert body | {"id": None, "created_at": None, "updated_at": None} == {
-        "id": None, "hostname": "bare", "alias": "", "provider_id": None, "ip_addresses": [],
-        "ssh_port": 22, "country": "", "city": "", "dc_name": "", "cpu_cores": None,
-        "ram_mb": None, "disk_gb": None, "bandwidth_tb": None, "cost_monthly": None,
-        "currency": "USD", "status": "provisioning", "purchase_date": None, "expire_date": None,
-        "purpose": "", "vpn_protocol": "", "tags": [], "monitoring_enabled": True,
-        "node_exporter_port": 9100, "extra": {}, "notes": "", "created_at": None, "updated_at": None,
+        "id": None,
+        "hostname": "bare",
+        "alias": "",
+        "provider_id": None,
+        "ip_addresses": [],
+        "ssh_port": 22,
+        "country": "",
+        "city": "",
+        "dc_name": "",
+        "cpu_cores": None,
+        "ram_mb": None,
+        "disk_gb": None,
+        "bandwidth_tb": None,
+        "cost_monthly": None,
+        "currency": "USD",
+        "status": "provisioning",
+        "purchase_date": None,
+        "expire_date": None,
+        "purpose": "",
+        "vpn_protocol": "",
+        "tags": [],
+        "monitoring_enabled": True,
+        "node_exporter_port": 9100,
+        "extra": {},
+        "notes": "",
+        "created_at": None,
+        "updated_at": None,
     }
     assert body["created_at"].endswith("Z")
 
@@ -117,7 +161,18 @@ def test_create_with_unknown_provider_writes_nothing(run, count, db_models, audi
 # ------------------------------------------------------------------ exact money
 
 
-MONEY = ["15.99", "0.10", "0.20", "0.01", "0", "99999999.99", "12345678.91", 15.99, 0.1, Decimal("7.5")]
+MONEY = [
+    "15.99",
+    "0.10",
+    "0.20",
+    "0.01",
+    "0",
+    "99999999.99",
+    "12345678.91",
+    15.99,
+    0.1,
+    Decimal("7.5"),
+]
 
 
 def test_money_round_trips_exactly(run, each):
@@ -178,8 +233,14 @@ def test_partial_update_keeps_absent_fields(run, provider):
 def test_null_clears_nullable_fields(run, provider):
     v = run(vps.create, full_vps(provider.id))
     cleared = {
-        "provider_id": None, "cost_monthly": None, "bandwidth_tb": None, "expire_date": None,
-        "purchase_date": None, "cpu_cores": None, "ram_mb": None, "disk_gb": None,
+        "provider_id": None,
+        "cost_monthly": None,
+        "bandwidth_tb": None,
+        "expire_date": None,
+        "purchase_date": None,
+        "cpu_cores": None,
+        "ram_mb": None,
+        "disk_gb": None,
     }
     u = run(vps.update, v.id, cleared)
     for field in cleared:
@@ -189,8 +250,19 @@ def test_null_clears_nullable_fields(run, provider):
 
 
 NOT_NULLABLE = [
-    "hostname", "alias", "ip_addresses", "ssh_port", "country", "currency", "status", "purpose",
-    "tags", "monitoring_enabled", "node_exporter_port", "extra", "notes",
+    "hostname",
+    "alias",
+    "ip_addresses",
+    "ssh_port",
+    "country",
+    "currency",
+    "status",
+    "purpose",
+    "tags",
+    "monitoring_enabled",
+    "node_exporter_port",
+    "extra",
+    "notes",
 ]
 
 
@@ -207,14 +279,23 @@ def test_null_refused_for_non_nullable_fields(run, each):
 
 
 def test_update_replaces_lists_and_extra(run):
-    v = run(vps.create, {"hostname": "h", "ip_addresses": ["1.1.1.1"], "tags": ["a", "b"], "extra": {"x": 1}})
-    u = run(vps.update, v.id, {"ip_addresses": [{"ip": "2.2.2.2", "label": "cu"}], "tags": ["c"], "extra": {"y": 2}})
+    v = run(
+        vps.create,
+        {"hostname": "h", "ip_addresses": ["1.1.1.1"], "tags": ["a", "b"], "extra": {"x": 1}},
+    )
+    u = run(
+        vps.update,
+        v.id,
+        {"ip_addresses": [{"ip": "2.2.2.2", "label": "cu"}], "tags": ["c"], "extra": {"y": 2}},
+    )
     assert [e.model_dump() for e in u.ip_addresses] == [{"ip": "2.2.2.2", "label": "china-unicom"}]
     assert u.tags == ["c"] and u.extra == {"y": 2}
 
 
 def test_update_dates_checked_against_stored_values(run, count, db_models):
-    v = run(vps.create, {"hostname": "h", "purchase_date": "2026-02-01", "expire_date": "2026-03-01"})
+    v = run(
+        vps.create, {"hostname": "h", "purchase_date": "2026-02-01", "expire_date": "2026-03-01"}
+    )
     with pytest.raises(InvalidInput) as exc:
         run(vps.update, v.id, {"expire_date": "2026-01-31"})
     assert exc.value.field == "expire_date"
@@ -265,7 +346,10 @@ def test_delete(run, count, db_models, audit_rows):
 
 
 def test_retire_is_idempotent(run, audit_rows):
-    v = run(vps.create, {"hostname": "h", "status": "active", "extra": {"keep": True, "retired_at": "old"}})
+    v = run(
+        vps.create,
+        {"hostname": "h", "status": "active", "extra": {"keep": True, "retired_at": "old"}},
+    )
     r = run(vps.retire, v.id)
     assert r.status == "retired" and r.monitoring_enabled is False
     assert r.extra["keep"] is True and r.extra["retired_at"] != "old"
@@ -290,17 +374,49 @@ def fleet(run):
     a = run(providers.create, {"name": "Alpha"})
     b = run(providers.create, {"name": "Beta"})
     specs = [
-        dict(hostname="hk-exit-01", alias="HK one", provider_id=a.id, country="HK", status="active",
-             purpose="vpn-exit", tags=["cn", "fast"], expire_date=TODAY + timedelta(days=3),
-             ip_addresses=[{"ip": "103.1.2.3", "label": "ct"}]),
-        dict(hostname="hk-exit-02", provider_id=a.id, country="HK", status="active",
-             purpose="vpn-exit", tags=["cn"], expire_date=TODAY + timedelta(days=30),
-             ip_addresses=["2001:db8::10"]),
-        dict(hostname="jp-relay-01", alias="tokyo", provider_id=b.id, country="JP", status="provisioning",
-             purpose="vpn-relay", tags=["fast"], expire_date=TODAY - timedelta(days=2)),
-        dict(hostname="us-mon", provider_id=b.id, country="US", status="suspended", purpose="monitor"),
-        dict(hostname="old-hk", provider_id=a.id, country="HK", status="retired", purpose="vpn-exit",
-             tags=["cn", "fast"], expire_date=TODAY - timedelta(days=100)),
+        dict(
+            hostname="hk-exit-01",
+            alias="HK one",
+            provider_id=a.id,
+            country="HK",
+            status="active",
+            purpose="vpn-exit",
+            tags=["cn", "fast"],
+            expire_date=TODAY + timedelta(days=3),
+            ip_addresses=[{"ip": "103.1.2.3", "label": "ct"}],
+        ),
+        dict(
+            hostname="hk-exit-02",
+            provider_id=a.id,
+            country="HK",
+            status="active",
+            purpose="vpn-exit",
+            tags=["cn"],
+            expire_date=TODAY + timedelta(days=30),
+            ip_addresses=["2001:db8::10"],
+        ),
+        dict(
+            hostname="jp-relay-01",
+            alias="tokyo",
+            provider_id=b.id,
+            country="JP",
+            status="provisioning",
+            purpose="vpn-relay",
+            tags=["fast"],
+            expire_date=TODAY - timedelta(days=2),
+        ),
+        dict(
+            hostname="us-mon", provider_id=b.id, country="US", status="suspended", purpose="monitor"
+        ),
+        dict(
+            hostname="old-hk",
+            provider_id=a.id,
+            country="HK",
+            status="retired",
+            purpose="vpn-exit",
+            tags=["cn", "fast"],
+            expire_date=TODAY - timedelta(days=100),
+        ),
         dict(hostname="nobody", country="DE", status="active", alias="100%_off"),
     ]
     return {"a": a, "b": b, "vps": {s["hostname"]: run(vps.create, s) for s in specs}}
@@ -354,8 +470,15 @@ def test_filter_by_provider(run, fleet):
 
 
 BAD_FILTERS = [
-    {"status": "bogus"}, {"purpose": "x"}, {"country": "HKG"}, {"ip": "1.2.3"}, {"ip": "10.0.0.0/8"},
-    {"expiring_within_days": -1}, {"provider_id": "nope"}, {"colour": "red"}, {"search": "x" * 201},
+    {"status": "bogus"},
+    {"purpose": "x"},
+    {"country": "HKG"},
+    {"ip": "1.2.3"},
+    {"ip": "10.0.0.0/8"},
+    {"expiring_within_days": -1},
+    {"provider_id": "nope"},
+    {"colour": "red"},
+    {"search": "x" * 201},
 ]
 
 
@@ -384,8 +507,13 @@ def test_ordering_status_then_expiry_nulls_last_then_hostname(run):
         run(vps.create, {"hostname": host, "status": status, "expire_date": exp})
     order = [v.hostname for v in run(vps.list_vps, {"per_page": 100}).data]
     assert order == [
-        "z-act", "a-act", "c-act", "a-act-null", "b-act-null",
-        "a-prov", "b-prov",
+        "z-act",
+        "a-act",
+        "c-act",
+        "a-act-null",
+        "b-act-null",
+        "a-prov",
+        "b-prov",
         "r-ret",
         "s-susp",
     ]
@@ -456,10 +584,12 @@ def test_ambiguous_prefix(run, sessions):
     from sigma.db.models.core import Vps as Row
 
     with unit_of_work(sessions) as s:
-        s.add_all([
-            Row(id=uuid.UUID("f00d0000-0000-4000-8000-000000000001"), hostname="one"),
-            Row(id=uuid.UUID("f00d0000-0000-4000-8000-000000000002"), hostname="two"),
-        ])
+        s.add_all(
+            [
+                Row(id=uuid.UUID("f00d0000-0000-4000-8000-000000000001"), hostname="one"),
+                Row(id=uuid.UUID("f00d0000-0000-4000-8000-000000000002"), hostname="two"),
+            ]
+        )
     with pytest.raises(Ambiguous) as exc:
         run(vps.get, "f00d")
     assert "one" in str(exc.value) and "two" in str(exc.value)

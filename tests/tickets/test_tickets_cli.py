@@ -5,8 +5,19 @@ from __future__ import annotations
 
 def test_ticket_lifecycle(cli):
     assert cli("vps", "add", "hk-exit-01", "--ip", "1.2.3.4").code == 0
-    r = cli("ticket", "open", "CT route blocked", "--vps", "hk-exit-01", "-p", "high",
-            "-d", "ping loss 100%", "--format", "json")
+    r = cli(
+        "ticket",
+        "open",
+        "CT route blocked",
+        "--vps",
+        "hk-exit-01",
+        "-p",
+        "high",
+        "-d",
+        "ping loss 100%",
+        "--format",
+        "json",
+    )
     assert r.code == 0, r.err
     t = r.json()
     assert t["status"] == "open" and t["priority"] == "high" and t["vps_id"]
@@ -18,7 +29,9 @@ def test_ticket_lifecycle(cli):
     assert r.code == 0, r.err
     r = cli("ticket", "show", ref, "--format", "json")
     shown = r.json()
-    assert shown["status"] == "in-progress" and [c["body"] for c in shown["comments"]] == ["asked the provider"]
+    assert shown["status"] == "in-progress" and [c["body"] for c in shown["comments"]] == [
+        "asked the provider"
+    ]
     assert cli("ticket", "resolve", ref).code == 0
     assert cli("ticket", "close", ref).code == 0
     r = cli("ticket", "resolve", ref)
@@ -27,7 +40,9 @@ def test_ticket_lifecycle(cli):
     r = cli("ticket", "edit", ref, "--priority", "urgent")
     assert r.code == 2 and "priority" in r.err
     r = cli("ticket", "edit", ref, "--vps", "", "--title", "CT route blocked again", "-f", "json")
-    assert r.code == 0 and r.json()["vps_id"] is None and r.json()["title"] == "CT route blocked again"
+    assert (
+        r.code == 0 and r.json()["vps_id"] is None and r.json()["title"] == "CT route blocked again"
+    )
     r = cli("ticket", "assign", ref, "nobody@example.com")
     assert r.code == 2 and "assigned_to" in r.err
     r = cli("ticket", "list", "--status", "open", "-q")
@@ -39,4 +54,6 @@ def test_ticket_lifecycle(cli):
     assert cli("ticket", "show", ref).code == 3
     r = cli("audit", "list", "--resource", "ticket", "--format", "json")
     actions = sorted(a["action"] for a in r.json())
-    assert actions == sorted(["create", "update", "comment", "update", "update", "update", "update", "delete"])
+    assert actions == sorted(
+        ["create", "update", "comment", "update", "update", "update", "update", "delete"]
+    )

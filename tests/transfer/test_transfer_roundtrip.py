@@ -17,22 +17,64 @@ FORMATS = ["csv", "json", "yaml"]
 
 @pytest.fixture
 def fleet(run):
-    dmit = run(providers.create, {"name": "DMIT", "country": "US", "website": "https://dmit.io",
-                                  "api_supported": True, "rating": 4, "notes": "line 1\nline 2, \"quoted\""})
+    dmit = run(
+        providers.create,
+        {
+            "name": "DMIT",
+            "country": "US",
+            "website": "https://dmit.io",
+            "api_supported": True,
+            "rating": 4,
+            "notes": 'line 1\nline 2, "quoted"',
+        },
+    )
     run(providers.create, {"name": "Ünïcode Hosting", "country": "DE"})
-    run(vps.create, dict(
-        hostname="hk-exit-01", alias="HK, exit; \"1\"", provider_id=dmit.id,
-        ip_addresses=[{"ip": "103.1.2.3", "label": "china-telecom"}, {"ip": "2001:db8::1", "label": "overseas"}],
-        ssh_port=2222, country="HK", city="Hong Kong", dc_name="MEGA-i", cpu_cores=2, ram_mb=2048, disk_gb=40,
-        bandwidth_tb="2.50", cost_monthly="15.99", currency="USD", status="active",
-        purchase_date=TODAY - timedelta(days=20), expire_date=TODAY + timedelta(days=10), purpose="vpn-exit",
-        vpn_protocol="wireguard", tags=["cn-optimized", "p:airport", "odd;tag"], monitoring_enabled=True,
-        node_exporter_port=9101, extra={"system_info": {"load": 0.25, "cores": 2, "kernel": "6.1"}, "n": None},
-        notes="first line\nsecond line with ünïcode ✓",
-    ))
+    run(
+        vps.create,
+        dict(
+            hostname="hk-exit-01",
+            alias='HK, exit; "1"',
+            provider_id=dmit.id,
+            ip_addresses=[
+                {"ip": "103.1.2.3", "label": "china-telecom"},
+                {"ip": "2001:db8::1", "label": "overseas"},
+            ],
+            ssh_port=2222,
+            country="HK",
+            city="Hong Kong",
+            dc_name="MEGA-i",
+            cpu_cores=2,
+            ram_mb=2048,
+            disk_gb=40,
+            bandwidth_tb="2.50",
+            cost_monthly="15.99",
+            currency="USD",
+            status="active",
+            purchase_date=TODAY - timedelta(days=20),
+            expire_date=TODAY + timedelta(days=10),
+            purpose="vpn-exit",
+            vpn_protocol="wireguard",
+            tags=["cn-optimized", "p:airport", "odd;tag"],
+            monitoring_enabled=True,
+            node_exporter_port=9101,
+            extra={"system_info": {"load": 0.25, "cores": 2, "kernel": "6.1"}, "n": None},
+            notes="first line\nsecond line with ünïcode ✓",
+        ),
+    )
     run(vps.create, dict(hostname="bare", country="", status="provisioning"))  # nulls and defaults
-    run(vps.create, dict(hostname="jp-old", provider_id=dmit.id, country="JP", status="retired",
-                         cost_monthly="0.10", currency="JPY", monitoring_enabled=False, ip_addresses=["192.0.2.1"]))
+    run(
+        vps.create,
+        dict(
+            hostname="jp-old",
+            provider_id=dmit.id,
+            country="JP",
+            status="retired",
+            cost_monthly="0.10",
+            currency="JPY",
+            monitoring_enabled=False,
+            ip_addresses=["192.0.2.1"],
+        ),
+    )
     return dmit
 
 
@@ -74,11 +116,18 @@ def test_export_shapes(run, fleet):
     csv_text = run(transfer.export_vps, "csv")
     header, first = csv_text.splitlines()[:2]
     assert header == ",".join(transfer.VPS_CSV_COLUMNS)
-    assert header.endswith("hostname,alias,provider_name,ip_addresses,ssh_port,country,city,dc_name,cpu_cores,"
-                           "ram_mb,disk_gb,bandwidth_tb,cost_monthly,currency,status,purchase_date,expire_date,"
-                           "purpose,vpn_protocol,tags,monitoring_enabled,node_exporter_port,extra,notes")
-    assert run(transfer.export_providers, "csv").splitlines()[0] == "id,name,country,website,panel_url,api_supported,rating,notes"
-    assert ',"[""cn-optimized"",""p:airport"",""odd;tag""]",true,' in csv_text  # a tag with ';' -> JSON list
+    assert header.endswith(
+        "hostname,alias,provider_name,ip_addresses,ssh_port,country,city,dc_name,cpu_cores,"
+        "ram_mb,disk_gb,bandwidth_tb,cost_monthly,currency,status,purchase_date,expire_date,"
+        "purpose,vpn_protocol,tags,monitoring_enabled,node_exporter_port,extra,notes"
+    )
+    assert (
+        run(transfer.export_providers, "csv").splitlines()[0]
+        == "id,name,country,website,panel_url,api_supported,rating,notes"
+    )
+    assert (
+        ',"[""cn-optimized"",""p:airport"",""odd;tag""]",true,' in csv_text
+    )  # a tag with ';' -> JSON list
     assert run(transfer.export_vps, "yaml").startswith("- id: ")
 
 
@@ -98,7 +147,14 @@ def test_matching_by_id_updates_only_changes_and_audits_once(run, fleet, audit_r
     rows = audit_rows(resource="vps")
     assert len(rows) == before + 1
     assert rows[-1].action == "import" and rows[-1].resource_id is None
-    assert rows[-1].details == {"format": "json", "total": 5, "created": 2, "updated": 2, "unchanged": 1, "imported": 4}
+    assert rows[-1].details == {
+        "format": "json",
+        "total": 5,
+        "created": 2,
+        "updated": 2,
+        "unchanged": 1,
+        "imported": 4,
+    }
     by_name = {v.hostname: v for v in run(vps.all_vps)}
     assert by_name["new-one"].provider_id == fleet.id
     assert str(by_name["with-id"].id) == "0b7a1f9e-2c4d-4e8f-9a1b-2c3d4e5f6a7b"
@@ -138,7 +194,9 @@ def test_original_csv_without_ids_imports(run, fleet):
     report = run(transfer.import_vps, text, "csv")
     assert report.created == 1
     sg = next(v for v in run(vps.all_vps) if v.hostname == "sg-1")
-    assert str(sg.cost_monthly) == "4.50" and str(sg.bandwidth_tb) == "2.00" and sg.tags == ["a", "b"]
+    assert (
+        str(sg.cost_monthly) == "4.50" and str(sg.bandwidth_tb) == "2.00" and sg.tags == ["a", "b"]
+    )
 
 
 def test_progress_callback(run):

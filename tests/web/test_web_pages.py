@@ -64,40 +64,85 @@ def admin(api):
 
 def _seed(api) -> dict:
     h = api.headers()
-    p = api.client.post("/api/providers", headers=h, json={"name": "DMIT <b>", "country": "US"}).json()
-    v = api.client.post("/api/vps", headers=h, json={
-        "hostname": "hk-1", "provider_id": p["id"], "status": "active", "country": "HK",
-        "ip_addresses": [{"ip": "203.0.113.1", "label": "china-telecom"}, {"ip": "2001:db8::1", "label": "overseas"}],
-        "tags": ["cn-optimized", "p:airport"], "expire_date": "2000-01-02", "cost_monthly": "9.99",
-        "extra": {"last_heartbeat": "2000-01-01T00:00:00+00:00", "system_info": {"cpu_cores": 2, "ram_mb": 2048}},
-    }).json()
-    t = api.client.post("/api/tickets", headers=h, json={"title": "route <i>loss</i>", "vps_id": v["id"]}).json()
+    p = api.client.post(
+        "/api/providers", headers=h, json={"name": "DMIT <b>", "country": "US"}
+    ).json()
+    v = api.client.post(
+        "/api/vps",
+        headers=h,
+        json={
+            "hostname": "hk-1",
+            "provider_id": p["id"],
+            "status": "active",
+            "country": "HK",
+            "ip_addresses": [
+                {"ip": "203.0.113.1", "label": "china-telecom"},
+                {"ip": "2001:db8::1", "label": "overseas"},
+            ],
+            "tags": ["cn-optimized", "p:airport"],
+            "expire_date": "2000-01-02",
+            "cost_monthly": "9.99",
+            "extra": {
+                "last_heartbeat": "2000-01-01T00:00:00+00:00",
+                "system_info": {"cpu_cores": 2, "ram_mb": 2048},
+            },
+        },
+    ).json()
+    t = api.client.post(
+        "/api/tickets", headers=h, json={"title": "route <i>loss</i>", "vps_id": v["id"]}
+    ).json()
     return {"provider": p, "vps": v, "ticket": t}
 
 
-PAGES = ["/", "/vps", "/vps?tag=cn-optimized&status=active", "/providers", "/tickets", "/tickets?status=open",
-         "/settings", "/change-password", "/costs", "/reachability"]
+PAGES = [
+    "/",
+    "/vps",
+    "/vps?tag=cn-optimized&status=active",
+    "/providers",
+    "/tickets",
+    "/tickets?status=open",
+    "/settings",
+    "/change-password",
+    "/costs",
+    "/reachability",
+]
 
 
 def test_every_page_renders_for_admin_and_readonly(api, admin):
     s = _seed(api)
     vps_id, ticket_id = s["vps"]["id"], s["ticket"]["id"]
-    detail = [f"/vps/{vps_id}", f"/vps/{vps_id}/edit", f"/tickets/{ticket_id}", f"/tickets/{ticket_id}/edit",
-              "/vps/new", "/tickets/new", "/providers/new", f"/providers/{s['provider']['id']}/edit",
-              "/users", "/users/new", "/audit-log", "/audit-log?resource=vps&action=create"]
+    detail = [
+        f"/vps/{vps_id}",
+        f"/vps/{vps_id}/edit",
+        f"/tickets/{ticket_id}",
+        f"/tickets/{ticket_id}/edit",
+        "/vps/new",
+        "/tickets/new",
+        "/providers/new",
+        f"/providers/{s['provider']['id']}/edit",
+        "/users",
+        "/users/new",
+        "/audit-log",
+        "/audit-log?resource=vps&action=create",
+    ]
     for path in PAGES + detail:
         r = admin.get(path)
         assert r.status_code == 200, (path, r.status_code, r.text[:300])
         assert "text/html" in r.headers["content-type"]
         assert "<script>" not in r.text  # no inline script anywhere
-        assert "content-security-policy" in r.headers and "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert (
+            "content-security-policy" in r.headers
+            and "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        )
     page = admin.get("/vps").text
     assert "DMIT &lt;b&gt;" in page and "<b>" not in page
     assert "Offline" in page and 'class="iplabel lbl-china-telecom"' in page
     assert admin.get(f"/vps/{vps_id}").text.count("route &lt;i&gt;loss&lt;/i&gt;") == 1
     dash = admin.get("/").text
     assert dash.count('<svg class="chart') == 3
-    assert "Expiring Within 14 Days" in dash and "hk-1" in dash  # overdue ones included, as the contract
+    assert (
+        "Expiring Within 14 Days" in dash and "hk-1" in dash
+    )  # overdue ones included, as the contract
     assert admin.get("/vps/00000000-0000-0000-0000-000000000000").status_code == 404
 
     ro = Browser(api.app)
@@ -106,8 +151,19 @@ def test_every_page_renders_for_admin_and_readonly(api, admin):
     for path in PAGES + [f"/vps/{vps_id}", f"/tickets/{ticket_id}"]:
         r = ro.get(path)
         assert r.status_code == 200, (path, r.status_code)
-        assert 'href="/vps/new"' not in r.text and "/edit" not in r.text and "Retire</button>" not in r.text
-    for path in ("/users", "/audit-log", "/vps/new", "/tickets/new", "/providers/new", f"/vps/{vps_id}/edit"):
+        assert (
+            'href="/vps/new"' not in r.text
+            and "/edit" not in r.text
+            and "Retire</button>" not in r.text
+        )
+    for path in (
+        "/users",
+        "/audit-log",
+        "/vps/new",
+        "/tickets/new",
+        "/providers/new",
+        f"/vps/{vps_id}/edit",
+    ):
         assert ro.get(path).status_code == 403, path
 
 
@@ -116,8 +172,16 @@ def test_dashboard_lists_what_expires_within_14_days(api, admin):
 
     h = api.headers()
     soon = (date.today() + timedelta(days=2)).isoformat()
-    api.client.post("/api/vps", headers=h, json={"hostname": "soon-1", "status": "active", "expire_date": soon,
-                                                  "ip_addresses": [{"ip": "198.51.100.9"}]})
+    api.client.post(
+        "/api/vps",
+        headers=h,
+        json={
+            "hostname": "soon-1",
+            "status": "active",
+            "expire_date": soon,
+            "ip_addresses": [{"ip": "198.51.100.9"}],
+        },
+    )
     page = admin.get("/").text
     assert "Expiring Within 14 Days" in page and "soon-1" in page
     assert re.search(r'class="num danger-text">2<', page)
@@ -127,22 +191,36 @@ def test_session_cookie_csrf_and_forged_posts(api):
     b = Browser(api.app, base_url="https://testserver")
     r = b.login(ADMIN_EMAIL, ADMIN_PASSWORD)
     cookie = r.headers["set-cookie"]
-    assert "sigma_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie
+    assert (
+        "sigma_session=" in cookie
+        and "HttpOnly" in cookie
+        and "SameSite=lax" in cookie
+        and "Secure" in cookie
+    )
     # no token, a wrong token, another site's Origin: refused, nothing written
     assert b.post("/providers/new", {"name": "A"}, csrf=False).status_code == 403
-    assert b.post("/providers/new", {"name": "B", "csrf_token": "0" * 64}, csrf=False).status_code == 403
+    assert (
+        b.post("/providers/new", {"name": "B", "csrf_token": "0" * 64}, csrf=False).status_code
+        == 403
+    )
     r = b.post("/providers/new", {"name": "C"}, headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
     assert b.post("/providers/new", {"name": "D"}).status_code == 303
-    names = [p["name"] for p in api.client.get("/api/providers", headers=api.headers()).json()["data"]]
+    names = [
+        p["name"] for p in api.client.get("/api/providers", headers=api.headers()).json()["data"]
+    ]
     assert names == ["D"]
     # a readonly user with a valid token: the services refuse
     api.user("readonly", email="ro@example.com")
     ro = Browser(api.app)
     ro.login("ro@example.com", "password-123")
     ro.get("/vps")
-    for path, data in (("/vps/new", {"hostname": "forged"}), ("/providers/new", {"name": "E"}),
-                       ("/tickets/new", {"title": "x"}), ("/users/new", {"email": "x@y.z", "password": "p" * 9})):
+    for path, data in (
+        ("/vps/new", {"hostname": "forged"}),
+        ("/providers/new", {"name": "E"}),
+        ("/tickets/new", {"title": "x"}),
+        ("/users/new", {"email": "x@y.z", "password": "p" * 9}),
+    ):
         assert ro.post(path, data).status_code == 403, path
     assert api.client.get("/api/vps", headers=api.headers()).json()["total"] == 0
     assert api.client.get("/api/tickets", headers=api.headers()).json()["total"] == 0
@@ -154,7 +232,9 @@ def test_session_cookie_csrf_and_forged_posts(api):
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fvps"
     # no open redirect through ?next=
     b.get("/login")
-    r = b.post("/login", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "next": "//evil.example/x"})
+    r = b.post(
+        "/login", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "next": "//evil.example/x"}
+    )
     assert r.headers["location"] == "/"
 
 
@@ -169,61 +249,126 @@ def test_totp_login_step_and_forced_password_change(api):
     assert "<svg" in page
     totp = pyotp.TOTP(secret)
     assert "Invalid code" in b.post("/settings/mfa/verify", {"code": "12345"}).text
-    assert b.post("/settings/mfa/verify", {"code": totp.now()}).headers["location"] == "/settings?flash=mfa-enabled"
+    assert (
+        b.post("/settings/mfa/verify", {"code": totp.now()}).headers["location"]
+        == "/settings?flash=mfa-enabled"
+    )
 
     c = Browser(api.app)
     r = c.login(ADMIN_EMAIL, ADMIN_PASSWORD)
-    assert r.status_code == 200 and 'action="/login/totp"' in r.text and "sigma_session" not in r.headers.get("set-cookie", "")
+    assert (
+        r.status_code == 200
+        and 'action="/login/totp"' in r.text
+        and "sigma_session" not in r.headers.get("set-cookie", "")
+    )
     assert "Invalid TOTP code" in c.post("/login/totp", {"code": "000000"}).text
     r = c.post("/login/totp", {"code": totp.at(time.time() + 30), "next": "/tickets"})
     assert r.status_code == 303 and r.headers["location"] == "/tickets"
     assert c.get("/tickets").status_code == 200
 
     # a user whose password must be changed sees only the change-password page
-    r = api.client.post("/api/users", headers=api.headers(), json={
-        "email": "new@example.com", "password": "first-pass-1", "role": "operator", "force_password_change": True})
+    r = api.client.post(
+        "/api/users",
+        headers=api.headers(),
+        json={
+            "email": "new@example.com",
+            "password": "first-pass-1",
+            "role": "operator",
+            "force_password_change": True,
+        },
+    )
     assert r.status_code == 200
     n = Browser(api.app)
     assert n.login("new@example.com", "first-pass-1").headers["location"] == "/change-password"
     assert n.get("/vps").headers["location"] == "/change-password"
-    page = n.post("/change-password", {"current_password": "first-pass-1", "new_password": "second-pass-2",
-                                       "confirm_password": "other"}).text
+    page = n.post(
+        "/change-password",
+        {
+            "current_password": "first-pass-1",
+            "new_password": "second-pass-2",
+            "confirm_password": "other",
+        },
+    ).text
     assert "Passwords do not match" in page
-    page = n.post("/change-password", {"current_password": "nope", "new_password": "second-pass-2",
-                                       "confirm_password": "second-pass-2"}).text
+    page = n.post(
+        "/change-password",
+        {
+            "current_password": "nope",
+            "new_password": "second-pass-2",
+            "confirm_password": "second-pass-2",
+        },
+    ).text
     assert "Current password is incorrect" in page
-    r = n.post("/change-password", {"current_password": "first-pass-1", "new_password": "second-pass-2",
-                                    "confirm_password": "second-pass-2"})
+    r = n.post(
+        "/change-password",
+        {
+            "current_password": "first-pass-1",
+            "new_password": "second-pass-2",
+            "confirm_password": "second-pass-2",
+        },
+    )
     assert r.status_code == 303 and n.get("/vps").status_code == 200
 
 
 def test_vps_form_validation_ticket_workflow_and_api_keys(api, admin):
     admin.get("/vps/new")
-    r = admin.post("/vps/new", {"hostname": "bad host", "ip": ["1.2.3.4", "1.2.3.4", ""], "ip_label": ["ct", "", ""],
-                                "ssh_port": "70000", "status": "active"})
+    r = admin.post(
+        "/vps/new",
+        {
+            "hostname": "bad host",
+            "ip": ["1.2.3.4", "1.2.3.4", ""],
+            "ip_label": ["ct", "", ""],
+            "ssh_port": "70000",
+            "status": "active",
+        },
+    )
     assert r.status_code == 200 and "Please correct the highlighted fields" in r.text
     assert 'id="err-hostname"' in r.text and 'value="bad host"' in r.text
-    r = admin.post("/vps/new", {"hostname": "ok-1", "ip": ["1.2.3.4", "2001:DB8::1"], "ip_label": ["ct", "overseas"],
-                                "tags": "a, b", "project": ["p:aoxvpn", "p:bogus"], "monitoring_enabled": "1",
-                                "cost_monthly": "1.50", "expire_date": "2030-01-01"})
+    r = admin.post(
+        "/vps/new",
+        {
+            "hostname": "ok-1",
+            "ip": ["1.2.3.4", "2001:DB8::1"],
+            "ip_label": ["ct", "overseas"],
+            "tags": "a, b",
+            "project": ["p:aoxvpn", "p:bogus"],
+            "monitoring_enabled": "1",
+            "cost_monthly": "1.50",
+            "expire_date": "2030-01-01",
+        },
+    )
     assert r.status_code == 303, r.text
     v = api.client.get("/api/vps/ok-1", headers=api.headers()).json()
-    assert v["ip_addresses"] == [{"ip": "1.2.3.4", "label": "china-telecom"}, {"ip": "2001:db8::1", "label": "overseas"}]
-    assert v["tags"] == ["a", "b", "p:aoxvpn"] and v["cost_monthly"] == "1.50" and v["monitoring_enabled"]
+    assert v["ip_addresses"] == [
+        {"ip": "1.2.3.4", "label": "china-telecom"},
+        {"ip": "2001:db8::1", "label": "overseas"},
+    ]
+    assert (
+        v["tags"] == ["a", "b", "p:aoxvpn"]
+        and v["cost_monthly"] == "1.50"
+        and v["monitoring_enabled"]
+    )
     # editing keeps extra and clears a date left empty
-    r = admin.post(f"/vps/{v['id']}/edit", {"hostname": "ok-1", "ip": ["1.2.3.4"], "ip_label": [""], "status": "active"})
+    r = admin.post(
+        f"/vps/{v['id']}/edit",
+        {"hostname": "ok-1", "ip": ["1.2.3.4"], "ip_label": [""], "status": "active"},
+    )
     assert r.status_code == 303
     v2 = api.client.get("/api/vps/ok-1", headers=api.headers()).json()
     assert v2["expire_date"] is None and v2["ip_addresses"] == [{"ip": "1.2.3.4", "label": ""}]
 
     r = admin.post("/tickets/new", {"title": "t", "vps_id": v["id"], "priority": "urgent"})
     assert r.status_code == 200 and "unknown priority" in r.text
-    r = admin.post("/tickets/new", {"title": "t", "vps_id": v["id"], "priority": "low", "assigned_to": ""})
+    r = admin.post(
+        "/tickets/new", {"title": "t", "vps_id": v["id"], "priority": "low", "assigned_to": ""}
+    )
     tid = r.headers["location"].split("/")[2].split("?")[0]
     assert admin.post(f"/tickets/{tid}/status", {"status": "closed"}).status_code == 303
     r = admin.post(f"/tickets/{tid}/status", {"status": "resolved"})
     assert r.status_code == 409 and "cannot become resolved" in r.text
-    assert "comment must not be empty" in admin.post(f"/tickets/{tid}/comments", {"body": "  "}).text
+    assert (
+        "comment must not be empty" in admin.post(f"/tickets/{tid}/comments", {"body": "  "}).text
+    )
     assert admin.post(f"/tickets/{tid}/delete", {}).status_code == 200  # the confirmation page
     assert admin.post(f"/tickets/{tid}/delete", {"confirmed": "yes"}).status_code == 303
     assert api.client.get(f"/api/tickets/{tid}", headers=api.headers()).status_code == 404
@@ -235,16 +380,23 @@ def test_vps_form_validation_ticket_workflow_and_api_keys(api, admin):
     key = re.search(r'id="new-api-key">(sigma_[^<]+)<', page).group(1)
     assert api.client.get("/api/vps", headers={"X-Api-Key": key}).status_code == 200
     assert admin.get("/settings").text.count(key) == 0  # shown once: a reload shows no key...
-    assert len(api.client.get("/api/auth/api-keys", headers=api.headers()).json()) == 1  # ...and makes none
+    assert (
+        len(api.client.get("/api/auth/api-keys", headers=api.headers()).json()) == 1
+    )  # ...and makes none
     key_id = api.client.get("/api/auth/api-keys", headers=api.headers()).json()[0]["id"]
-    assert admin.post(f"/settings/api-keys/{key_id}/revoke", {"confirmed": "yes"}).status_code == 303
+    assert (
+        admin.post(f"/settings/api-keys/{key_id}/revoke", {"confirmed": "yes"}).status_code == 303
+    )
     assert api.client.get("/api/vps", headers={"X-Api-Key": key}).status_code == 401
 
 
 def test_export_and_import(api, admin):
     _seed(api)
     r = admin.get("/vps/export.json")
-    assert r.status_code == 200 and r.headers["content-disposition"] == 'attachment; filename="vps.json"'
+    assert (
+        r.status_code == 200
+        and r.headers["content-disposition"] == 'attachment; filename="vps.json"'
+    )
     rows = json.loads(r.text)
     assert [v["hostname"] for v in rows] == ["hk-1"]
     r = admin.get("/providers/export.json")
@@ -259,7 +411,10 @@ def test_export_and_import(api, admin):
     r = admin.post("/vps/import", files={"file": ("vps.json", json.dumps(new), "application/json")})
     assert r.status_code == 200 and 'id="import-result"' in r.text, r.text[-1500:]
     assert api.client.get("/api/vps/imported-1", headers=api.headers()).status_code == 200
-    r = admin.post("/vps/import", files={"file": ("vps.json", json.dumps([{"hostname": ""}]), "application/json")})
+    r = admin.post(
+        "/vps/import",
+        files={"file": ("vps.json", json.dumps([{"hostname": ""}]), "application/json")},
+    )
     assert r.status_code == 200 and "hostname" in r.text
     admin.get("/providers/import")
     csv_text = "name,country\nHostHatch,NL\n"
@@ -279,12 +434,22 @@ def test_agent_key_from_the_vps_page(api, admin):
     key = re.search(r'id="new-agent-key">(sigma_[^<]+)<', page).group(1)
     assert "1 agent key(s) bound to this VPS" in page
     assert key not in admin.get(f"/vps/{vps_id}").text
-    beat = api.client.post("/api/agent/heartbeat", headers={"X-Api-Key": key}, json={"hostname": "hk-1"})
+    beat = api.client.post(
+        "/api/agent/heartbeat", headers={"X-Api-Key": key}, json={"hostname": "hk-1"}
+    )
     assert beat.status_code == 200
-    assert api.client.post("/api/agent/register", headers={"X-Api-Key": key},
-                           json={"hostname": "other-1"}).status_code == 403
+    assert (
+        api.client.post(
+            "/api/agent/register", headers={"X-Api-Key": key}, json={"hostname": "other-1"}
+        ).status_code
+        == 403
+    )
     assert admin.post(f"/vps/{vps_id}/agent-release", {}).status_code == 200  # asks first
     r = admin.post(f"/vps/{vps_id}/agent-release", {"confirmed": "yes"})
     assert r.status_code == 303 and "flash=agent-released" in r.headers["location"]
-    assert api.client.post("/api/agent/heartbeat", headers={"X-Api-Key": key},
-                           json={"hostname": "hk-1"}).status_code == 401
+    assert (
+        api.client.post(
+            "/api/agent/heartbeat", headers={"X-Api-Key": key}, json={"hostname": "hk-1"}
+        ).status_code
+        == 401
+    )

@@ -17,14 +17,18 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     config_file = None
     if args[:1] in (["-h"], ["--help"]):
-        print("usage: python -m sigma.agent [--config-file FILE]\n"
-              "Settings come from the environment (SIGMA_API_URL, SIGMA_API_KEY, AGENT_INTERVAL, ...)\n"
-              "and the config file (default /etc/sigma/agent.env). See `sigma agent run --help`.")
+        print(
+            "usage: python -m sigma.agent [--config-file FILE]\n"
+            "Settings come from the environment (SIGMA_API_URL, SIGMA_API_KEY, AGENT_INTERVAL, ...)\n"
+            "and the config file (default /etc/sigma/agent.env). See `sigma agent run --help`."
+        )
         return 0
     if len(args) == 2 and args[0] == "--config-file":
         config_file = args[1]
     elif args:
-        print(f"error: unexpected arguments {args}; use `sigma agent run` for flags", file=sys.stderr)
+        print(
+            f"error: unexpected arguments {args}; use `sigma agent run` for flags", file=sys.stderr
+        )
         return 2
     try:
         cfg = load(config_file=config_file)

@@ -107,7 +107,11 @@ def _bool(name: str, value: Any) -> bool:
 
 def _number(name: str, value: Any, cast: type, lo: float, hi: float) -> Any:
     try:
-        v = cast(str(value).strip()) if not isinstance(value, int | float) or isinstance(value, bool) else cast(value)
+        v = (
+            cast(str(value).strip())
+            if not isinstance(value, int | float) or isinstance(value, bool)
+            else cast(value)
+        )
     except ValueError:
         raise ConfigError(f"{name}: '{value}' is not a number") from None
     if not lo <= v <= hi:
@@ -132,7 +136,9 @@ def _range(name: str, value: Any) -> tuple[int, int]:
 def _api_url(value: Any) -> str:
     v = str(value).strip().rstrip("/")
     if not v.startswith(("http://", "https://")):
-        raise ConfigError(f"api_url: '{value}' is not an http(s) URL (e.g. https://sigma.example.com/api)")
+        raise ConfigError(
+            f"api_url: '{value}' is not an http(s) URL (e.g. https://sigma.example.com/api)"
+        )
     return v
 
 
@@ -158,7 +164,9 @@ def normalise(raw: dict[str, Any]) -> AgentConfig:
         elif key == "port_scan_interval":
             cfg.port_scan_interval = _number("port_scan_interval", value, float, 0.05, 86400)
         elif key == "public_ip_urls":
-            urls = value if isinstance(value, list | tuple) else str(value).replace(",", " ").split()
+            urls = (
+                value if isinstance(value, list | tuple) else str(value).replace(",", " ").split()
+            )
             cfg.public_ip_urls = tuple(u for u in urls if u)
         elif key == "timeout":
             cfg.timeout = _number("timeout", value, float, 0.1, 300)

@@ -46,7 +46,9 @@ def _quote(value: str) -> str:
 
 def unit_text(env_file: str, python: str | None = None) -> str:
     python = python or sys.executable
-    exec_start = " ".join(shlex.quote(p) for p in (python, "-m", "sigma.agent", "--config-file", env_file))
+    exec_start = " ".join(
+        shlex.quote(p) for p in (python, "-m", "sigma.agent", "--config-file", env_file)
+    )
     return f"""[Unit]
 Description=sigma agent (registration, heartbeats, port inventory, metrics)
 After=network-online.target
@@ -87,7 +89,9 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def install(cfg: AgentConfig, unit_dir: Path, env_file: Path, python: str | None = None) -> tuple[Path, Path]:
+def install(
+    cfg: AgentConfig, unit_dir: Path, env_file: Path, python: str | None = None
+) -> tuple[Path, Path]:
     unit = unit_dir / UNIT_NAME
     write_private(env_file, env_file_text(cfg))
     unit.parent.mkdir(parents=True, exist_ok=True)

@@ -53,7 +53,10 @@ def make_client(cfg: AgentConfig) -> httpx.Client:
     if cfg.api_key:
         headers["X-Api-Key"] = cfg.api_key
     return httpx.Client(
-        base_url=cfg.api_url, headers=headers, timeout=cfg.timeout, verify=ssl_context(cfg.api_url),
+        base_url=cfg.api_url,
+        headers=headers,
+        timeout=cfg.timeout,
+        verify=ssl_context(cfg.api_url),
         limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
     )
 
@@ -71,7 +74,12 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
 
 
 class Agent:
-    def __init__(self, cfg: AgentConfig, stop: threading.Event | None = None, client: httpx.Client | None = None):
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        stop: threading.Event | None = None,
+        client: httpx.Client | None = None,
+    ):
         self.cfg = cfg
         self.stop = stop or threading.Event()
         self.hostname = cfg.hostname or system.detect_hostname()
@@ -132,7 +140,9 @@ class Agent:
     def heartbeat_once(self) -> str:
         """'ok', 'gone' (404: register again), 'retired' (409) or 'error'."""
         try:
-            self._post("/agent/heartbeat", {"hostname": self.hostname, "system_info": system.system_info()})
+            self._post(
+                "/agent/heartbeat", {"hostname": self.hostname, "system_info": system.system_info()}
+            )
         except ApiError as exc:
             self._failed()
             self.health.heartbeats_failed += 1
@@ -155,8 +165,14 @@ class Agent:
             log.warning("port scan failed: %s: %s", type(exc).__name__, exc)
             return self.collector.scan
         self.collector.scan = result
-        log.debug("port scan %d-%d: %d used, %d free, %.3fs", start, end,
-                  result.total_ports - result.available, result.available, result.scan_duration)
+        log.debug(
+            "port scan %d-%d: %d used, %d free, %.3fs",
+            start,
+            end,
+            result.total_ports - result.available,
+            result.available,
+            result.scan_duration,
+        )
         return result
 
     def _failed(self) -> None:
@@ -193,10 +209,14 @@ class Agent:
         """Start the metrics server and the loops in daemon threads."""
         if self.cfg.metrics_port:
             self._metrics = serve(self.registry, self.cfg.metrics_addr, self.cfg.metrics_port)
-            log.info("metrics on http://%s:%d/metrics", self.cfg.metrics_addr, self.cfg.metrics_port)
+            log.info(
+                "metrics on http://%s:%d/metrics", self.cfg.metrics_addr, self.cfg.metrics_port
+            )
         loops = [self.main_loop] + ([self.scan_loop] if self.cfg.port_scan else [])
         for fn in loops:
-            t = threading.Thread(target=self._guarded, args=(fn,), name=f"sigma-agent-{fn.__name__}", daemon=True)
+            t = threading.Thread(
+                target=self._guarded, args=(fn,), name=f"sigma-agent-{fn.__name__}", daemon=True
+            )
             t.start()
             self._threads.append(t)
 
@@ -224,7 +244,9 @@ class Agent:
 
 def run(cfg: AgentConfig) -> int:
     """Run until SIGTERM or SIGINT; returns the exit code."""
-    logging.basicConfig(level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request
     stop = threading.Event()
     agent = Agent(cfg, stop=stop)

@@ -55,7 +55,9 @@ def local_ips() -> list[dict[str, str]]:
 
 def _is_documentation(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     nets = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
-    return any(ip in ipaddress.ip_network(n) for n in nets if ipaddress.ip_network(n).version == ip.version)
+    return any(
+        ip in ipaddress.ip_network(n) for n in nets if ipaddress.ip_network(n).version == ip.version
+    )
 
 
 def public_ip(client: Any, urls: tuple[str, ...], timeout: float = 5.0) -> str | None:

@@ -27,7 +27,11 @@ def _keyring():
         from keyring.backends.fail import Keyring as FailKeyring
 
         kr = keyring.get_keyring()
-        if isinstance(kr, FailKeyring) or type(kr).__name__ in ("ChainerBackend",) and not kr.backends:
+        if (
+            isinstance(kr, FailKeyring)
+            or type(kr).__name__ in ("ChainerBackend",)
+            and not kr.backends
+        ):
             return None
         return keyring
     except Exception:  # noqa: BLE001 - any keyring trouble means: use the file

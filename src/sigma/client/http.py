@@ -56,7 +56,9 @@ def _tls(base: str) -> dict[str, Any]:
     whose loading of the CA bundle costs ~20 ms: this client never makes a TLS connection to an
     http:// base (it follows no redirects), and if it ever did, verification would fail closed.
     Not when a proxy is configured (the proxy itself may be https)."""
-    if not base.startswith("http://") or any(os.environ.get(v) or os.environ.get(v.upper()) for v in _PROXY_VARS):
+    if not base.startswith("http://") or any(
+        os.environ.get(v) or os.environ.get(v.upper()) for v in _PROXY_VARS
+    ):
         return {}
     import ssl
 
@@ -86,12 +88,21 @@ class ApiClient:
         ctype = resp.headers.get("content-type", "")
         return resp.json() if "json" in ctype else resp.text
 
-    def http_call(self, method: str, path: str, *, params: Any = None, json: Any = None,
-                  headers: dict[str, str] | None = None) -> httpx.Response:
+    def http_call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         try:
             resp = self.http.request(method, path, params=params, json=json, headers=headers)
         except httpx.TransportError as exc:
-            raise Unavailable(f"cannot reach the sigma server at {self.base}: {exc or type(exc).__name__}") from None
+            raise Unavailable(
+                f"cannot reach the sigma server at {self.base}: {exc or type(exc).__name__}"
+            ) from None
         if resp.status_code >= 400:
             try:
                 body = resp.json()
@@ -105,12 +116,16 @@ class ApiClient:
             raise err
         return resp
 
-    def pages(self, path: str, params: list[tuple[str, Any]], per_page: int = 100) -> list[dict[str, Any]]:
+    def pages(
+        self, path: str, params: list[tuple[str, Any]], per_page: int = 100
+    ) -> list[dict[str, Any]]:
         """Every item of a paged listing, as the server's JSON."""
         items: list[dict[str, Any]] = []
         page = 1
         while True:
-            result = self.request("GET", path, params=[*params, ("page", page), ("per_page", per_page)])
+            result = self.request(
+                "GET", path, params=[*params, ("page", page), ("per_page", per_page)]
+            )
             items.extend(result["data"])
             if not result["data"] or len(items) >= result["total"]:
                 return items

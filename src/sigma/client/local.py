@@ -158,7 +158,9 @@ class LocalBackend:
     def logout_all(self):
         from sigma.errors import InvalidInput
 
-        raise InvalidInput("the local database has no sessions to sign out; `sigma logout --all` is for a server")
+        raise InvalidInput(
+            "the local database has no sessions to sign out; `sigma logout --all` is for a server"
+        )
 
     def provision_agent_key(self, vps, name=None):
         from sigma.services import agents
@@ -178,7 +180,7 @@ class LocalBackend:
     def list_audit(self, f):
         return self._run(audit.list_entries, f)
 
-    # ---- tickets (issue 6)
+    # tickets
     def list_tickets(self, f):
         from sigma.services import tickets
 
@@ -214,7 +216,7 @@ class LocalBackend:
 
         return self._run(tickets.add_comment, ref, body)
 
-    # ---- derived from the inventory (issue 4)
+    # derived from the inventory: exports, costs, notices, import/export
     def prometheus_targets(self, address_label=None):
         from sigma.services.exports import prometheus
 
@@ -290,7 +292,7 @@ class LocalBackend:
 
         return notify.run_locked(self.sessions, self.actor, self.settings, dry_run)
 
-    # ---- IP checks, reachability and agent events (issue 5)
+    # IP checks, reachability and agent events
     def list_ip_checks(self, f):
         from sigma.services import ip_checks
 

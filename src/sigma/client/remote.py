@@ -48,7 +48,9 @@ class RemoteBackend(ApiClient):
     def _get(self, model: Any, path: str, **kw: Any) -> Any:
         return _parse(model, self.request("GET", path, **kw))
 
-    def _send(self, method: str, model: Any, path: str, body: Any = None, *, partial: bool = False) -> Any:
+    def _send(
+        self, method: str, model: Any, path: str, body: Any = None, *, partial: bool = False
+    ) -> Any:
         if hasattr(body, "model_dump"):
             body = body.model_dump(mode="json", exclude_unset=partial)
         data = self.request(method, path, json=body)
@@ -64,7 +66,9 @@ class RemoteBackend(ApiClient):
         from sigma.schemas.common import Page
         from sigma.schemas.inventory import Provider
 
-        return self._get(Page[Provider], "/api/providers", params={"page": page, "per_page": per_page})
+        return self._get(
+            Page[Provider], "/api/providers", params={"page": page, "per_page": per_page}
+        )
 
     def all_providers(self) -> list[Provider]:
         return _all_pages(lambda p: self.list_providers(p, 100))
@@ -97,8 +101,15 @@ class RemoteBackend(ApiClient):
         if all_pages:
             rows = self.pages("/api/vps", params)
             return {"data": rows, "total": len(rows), "page": 1, "per_page": len(rows)}
-        return self.request("GET", "/api/vps", params=[*params, ("page", query.get("page", 1)),
-                                                       ("per_page", query.get("per_page", 25))])
+        return self.request(
+            "GET",
+            "/api/vps",
+            params=[
+                *params,
+                ("page", query.get("page", 1)),
+                ("per_page", query.get("per_page", 25)),
+            ],
+        )
 
     @staticmethod
     def _vps_params(f: VpsFilter) -> list[tuple[str, Any]]:
@@ -116,7 +127,9 @@ class RemoteBackend(ApiClient):
         return self._get(Page[Vps], "/api/vps", params=self._vps_params(f))
 
     def all_vps(self, f: VpsFilter) -> list[Vps]:
-        return _all_pages(lambda p: self.list_vps(f.model_copy(update={"page": p, "per_page": 100})))
+        return _all_pages(
+            lambda p: self.list_vps(f.model_copy(update={"page": p, "per_page": 100}))
+        )
 
     def get_vps(self, ref):
         return self._with_version(self.http_call("GET", f"/api/vps/{self._ref(ref)}"))
@@ -129,7 +142,9 @@ class RemoteBackend(ApiClient):
     def update_vps(self, ref, data, if_match=None):
         headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
         body = data.model_dump(mode="json", exclude_unset=True)
-        return self._with_version(self.http_call("PUT", f"/api/vps/{self._ref(ref)}", json=body, headers=headers))
+        return self._with_version(
+            self.http_call("PUT", f"/api/vps/{self._ref(ref)}", json=body, headers=headers)
+        )
 
     @staticmethod
     def _with_version(resp: httpx.Response) -> Vps:
@@ -245,11 +260,19 @@ class RemoteBackend(ApiClient):
         from sigma.schemas.identity import ApiKeyCreated
 
         params = {"name": name} if name else None
-        return _parse(ApiKeyCreated, self.request("POST", f"/api/vps/{self._ref(vps)}/agent-key", params=params))
+        return _parse(
+            ApiKeyCreated,
+            self.request("POST", f"/api/vps/{self._ref(vps)}/agent-key", params=params),
+        )
 
     def release_agent(self, vps, revoke=False) -> int:
-        return int(self.request("POST", f"/api/vps/{self._ref(vps)}/agent-release",
-                                params={"revoke": str(revoke).lower()})["released"])
+        return int(
+            self.request(
+                "POST",
+                f"/api/vps/{self._ref(vps)}/agent-release",
+                params={"revoke": str(revoke).lower()},
+            )["released"]
+        )
 
     def provision_probe_key(self, data) -> ApiKeyCreated:
         from sigma.schemas.identity import ApiKeyCreated
@@ -263,7 +286,7 @@ class RemoteBackend(ApiClient):
         params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
         return self._get(Page[AuditEntry], "/api/audit-logs", params=params)
 
-    # ---- tickets (issue 6)
+    # tickets
     def list_tickets(self, f):
         from sigma.schemas.common import Page
         from sigma.schemas.tickets import Ticket
@@ -299,9 +322,11 @@ class RemoteBackend(ApiClient):
     def add_comment(self, ref, body):
         from sigma.schemas.tickets import TicketComment
 
-        return self._send("POST", TicketComment, f"/api/tickets/{self._ref(ref)}/comments", {"body": body})
+        return self._send(
+            "POST", TicketComment, f"/api/tickets/{self._ref(ref)}/comments", {"body": body}
+        )
 
-    # ---- derived from the inventory (issue 4)
+    # derived from the inventory: exports, costs, notices, import/export
     def prometheus_targets(self, address_label=None):
         params = {"address_label": address_label} if address_label is not None else None
         return self.http_call("GET", "/api/prometheus/targets", params=params).json()
@@ -325,7 +350,9 @@ class RemoteBackend(ApiClient):
         from sigma.schemas.costs import ExchangeRate
 
         params = {"page": page, "per_page": per_page}
-        params |= {k: v for k, v in (("from_currency", from_currency), ("to_currency", to_currency)) if v}
+        params |= {
+            k: v for k, v in (("from_currency", from_currency), ("to_currency", to_currency)) if v
+        }
         return self._get(Page[ExchangeRate], "/api/exchange-rates", params=params)
 
     def set_rate(self, data):
@@ -385,9 +412,10 @@ class RemoteBackend(ApiClient):
         from sigma.schemas.notify import NotifyReport
 
         return NotifyReport.model_validate(
-            self.http_call("POST", "/api/notify/run", params={"dry_run": dry_run}).json())
+            self.http_call("POST", "/api/notify/run", params={"dry_run": dry_run}).json()
+        )
 
-    # ---- IP checks, reachability and agent events (issue 5)
+    # IP checks, reachability and agent events
     def list_ip_checks(self, f):
         from sigma.schemas.common import Page
         from sigma.schemas.monitoring import IpCheck
@@ -419,13 +447,17 @@ class RemoteBackend(ApiClient):
     def purge_ip_checks(self, older_than_days):
         from sigma.schemas.monitoring import PurgeResult
 
-        data = self.request("DELETE", "/api/ip-checks/purge", params={"older_than_days": older_than_days})
+        data = self.request(
+            "DELETE", "/api/ip-checks/purge", params={"older_than_days": older_than_days}
+        )
         return PurgeResult.model_validate(data)
 
     def reachability_status(self, vps=None, verdict=None, include_inactive=False):
         from sigma.schemas.monitoring import ReachabilityStatus
 
-        params = {k: v for k, v in {"vps": vps, "verdict": verdict, "all": include_inactive}.items() if v}
+        params = {
+            k: v for k, v in {"vps": vps, "verdict": verdict, "all": include_inactive}.items() if v
+        }
         return self._get(list[ReachabilityStatus], "/api/ip-checks/status", params=params)
 
     def list_vps_events(self, vps=None, kind=None, limit=50):
@@ -455,12 +487,19 @@ def login(base: str, email: str, password: str, code_prompt: Callable[[], str]) 
             resp = http.post("/api/auth/login", json={"email": email, "password": password})
             body = resp.json() if resp.content else {}
             if resp.status_code == 200 and body.get("requires_totp"):
-                resp = http.post("/api/auth/login/totp", json={"totp_token": body["totp_token"], "code": code_prompt()})
+                resp = http.post(
+                    "/api/auth/login/totp",
+                    json={"totp_token": body["totp_token"], "code": code_prompt()},
+                )
                 body = resp.json() if resp.content else {}
         except httpx.TransportError as exc:
-            raise Unavailable(f"cannot reach the sigma server at {base}: {exc or type(exc).__name__}") from None
+            raise Unavailable(
+                f"cannot reach the sigma server at {base}: {exc or type(exc).__name__}"
+            ) from None
         except ValueError:
-            raise SigmaError(f"{base} did not answer like a sigma server (HTTP {resp.status_code})") from None
+            raise SigmaError(
+                f"{base} did not answer like a sigma server (HTTP {resp.status_code})"
+            ) from None
     if resp.status_code >= 400:
         err = error_from_body(resp.status_code, body)
         if isinstance(err, NotAuthenticated):

@@ -22,9 +22,13 @@ COLUMNS = (
 def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="What the key is for, e.g. agent-hk-exit-01."),
-    read_only: bool = typer.Option(False, "--read-only", help="Reads only, whatever the user's role."),
+    read_only: bool = typer.Option(
+        False, "--read-only", help="Reads only, whatever the user's role."
+    ),
     expires_in_days: int = typer.Option(None, "--expires-in-days", help="Expire after DAYS."),
-    user: str = typer.Option(None, "--user", help="(admin) create it for this user, e.g. an agent account."),
+    user: str = typer.Option(
+        None, "--user", help="(admin) create it for this user, e.g. an agent account."
+    ),
     fmt: str = FormatOption,
 ) -> None:
     """Create an API key. The secret is printed once (stdout); only its hash is stored.
@@ -35,7 +39,9 @@ def create(
     from sigma.schemas.common import validate
     from sigma.schemas.identity import ApiKeyCreate
 
-    data = validate(ApiKeyCreate, {"name": name, "read_only": read_only, "expires_in_days": expires_in_days})
+    data = validate(
+        ApiKeyCreate, {"name": name, "read_only": read_only, "expires_in_days": expires_in_days}
+    )
     key = state(ctx).backend.create_api_key(data, user)
     if fmt == "table":
         typer.echo(key.key)
@@ -62,7 +68,9 @@ def list_(
 
 
 @app.command("revoke")
-def revoke(ctx: typer.Context, ref: str = typer.Argument(..., help="Key id, id prefix, prefix or name.")) -> None:
+def revoke(
+    ctx: typer.Context, ref: str = typer.Argument(..., help="Key id, id prefix, prefix or name.")
+) -> None:
     """Revoke an API key: it stops working at once.
 
     Example: sigma api-key revoke 3f2a9c1b

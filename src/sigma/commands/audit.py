@@ -10,14 +10,19 @@ COLUMNS = (
     ("Time", lambda a: a["created_at"][:19].replace("T", " ")),
     ("Actor", lambda a: a["user_email"]),
     ("Action", lambda a: a["action"]),
-    ("Resource", lambda a: a["resource"] + (f" {a['resource_id'][:8]}" if a["resource_id"] else "")),
+    (
+        "Resource",
+        lambda a: a["resource"] + (f" {a['resource_id'][:8]}" if a["resource_id"] else ""),
+    ),
     ("Details", lambda a: _details(a["details"])),
 )
 
 
 def _details(details: dict) -> str:
     if "changes" in details:
-        return ", ".join(f"{k}: {v['from']!r} -> {v['to']!r}" for k, v in details["changes"].items())
+        return ", ".join(
+            f"{k}: {v['from']!r} -> {v['to']!r}" for k, v in details["changes"].items()
+        )
     return ", ".join(f"{k}={v}" for k, v in details.items())
 
 
@@ -43,9 +48,22 @@ def list_(
     from sigma.schemas.common import validate
     from sigma.schemas.identity import AuditFilter
 
-    raw = dict(resource=resource, resource_id=resource_id, user_id=user_id, action=action,
-               since=since, until=until, page=page, per_page=per_page)
+    raw = dict(
+        resource=resource,
+        resource_id=resource_id,
+        user_id=user_id,
+        action=action,
+        since=since,
+        until=until,
+        page=page,
+        per_page=per_page,
+    )
     f = validate(AuditFilter, {k: v for k, v in raw.items() if v is not None})
     result = state(ctx).backend.list_audit(f)
-    emit([a.model_dump(mode="json") for a in result.data], fmt, columns=COLUMNS, quiet=quiet,
-         footer=f"Page {result.page} ({result.total} entries)")
+    emit(
+        [a.model_dump(mode="json") for a in result.data],
+        fmt,
+        columns=COLUMNS,
+        quiet=quiet,
+        footer=f"Page {result.page} ({result.total} entries)",
+    )

@@ -49,7 +49,9 @@ class State:
         if self._backend is None:
             from sigma.config_file import light_remote
 
-            target = None if self._settings is not None else light_remote(self.config, local=self.local)
+            target = (
+                None if self._settings is not None else light_remote(self.config, local=self.local)
+            )
             if target is not None:
                 from sigma.client.remote import RemoteBackend
 

@@ -11,8 +11,15 @@ rate_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(rate_app, name="rate", help="Exchange rates used to convert costs.")
 
 O = typer.Option
-ByOption = O(None, "--by", help="Also break down by provider, country or purpose.", metavar="GROUPING")
-ConvertOption = O(None, "--convert-to", help="Convert the totals to this currency (needs exchange rates).", metavar="CUR")
+ByOption = O(
+    None, "--by", help="Also break down by provider, country or purpose.", metavar="GROUPING"
+)
+ConvertOption = O(
+    None,
+    "--convert-to",
+    help="Convert the totals to this currency (needs exchange rates).",
+    metavar="CUR",
+)
 ProviderOption = O(None, "--provider", help="Only this provider (id, prefix or name).")
 CountryOption = O(None, "--country", help="Only this country code.")
 RetiredOption = O(False, "--include-retired", help="Count retired VPS too.")
@@ -29,7 +36,10 @@ def _query(ctx: typer.Context, **raw: Any):
 
 
 def _rows(per_currency: list[dict[str, Any]], first: dict[str, str]) -> list[dict[str, Any]]:
-    return [{**first, "currency": c["currency"], "vps": c["vps_count"], "total": c["total_cost"]} for c in per_currency]
+    return [
+        {**first, "currency": c["currency"], "vps": c["vps_count"], "total": c["total_cost"]}
+        for c in per_currency
+    ]
 
 
 def _converted(c: dict[str, Any] | None) -> str:
@@ -47,7 +57,9 @@ def summary(
     convert_to: str = ConvertOption,
     provider: str = ProviderOption,
     country: str = CountryOption,
-    status: str = O(None, "--status", help="Only this status (retired VPS are left out otherwise)."),
+    status: str = O(
+        None, "--status", help="Only this status (retired VPS are left out otherwise)."
+    ),
     include_retired: bool = RetiredOption,
     fmt: str = FormatOption,
 ) -> None:
@@ -57,8 +69,15 @@ def summary(
     """
     from sigma.output import emit
 
-    q = _query(ctx, by=by, convert_to=convert_to, provider=provider, country=country, status=status,
-               include_retired=include_retired)
+    q = _query(
+        ctx,
+        by=by,
+        convert_to=convert_to,
+        provider=provider,
+        country=country,
+        status=status,
+        include_retired=include_retired,
+    )
     s = state(ctx).backend.cost_summary(q).model_dump(mode="json")
     if fmt != "table":
         emit(s, fmt)
@@ -72,11 +91,15 @@ def summary(
             rows += group_rows
     rows += _rows(s["per_currency"], {"group": "TOTAL"} if s["groups"] is not None else {})
     columns = ([("Group", lambda r: r.get("group", ""))] if s["groups"] is not None else []) + [
-        ("Currency", lambda r: r["currency"]), ("VPS", lambda r: r["vps"]), ("Monthly", lambda r: r["total"]),
+        ("Currency", lambda r: r["currency"]),
+        ("VPS", lambda r: r["vps"]),
+        ("Monthly", lambda r: r["total"]),
     ]
     if s["groups"] is not None and convert_to:
         columns.append((f"In {q.convert_to}", lambda r: r.get("converted", "")))
-    footer = f"Total: {_converted(s['converted_total'])} per month" if s["converted_total"] else None
+    footer = (
+        f"Total: {_converted(s['converted_total'])} per month" if s["converted_total"] else None
+    )
     emit(rows, "table", columns=columns, footer=footer)
 
 
@@ -97,8 +120,15 @@ def monthly(
     """
     from sigma.output import emit
 
-    q = _query(ctx, months=months, by=by, convert_to=convert_to, provider=provider, country=country,
-               include_retired=include_retired)
+    q = _query(
+        ctx,
+        months=months,
+        by=by,
+        convert_to=convert_to,
+        provider=provider,
+        country=country,
+        include_retired=include_retired,
+    )
     m = state(ctx).backend.cost_monthly(q).model_dump(mode="json")
     if fmt != "table":
         emit(m, fmt)
@@ -120,7 +150,11 @@ def monthly(
     columns = [("Month", lambda r: r["month"])]
     if by:
         columns.append(("Group", lambda r: r.get("group", "")))
-    columns += [("Currency", lambda r: r["currency"]), ("VPS", lambda r: r["vps"]), ("Cost", lambda r: r["total"])]
+    columns += [
+        ("Currency", lambda r: r["currency"]),
+        ("VPS", lambda r: r["vps"]),
+        ("Cost", lambda r: r["total"]),
+    ]
     if convert_to:
         columns.append((f"In {q.convert_to}", lambda r: r.get("converted", "")))
     emit(rows, "table", columns=columns, footer=None if rows else "no costs in these months")
@@ -140,9 +174,13 @@ RATE_COLUMNS = (
 @rate_app.command("set")
 def rate_set(
     ctx: typer.Context,
-    from_currency: str = typer.Argument(..., help="Currency converted from, e.g. EUR.", metavar="FROM"),
+    from_currency: str = typer.Argument(
+        ..., help="Currency converted from, e.g. EUR.", metavar="FROM"
+    ),
     to_currency: str = typer.Argument(..., help="Currency converted to, e.g. USD.", metavar="TO"),
-    rate: str = typer.Argument(..., help="How many TO for one FROM (exact decimal, up to 6 places)."),
+    rate: str = typer.Argument(
+        ..., help="How many TO for one FROM (exact decimal, up to 6 places)."
+    ),
 ) -> None:
     """Set (add or replace) the rate from one currency to another.
 
@@ -151,7 +189,10 @@ def rate_set(
     from sigma.schemas.common import validate
     from sigma.schemas.costs import ExchangeRateCreate
 
-    data = validate(ExchangeRateCreate, {"from_currency": from_currency, "to_currency": to_currency, "rate": rate})
+    data = validate(
+        ExchangeRateCreate,
+        {"from_currency": from_currency, "to_currency": to_currency, "rate": rate},
+    )
     r = state(ctx).backend.set_rate(data)
     done(f"1 {r.from_currency} = {r.rate:.6f} {r.to_currency}")
 

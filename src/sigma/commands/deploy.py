@@ -23,7 +23,8 @@ def _filter(ctx: typer.Context, specs: list[str]):
         key = key.strip().lower().replace("_", "-")
         if not sep or key not in FILTER_KEYS:
             raise InvalidInput(
-                f"filter: '{spec}' is not KEY=VALUE with KEY one of {', '.join(FILTER_KEYS)}", field="filter"
+                f"filter: '{spec}' is not KEY=VALUE with KEY one of {', '.join(FILTER_KEYS)}",
+                field="filter",
             )
         if key == "tag":
             values["tag"].append(value)
@@ -46,8 +47,12 @@ def _target(v, port: int | None):
     elif address is None:
         problem = "no IP address (other than internal ones) in the inventory"
     return Target(
-        name=v.hostname, address=address, ssh_port=v.ssh_port, port=port or v.node_exporter_port,
-        vps_id=str(v.id), problem=problem,
+        name=v.hostname,
+        address=address,
+        ssh_port=v.ssh_port,
+        port=port or v.node_exporter_port,
+        vps_id=str(v.id),
+        problem=problem,
     )
 
 
@@ -63,38 +68,91 @@ COLUMNS = (
 def _result(status: str):
     from rich.text import Text
 
-    style = {"changed": "yellow", "unchanged": "green", "failed": "bold red", "would change": "cyan"}
+    style = {
+        "changed": "yellow",
+        "unchanged": "green",
+        "failed": "bold red",
+        "would change": "cyan",
+    }
     return Text(status, style=style.get(status, ""))
 
 
 @app.command("node-exporter")
 def node_exporter(
     ctx: typer.Context,
-    refs: list[str] = typer.Argument(None, help="VPS ids, id prefixes or hostnames.", show_default=False),
+    refs: list[str] = typer.Argument(
+        None, help="VPS ids, id prefixes or hostnames.", show_default=False
+    ),
     filter_: list[str] = Opt(
-        None, "--filter", metavar="KEY=VALUE", help="Select VPS instead of naming them: KEY=VALUE with KEY one of "
+        None,
+        "--filter",
+        metavar="KEY=VALUE",
+        help="Select VPS instead of naming them: KEY=VALUE with KEY one of "
         "status, country, provider, purpose, tag, search, ip, expiring-within (repeatable; all must match; "
         "retired VPS are always left out).",
     ),
-    binary: str = Opt(None, "--binary", metavar="PATH", help="node_exporter binary to upload (else the Debian/Ubuntu package "
-                    "prometheus-node-exporter is installed with apt).", show_default=False),
-    sha256: str = Opt(None, "--sha256", metavar="HEX", help="Expected SHA-256 of --binary (e.g. from the release's sha256sums.txt).",
-                    show_default=False),
-    port: int = Opt(None, "--port", metavar="PORT", help="Listen port (default: each VPS's node_exporter_port); saved to the inventory.",
-                  show_default=False),
+    binary: str = Opt(
+        None,
+        "--binary",
+        metavar="PATH",
+        help="node_exporter binary to upload (else the Debian/Ubuntu package "
+        "prometheus-node-exporter is installed with apt).",
+        show_default=False,
+    ),
+    sha256: str = Opt(
+        None,
+        "--sha256",
+        metavar="HEX",
+        help="Expected SHA-256 of --binary (e.g. from the release's sha256sums.txt).",
+        show_default=False,
+    ),
+    port: int = Opt(
+        None,
+        "--port",
+        metavar="PORT",
+        help="Listen port (default: each VPS's node_exporter_port); saved to the inventory.",
+        show_default=False,
+    ),
     user: str = Opt("root", "--user", "-u", help="SSH user (sudo -n is used when it is not root)."),
-    identity: str = Opt(None, "--identity", "-i", metavar="PATH", help="Private key file (default: ssh-agent, then ~/.ssh/id_*).",
-                      show_default=False),
-    known_hosts: str = Opt(None, "--known-hosts", metavar="PATH", help="known_hosts file [default: ~/.ssh/known_hosts].",
-                         show_default=False),
-    accept_new: bool = Opt(False, "--accept-new", help="Trust and record the host key of hosts not yet in "
-                         "known_hosts (a changed key is always refused)."),
+    identity: str = Opt(
+        None,
+        "--identity",
+        "-i",
+        metavar="PATH",
+        help="Private key file (default: ssh-agent, then ~/.ssh/id_*).",
+        show_default=False,
+    ),
+    known_hosts: str = Opt(
+        None,
+        "--known-hosts",
+        metavar="PATH",
+        help="known_hosts file [default: ~/.ssh/known_hosts].",
+        show_default=False,
+    ),
+    accept_new: bool = Opt(
+        False,
+        "--accept-new",
+        help="Trust and record the host key of hosts not yet in "
+        "known_hosts (a changed key is always refused).",
+    ),
     parallel: int = Opt(8, "--parallel", "-j", help="Hosts deployed at the same time (1-64)."),
     timeout: float = Opt(20.0, "--timeout", help="SSH connect timeout in seconds."),
-    metrics_wait: float = Opt(15.0, "--metrics-wait", help="Seconds to wait for /metrics to answer after a (re)start."),
-    bin_path: str = Opt("/usr/local/bin/node_exporter", "--bin-path", help="Where --binary is installed on the host."),
-    unit_dir: str = Opt("/etc/systemd/system", "--unit-dir", help="Where node_exporter.service is written on the host."),
-    dry_run: bool = Opt(False, "--dry-run", help="Connect and show what would change; change nothing."),
+    metrics_wait: float = Opt(
+        15.0, "--metrics-wait", help="Seconds to wait for /metrics to answer after a (re)start."
+    ),
+    bin_path: str = Opt(
+        "/usr/local/bin/node_exporter",
+        "--bin-path",
+        help="Where --binary is installed on the host.",
+    ),
+    unit_dir: str = Opt(
+        "/etc/systemd/system",
+        "--unit-dir",
+        help="Where node_exporter.service is written on the host.",
+    ),
+    dry_run: bool = Opt(
+        False, "--dry-run", help="Connect and show what would change; change nothing."
+    ),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -114,7 +172,9 @@ def node_exporter(
 
     check_format(fmt)
     if bool(refs) == bool(filter_):
-        raise InvalidInput("give VPS references or --filter KEY=VALUE (one of the two)", field="refs")
+        raise InvalidInput(
+            "give VPS references or --filter KEY=VALUE (one of the two)", field="refs"
+        )
     if not 1 <= parallel <= 64:
         raise InvalidInput("parallel: must be between 1 and 64", field="parallel")
     if port is not None and not 1 <= port <= 65535:
@@ -136,9 +196,17 @@ def node_exporter(
 
     opts = prepare(
         Options(
-            ssh=SshOptions(user=user, identity=identity, known_hosts=known_hosts, accept_new=accept_new,
-                           record_new=not dry_run, timeout=timeout),
-            binary=binary, layout=Layout(binary=bin_path, unit_dir=unit_dir), dry_run=dry_run,
+            ssh=SshOptions(
+                user=user,
+                identity=identity,
+                known_hosts=known_hosts,
+                accept_new=accept_new,
+                record_new=not dry_run,
+                timeout=timeout,
+            ),
+            binary=binary,
+            layout=Layout(binary=bin_path, unit_dir=unit_dir),
+            dry_run=dry_run,
             metrics_wait=metrics_wait,
         ),
         sha256,
@@ -184,8 +252,13 @@ def _run(targets, opts, parallel, by_id, backend, quiet):
     from sigma.schemas.inventory import VpsUpdate
 
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        console=console(stderr=True), transient=True, disable=quiet,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console(stderr=True),
+        transient=True,
+        disable=quiet,
     )
     overall = progress.add_task("node_exporter", total=len(targets))
     tasks: dict[str, Any] = {}
@@ -209,7 +282,9 @@ def _run(targets, opts, parallel, by_id, backend, quiet):
         if v.monitoring_enabled and v.node_exporter_port == res.port:
             return
         try:
-            backend.update_vps(v.id, VpsUpdate(monitoring_enabled=True, node_exporter_port=res.port))
+            backend.update_vps(
+                v.id, VpsUpdate(monitoring_enabled=True, node_exporter_port=res.port)
+            )
         except SigmaError as exc:
             res.status = FAILED
             res.reason = f"deployed, but the inventory update failed: {exc.message}"
@@ -218,4 +293,6 @@ def _run(targets, opts, parallel, by_id, backend, quiet):
         res.status = CHANGED
 
     with progress:
-        return deploy_many(targets, opts, parallel=parallel, on_start=on_start, on_step=on_step, on_done=on_done)
+        return deploy_many(
+            targets, opts, parallel=parallel, on_start=on_start, on_step=on_step, on_done=on_done
+        )

@@ -11,7 +11,10 @@ from sigma.commands.common import done, state
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 OutputOption = typer.Option(
-    None, "--output", "-o", help="Write to FILE atomically (unchanged file left alone) instead of stdout.",
+    None,
+    "--output",
+    "-o",
+    help="Write to FILE atomically (unchanged file left alone) instead of stdout.",
     metavar="FILE",
 )
 
@@ -41,7 +44,9 @@ def prometheus(
     ctx: typer.Context,
     output: str = OutputOption,
     address_label: str = typer.Option(
-        None, "--address-label", help="Scrape the first IP with this label (default: first non-internal IP).",
+        None,
+        "--address-label",
+        help="Scrape the first IP with this label (default: first non-internal IP).",
         metavar="LABEL",
     ),
 ) -> None:
@@ -59,8 +64,12 @@ def prometheus(
 @app.command("ansible")
 def ansible(
     ctx: typer.Context,
-    list_: bool = typer.Option(False, "--list", help="The whole inventory (groups and _meta.hostvars)."),
-    host: str = typer.Option(None, "--host", help="The variables of one host ({} when unknown).", metavar="NAME"),
+    list_: bool = typer.Option(
+        False, "--list", help="The whole inventory (groups and _meta.hostvars)."
+    ),
+    host: str = typer.Option(
+        None, "--host", help="The variables of one host ({} when unknown).", metavar="NAME"
+    ),
     output: str = OutputOption,
 ) -> None:
     """Ansible dynamic inventory, in the inventory-script protocol.
@@ -98,7 +107,13 @@ def _file_format(fmt: str | None, output: str | None) -> str:
 @app.command("vps")
 def vps(
     ctx: typer.Context,
-    fmt: str = typer.Option(None, "--format", "-f", help="csv, json or yaml [default: from -o's extension, else json].", metavar="FORMAT"),
+    fmt: str = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="csv, json or yaml [default: from -o's extension, else json].",
+        metavar="FORMAT",
+    ),
     output: str = OutputOption,
 ) -> None:
     """Export every VPS; `sigma import vps` reads the file back identically.
@@ -113,7 +128,13 @@ def vps(
 @app.command("providers")
 def providers(
     ctx: typer.Context,
-    fmt: str = typer.Option(None, "--format", "-f", help="csv, json or yaml [default: from -o's extension, else json].", metavar="FORMAT"),
+    fmt: str = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="csv, json or yaml [default: from -o's extension, else json].",
+        metavar="FORMAT",
+    ),
     output: str = OutputOption,
 ) -> None:
     """Export every provider; `sigma import providers` reads the file back identically.
@@ -136,7 +157,7 @@ def ansible_inventory_main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="sigma-ansible-inventory",
         description="Ansible dynamic inventory from sigma. "
-        "Example: ansible-inventory -i \"$(command -v sigma-ansible-inventory)\" --list",
+        'Example: ansible-inventory -i "$(command -v sigma-ansible-inventory)" --list',
     )
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--list", action="store_true", help="the whole inventory")
@@ -151,7 +172,11 @@ def ansible_inventory_main(argv: list[str] | None = None) -> None:
         from sigma.settings import load_settings
 
         backend = get_backend(load_settings())
-        data = backend.ansible_host(args.host) if args.host is not None else backend.ansible_inventory()
+        data = (
+            backend.ansible_host(args.host)
+            if args.host is not None
+            else backend.ansible_inventory()
+        )
     except SigmaError as exc:
         sys.stderr.write(f"sigma-ansible-inventory: {exc.message}\n")
         sys.exit(exc.exit_code)

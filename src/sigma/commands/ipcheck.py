@@ -10,7 +10,13 @@ from sigma.commands.common import FormatOption, QuietOption, confirm_or_yes, don
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 O = typer.Option  # noqa: E741
 
-VERDICT_STYLE = {"ok": "green", "degraded": "yellow", "blocked": "bold red", "down": "red", "unknown": "dim"}
+VERDICT_STYLE = {
+    "ok": "green",
+    "degraded": "yellow",
+    "blocked": "bold red",
+    "down": "red",
+    "unknown": "dim",
+}
 STATE_STYLE = {"ok": "green", "partial": "yellow", "fail": "red", "stale": "dim"}
 
 
@@ -70,20 +76,36 @@ def list_(
     from sigma.schemas.monitoring import IpCheckFilter
 
     check_format(fmt)
-    values = dict(vps_id=_vps_id(ctx, vps), ip=ip, source=source, check_type=check_type, success=success,
-                  page=page, per_page=per_page)
+    values = dict(
+        vps_id=_vps_id(ctx, vps),
+        ip=ip,
+        source=source,
+        check_type=check_type,
+        success=success,
+        page=page,
+        per_page=per_page,
+    )
     f = validate(IpCheckFilter, {k: v for k, v in values.items() if v is not None})
     result = state(ctx).backend.list_ip_checks(f)
     rows = [c.model_dump(mode="json") for c in result.data]
     if fmt == "table" and not quiet:
         _hostnames(ctx, rows)
     pages = max(1, -(-result.total // result.per_page))
-    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=f"Page {result.page} of {pages} ({result.total} total)")
+    emit(
+        rows,
+        fmt,
+        columns=COLUMNS,
+        quiet=quiet,
+        footer=f"Page {result.page} of {pages} ({result.total} total)",
+    )
 
 
 @app.command("show")
-def show(ctx: typer.Context, check_id: str = typer.Argument(..., help="Check id (UUID)."),
-         fmt: str = FormatOption) -> None:
+def show(
+    ctx: typer.Context,
+    check_id: str = typer.Argument(..., help="Check id (UUID)."),
+    fmt: str = FormatOption,
+) -> None:
     """Show one IP check.
 
     Example: sigma ip-check show 0b6f1c2e-5d7a-4f3e-9a1b-2c3d4e5f6a7b
@@ -101,7 +123,11 @@ def add(
     ctx: typer.Context,
     vps: str = O(..., "--vps", "--vps-id", help="VPS id, prefix or hostname."),
     ip: str = O(..., "--ip", help="The IP address checked."),
-    success: bool = O(False, "--success/--fail", help="The check succeeded (--success) or failed (--fail, default)."),
+    success: bool = O(
+        False,
+        "--success/--fail",
+        help="The check succeeded (--success) or failed (--fail, default).",
+    ),
     check_type: str = O("icmp", "--check-type", "--type", help="icmp, tcp or http."),
     source: str = O("", "--source", help="Where it was checked from, e.g. cn-beijing."),
     latency_ms: int = O(None, "--latency-ms", help="Round trip in milliseconds."),
@@ -116,21 +142,34 @@ def add(
     from sigma.schemas.common import validate
     from sigma.schemas.monitoring import IpCheckCreate
 
-    data = validate(IpCheckCreate, {"vps_id": _vps_id(ctx, vps), "ip": ip, "success": success,
-                                    "check_type": check_type, "source": source, "latency_ms": latency_ms})
+    data = validate(
+        IpCheckCreate,
+        {
+            "vps_id": _vps_id(ctx, vps),
+            "ip": ip,
+            "success": success,
+            "check_type": check_type,
+            "source": source,
+            "latency_ms": latency_ms,
+        },
+    )
     c = state(ctx).backend.create_ip_check(data).model_dump(mode="json")
     if quiet or fmt != "table":
         emit(c, fmt, quiet=quiet)
     else:
-        done(f"Recorded check {c['id']} - {c['check_type']} {c['ip']} from {c['source'] or '-'} -> "
-             f"{'ok' if c['success'] else 'FAIL'}")
+        done(
+            f"Recorded check {c['id']} - {c['check_type']} {c['ip']} from {c['source'] or '-'} -> "
+            f"{'ok' if c['success'] else 'FAIL'}"
+        )
 
 
 app.command("create", hidden=True)(add)
 
 
 @app.command("rm")
-def rm(ctx: typer.Context, check_ids: list[str] = typer.Argument(..., help="Check ids (UUID).")) -> None:
+def rm(
+    ctx: typer.Context, check_ids: list[str] = typer.Argument(..., help="Check ids (UUID).")
+) -> None:
     """Delete IP checks.
 
     Example: sigma ip-check rm 0b6f1c2e-5d7a-4f3e-9a1b-2c3d4e5f6a7b
@@ -157,25 +196,39 @@ def summary(
     """
     from sigma.output import emit
 
-    rows = [s.model_dump(mode="json") for s in state(ctx).backend.ip_check_summary(_vps_id(ctx, vps))]
+    rows = [
+        s.model_dump(mode="json") for s in state(ctx).backend.ip_check_summary(_vps_id(ctx, vps))
+    ]
     if fmt == "table" and not quiet:
         _hostnames(ctx, rows)
-    emit(rows, fmt, quiet=quiet, columns=(
-        ("VPS", lambda s: s.get("_hostname") or s["vps_id"][:8]),
-        ("IP", lambda s: s["ip"]),
-        ("Total", lambda s: s["total_checks"]),
-        ("Success", lambda s: f"{s['success_count']}/{s['total_checks']}"),
-        ("Rate", lambda s: f"{s['success_rate']:.1f}%"),
-        ("Avg Lat", lambda s: f"{s['avg_latency_ms']:.1f}ms" if s["avg_latency_ms"] is not None else "-"),
-        ("Last", lambda s: _result(s["last_success"])),
-        ("Last Check", lambda s: s["last_check"]),
-    ))
+    emit(
+        rows,
+        fmt,
+        quiet=quiet,
+        columns=(
+            ("VPS", lambda s: s.get("_hostname") or s["vps_id"][:8]),
+            ("IP", lambda s: s["ip"]),
+            ("Total", lambda s: s["total_checks"]),
+            ("Success", lambda s: f"{s['success_count']}/{s['total_checks']}"),
+            ("Rate", lambda s: f"{s['success_rate']:.1f}%"),
+            (
+                "Avg Lat",
+                lambda s: (
+                    f"{s['avg_latency_ms']:.1f}ms" if s["avg_latency_ms"] is not None else "-"
+                ),
+            ),
+            ("Last", lambda s: _result(s["last_success"])),
+            ("Last Check", lambda s: s["last_check"]),
+        ),
+    )
 
 
 @app.command("purge")
 def purge(
     ctx: typer.Context,
-    older_than_days: int = O(..., "--older-than-days", help="Delete checks older than this many days."),
+    older_than_days: int = O(
+        ..., "--older-than-days", help="Delete checks older than this many days."
+    ),
     yes: bool = O(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete old checks.
@@ -208,7 +261,10 @@ def status(
     from sigma.output import check_format, emit
 
     check_format(fmt)
-    rows = [r.model_dump(mode="json") for r in state(ctx).backend.reachability_status(vps, verdict, all_)]
+    rows = [
+        r.model_dump(mode="json")
+        for r in state(ctx).backend.reachability_status(vps, verdict, all_)
+    ]
     sources: list[str] = []
     for r in rows:
         for s in r["sources"]:
@@ -245,7 +301,9 @@ def _cell(source: str):
         s = r["sources"].get(source)
         if s is None:
             return Text("-", style="dim")
-        text = {"ok": "ok", "partial": "partial", "fail": f"FAIL x{s['fails']}", "stale": "stale"}[s["state"]]
+        text = {"ok": "ok", "partial": "partial", "fail": f"FAIL x{s['fails']}", "stale": "stale"}[
+            s["state"]
+        ]
         if s["state"] in ("ok", "partial") and s.get("latency_ms") is not None:
             text += f" {s['latency_ms']}ms"
         return Text(text, style=STATE_STYLE.get(s["state"], ""))

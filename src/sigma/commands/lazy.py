@@ -51,8 +51,9 @@ class LazyGroup(TyperGroup):
         rows = []
         for name in self.list_commands(ctx):
             lazy = self.LAZY.get(name)
-            cmd = self.commands.get(name) or click.Command(name, help=lazy.help if lazy else "",
-                                                            hidden=lazy.hidden if lazy else False)
+            cmd = self.commands.get(name) or click.Command(
+                name, help=lazy.help if lazy else "", hidden=lazy.hidden if lazy else False
+            )
             if not cmd.hidden:
                 rows.append((name, cmd))
         if rows:
@@ -70,7 +71,11 @@ class LazyGroup(TyperGroup):
             if args and "Did you mean" not in exc.message:
                 from difflib import get_close_matches
 
-                visible = [n for n in self.list_commands(ctx) if not (n in self.LAZY and self.LAZY[n].hidden)]
+                visible = [
+                    n
+                    for n in self.list_commands(ctx)
+                    if not (n in self.LAZY and self.LAZY[n].hidden)
+                ]
                 matches = get_close_matches(args[0], visible)
                 if matches:
                     exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(repr(m) for m in matches)}?"

@@ -18,7 +18,9 @@ COLUMNS = (
 @app.command("run")
 def run(
     ctx: typer.Context,
-    dry_run: bool = typer.Option(False, "--dry-run", help="List the notices that are due; send nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List the notices that are due; send nothing."
+    ),
     fmt: str = FormatOption,
 ) -> None:
     """Send the expiry notices due now over Telegram and/or the webhook, each at most once
@@ -37,6 +39,10 @@ def run(
     if dry_run:
         done(f"Dry run ({channels}): {len(rows)} notice(s) due, {report.already_sent} already sent")
         return
-    done(f"{report.sent} sent, {report.failed} failed, {report.already_sent} already sent ({channels})")
+    done(
+        f"{report.sent} sent, {report.failed} failed, {report.already_sent} already sent ({channels})"
+    )
     if report.failed:
-        raise SigmaError(f"{report.failed} notice(s) could not be sent; they will be retried on the next run")
+        raise SigmaError(
+            f"{report.failed} notice(s) could not be sent; they will be retried on the next run"
+        )

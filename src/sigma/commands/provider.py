@@ -26,12 +26,16 @@ def _fields(**values: Any) -> dict[str, Any]:
 @app.command("add")
 def add(
     ctx: typer.Context,
-    name: str = typer.Argument(None, help="Provider name (unique, case-insensitive).", show_default=False),
+    name: str = typer.Argument(
+        None, help="Provider name (unique, case-insensitive).", show_default=False
+    ),
     name_opt: str = typer.Option(None, "--name", hidden=True),
     country: str = typer.Option(None, "--country", help="Two-letter country code, e.g. US."),
     website: str = typer.Option(None, "--website", help="http(s) URL of the provider's site."),
     panel_url: str = typer.Option(None, "--panel-url", help="URL of the customer panel."),
-    api_supported: bool = typer.Option(None, "--api-supported/--no-api-supported", help="The provider has an API."),
+    api_supported: bool = typer.Option(
+        None, "--api-supported/--no-api-supported", help="The provider has an API."
+    ),
     rating: str = typer.Option(None, "--rating", help="Your rating, 1 to 5."),
     notes: str = typer.Option(None, "--notes", help="Free text."),
     fmt: str = FormatOption,
@@ -48,9 +52,14 @@ def add(
     data = validate(
         ProviderCreate,
         _fields(
-            country=country, website=website, panel_url=panel_url,
-            api_supported=api_supported, rating=rating, notes=notes,
-        ) | {"name": name if name is not None else name_opt},
+            country=country,
+            website=website,
+            panel_url=panel_url,
+            api_supported=api_supported,
+            rating=rating,
+            notes=notes,
+        )
+        | {"name": name if name is not None else name_opt},
     )
     p = state(ctx).backend.create_provider(data).model_dump(mode="json")
     if quiet or fmt != "table":
@@ -136,8 +145,12 @@ def edit(
     from sigma.schemas.inventory import ProviderUpdate
 
     values = _fields(
-        name=name, country=country, website=website, panel_url=panel_url,
-        api_supported=api_supported, notes=notes,
+        name=name,
+        country=country,
+        website=website,
+        panel_url=panel_url,
+        api_supported=api_supported,
+        notes=notes,
     )
     if rating is not None:
         values["rating"] = rating or None

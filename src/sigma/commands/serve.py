@@ -53,7 +53,9 @@ def serve(
     from sigma.settings import PLACEHOLDER_SECRETS, redact_url
 
     settings = state(ctx).settings
-    if not _is_loopback(host) and (settings.jwt_secret in PLACEHOLDER_SECRETS or len(settings.jwt_secret) < 16):
+    if not _is_loopback(host) and (
+        settings.jwt_secret in PLACEHOLDER_SECRETS or len(settings.jwt_secret) < 16
+    ):
         raise InvalidInput(
             f"refusing to serve on {host} without a real JWT secret: set SIGMA_JWT_SECRET "
             "(at least 16 random characters), or listen on 127.0.0.1",
@@ -77,10 +79,18 @@ def serve(
     os.environ["SIGMA_DATABASE_URL"] = url
     if not settings.jwt_secret:
         os.environ["SIGMA_JWT_SECRET"] = _jwt_secret_file()
-    typer.echo(f"sigma serve on http://{host}:{port} ({redact_url(url)}, {workers} worker(s))", err=True)
+    typer.echo(
+        f"sigma serve on http://{host}:{port} ({redact_url(url)}, {workers} worker(s))", err=True
+    )
     import uvicorn
 
     uvicorn.run(
-        "sigma.server.app:factory", factory=True, host=host, port=port, workers=workers,
-        log_level=log_level, proxy_headers=False, server_header=False,  # trusted_proxies: in the app
+        "sigma.server.app:factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=False,
+        server_header=False,  # trusted_proxies: in the app
     )

@@ -7,10 +7,16 @@ from sigma.commands.common import done, state
 
 def login(
     ctx: typer.Context,
-    url: str = typer.Argument(None, help="Server URL, e.g. https://sigma.example.com (default: the configured server)."),
+    url: str = typer.Argument(
+        None, help="Server URL, e.g. https://sigma.example.com (default: the configured server)."
+    ),
     email: str = typer.Option(None, "--email", "-u", help="Your email (prompted if missing)."),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
-    api_key: str = typer.Option(None, "--api-key", help="Log in with an API key instead of a password."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input."
+    ),
+    api_key: str = typer.Option(
+        None, "--api-key", help="Log in with an API key instead of a password."
+    ),
 ) -> None:
     """Log in to a sigma server; later commands then run against it.
 
@@ -28,7 +34,9 @@ def login(
     st = state(ctx)
     url = url or st.flags.get("server") or st.settings.server
     if not url:
-        raise InvalidInput("give the server URL: sigma login https://sigma.example.com", field="url")
+        raise InvalidInput(
+            "give the server URL: sigma login https://sigma.example.com", field="url"
+        )
     base = remote.server_base(url)
     if api_key:
         with remote.make_client(base, {"X-Api-Key": api_key}) as http:
@@ -53,7 +61,11 @@ def login(
 
 def logout(
     ctx: typer.Context,
-    all_sessions: bool = typer.Option(False, "--all", help="Also sign out every other session of your user (every token issued so far)."),
+    all_sessions: bool = typer.Option(
+        False,
+        "--all",
+        help="Also sign out every other session of your user (every token issued so far).",
+    ),
 ) -> None:
     """Forget the token for the configured server and leave remote mode.
 

@@ -85,8 +85,11 @@ def list_(
     check_format(fmt)
     backend = state(ctx).backend
     values: dict[str, Any] = {
-        k: v for k, v in dict(status=status, priority=priority, assigned_to=assigned_to,
-                              page=page, per_page=per_page).items() if v is not None
+        k: v
+        for k, v in dict(
+            status=status, priority=priority, assigned_to=assigned_to, page=page, per_page=per_page
+        ).items()
+        if v is not None
     }
     values.update({k: v for k, v in _link_ids(ctx, vps, provider).items() if v})
     result = backend.list_tickets(validate(TicketFilter, values))
@@ -99,7 +102,13 @@ def list_(
         for r in rows:
             r["_vps"] = names.get(r["vps_id"] or "", "")
     pages = max(1, -(-result.total // result.per_page))
-    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=f"Page {result.page} of {pages} ({result.total} total)")
+    emit(
+        rows,
+        fmt,
+        columns=COLUMNS,
+        quiet=quiet,
+        footer=f"Page {result.page} of {pages} ({result.total} total)",
+    )
 
 
 @app.command("open")
@@ -189,8 +198,11 @@ def edit(
     from sigma.schemas.tickets import TicketUpdate
 
     values: dict[str, Any] = {
-        k: v for k, v in dict(title=title, description=description, priority=priority,
-                              status=status).items() if v is not None
+        k: v
+        for k, v in dict(
+            title=title, description=description, priority=priority, status=status
+        ).items()
+        if v is not None
     }
     if assign is not None:
         values["assigned_to"] = assign or None
@@ -279,7 +291,9 @@ def rm(
     """
     backend = state(ctx).backend
     targets = [backend.get_ticket(r) for r in refs]
-    confirm_or_yes(f"Delete ticket(s) {', '.join(repr(t.title) for t in targets)} and their comments?", yes)
+    confirm_or_yes(
+        f"Delete ticket(s) {', '.join(repr(t.title) for t in targets)} and their comments?", yes
+    )
     for t in targets:
         backend.delete_ticket(t.id)
         done(f"Deleted ticket {t.id} ({t.title})")

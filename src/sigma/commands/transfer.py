@@ -22,12 +22,18 @@ def _read(path: str) -> str:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             return fh.read()
     except OSError as exc:
-        raise InvalidInput(f"file: cannot read {path}: {exc.strerror or exc}", field="file") from None
+        raise InvalidInput(
+            f"file: cannot read {path}: {exc.strerror or exc}", field="file"
+        ) from None
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"file: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})", field="file") from None
+        raise InvalidInput(
+            f"file: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})", field="file"
+        ) from None
 
 
-def _run(ctx: typer.Context, kind: str, path: str, fmt: str | None, dry_run: bool, as_json: bool) -> None:
+def _run(
+    ctx: typer.Context, kind: str, path: str, fmt: str | None, dry_run: bool, as_json: bool
+) -> None:
     from sigma.errors import InvalidInput
     from sigma.formats import guess_file_format
 
@@ -45,8 +51,10 @@ def _run(ctx: typer.Context, kind: str, path: str, fmt: str | None, dry_run: boo
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     noun = "VPS" if kind == "vps" else "providers"
     prefix = "Dry run, nothing written: would import" if dry_run else "Imported"
-    done(f"{prefix} {report.imported} {noun} ({report.created} created, {report.updated} updated, "
-         f"{report.unchanged} unchanged) from {report.total} records in {path}")
+    done(
+        f"{prefix} {report.imported} {noun} ({report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged) from {report.total} records in {path}"
+    )
 
 
 def _report_errors(details: Any) -> None:
@@ -82,8 +90,14 @@ class _progress:
 
         from sigma.output import console
 
-        self.bar = Progress(TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=console(stderr=True), transient=True)
+        self.bar = Progress(
+            TextColumn("{task.description:<11}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console(stderr=True),
+            transient=True,
+        )
         self.bar.start()
         return self.update
 
@@ -97,15 +111,25 @@ class _progress:
             self.bar.stop()
 
 
-FormatOpt = typer.Option(None, "--format", "-f", help="csv, json or yaml [default: from the file's extension].", metavar="FORMAT")
-DryRunOpt = typer.Option(False, "--dry-run", help="Validate and report what would change; write nothing.")
+FormatOpt = typer.Option(
+    None,
+    "--format",
+    "-f",
+    help="csv, json or yaml [default: from the file's extension].",
+    metavar="FORMAT",
+)
+DryRunOpt = typer.Option(
+    False, "--dry-run", help="Validate and report what would change; write nothing."
+)
 JsonOpt = typer.Option(False, "--json", help="Print the import report as JSON on stdout.")
 
 
 @app.command("vps")
 def import_vps(
     ctx: typer.Context,
-    file: str = typer.Argument(..., help="File written by `sigma export vps` (or the original's export); - for stdin."),
+    file: str = typer.Argument(
+        ..., help="File written by `sigma export vps` (or the original's export); - for stdin."
+    ),
     fmt: str = FormatOpt,
     dry_run: bool = DryRunOpt,
     as_json: bool = JsonOpt,

@@ -27,7 +27,9 @@ def add(
     email: str = typer.Argument(..., help="Email (the login)."),
     role: str = typer.Option("readonly", "--role", help="admin, operator, readonly or agent."),
     name: str = typer.Option("", "--name", help="Display name."),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from stdin."
+    ),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -48,8 +50,16 @@ def add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         generated = password = secrets.token_urlsafe(12)
-    data = validate(UserCreate, {"email": email, "role": role, "name": name, "password": password,
-                                 "force_password_change": generated is not None})
+    data = validate(
+        UserCreate,
+        {
+            "email": email,
+            "role": role,
+            "name": name,
+            "password": password,
+            "force_password_change": generated is not None,
+        },
+    )
     user = state(ctx).backend.create_user(data).model_dump(mode="json")
     if quiet or fmt != "table":
         emit(user, fmt, quiet=quiet)
@@ -75,13 +85,22 @@ def list_(
     from sigma.output import emit
 
     result = state(ctx).backend.list_users(role, page, per_page)
-    emit([u.model_dump(mode="json") for u in result.data], fmt, columns=COLUMNS, quiet=quiet,
-         footer=f"{result.total} users")
+    emit(
+        [u.model_dump(mode="json") for u in result.data],
+        fmt,
+        columns=COLUMNS,
+        quiet=quiet,
+        footer=f"{result.total} users",
+    )
 
 
 @app.command("show")
-def show(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, prefix or email."),
-         fmt: str = FormatOption, quiet: bool = QuietOption) -> None:
+def show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="User id, prefix or email."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
     """Show one user.
 
     Example: sigma user show ops@example.com
@@ -100,8 +119,11 @@ def _update(ctx: typer.Context, ref: str, values: dict, message: str) -> None:
 
 
 @app.command("set-role")
-def set_role(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, prefix or email."),
-             role: str = typer.Argument(..., help="admin, operator, readonly or agent.")) -> None:
+def set_role(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="User id, prefix or email."),
+    role: str = typer.Argument(..., help="admin, operator, readonly or agent."),
+) -> None:
     """Change a user's role.
 
     Example: sigma user set-role ops@example.com admin
@@ -110,7 +132,9 @@ def set_role(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, p
 
 
 @app.command("disable")
-def disable(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, prefix or email.")) -> None:
+def disable(
+    ctx: typer.Context, ref: str = typer.Argument(..., help="User id, prefix or email.")
+) -> None:
     """Disable a user: their tokens and API keys stop working at once.
 
     Example: sigma user disable old@example.com
@@ -119,7 +143,9 @@ def disable(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, pr
 
 
 @app.command("enable")
-def enable(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, prefix or email.")) -> None:
+def enable(
+    ctx: typer.Context, ref: str = typer.Argument(..., help="User id, prefix or email.")
+) -> None:
     """Re-enable a disabled user.
 
     Example: sigma user enable old@example.com
@@ -128,7 +154,9 @@ def enable(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, pre
 
 
 @app.command("reset-mfa")
-def reset_mfa(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, prefix or email.")) -> None:
+def reset_mfa(
+    ctx: typer.Context, ref: str = typer.Argument(..., help="User id, prefix or email.")
+) -> None:
     """Turn off a user's MFA (lost phone).
 
     Example: sigma user reset-mfa ops@example.com
@@ -137,8 +165,11 @@ def reset_mfa(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, 
 
 
 @app.command("rm")
-def rm(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, prefix or email."),
-       yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")) -> None:
+def rm(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="User id, prefix or email."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+) -> None:
     """Delete a user.
 
     Example: sigma user rm old@example.com --yes
@@ -154,7 +185,11 @@ def rm(ctx: typer.Context, ref: str = typer.Argument(..., help="User id, prefix 
 def passwd(
     ctx: typer.Context,
     ref: str = typer.Argument(None, help="(admin) another user's id or email; default: yourself."),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read current and new password from stdin, one per line (for yourself) or the new one (for another user)."),
+    password_stdin: bool = typer.Option(
+        False,
+        "--password-stdin",
+        help="Read current and new password from stdin, one per line (for yourself) or the new one (for another user).",
+    ),
 ) -> None:
     """Change your password (remote), or set another user's password (admin).
 
@@ -169,10 +204,18 @@ def passwd(
     read = (lambda _p: sys.stdin.readline().rstrip("\n")) if password_stdin else None
     if ref:
         new = read("New password") if read else _new_password("New password")
-        _update(ctx, ref, {"password": new, "force_password_change": True},
-                "Password set for {email}; they must change it at next login")
+        _update(
+            ctx,
+            ref,
+            {"password": new, "force_password_change": True},
+            "Password set for {email}; they must change it at next login",
+        )
         return
-    current = read("Current") if read else typer.prompt("Current password", hide_input=True, err=True)
+    current = (
+        read("Current") if read else typer.prompt("Current password", hide_input=True, err=True)
+    )
     new = read("New") if read else _new_password("New password")
-    user = backend.change_password(validate(ChangePassword, {"current_password": current, "new_password": new}))
+    user = backend.change_password(
+        validate(ChangePassword, {"current_password": current, "new_password": new})
+    )
     done(f"Password changed for {user.email}")

@@ -11,7 +11,9 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 # -------------------------------------------------------------- shared options
 
 O = typer.Option
-IP_HELP = "IP address, optionally with a label: 1.2.3.4=china-telecom, 2001:db8::1=overseas. Repeatable."
+IP_HELP = (
+    "IP address, optionally with a label: 1.2.3.4=china-telecom, 2001:db8::1=overseas. Repeatable."
+)
 
 
 def _ip_spec(spec: str) -> dict[str, str]:
@@ -101,7 +103,13 @@ def _ips(entries: list[dict[str, str]]) -> str:
 def _status(status: str):
     from sigma.output import Styled
 
-    style = {"active": "green", "provisioning": "cyan", "retiring": "yellow", "retired": "dim", "suspended": "red"}
+    style = {
+        "active": "green",
+        "provisioning": "cyan",
+        "retiring": "yellow",
+        "retired": "dim",
+        "suspended": "red",
+    }
     return Styled(status, style.get(status, ""))
 
 
@@ -145,18 +153,28 @@ def add(
     ram_mb: str = O(None, "--ram-mb", help="RAM in MB."),
     disk_gb: str = O(None, "--disk-gb", help="Disk in GB."),
     bandwidth_tb: str = O(None, "--bandwidth-tb", help="Monthly traffic in TB, e.g. 2.5."),
-    cost_monthly: str = O(None, "--cost", "--cost-monthly", help="Monthly cost, exact decimal, e.g. 15.99."),
+    cost_monthly: str = O(
+        None, "--cost", "--cost-monthly", help="Monthly cost, exact decimal, e.g. 15.99."
+    ),
     currency: str = O(None, "--currency", help="Three-letter currency code [default: USD]."),
     status: str = O(None, "--status", help="provisioning, active, retiring, retired or suspended."),
-    purpose: str = O(None, "--purpose", help="vpn-exit, vpn-relay, vpn-entry, monitor, management or other."),
+    purpose: str = O(
+        None, "--purpose", help="vpn-exit, vpn-relay, vpn-entry, monitor, management or other."
+    ),
     vpn_protocol: str = O(None, "--vpn-protocol", help="e.g. wireguard, xray."),
     tag: list[str] = O(None, "--tag", help="Tag (repeatable)."),
     purchase_date: str = O(None, "--purchase-date", help="YYYY-MM-DD."),
     expire_date: str = O(None, "--expire-date", help="YYYY-MM-DD."),
-    monitoring: bool = O(None, "--monitoring/--no-monitoring", help="Scrape with Prometheus [default: on]."),
+    monitoring: bool = O(
+        None, "--monitoring/--no-monitoring", help="Scrape with Prometheus [default: on]."
+    ),
     monitoring_enabled: str = O(None, "--monitoring-enabled", hidden=True),
-    node_exporter_port: str = O(None, "--node-exporter-port", help="node_exporter port [default: 9100]."),
-    extra: list[str] = O(None, "--extra", help="KEY=VALUE stored in extra (VALUE parsed as JSON if it is)."),
+    node_exporter_port: str = O(
+        None, "--node-exporter-port", help="node_exporter port [default: 9100]."
+    ),
+    extra: list[str] = O(
+        None, "--extra", help="KEY=VALUE stored in extra (VALUE parsed as JSON if it is)."
+    ),
     notes: str = O(None, "--notes", help="Free text."),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
@@ -171,12 +189,29 @@ def add(
     from sigma.schemas.inventory import VpsCreate
 
     values = _values(
-        ctx, provider=provider, alias=alias, ip_addresses=ip, ssh_port=ssh_port, country=country,
-        city=city, dc_name=dc_name, cpu_cores=cpu_cores, ram_mb=ram_mb, disk_gb=disk_gb,
-        bandwidth_tb=bandwidth_tb, cost_monthly=cost_monthly, currency=currency, status=status,
-        purpose=purpose, vpn_protocol=vpn_protocol, tags=tag, purchase_date=purchase_date,
-        expire_date=expire_date, monitoring_enabled=monitoring,
-        monitoring_enabled_str=monitoring_enabled, node_exporter_port=node_exporter_port,
+        ctx,
+        provider=provider,
+        alias=alias,
+        ip_addresses=ip,
+        ssh_port=ssh_port,
+        country=country,
+        city=city,
+        dc_name=dc_name,
+        cpu_cores=cpu_cores,
+        ram_mb=ram_mb,
+        disk_gb=disk_gb,
+        bandwidth_tb=bandwidth_tb,
+        cost_monthly=cost_monthly,
+        currency=currency,
+        status=status,
+        purpose=purpose,
+        vpn_protocol=vpn_protocol,
+        tags=tag,
+        purchase_date=purchase_date,
+        expire_date=expire_date,
+        monitoring_enabled=monitoring,
+        monitoring_enabled_str=monitoring_enabled,
+        node_exporter_port=node_exporter_port,
         notes=notes,
     )
     if extra:
@@ -198,14 +233,29 @@ def list_(
     ctx: typer.Context,
     status: str = O(None, "--status", help="Only this status."),
     country: str = O(None, "--country", help="Only this country code."),
-    provider: str = O(None, "--provider", "--provider-id", help="Only this provider (id, prefix or name)."),
+    provider: str = O(
+        None, "--provider", "--provider-id", help="Only this provider (id, prefix or name)."
+    ),
     purpose: str = O(None, "--purpose", help="Only this purpose."),
     tag: list[str] = O(None, "--tag", help="Must have this tag (repeatable: all of them)."),
-    expiring_within: int = O(None, "--expiring-within", "--expiring", help="Expiring within DAYS (overdue included).", metavar="DAYS"),
+    expiring_within: int = O(
+        None,
+        "--expiring-within",
+        "--expiring",
+        help="Expiring within DAYS (overdue included).",
+        metavar="DAYS",
+    ),
     search: str = O(None, "--search", "-s", help="Text in hostname or alias."),
     ip: str = O(None, "--ip", help="Exact IP address."),
-    page: int = O(None, "--page", min=1, help="Page number, from 1 [default: 1 in a table; every row otherwise]."),
-    per_page: int = O(None, "--per-page", min=1, max=100, help="Rows per page, 1-100 [default: 25]."),
+    page: int = O(
+        None,
+        "--page",
+        min=1,
+        help="Page number, from 1 [default: 1 in a table; every row otherwise].",
+    ),
+    per_page: int = O(
+        None, "--per-page", min=1, max=100, help="Rows per page, 1-100 [default: 25]."
+    ),
     all_: bool = O(False, "--all", help="Every matching VPS, ignoring pagination."),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
@@ -219,10 +269,22 @@ def list_(
     from sigma.vocab import VPS_FIELDS
 
     fmt = check_format(fmt)
-    query: dict[str, Any] = {k: v for k, v in dict(
-        status=status, country=country, provider=provider, purpose=purpose, tag=tag or None,
-        expiring_within_days=expiring_within, search=search, ip=ip,
-        page=page or 1, per_page=per_page or 25).items() if v is not None}
+    query: dict[str, Any] = {
+        k: v
+        for k, v in dict(
+            status=status,
+            country=country,
+            provider=provider,
+            purpose=purpose,
+            tag=tag or None,
+            expiring_within_days=expiring_within,
+            search=search,
+            ip=ip,
+            page=page or 1,
+            per_page=per_page or 25,
+        ).items()
+        if v is not None
+    }
     every = all_ or ((quiet or fmt != "table") and page is None and per_page is None)
     result = state(ctx).backend.vps_rows(query, all_pages=every)
     rows = result["data"]
@@ -259,10 +321,14 @@ def edit(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help="VPS id, id prefix or hostname."),
     hostname: str = O(None, "--hostname", help="New hostname."),
-    provider: str = O(None, "--provider", "--provider-id", help="Provider id, prefix or name ('' unsets it)."),
+    provider: str = O(
+        None, "--provider", "--provider-id", help="Provider id, prefix or name ('' unsets it)."
+    ),
     alias: str = O(None, "--alias", help="Alias."),
     ip: list[str] = O(None, "--ip", help="Replace all IPs (repeatable). " + IP_HELP),
-    add_ip: list[str] = O(None, "--add-ip", help="Add an IP (IP or IP=LABEL; an existing IP gets the new label)."),
+    add_ip: list[str] = O(
+        None, "--add-ip", help="Add an IP (IP or IP=LABEL; an existing IP gets the new label)."
+    ),
     remove_ip: list[str] = O(None, "--remove-ip", help="Remove an IP."),
     ssh_port: str = O(None, "--ssh-port", help="SSH port."),
     country: str = O(None, "--country", help="Two-letter country code."),
@@ -301,14 +367,41 @@ def edit(
 
     backend = state(ctx).backend
     values = _values(
-        ctx, hostname=hostname, provider=provider, alias=alias, ip_addresses=ip, ssh_port=ssh_port,
-        country=country, city=city, dc_name=dc_name, cpu_cores=cpu_cores, ram_mb=ram_mb,
-        disk_gb=disk_gb, bandwidth_tb=bandwidth_tb, cost_monthly=cost_monthly, currency=currency,
-        status=status, purpose=purpose, vpn_protocol=vpn_protocol, tags=tag,
-        purchase_date=purchase_date, expire_date=expire_date, monitoring_enabled=monitoring,
-        monitoring_enabled_str=monitoring_enabled, node_exporter_port=node_exporter_port, notes=notes,
+        ctx,
+        hostname=hostname,
+        provider=provider,
+        alias=alias,
+        ip_addresses=ip,
+        ssh_port=ssh_port,
+        country=country,
+        city=city,
+        dc_name=dc_name,
+        cpu_cores=cpu_cores,
+        ram_mb=ram_mb,
+        disk_gb=disk_gb,
+        bandwidth_tb=bandwidth_tb,
+        cost_monthly=cost_monthly,
+        currency=currency,
+        status=status,
+        purpose=purpose,
+        vpn_protocol=vpn_protocol,
+        tags=tag,
+        purchase_date=purchase_date,
+        expire_date=expire_date,
+        monitoring_enabled=monitoring,
+        monitoring_enabled_str=monitoring_enabled,
+        node_exporter_port=node_exporter_port,
+        notes=notes,
     )
-    for nullable in ("cpu_cores", "ram_mb", "disk_gb", "bandwidth_tb", "cost_monthly", "purchase_date", "expire_date"):
+    for nullable in (
+        "cpu_cores",
+        "ram_mb",
+        "disk_gb",
+        "bandwidth_tb",
+        "cost_monthly",
+        "purchase_date",
+        "expire_date",
+    ):
         if values.get(nullable) == "":
             values[nullable] = None
     current = None
@@ -325,7 +418,9 @@ def edit(
             raise InvalidInput(f"remove_ip: {exc}", field="remove_ip") from None
         missing = drop - {e["ip"] for e in entries}
         if missing:
-            raise InvalidInput(f"remove_ip: {', '.join(sorted(missing))} is not on this VPS", field="remove_ip")
+            raise InvalidInput(
+                f"remove_ip: {', '.join(sorted(missing))} is not on this VPS", field="remove_ip"
+            )
         entries = [e for e in entries if e["ip"] not in drop]
         for spec in add_ip or []:
             new = _ip_spec(spec)

@@ -59,8 +59,10 @@ def _pooler_hint(context) -> None:
     to set, once per error, next to the error the server logs anyway."""
     name = type(context.original_exception).__name__
     if name in ("InvalidSqlStatementName", "DuplicatePreparedStatement"):
-        log.error("a prepared statement went missing between connections: when database_url leads to "
-                  "PgBouncer or another pooler in transaction mode, set database_pooler (SIGMA_DATABASE_POOLER=true)")
+        log.error(
+            "a prepared statement went missing between connections: when database_url leads to "
+            "PgBouncer or another pooler in transaction mode, set database_pooler (SIGMA_DATABASE_POOLER=true)"
+        )
 
 
 def pg_connect_args(pooler: bool) -> dict[str, object]:
@@ -86,7 +88,11 @@ def _private_sqlite_file(path: Path) -> None:
 
         try:  # sigma's own data dir (not a directory the user chose, such as /tmp)
             st = path.parent.stat()
-            if path.parent.resolve() == data_dir().resolve() and st.st_mode & 0o077 and st.st_uid == os.getuid():
+            if (
+                path.parent.resolve() == data_dir().resolve()
+                and st.st_mode & 0o077
+                and st.st_uid == os.getuid()
+            ):
                 path.parent.chmod(0o700)
         except OSError:
             pass
@@ -144,7 +150,11 @@ def _pg_checkout(dbapi_conn, record, _proxy) -> None:
     network path that may have vanished without a word) still gets a real `SELECT 1`."""
     try:
         dead = dbapi_conn.closed or dbapi_conn.broken or _readable(dbapi_conn.fileno())
-        if not dead and time.monotonic() - record.info.get("sigma_idle_since", time.monotonic()) > PING_AFTER_IDLE_S:
+        if (
+            not dead
+            and time.monotonic() - record.info.get("sigma_idle_since", time.monotonic())
+            > PING_AFTER_IDLE_S
+        ):
             autocommit = dbapi_conn.autocommit
             dbapi_conn.autocommit = True  # no BEGIN for the ping, none left open after it
             try:
@@ -169,7 +179,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def session_factory(engine: Engine, *, offline_after: int = DEFAULT_OFFLINE_AFTER) -> sessionmaker[Session]:
+def session_factory(
+    engine: Engine, *, offline_after: int = DEFAULT_OFFLINE_AFTER
+) -> sessionmaker[Session]:
     """Sessions on `engine`. `offline_after` (the setting) travels with every session: the
     services decide agent liveness from it."""
     return sessionmaker(engine, expire_on_commit=False, info={"offline_after": offline_after})
@@ -209,7 +221,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
                 if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
-                    raise SigmaError("a migration left rows whose references are broken; nothing was changed")
+                    raise SigmaError(
+                        "a migration left rows whose references are broken; nothing was changed"
+                    )
         finally:
             if sqlite:
                 conn.rollback()

@@ -44,21 +44,34 @@ def _ensure_row(session: Session, name: str) -> None:
         session.execute(insert(JobLease).values(name=name).on_conflict_do_nothing())
 
 
-def acquire(sessions: sessionmaker[Session], name: str, *, ttl: float, min_interval: float = 0.0,
-            now: datetime | None = None) -> bool:
+def acquire(
+    sessions: sessionmaker[Session],
+    name: str,
+    *,
+    ttl: float,
+    min_interval: float = 0.0,
+    now: datetime | None = None,
+) -> bool:
     """Take the lease of job `name` for `ttl` seconds; False when another process holds it,
     or the job finished less than `min_interval` seconds ago."""
     now = now or utcnow()
     with sessions() as session, session.begin():
         _ensure_row(session, name)
-        conditions = [JobLease.name == name,
-                      or_(JobLease.lease_until.is_(None), JobLease.lease_until < now)]  # type: ignore[union-attr]
+        conditions = [
+            JobLease.name == name,
+            or_(JobLease.lease_until.is_(None), JobLease.lease_until < now),
+        ]  # type: ignore[union-attr]
         if min_interval > 0:
             cutoff = now - timedelta(seconds=min_interval)
-            conditions.append(or_(JobLease.last_finished.is_(None),  # type: ignore[union-attr]
-                                  JobLease.last_finished <= cutoff))  # type: ignore[operator]
+            conditions.append(
+                or_(
+                    JobLease.last_finished.is_(None),  # type: ignore[union-attr]
+                    JobLease.last_finished <= cutoff,
+                )
+            )  # type: ignore[operator]
         taken = session.execute(
-            update(JobLease).where(*conditions)
+            update(JobLease)
+            .where(*conditions)
             .values(holder=HOLDER, lease_until=now + timedelta(seconds=ttl), last_started=now)
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -71,12 +84,18 @@ def release(sessions: sessionmaker[Session], name: str, *, finished: bool = True
     if finished:
         values["last_finished"] = utcnow()
     with sessions() as session, session.begin():
-        session.execute(update(JobLease).where(JobLease.name == name, JobLease.holder == HOLDER)
-                        .values(**values).execution_options(synchronize_session=False))
+        session.execute(
+            update(JobLease)
+            .where(JobLease.name == name, JobLease.holder == HOLDER)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 @contextmanager
-def lease(sessions: sessionmaker[Session], name: str, *, ttl: float, min_interval: float = 0.0) -> Iterator[bool]:
+def lease(
+    sessions: sessionmaker[Session], name: str, *, ttl: float, min_interval: float = 0.0
+) -> Iterator[bool]:
     """`with lease(...) as held:` run the job when `held`; the lease is given back after,
     as finished when the block completed."""
     held = acquire(sessions, name, ttl=ttl, min_interval=min_interval)

@@ -234,7 +234,9 @@ def check_metrics(address: str, port: int, wait: float) -> None:
             reason = getattr(exc, "reason", exc)
             last = str(getattr(reason, "strerror", None) or reason)
         if time.monotonic() >= deadline:
-            raise DeployError(f"{url} did not answer from here: {last} (service down, or a firewall?)")
+            raise DeployError(
+                f"{url} did not answer from here: {last} (service down, or a firewall?)"
+            )
         time.sleep(0.5)
 
 
@@ -244,8 +246,15 @@ def check_metrics(address: str, port: int, wait: float) -> None:
 Progress = Callable[[str], None]
 
 
-def _install_file(host: SshHost, data: bytes | None, local: str | None, dest: str, mode: str,
-                  expect_sha256: str, what: str) -> None:
+def _install_file(
+    host: SshHost,
+    data: bytes | None,
+    local: str | None,
+    dest: str,
+    mode: str,
+    expect_sha256: str,
+    what: str,
+) -> None:
     """Upload to a fresh temp file, then in one command on the host: verify its SHA-256,
     install it beside `dest` and rename it into place (atomic), remove the temp file."""
     import secrets
@@ -272,10 +281,16 @@ def _install_file(host: SshHost, data: bytes | None, local: str | None, dest: st
         raise DeployError(f"installing the {what} at {dest} failed: {done.reason()}")
 
 
-def deploy_host(target: Target, opts: Options, progress: Progress = lambda s: None,
-                service_manager: Callable[..., Systemd] = Systemd) -> HostResult:
+def deploy_host(
+    target: Target,
+    opts: Options,
+    progress: Progress = lambda s: None,
+    service_manager: Callable[..., Systemd] = Systemd,
+) -> HostResult:
     """Deploy to one host. Never raises for the host's own problems: they become the result."""
-    result = HostResult(target.name, target.address or "-", FAILED, vps_id=target.vps_id, port=target.port)
+    result = HostResult(
+        target.name, target.address or "-", FAILED, vps_id=target.vps_id, port=target.port
+    )
     if target.problem or not target.address:
         result.reason = target.problem or "no address to connect to"
         return result
@@ -287,8 +302,9 @@ def deploy_host(target: Target, opts: Options, progress: Progress = lambda s: No
         binary_path = opts.layout.binary if opts.binary else opts.layout.package_binary
         conflicts = () if opts.binary else (f"{PACKAGE}.service",)
         manager = service_manager(host, opts.layout.unit_name, conflicts)
-        probe = host.run(facts_script(opts.layout, binary_path) + "; " + manager.probe_script(),
-                         privileged=False)
+        probe = host.run(
+            facts_script(opts.layout, binary_path) + "; " + manager.probe_script(), privileged=False
+        )
         facts = parse_facts(probe.out)
         if "uid" not in facts:
             raise DeployError(f"cannot run commands on the host: {probe.reason()}")
@@ -306,20 +322,37 @@ def deploy_host(target: Target, opts: Options, progress: Progress = lambda s: No
             return result
         if plan.install == "upload":
             progress("uploading binary")
-            _install_file(host, None, opts.binary, plan.binary_path, "0755", opts.binary_sha256 or "", "binary")
+            _install_file(
+                host,
+                None,
+                opts.binary,
+                plan.binary_path,
+                "0755",
+                opts.binary_sha256 or "",
+                "binary",
+            )
             result.actions.append(f"installed binary (sha256 {(opts.binary_sha256 or '')[:12]}…)")
         elif plan.install == "package":
             progress(f"installing {PACKAGE}")
             env = "DEBIAN_FRONTEND=noninteractive"
             install = f"{env} apt-get install -y -q --no-install-recommends {PACKAGE}"
-            host.check(f"{install} >/dev/null 2>&1 || {{ {env} apt-get update -q >/dev/null && {install}; }}",
-                       f"apt-get install {PACKAGE}")
+            host.check(
+                f"{install} >/dev/null 2>&1 || {{ {env} apt-get update -q >/dev/null && {install}; }}",
+                f"apt-get install {PACKAGE}",
+            )
             result.actions.append(f"installed package {PACKAGE}")
         if plan.write_unit:
             progress("writing unit")
             data = plan.unit_text.encode()
-            _install_file(host, data, None, opts.layout.unit_path, "0644",
-                          hashlib.sha256(data).hexdigest(), "unit file")
+            _install_file(
+                host,
+                data,
+                None,
+                opts.layout.unit_path,
+                "0644",
+                hashlib.sha256(data).hexdigest(),
+                "unit file",
+            )
             result.actions.append(f"wrote {opts.layout.unit_path}")
         progress("service manager")
         result.actions += manager.apply(services, reload=plan.write_unit, restart=plan.restart)
@@ -338,10 +371,15 @@ def deploy_host(target: Target, opts: Options, progress: Progress = lambda s: No
     return result
 
 
-def deploy_many(targets: list[Target], opts: Options, *, parallel: int = 8,
-                on_start: Callable[[Target], None] = lambda t: None,
-                on_step: Callable[[Target, str], None] = lambda t, s: None,
-                on_done: Callable[[HostResult], None] = lambda r: None) -> list[HostResult]:
+def deploy_many(
+    targets: list[Target],
+    opts: Options,
+    *,
+    parallel: int = 8,
+    on_start: Callable[[Target], None] = lambda t: None,
+    on_step: Callable[[Target, str], None] = lambda t, s: None,
+    on_done: Callable[[HostResult], None] = lambda r: None,
+) -> list[HostResult]:
     """Deploy to every target with at most `parallel` connections; results in input order.
     `on_done` runs in the calling thread, as each host finishes."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -376,13 +414,16 @@ def prepare(opts: Options, expected_sha256: str | None = None) -> Options:
     try:
         digest = sha256_file(opts.binary)
     except OSError as exc:
-        raise InvalidInput(f"binary: cannot read {opts.binary}: {exc.strerror}", field="binary") from None
+        raise InvalidInput(
+            f"binary: cannot read {opts.binary}: {exc.strerror}", field="binary"
+        ) from None
     if expected_sha256:
         want = expected_sha256.strip().lower()
         if len(want) != 64 or any(c not in "0123456789abcdef" for c in want):
             raise InvalidInput("sha256: must be 64 hexadecimal characters", field="sha256")
         if want != digest:
             raise InvalidInput(
-                f"sha256: {opts.binary} has SHA-256 {digest}, not the expected {want}", field="sha256"
+                f"sha256: {opts.binary} has SHA-256 {digest}, not the expected {want}",
+                field="sha256",
             )
     return replace(opts, binary_sha256=digest)

@@ -40,7 +40,7 @@ def icmp_privileged() -> bool:
     gid = os.getegid()
     raise ConfigError(
         f"check_types: ICMP needs root, CAP_NET_RAW, or unprivileged ICMP sockets for group {gid}: "
-        f"run `sysctl -w {SYSCTL}=\"{gid} {gid}\"` (or \"0 2147483647\"), grant CAP_NET_RAW "
+        f'run `sysctl -w {SYSCTL}="{gid} {gid}"` (or "0 2147483647"), grant CAP_NET_RAW '
         f"(setcap cap_net_raw+ep, or cap_add: NET_RAW in compose), or drop icmp from --check-types"
     )
 
@@ -144,7 +144,9 @@ class Pinger:
         self.waiters[key] = fut
         try:
             sock = self._sock(version)
-            request = ICMPRequest(destination=ip, id=self.ident, sequence=self.seq, payload=bytes(56))
+            request = ICMPRequest(
+                destination=ip, id=self.ident, sequence=self.seq, payload=bytes(56)
+            )
             sock.send(request)
             async with asyncio.timeout(timeout):
                 reply = await fut

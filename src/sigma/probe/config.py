@@ -82,7 +82,9 @@ def load(flags: dict[str, Any] | None = None, environ: dict[str, str] | None = N
     if not source:
         raise ConfigError("source: required (--source or PROBE_SOURCE), e.g. cn-beijing")
     if len(source) > 64 or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", source):
-        raise ConfigError(f"source: '{source}' must be letters, digits, '.', '_' or '-' (at most 64)")
+        raise ConfigError(
+            f"source: '{source}' must be letters, digits, '.', '_' or '-' (at most 64)"
+        )
     cfg = ProbeConfig(source=source)
     for key, value in raw.items():
         if key == "api_url":
@@ -99,7 +101,9 @@ def load(flags: dict[str, Any] | None = None, environ: dict[str, str] | None = N
             types = tuple(dict.fromkeys(t.strip().lower() for t in items if t.strip()))
             bad = [t for t in types if t not in CHECK_TYPES]
             if bad or not types:
-                raise ConfigError(f"check_types: {', '.join(bad) or 'none given'}; expected some of icmp, tcp, http")
+                raise ConfigError(
+                    f"check_types: {', '.join(bad) or 'none given'}; expected some of icmp, tcp, http"
+                )
             cfg.check_types = types
         elif key in ("tcp_timeout", "http_timeout", "icmp_timeout"):
             setattr(cfg, key, _num(key, value, float, 0.05, 120))

@@ -50,12 +50,16 @@ class RoundStats:
 
     def line(self, source: str, spool: tuple[int, int]) -> str:
         if self.aborted:
-            return f"round {self.number} [{source}]: skipped: {self.aborted}; spool {spool[0]} batches"
+            return (
+                f"round {self.number} [{source}]: skipped: {self.aborted}; spool {spool[0]} batches"
+            )
         types = ", ".join(f"{t} {v[0]}/{v[0] + v[1]}" for t, v in self.by_type.items())
-        return (f"round {self.number} [{source}]: {self.checks} checks of {self.targets} targets in "
-                f"{self.seconds:.1f}s: {self.ok} ok, {self.failed} failed ({types}); posted {self.posted}"
-                f", spooled {self.spooled}, dropped {self.dropped}; delivered from spool {self.from_spool}"
-                f"; spool {spool[0]} batches ({spool[1] // 1024} KiB)")
+        return (
+            f"round {self.number} [{source}]: {self.checks} checks of {self.targets} targets in "
+            f"{self.seconds:.1f}s: {self.ok} ok, {self.failed} failed ({types}); posted {self.posted}"
+            f", spooled {self.spooled}, dropped {self.dropped}; delivered from spool {self.from_spool}"
+            f"; spool {spool[0]} batches ({spool[1] // 1024} KiB)"
+        )
 
 
 def _raise_fd_limit(need: int) -> int:
@@ -78,7 +82,12 @@ class Probe:
         self.icmp_privileged = checks.icmp_privileged() if "icmp" in cfg.check_types else False
         limit = _raise_fd_limit(cfg.concurrency + 128)
         if cfg.concurrency + 64 > limit:
-            log.warning("concurrency %d lowered to %d (open files limit %d)", cfg.concurrency, limit - 64, limit)
+            log.warning(
+                "concurrency %d lowered to %d (open files limit %d)",
+                cfg.concurrency,
+                limit - 64,
+                limit,
+            )
             cfg.concurrency = max(1, limit - 64)
         self.targets: list[dict[str, Any]] = []
         self.rounds = 0
@@ -89,7 +98,9 @@ class Probe:
             headers = {"User-Agent": "sigma-probe"}
             if self.cfg.api_key:
                 headers["X-Api-Key"] = self.cfg.api_key
-            self.api = httpx.AsyncClient(base_url=self.cfg.api_url, headers=headers, timeout=self.cfg.timeout)
+            self.api = httpx.AsyncClient(
+                base_url=self.cfg.api_url, headers=headers, timeout=self.cfg.timeout
+            )
         return self.api
 
     async def close(self) -> None:
@@ -117,13 +128,24 @@ class Probe:
         if r.status_code < 300:
             rejected = (r.json() or {}).get("rejected") or []
             if rejected:
-                log.warning("server rejected %d of %d results, e.g. %s", len(rejected), len(batch), rejected[0]["error"])
+                log.warning(
+                    "server rejected %d of %d results, e.g. %s",
+                    len(rejected),
+                    len(batch),
+                    rejected[0]["error"],
+                )
             return "ok"
         if r.status_code in PERMANENT:
-            log.error("server refused a batch of %d results for good: API error (%d): %s",
-                      len(batch), r.status_code, _error(r))
+            log.error(
+                "server refused a batch of %d results for good: API error (%d): %s",
+                len(batch),
+                r.status_code,
+                _error(r),
+            )
             return "drop"
-        log.warning("posting %d results failed: API error (%d): %s", len(batch), r.status_code, _error(r))
+        log.warning(
+            "posting %d results failed: API error (%d): %s", len(batch), r.status_code, _error(r)
+        )
         return "retry"
 
     async def deliver_spool(self, stats: RoundStats) -> None:
@@ -160,7 +182,9 @@ class Probe:
 
     # ------------------------------------------------------------ checks
 
-    def jobs(self, targets: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str, int | None]]:
+    def jobs(
+        self, targets: list[dict[str, Any]]
+    ) -> Iterator[tuple[dict[str, Any], str, int | None]]:
         for t in targets:
             for ct in self.cfg.check_types:
                 if ct == "tcp":
@@ -169,7 +193,9 @@ class Probe:
                 else:
                     yield t, ct, None
 
-    async def check(self, http: httpx.AsyncClient, target: dict[str, Any], ct: str, port: int | None) -> dict[str, Any]:
+    async def check(
+        self, http: httpx.AsyncClient, target: dict[str, Any], ct: str, port: int | None
+    ) -> dict[str, Any]:
         ip = target["ip"]
         cfg = self.cfg
         if ct == "icmp":
@@ -177,10 +203,17 @@ class Probe:
         elif ct == "tcp":
             ok, ms = await checks.tcp(ip, port or 22, cfg.tcp_timeout)
         else:
-            ok, ms = await checks.http(http, checks.http_url(ip, cfg.http_scheme, cfg.http_port), cfg.http_timeout)
+            ok, ms = await checks.http(
+                http, checks.http_url(ip, cfg.http_scheme, cfg.http_port), cfg.http_timeout
+            )
         return {
-            "id": str(uuid.uuid4()), "vps_id": target["vps_id"], "ip": ip, "check_type": ct,
-            "source": cfg.source, "success": ok, "latency_ms": ms,
+            "id": str(uuid.uuid4()),
+            "vps_id": target["vps_id"],
+            "ip": ip,
+            "check_type": ct,
+            "source": cfg.source,
+            "success": ok,
+            "latency_ms": ms,
             "checked_at": datetime.now(UTC).isoformat(),
         }
 
@@ -196,8 +229,11 @@ class Probe:
                 stats.aborted = f"cannot fetch targets: {exc or type(exc).__name__}"
                 stats.seconds = time.perf_counter() - t0
                 return stats
-            log.warning("cannot fetch targets (%s); using the %d of the last round", exc or type(exc).__name__,
-                        len(self.targets))
+            log.warning(
+                "cannot fetch targets (%s); using the %d of the last round",
+                exc or type(exc).__name__,
+                len(self.targets),
+            )
         targets = self.targets
         stats.targets = len(targets)
         jobs = self.jobs(targets)
@@ -227,8 +263,12 @@ class Probe:
 
         self.pinger = checks.Pinger(self.icmp_privileged)
         limits = httpx.Limits(max_connections=self.cfg.concurrency, max_keepalive_connections=0)
-        async with httpx.AsyncClient(verify=False, limits=limits, follow_redirects=False,
-                                     headers={"User-Agent": "sigma-probe", "Connection": "close"}) as http:
+        async with httpx.AsyncClient(
+            verify=False,
+            limits=limits,
+            follow_redirects=False,
+            headers={"User-Agent": "sigma-probe", "Connection": "close"},
+        ) as http:
             send_task = asyncio.create_task(sender())
             try:
                 try:
@@ -258,7 +298,9 @@ class Probe:
         while not stop.is_set():
             round_task = asyncio.create_task(self.run_round())
             stop_task = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait({round_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {round_task, stop_task}, return_when=asyncio.FIRST_COMPLETED
+            )
             if round_task not in done:
                 round_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -282,7 +324,9 @@ def _error(r: httpx.Response) -> str:
 
 
 def run(cfg: ProbeConfig, once: bool = False) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request
 
     async def main() -> int:
@@ -291,8 +335,14 @@ def run(cfg: ProbeConfig, once: bool = False) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        log.info("sigma probe %s -> %s: %s every %gs, concurrency %d", cfg.source, cfg.api_url,
-                 ",".join(cfg.check_types), cfg.interval, cfg.concurrency)
+        log.info(
+            "sigma probe %s -> %s: %s every %gs, concurrency %d",
+            cfg.source,
+            cfg.api_url,
+            ",".join(cfg.check_types),
+            cfg.interval,
+            cfg.concurrency,
+        )
         try:
             return await probe.run(once=once, stop=stop)
         finally:

@@ -48,7 +48,9 @@ class Spool:
     def files(self) -> list[Path]:
         if not self.dir.is_dir():
             return []
-        return sorted(p for p in self.dir.iterdir() if p.suffix == ".json" and not p.name.startswith("."))
+        return sorted(
+            p for p in self.dir.iterdir() if p.suffix == ".json" and not p.name.startswith(".")
+        )
 
     def load(self, path: Path) -> list[dict[str, Any]] | None:
         """The batch in `path`; a damaged file is set aside as .bad and None returned."""
@@ -94,5 +96,9 @@ class Spool:
             self.remove(files[i])
             total -= sizes[i]
             self.dropped += len(lost)
-            log.warning("spool full (%d bytes max): dropped the oldest batch, %d checks", self.max_bytes, len(lost))
+            log.warning(
+                "spool full (%d bytes max): dropped the oldest batch, %d checks",
+                self.max_bytes,
+                len(lost),
+            )
             i += 1

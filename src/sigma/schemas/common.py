@@ -129,7 +129,9 @@ def country_code(value: Any) -> str:
         raise ValueError("must be a two-letter country code")
     v = value.strip().upper()
     if v and not re.fullmatch(r"[A-Z]{2}", v):
-        raise ValueError(f"'{value}' is not a two-letter country code (ISO 3166-1 alpha-2, e.g. HK)")
+        raise ValueError(
+            f"'{value}' is not a two-letter country code (ISO 3166-1 alpha-2, e.g. HK)"
+        )
     return v
 
 
@@ -405,7 +407,9 @@ def located(msg: str, field: str | None) -> tuple[str | None, str]:
 def invalid_from(exc: ValidationError) -> InvalidInput:
     errors = exc.errors(include_url=False, include_input=False)
     first = errors[0]
-    field, msg = located(first["msg"].removeprefix("Value error, "), ".".join(str(p) for p in first["loc"]))
+    field, msg = located(
+        first["msg"].removeprefix("Value error, "), ".".join(str(p) for p in first["loc"])
+    )
     if first["type"] == "extra_forbidden":
         msg = "unknown field"
     elif first["type"] == "missing":

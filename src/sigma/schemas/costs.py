@@ -91,7 +91,9 @@ class CostQuery(Input):
     provider_id: UUID | None = None
     country: Country | None = None
     status: Status | None = None
-    convert_to: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else currency_code(v))] = None
+    convert_to: Annotated[
+        str | None, BeforeValidator(lambda v: None if v in (None, "") else currency_code(v))
+    ] = None
     by: Annotated[str | None, BeforeValidator(_grouping)] = None
     months: int = 12
     include_retired: bool = False

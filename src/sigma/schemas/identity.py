@@ -156,8 +156,6 @@ class AuditEntry(Output):
     created_at: Timestamp
 
 
-
-
 class AuditFilter(PageParams):
     resource: str | None = None
     resource_id: str | None = None

@@ -281,7 +281,9 @@ class VpsFilter(PageParams):
     tag: Annotated[list[str], BeforeValidator(_filter_tags)] = Field(default_factory=list)
     expiring_within_days: Annotated[int | None, Field(ge=0, le=36500)] = None
     search: Annotated[str | None, Field(max_length=200)] = None
-    ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
+    ip: Annotated[
+        str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))
+    ] = None
     page: int = 1
     per_page: int = 25
 

@@ -140,9 +140,16 @@ class IpCheck(Output):
 
 class IpCheckFilter(PageParams):
     vps_id: UUID | None = None
-    ip: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))] = None
+    ip: Annotated[
+        str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))
+    ] = None
     source: str | None = None
-    check_type: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else one_of(v, CHECK_TYPES, "check_type"))] = None
+    check_type: Annotated[
+        str | None,
+        BeforeValidator(
+            lambda v: None if v in (None, "") else one_of(v, CHECK_TYPES, "check_type")
+        ),
+    ] = None
     success: bool | None = None
     page: int = 1
     per_page: int = 25

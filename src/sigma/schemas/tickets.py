@@ -61,9 +61,7 @@ def _comment_body(value: Any) -> str:
 
 
 TicketStatus = Annotated[str, BeforeValidator(_ticket_status)]
-TicketPriority = Annotated[
-    str, BeforeValidator(lambda v: one_of(v, TICKET_PRIORITIES, "priority"))
-]
+TicketPriority = Annotated[str, BeforeValidator(lambda v: one_of(v, TICKET_PRIORITIES, "priority"))]
 TicketTitle = Annotated[str, BeforeValidator(_title)]
 UserRef = Annotated[str | None, BeforeValidator(_user_ref)]
 OptUuid = Annotated[UUID | None, BeforeValidator(lambda v: None if v == "" else v)]
@@ -141,5 +139,3 @@ class TicketComment(Output):
     user_email: str
     body: str
     created_at: Timestamp
-
-

@@ -27,7 +27,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from sigma.server.deps import query_guard
 
     settings = settings or load_settings()
-    engine = make_engine(settings.effective_database_url, pool_size=10, pooler=settings.database_pooler)
+    engine = make_engine(
+        settings.effective_database_url, pool_size=10, pooler=settings.database_pooler
+    )
     app = FastAPI(
         lifespan=_lifespan,
         title="sigma",
@@ -60,7 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:  # noqa: BLE001
-            return JSONResponse({"error": f"database unreachable: {type(exc).__name__}", "code": "unavailable"}, 503)
+            return JSONResponse(
+                {"error": f"database unreachable: {type(exc).__name__}", "code": "unavailable"}, 503
+            )
         return PlainTextResponse("ok")
 
     _swagger(app)
@@ -70,9 +74,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.cors_origins:  # off unless origins are listed: the web UI is same-origin
         from starlette.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
-                           allow_methods=["*"], allow_headers=["Authorization", "X-Api-Key", "Content-Type", "If-Match"],
-                           expose_headers=["ETag", "X-RateLimit-Limit", "X-RateLimit-Remaining", "Retry-After"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "X-Api-Key", "Content-Type", "If-Match"],
+            expose_headers=["ETag", "X-RateLimit-Limit", "X-RateLimit-Remaining", "Retry-After"],
+        )
     app.add_middleware(ratelimit.RateLimit, settings=settings)
     app.add_middleware(middleware.Edge, max_body_bytes=settings.max_body_bytes)
     if settings.trusted_proxies:
@@ -112,7 +121,11 @@ def _swagger(app: FastAPI) -> None:
     """Swagger UI from the installed swagger-ui-bundle package: no CDN, no inline script."""
     import swagger_ui_bundle
 
-    app.mount("/swagger-ui/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-assets")
+    app.mount(
+        "/swagger-ui/assets",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-assets",
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/swagger-ui", response_class=HTMLResponse, include_in_schema=False)
@@ -127,7 +140,9 @@ class RedactQuerySecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(self._SECRET.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(
+                self._SECRET.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
         elif isinstance(record.msg, str):
             record.msg = self._SECRET.sub(r"\1***", record.msg)
         return True
@@ -135,6 +150,8 @@ class RedactQuerySecrets(logging.Filter):
 
 def factory() -> FastAPI:
     """uvicorn --factory entry point: settings from config file and SIGMA_* environment."""
-    logging.basicConfig(level=load_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=load_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("uvicorn.access").addFilter(RedactQuerySecrets())
     return create_app()

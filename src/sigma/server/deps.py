@@ -51,7 +51,9 @@ async def query_guard(request: Request) -> None:
 
     for key, value in request.query_params.multi_items():
         if "\x00" in value or "\x00" in key:
-            raise InvalidInput(f"{key}: must not contain NUL characters", field=key.replace("\x00", ""))
+            raise InvalidInput(
+                f"{key}: must not contain NUL characters", field=key.replace("\x00", "")
+            )
     page = request.query_params.get("page", "").strip()
     if page.lstrip("+").isdigit() and int(page) > MAX_PAGE:
         raise InvalidInput(f"page: must be at most {MAX_PAGE}", field="page")

@@ -25,7 +25,11 @@ def sigma_error_parts(exc: SigmaError) -> tuple[int, dict, dict | None]:
     if isinstance(exc, Unavailable):
         # the database's address is for the log, not for every client; clients retry
         log.warning("%s", exc.message)
-        return 503, {"error": "database unavailable, retry later", "code": "unavailable"}, {"Retry-After": "5"}
+        return (
+            503,
+            {"error": "database unavailable, retry later", "code": "unavailable"},
+            {"Retry-After": "5"},
+        )
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
     return exc.http_status, exc.to_body(), headers
 
@@ -76,8 +80,12 @@ def install(app: FastAPI) -> None:
         first = details[0] if details else {"field": "body", "message": "invalid request"}
         return error_response(
             422,
-            {"error": f"{first['field']}: {first['message']}", "code": "invalid_input",
-             "field": first["field"], "details": details},
+            {
+                "error": f"{first['field']}: {first['message']}",
+                "code": "invalid_input",
+                "field": first["field"],
+                "details": details,
+            },
         )
 
     @app.exception_handler(HTTPException)
@@ -86,15 +94,22 @@ def install(app: FastAPI) -> None:
             from sigma.server.middleware import too_large
 
             return error_response(413, too_large(request.app.state.settings.max_body_bytes))
-        message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
-        code = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = {404: "Not found", 405: "Method not allowed"}.get(
+            exc.status_code, str(exc.detail)
+        )
+        code = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )
         return error_response(exc.status_code, {"error": message, "code": code}, exc.headers)
 
     @app.exception_handler(OperationalError)
     async def db_down(_request: Request, exc: OperationalError):
         log.warning("database unavailable: %s", type(exc.orig).__name__)
-        return error_response(503, {"error": "database unavailable, retry later", "code": "unavailable"},
-                              {"Retry-After": "5"})
+        return error_response(
+            503,
+            {"error": "database unavailable, retry later", "code": "unavailable"},
+            {"Retry-After": "5"},
+        )
 
     @app.exception_handler(DBAPIError)
     async def db_error(_request: Request, exc: DBAPIError):

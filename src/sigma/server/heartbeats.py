@@ -73,7 +73,9 @@ async def lean_heartbeat(scope: dict, body: bytes) -> bytes:
         # who may not send heartbeats hears so before anything about the body
         await run_in_threadpool(_authorised, app, scope)
         if any(e["type"] in ("json_invalid", "model_type") for e in exc.errors()):
-            raise InvalidInput("body: expected a JSON object {hostname, system_info}", field="body") from None
+            raise InvalidInput(
+                "body: expected a JSON object {hostname, system_info}", field="body"
+            ) from None
         raise invalid_from(exc) from None
     writer = writer_for(app)
     credential = auth.heartbeat_credential(app.state.settings, bearer=bearer, api_key=api_key)
@@ -144,8 +146,13 @@ class HeartbeatWriter:
                     from sigma.db.engine import pg_connect_args
 
                     pool = AsyncConnectionPool(
-                        self.dsn, min_size=1, max_size=POOL_SIZE, open=False, timeout=POOL_TIMEOUT,
-                        kwargs={"autocommit": True, **pg_connect_args(self.pooler)}, name="sigma-heartbeats",
+                        self.dsn,
+                        min_size=1,
+                        max_size=POOL_SIZE,
+                        open=False,
+                        timeout=POOL_TIMEOUT,
+                        kwargs={"autocommit": True, **pg_connect_args(self.pooler)},
+                        name="sigma-heartbeats",
                     )
                     await pool.open(wait=False)
                     self.pool = pool
@@ -187,8 +194,11 @@ class HeartbeatWriter:
                         if not fut.done():
                             fut.set_exception(err)
                     return
-                log.warning("heartbeat batch of %d failed (%s); answering them one by one",
-                            len(batch), type(exc).__name__)
+                log.warning(
+                    "heartbeat batch of %d failed (%s); answering them one by one",
+                    len(batch),
+                    type(exc).__name__,
+                )
                 rows = {}
             alone = []
             for n, (_, scope, data, fut) in enumerate(batch, 1):

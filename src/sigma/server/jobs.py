@@ -32,7 +32,11 @@ def jobs() -> list[Job]:
 
     return [
         # an active VPS whose agent falls silent is recorded once, and once when it is back
-        Job("agent-offline", lambda s: max(5.0, min(60.0, s.offline_threshold / 3)), agents.offline_job),
+        Job(
+            "agent-offline",
+            lambda s: max(5.0, min(60.0, s.offline_threshold / 3)),
+            agents.offline_job,
+        ),
         # expiry notices, each (VPS, threshold, date, channel) at most once
         Job(notify.JOB_NAME, lambda s: float(s.notify_interval), notify.job),
     ]

@@ -15,9 +15,11 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
-    (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-     b"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        b"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+    ),
 ]
 
 
@@ -51,7 +53,9 @@ class Edge:
             if name == b"content-length":
                 declared = int(value) if value.isdigit() else -1
                 if declared < 0:
-                    return await _json(with_headers, 400, {"error": "bad Content-Length", "code": "invalid_input"})
+                    return await _json(
+                        with_headers, 400, {"error": "bad Content-Length", "code": "invalid_input"}
+                    )
                 if declared > self.max_body_bytes:
                     return await _json(with_headers, 413, too_large(self.max_body_bytes))
         await self.app(scope, receive, with_headers)
@@ -59,6 +63,14 @@ class Edge:
 
 async def _json(send: Any, status: int, body: dict[str, str]) -> None:
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

@@ -15,15 +15,22 @@ ERROR_SCHEMA: dict[str, Any] = {
     "required": ["error"],
     "properties": {
         "error": {"type": "string", "description": "a message for humans, naming the field"},
-        "code": {"type": "string", "description": "machine-readable kind: invalid_input, not_found, ..."},
+        "code": {
+            "type": "string",
+            "description": "machine-readable kind: invalid_input, not_found, ...",
+        },
         "field": {"type": "string", "description": "the offending field, when there is one"},
         "details": {"description": "per-field errors, or per-row errors of an import"},
     },
 }
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 SECURITY_SCHEMES = {
-    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-               "description": "a token from POST /api/auth/login (an API key works here too)"},
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "a token from POST /api/auth/login (an API key works here too)",
+    },
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
 }
 
@@ -37,8 +44,9 @@ AUTH_ERRORS = {
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                              routes=app.routes)
+            doc = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             app.openapi_schema = fix(doc)
         return app.openapi_schema
 

@@ -36,20 +36,28 @@ MEMORY_KEYS = 200_000  # counters kept in this process; the least recently used 
 KEY_PREFIX = "sigma:rate"
 LOGIN_PATHS = ("/api/auth/login", "/api/auth/login/totp", "/login", "/login/totp")
 
-TOO_MANY_HTML = (b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too many attempts</title>'
-                 b'</head><body><h1>Too many sign-in attempts</h1><p>Wait a minute, then '
-                 b'<a href="/login">sign in again</a>.</p></body></html>')
+TOO_MANY_HTML = (
+    b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too many attempts</title>'
+    b"</head><body><h1>Too many sign-in attempts</h1><p>Wait a minute, then "
+    b'<a href="/login">sign in again</a>.</p></body></html>'
+)
 
 
 class Limiter:
     def __init__(self, redis_url: str | None):
         # counter key -> [count, end of its window (time.time())]; an entry leaves at its end
         self.memory: TLRUCache[str, list[float]] = TLRUCache(
-            maxsize=MEMORY_KEYS, ttu=lambda _key, entry, _now: entry[1], timer=time.time)
+            maxsize=MEMORY_KEYS, ttu=lambda _key, entry, _now: entry[1], timer=time.time
+        )
         self.redis: RedisStorage | None = None
         if redis_url:
-            self.redis = RedisStorage("async+" + redis_url, implementation="redispy", key_prefix=KEY_PREFIX,
-                                      socket_timeout=0.25, socket_connect_timeout=0.25)
+            self.redis = RedisStorage(
+                "async+" + redis_url,
+                implementation="redispy",
+                key_prefix=KEY_PREFIX,
+                socket_timeout=0.25,
+                socket_connect_timeout=0.25,
+            )
         self.redis_down = False
         self.redis_retry_at = 0.0
 
@@ -62,8 +70,10 @@ class Limiter:
                 expires = await self.redis.get_expiry(counter) if count > item.amount else 0.0
             except Exception as exc:  # noqa: BLE001 - any Redis failure: this process's counters stand in
                 if not self.redis_down:
-                    log.warning("rate limiter: Redis unreachable (%s); limiting in this process until it is back",
-                                type(exc).__name__)
+                    log.warning(
+                        "rate limiter: Redis unreachable (%s); limiting in this process until it is back",
+                        type(exc).__name__,
+                    )
                     self.redis_down = True
                 self.redis_retry_at = time.monotonic() + REDIS_RETRY
             else:
@@ -112,16 +122,33 @@ class RateLimit:
             key, limit = f"login:{ip}", s.rate_limit_login
         else:
             key, limit = f"api:{ip}:{_credential_tag(scope)}", s.rate_limit_requests
-        allowed, remaining, retry = await self.limiter.hit(self.item(limit, s.rate_limit_window), key)
-        headers = [(b"x-ratelimit-limit", str(limit).encode()), (b"x-ratelimit-remaining", str(remaining).encode())]
+        allowed, remaining, retry = await self.limiter.hit(
+            self.item(limit, s.rate_limit_window), key
+        )
+        headers = [
+            (b"x-ratelimit-limit", str(limit).encode()),
+            (b"x-ratelimit-remaining", str(remaining).encode()),
+        ]
         if not allowed:
             headers.append((b"retry-after", str(retry).encode()))
             if path.startswith("/api/"):
-                body, ctype = b'{"error": "Too Many Requests", "code": "rate_limited"}', b"application/json"
+                body, ctype = (
+                    b'{"error": "Too Many Requests", "code": "rate_limited"}',
+                    b"application/json",
+                )
             else:
                 body, ctype = TOO_MANY_HTML, b"text/html; charset=utf-8"
-            await send({"type": "http.response.start", "status": 429, "headers": [
-                (b"content-type", ctype), (b"content-length", str(len(body)).encode()), *headers]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [
+                        (b"content-type", ctype),
+                        (b"content-length", str(len(body)).encode()),
+                        *headers,
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
 

@@ -65,7 +65,9 @@ def retired_refusal(hostname: str, vps_id: Any) -> Conflict:
 
 
 def unknown_host(hostname: str) -> NotFound:
-    return NotFound(f"Not found: no VPS has hostname '{hostname}' (register first)", field="hostname")
+    return NotFound(
+        f"Not found: no VPS has hostname '{hostname}' (register first)", field="hostname"
+    )
 
 
 def match(session: Session, hostname: str) -> VpsRow | None:
@@ -75,13 +77,18 @@ def match(session: Session, hostname: str) -> VpsRow | None:
     return session.scalars(
         select(VpsRow)
         .where(func.lower(VpsRow.hostname) == hostname.lower())
-        .order_by(case((VpsRow.status == "retired", 1), else_=0), case((VpsRow.hostname == hostname, 0), else_=1),
-                  VpsRow.created_at.desc())
+        .order_by(
+            case((VpsRow.status == "retired", 1), else_=0),
+            case((VpsRow.hostname == hostname, 0), else_=1),
+            VpsRow.created_at.desc(),
+        )
         .limit(1)
     ).first()
 
 
-def merged_ips(reported: list[dict[str, str]], current: list[dict[str, Any]] | None) -> list[dict[str, str]]:
+def merged_ips(
+    reported: list[dict[str, str]], current: list[dict[str, Any]] | None
+) -> list[dict[str, str]]:
     """The agent's IP list, with the operator's non-empty label kept for every known IP."""
     labels = {e.get("ip"): e.get("label", "") for e in current or [] if isinstance(e, dict)}
     return [{"ip": e["ip"], "label": labels.get(e["ip"]) or e.get("label", "")} for e in reported]
@@ -97,14 +104,21 @@ def _extra(extra: Any, system_info: Any, at: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- which VPS an agent may touch
 
 
-def _refused(actor: Actor, action: str, hostname: str, reason: str, vps_id: Any = None) -> PermissionDenied:
+def _refused(
+    actor: Actor, action: str, hostname: str, reason: str, vps_id: Any = None
+) -> PermissionDenied:
     """A refusal that is audited although its transaction rolls back (unit_of_work writes
     the row on its own)."""
     return PermissionDenied(
         f"Forbidden: {reason}",
         field="hostname",
-        audit=audit.refusal(actor, f"agent-{action}-refused", "vps", vps_id,
-                            {"hostname": hostname, "reason": reason}),
+        audit=audit.refusal(
+            actor,
+            f"agent-{action}-refused",
+            "vps",
+            vps_id,
+            {"hostname": hostname, "reason": reason},
+        ),
     )
 
 
@@ -115,9 +129,13 @@ def _agent_key(session: Session, actor: Actor) -> ApiKeyRow | None:
         return None
     actor.require(AGENTS)
     if actor.api_key_id is None:
-        raise PermissionDenied("Forbidden: an agent authenticates with its own API key "
-                               "(`sigma agent provision VPS` creates one)")
-    key = session.scalars(select(ApiKeyRow).where(ApiKeyRow.id == actor.api_key_id).with_for_update()).first()
+        raise PermissionDenied(
+            "Forbidden: an agent authenticates with its own API key "
+            "(`sigma agent provision VPS` creates one)"
+        )
+    key = session.scalars(
+        select(ApiKeyRow).where(ApiKeyRow.id == actor.api_key_id).with_for_update()
+    ).first()
     if key is None:
         raise NotAuthenticated("Unauthorized")
     return key
@@ -125,31 +143,46 @@ def _agent_key(session: Session, actor: Actor) -> ApiKeyRow | None:
 
 def _live_keys(vps_id: Any, now: datetime):
     return select(ApiKeyRow.id).where(
-        ApiKeyRow.vps_id == vps_id, ApiKeyRow.revoked_at.is_(None),
+        ApiKeyRow.vps_id == vps_id,
+        ApiKeyRow.revoked_at.is_(None),
         or_(ApiKeyRow.expires_at.is_(None), ApiKeyRow.expires_at > now),
     )
 
 
-def _bound_vps(session: Session, actor: Actor, key: ApiKeyRow, hostname: str, action: str) -> VpsRow:
+def _bound_vps(
+    session: Session, actor: Actor, key: ApiKeyRow, hostname: str, action: str
+) -> VpsRow:
     row = session.get(VpsRow, key.vps_id)
     if row is None:  # deleting a VPS unbinds its keys: a race at most
         raise NotAuthenticated("Unauthorized")
     if row.hostname.lower() != hostname.lower():
-        raise _refused(actor, action, hostname,
-                       f"this agent key belongs to VPS {row.hostname} ({row.id}); it cannot speak for "
-                       f"'{hostname}'. If the machine was renamed, an operator releases it first "
-                       f"(`sigma agent release {row.hostname}`)", vps_id=row.id)
+        raise _refused(
+            actor,
+            action,
+            hostname,
+            f"this agent key belongs to VPS {row.hostname} ({row.id}); it cannot speak for "
+            f"'{hostname}'. If the machine was renamed, an operator releases it first "
+            f"(`sigma agent release {row.hostname}`)",
+            vps_id=row.id,
+        )
     return row
 
 
 def _claim(session: Session, actor: Actor, key: ApiKeyRow, row: VpsRow) -> None:
     """Bind `key` to `row` unless another live key holds it."""
     session.scalars(select(VpsRow.id).where(VpsRow.id == row.id).with_for_update()).first()
-    holder = session.scalars(_live_keys(row.id, utcnow()).where(ApiKeyRow.id != key.id).limit(1)).first()
+    holder = session.scalars(
+        _live_keys(row.id, utcnow()).where(ApiKeyRow.id != key.id).limit(1)
+    ).first()
     if holder is not None:
-        raise _refused(actor, "register", row.hostname,
-                       f"VPS {row.hostname} ({row.id}) is claimed by another agent key; an operator "
-                       f"releases it first (`sigma agent release {row.hostname}`)", vps_id=row.id)
+        raise _refused(
+            actor,
+            "register",
+            row.hostname,
+            f"VPS {row.hostname} ({row.id}) is claimed by another agent key; an operator "
+            f"releases it first (`sigma agent release {row.hostname}`)",
+            vps_id=row.id,
+        )
     key.vps_id = row.id
 
 
@@ -171,18 +204,35 @@ def register(session: Session, actor: Actor, data: AgentRegister | dict) -> Vps:
         raise retired_refusal(row.hostname, row.id)
     if row is None:
         row = VpsRow(
-            hostname=data.hostname, alias=data.alias, provider_id=None, ip_addresses=reported,
-            ssh_port=data.ssh_port, status="active", currency="USD", monitoring_enabled=True,
-            node_exporter_port=9100, extra={"system_info": data.system_info, "last_heartbeat": at},
+            hostname=data.hostname,
+            alias=data.alias,
+            provider_id=None,
+            ip_addresses=reported,
+            ssh_port=data.ssh_port,
+            status="active",
+            currency="USD",
+            monitoring_enabled=True,
+            node_exporter_port=9100,
+            extra={"system_info": data.system_info, "last_heartbeat": at},
         )
         session.add(row)
         session.flush()
         if key is not None:
             key.vps_id = row.id
             session.flush()
-        audit.record(session, actor, "register", "vps", row.id,
-                     {"hostname": row.hostname, "created": True, "ip_addresses": reported,
-                      **({"claimed_by_key": str(key.id)} if key is not None else {})})
+        audit.record(
+            session,
+            actor,
+            "register",
+            "vps",
+            row.id,
+            {
+                "hostname": row.hostname,
+                "created": True,
+                "ip_addresses": reported,
+                **({"claimed_by_key": str(key.id)} if key is not None else {}),
+            },
+        )
         return vps_out(session, row)
     if key is not None and key.vps_id is None:
         _claim(session, actor, key, row)
@@ -197,8 +247,10 @@ def register(session: Session, actor: Actor, data: AgentRegister | dict) -> Vps:
         row.status = "active"
     session.flush()
     after = vps_out(session, row)
-    details: dict[str, Any] = {"hostname": row.hostname,
-                               "changes": audit.diff(before, after, skip={"extra", "online"})}
+    details: dict[str, Any] = {
+        "hostname": row.hostname,
+        "changes": audit.diff(before, after, skip={"extra", "online"}),
+    }
     if claimed and key is not None:
         details["claimed_by_key"] = str(key.id)
     audit.record(session, actor, "register", "vps", row.id, details)
@@ -220,10 +272,17 @@ def heartbeat(session: Session, actor: Actor, data: AgentHeartbeat | dict) -> Vp
             # which claims the VPS. A 404 is what makes an agent register (contract 2.8).
             row = match(session, data.hostname)
             if row is not None and session.scalars(_live_keys(row.id, utcnow()).limit(1)).first():
-                raise _refused(actor, "heartbeat", data.hostname,
-                               f"VPS {row.hostname} ({row.id}) belongs to another agent key")
-            raise NotFound(f"Not found: this agent key has not registered '{data.hostname}' yet "
-                           "(register first)", field="hostname")
+                raise _refused(
+                    actor,
+                    "heartbeat",
+                    data.hostname,
+                    f"VPS {row.hostname} ({row.id}) belongs to another agent key",
+                )
+            raise NotFound(
+                f"Not found: this agent key has not registered '{data.hostname}' yet "
+                "(register first)",
+                field="hostname",
+            )
         row: VpsRow | None = _bound_vps(session, actor, key, data.hostname, "heartbeat")
     else:
         row = match(session, data.hostname)
@@ -294,16 +353,28 @@ RETURNING vps.*, (SELECT array_agg(p.n) FROM pick p WHERE p.id = vps.id) AS batc
 """
 
 
-def heartbeat_batch_params(items: list[tuple[Any, AgentHeartbeat]], now: datetime) -> dict[str, Any]:
+def heartbeat_batch_params(
+    items: list[tuple[Any, AgentHeartbeat]], now: datetime
+) -> dict[str, Any]:
     """The parameters of HEARTBEAT_BATCH_SQL for (auth.HeartbeatCredential, heartbeat) pairs."""
     import orjson
 
     def entry(cred: Any, hb: AgentHeartbeat) -> dict[str, Any]:
-        return {"h": hb.hostname, "si": hb.system_info, "kh": cred.key_hash,
-                "usr": str(cred.user_id) if cred.user_id else None, "ep": cred.epoch, "legacy": cred.legacy}
+        return {
+            "h": hb.hostname,
+            "si": hb.system_info,
+            "kh": cred.key_hash,
+            "usr": str(cred.user_id) if cred.user_id else None,
+            "ep": cred.epoch,
+            "legacy": cred.legacy,
+        }
 
     # one JSON parameter: psycopg's text[] adaptation escapes element by element
-    return {"batch": orjson.dumps([entry(c, h) for c, h in items]).decode(), "at": stamp(now), "now": now}
+    return {
+        "batch": orjson.dumps([entry(c, h) for c, h in items]).decode(),
+        "at": stamp(now),
+        "now": now,
+    }
 
 
 # ---------------------------------------------------------------- provisioning and release
@@ -323,8 +394,14 @@ def provision(session: Session, actor: Actor, vps_ref: Any, name: str | None = N
         raise retired_refusal(row.hostname, row.id)
     owner = auth.service_user(session, AGENT_USER, "agent")
     data = validate(ApiKeyCreate, {"name": name or f"agent {row.hostname}"})
-    return auth.issue_key(session, actor, owner, data, vps_id=row.id,
-                          details={"vps": row.hostname, "vps_id": str(row.id)})
+    return auth.issue_key(
+        session,
+        actor,
+        owner,
+        data,
+        vps_id=row.id,
+        details={"vps": row.hostname, "vps_id": str(row.id)},
+    )
 
 
 def bound_keys(session: Session, actor: Actor, vps_ref: Any) -> list[Any]:
@@ -352,8 +429,14 @@ def release(session: Session, actor: Actor, vps_ref: Any, revoke: bool = False) 
         if revoke and key.revoked_at is None:
             key.revoked_at = now
     session.flush()
-    audit.record(session, actor, "agent-release", "vps", row.id,
-                 {"hostname": row.hostname, "keys": [str(k.id) for k in keys], "revoked": revoke})
+    audit.record(
+        session,
+        actor,
+        "agent-release",
+        "vps",
+        row.id,
+        {"hostname": row.hostname, "keys": [str(k.id) for k in keys], "revoked": revoke},
+    )
     return len(keys)
 
 
@@ -365,7 +448,9 @@ def detect_offline(session: Session, threshold: int, now: datetime | None = None
     than `threshold` seconds, and `agent-online` once when it reports again."""
     now = now or utcnow()
     seen = VpsRow.extra["last_heartbeat"].as_string()
-    rows = session.execute(select(VpsRow.id, VpsRow.hostname, seen).where(VpsRow.status == "active")).all()
+    rows = session.execute(
+        select(VpsRow.id, VpsRow.hostname, seen).where(VpsRow.status == "active")
+    ).all()
     beats = {r[0]: (r[1], last_heartbeat({"last_heartbeat": r[2]})) for r in rows if r[2]}
     if not beats:
         return []
@@ -389,14 +474,31 @@ def detect_offline(session: Session, threshold: int, now: datetime | None = None
         if now - beat >= limit:
             if last and last[0] == "agent-offline" and last[1] >= beat:
                 continue  # this silence is already recorded
-            created.append(VpsEventRow(vps_id=vps_id, kind="agent-offline", created_at=now, details={
-                "hostname": hostname, "last_heartbeat": beat.isoformat(), "offline_after": threshold,
-            }))
+            created.append(
+                VpsEventRow(
+                    vps_id=vps_id,
+                    kind="agent-offline",
+                    created_at=now,
+                    details={
+                        "hostname": hostname,
+                        "last_heartbeat": beat.isoformat(),
+                        "offline_after": threshold,
+                    },
+                )
+            )
         elif last and last[0] == "agent-offline" and beat > last[1]:
-            created.append(VpsEventRow(vps_id=vps_id, kind="agent-online", created_at=now, details={
-                "hostname": hostname, "last_heartbeat": beat.isoformat(),
-                "offline_for_seconds": int((beat - last[1]).total_seconds()),
-            }))
+            created.append(
+                VpsEventRow(
+                    vps_id=vps_id,
+                    kind="agent-online",
+                    created_at=now,
+                    details={
+                        "hostname": hostname,
+                        "last_heartbeat": beat.isoformat(),
+                        "offline_for_seconds": int((beat - last[1]).total_seconds()),
+                    },
+                )
+            )
     session.add_all(created)
     session.flush()
     return [VpsEvent.model_validate(e) for e in created]
@@ -419,8 +521,10 @@ def list_events(
         q = q.where(VpsEventRow.vps_id == find(session, vps_ref).id)
     if kind:
         if kind not in EVENT_KINDS:
-            raise InvalidInput(f"kind: unknown event kind '{kind}'; expected one of: {', '.join(EVENT_KINDS)}",
-                               field="kind")
+            raise InvalidInput(
+                f"kind: unknown event kind '{kind}'; expected one of: {', '.join(EVENT_KINDS)}",
+                field="kind",
+            )
         q = q.where(VpsEventRow.kind == kind)
     q = q.order_by(VpsEventRow.created_at.desc()).limit(min(max(limit, 1), 1000))
     out = []
@@ -440,4 +544,8 @@ def offline_job(sessions: Any, settings: Any) -> None:
     with unit_of_work(sessions) as session:
         for ev in detect_offline(session, settings.offline_threshold):
             logging.getLogger("sigma.jobs").warning(
-                "VPS %s: %s (%s)", ev.details.get("hostname"), ev.kind, ev.details.get("last_heartbeat"))
+                "VPS %s: %s (%s)",
+                ev.details.get("hostname"),
+                ev.kind,
+                ev.details.get("last_heartbeat"),
+            )

@@ -36,13 +36,22 @@ def record(
     )
 
 
-def refusal(actor: Actor, action: str, resource: str, resource_id: Any = None,
-            details: dict[str, Any] | None = None) -> dict[str, Any]:
+def refusal(
+    actor: Actor,
+    action: str,
+    resource: str,
+    resource_id: Any = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The audit row of a refused attempt, for a SigmaError's `audit`: the transaction of the
     attempt rolls back, and the unit of work records this row on its own."""
     return {
-        "user_id": actor.user_id, "user_email": actor.email, "action": action, "resource": resource,
-        "resource_id": None if resource_id is None else str(resource_id), "details": details or {},
+        "user_id": actor.user_id,
+        "user_email": actor.email,
+        "action": action,
+        "resource": resource,
+        "resource_id": None if resource_id is None else str(resource_id),
+        "details": details or {},
         "client_ip": actor.client_ip,
     }
 
@@ -71,8 +80,10 @@ def list_entries(session: Session, actor: Actor, f: Any = None):
     f = f if isinstance(f, AuditFilter) else validate(AuditFilter, f or {})
     q = select(AuditLog)
     for column, value in (
-        (AuditLog.resource, f.resource), (AuditLog.resource_id, f.resource_id),
-        (AuditLog.user_id, f.user_id), (AuditLog.action, f.action),
+        (AuditLog.resource, f.resource),
+        (AuditLog.resource_id, f.resource_id),
+        (AuditLog.user_id, f.user_id),
+        (AuditLog.action, f.action),
     ):
         if value is not None:
             q = q.where(column == value)
@@ -85,5 +96,8 @@ def list_entries(session: Session, actor: Actor, f: Any = None):
         q.order_by(AuditLog.created_at.desc()).offset((f.page - 1) * f.per_page).limit(f.per_page)
     )
     return Page[AuditEntry](
-        data=[AuditEntry.model_validate(r) for r in rows], total=total, page=f.page, per_page=f.per_page
+        data=[AuditEntry.model_validate(r) for r in rows],
+        total=total,
+        page=f.page,
+        per_page=f.per_page,
     )

@@ -89,7 +89,9 @@ def make_token(settings: Settings, claims: dict[str, Any], seconds: int) -> str:
     import jwt
 
     now = int(time.time())
-    return jwt.encode({**claims, "iat": now, "exp": now + seconds}, _secret(settings), algorithm="HS256")
+    return jwt.encode(
+        {**claims, "iat": now, "exp": now + seconds}, _secret(settings), algorithm="HS256"
+    )
 
 
 def read_token(settings: Settings, token: str, *, purpose: str) -> dict[str, Any]:
@@ -97,7 +99,10 @@ def read_token(settings: Settings, token: str, *, purpose: str) -> dict[str, Any
 
     try:
         claims = jwt.decode(
-            token, _secret(settings), algorithms=["HS256"], options={"require": ["exp", "iat", "sub"]}
+            token,
+            _secret(settings),
+            algorithms=["HS256"],
+            options={"require": ["exp", "iat", "sub"]},
         )
     except jwt.PyJWTError:
         raise NotAuthenticated("Unauthorized") from None
@@ -121,8 +126,14 @@ def access_token(settings: Settings, user: UserRow, auth_time: int | None = None
     stop after settings.session_max_hours)."""
     return make_token(
         settings,
-        {"sub": str(user.id), "email": user.email, "role": user.role, "purpose": "access",
-         "ep": user.session_epoch or 0, "auth_time": auth_time or int(time.time())},
+        {
+            "sub": str(user.id),
+            "email": user.email,
+            "role": user.role,
+            "purpose": "access",
+            "ep": user.session_epoch or 0,
+            "auth_time": auth_time or int(time.time()),
+        },
         settings.jwt_expiry_hours * 3600,
     )
 
@@ -165,8 +176,10 @@ def _consume_totp(session: Session, user: UserRow, code: str) -> None:
         raise InvalidInput("Invalid TOTP code", field="code")
     won = session.execute(
         update(UserRow)
-        .where(UserRow.id == user.id,
-               or_(UserRow.totp_last_step.is_(None), UserRow.totp_last_step < step))
+        .where(
+            UserRow.id == user.id,
+            or_(UserRow.totp_last_step.is_(None), UserRow.totp_last_step < step),
+        )
         .values(totp_last_step=step)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -178,11 +191,15 @@ def _consume_totp(session: Session, user: UserRow, code: str) -> None:
 # ---------------------------------------------------------------- login
 
 
-def login(session: Session, settings: Settings, data: LoginRequest | dict, client_ip: str | None = None) -> LoginResult:
+def login(
+    session: Session, settings: Settings, data: LoginRequest | dict, client_ip: str | None = None
+) -> LoginResult:
     data = validate(LoginRequest, data) if isinstance(data, dict) else data
     email = data.email.strip().lower()
     # no stored email contains NUL, and PostgreSQL cannot even compare one
-    user = None if "\x00" in email else session.scalar(select(UserRow).where(UserRow.email == email))
+    user = (
+        None if "\x00" in email else session.scalar(select(UserRow).where(UserRow.email == email))
+    )
     if user is None:
         _dummy_verify(data.password)
         raise NotAuthenticated("Unauthorized")
@@ -198,7 +215,9 @@ def login(session: Session, settings: Settings, data: LoginRequest | dict, clien
     return LoginResult(token=access_token(settings, user), user=User.model_validate(user))
 
 
-def login_totp(session: Session, settings: Settings, data: TotpLogin | dict, client_ip: str | None = None) -> LoginResult:
+def login_totp(
+    session: Session, settings: Settings, data: TotpLogin | dict, client_ip: str | None = None
+) -> LoginResult:
     data = validate(TotpLogin, data) if isinstance(data, dict) else data
     claims = read_token(settings, data.totp_token, purpose="totp_challenge")
     user = _user_by_sub(session, claims["sub"])
@@ -233,8 +252,15 @@ def me(session: Session, actor: Actor) -> User:
     if actor.user_id is None:
         now = utcnow()
         return User(
-            id=uuid.UUID(int=0), email=actor.email, name="API Key", role=actor.role, active=True,
-            force_password_change=False, totp_enabled=False, created_at=now, updated_at=now,
+            id=uuid.UUID(int=0),
+            email=actor.email,
+            name="API Key",
+            role=actor.role,
+            active=True,
+            force_password_change=False,
+            totp_enabled=False,
+            created_at=now,
+            updated_at=now,
         )
     user = session.get(UserRow, actor.user_id)
     if user is None:
@@ -251,8 +277,9 @@ def refresh(session: Session, settings: Settings, actor: Actor) -> LoginResult:
     started = actor.auth_time or 0
     if time.time() - started > settings.session_max_hours * 3600:
         raise NotAuthenticated("Session expired: sign in again (`sigma login`)")
-    return LoginResult(token=access_token(settings, user, auth_time=started),
-                       user=User.model_validate(user))
+    return LoginResult(
+        token=access_token(settings, user, auth_time=started), user=User.model_validate(user)
+    )
 
 
 def session_after_password_change(session: Session, settings: Settings, actor: Actor) -> str:
@@ -282,7 +309,9 @@ def change_password(session: Session, actor: Actor, data: ChangePassword | dict)
     if not verify_password(user.password_hash, data.current_password):
         raise InvalidInput("Current password is incorrect", field="current_password")
     if data.new_password == data.current_password:
-        raise InvalidInput("new_password: must differ from the current password", field="new_password")
+        raise InvalidInput(
+            "new_password: must differ from the current password", field="new_password"
+        )
     user.password_hash = hash_password(data.new_password)
     user.force_password_change = False
     revoke_sessions(session, user)  # a stolen token dies with the old password
@@ -346,7 +375,9 @@ def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(session: Session, actor: Actor, data: ApiKeyCreate | dict, user_ref: Any = None) -> ApiKeyCreated:
+def create_api_key(
+    session: Session, actor: Actor, data: ApiKeyCreate | dict, user_ref: Any = None
+) -> ApiKeyCreated:
     data = validate(ApiKeyCreate, data) if isinstance(data, dict) else data
     if user_ref is not None:
         actor.require(("admin",))
@@ -363,20 +394,34 @@ def service_user(session: Session, email: str, role: str) -> UserRow:
     first use with a password nobody knows: it never signs in, its keys do the work."""
     user = session.scalars(select(UserRow).where(UserRow.email == email)).first()
     if user is None:
-        user = UserRow(email=email, name=f"{role} keys", role=role,
-                       password_hash=hash_password(secrets.token_urlsafe(32)))
+        user = UserRow(
+            email=email,
+            name=f"{role} keys",
+            role=role,
+            password_hash=hash_password(secrets.token_urlsafe(32)),
+        )
         session.add(user)
         session.flush()
     elif user.role != role or not user.active:
         from sigma.errors import Conflict
 
-        raise Conflict(f"user {email} exists with role {user.role}{'' if user.active else ' (disabled)'}; "
-                       f"it owns the {role} keys: give it back role {role} or remove it", field="user")
+        raise Conflict(
+            f"user {email} exists with role {user.role}{'' if user.active else ' (disabled)'}; "
+            f"it owns the {role} keys: give it back role {role} or remove it",
+            field="user",
+        )
     return user
 
 
-def issue_key(session: Session, actor: Actor, owner: UserRow, data: ApiKeyCreate, *,
-              vps_id: Any = None, details: dict[str, Any] | None = None) -> ApiKeyCreated:
+def issue_key(
+    session: Session,
+    actor: Actor,
+    owner: UserRow,
+    data: ApiKeyCreate,
+    *,
+    vps_id: Any = None,
+    details: dict[str, Any] | None = None,
+) -> ApiKeyCreated:
     """A new key of `owner` (shown once, stored as a hash), bound to `vps_id` for an agent."""
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKeyRow(
@@ -385,13 +430,19 @@ def issue_key(session: Session, actor: Actor, owner: UserRow, data: ApiKeyCreate
         prefix=key[: len(API_KEY_PREFIX) + 6],
         key_hash=_hash_key(key),
         read_only=data.read_only,
-        expires_at=utcnow() + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
+        expires_at=utcnow() + timedelta(days=data.expires_in_days)
+        if data.expires_in_days
+        else None,
         vps_id=vps_id,
     )
     session.add(row)
     session.flush()
     audit.record(
-        session, actor, "create", "api_key", row.id,
+        session,
+        actor,
+        "create",
+        "api_key",
+        row.id,
         {"name": row.name, "owner": owner.email, "read_only": row.read_only, **(details or {})},
     )
     return ApiKeyCreated(**ApiKey.model_validate(row).model_dump(), key=key)
@@ -409,7 +460,11 @@ def list_api_keys(session: Session, actor: Actor, all_users: bool = False) -> li
 def revoke_api_key(session: Session, actor: Actor, ref: Any) -> ApiKey:
     rows = list(session.scalars(select(ApiKeyRow)))
     text = str(ref).strip()
-    matches = [r for r in rows if str(r.id) == text or str(r.id).startswith(text) or r.prefix == text or r.name == text]
+    matches = [
+        r
+        for r in rows
+        if str(r.id) == text or str(r.id).startswith(text) or r.prefix == text or r.name == text
+    ]
     if actor.effective_role != "admin":
         matches = [r for r in matches if r.user_id == actor.user_id]
     if not matches or len(text) < 4:
@@ -444,13 +499,20 @@ def authenticate(
         user = _user_by_sub(session, claims["sub"])
         if not user.active or claims.get("ep", 0) != (user.session_epoch or 0):
             raise NotAuthenticated("Unauthorized")
-        return Actor(email=user.email, role=user.role, user_id=user.id, client_ip=client_ip,
-                     password_change_required=user.force_password_change,
-                     session_epoch=user.session_epoch or 0,
-                     auth_time=int(claims.get("auth_time") or claims["iat"]))
+        return Actor(
+            email=user.email,
+            role=user.role,
+            user_id=user.id,
+            client_ip=client_ip,
+            password_change_required=user.force_password_change,
+            session_epoch=user.session_epoch or 0,
+            auth_time=int(claims.get("auth_time") or claims["iat"]),
+        )
     if api_key:
         if settings.api_key and hmac.compare_digest(api_key, settings.api_key):
-            return Actor(email=LEGACY_KEY_EMAIL, role="admin", client_ip=client_ip, via_api_key=True)
+            return Actor(
+                email=LEGACY_KEY_EMAIL, role="admin", client_ip=client_ip, via_api_key=True
+            )
         row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == _hash_key(api_key)))
         now = utcnow()
         if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
@@ -461,9 +523,16 @@ def authenticate(
         # last_used_at at minute resolution: no write on every request of a busy agent
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
             row.last_used_at = now
-        return Actor(email=user.email, role=user.role, user_id=user.id, client_ip=client_ip,
-                     via_api_key=True, read_only_key=row.read_only, api_key_id=row.id,
-                     password_change_required=user.force_password_change)
+        return Actor(
+            email=user.email,
+            role=user.role,
+            user_id=user.id,
+            client_ip=client_ip,
+            via_api_key=True,
+            read_only_key=row.read_only,
+            api_key_id=row.id,
+            password_change_required=user.force_password_change,
+        )
     raise NotAuthenticated("Unauthorized")
 
 
@@ -479,7 +548,9 @@ class HeartbeatCredential:
     legacy: bool = False
 
 
-def heartbeat_credential(settings: Settings, *, bearer: str | None, api_key: str | None) -> HeartbeatCredential | None:
+def heartbeat_credential(
+    settings: Settings, *, bearer: str | None, api_key: str | None
+) -> HeartbeatCredential | None:
     """The credential of a heartbeat without a query: the legacy key compared, an API key
     hashed, a token's signature and expiry verified (its user is checked by the batch). None
     for what only authenticate() can judge (a bad token: it answers 401)."""
@@ -492,7 +563,9 @@ def heartbeat_credential(settings: Settings, *, bearer: str | None, api_key: str
     if bearer:
         try:
             claims = read_token(settings, bearer, purpose="access")
-            return HeartbeatCredential(user_id=uuid.UUID(str(claims["sub"])), epoch=int(claims.get("ep", 0)))
+            return HeartbeatCredential(
+                user_id=uuid.UUID(str(claims["sub"])), epoch=int(claims.get("ep", 0))
+            )
         except (NotAuthenticated, ValueError, TypeError):
             return None
     return None
@@ -510,7 +583,11 @@ def still_valid(session: Session, actor: Actor) -> bool:
     if actor.api_key_id is not None:
         key = session.get(ApiKeyRow, actor.api_key_id)
         now = utcnow()
-        return key is not None and key.revoked_at is None and not (key.expires_at and key.expires_at <= now)
+        return (
+            key is not None
+            and key.revoked_at is None
+            and not (key.expires_at and key.expires_at <= now)
+        )
     if actor.session_epoch is not None:
         return actor.session_epoch == (user.session_epoch or 0)
     return True

@@ -60,7 +60,9 @@ def find_rate(session: Session, ref: Any) -> RateRow:
                 field="exchange_rate",
             ) from None
         src, dst = m.group(1).upper(), m.group(2).upper()
-        row = session.scalar(select(RateRow).where(RateRow.from_currency == src, RateRow.to_currency == dst))
+        row = session.scalar(
+            select(RateRow).where(RateRow.from_currency == src, RateRow.to_currency == dst)
+        )
         if row is None:
             raise NotFound(f"no exchange rate {src} -> {dst}", field="exchange_rate") from None
     if row is None:
@@ -69,8 +71,12 @@ def find_rate(session: Session, ref: Any) -> RateRow:
 
 
 def list_rates(
-    session: Session, actor: Actor, from_currency: str | None = None, to_currency: str | None = None,
-    page: int = 1, per_page: int = 25,
+    session: Session,
+    actor: Actor,
+    from_currency: str | None = None,
+    to_currency: str | None = None,
+    page: int = 1,
+    per_page: int = 25,
 ) -> Page[ExchangeRate]:
     actor.require(READERS)
     page, per_page = max(page, 1), min(max(per_page, 1), 100)
@@ -81,10 +87,15 @@ def list_rates(
         q = q.where(RateRow.to_currency == to_currency.strip().upper())
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(
-        q.order_by(RateRow.from_currency, RateRow.to_currency).offset((page - 1) * per_page).limit(per_page)
+        q.order_by(RateRow.from_currency, RateRow.to_currency)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
     )
     return Page[ExchangeRate](
-        data=[ExchangeRate.model_validate(r) for r in rows], total=total, page=page, per_page=per_page
+        data=[ExchangeRate.model_validate(r) for r in rows],
+        total=total,
+        page=page,
+        per_page=per_page,
     )
 
 
@@ -98,30 +109,54 @@ def set_rate(session: Session, actor: Actor, data: ExchangeRateCreate | dict) ->
     actor.require(WRITERS)
     data = validate(ExchangeRateCreate, data) if isinstance(data, dict) else data
     row = session.scalar(
-        select(RateRow).where(RateRow.from_currency == data.from_currency, RateRow.to_currency == data.to_currency)
+        select(RateRow).where(
+            RateRow.from_currency == data.from_currency, RateRow.to_currency == data.to_currency
+        )
     )
     pair = f"{data.from_currency}-{data.to_currency}"
     if row is None:
-        row = RateRow(from_currency=data.from_currency, to_currency=data.to_currency, rate=data.rate)
+        row = RateRow(
+            from_currency=data.from_currency, to_currency=data.to_currency, rate=data.rate
+        )
         session.add(row)
         session.flush()
-        audit.record(session, actor, "create", "exchange_rate", row.id, {"pair": pair, "rate": f"{data.rate:.6f}"})
+        audit.record(
+            session,
+            actor,
+            "create",
+            "exchange_rate",
+            row.id,
+            {"pair": pair, "rate": f"{data.rate:.6f}"},
+        )
     elif row.rate != data.rate:
         old = row.rate
         row.rate = data.rate
         row.updated_at = utcnow()
         session.flush()
-        audit.record(session, actor, "update", "exchange_rate", row.id,
-                     {"pair": pair, "changes": {"rate": {"from": f"{old:.6f}", "to": f"{data.rate:.6f}"}}})
+        audit.record(
+            session,
+            actor,
+            "update",
+            "exchange_rate",
+            row.id,
+            {"pair": pair, "changes": {"rate": {"from": f"{old:.6f}", "to": f"{data.rate:.6f}"}}},
+        )
     return ExchangeRate.model_validate(row)
 
 
-def update_rate(session: Session, actor: Actor, ref: Any, data: ExchangeRateUpdate | dict) -> ExchangeRate:
+def update_rate(
+    session: Session, actor: Actor, ref: Any, data: ExchangeRateUpdate | dict
+) -> ExchangeRate:
     actor.require(WRITERS)
     data = validate(ExchangeRateUpdate, data) if isinstance(data, dict) else data
     row = find_rate(session, ref)
-    return set_rate(session, actor, ExchangeRateCreate(
-        from_currency=row.from_currency, to_currency=row.to_currency, rate=data.rate))
+    return set_rate(
+        session,
+        actor,
+        ExchangeRateCreate(
+            from_currency=row.from_currency, to_currency=row.to_currency, rate=data.rate
+        ),
+    )
 
 
 def delete_rate(session: Session, actor: Actor, ref: Any) -> ExchangeRate:
@@ -130,7 +165,14 @@ def delete_rate(session: Session, actor: Actor, ref: Any) -> ExchangeRate:
     gone = ExchangeRate.model_validate(row)
     session.delete(row)
     session.flush()
-    audit.record(session, actor, "delete", "exchange_rate", gone.id, {"pair": f"{gone.from_currency}-{gone.to_currency}"})
+    audit.record(
+        session,
+        actor,
+        "delete",
+        "exchange_rate",
+        gone.id,
+        {"pair": f"{gone.from_currency}-{gone.to_currency}"},
+    )
     return gone
 
 
@@ -141,7 +183,9 @@ def rate_table(session: Session) -> dict[tuple[str, str], Decimal]:
     return {(r.from_currency, r.to_currency): r.rate for r in session.scalars(select(RateRow))}
 
 
-def convert(totals: dict[str, Decimal], target: str, rates: dict[tuple[str, str], Decimal]) -> ConvertedTotal:
+def convert(
+    totals: dict[str, Decimal], target: str, rates: dict[tuple[str, str], Decimal]
+) -> ConvertedTotal:
     amount = Decimal(0)
     used: list[RateUsed] = []
     for currency in sorted(totals):
@@ -151,11 +195,15 @@ def convert(totals: dict[str, Decimal], target: str, rates: dict[tuple[str, str]
         elif (currency, target) in rates:
             rate = rates[(currency, target)]
             amount += value * rate
-            used.append(RateUsed(from_currency=currency, to_currency=target, rate=rate, inverse=False))
+            used.append(
+                RateUsed(from_currency=currency, to_currency=target, rate=rate, inverse=False)
+            )
         elif (target, currency) in rates:
             rate = rates[(target, currency)]
             amount += (value / rate).quantize(CONVERTED_SCALE, rounding=ROUND_HALF_EVEN)
-            used.append(RateUsed(from_currency=target, to_currency=currency, rate=rate, inverse=True))
+            used.append(
+                RateUsed(from_currency=target, to_currency=currency, rate=rate, inverse=True)
+            )
         else:
             raise InvalidInput(
                 f"No exchange rate found for {currency} -> {target}: add one with "
@@ -177,7 +225,9 @@ def _query(q: CostQuery | dict | None) -> CostQuery:
 
 
 def _group_column(by: str | None):
-    return {"provider": ProviderRow.name, "country": VpsRow.country, "purpose": VpsRow.purpose}.get(by or "")
+    return {"provider": ProviderRow.name, "country": VpsRow.country, "purpose": VpsRow.purpose}.get(
+        by or ""
+    )
 
 
 def _base(q: CostQuery, *columns):
@@ -195,14 +245,18 @@ def _base(q: CostQuery, *columns):
 
 
 def _per_currency(acc: dict[str, list]) -> list[CurrencyTotal]:
-    return [CurrencyTotal(currency=c, vps_count=acc[c][0], total_cost=acc[c][1]) for c in sorted(acc)]
+    return [
+        CurrencyTotal(currency=c, vps_count=acc[c][0], total_cost=acc[c][1]) for c in sorted(acc)
+    ]
 
 
 def _totals(acc: dict[str, list]) -> dict[str, Decimal]:
     return {c: v[1] for c, v in acc.items()}
 
 
-def _groups(by: str | None, grouped: dict[str, dict[str, list]], target: str | None, rates) -> list[CostGroup] | None:
+def _groups(
+    by: str | None, grouped: dict[str, dict[str, list]], target: str | None, rates
+) -> list[CostGroup] | None:
     if by is None:
         return None
     return [
@@ -260,7 +314,9 @@ def _month_end(start: date) -> date:
     return nxt - timedelta(days=1)
 
 
-def monthly(session: Session, actor: Actor, q: CostQuery | dict | None = None, today: date | None = None) -> MonthlyCosts:
+def monthly(
+    session: Session, actor: Actor, q: CostQuery | dict | None = None, today: date | None = None
+) -> MonthlyCosts:
     """For each of the last N months, what the VPS live in that month cost (a VPS counts in a
     month when bought before its end and not expired before its start). Months without any
     cost are left out, newest month first."""
@@ -293,7 +349,9 @@ def monthly(session: Session, actor: Actor, q: CostQuery | dict | None = None, t
         CostMonth(
             month=start,
             per_currency=_per_currency(per_month[i]),
-            converted_total=convert(_totals(per_month[i]), q.convert_to, rates) if q.convert_to else None,
+            converted_total=convert(_totals(per_month[i]), q.convert_to, rates)
+            if q.convert_to
+            else None,
             groups=_groups(q.by, per_group[i], q.convert_to, rates),
         )
         for i, (start, _end) in enumerate(months)

@@ -88,15 +88,24 @@ def _filtered(f: IpCheckFilter):
     return q
 
 
-def list_checks(session: Session, actor: Actor, f: IpCheckFilter | dict | None = None) -> Page[IpCheck]:
+def list_checks(
+    session: Session, actor: Actor, f: IpCheckFilter | dict | None = None
+) -> Page[IpCheck]:
     actor.require(READERS)
     f = f if isinstance(f, IpCheckFilter) else validate(IpCheckFilter, f or {})
     q = _filtered(f)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(
-        q.order_by(IpCheckRow.checked_at.desc(), IpCheckRow.id).offset((f.page - 1) * f.per_page).limit(f.per_page)
+        q.order_by(IpCheckRow.checked_at.desc(), IpCheckRow.id)
+        .offset((f.page - 1) * f.per_page)
+        .limit(f.per_page)
     )
-    return Page[IpCheck](data=[IpCheck.model_validate(r) for r in rows], total=total, page=f.page, per_page=f.per_page)
+    return Page[IpCheck](
+        data=[IpCheck.model_validate(r) for r in rows],
+        total=total,
+        page=f.page,
+        per_page=f.per_page,
+    )
 
 
 def _find(session: Session, check_id: Any) -> IpCheckRow:
@@ -128,8 +137,19 @@ def create(session: Session, actor: Actor, data: IpCheckCreate | dict) -> IpChec
     session.add(row)
     session.flush()
     _advance(session, [row], {vps.id: (vps.hostname, vps.ip_addresses)})
-    audit.record(session, actor, "create", "ip_check", row.id,
-                 {"hostname": vps.hostname, "ip": row.ip, "check_type": row.check_type, "success": row.success})
+    audit.record(
+        session,
+        actor,
+        "create",
+        "ip_check",
+        row.id,
+        {
+            "hostname": vps.hostname,
+            "ip": row.ip,
+            "check_type": row.check_type,
+            "success": row.success,
+        },
+    )
     return IpCheck.model_validate(row)
 
 
@@ -139,7 +159,9 @@ def delete_check(session: Session, actor: Actor, check_id: Any) -> IpCheck:
     gone = IpCheck.model_validate(row)
     session.delete(row)
     session.flush()
-    audit.record(session, actor, "delete", "ip_check", gone.id, {"ip": gone.ip, "source": gone.source})
+    audit.record(
+        session, actor, "delete", "ip_check", gone.id, {"ip": gone.ip, "source": gone.source}
+    )
     return gone
 
 
@@ -154,30 +176,44 @@ def summary(session: Session, actor: Actor, vps_id: Any = None) -> list[IpCheckS
         vps_id = None
     c = IpCheckRow
     agg = select(
-        c.vps_id, c.ip, func.count().label("total"),
+        c.vps_id,
+        c.ip,
+        func.count().label("total"),
         func.sum(func.cast(c.success, _int())).label("ok"),
-        func.avg(c.latency_ms).label("avg"), func.max(c.checked_at).label("last"),
+        func.avg(c.latency_ms).label("avg"),
+        func.max(c.checked_at).label("last"),
     ).group_by(c.vps_id, c.ip)
     ranked = select(
-        c.vps_id, c.ip, c.success,
-        func.row_number().over(partition_by=(c.vps_id, c.ip), order_by=(c.checked_at.desc(), c.id.desc())).label("rn"),
+        c.vps_id,
+        c.ip,
+        c.success,
+        func.row_number()
+        .over(partition_by=(c.vps_id, c.ip), order_by=(c.checked_at.desc(), c.id.desc()))
+        .label("rn"),
     )
     if vps_id:
         agg = agg.where(c.vps_id == vps_id)
         ranked = ranked.where(c.vps_id == vps_id)
     sub = ranked.subquery()
-    last_success = {(r[0], r[1]): bool(r[2]) for r in session.execute(
-        select(sub.c.vps_id, sub.c.ip, sub.c.success).where(sub.c.rn == 1))}
+    last_success = {
+        (r[0], r[1]): bool(r[2])
+        for r in session.execute(select(sub.c.vps_id, sub.c.ip, sub.c.success).where(sub.c.rn == 1))
+    }
     out = []
     for vid, ip, total, ok, avg, last in session.execute(agg):
         ok = int(ok or 0)
-        out.append(IpCheckSummary(
-            vps_id=vid, ip=ip, total_checks=total, success_count=ok,
-            success_rate=round(ok * 100.0 / total, 2) if total else 0.0,
-            avg_latency_ms=None if avg is None else float(avg),
-            last_check=last if last.tzinfo else last.replace(tzinfo=UTC),
-            last_success=last_success.get((vid, ip), False),
-        ))
+        out.append(
+            IpCheckSummary(
+                vps_id=vid,
+                ip=ip,
+                total_checks=total,
+                success_count=ok,
+                success_rate=round(ok * 100.0 / total, 2) if total else 0.0,
+                avg_latency_ms=None if avg is None else float(avg),
+                last_check=last if last.tzinfo else last.replace(tzinfo=UTC),
+                last_success=last_success.get((vid, ip), False),
+            )
+        )
     out.sort(key=lambda s: s.last_check, reverse=True)
     return out
 
@@ -193,14 +229,18 @@ def purge(session: Session, actor: Actor, older_than_days: Any) -> PurgeResult:
     try:
         days = int(str(older_than_days).strip())
     except (TypeError, ValueError):
-        raise InvalidInput(f"older_than_days: '{older_than_days}' is not a whole number of days",
-                           field="older_than_days") from None
+        raise InvalidInput(
+            f"older_than_days: '{older_than_days}' is not a whole number of days",
+            field="older_than_days",
+        ) from None
     if days < 0 or days > 36500:
         raise InvalidInput("older_than_days: must be between 0 and 36500", field="older_than_days")
     cutoff = utcnow() - timedelta(days=days)
     result = session.execute(delete(IpCheckRow).where(IpCheckRow.checked_at < cutoff))
     count = result.rowcount or 0
-    audit.record(session, actor, "purge", "ip_check", None, {"older_than_days": days, "deleted": count})
+    audit.record(
+        session, actor, "purge", "ip_check", None, {"older_than_days": days, "deleted": count}
+    )
     return PurgeResult(deleted=count)
 
 
@@ -217,17 +257,24 @@ def provision_probe(session: Session, actor: Actor, data: Any) -> Any:
 
     actor.require(WRITERS)
     data = data if isinstance(data, ApiKeyCreate) else validate(ApiKeyCreate, data)
-    return auth.issue_key(session, actor, auth.service_user(session, PROBE_USER, "probe"), data,
-                          details={"probe": data.name})
-
+    return auth.issue_key(
+        session,
+        actor,
+        auth.service_user(session, PROBE_USER, "probe"),
+        data,
+        details={"probe": data.name},
+    )
 
 
 def targets(session: Session, actor: Actor) -> list[ProbeTarget]:
     """Every valid IP of every active VPS, with its label and the VPS's SSH port."""
     actor.require(PROBES)
     out: list[ProbeTarget] = []
-    q = select(VpsRow.id, VpsRow.hostname, VpsRow.ip_addresses, VpsRow.ssh_port).where(
-        VpsRow.status == "active").order_by(VpsRow.hostname, VpsRow.id)
+    q = (
+        select(VpsRow.id, VpsRow.hostname, VpsRow.ip_addresses, VpsRow.ssh_port)
+        .where(VpsRow.status == "active")
+        .order_by(VpsRow.hostname, VpsRow.id)
+    )
     for vid, hostname, ips, port in session.execute(q):
         for entry in ips or []:
             try:
@@ -235,7 +282,9 @@ def targets(session: Session, actor: Actor) -> list[ProbeTarget]:
             except ValueError:
                 continue  # stored before validation existed: not a target
             label = entry.get("label", "") if isinstance(entry, dict) else ""
-            out.append(ProbeTarget(vps_id=vid, hostname=hostname, ip=ip, label=label or "", ssh_port=port))
+            out.append(
+                ProbeTarget(vps_id=vid, hostname=hostname, ip=ip, label=label or "", ssh_port=port)
+            )
     return out
 
 
@@ -250,7 +299,9 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
     vps: dict[Any, tuple[str, Any]] = {}
     for i in range(0, len(vps_ids), CHUNK):
         for vid, hostname, ips in session.execute(
-            select(VpsRow.id, VpsRow.hostname, VpsRow.ip_addresses).where(VpsRow.id.in_(vps_ids[i:i + CHUNK]))
+            select(VpsRow.id, VpsRow.hostname, VpsRow.ip_addresses).where(
+                VpsRow.id.in_(vps_ids[i : i + CHUNK])
+            )
         ):
             vps[vid] = (hostname, ips)
     rejected: list[BatchRejection] = []
@@ -261,27 +312,46 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
             rejected.append(BatchRejection(index=i, error=f"vps_id: VPS not found: {c.vps_id}"))
             continue
         if c.ip not in addresses.setdefault(c.vps_id, _addresses(vps[c.vps_id][1])):
-            rejected.append(BatchRejection(index=i, error=f"ip: {c.ip} is not an address of VPS {vps[c.vps_id][0]}"))
+            rejected.append(
+                BatchRejection(
+                    index=i, error=f"ip: {c.ip} is not an address of VPS {vps[c.vps_id][0]}"
+                )
+            )
             continue
         at = c.checked_at or now
         if at > now + MAX_SKEW:
-            rejected.append(BatchRejection(index=i, error=f"checked_at: {at.isoformat()} is in the future"))
+            rejected.append(
+                BatchRejection(index=i, error=f"checked_at: {at.isoformat()} is in the future")
+            )
             continue
         key = c.id or uuid.uuid4()
-        rows.setdefault(key, dict(
-            id=key, vps_id=c.vps_id, ip=c.ip, check_type=c.check_type, source=c.source,
-            success=c.success, latency_ms=c.latency_ms, checked_at=at,
-        ))
+        rows.setdefault(
+            key,
+            dict(
+                id=key,
+                vps_id=c.vps_id,
+                ip=c.ip,
+                check_type=c.check_type,
+                source=c.source,
+                success=c.success,
+                latency_ms=c.latency_ms,
+                checked_at=at,
+            ),
+        )
     keys = list(rows)
     existing: set[uuid.UUID] = set()
     for i in range(0, len(keys), CHUNK):
-        existing.update(session.scalars(select(IpCheckRow.id).where(IpCheckRow.id.in_(keys[i:i + CHUNK]))))
+        existing.update(
+            session.scalars(select(IpCheckRow.id).where(IpCheckRow.id.in_(keys[i : i + CHUNK])))
+        )
     fresh = [rows[k] for k in keys if k not in existing]
     inserted = _insert_new(session, fresh)
     new_rows = [r for r in fresh if r["id"] in inserted]
     _advance(session, new_rows, vps)
     return IpCheckBatchResult(
-        inserted=len(new_rows), duplicates=len(batch.checks) - len(rejected) - len(new_rows), rejected=rejected
+        inserted=len(new_rows),
+        duplicates=len(batch.checks) - len(rejected) - len(new_rows),
+        rejected=rejected,
     )
 
 
@@ -318,21 +388,31 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
     if not checks:
         return
     now = utcnow()
-    pairs = sorted({(_get(c, "vps_id"), _get(c, "ip")) for c in checks}, key=lambda p: (str(p[0]), p[1]))
+    pairs = sorted(
+        {(_get(c, "vps_id"), _get(c, "ip")) for c in checks}, key=lambda p: (str(p[0]), p[1])
+    )
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.connection().execute(insert(ReachRow).on_conflict_do_nothing(), [
-        dict(vps_id=v, ip=ip, label="", verdict="unknown", since=now, state={}, updated_at=now) for v, ip in pairs
-    ])
+    session.connection().execute(
+        insert(ReachRow).on_conflict_do_nothing(),
+        [
+            dict(vps_id=v, ip=ip, label="", verdict="unknown", since=now, state={}, updated_at=now)
+            for v, ip in pairs
+        ],
+    )
     current: dict[tuple[Any, str], ReachRow] = {}
     for i in range(0, len(pairs), CHUNK):
-        part = pairs[i:i + CHUNK]
+        part = pairs[i : i + CHUNK]
         # locked in a fixed order: two probes posting at once never deadlock or lose a streak
-        q = (select(ReachRow).where(tuple_(ReachRow.vps_id, ReachRow.ip).in_(part))
-             .order_by(ReachRow.vps_id, ReachRow.ip).with_for_update())
+        q = (
+            select(ReachRow)
+            .where(tuple_(ReachRow.vps_id, ReachRow.ip).in_(part))
+            .order_by(ReachRow.vps_id, ReachRow.ip)
+            .with_for_update()
+        )
         for r in session.scalars(q):
             current[(r.vps_id, r.ip)] = r
     by_pair: dict[tuple[Any, str], list[Any]] = {}
@@ -340,24 +420,49 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
         by_pair.setdefault((_get(c, "vps_id"), _get(c, "ip")), []).append(c)
     for pair, items in by_pair.items():
         row = current[pair]
-        state = {s: {t: dict(v) for t, v in types.items()} for s, types in (row.state or {}).items()}
+        state = {
+            s: {t: dict(v) for t, v in types.items()} for s, types in (row.state or {}).items()
+        }
         for c in items:
             st = state.setdefault(_get(c, "source"), {}).setdefault(
-                _get(c, "check_type"), {"ok": None, "fails": 0, "oks": 0, "at": "", "latency_ms": None})
+                _get(c, "check_type"),
+                {"ok": None, "fails": 0, "oks": 0, "at": "", "latency_ms": None},
+            )
             at = _iso(_get(c, "checked_at"))
             if at <= st["at"]:
                 continue  # older than what we know: stored, but history is not rewritten
             ok = bool(_get(c, "success"))
-            st.update(ok=ok, at=at, latency_ms=_get(c, "latency_ms"),
-                      fails=0 if ok else st["fails"] + 1, oks=st["oks"] + 1 if ok else 0)
+            st.update(
+                ok=ok,
+                at=at,
+                latency_ms=_get(c, "latency_ms"),
+                fails=0 if ok else st["fails"] + 1,
+                oks=st["oks"] + 1 if ok else 0,
+            )
         hostname, ips = vps.get(pair[0], ("", []))
-        label = next((e.get("label", "") for e in ips or [] if isinstance(e, dict) and e.get("ip") == pair[1]), row.label)
+        label = next(
+            (
+                e.get("label", "")
+                for e in ips or []
+                if isinstance(e, dict) and e.get("ip") == pair[1]
+            ),
+            row.label,
+        )
         verdict = compute_verdict(state, now)[0]
         if verdict != row.verdict:
             if not (row.verdict == "unknown" and verdict == "ok"):
-                record_event(session, pair[0], "reachability", {
-                    "hostname": hostname, "ip": pair[1], "label": label, "from": row.verdict, "to": verdict,
-                })
+                record_event(
+                    session,
+                    pair[0],
+                    "reachability",
+                    {
+                        "hostname": hostname,
+                        "ip": pair[1],
+                        "label": label,
+                        "from": row.verdict,
+                        "to": verdict,
+                    },
+                )
             row.verdict = verdict
             row.since = now
         row.state = state
@@ -378,32 +483,55 @@ def _evaluate(state: dict[str, Any], now: datetime) -> dict[str, tuple[SourceSta
     for source, types in (state or {}).items():
         last = max((_parse(t["at"]) for t in types.values() if t.get("at")), default=None)
         if last is None or now - last > STALE_AFTER:
-            out[source] = (SourceState(state="stale", china=is_china(source), fails=0, last_checked=last,
-                                       latency_ms=None, types={t: bool(v.get("ok")) for t, v in types.items()}), 0)
+            out[source] = (
+                SourceState(
+                    state="stale",
+                    china=is_china(source),
+                    fails=0,
+                    last_checked=last,
+                    latency_ms=None,
+                    types={t: bool(v.get("ok")) for t, v in types.items()},
+                ),
+                0,
+            )
         else:
             fresh[source] = types
     all_types = {t for types in fresh.values() for t in types}
     dead: set[str] = set()
     if any(not is_china(s) for s in fresh) and len(fresh) > 1:
         # only a control outside China can tell "the host filters it" from "the path drops it"
-        dead = {t for t in all_types if all(not types[t].get("ok") for types in fresh.values() if t in types)}
+        dead = {
+            t
+            for t in all_types
+            if all(not types[t].get("ok") for types in fresh.values() if t in types)
+        }
     live = all_types - dead if dead != all_types else all_types
     for source, types in fresh.items():
         used = {t: v for t, v in types.items() if t in live} or types
         failing = [not v.get("ok") for v in used.values()]
         st = "fail" if all(failing) else "partial" if any(failing) else "ok"
-        latencies = [v["latency_ms"] for v in used.values() if v.get("ok") and v.get("latency_ms") is not None]
-        out[source] = (SourceState(
-            state=st, china=is_china(source),
-            fails=min(v.get("fails", 0) for v in used.values()) if st == "fail" else 0,
-            last_checked=max(_parse(v["at"]) for v in types.values() if v.get("at")),
-            latency_ms=min(latencies) if latencies else None,
-            types={t: bool(v.get("ok")) for t, v in types.items()},
-        ), max((v.get("oks", 0) for v in used.values()), default=0))
+        latencies = [
+            v["latency_ms"]
+            for v in used.values()
+            if v.get("ok") and v.get("latency_ms") is not None
+        ]
+        out[source] = (
+            SourceState(
+                state=st,
+                china=is_china(source),
+                fails=min(v.get("fails", 0) for v in used.values()) if st == "fail" else 0,
+                last_checked=max(_parse(v["at"]) for v in types.values() if v.get("at")),
+                latency_ms=min(latencies) if latencies else None,
+                types={t: bool(v.get("ok")) for t, v in types.items()},
+            ),
+            max((v.get("oks", 0) for v in used.values()), default=0),
+        )
     return out
 
 
-def compute_verdict(state: dict[str, Any], now: datetime, rounds: int = ROUNDS) -> tuple[str, dict[str, SourceState]]:
+def compute_verdict(
+    state: dict[str, Any], now: datetime, rounds: int = ROUNDS
+) -> tuple[str, dict[str, SourceState]]:
     evaluated = _evaluate(state, now)
     sources = {s: v for s, (v, _) in evaluated.items()}
     fresh = {s: v for s, v in evaluated.items() if v[0].state != "stale"}
@@ -414,8 +542,10 @@ def compute_verdict(state: dict[str, Any], now: datetime, rounds: int = ROUNDS) 
     control = [s for s, (v, _) in fresh.items() if not v.china]
     if len(confirmed_fail) == len(fresh):
         return "down", sources
-    if china and all(s in confirmed_fail for s in china) and any(
-        fresh[s][0].state != "fail" and fresh[s][1] >= rounds for s in control
+    if (
+        china
+        and all(s in confirmed_fail for s in china)
+        and any(fresh[s][0].state != "fail" and fresh[s][1] >= rounds for s in control)
     ):
         return "blocked", sources
     if all(v.state == "ok" for v, _ in fresh.values()):
@@ -424,7 +554,11 @@ def compute_verdict(state: dict[str, Any], now: datetime, rounds: int = ROUNDS) 
 
 
 def status(
-    session: Session, actor: Actor, vps_ref: Any = None, verdict: str | None = None, include_inactive: bool = False
+    session: Session,
+    actor: Actor,
+    vps_ref: Any = None,
+    verdict: str | None = None,
+    include_inactive: bool = False,
 ) -> list[ReachabilityStatus]:
     """The matrix behind `sigma ip-check status`: one row per (VPS, IP), one cell per source."""
     actor.require(READERS)
@@ -438,15 +572,24 @@ def status(
         q = q.where(VpsRow.status == "active")
     if verdict:
         if verdict not in VERDICTS:
-            raise InvalidInput(f"verdict: unknown verdict '{verdict}'; expected one of: {', '.join(VERDICTS)}",
-                               field="verdict")
+            raise InvalidInput(
+                f"verdict: unknown verdict '{verdict}'; expected one of: {', '.join(VERDICTS)}",
+                field="verdict",
+            )
         q = q.where(ReachRow.verdict == verdict)
     now = utcnow()
     out = []
     for row, hostname in session.execute(q.order_by(VpsRow.hostname, ReachRow.ip)):
         sources = source_states(row.state, now)
-        out.append(ReachabilityStatus(
-            vps_id=row.vps_id, hostname=hostname, ip=row.ip, label=row.label, verdict=row.verdict,
-            since=row.since, sources=dict(sorted(sources.items(), key=lambda kv: (not kv[1].china, kv[0]))),
-        ))
+        out.append(
+            ReachabilityStatus(
+                vps_id=row.vps_id,
+                hostname=hostname,
+                ip=row.ip,
+                label=row.label,
+                verdict=row.verdict,
+                since=row.since,
+                sources=dict(sorted(sources.items(), key=lambda kv: (not kv[1].china, kv[0]))),
+            )
+        )
     return out

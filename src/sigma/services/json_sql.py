@@ -23,7 +23,9 @@ def json_array_contains(session: Session, column: Any, value: str) -> ColumnElem
     return select(each.c.value).where(each.c.value == value).exists()
 
 
-def json_array_has_object_with(session: Session, column: Any, key: str, value: str) -> ColumnElement[bool]:
+def json_array_has_object_with(
+    session: Session, column: Any, key: str, value: str
+) -> ColumnElement[bool]:
     if _is_pg(session):
         from sqlalchemy.dialects.postgresql import JSONB
 

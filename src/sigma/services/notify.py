@@ -82,8 +82,13 @@ def due(session: Session, settings: Settings, today: date) -> list[Due]:
     thresholds = sorted({t for t in settings.notify_before_days if t >= 0}) or [7]
     rows = session.execute(
         select(
-            VpsRow.id, VpsRow.hostname, VpsRow.alias, VpsRow.country, VpsRow.ip_addresses,
-            VpsRow.expire_date, ProviderRow.name.label("provider"),
+            VpsRow.id,
+            VpsRow.hostname,
+            VpsRow.alias,
+            VpsRow.country,
+            VpsRow.ip_addresses,
+            VpsRow.expire_date,
+            ProviderRow.name.label("provider"),
         )
         .outerjoin(ProviderRow, ProviderRow.id == VpsRow.provider_id)
         .where(
@@ -98,8 +103,19 @@ def due(session: Session, settings: Settings, today: date) -> list[Due]:
     for r in rows:
         days = (r.expire_date - today).days
         threshold = OVERDUE if days < 0 else min(t for t in thresholds if days <= t)
-        out.append(Due(r.id, r.hostname, r.alias, r.provider or "", r.country, list(r.ip_addresses or ()),
-                       r.expire_date, days, threshold))
+        out.append(
+            Due(
+                r.id,
+                r.hostname,
+                r.alias,
+                r.provider or "",
+                r.country,
+                list(r.ip_addresses or ()),
+                r.expire_date,
+                days,
+                threshold,
+            )
+        )
     return out
 
 
@@ -133,13 +149,15 @@ def telegram_block(d: Due) -> str:
     else:
         head = "⚠️ <b>VPS Expiring Soon</b>"
         when = f"Expires: <b>{d.expire_date.isoformat()}</b> ({_days(d.days)})"
-    return "\n".join([
-        head,
-        f"Host: <code>{host}</code>",
-        f"Provider: {e(_short(d.provider))} / {e(d.country)}",
-        f"IPs: <code>{ips}</code>",
-        when,
-    ])
+    return "\n".join(
+        [
+            head,
+            f"Host: <code>{host}</code>",
+            f"Provider: {e(_short(d.provider))} / {e(d.country)}",
+            f"IPs: <code>{ips}</code>",
+            when,
+        ]
+    )
 
 
 def pack(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[list[int]]:
@@ -184,8 +202,15 @@ class SendFailed(Exception):
     pass
 
 
-def _post(http: Any, url: str, *, content: bytes, headers: dict[str, str], what: str,
-          sleep: Callable[[float], None]) -> None:
+def _post(
+    http: Any,
+    url: str,
+    *,
+    content: bytes,
+    headers: dict[str, str],
+    what: str,
+    sleep: Callable[[float], None],
+) -> None:
     """POST with Telegram-style 429 handling: wait `retry_after` (body or Retry-After) and retry."""
     import httpx
 
@@ -227,21 +252,46 @@ def _retry_after(resp: Any) -> float:
         return 1.0
 
 
-def send_telegram(http: Any, settings: Settings, text: str, sleep: Callable[[float], None] = time.sleep) -> None:
+def send_telegram(
+    http: Any, settings: Settings, text: str, sleep: Callable[[float], None] = time.sleep
+) -> None:
     url = f"{settings.telegram_api_base.rstrip('/')}/bot{settings.telegram_bot_token}/sendMessage"
-    body = json.dumps({"chat_id": settings.telegram_chat_id, "text": text, "parse_mode": "HTML",
-                       "disable_web_page_preview": True}, ensure_ascii=False).encode()
-    _post(http, url, content=body, headers={"Content-Type": "application/json"}, what="telegram", sleep=sleep)
+    body = json.dumps(
+        {
+            "chat_id": settings.telegram_chat_id,
+            "text": text,
+            "parse_mode": "HTML",
+            "disable_web_page_preview": True,
+        },
+        ensure_ascii=False,
+    ).encode()
+    _post(
+        http,
+        url,
+        content=body,
+        headers={"Content-Type": "application/json"},
+        what="telegram",
+        sleep=sleep,
+    )
 
 
-def send_webhook(http: Any, settings: Settings, payload: dict[str, Any],
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+def send_webhook(
+    http: Any,
+    settings: Settings,
+    payload: dict[str, Any],
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    headers = {"Content-Type": "application/json", "User-Agent": "sigma-notify",
-               "X-Sigma-Event": payload["event"]}
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "sigma-notify",
+        "X-Sigma-Event": payload["event"],
+    }
     if settings.webhook_secret:
         headers["X-Sigma-Signature-256"] = sign(settings.webhook_secret, body)
-    _post(http, settings.webhook_url or "", content=body, headers=headers, what="webhook", sleep=sleep)
+    _post(
+        http, settings.webhook_url or "", content=body, headers=headers, what="webhook", sleep=sleep
+    )
 
 
 # ---------------------------------------------------------------- the run
@@ -249,8 +299,10 @@ def send_webhook(http: Any, settings: Settings, payload: dict[str, Any],
 
 def _key(d: Due, channel: str):
     return and_(
-        NotificationLog.vps_id == d.vps_id, NotificationLog.threshold == d.threshold,
-        NotificationLog.expire_date == d.expire_date, NotificationLog.channel == channel,
+        NotificationLog.vps_id == d.vps_id,
+        NotificationLog.threshold == d.threshold,
+        NotificationLog.expire_date == d.expire_date,
+        NotificationLog.channel == channel,
     )
 
 
@@ -263,13 +315,18 @@ def _claim(session: Session, d: Due, channel: str) -> bool:
             return False
         taken = session.execute(  # a crashed sender's claim: take it over, once
             update(NotificationLog)
-            .where(NotificationLog.id == row.id, NotificationLog.claimed_at == row.claimed_at,
-                   NotificationLog.sent_at.is_(None))
+            .where(
+                NotificationLog.id == row.id,
+                NotificationLog.claimed_at == row.claimed_at,
+                NotificationLog.sent_at.is_(None),
+            )
             .values(claimed_at=now)
             .returning(NotificationLog.id)
         ).scalar()
         return taken is not None
-    values = dict(vps_id=d.vps_id, threshold=d.threshold, expire_date=d.expire_date, channel=channel)
+    values = dict(
+        vps_id=d.vps_id, threshold=d.threshold, expire_date=d.expire_date, channel=channel
+    )
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -278,8 +335,10 @@ def _claim(session: Session, d: Due, channel: str) -> bool:
 
     # rowcount is not reliable here (psycopg reports -1): RETURNING says whether it was ours
     claimed = session.execute(
-        insert(NotificationLog).values(id=uuid.uuid4(), claimed_at=now, **values)
-        .on_conflict_do_nothing().returning(NotificationLog.id)
+        insert(NotificationLog)
+        .values(id=uuid.uuid4(), claimed_at=now, **values)
+        .on_conflict_do_nothing()
+        .returning(NotificationLog.id)
     ).scalar()
     return claimed is not None
 
@@ -288,19 +347,36 @@ def _settle(sessions: sessionmaker[Session], items: list[Due], channel: str, ok:
     with unit_of_work(sessions) as session:
         cond = or_(*(_key(d, channel) for d in items))
         if ok:
-            session.execute(update(NotificationLog).where(cond, NotificationLog.sent_at.is_(None)).values(sent_at=utcnow()))
+            session.execute(
+                update(NotificationLog)
+                .where(cond, NotificationLog.sent_at.is_(None))
+                .values(sent_at=utcnow())
+            )
         else:
             session.execute(delete(NotificationLog).where(cond, NotificationLog.sent_at.is_(None)))
 
 
 def _notice(d: Due, channel: str, status: str, error: str | None = None) -> Notice:
-    return Notice(vps_id=d.vps_id, hostname=d.hostname, kind=d.kind, threshold=d.threshold,
-                  expire_date=d.expire_date, days_remaining=d.days, channel=channel, status=status, error=error)
+    return Notice(
+        vps_id=d.vps_id,
+        hostname=d.hostname,
+        kind=d.kind,
+        threshold=d.threshold,
+        expire_date=d.expire_date,
+        days_remaining=d.days,
+        channel=channel,
+        status=status,
+        error=error,
+    )
 
 
 def run(
-    sessions: sessionmaker[Session], actor: Actor, settings: Settings, dry_run: bool = False,
-    today: date | None = None, sleep: Callable[[float], None] = time.sleep,
+    sessions: sessionmaker[Session],
+    actor: Actor,
+    settings: Settings,
+    dry_run: bool = False,
+    today: date | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> NotifyReport:
     """One notification run (no lock: see run_locked)."""
     actor.require(WRITERS)
@@ -311,8 +387,11 @@ def run(
         done: set[tuple[Any, int, date, str]] = set()
         if dues:
             ids = list({d.vps_id for d in dues})
-            for row in session.scalars(select(NotificationLog).where(
-                    NotificationLog.vps_id.in_(ids), NotificationLog.sent_at.is_not(None))):
+            for row in session.scalars(
+                select(NotificationLog).where(
+                    NotificationLog.vps_id.in_(ids), NotificationLog.sent_at.is_not(None)
+                )
+            ):
                 done.add((row.vps_id, row.threshold, row.expire_date, row.channel))
     notices: list[Notice] = []
     already = 0
@@ -327,7 +406,9 @@ def run(
         notices = [_notice(d, c, "pending") for c, items in todo.items() for d in items]
         if not chans:  # what would be sent once a channel is configured
             notices = [_notice(d, "(none)", "pending") for d in dues]
-        return NotifyReport(dry_run=True, channels=chans, notices=notices, sent=0, failed=0, already_sent=already)
+        return NotifyReport(
+            dry_run=True, channels=chans, notices=notices, sent=0, failed=0, already_sent=already
+        )
 
     claimed: dict[str, list[Due]] = {}
     with unit_of_work(sessions) as session:
@@ -346,20 +427,39 @@ def run(
                     blocks = [telegram_block(d) for d in items]
                     for group in pack(blocks):
                         batch = [items[i] for i in group]
-                        notices += _deliver(sessions, batch, channel, lambda b=blocks, g=group: send_telegram(
-                            http, settings, "\n\n".join(b[i] for i in g), sleep))
+                        notices += _deliver(
+                            sessions,
+                            batch,
+                            channel,
+                            lambda b=blocks, g=group: send_telegram(
+                                http, settings, "\n\n".join(b[i] for i in g), sleep
+                            ),
+                        )
                 else:
                     for d in items:
-                        notices += _deliver(sessions, [d], channel, lambda d=d: send_webhook(
-                            http, settings, webhook_payload(d), sleep))
+                        notices += _deliver(
+                            sessions,
+                            [d],
+                            channel,
+                            lambda d=d: send_webhook(http, settings, webhook_payload(d), sleep),
+                        )
     sent = sum(n.status == "sent" for n in notices)
     failed = sum(n.status == "failed" for n in notices)
     if sent or failed:
         log.info("expiry notifications: %d sent, %d failed, %d already sent", sent, failed, already)
-    return NotifyReport(dry_run=False, channels=chans, notices=notices, sent=sent, failed=failed, already_sent=already)
+    return NotifyReport(
+        dry_run=False,
+        channels=chans,
+        notices=notices,
+        sent=sent,
+        failed=failed,
+        already_sent=already,
+    )
 
 
-def _deliver(sessions: sessionmaker[Session], batch: list[Due], channel: str, send: Callable[[], None]) -> list[Notice]:
+def _deliver(
+    sessions: sessionmaker[Session], batch: list[Due], channel: str, send: Callable[[], None]
+) -> list[Notice]:
     try:
         send()
     except SendFailed as exc:
@@ -371,7 +471,10 @@ def _deliver(sessions: sessionmaker[Session], batch: list[Due], channel: str, se
 
 
 def run_locked(
-    sessions: sessionmaker[Session], actor: Actor, settings: Settings, dry_run: bool = False,
+    sessions: sessionmaker[Session],
+    actor: Actor,
+    settings: Settings,
+    dry_run: bool = False,
     today: date | None = None,
 ) -> NotifyReport:
     """`sigma notify run` and POST /api/notify/run: the run under the job's lease."""
@@ -381,12 +484,16 @@ def run_locked(
     if not channels(settings):
         raise InvalidInput(
             "no notification channel configured: set telegram_bot_token and telegram_chat_id, "
-            "or webhook_url (see `sigma config`)", field="channels")
+            "or webhook_url (see `sigma config`)",
+            field="channels",
+        )
     from sigma.db.leases import lease
 
     with lease(sessions, JOB_NAME, ttl=600) as held:
         if not held:
-            raise Conflict("another sigma process is sending expiry notifications right now; try again shortly")
+            raise Conflict(
+                "another sigma process is sending expiry notifications right now; try again shortly"
+            )
         return run(sessions, actor, settings, today=today)
 
 

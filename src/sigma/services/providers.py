@@ -29,7 +29,9 @@ def find(session: Session, ref: Any) -> ProviderRow:
     )
 
 
-def list_providers(session: Session, actor: Actor, page: int = 1, per_page: int = 25) -> Page[Provider]:
+def list_providers(
+    session: Session, actor: Actor, page: int = 1, per_page: int = 25
+) -> Page[Provider]:
     actor.require(READERS)
     try:
         page, per_page = clamp_page(page, per_page)
@@ -58,7 +60,9 @@ def get(session: Session, actor: Actor, ref: Any) -> Provider:
 def _check_unique_name(session: Session, name: str, own_id: Any = None) -> None:
     clash = session.scalar(select(ProviderRow).where(func.lower(ProviderRow.name) == name.lower()))
     if clash is not None and clash.id != own_id:
-        raise Conflict(f"provider '{clash.name}' already exists ({str(clash.id)[:8]})", field="name")
+        raise Conflict(
+            f"provider '{clash.name}' already exists ({str(clash.id)[:8]})", field="name"
+        )
 
 
 def create(session: Session, actor: Actor, data: ProviderCreate | dict) -> Provider:
@@ -86,7 +90,9 @@ def update(session: Session, actor: Actor, ref: Any, data: ProviderUpdate | dict
     after = Provider.model_validate(row)
     delta = audit.diff(before, after)
     if delta:
-        audit.record(session, actor, "update", "provider", row.id, {"name": row.name, "changes": delta})
+        audit.record(
+            session, actor, "update", "provider", row.id, {"name": row.name, "changes": delta}
+        )
     return after
 
 
@@ -95,7 +101,9 @@ def delete(session: Session, actor: Actor, ref: Any) -> Provider:
     row = find(session, ref)
     count = session.scalar(select(func.count()).where(VpsRow.provider_id == row.id)) or 0
     if count:
-        names = list(session.scalars(select(VpsRow.hostname).where(VpsRow.provider_id == row.id).limit(5)))
+        names = list(
+            session.scalars(select(VpsRow.hostname).where(VpsRow.provider_id == row.id).limit(5))
+        )
         more = f" and {count - len(names)} more" if count > len(names) else ""
         raise Conflict(
             f"provider '{row.name}' still has {count} VPS ({', '.join(names)}{more}); "

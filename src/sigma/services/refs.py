@@ -44,7 +44,9 @@ def resolve(
     if not rows and case_insensitive:
         rows = list(
             session.scalars(
-                select(model).where(func.lower(name_column) == ref.lower()).limit(MAX_CANDIDATES + 1)
+                select(model)
+                .where(func.lower(name_column) == ref.lower())
+                .limit(MAX_CANDIDATES + 1)
             )
         )
     if len(rows) > 1:
@@ -53,7 +55,9 @@ def resolve(
         prefix = ref.replace("-", "").lower()
         id_text = func.replace(cast(model.id, String), "-", "")  # type: ignore[attr-defined]
         rows = list(
-            session.scalars(select(model).where(id_text.like(prefix + "%")).limit(MAX_CANDIDATES + 1))
+            session.scalars(
+                select(model).where(id_text.like(prefix + "%")).limit(MAX_CANDIDATES + 1)
+            )
         )
     if not rows:
         raise NotFound(f"{kind} '{ref}' not found", field=kind)

@@ -20,7 +20,10 @@ UNASSIGNED = "(unassigned)"
 
 
 def _counts(session: Session, q) -> list[CountBy]:
-    rows = [CountBy(label=label if label is not None else UNASSIGNED, count=n) for label, n in session.execute(q)]
+    rows = [
+        CountBy(label=label if label is not None else UNASSIGNED, count=n)
+        for label, n in session.execute(q)
+    ]
     return sorted(rows, key=lambda c: (-c.count, c.label))
 
 
@@ -40,7 +43,10 @@ def stats(session: Session, actor: Actor, today: date | None = None) -> Stats:
     )
     return Stats(
         total_vps=session.scalar(select(func.count()).select_from(VpsRow)) or 0,
-        active_vps=session.scalar(select(func.count()).select_from(VpsRow).where(VpsRow.status == "active")) or 0,
+        active_vps=session.scalar(
+            select(func.count()).select_from(VpsRow).where(VpsRow.status == "active")
+        )
+        or 0,
         total_providers=session.scalar(select(func.count()).select_from(ProviderRow)) or 0,
         by_country=_counts(session, select(VpsRow.country, n).where(live).group_by(VpsRow.country)),
         by_provider=_counts(

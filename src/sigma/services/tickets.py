@@ -65,7 +65,9 @@ def _assignee(session: Session, ref: str | None) -> uuid.UUID | None:
     try:
         user = find_user(session, ref)
     except NotFound:
-        raise InvalidInput(f"assigned_to: user '{ref}' does not exist", field="assigned_to") from None
+        raise InvalidInput(
+            f"assigned_to: user '{ref}' does not exist", field="assigned_to"
+        ) from None
     except InvalidInput as exc:  # ambiguous prefix
         raise InvalidInput(f"assigned_to: {exc.message}", field="assigned_to") from None
     if not user.active:
@@ -73,7 +75,9 @@ def _assignee(session: Session, ref: str | None) -> uuid.UUID | None:
     return user.id
 
 
-def list_tickets(session: Session, actor: Actor, f: TicketFilter | dict | None = None) -> Page[Ticket]:
+def list_tickets(
+    session: Session, actor: Actor, f: TicketFilter | dict | None = None
+) -> Page[Ticket]:
     actor.require(READERS)
     f = f if isinstance(f, TicketFilter) else validate(TicketFilter, f or {})
     q = select(TicketRow)
@@ -149,7 +153,9 @@ def update(session: Session, actor: Actor, ref: Any, data: TicketUpdate | dict) 
     if "vps_id" in changes:
         changes["vps_id"] = _link(session, VpsRow, changes["vps_id"], "vps_id", "vps")
     if "provider_id" in changes:
-        changes["provider_id"] = _link(session, ProviderRow, changes["provider_id"], "provider_id", "provider")
+        changes["provider_id"] = _link(
+            session, ProviderRow, changes["provider_id"], "provider_id", "provider"
+        )
     if "assigned_to" in changes:
         changes["assigned_to"] = _assignee(session, changes["assigned_to"])
     for key, value in changes.items():
@@ -160,7 +166,9 @@ def update(session: Session, actor: Actor, ref: Any, data: TicketUpdate | dict) 
         row.updated_at = utcnow()
         session.flush()
         after = Ticket.model_validate(row)
-        audit.record(session, actor, "update", "ticket", row.id, {"title": row.title, "changes": delta})
+        audit.record(
+            session, actor, "update", "ticket", row.id, {"title": row.title, "changes": delta}
+        )
     return after
 
 
@@ -199,7 +207,9 @@ def list_comments(session: Session, actor: Actor, ref: Any) -> list[TicketCommen
     return [TicketComment.model_validate(r) for r in rows]
 
 
-def add_comment(session: Session, actor: Actor, ref: Any, data: CommentCreate | dict | str) -> TicketComment:
+def add_comment(
+    session: Session, actor: Actor, ref: Any, data: CommentCreate | dict | str
+) -> TicketComment:
     actor.require(WRITERS)
     if isinstance(data, str):
         data = {"body": data}
@@ -214,7 +224,14 @@ def add_comment(session: Session, actor: Actor, ref: Any, data: CommentCreate | 
     )
     session.add(row)
     session.flush()
-    audit.record(session, actor, "comment", "ticket", ticket.id, {"comment_id": str(row.id), "title": ticket.title})
+    audit.record(
+        session,
+        actor,
+        "comment",
+        "ticket",
+        ticket.id,
+        {"comment_id": str(row.id), "title": ticket.title},
+    )
     return TicketComment.model_validate(row)
 
 

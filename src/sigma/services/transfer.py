@@ -42,12 +42,42 @@ from sigma.vocab import parse_timestamp
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 VPS_CSV_COLUMNS = [
-    "id", "hostname", "alias", "provider_name", "ip_addresses", "ssh_port", "country", "city",
-    "dc_name", "cpu_cores", "ram_mb", "disk_gb", "bandwidth_tb", "cost_monthly", "currency",
-    "status", "purchase_date", "expire_date", "purpose", "vpn_protocol", "tags",
-    "monitoring_enabled", "node_exporter_port", "extra", "notes",
+    "id",
+    "hostname",
+    "alias",
+    "provider_name",
+    "ip_addresses",
+    "ssh_port",
+    "country",
+    "city",
+    "dc_name",
+    "cpu_cores",
+    "ram_mb",
+    "disk_gb",
+    "bandwidth_tb",
+    "cost_monthly",
+    "currency",
+    "status",
+    "purchase_date",
+    "expire_date",
+    "purpose",
+    "vpn_protocol",
+    "tags",
+    "monitoring_enabled",
+    "node_exporter_port",
+    "extra",
+    "notes",
 ]
-PROVIDER_CSV_COLUMNS = ["id", "name", "country", "website", "panel_url", "api_supported", "rating", "notes"]
+PROVIDER_CSV_COLUMNS = [
+    "id",
+    "name",
+    "country",
+    "website",
+    "panel_url",
+    "api_supported",
+    "rating",
+    "notes",
+]
 MAX_REPORTED = 1000
 CHUNK = 500
 
@@ -58,7 +88,11 @@ CHUNK = 500
 def _vps_field_order() -> list[str]:
     stored = {c.name for c in VpsRow.__table__.c}
     names = [n for n in Vps.model_fields if n in stored]
-    return names[: names.index("provider_id") + 1] + ["provider_name"] + names[names.index("provider_id") + 1:]
+    return (
+        names[: names.index("provider_id") + 1]
+        + ["provider_name"]
+        + names[names.index("provider_id") + 1 :]
+    )
 
 
 def vps_records(session: Session) -> list[dict[str, Any]]:
@@ -112,7 +146,14 @@ def render(records: list[dict[str, Any]], fmt: str, columns: list[str]) -> str:
         dumper = type("NoAliasDumper", (base,), {"ignore_aliases": lambda self, data: True})
         if not records:
             return "[]\n"
-        return yaml.dump(records, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000)
+        return yaml.dump(
+            records,
+            Dumper=dumper,
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=False,
+            width=1_000_000,
+        )
     return csv_text(columns, ([_csv_cell(c, r.get(c)) for c in columns] for r in records))
 
 
@@ -194,7 +235,9 @@ def parse_json(text: str) -> Iterator[Record]:
             continue
         if i < n and text[i] == "]":
             if skip(i + 1) < n:
-                raise ParseError(_line_of(text, skip(i + 1)), "unexpected text after the JSON array")
+                raise ParseError(
+                    _line_of(text, skip(i + 1)), "unexpected text after the JSON array"
+                )
             return
         raise ParseError(_line_of(text, i), "invalid JSON: expected ',' or ']' between records")
 
@@ -209,11 +252,15 @@ def parse_yaml(text: str) -> Iterator[Record]:
             node = loader.get_single_node()
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            raise ParseError(mark.line + 1 if mark else 1, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+            raise ParseError(
+                mark.line + 1 if mark else 1, f"invalid YAML: {getattr(exc, 'problem', exc)}"
+            ) from None
         if node is None:
             return
         if not isinstance(node, yaml.SequenceNode):
-            raise ParseError(node.start_mark.line + 1, "expected a YAML list of mappings (- hostname: ...)")
+            raise ParseError(
+                node.start_mark.line + 1, "expected a YAML list of mappings (- hostname: ...)"
+            )
         _refuse_aliases(node)
         for number, item in enumerate(node.value, 1):
             line = item.start_mark.line + 1
@@ -239,8 +286,10 @@ def _refuse_aliases(root: Any) -> None:
     while stack:
         node = stack.pop()
         if id(node) in seen:
-            raise ParseError(node.start_mark.line + 1,
-                             "YAML aliases (*name) are not accepted in an import; write the values out")
+            raise ParseError(
+                node.start_mark.line + 1,
+                "YAML aliases (*name) are not accepted in an import; write the values out",
+            )
         seen.add(id(node))
         if isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
@@ -307,7 +356,9 @@ class RowInvalid(Exception):
 def _pydantic_errors(exc: ValidationError) -> list[tuple[str | None, str]]:
     out = []
     for e in exc.errors(include_url=False, include_input=False):
-        name, msg = located(e["msg"].removeprefix("Value error, "), ".".join(str(p) for p in e["loc"]) or None)
+        name, msg = located(
+            e["msg"].removeprefix("Value error, "), ".".join(str(p) for p in e["loc"]) or None
+        )
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
         elif e["type"] == "missing":
@@ -366,13 +417,21 @@ class Plan:
         for name, reason in errors:
             self.error_count += 1
             if len(self.errors) < MAX_REPORTED:
-                self.errors.append(ImportRowError(line=rec_line, record=number, field=name, reason=reason))
+                self.errors.append(
+                    ImportRowError(line=rec_line, record=number, field=name, reason=reason)
+                )
 
     def report(self, dry_run: bool) -> ImportReport:
         return ImportReport(
-            kind=self.kind, format=self.fmt, dry_run=dry_run, total=self.total,
-            created=len(self.creates), updated=len(self.updates), unchanged=self.unchanged,
-            imported=len(self.creates) + len(self.updates), errors=self.errors,
+            kind=self.kind,
+            format=self.fmt,
+            dry_run=dry_run,
+            total=self.total,
+            created=len(self.creates),
+            updated=len(self.updates),
+            unchanged=self.unchanged,
+            imported=len(self.creates) + len(self.updates),
+            errors=self.errors,
         )
 
     def raise_if_invalid(self) -> None:
@@ -402,7 +461,7 @@ def _collect(text: str, fmt: str, columns: list[str], plan: Plan) -> list[Record
 def _existing(session: Session, table: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
     found: dict[uuid.UUID, Any] = {}
     for i in range(0, len(ids), CHUNK):
-        chunk = ids[i: i + CHUNK]
+        chunk = ids[i : i + CHUNK]
         for row in session.execute(select(table).where(table.c.id.in_(chunk))).mappings():
             found[row["id"]] = row
     return found
@@ -413,7 +472,9 @@ def _tick(progress: Progress | None, done: int, total: int) -> None:
         progress("validating", done, total)
 
 
-def _bulk_inserter(session: Session, table: Any, names: list[str]) -> Callable[[list[dict[str, Any]]], None]:
+def _bulk_inserter(
+    session: Session, table: Any, names: list[str]
+) -> Callable[[list[dict[str, Any]]], None]:
     """A multi-row INSERT through the driver's executemany, with the columns' own bind
     processors (ExactDecimal, Uuid, JSON/JSONB, UtcDateTime) applied once per value:
     the same rows SQLAlchemy would write, without its per-row statement bookkeeping
@@ -428,7 +489,9 @@ def _bulk_inserter(session: Session, table: Any, names: list[str]) -> Callable[[
     names = names + list(defaults)
     cols = [table.c[n] for n in names]
     procs = [c.type._cached_bind_processor(dialect) for c in cols]
-    compiled = insert(table).values({c.name: bindparam(c.name) for c in cols}).compile(dialect=dialect)
+    compiled = (
+        insert(table).values({c.name: bindparam(c.name) for c in cols}).compile(dialect=dialect)
+    )
     sql = compiled.string
     positional = compiled.positiontup is not None
     order = [names.index(n) for n in compiled.positiontup] if positional else None
@@ -438,19 +501,25 @@ def _bulk_inserter(session: Session, table: Any, names: list[str]) -> Callable[[
         for row in rows:
             row = {**row, **defaults} if defaults else row
             values = [row[n] if p is None else p(row[n]) for n, p in zip(names, procs, strict=True)]
-            params.append(tuple(values[i] for i in order) if positional else dict(zip(names, values, strict=True)))
+            params.append(
+                tuple(values[i] for i in order)
+                if positional
+                else dict(zip(names, values, strict=True))
+            )
         conn.exec_driver_sql(sql, params)
 
     return run
 
 
-def _write(session: Session, table: Any, plan: Plan, fields: list[str], progress: Progress | None) -> None:
+def _write(
+    session: Session, table: Any, plan: Plan, fields: list[str], progress: Progress | None
+) -> None:
     total = len(plan.creates) + len(plan.updates)
     done = 0
     if plan.creates:
         insert_many = _bulk_inserter(session, table, list(plan.creates[0]))
         for i in range(0, len(plan.creates), CHUNK):
-            chunk = plan.creates[i: i + CHUNK]
+            chunk = plan.creates[i : i + CHUNK]
             insert_many(chunk)
             done += len(chunk)
             if progress:
@@ -463,21 +532,33 @@ def _write(session: Session, table: Any, plan: Plan, fields: list[str], progress
             values["version"] = table.c.version + 1
         stmt = update(table).where(table.c.id == bindparam("v_id")).values(values)
         for i in range(0, len(plan.updates), CHUNK):
-            chunk = [{f"v_{k}": v for k, v in row.items()} for row in plan.updates[i: i + CHUNK]]
+            chunk = [{f"v_{k}": v for k, v in row.items()} for row in plan.updates[i : i + CHUNK]]
             session.execute(stmt, chunk)
             done += len(chunk)
             if progress:
                 progress("writing", done, total)
 
 
-def _finish(session: Session, actor: Actor, plan: Plan, resource: str, dry_run: bool) -> ImportReport:
+def _finish(
+    session: Session, actor: Actor, plan: Plan, resource: str, dry_run: bool
+) -> ImportReport:
     plan.raise_if_invalid()
     report = plan.report(dry_run)
     if not dry_run and report.imported:
         audit.record(
-            session, actor, "import", resource, None,
-            {"format": plan.fmt, "total": report.total, "created": report.created,
-             "updated": report.updated, "unchanged": report.unchanged, "imported": report.imported},
+            session,
+            actor,
+            "import",
+            resource,
+            None,
+            {
+                "format": plan.fmt,
+                "total": report.total,
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "imported": report.imported,
+            },
         )
     return report
 
@@ -486,7 +567,10 @@ def _finish(session: Session, actor: Actor, plan: Plan, resource: str, dry_run: 
 
 VPS_FIELDS = list(VpsCreate.model_fields)
 # computed fields of an export, ignored on import (provider_name is read: it names the provider)
-VPS_READ_ONLY = {n for n in Vps.model_fields if n not in VpsCreate.model_fields} - {"id", "provider_name"}
+VPS_READ_ONLY = {n for n in Vps.model_fields if n not in VpsCreate.model_fields} - {
+    "id",
+    "provider_name",
+}
 
 
 def _csv_ips(name: str, cell: str) -> list[Any]:
@@ -496,8 +580,11 @@ def _csv_ips(name: str, cell: str) -> list[Any]:
     if _JSON_LIST.match(text):
         return _json_cell(name, text, list)
     # the friendly form: 1.2.3.4=china-telecom;2001:db8::1
-    return [{"ip": s.partition("=")[0], "label": s.partition("=")[2]}
-            for s in text.replace(",", ";").split(";") if s.strip()]
+    return [
+        {"ip": s.partition("=")[0], "label": s.partition("=")[2]}
+        for s in text.replace(",", ";").split(";")
+        if s.strip()
+    ]
 
 
 def _csv_tags(name: str, cell: str) -> list[Any]:
@@ -524,8 +611,19 @@ VPS_CSV_CELLS: dict[str, Callable[[str, str], Any]] = {
     "extra": lambda name, cell: _json_cell(name, cell, dict) if cell.strip() else {},
     "monitoring_enabled": lambda name, cell: _bool_cell(name, cell) if cell.strip() else _ABSENT,
     **{n: _csv_or_absent for n in ("ssh_port", "node_exporter_port", "currency", "status")},
-    **{n: _csv_or_null for n in ("cpu_cores", "ram_mb", "disk_gb", "bandwidth_tb", "cost_monthly",
-                                 "purchase_date", "expire_date", "id")},
+    **{
+        n: _csv_or_null
+        for n in (
+            "cpu_cores",
+            "ram_mb",
+            "disk_gb",
+            "bandwidth_tb",
+            "cost_monthly",
+            "purchase_date",
+            "expire_date",
+            "id",
+        )
+    },
 }
 
 
@@ -553,7 +651,11 @@ def _vps_changed(row: Any, new: dict[str, Any]) -> bool:
 
 
 def import_vps(
-    session: Session, actor: Actor, data: str, fmt: str = "json", dry_run: bool = False,
+    session: Session,
+    actor: Actor,
+    data: str,
+    fmt: str = "json",
+    dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
     actor.require(WRITERS)
@@ -607,8 +709,15 @@ def import_vps(
                 elif name:
                     pid = by_name.get(name.lower())
                     if pid is None:
-                        raise RowInvalid([("provider_name", f"unknown provider '{name}': add it first "
-                                           "(sigma provider add, or import the providers file)")])
+                        raise RowInvalid(
+                            [
+                                (
+                                    "provider_name",
+                                    f"unknown provider '{name}': add it first "
+                                    "(sigma provider add, or import the providers file)",
+                                )
+                            ]
+                        )
                 elif pid_val is not None:
                     raise RowInvalid([("provider_id", f"unknown provider id {pid_val}")])
                 values["provider_id"] = pid
@@ -628,10 +737,14 @@ def import_vps(
                 else:
                     plan.unchanged += 1
             else:
-                plan.creates.append({
-                    "id": rid or uuid.uuid4(), **new,
-                    "created_at": created_at or now, "updated_at": updated_at or created_at or now,
-                })
+                plan.creates.append(
+                    {
+                        "id": rid or uuid.uuid4(),
+                        **new,
+                        "created_at": created_at or now,
+                        "updated_at": updated_at or created_at or now,
+                    }
+                )
         except RowInvalid as exc:
             plan.fail(rec.line, rec.number, exc.errors)
 
@@ -644,7 +757,9 @@ def import_vps(
 # ================================================================== provider import
 
 PROVIDER_FIELDS = list(ProviderCreate.model_fields)
-PROVIDER_READ_ONLY = {n for n in Provider.model_fields if n not in ProviderCreate.model_fields} - {"id"}
+PROVIDER_READ_ONLY = {n for n in Provider.model_fields if n not in ProviderCreate.model_fields} - {
+    "id"
+}
 
 
 def _provider_csv_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -661,7 +776,11 @@ def _provider_csv_values(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def import_providers(
-    session: Session, actor: Actor, data: str, fmt: str = "json", dry_run: bool = False,
+    session: Session,
+    actor: Actor,
+    data: str,
+    fmt: str = "json",
+    dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
     actor.require(WRITERS)
@@ -691,14 +810,23 @@ def import_providers(
                 owner = name_owner.get(values["name"].strip().lower())
                 row = current.get(owner) if owner is not None else None
                 rid = owner
-            merged = {**{f: row[f] for f in PROVIDER_FIELDS}, **values} if row is not None else values
+            merged = (
+                {**{f: row[f] for f in PROVIDER_FIELDS}, **values} if row is not None else values
+            )
             try:
                 model = ProviderCreate.model_validate(merged)
             except ValidationError as exc:
                 raise RowInvalid(_pydantic_errors(exc)) from None
             target = rid or uuid.uuid4()
             if target in seen:
-                raise RowInvalid([("name" if by_name else "id", f"this provider appears twice (also at line {seen[target]})")])
+                raise RowInvalid(
+                    [
+                        (
+                            "name" if by_name else "id",
+                            f"this provider appears twice (also at line {seen[target]})",
+                        )
+                    ]
+                )
             seen[target] = rec.line
             key = model.name.lower()
             owner = name_owner.get(key)
@@ -715,14 +843,17 @@ def import_providers(
                 else:
                     plan.unchanged += 1
             else:
-                plan.creates.append({
-                    "id": target, **new,
-                    "created_at": created_at or now, "updated_at": updated_at or created_at or now,
-                })
+                plan.creates.append(
+                    {
+                        "id": target,
+                        **new,
+                        "created_at": created_at or now,
+                        "updated_at": updated_at or created_at or now,
+                    }
+                )
         except RowInvalid as exc:
             plan.fail(rec.line, rec.number, exc.errors)
     report = _finish(session, actor, plan, "provider", dry_run)
     if not dry_run:
         _write(session, table, plan, PROVIDER_FIELDS, progress)
     return report
-

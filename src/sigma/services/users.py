@@ -20,8 +20,13 @@ from sigma.services.refs import resolve
 
 def find(session: Session, ref: Any) -> UserRow:
     return resolve(
-        session, UserRow, ref, kind="user", name_column=UserRow.email,
-        describe=lambda u: f"{u.email} ({str(u.id)[:8]})", case_insensitive=True,
+        session,
+        UserRow,
+        ref,
+        kind="user",
+        name_column=UserRow.email,
+        describe=lambda u: f"{u.email} ({str(u.id)[:8]})",
+        case_insensitive=True,
     )
 
 
@@ -31,15 +36,21 @@ def _check_unique_email(session: Session, email: str, own_id: Any = None) -> Non
         raise Conflict(f"Email '{email}' already exists", field="email")
 
 
-def list_users(session: Session, actor: Actor, role: str | None = None, page: int = 1, per_page: int = 25) -> Page[User]:
+def list_users(
+    session: Session, actor: Actor, role: str | None = None, page: int = 1, per_page: int = 25
+) -> Page[User]:
     actor.require(ADMINS)
     page, per_page = max(page, 1), min(max(per_page, 1), 100)
     q = select(UserRow)
     if role:
         q = q.where(UserRow.role == role)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(q.order_by(UserRow.created_at.desc()).offset((page - 1) * per_page).limit(per_page))
-    return Page[User](data=[User.model_validate(r) for r in rows], total=total, page=page, per_page=per_page)
+    rows = session.scalars(
+        q.order_by(UserRow.created_at.desc()).offset((page - 1) * per_page).limit(per_page)
+    )
+    return Page[User](
+        data=[User.model_validate(r) for r in rows], total=total, page=page, per_page=per_page
+    )
 
 
 def get(session: Session, actor: Actor, ref: Any) -> User:
@@ -52,7 +63,9 @@ def create(session: Session, actor: Actor, data: UserCreate | dict) -> User:
     data = validate(UserCreate, data) if isinstance(data, dict) else data
     _check_unique_email(session, data.email)
     row = UserRow(
-        email=data.email, name=data.name, role=data.role,
+        email=data.email,
+        name=data.name,
+        role=data.role,
         password_hash=hash_password(data.password),
         force_password_change=data.force_password_change,
     )
@@ -72,15 +85,21 @@ def update(session: Session, actor: Actor, ref: Any, data: UserUpdate | dict) ->
         _check_unique_email(session, changes["email"], row.id)
     if row.id == actor.user_id:
         if changes.get("role", "admin") != "admin" or changes.get("active") is False:
-            raise InvalidInput("you cannot demote or disable yourself; ask another admin", field="role")
+            raise InvalidInput(
+                "you cannot demote or disable yourself; ask another admin", field="role"
+            )
         # an admin's own password and MFA need the same proofs as anyone's: a stolen admin
         # session must not be able to lock the owner out
         if "password" in changes:
-            raise PermissionDenied("Forbidden: change your own password with the current one "
-                                   "(`sigma user passwd`, POST /api/auth/change-password)")
+            raise PermissionDenied(
+                "Forbidden: change your own password with the current one "
+                "(`sigma user passwd`, POST /api/auth/change-password)"
+            )
         if changes.get("totp_enabled") is False:
-            raise PermissionDenied("Forbidden: turn off your own two-factor authentication with a "
-                                   "current code (`sigma mfa disable`, POST /api/auth/totp/disable)")
+            raise PermissionDenied(
+                "Forbidden: turn off your own two-factor authentication with a "
+                "current code (`sigma mfa disable`, POST /api/auth/totp/disable)"
+            )
     password = changes.pop("password", None)
     revoked_keys = 0
     if password is not None:
@@ -113,10 +132,15 @@ def _revoke_keys(session: Session, user_id: Any) -> int:
     from sigma.db.models.identity import ApiKey as ApiKeyRow
     from sigma.db.types import utcnow
 
-    return session.execute(
-        update(ApiKeyRow).where(ApiKeyRow.user_id == user_id, ApiKeyRow.revoked_at.is_(None))
-        .values(revoked_at=utcnow()).execution_options(synchronize_session=False)
-    ).rowcount or 0
+    return (
+        session.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.user_id == user_id, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
 
 
 def delete(session: Session, actor: Actor, ref: Any) -> User:
@@ -135,7 +159,9 @@ def count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(UserRow)) or 0
 
 
-def bootstrap_admin(session: Session, email: str | None, password: str | None) -> tuple[User, str | None] | None:
+def bootstrap_admin(
+    session: Session, email: str | None, password: str | None
+) -> tuple[User, str | None] | None:
     """On a server with no users, create the first admin. Returns (user, one-time password)
     when a random password was generated, so the caller prints it once."""
     if count(session):
@@ -146,8 +172,14 @@ def bootstrap_admin(session: Session, email: str | None, password: str | None) -
     from sigma.services.actor import SYSTEM
 
     user = create(
-        session, SYSTEM,
-        UserCreate(email=email or "admin@sigma.local", password=password, name="Admin", role="admin",
-                   force_password_change=generated is not None),
+        session,
+        SYSTEM,
+        UserCreate(
+            email=email or "admin@sigma.local",
+            password=password,
+            name="Admin",
+            role="admin",
+            force_password_change=generated is not None,
+        ),
     )
     return user, generated

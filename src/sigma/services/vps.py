@@ -79,7 +79,9 @@ def _provider_id(session: Session, provider_id: Any) -> Any:
     if provider_id is None:
         return None
     if session.get(ProviderRow, provider_id) is None:
-        raise InvalidInput(f"provider_id: provider {provider_id} does not exist", field="provider_id")
+        raise InvalidInput(
+            f"provider_id: provider {provider_id} does not exist", field="provider_id"
+        )
     return provider_id
 
 
@@ -108,7 +110,9 @@ def filtered(session: Session, f: VpsFilter) -> Select:
             # on the JSON text, exact for these characters (no JSON encoder escapes them), so
             # only rows that may hold the tag pay for json_each (the count over the ~20,000
             # retired VPS of one country: 26 -> 21 ms, most of the rest is reading the rows)
-            conds.append(func.instr(type_coerce(VpsRow.tags, String), literal(f'"{tag}"', String)) > 0)
+            conds.append(
+                func.instr(type_coerce(VpsRow.tags, String), literal(f'"{tag}"', String)) > 0
+            )
         conds.append(json_array_contains(session, VpsRow.tags, tag))
     if f.expiring_within_days is not None:
         conds.append(VpsRow.expire_date.is_not(None))
@@ -118,7 +122,9 @@ def filtered(session: Session, f: VpsFilter) -> Select:
             conds.append(VpsRow.status != "retired")
     if f.search:
         needle = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conds.append(VpsRow.hostname.ilike(needle, escape="\\") | VpsRow.alias.ilike(needle, escape="\\"))
+        conds.append(
+            VpsRow.hostname.ilike(needle, escape="\\") | VpsRow.alias.ilike(needle, escape="\\")
+        )
     if f.ip:
         conds.append(json_array_has_object_with(session, VpsRow.ip_addresses, "ip", f.ip))
     return q.where(*conds) if conds else q.where(true())
@@ -141,7 +147,9 @@ def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) 
     offset = (f.page - 1) * f.per_page
     rows = session.execute(
         _with_provider_name(q.add_columns(count.correlate(None).scalar_subquery()))
-        .order_by(*ORDER).offset(offset).limit(f.per_page)
+        .order_by(*ORDER)
+        .offset(offset)
+        .limit(f.per_page)
     ).all()
     if rows:
         total = rows[0][1]
@@ -156,12 +164,16 @@ def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) 
 
 def all_vps(session: Session, actor: Actor, f: VpsFilter | None = None) -> list[Vps]:
     actor.require(INVENTORY_READERS)
-    rows = session.execute(_with_provider_name(filtered(session, f or VpsFilter())).order_by(*ORDER))
+    rows = session.execute(
+        _with_provider_name(filtered(session, f or VpsFilter())).order_by(*ORDER)
+    )
     return [out(session, r[0], r[1]) for r in rows]
 
 
 def _with_provider_name(q: Select) -> Select:
-    return q.add_columns(ProviderRow.name).outerjoin(ProviderRow, ProviderRow.id == VpsRow.provider_id)
+    return q.add_columns(ProviderRow.name).outerjoin(
+        ProviderRow, ProviderRow.id == VpsRow.provider_id
+    )
 
 
 def get(session: Session, actor: Actor, ref: Any) -> Vps:
@@ -223,7 +235,9 @@ def update(
     after = out(session, row)
     delta = audit.diff(before, after)
     if delta:
-        audit.record(session, actor, "update", "vps", row.id, {"hostname": row.hostname, "changes": delta})
+        audit.record(
+            session, actor, "update", "vps", row.id, {"hostname": row.hostname, "changes": delta}
+        )
     return after
 
 
@@ -249,6 +263,3 @@ def retire(session: Session, actor: Actor, ref: Any) -> Vps:
     session.flush()
     audit.record(session, actor, "retire", "vps", row.id, {"hostname": row.hostname})
     return out(session, row)
-
-
-

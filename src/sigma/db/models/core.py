@@ -48,8 +48,12 @@ class Table(SQLModel):
 
 class Timestamps(Table):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False,
-                                 sa_column_kwargs={"onupdate": utcnow})
+    updated_at: datetime = Field(
+        default_factory=utcnow,
+        sa_type=UtcDateTime,
+        nullable=False,
+        sa_column_kwargs={"onupdate": utcnow},
+    )
 
 
 class Provider(Timestamps, table=True):
@@ -96,8 +100,12 @@ class Vps(Timestamps, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=Uuid)
     hostname: str = Field(sa_type=Text, nullable=False)
     alias: str = Field(default="", sa_type=Text, nullable=False)
-    provider_id: uuid.UUID | None = Field(default=None, sa_type=Uuid, foreign_key="providers.id", ondelete="RESTRICT")
-    ip_addresses: list[dict[str, str]] = Field(default_factory=list, sa_type=JsonDoc, nullable=False)
+    provider_id: uuid.UUID | None = Field(
+        default=None, sa_type=Uuid, foreign_key="providers.id", ondelete="RESTRICT"
+    )
+    ip_addresses: list[dict[str, str]] = Field(
+        default_factory=list, sa_type=JsonDoc, nullable=False
+    )
     ssh_port: int = Field(default=22, sa_type=Integer, nullable=False)
     country: str = Field(default="", sa_type=Text, nullable=False)
     city: str = Field(default="", sa_type=Text, nullable=False)

@@ -24,5 +24,9 @@ class ExchangeRate(Table, table=True):
     from_currency: str = Field(sa_type=String(3), nullable=False)
     to_currency: str = Field(sa_type=String(3), nullable=False)
     rate: Decimal = Field(sa_type=ExactDecimal(12, 6), nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False,
-                                 sa_column_kwargs={"onupdate": utcnow})
+    updated_at: datetime = Field(
+        default_factory=utcnow,
+        sa_type=UtcDateTime,
+        nullable=False,
+        sa_column_kwargs={"onupdate": utcnow},
+    )

@@ -15,7 +15,9 @@ from sigma.db.types import UtcDateTime, utcnow
 class User(Timestamps, table=True):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'operator', 'readonly', 'agent', 'probe')", name="ck_users_role"),
+        CheckConstraint(
+            "role IN ('admin', 'operator', 'readonly', 'agent', 'probe')", name="ck_users_role"
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=Uuid)
@@ -31,8 +33,9 @@ class User(Timestamps, table=True):
     totp_last_step: int | None = Field(default=None, sa_type=BigInteger)
     # carried by every access token as `ep`: bumping it (password change or reset, disable,
     # `sigma logout --all`) makes every earlier token of this user invalid
-    session_epoch: int = Field(default=0, sa_type=Integer, nullable=False,
-                               sa_column_kwargs={"server_default": "0"})
+    session_epoch: int = Field(
+        default=0, sa_type=Integer, nullable=False, sa_column_kwargs={"server_default": "0"}
+    )
 
 
 class ApiKey(Table, table=True):
@@ -40,7 +43,9 @@ class ApiKey(Table, table=True):
     __table_args__ = (Index("idx_api_keys_user", "user_id"), Index("idx_api_keys_vps", "vps_id"))
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=Uuid)
-    user_id: uuid.UUID = Field(sa_type=Uuid, foreign_key="users.id", ondelete="CASCADE", nullable=False)
+    user_id: uuid.UUID = Field(
+        sa_type=Uuid, foreign_key="users.id", ondelete="CASCADE", nullable=False
+    )
     name: str = Field(sa_type=Text, nullable=False)
     prefix: str = Field(sa_type=Text, nullable=False)  # shown in listings
     key_hash: str = Field(sa_type=Text, unique=True, nullable=False)  # sha256 hex
@@ -48,7 +53,8 @@ class ApiKey(Table, table=True):
     # an agent's key is bound to the one VPS it may speak for: set by `sigma agent provision`
     # or by the key's first registration (a claim); unbound when the VPS is deleted
     vps_id: uuid.UUID | None = Field(
-        default=None, sa_type=Uuid,
+        default=None,
+        sa_type=Uuid,
         sa_column_args=[ForeignKey("vps.id", ondelete="SET NULL", name="fk_api_keys_vps")],
     )
     expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

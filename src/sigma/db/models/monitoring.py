@@ -26,7 +26,9 @@ class IpCheck(Table, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=Uuid)
-    vps_id: uuid.UUID = Field(sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", nullable=False)
+    vps_id: uuid.UUID = Field(
+        sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", nullable=False
+    )
     ip: str = Field(sa_type=Text, nullable=False)  # canonical text form
     check_type: str = Field(default="icmp", sa_type=Text, nullable=False)
     source: str = Field(default="", sa_type=Text, nullable=False)
@@ -44,7 +46,9 @@ class Reachability(Table, table=True):
     __tablename__ = "reachability"
     __table_args__ = (CheckConstraint(one_of("verdict", VERDICTS), name="ck_reachability_verdict"),)
 
-    vps_id: uuid.UUID = Field(sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", primary_key=True)
+    vps_id: uuid.UUID = Field(
+        sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", primary_key=True
+    )
     ip: str = Field(sa_type=Text, primary_key=True)
     label: str = Field(default="", sa_type=Text, nullable=False)
     verdict: str = Field(default="unknown", sa_type=Text, nullable=False)
@@ -66,7 +70,9 @@ class VpsEvent(Table, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=Uuid)
-    vps_id: uuid.UUID = Field(sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", nullable=False)
+    vps_id: uuid.UUID = Field(
+        sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", nullable=False
+    )
     kind: str = Field(sa_type=Text, nullable=False)  # agent-offline, agent-online, reachability
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc, nullable=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)

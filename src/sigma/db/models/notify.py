@@ -19,11 +19,15 @@ class NotificationLog(Table, table=True):
 
     __tablename__ = "notification_log"
     __table_args__ = (
-        UniqueConstraint("vps_id", "threshold", "expire_date", "channel", name="uq_notification_log_key"),
+        UniqueConstraint(
+            "vps_id", "threshold", "expire_date", "channel", name="uq_notification_log_key"
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=Uuid)
-    vps_id: uuid.UUID = Field(sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", nullable=False)
+    vps_id: uuid.UUID = Field(
+        sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", nullable=False
+    )
     threshold: int = Field(sa_type=Integer, nullable=False)
     expire_date: date = Field(sa_type=Date, nullable=False)
     channel: str = Field(sa_type=Text, nullable=False)

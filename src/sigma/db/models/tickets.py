@@ -26,9 +26,12 @@ class Ticket(Table, table=True):
     description: str = Field(default="", sa_type=Text, nullable=False)
     status: str = Field(default="open", sa_type=Text, nullable=False)
     priority: str = Field(default="medium", sa_type=Text, nullable=False)
-    vps_id: uuid.UUID | None = Field(default=None, sa_type=Uuid, foreign_key="vps.id", ondelete="SET NULL")
-    provider_id: uuid.UUID | None = Field(default=None, sa_type=Uuid, foreign_key="providers.id",
-                                          ondelete="SET NULL")
+    vps_id: uuid.UUID | None = Field(
+        default=None, sa_type=Uuid, foreign_key="vps.id", ondelete="SET NULL"
+    )
+    provider_id: uuid.UUID | None = Field(
+        default=None, sa_type=Uuid, foreign_key="providers.id", ondelete="SET NULL"
+    )
     created_by: uuid.UUID = Field(sa_type=Uuid, nullable=False)
     assigned_to: uuid.UUID | None = Field(default=None, sa_type=Uuid)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
@@ -40,7 +43,9 @@ class TicketComment(Table, table=True):
     __table_args__ = (Index("idx_ticket_comments_ticket", "ticket_id"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=Uuid)
-    ticket_id: uuid.UUID = Field(sa_type=Uuid, foreign_key="tickets.id", ondelete="CASCADE", nullable=False)
+    ticket_id: uuid.UUID = Field(
+        sa_type=Uuid, foreign_key="tickets.id", ondelete="CASCADE", nullable=False
+    )
     user_id: uuid.UUID = Field(sa_type=Uuid, nullable=False)
     user_email: str = Field(sa_type=Text, nullable=False)
     body: str = Field(sa_type=Text, nullable=False)

@@ -17,8 +17,14 @@ from sigma.services import agents
 
 router = APIRouter(tags=["agent"], lifespan=heartbeats.lifespan)
 
+
 def _body(model):
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
 
 
 @router.post("/api/agent/register", response_model=Vps, openapi_extra=rule("agent"))
@@ -36,8 +42,10 @@ async def heartbeat(request: Request):
     """Record the agent's system_info and the time; unknown hostname: 404, retired: 409."""
     # the app answers this path with heartbeats.route(), placed before every route; this
     # declaration documents it in the OpenAPI document
-    return Response(await heartbeats.lean_heartbeat(request.scope, await request.body()),
-                    media_type="application/json")
+    return Response(
+        await heartbeats.lean_heartbeat(request.scope, await request.body()),
+        media_type="application/json",
+    )
 
 
 @router.get("/api/vps-events", response_model=list[VpsEvent], openapi_extra=rule("any"))
@@ -58,7 +66,11 @@ def provision(request: Request, actor: ActorDep, ref: str, name: str | None = Qu
     return run(request, agents.provision, actor, ref, name)
 
 
-@router.post("/api/vps/{ref}/agent-release", response_model=AgentKeyRelease, openapi_extra=rule("op"))
+@router.post(
+    "/api/vps/{ref}/agent-release", response_model=AgentKeyRelease, openapi_extra=rule("op")
+)
 def release(request: Request, actor: ActorDep, ref: str, revoke: bool = Query(False)):
     """Free this VPS from the agent keys bound to it (`revoke=true`: revoke them too)."""
-    return AgentKeyRelease(released=run(request, agents.release, actor, ref, revoke), revoked=revoke)
+    return AgentKeyRelease(
+        released=run(request, agents.release, actor, ref, revoke), revoked=revoke
+    )

@@ -25,7 +25,15 @@ def list_audit(
     page: int = 1,
     per_page: int = 50,
 ):
-    raw = dict(resource=resource, resource_id=resource_id, user_id=user_id, action=action,
-               since=since, until=until, page=page, per_page=per_page)
+    raw = dict(
+        resource=resource,
+        resource_id=resource_id,
+        user_id=user_id,
+        action=action,
+        since=since,
+        until=until,
+        page=page,
+        per_page=per_page,
+    )
     f = validate(AuditFilter, {k: v for k, v in raw.items() if v is not None})
     return run(request, audit.list_entries, actor, f)

@@ -23,12 +23,22 @@ from sigma.services import auth
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=LoginResult, response_model_exclude_none=True, openapi_extra=rule("public"))
+@router.post(
+    "/login",
+    response_model=LoginResult,
+    response_model_exclude_none=True,
+    openapi_extra=rule("public"),
+)
 def login(request: Request, data: LoginRequest):
     return run(request, auth.login, request.app.state.settings, data, client_ip(request))
 
 
-@router.post("/login/totp", response_model=LoginResult, response_model_exclude_none=True, openapi_extra=rule("public"))
+@router.post(
+    "/login/totp",
+    response_model=LoginResult,
+    response_model_exclude_none=True,
+    openapi_extra=rule("public"),
+)
 def login_totp(request: Request, data: TotpLogin):
     return run(request, auth.login_totp, request.app.state.settings, data, client_ip(request))
 
@@ -38,7 +48,12 @@ def me(request: Request, actor: ActorDep):
     return run(request, auth.me, actor)
 
 
-@router.post("/refresh", response_model=LoginResult, response_model_exclude_none=True, openapi_extra=rule("user"))
+@router.post(
+    "/refresh",
+    response_model=LoginResult,
+    response_model_exclude_none=True,
+    openapi_extra=rule("user"),
+)
 def refresh(request: Request, actor: ActorDep):
     return run(request, auth.refresh, request.app.state.settings, actor)
 

@@ -20,8 +20,14 @@ router = APIRouter(tags=["costs"])
 
 
 @router.get("/api/exchange-rates", response_model=Page[ExchangeRate], openapi_extra=rule("any"))
-def list_rates(request: Request, actor: ActorDep, from_currency: str | None = Query(None),
-               to_currency: str | None = Query(None), page: int = Query(1), per_page: int = Query(25)):
+def list_rates(
+    request: Request,
+    actor: ActorDep,
+    from_currency: str | None = Query(None),
+    to_currency: str | None = Query(None),
+    page: int = Query(1),
+    per_page: int = Query(25),
+):
     return run(request, costs.list_rates, actor, from_currency, to_currency, page, per_page)
 
 
@@ -54,26 +60,45 @@ def _query(**raw) -> CostQuery:
 
 @router.get("/api/costs/summary", response_model=CostSummary, openapi_extra=rule("any"))
 def cost_summary(
-    request: Request, actor: ActorDep,
-    provider_id: str | None = Query(None), country: str | None = Query(None),
-    status: str | None = Query(None, description="only this status (retired VPS are excluded otherwise)"),
+    request: Request,
+    actor: ActorDep,
+    provider_id: str | None = Query(None),
+    country: str | None = Query(None),
+    status: str | None = Query(
+        None, description="only this status (retired VPS are excluded otherwise)"
+    ),
     convert_to: str | None = Query(None, description="currency for converted_total"),
     by: str | None = Query(None, description="also group by provider, country or purpose"),
     include_retired: bool = Query(False),
 ):
-    q = _query(provider_id=provider_id, country=country, status=status, convert_to=convert_to, by=by,
-               include_retired=include_retired)
+    q = _query(
+        provider_id=provider_id,
+        country=country,
+        status=status,
+        convert_to=convert_to,
+        by=by,
+        include_retired=include_retired,
+    )
     return run(request, costs.summary, actor, q)
 
 
 @router.get("/api/costs/monthly", response_model=MonthlyCosts, openapi_extra=rule("any"))
 def cost_monthly(
-    request: Request, actor: ActorDep,
-    months: int = Query(12, description="1 to 120"), provider_id: str | None = Query(None),
-    country: str | None = Query(None), convert_to: str | None = Query(None),
+    request: Request,
+    actor: ActorDep,
+    months: int = Query(12, description="1 to 120"),
+    provider_id: str | None = Query(None),
+    country: str | None = Query(None),
+    convert_to: str | None = Query(None),
     by: str | None = Query(None, description="also group by provider, country or purpose"),
     include_retired: bool = Query(False),
 ):
-    q = _query(months=months, provider_id=provider_id, country=country, convert_to=convert_to, by=by,
-               include_retired=include_retired)
+    q = _query(
+        months=months,
+        provider_id=provider_id,
+        country=country,
+        convert_to=convert_to,
+        by=by,
+        include_retired=include_retired,
+    )
     return run(request, costs.monthly, actor, q)

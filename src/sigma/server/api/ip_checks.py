@@ -37,8 +37,15 @@ def list_checks(
     page: int = Query(1),
     per_page: int = Query(25),
 ):
-    raw = dict(vps_id=vps_id or None, ip=ip, source=source, check_type=check_type, success=success,
-               page=page, per_page=per_page)
+    raw = dict(
+        vps_id=vps_id or None,
+        ip=ip,
+        source=source,
+        check_type=check_type,
+        success=success,
+        page=page,
+        per_page=per_page,
+    )
     f = validate(IpCheckFilter, {k: v for k, v in raw.items() if v is not None})
     return run(request, ip_checks.list_checks, actor, f)
 

@@ -13,7 +13,9 @@ router = APIRouter(prefix="/api/providers", tags=["providers"])
 
 
 @router.get("", response_model=Page[Provider], openapi_extra=rule("any"))
-def list_providers(request: Request, actor: ActorDep, page: int = Query(1), per_page: int = Query(25)):
+def list_providers(
+    request: Request, actor: ActorDep, page: int = Query(1), per_page: int = Query(25)
+):
     return run(request, providers.list_providers, actor, page, per_page)
 
 

@@ -31,8 +31,15 @@ def list_tickets(
     page: int = Query(1),
     per_page: int = Query(25),
 ):
-    raw = dict(status=status, priority=priority, assigned_to=assigned_to, vps_id=vps_id,
-               provider_id=provider_id, page=page, per_page=per_page)
+    raw = dict(
+        status=status,
+        priority=priority,
+        assigned_to=assigned_to,
+        vps_id=vps_id,
+        provider_id=provider_id,
+        page=page,
+        per_page=per_page,
+    )
     f = validate(TicketFilter, {k: v for k, v in raw.items() if v is not None})
     return run(request, tickets.list_tickets, actor, f)
 

@@ -13,7 +13,13 @@ router = APIRouter(prefix="/api/users", tags=["users"])
 
 
 @router.get("", response_model=Page[User], openapi_extra=rule("admin"))
-def list_users(request: Request, actor: ActorDep, role: str | None = Query(None), page: int = 1, per_page: int = 25):
+def list_users(
+    request: Request,
+    actor: ActorDep,
+    role: str | None = Query(None),
+    page: int = 1,
+    per_page: int = 25,
+):
     return run(request, users.list_users, actor, role, page, per_page)
 
 

@@ -29,10 +29,17 @@ def list_vps(
     per_page: int = Query(25),
 ):
     raw = dict(
-        status=status, country=country, provider_id=provider_id or None, provider=provider or None,
+        status=status,
+        country=country,
+        provider_id=provider_id or None,
+        provider=provider or None,
         purpose=purpose,
-        tag=tag, expiring_within_days=expiring_within_days, search=search, ip=ip,
-        page=page, per_page=per_page,
+        tag=tag,
+        expiring_within_days=expiring_within_days,
+        search=search,
+        ip=ip,
+        page=page,
+        per_page=per_page,
     )
     f = validate(VpsFilter, {k: v for k, v in raw.items() if v is not None})
     return read(request, vps.list_vps, actor, f)
@@ -52,10 +59,20 @@ def get_vps(request: Request, response: Response, actor: ActorDep, ref: str):
     return v
 
 
-@router.put("/{ref}", response_model=Vps, openapi_extra=rule("op"),
-            responses={412: {"description": "If-Match does not match the current version"}})
-def update_vps(request: Request, response: Response, actor: ActorDep, ref: str, data: VpsUpdate,
-               if_match: str | None = Header(None)):
+@router.put(
+    "/{ref}",
+    response_model=Vps,
+    openapi_extra=rule("op"),
+    responses={412: {"description": "If-Match does not match the current version"}},
+)
+def update_vps(
+    request: Request,
+    response: Response,
+    actor: ActorDep,
+    ref: str,
+    data: VpsUpdate,
+    if_match: str | None = Header(None),
+):
     v = run(request, vps.update, actor, ref, data, vps.parse_if_match(if_match))
     response.headers["ETag"] = vps.etag(v)
     return v

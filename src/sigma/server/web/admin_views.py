@@ -27,8 +27,19 @@ from sigma.services import audit, auth, users
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 AUDIT_RESOURCES = ("vps", "provider", "ticket", "user", "api_key")
-AUDIT_ACTIONS = ("create", "update", "delete", "retire", "import", "login", "comment", "revoke",
-                 "change-password", "totp-enable", "totp-disable")
+AUDIT_ACTIONS = (
+    "create",
+    "update",
+    "delete",
+    "retire",
+    "import",
+    "login",
+    "comment",
+    "revoke",
+    "change-password",
+    "totp-enable",
+    "totp-disable",
+)
 
 
 def _page(request: Request) -> int:
@@ -45,9 +56,13 @@ def _page(request: Request) -> int:
 def audit_log(request: Request, web: AdminDep):
     q = request.query_params
     raw = {k: q.get(k) for k in ("resource", "action", "resource_id")}
-    f = validate(AuditFilter, {k: v for k, v in raw.items() if v} | {"page": _page(request), "per_page": 50})
+    f = validate(
+        AuditFilter, {k: v for k, v in raw.items() if v} | {"page": _page(request), "per_page": 50}
+    )
     result = call(request, audit.list_entries, f)
-    return render(request, "audit.html", result=result, resources=AUDIT_RESOURCES, actions=AUDIT_ACTIONS)
+    return render(
+        request, "audit.html", result=result, resources=AUDIT_RESOURCES, actions=AUDIT_ACTIONS
+    )
 
 
 # ------------------------------------------------------------------ users
@@ -72,16 +87,30 @@ def _user_values(form: FormData, *, editing: bool) -> dict[str, Any]:
     return values
 
 
-def _user_form(request: Request, u: Any, values: dict[str, Any], errors: dict[str, str] | None = None,
-               status: int = 200):
+def _user_form(
+    request: Request,
+    u: Any,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+):
     values = {k: v for k, v in values.items() if k != "password"}
-    return render(request, "user_form.html", status=status, u=u, values=values, errors=errors or {},
-                  roles=USER_ROLES)
+    return render(
+        request,
+        "user_form.html",
+        status=status,
+        u=u,
+        values=values,
+        errors=errors or {},
+        roles=USER_ROLES,
+    )
 
 
 @router.get("/users/new")
 def user_new_page(request: Request, web: AdminDep):
-    return _user_form(request, None, {"email": "", "name": "", "role": "readonly", "force_password_change": True})
+    return _user_form(
+        request, None, {"email": "", "name": "", "role": "readonly", "force_password_change": True}
+    )
 
 
 @router.post("/users/new")
@@ -92,7 +121,11 @@ def user_create(request: Request, web: AdminDep, form: FormDep):
     except SigmaError as exc:
         if exc.http_status == 403:
             raise
-        errors = field_errors(exc) if isinstance(exc, InvalidInput) else {exc.field or "_form": exc.message}
+        errors = (
+            field_errors(exc)
+            if isinstance(exc, InvalidInput)
+            else {exc.field or "_form": exc.message}
+        )
         return _user_form(request, None, values, errors, FORM_ERROR_STATUS)
     raise Redirect("/users?flash=user-saved")
 
@@ -112,7 +145,11 @@ def user_update(request: Request, web: AdminDep, ref: str, form: FormDep):
     except SigmaError as exc:
         if exc.http_status == 403:
             raise
-        errors = field_errors(exc) if isinstance(exc, InvalidInput) else {exc.field or "_form": exc.message}
+        errors = (
+            field_errors(exc)
+            if isinstance(exc, InvalidInput)
+            else {exc.field or "_form": exc.message}
+        )
         return _user_form(request, u, values, errors, FORM_ERROR_STATUS)
     raise Redirect("/users?flash=user-saved")
 
@@ -121,9 +158,15 @@ def user_update(request: Request, web: AdminDep, ref: str, form: FormDep):
 def user_disable_totp(request: Request, web: AdminDep, ref: str, form: FormDep):
     u = call(request, users.get, ref)
     if form.get("confirmed") != "yes":
-        return render(request, "confirm.html", title=f"Turn off two-factor authentication for {u.email}?",
-                      action=f"/users/{u.id}/disable-totp", button="Turn off 2FA", back="/users",
-                      message="They will sign in with their password alone until they enrol again.")
+        return render(
+            request,
+            "confirm.html",
+            title=f"Turn off two-factor authentication for {u.email}?",
+            action=f"/users/{u.id}/disable-totp",
+            button="Turn off 2FA",
+            back="/users",
+            message="They will sign in with their password alone until they enrol again.",
+        )
     call(request, users.update, u.id, UserUpdate(totp_enabled=False))
     raise Redirect("/users?flash=totp-reset")
 
@@ -132,9 +175,16 @@ def user_disable_totp(request: Request, web: AdminDep, ref: str, form: FormDep):
 def user_delete(request: Request, web: AdminDep, ref: str, form: FormDep):
     u = call(request, users.get, ref)
     if form.get("confirmed") != "yes":
-        return render(request, "confirm.html", title=f"Delete user {u.email}?", action=f"/users/{u.id}/delete",
-                      message="Their API keys stop working. Their audit history is kept.", button="Delete",
-                      back="/users", danger=True)
+        return render(
+            request,
+            "confirm.html",
+            title=f"Delete user {u.email}?",
+            action=f"/users/{u.id}/delete",
+            message="Their API keys stop working. Their audit history is kept.",
+            button="Delete",
+            back="/users",
+            danger=True,
+        )
     call(request, users.delete, u.id)
     raise Redirect("/users?flash=user-deleted")
 
@@ -170,7 +220,12 @@ def mfa_verify(request: Request, web: WebDep, form: FormDep):
     try:
         call(request, auth.totp_verify, str(form.get("code") or "").strip()[:16])
     except InvalidInput:
-        return _settings(request, status=FORM_ERROR_STATUS, verify_pending=True, mfa_error="Invalid code. Please try again.")
+        return _settings(
+            request,
+            status=FORM_ERROR_STATUS,
+            verify_pending=True,
+            mfa_error="Invalid code. Please try again.",
+        )
     raise Redirect("/settings?flash=mfa-enabled")
 
 
@@ -179,23 +234,33 @@ def mfa_disable(request: Request, web: WebDep, form: FormDep):
     try:
         call(request, auth.totp_disable, str(form.get("code") or "").strip()[:16])
     except InvalidInput:
-        return _settings(request, status=FORM_ERROR_STATUS, mfa_error="Invalid code. Please try again.")
+        return _settings(
+            request, status=FORM_ERROR_STATUS, mfa_error="Invalid code. Please try again."
+        )
     raise Redirect("/settings?flash=mfa-disabled")
 
 
 @router.post("/settings/api-keys")
 def api_key_create(request: Request, web: WebDep, form: FormDep):
-    values: dict[str, Any] = {"name": str(form.get("name") or "").strip(),
-                              "read_only": form.get("read_only") is not None}
+    values: dict[str, Any] = {
+        "name": str(form.get("name") or "").strip(),
+        "read_only": form.get("read_only") is not None,
+    }
     days = str(form.get("expires_in_days") or "").strip()
     if days:
         values["expires_in_days"] = days
     try:
         created = call(request, auth.create_api_key, validate(ApiKeyCreate, values))
     except InvalidInput as exc:
-        return _settings(request, status=FORM_ERROR_STATUS, errors={f"key_{k}": v for k, v in field_errors(exc).items()},
-                         key_values=values)
-    return show_once(request, "/settings#api-keys", kind="api-key", name=created.name, key=created.key)
+        return _settings(
+            request,
+            status=FORM_ERROR_STATUS,
+            errors={f"key_{k}": v for k, v in field_errors(exc).items()},
+            key_values=values,
+        )
+    return show_once(
+        request, "/settings#api-keys", kind="api-key", name=created.name, key=created.key
+    )
 
 
 @router.post("/settings/api-keys/{ref}/revoke")

@@ -40,7 +40,9 @@ def favicon():
     from fastapi.responses import FileResponse
 
     icon = Path(__file__).parents[1] / "static" / "web" / "favicon.svg"
-    return FileResponse(icon, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+    return FileResponse(
+        icon, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+    )
 
 
 @router.get("/login")
@@ -55,17 +57,35 @@ def login(request: Request, form: FormDep):
     next_url = safe_next(str(form.get("next") or "/"))
     settings = request.app.state.settings
     try:
-        result = run(request, auth.login, settings, {"email": email[:320], "password": password[:1024]},
-                     client_ip(request))
+        result = run(
+            request,
+            auth.login,
+            settings,
+            {"email": email[:320], "password": password[:1024]},
+            client_ip(request),
+        )
     except (NotAuthenticated, InvalidInput):
-        return render(request, "login.html", status=FORM_ERROR_STATUS, step="password", next=next_url, email=email,
-                      error="Invalid email or password")
+        return render(
+            request,
+            "login.html",
+            status=FORM_ERROR_STATUS,
+            step="password",
+            next=next_url,
+            email=email,
+            error="Invalid email or password",
+        )
     if result.requires_totp:
         response = render(request, "login.html", step="totp", next=next_url, email=email)
-        set_cookie(request, response, TOTP_COOKIE, result.totp_token or "", max_age=auth.CHALLENGE_SECONDS)
+        set_cookie(
+            request, response, TOTP_COOKIE, result.totp_token or "", max_age=auth.CHALLENGE_SECONDS
+        )
         return response
-    return _signed_in_response(request, result.token or "", bool(result.user and result.user.force_password_change),
-                               next_url)
+    return _signed_in_response(
+        request,
+        result.token or "",
+        bool(result.user and result.user.force_password_change),
+        next_url,
+    )
 
 
 @router.post("/login/totp")
@@ -73,22 +93,53 @@ def login_totp(request: Request, form: FormDep):
     next_url = safe_next(str(form.get("next") or "/"))
     challenge = request.cookies.get(TOTP_COOKIE)
     if not challenge:
-        return render(request, "login.html", status=FORM_ERROR_STATUS, step="password", next=next_url, email="",
-                      error="The sign-in step expired. Please sign in again.")
+        return render(
+            request,
+            "login.html",
+            status=FORM_ERROR_STATUS,
+            step="password",
+            next=next_url,
+            email="",
+            error="The sign-in step expired. Please sign in again.",
+        )
     code = str(form.get("code") or "").strip()[:16]
     try:
-        result = run(request, auth.login_totp, request.app.state.settings,
-                     {"totp_token": challenge, "code": code}, client_ip(request))
+        result = run(
+            request,
+            auth.login_totp,
+            request.app.state.settings,
+            {"totp_token": challenge, "code": code},
+            client_ip(request),
+        )
     except NotAuthenticated:
-        response = render(request, "login.html", status=FORM_ERROR_STATUS, step="password", next=next_url, email="",
-                          error="The sign-in step expired. Please sign in again.")
+        response = render(
+            request,
+            "login.html",
+            status=FORM_ERROR_STATUS,
+            step="password",
+            next=next_url,
+            email="",
+            error="The sign-in step expired. Please sign in again.",
+        )
         response.delete_cookie(TOTP_COOKIE, path="/")
         return response
     except InvalidInput as exc:
         error = "Invalid TOTP code" if "Invalid" in exc.message else exc.message
-        return render(request, "login.html", status=FORM_ERROR_STATUS, step="totp", next=next_url, email="", error=error)
-    return _signed_in_response(request, result.token or "", bool(result.user and result.user.force_password_change),
-                               next_url)
+        return render(
+            request,
+            "login.html",
+            status=FORM_ERROR_STATUS,
+            step="totp",
+            next=next_url,
+            email="",
+            error=error,
+        )
+    return _signed_in_response(
+        request,
+        result.token or "",
+        bool(result.user and result.user.force_password_change),
+        next_url,
+    )
 
 
 @router.post("/logout")
@@ -123,7 +174,9 @@ def change_password(request: Request, web: AnyWebDep, form: FormDep):
                 message = "Current password is incorrect"
             errors[field] = message
     if errors:
-        return render(request, "change_password.html", status=FORM_ERROR_STATUS, forced=forced, errors=errors)
+        return render(
+            request, "change_password.html", status=FORM_ERROR_STATUS, forced=forced, errors=errors
+        )
     # the change revoked every earlier session, this one included: a new one for this browser
     token = run(request, auth.session_after_password_change, request.app.state.settings, web.actor)
     return _signed_in_response(request, token, False, "/?flash=password-changed")

@@ -54,8 +54,32 @@ IP_LABEL_NAMES = {
     "internal": "内网",
     "anycast": "Anycast",
 }
-COUNTRIES = ("AU", "BR", "CA", "CH", "CN", "DE", "FR", "GB", "HK", "ID", "IN", "JP", "KR", "MO",
-             "MY", "NL", "PH", "RU", "SG", "TH", "TR", "TW", "US", "VN")
+COUNTRIES = (
+    "AU",
+    "BR",
+    "CA",
+    "CH",
+    "CN",
+    "DE",
+    "FR",
+    "GB",
+    "HK",
+    "ID",
+    "IN",
+    "JP",
+    "KR",
+    "MO",
+    "MY",
+    "NL",
+    "PH",
+    "RU",
+    "SG",
+    "TH",
+    "TR",
+    "TW",
+    "US",
+    "VN",
+)
 FLASH = {
     "password-changed": "Your password was changed.",
     "mfa-enabled": "Two-factor authentication enabled.",
@@ -76,8 +100,12 @@ FLASH = {
     "totp-reset": "Two-factor authentication was turned off for that user.",
     "agent-released": "The agent keys of this VPS were released and revoked.",
 }
-PROJECTS = (("p:airport", "Airport"), ("p:aoxvpn", "AoxVPN"), ("p:purevpn", "PureVPN"),
-            ("p:coolmoovpn", "CoolMooVPN"))
+PROJECTS = (
+    ("p:airport", "Airport"),
+    ("p:aoxvpn", "AoxVPN"),
+    ("p:purevpn", "PureVPN"),
+    ("p:coolmoovpn", "CoolMooVPN"),
+)
 
 
 # ------------------------------------------------------------------ control flow
@@ -102,7 +130,9 @@ class WebRoute(APIRoute):
                 return RedirectResponse(r.url, status_code=303)
             except NotAuthenticated:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+                response = RedirectResponse(
+                    f"/login?next={quote(target, safe='')}", status_code=303
+                )
                 response.delete_cookie(SESSION_COOKIE, path="/")
                 return response
             except SigmaError as exc:
@@ -129,12 +159,21 @@ def env():
             lstrip_blocks=True,
         )
         _env.filters.update(
-            dt=fmt_dt, ago=ago, days_left=days_until, ip_short=ip_short, json_pretty=json_pretty,
-            uptime=uptime, ram=ram,
+            dt=fmt_dt,
+            ago=ago,
+            days_left=days_until,
+            ip_short=ip_short,
+            json_pretty=json_pretty,
+            uptime=uptime,
+            ram=ram,
         )
         _env.globals.update(
-            version=__version__, IP_LABEL_NAMES=IP_LABEL_NAMES, COUNTRIES=COUNTRIES,
-            PROJECTS=PROJECTS, pages=page_numbers, qs=with_query,
+            version=__version__,
+            IP_LABEL_NAMES=IP_LABEL_NAMES,
+            COUNTRIES=COUNTRIES,
+            PROJECTS=PROJECTS,
+            pages=page_numbers,
+            qs=with_query,
         )
     return _env
 
@@ -148,14 +187,18 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     context.setdefault("errors", {})
     once = _take_once(request)
     context.setdefault("once", once)
-    html = env().get_template(template).render(
-        request=request,
-        web=web,
-        csrf_token=csrf_token(request, seed),
-        path=request.url.path,
-        query=dict(request.query_params),
-        flash=FLASH.get(request.query_params.get("flash", "")),
-        **context,
+    html = (
+        env()
+        .get_template(template)
+        .render(
+            request=request,
+            web=web,
+            csrf_token=csrf_token(request, seed),
+            path=request.url.path,
+            query=dict(request.query_params),
+            flash=FLASH.get(request.query_params.get("flash", "")),
+            **context,
+        )
     )
     response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store"
@@ -173,8 +216,15 @@ def show_once(request: Request, url: str, **payload: str) -> RedirectResponse:
     body = json.dumps(payload, separators=(",", ":"))
     mac = hmac.new(_csrf_key(request), b"once:" + body.encode(), hashlib.sha256).hexdigest()
     response = RedirectResponse(url, status_code=303)
-    response.set_cookie(ONCE_COOKIE, quote(f"{mac}.{body}", safe=""), max_age=120, path="/", httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
+    response.set_cookie(
+        ONCE_COOKIE,
+        quote(f"{mac}.{body}", safe=""),
+        max_age=120,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -194,18 +244,37 @@ def _take_once(request: Request) -> dict[str, str] | None:
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Invalid input",
-              429: "Too many requests", 503: "Unavailable"}
-    return render(request, "error.html", status=status, title=titles.get(status, "Error"), message=message,
-                  status_code=status)
+    titles = {
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        422: "Invalid input",
+        429: "Too many requests",
+        503: "Unavailable",
+    }
+    return render(
+        request,
+        "error.html",
+        status=status,
+        title=titles.get(status, "Error"),
+        message=message,
+        status_code=status,
+    )
 
 
 # ------------------------------------------------------------------ cookies and CSRF
 
 
-def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:
+def set_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int | None
+) -> None:
     response.set_cookie(
-        name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
         secure=request.url.scheme == "https",
     )
 
@@ -227,8 +296,10 @@ def check_csrf(request: Request, form: FormData) -> None:
     seed = request.cookies.get(CSRF_COOKIE) or ""
     sent = str(form.get("csrf_token") or "")
     if len(seed) < 16 or not hmac.compare_digest(sent, csrf_token(request, seed)):
-        raise PermissionDenied("The form expired or did not come from this site (CSRF check failed). "
-                               "Go back, reload the page and try again.")
+        raise PermissionDenied(
+            "The form expired or did not come from this site (CSRF check failed). "
+            "Go back, reload the page and try again."
+        )
     origin = request.headers.get("origin")
     if origin is not None:
         # "null" is what a sandboxed frame or a data: page sends: never this site
@@ -275,8 +346,13 @@ def _signed_in(request: Request, *, allow_password_change: bool = False) -> Web:
     if not token:
         raise NotAuthenticated("Unauthorized")
     with unit_of_work(request.app.state.sessions) as session:
-        actor = auth.authenticate(session, request.app.state.settings, bearer=token, api_key=None,
-                                  client_ip=client_ip(request))
+        actor = auth.authenticate(
+            session,
+            request.app.state.settings,
+            bearer=token,
+            api_key=None,
+            client_ip=client_ip(request),
+        )
         user = auth.me(session, actor)
     if actor.password_change_required and not allow_password_change:
         raise Redirect("/change-password")
@@ -323,7 +399,7 @@ def field_errors(exc: InvalidInput) -> dict[str, str]:
     if exc.field and exc.field not in errors:
         message = exc.message
         prefix = f"{exc.field}: "
-        errors[exc.field] = message[len(prefix):] if message.startswith(prefix) else message
+        errors[exc.field] = message[len(prefix) :] if message.startswith(prefix) else message
     if not errors:
         errors["_form"] = exc.message
     return errors

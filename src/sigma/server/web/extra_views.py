@@ -20,8 +20,11 @@ def costs_page(request: Request, web: WebDep):
     from sigma.services import costs
 
     q = request.query_params
-    raw: dict[str, Any] = {"convert_to": q.get("convert_to") or None, "by": q.get("by") or None,
-                           "months": q.get("months") or 12}
+    raw: dict[str, Any] = {
+        "convert_to": q.get("convert_to") or None,
+        "by": q.get("by") or None,
+        "months": q.get("months") or 12,
+    }
     errors: dict[str, str] = {}
     try:
         query = validate(CostQuery, {k: v for k, v in raw.items() if v is not None})
@@ -48,9 +51,17 @@ def costs_page(request: Request, web: WebDep):
         else:
             amount = next((c.total_cost for c in m.per_currency if c.currency == unit), 0)
         series.append((m.month.strftime("%b %y"), float(amount)))
-    return render(request, "costs.html", summary=summary, monthly=monthly, groupings=COST_GROUPINGS,
-                  chart=charts.bar_chart(series, f"Monthly cost in {unit or '-'}", mono=True), unit=unit, error=error,
-                  errors=errors)
+    return render(
+        request,
+        "costs.html",
+        summary=summary,
+        monthly=monthly,
+        groupings=COST_GROUPINGS,
+        chart=charts.bar_chart(series, f"Monthly cost in {unit or '-'}", mono=True),
+        unit=unit,
+        error=error,
+        errors=errors,
+    )
 
 
 @router.get("/reachability")
@@ -60,9 +71,12 @@ def reachability_page(request: Request, web: WebDep):
 
     verdict = request.query_params.get("verdict") or None
     rows = call(request, ip_checks.status, None, verdict if verdict in VERDICTS else None)
-    sources = sorted({s for r in rows for s in r.sources},
-                     key=lambda s: (not ip_checks.is_china(s), s))
+    sources = sorted(
+        {s for r in rows for s in r.sources}, key=lambda s: (not ip_checks.is_china(s), s)
+    )
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
-    return render(request, "reachability.html", rows=rows, sources=sources, verdicts=VERDICTS, counts=counts)
+    return render(
+        request, "reachability.html", rows=rows, sources=sources, verdicts=VERDICTS, counts=counts
+    )

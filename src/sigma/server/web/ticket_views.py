@@ -57,23 +57,43 @@ def provider_list(request: Request, web: WebDep):
 
 
 def _provider_values(form: FormData) -> dict[str, Any]:
-    values: dict[str, Any] = {k: str(form.get(k) or "").strip()
-                              for k in ("name", "country", "website", "panel_url", "notes")}
+    values: dict[str, Any] = {
+        k: str(form.get(k) or "").strip()
+        for k in ("name", "country", "website", "panel_url", "notes")
+    }
     values["api_supported"] = form.get("api_supported") is not None
     values["rating"] = str(form.get("rating") or "").strip() or None
     return values
 
 
-def _provider_form(request: Request, p: Any, values: dict[str, Any], errors: dict[str, str] | None = None,
-                   status: int = 200):
-    return render(request, "provider_form.html", status=status, p=p, values=values, errors=errors or {})
+def _provider_form(
+    request: Request,
+    p: Any,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+):
+    return render(
+        request, "provider_form.html", status=status, p=p, values=values, errors=errors or {}
+    )
 
 
 @router.get("/providers/new")
 def provider_new_page(request: Request, web: WebDep):
     _forbid_readonly(web)
-    return _provider_form(request, None, {"name": "", "country": "", "website": "", "panel_url": "",
-                                          "notes": "", "api_supported": False, "rating": None})
+    return _provider_form(
+        request,
+        None,
+        {
+            "name": "",
+            "country": "",
+            "website": "",
+            "panel_url": "",
+            "notes": "",
+            "api_supported": False,
+            "rating": None,
+        },
+    )
 
 
 @router.post("/providers/new")
@@ -86,7 +106,9 @@ def provider_create(request: Request, web: WebDep, form: FormDep):
     except SigmaError as exc:
         if exc.http_status == 403:
             raise
-        return _provider_form(request, None, values, {exc.field or "_form": exc.message}, FORM_ERROR_STATUS)
+        return _provider_form(
+            request, None, values, {exc.field or "_form": exc.message}, FORM_ERROR_STATUS
+        )
     raise Redirect("/providers?flash=provider-saved")
 
 
@@ -108,7 +130,9 @@ def provider_update(request: Request, web: WebDep, ref: str, form: FormDep):
     except SigmaError as exc:
         if exc.http_status == 403:
             raise
-        return _provider_form(request, p, values, {exc.field or "_form": exc.message}, FORM_ERROR_STATUS)
+        return _provider_form(
+            request, p, values, {exc.field or "_form": exc.message}, FORM_ERROR_STATUS
+        )
     raise Redirect("/providers?flash=provider-saved")
 
 
@@ -116,9 +140,16 @@ def provider_update(request: Request, web: WebDep, ref: str, form: FormDep):
 def provider_delete(request: Request, web: WebDep, ref: str, form: FormDep):
     p = call(request, providers.get, ref)
     if form.get("confirmed") != "yes":
-        return render(request, "confirm.html", title=f"Delete provider {p.name}?", action=f"/providers/{p.id}/delete",
-                      message="Tickets about it are kept and unlinked. A provider that still has VPS cannot be deleted.",
-                      button="Delete", back="/providers", danger=True)
+        return render(
+            request,
+            "confirm.html",
+            title=f"Delete provider {p.name}?",
+            action=f"/providers/{p.id}/delete",
+            message="Tickets about it are kept and unlinked. A provider that still has VPS cannot be deleted.",
+            button="Delete",
+            back="/providers",
+            danger=True,
+        )
     call(request, providers.delete, p.id)
     raise Redirect("/providers?flash=provider-deleted")
 
@@ -137,8 +168,14 @@ def ticket_list(request: Request, web: WebDep):
         errors = field_errors(exc)
         f = TicketFilter(page=_page(request))
     result = call(request, tickets.list_tickets, f)
-    return render(request, "tickets.html", result=result, statuses=TICKET_STATUSES, priorities=TICKET_PRIORITIES,
-                  errors=errors)
+    return render(
+        request,
+        "tickets.html",
+        result=result,
+        statuses=TICKET_STATUSES,
+        priorities=TICKET_PRIORITIES,
+        errors=errors,
+    )
 
 
 def _choices(request: Request, web) -> dict[str, Any]:
@@ -146,7 +183,11 @@ def _choices(request: Request, web) -> dict[str, Any]:
     vps_page = call(request, vps.list_vps, VpsFilter(per_page=100))
     provider_page = call(request, providers.list_providers, 1, 100)
     user_list = call(request, users.list_users, None, 1, 100).data if web.is_admin else []
-    return {"vps_choices": vps_page.data, "provider_choices": provider_page.data, "user_choices": user_list}
+    return {
+        "vps_choices": vps_page.data,
+        "provider_choices": provider_page.data,
+        "user_choices": user_list,
+    }
 
 
 def _ticket_values(form: FormData, *, editing: bool) -> dict[str, Any]:
@@ -164,20 +205,44 @@ def _ticket_values(form: FormData, *, editing: bool) -> dict[str, Any]:
     return values
 
 
-def _ticket_form(request: Request, web, t: Any, values: dict[str, Any], errors: dict[str, str] | None = None,
-                 status: int = 200):
+def _ticket_form(
+    request: Request,
+    web,
+    t: Any,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+):
     statuses = TICKET_STATUSES
     if t is not None:
-        statuses = tuple(s for s in TICKET_STATUSES if s == t.status or s in TICKET_TRANSITIONS[t.status])
-    return render(request, "ticket_form.html", status=status, t=t, values=values, errors=errors or {},
-                  statuses=statuses, priorities=TICKET_PRIORITIES, **_choices(request, web))
+        statuses = tuple(
+            s for s in TICKET_STATUSES if s == t.status or s in TICKET_TRANSITIONS[t.status]
+        )
+    return render(
+        request,
+        "ticket_form.html",
+        status=status,
+        t=t,
+        values=values,
+        errors=errors or {},
+        statuses=statuses,
+        priorities=TICKET_PRIORITIES,
+        **_choices(request, web),
+    )
 
 
 @router.get("/tickets/new")
 def ticket_new_page(request: Request, web: WebDep):
     _forbid_readonly(web)
-    values = {"title": "", "description": "", "priority": "medium", "status": "open",
-              "vps_id": request.query_params.get("vps_id") or None, "provider_id": None, "assigned_to": None}
+    values = {
+        "title": "",
+        "description": "",
+        "priority": "medium",
+        "status": "open",
+        "vps_id": request.query_params.get("vps_id") or None,
+        "provider_id": None,
+        "assigned_to": None,
+    }
     return _ticket_form(request, web, None, values)
 
 
@@ -201,8 +266,16 @@ def ticket_detail(request: Request, web: WebDep, ref: str):
     if t.provider_id:
         linked_provider = call(request, providers.get, t.provider_id)
     people = call(request, _emails, {t.created_by, t.assigned_to})
-    return render(request, "ticket_detail.html", t=t, comments=comments, linked_vps=linked_vps,
-                  linked_provider=linked_provider, people=people, transitions=TICKET_TRANSITIONS[t.status])
+    return render(
+        request,
+        "ticket_detail.html",
+        t=t,
+        comments=comments,
+        linked_vps=linked_vps,
+        linked_provider=linked_provider,
+        people=people,
+        transitions=TICKET_TRANSITIONS[t.status],
+    )
 
 
 def _emails(session, actor, ids):
@@ -227,7 +300,9 @@ def ticket_update(request: Request, web: WebDep, ref: str, form: FormDep):
     except SigmaError as exc:
         if exc.http_status == 403:
             raise
-        return _ticket_form(request, web, t, values, {exc.field or "_form": exc.message}, FORM_ERROR_STATUS)
+        return _ticket_form(
+            request, web, t, values, {exc.field or "_form": exc.message}, FORM_ERROR_STATUS
+        )
     raise Redirect(f"/tickets/{t.id}?flash=ticket-saved")
 
 
@@ -248,9 +323,18 @@ def ticket_comment(request: Request, web: WebDep, ref: str, form: FormDep):
         comments = call(request, tickets.list_comments, t.id)
         linked_vps = call(request, vps.get, t.vps_id) if t.vps_id else None
         linked_provider = call(request, providers.get, t.provider_id) if t.provider_id else None
-        return render(request, "ticket_detail.html", status=FORM_ERROR_STATUS, t=t, comments=comments, linked_vps=linked_vps,
-                      linked_provider=linked_provider, people=call(request, _emails, {t.created_by, t.assigned_to}),
-                      transitions=TICKET_TRANSITIONS[t.status], errors={"body": exc.message.removeprefix("body: ")})
+        return render(
+            request,
+            "ticket_detail.html",
+            status=FORM_ERROR_STATUS,
+            t=t,
+            comments=comments,
+            linked_vps=linked_vps,
+            linked_provider=linked_provider,
+            people=call(request, _emails, {t.created_by, t.assigned_to}),
+            transitions=TICKET_TRANSITIONS[t.status],
+            errors={"body": exc.message.removeprefix("body: ")},
+        )
     raise Redirect(f"/tickets/{t.id}?flash=comment-added#comments")
 
 
@@ -258,8 +342,15 @@ def ticket_comment(request: Request, web: WebDep, ref: str, form: FormDep):
 def ticket_delete(request: Request, web: WebDep, ref: str, form: FormDep):
     t = call(request, tickets.get, ref)
     if form.get("confirmed") != "yes":
-        return render(request, "confirm.html", title=f"Delete ticket “{t.title}”?", action=f"/tickets/{t.id}/delete",
-                      message="The ticket and its comments are deleted for good.", button="Delete",
-                      back=f"/tickets/{t.id}", danger=True)
+        return render(
+            request,
+            "confirm.html",
+            title=f"Delete ticket “{t.title}”?",
+            action=f"/tickets/{t.id}/delete",
+            message="The ticket and its comments are deleted for good.",
+            button="Delete",
+            back=f"/tickets/{t.id}",
+            danger=True,
+        )
     call(request, tickets.delete, t.id)
     raise Redirect("/tickets?flash=ticket-deleted")

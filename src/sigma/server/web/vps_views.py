@@ -47,7 +47,9 @@ def dashboard(request: Request, web: WebDep):
         return [(c.label, c.count) for c in counts]
 
     return render(
-        request, "dashboard.html", stats=s,
+        request,
+        "dashboard.html",
+        stats=s,
         country_chart=charts.bar_chart(pairs(s.by_country), "VPS by country"),
         status_chart=charts.pie_chart(pairs(s.by_status), "VPS by status"),
         provider_chart=charts.hbar_chart(pairs(s.by_provider), "VPS by provider"),
@@ -83,11 +85,23 @@ def vps_list(request: Request, web: WebDep):
     result = call(request, vps.list_vps, f)
     all_providers = call(request, providers.all_providers)
     names = {p.id: p.name for p in all_providers}
-    rows = [{"v": v, "provider": names.get(v.provider_id, "") if v.provider_id else "",
-             "agent": _agent(v)} for v in result.data]
+    rows = [
+        {
+            "v": v,
+            "provider": names.get(v.provider_id, "") if v.provider_id else "",
+            "agent": _agent(v),
+        }
+        for v in result.data
+    ]
     return render(
-        request, "vps_list.html", result=result, rows=rows, providers=all_providers,
-        statuses=FORM_STATUSES, purposes=FORM_PURPOSES, errors=errors,
+        request,
+        "vps_list.html",
+        result=result,
+        rows=rows,
+        providers=all_providers,
+        statuses=FORM_STATUSES,
+        purposes=FORM_PURPOSES,
+        errors=errors,
     )
 
 
@@ -112,8 +126,11 @@ def _export(request: Request, kind: str, fmt: str) -> Response:
         raise InvalidInput("format: csv or json", field="format")
     body = call(request, transfer.export_vps if kind == "vps" else transfer.export_providers, fmt)
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
-    return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'})
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'},
+    )
 
 
 @router.get("/vps/import")
@@ -130,7 +147,9 @@ def _import_page(request: Request, web: Any, kind: str, status: int = 200, **con
     if not web.can_write:
         raise_forbidden()
     context.setdefault("report", None)
-    return render(request, "import.html", status=status, kind=kind, kind_name=KINDS[kind], **context)
+    return render(
+        request, "import.html", status=status, kind=kind, kind_name=KINDS[kind], **context
+    )
 
 
 @router.post("/vps/import")
@@ -148,19 +167,30 @@ async def _import(request: Request, web: Any, form: FormData, kind: str):
 
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not upload.filename:
-        return _import_page(request, web, kind, FORM_ERROR_STATUS, errors={"file": "Choose a .csv or .json file"})
+        return _import_page(
+            request, web, kind, FORM_ERROR_STATUS, errors={"file": "Choose a .csv or .json file"}
+        )
     raw = await upload.read()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return _import_page(request, web, kind, FORM_ERROR_STATUS, errors={"file": "The file is not UTF-8 text"})
+        return _import_page(
+            request, web, kind, FORM_ERROR_STATUS, errors={"file": "The file is not UTF-8 text"}
+        )
     fmt = "csv" if upload.filename.lower().endswith(".csv") else "json"
     fn = transfer.import_vps if kind == "vps" else transfer.import_providers
     try:
         report = await run_in_threadpool(call, request, fn, text, fmt)
     except InvalidInput as exc:
-        return _import_page(request, web, kind, FORM_ERROR_STATUS, report=getattr(exc, "report", None),
-                            errors={"file": exc.message}, details=exc.details)
+        return _import_page(
+            request,
+            web,
+            kind,
+            FORM_ERROR_STATUS,
+            report=getattr(exc, "report", None),
+            errors={"file": exc.message},
+            details=exc.details,
+        )
     return _import_page(request, web, kind, report=report)
 
 
@@ -179,7 +209,10 @@ def _form_values(form: FormData, *, editing: bool) -> tuple[dict[str, Any], list
 
     ips = [str(x) for x in form.getlist("ip")]
     labels = [str(x) for x in form.getlist("ip_label")]
-    rows = [{"ip": ip.strip(), "label": labels[i] if i < len(labels) else ""} for i, ip in enumerate(ips)]
+    rows = [
+        {"ip": ip.strip(), "label": labels[i] if i < len(labels) else ""}
+        for i, ip in enumerate(ips)
+    ]
     rows = [r for r in rows if r["ip"]]
     tag_text = text("tags").replace(",", " ").split()
     projects = [str(p) for p in form.getlist("project") if str(p) in PROJECT_TAGS]
@@ -199,7 +232,15 @@ def _form_values(form: FormData, *, editing: bool) -> tuple[dict[str, Any], list
         "monitoring_enabled": form.get("monitoring_enabled") is not None,
         "notes": str(form.get("notes") or ""),
     }
-    for name in ("cpu_cores", "ram_mb", "disk_gb", "bandwidth_tb", "cost_monthly", "purchase_date", "expire_date"):
+    for name in (
+        "cpu_cores",
+        "ram_mb",
+        "disk_gb",
+        "bandwidth_tb",
+        "cost_monthly",
+        "purchase_date",
+        "expire_date",
+    ):
         values[name] = text(name) or None
     for name in ("ssh_port", "node_exporter_port"):
         if text(name):
@@ -209,19 +250,40 @@ def _form_values(form: FormData, *, editing: bool) -> tuple[dict[str, Any], list
     return values, rows
 
 
-def _form(request: Request, v: Any, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-          status: int = 200):
+def _form(
+    request: Request,
+    v: Any,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+):
     all_providers = call(request, providers.all_providers)
     if values is None:
         if v is not None:
             values = v.model_dump(mode="json")
         else:
-            values = {"hostname": "", "status": "provisioning", "ssh_port": 22, "node_exporter_port": 9100,
-                      "monitoring_enabled": True, "currency": "USD", "ip_addresses": [], "tags": []}
+            values = {
+                "hostname": "",
+                "status": "provisioning",
+                "ssh_port": 22,
+                "node_exporter_port": 9100,
+                "monitoring_enabled": True,
+                "currency": "USD",
+                "ip_addresses": [],
+                "tags": [],
+            }
     tags = values.get("tags") or []
     return render(
-        request, "vps_form.html", status=status, v=v, values=values, errors=errors or {},
-        providers=all_providers, statuses=FORM_STATUSES, purposes=FORM_PURPOSES, labels=IP_LABELS,
+        request,
+        "vps_form.html",
+        status=status,
+        v=v,
+        values=values,
+        errors=errors or {},
+        providers=all_providers,
+        statuses=FORM_STATUSES,
+        purposes=FORM_PURPOSES,
+        labels=IP_LABELS,
         text_tags=" ".join(t for t in tags if t not in PROJECT_TAGS),
         project_tags=[t for t in tags if t in PROJECT_TAGS],
         ip_rows=list(values.get("ip_addresses") or []) + [{"ip": "", "label": ""}],
@@ -283,27 +345,48 @@ def vps_detail(request: Request, web: WebDep, ref: str):
     related = call(request, tickets.list_tickets, TicketFilter(vps_id=v.id, per_page=10))
     history = None
     if web.is_admin:
-        history = call(request, audit.list_entries, AuditFilter(resource="vps", resource_id=str(v.id), per_page=20))
+        history = call(
+            request,
+            audit.list_entries,
+            AuditFilter(resource="vps", resource_id=str(v.id), per_page=20),
+        )
     keys = call(request, agents.bound_keys, v.id) if web.can_write else []
-    return render(request, "vps_detail.html", v=v, provider=provider, related=related, history=history,
-                  agent=_agent(v), system=(v.extra or {}).get("system_info") or {}, agent_keys=keys)
+    return render(
+        request,
+        "vps_detail.html",
+        v=v,
+        provider=provider,
+        related=related,
+        history=history,
+        agent=_agent(v),
+        system=(v.extra or {}).get("system_info") or {},
+        agent_keys=keys,
+    )
 
 
 @router.post("/vps/{ref}/agent-key")
 def vps_agent_key(request: Request, web: WebDep, ref: str, form: FormDep):
     v = call(request, vps.get, ref)
     key = call(request, agents.provision, v.id, None)
-    return show_once(request, f"/vps/{v.id}#agent-access", kind="agent-key", name=key.name, key=key.key)
+    return show_once(
+        request, f"/vps/{v.id}#agent-access", kind="agent-key", name=key.name, key=key.key
+    )
 
 
 @router.post("/vps/{ref}/agent-release")
 def vps_agent_release(request: Request, web: WebDep, ref: str, form: FormDep):
     v = call(request, vps.get, ref)
     if not _confirmed(form):
-        return render(request, "confirm.html", title=f"Release the agent keys of {v.hostname}?",
-                      action=f"/vps/{v.id}/agent-release", button="Release and revoke", back=f"/vps/{v.id}",
-                      message="The keys bound to this VPS are revoked: its agent stops reporting until it gets "
-                              "a new key, and the VPS can be claimed by the next agent that registers it.")
+        return render(
+            request,
+            "confirm.html",
+            title=f"Release the agent keys of {v.hostname}?",
+            action=f"/vps/{v.id}/agent-release",
+            button="Release and revoke",
+            back=f"/vps/{v.id}",
+            message="The keys bound to this VPS are revoked: its agent stops reporting until it gets "
+            "a new key, and the VPS can be claimed by the next agent that registers it.",
+        )
     call(request, agents.release, v.id, True)
     raise Redirect(f"/vps/{v.id}?flash=agent-released")
 
@@ -319,9 +402,16 @@ def _confirmed(form: FormData) -> bool:
 def vps_retire(request: Request, web: WebDep, ref: str, form: FormDep):
     v = call(request, vps.get, ref)
     if not _confirmed(form):
-        return render(request, "confirm.html", title=f"Retire {v.hostname}?", action=f"/vps/{v.id}/retire",
-                      message="Its status becomes retired and monitoring is turned off. The record is kept.",
-                      button="Retire", back=f"/vps/{v.id}", hidden={"back": str(form.get("back") or "")})
+        return render(
+            request,
+            "confirm.html",
+            title=f"Retire {v.hostname}?",
+            action=f"/vps/{v.id}/retire",
+            message="Its status becomes retired and monitoring is turned off. The record is kept.",
+            button="Retire",
+            back=f"/vps/{v.id}",
+            hidden={"back": str(form.get("back") or "")},
+        )
     call(request, vps.retire, v.id)
     back = str(form.get("back") or "")
     target = back if back.startswith("/vps") and not back.startswith("//") else f"/vps/{v.id}"
@@ -332,9 +422,16 @@ def vps_retire(request: Request, web: WebDep, ref: str, form: FormDep):
 def vps_delete(request: Request, web: WebDep, ref: str, form: FormDep):
     v = call(request, vps.get, ref)
     if not _confirmed(form):
-        return render(request, "confirm.html", title=f"Delete {v.hostname} for good?", action=f"/vps/{v.id}/delete",
-                      message="This cannot be undone; retiring keeps the history instead.",
-                      button="Delete", back=f"/vps/{v.id}", danger=True)
+        return render(
+            request,
+            "confirm.html",
+            title=f"Delete {v.hostname} for good?",
+            action=f"/vps/{v.id}/delete",
+            message="This cannot be undone; retiring keeps the history instead.",
+            button="Delete",
+            back=f"/vps/{v.id}",
+            danger=True,
+        )
     call(request, vps.delete, v.id)
     raise Redirect("/vps?flash=vps-deleted")
 

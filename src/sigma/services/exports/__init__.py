@@ -21,6 +21,8 @@ from sigma.vocab import ACTIVE_STATUSES
 
 V = VpsRow.__table__.c
 P = ProviderRow.__table__.c
+
+
 def _as_text(column: Any, dialect: str) -> Any:
     """The column as the text the exports print, computed by the database: the driver then
     hands over plain strings (no UUID, date or JSONB objects to build per value)."""
@@ -59,14 +61,20 @@ def select_running(
     key = (dialect, columns, monitored_only)
     sql = _sql_cache.get(key)
     if sql is None:
-        q = select(V.hostname, _as_text(V.id, dialect), _as_text(V.provider_id, dialect),
-                   *(_as_text(c, dialect) for c in columns)).where(V.status.in_(ACTIVE_STATUSES))
+        q = select(
+            V.hostname,
+            _as_text(V.id, dialect),
+            _as_text(V.provider_id, dialect),
+            *(_as_text(c, dialect) for c in columns),
+        ).where(V.status.in_(ACTIVE_STATUSES))
         if monitored_only:
             q = q.where(V.monitoring_enabled.is_(True))
         if dialect != "sqlite":
             q = q.order_by(V.hostname, V.id)
         # constants only: literal binds give one plain statement text, cached per dialect
-        sql = _sql_cache[key] = q.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}).string
+        sql = _sql_cache[key] = q.compile(
+            dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+        ).string
         _sql_cache[(dialect, "providers")] = (
             select(_as_text(P.id, dialect), P.name).compile(dialect=conn.dialect).string
         )
@@ -137,7 +145,9 @@ def fingerprint(session: Session) -> tuple:
     if "version" in V:
         vps_cols.append(func.coalesce(func.sum(V.version), 0))
     v = conn.execute(select(*vps_cols).where(V.status.in_(ACTIVE_STATUSES))).one()
-    p = conn.execute(select(func.count(), func.max(P.updated_at)).select_from(ProviderRow.__table__)).one()
+    p = conn.execute(
+        select(func.count(), func.max(P.updated_at)).select_from(ProviderRow.__table__)
+    ).one()
     return (*v, *p)
 
 

@@ -40,9 +40,24 @@ def inventory(session: Session, actor: Actor) -> dict[str, Any]:
 
 
 V = VpsRow.__table__.c
-_COLUMNS = (V.alias, V.ip_addresses, V.ssh_port, V.country, V.city, V.dc_name, V.cpu_cores,
-            V.ram_mb, V.disk_gb, V.status, V.purpose, V.vpn_protocol, V.tags, V.monitoring_enabled,
-            V.node_exporter_port, V.expire_date)
+_COLUMNS = (
+    V.alias,
+    V.ip_addresses,
+    V.ssh_port,
+    V.country,
+    V.city,
+    V.dc_name,
+    V.cpu_cores,
+    V.ram_mb,
+    V.disk_gb,
+    V.status,
+    V.purpose,
+    V.vpn_protocol,
+    V.tags,
+    V.monitoring_enabled,
+    V.node_exporter_port,
+    V.expire_date,
+)
 
 
 def unsafe(value: str) -> dict[str, str]:
@@ -73,8 +88,27 @@ def _build(session: Session) -> dict[str, Any]:
 
     rows, providers = select_running(session, _COLUMNS)
     provider_name = providers.get
-    for (hostname, id_, provider_id, alias, ips_text, ssh_port, country, city, dc, cpu, ram, disk, status, purpose,
-         vpn, tags_text, monitoring, exporter_port, expire) in rows:
+    for (
+        hostname,
+        id_,
+        provider_id,
+        alias,
+        ips_text,
+        ssh_port,
+        country,
+        city,
+        dc,
+        cpu,
+        ram,
+        disk,
+        status,
+        purpose,
+        vpn,
+        tags_text,
+        monitoring,
+        exporter_port,
+        expire,
+    ) in rows:
         id_ = uuid_text(id_)
         name = _host_name(hostname, id_)
         if name in hostvars:  # hostnames are not unique: later twins get their id prefix
@@ -104,7 +138,9 @@ def _build(session: Session) -> dict[str, Any]:
         tags = loads(tags_text) or ()
         if tags:
             hv["sigma_tags"] = [unsafe(t) for t in tags]
-        hv["sigma_ip_addresses"] = [{"ip": unsafe(e["ip"]), "label": unsafe(e.get("label", ""))} for e in ips]
+        hv["sigma_ip_addresses"] = [
+            {"ip": unsafe(e["ip"]), "label": unsafe(e.get("label", ""))} for e in ips
+        ]
         if cpu is not None:
             hv["sigma_cpu_cores"] = cpu
         if ram is not None:
@@ -117,8 +153,13 @@ def _build(session: Session) -> dict[str, Any]:
             hv["sigma_expire_date"] = unsafe(str(expire))
         hostvars[name] = hv
 
-        for key in (("status", status), ("country", country), ("purpose", purpose), ("provider", provider),
-                    *(("tag", t) for t in tags)):
+        for key in (
+            ("status", status),
+            ("country", country),
+            ("purpose", purpose),
+            ("provider", provider),
+            *(("tag", t) for t in tags),
+        ):
             g = group_of[key] if key in group_of else group(*key)
             if g is not None:
                 hosts = groups.get(g)

@@ -21,9 +21,17 @@ def calendar(session: Session, actor: Actor) -> str:
     actor.require(READERS)
     rows = session.execute(
         select(
-            VpsRow.id, VpsRow.hostname, VpsRow.alias, VpsRow.status, VpsRow.country,
-            VpsRow.ip_addresses, VpsRow.expire_date, VpsRow.cost_monthly, VpsRow.currency,
-            VpsRow.updated_at, ProviderRow.name.label("provider"),
+            VpsRow.id,
+            VpsRow.hostname,
+            VpsRow.alias,
+            VpsRow.status,
+            VpsRow.country,
+            VpsRow.ip_addresses,
+            VpsRow.expire_date,
+            VpsRow.cost_monthly,
+            VpsRow.currency,
+            VpsRow.updated_at,
+            ProviderRow.name.label("provider"),
         )
         .outerjoin(ProviderRow, ProviderRow.id == VpsRow.provider_id)
         .where(VpsRow.status != "retired", VpsRow.expire_date.is_not(None))
@@ -44,14 +52,23 @@ def calendar(session: Session, actor: Actor) -> str:
         details = [
             f"Host: {name}",
             f"Provider: {r.provider or '-'} / {r.country or '-'}",
-            "IPs: " + (", ".join(e["ip"] + (f" ({e['label']})" if e.get("label") else "") for e in r.ip_addresses or ()) or "-"),
+            "IPs: "
+            + (
+                ", ".join(
+                    e["ip"] + (f" ({e['label']})" if e.get("label") else "")
+                    for e in r.ip_addresses or ()
+                )
+                or "-"
+            ),
             f"Status: {r.status}",
         ]
         if r.cost_monthly is not None:
             details.append(f"Cost: {r.cost_monthly:.2f} {r.currency}/month")
         event = Event()
         event.add("uid", f"{r.id}-{r.expire_date.strftime('%Y%m%d')}@sigma")
-        event.add("dtstamp", (r.updated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0))
+        event.add(
+            "dtstamp", (r.updated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        )
         event.add("dtstart", r.expire_date)
         if r.expire_date < date.max:  # an all-day event without DTEND lasts that one day
             event.add("dtend", r.expire_date + timedelta(days=1))

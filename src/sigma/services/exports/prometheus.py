@@ -33,14 +33,27 @@ def targets_json(session: Session, actor: Actor, address_label: str | None = Non
     return cached_document(session, "prometheus", (label,), lambda: dumps(_build(session, label)))
 
 
-def targets(session: Session, actor: Actor, address_label: str | None = None) -> list[dict[str, Any]]:
+def targets(
+    session: Session, actor: Actor, address_label: str | None = None
+) -> list[dict[str, Any]]:
     """One target group per monitored active/provisioning VPS with at least one IP."""
     return json.loads(targets_json(session, actor, address_label))
 
 
 V = VpsRow.__table__.c
-_COLUMNS = (V.alias, V.ip_addresses, V.country, V.city, V.dc_name, V.status, V.purpose,
-            V.vpn_protocol, V.tags, V.node_exporter_port, V.expire_date)
+_COLUMNS = (
+    V.alias,
+    V.ip_addresses,
+    V.country,
+    V.city,
+    V.dc_name,
+    V.status,
+    V.purpose,
+    V.vpn_protocol,
+    V.tags,
+    V.node_exporter_port,
+    V.expire_date,
+)
 
 
 def _build(session: Session, label: str | None) -> list[dict[str, Any]]:
@@ -51,12 +64,31 @@ def _build(session: Session, label: str | None) -> list[dict[str, Any]]:
     append = out.append
     rows, providers = select_running(session, _COLUMNS, monitored_only=True)
     provider_name = providers.get
-    for hostname, _, provider_id, alias, ips_text, country, city, dc, status, purpose, vpn, tags_text, port, expire \
-            in rows:
+    for (
+        hostname,
+        _,
+        provider_id,
+        alias,
+        ips_text,
+        country,
+        city,
+        dc,
+        status,
+        purpose,
+        vpn,
+        tags_text,
+        port,
+        expire,
+    ) in rows:
         ip = primary_ip(loads(ips_text) or (), label)
         if ip is None:
             continue
-        labels = {"instance_name": hostname, "provider": provider_name(provider_id) or "", "country": country, "status": status}
+        labels = {
+            "instance_name": hostname,
+            "provider": provider_name(provider_id) or "",
+            "country": country,
+            "status": status,
+        }
         if alias:
             labels["alias"] = alias
         if city:

@@ -30,7 +30,9 @@ def upgrade() -> None:
         sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
-        sa.CheckConstraint("role IN ('admin', 'operator', 'readonly', 'agent')", name="ck_users_role"),
+        sa.CheckConstraint(
+            "role IN ('admin', 'operator', 'readonly', 'agent')", name="ck_users_role"
+        ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("email"),
     )

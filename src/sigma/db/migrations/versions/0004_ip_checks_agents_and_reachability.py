@@ -48,7 +48,8 @@ def upgrade() -> None:
         sa.Column("state", JsonDoc, nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.CheckConstraint(
-            "verdict IN ('ok', 'degraded', 'blocked', 'down', 'unknown')", name="ck_reachability_verdict"
+            "verdict IN ('ok', 'degraded', 'blocked', 'down', 'unknown')",
+            name="ck_reachability_verdict",
         ),
         sa.ForeignKeyConstraint(["vps_id"], ["vps.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("vps_id", "ip"),

@@ -47,7 +47,9 @@ def upgrade() -> None:
             "VPS lists still work, their counts are slower. Create it as a superuser "
             "(CREATE EXTENSION btree_gin) and create the index by hand: CREATE INDEX %s ON vps "
             "USING gin (status, country, tags jsonb_path_ops)",
-            NAME, reason, NAME,
+            NAME,
+            reason,
+            NAME,
         )
         return
     op.create_index(

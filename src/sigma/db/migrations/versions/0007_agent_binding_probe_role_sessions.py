@@ -27,7 +27,9 @@ ROLES_AFTER = "role IN ('admin', 'operator', 'readonly', 'agent', 'probe')"
 
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("session_epoch", sa.Integer(), server_default="0", nullable=False))
+        batch.add_column(
+            sa.Column("session_epoch", sa.Integer(), server_default="0", nullable=False)
+        )
         batch.drop_constraint("ck_users_role", type_="check")
         batch.create_check_constraint("ck_users_role", ROLES_AFTER)
     with op.batch_alter_table("api_keys") as batch:
