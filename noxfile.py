@@ -21,7 +21,9 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff (rules and formatting) over the sources, tests and benchmarks; the layer
     contracts (import-linter, in pyproject.toml); mypy (strict where pyproject.toml says)."""
-    session.install("ruff>=0.5", "import-linter>=2.1", "mypy>=1.10", "types-PyYAML", "types-cachetools")
+    session.install(
+        "ruff>=0.5", "import-linter>=2.1", "mypy>=1.10", "types-PyYAML", "types-cachetools"
+    )
     session.install("-e", ".")
     session.run("ruff", "check", "src", "tests", "bench", "noxfile.py")
     session.run("ruff", "format", "--check", "src", "tests", "bench", "noxfile.py")

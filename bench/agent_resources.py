@@ -1,6 +1,6 @@
 """Agent resident memory and CPU, as the systemd unit runs it (`python -m sigma.agent`).
 
-Budget (DESIGN.md): <= 30 MB resident, <= 0.2 % of a core at a 30 s interval. A real
+Budget (bench/README.md): <= 30 MB resident, <= 0.2 % of a core at a 30 s interval. A real
 `sigma serve` (SQLite) on loopback takes the heartbeats; the agent runs with the port scan
 on (default range, every 60 s) and /metrics served. RSS is sampled every second; CPU is the
 agent's user+system time over the measured window (after a 5 s warm-up). The RSS of a bare

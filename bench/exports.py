@@ -1,6 +1,6 @@
 """Prometheus targets and Ansible inventory at 10,000 active VPS, first build (uncached).
 
-Budgets (DESIGN.md): Prometheus targets <= 100 ms, Ansible inventory <= 200 ms. Measures the
+Budgets (bench/README.md): Prometheus targets <= 100 ms, Ansible inventory <= 200 ms. Measures the
 service calls `prometheus.targets_json` and `ansible.inventory_json` (what GET
 /api/prometheus/targets and GET /api/ansible/inventory serve, minus HTTP framing), each in
 one unit of work, with the rendered-document cache cleared before every run, so each run is
@@ -64,8 +64,10 @@ def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
         p50 = statistics.median(first)
         verdict = "PASS" if p50 <= BUDGETS[name] else "FAIL"
         print(
-            f"  {name:<10} first build p50 {p50:7.1f} ms (min {min(first):6.1f}, max {max(first):6.1f}, "
-            f"CPU p50 {statistics.median(cpu):6.1f} ms)  cached p50 {statistics.median(cached):5.1f} ms  "
+            f"  {name:<10} first build p50 {p50:7.1f} ms "
+            f"(min {min(first):6.1f}, max {max(first):6.1f}, "
+            f"CPU p50 {statistics.median(cpu):6.1f} ms)  "
+            f"cached p50 {statistics.median(cached):5.1f} ms  "
             f"{len(doc):,} bytes sha256 {hashlib.sha256(doc.encode()).hexdigest()[:12]}  "
             f"budget {BUDGETS[name]:.0f} ms: {verdict}",
             flush=True,

@@ -681,7 +681,8 @@ def _load_sqlite(engine, fleet: Fleet, replace: bool) -> None:
             raise SystemExit(f"{engine.url!r} already holds providers or VPS: pass --replace")
         conn.execute(insert(Provider.__table__), fleet.providers)  # 60 rows: the plain way
         indexes = conn.exec_driver_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'vps' AND sql IS NOT NULL"
+            "SELECT name, sql FROM sqlite_master "
+            "WHERE type = 'index' AND tbl_name = 'vps' AND sql IS NOT NULL"
         ).fetchall()
         for name, _ in indexes:
             conn.exec_driver_sql(f'DROP INDEX "{name}"')
@@ -813,8 +814,10 @@ def main(argv: list[str] | None = None) -> int:
         replace=args.replace,
     )
     print(
-        f"{stats.url}: {stats.vps:,} VPS + {stats.providers} providers | generate {stats.generate_s:.2f} s"
-        f" | schema {stats.schema_s:.2f} s | load {stats.load_s:.2f} s = {stats.rows_per_s:,.0f} rows/s"
+        f"{stats.url}: {stats.vps:,} VPS + {stats.providers} providers"
+        f" | generate {stats.generate_s:.2f} s"
+        f" | schema {stats.schema_s:.2f} s | load {stats.load_s:.2f} s"
+        f" = {stats.rows_per_s:,.0f} rows/s"
     )
     return 0
 

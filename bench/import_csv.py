@@ -1,4 +1,4 @@
-"""Benchmark: import of 10,000 VPS from CSV (DESIGN.md budget: <= 5 s).
+"""Benchmark: import of 10,000 VPS from CSV (budget: <= 5 s, bench/README.md).
 
 Generates a realistic CSV in the export format (ids, provider names, 1-3 labelled IPv4/IPv6
 addresses, tags, exact decimal costs in several currencies, dates, JSON extra), then times:

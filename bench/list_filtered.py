@@ -1,6 +1,6 @@
 """Filtered VPS list at 100,000 rows (status + tag + country), server side.
 
-Budget (DESIGN.md): p50 <= 15 ms. Measures the service call `services.vps.list_vps` in the
+Budget (bench/README.md): p50 <= 15 ms. Measures the service call `services.vps.list_vps` in the
 read-only unit of work GET /api/vps and `sigma vps list` use (the exact work of the route
 minus HTTP framing), over a fleet built by bench/fleet.py, on PostgreSQL and SQLite.
 
@@ -70,7 +70,8 @@ def measure(url: str, runs: int) -> dict[str, float]:
         out[label] = statistics.median(times)
         p50 = statistics.median(times)
         print(
-            f"  {label:<60} p50 {p50:6.2f} ms  p99 {sorted(times)[int(len(times) * 0.99) - 1]:6.2f} ms  "
+            f"  {label:<60} p50 {p50:6.2f} ms  "
+            f"p99 {sorted(times)[int(len(times) * 0.99) - 1]:6.2f} ms  "
             f"({page.total} rows match)  {'PASS' if p50 <= 15 else 'FAIL'}",
             flush=True,
         )

@@ -1,6 +1,6 @@
 """Probe round time for 10,000 targets, ICMP + TCP, against loopback.
 
-Budget (DESIGN.md): <= 60 s. 10,000 active VPS, each with one loopback address
+Budget (bench/README.md): <= 60 s. 10,000 active VPS, each with one loopback address
 (127.1.x.y) and its SSH port pointing at one asyncio TCP listener (0.0.0.0, accepts and
 closes), are loaded into a PostgreSQL database served by a real `sigma serve`; then
 `sigma probe run --once` runs one round (20,000 checks, results posted in batches) and the
@@ -143,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
             listener.wait(10)
     m = re.search(r"in ([\d.]+)s", line)
     print(
-        f"probe: {args.targets} targets x {args.check_types}: round {m.group(1) if m else '?'} s, whole command "
-        f"{wall:.1f} s (concurrency {args.concurrency}, batches of {args.batch_size}); {stored} checks stored. "
+        f"probe: {args.targets} targets x {args.check_types}: "
+        f"round {m.group(1) if m else '?'} s, whole command "
+        f"{wall:.1f} s (concurrency {args.concurrency}, batches of {args.batch_size}); "
+        f"{stored} checks stored. "
         f"Budget <= 60 s."
     )
     print(f"probe said: {line.split('sigma.probe: ')[-1]}")

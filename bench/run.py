@@ -1,4 +1,4 @@
-"""Run the benchmarks of the DESIGN.md performance budgets and print every figure.
+"""Run the benchmarks of the performance budgets (bench/README.md) and print every figure.
 
     python bench/run.py                  # all benchmarks
     python bench/run.py startup --runs 20
@@ -61,7 +61,9 @@ def machine() -> dict[str, str]:
         "nproc": str(os.cpu_count()),
         "cpu": cpu,
         "ram": ram,
-        "python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
+        "python": (
+            f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})"
+        ),
         "os": platform.platform(),
         "load average": " ".join(f"{x:.2f}" for x in load),
     }

@@ -1,9 +1,9 @@
-"""CLI startup budgets (DESIGN.md, "Performance budgets"), each a ratio to its import floor
+"""CLI startup budgets (bench/README.md), each a ratio to its import floor
 measured in the same run:
 
-    sigma --help                             <= 1.3 x  python -c "import typer"
-    sigma vps list, local SQLite, 1,000 VPS  <= 1.2 x  python -c "import typer, rich.table, sqlmodel"
-    sigma vps list, remote, 1,000 VPS        <= 1.3 x  python -c "import typer, rich.table, httpx"
+  sigma --help                             <= 1.3 x  python -c "import typer"
+  sigma vps list, local SQLite, 1,000 VPS  <= 1.2 x  python -c "import typer, rich.table, sqlmodel"
+  sigma vps list, remote, 1,000 VPS        <= 1.3 x  python -c "import typer, rich.table, httpx"
 
 Method: the real interpreter (sys.executable) and the real `sigma` console script next to it,
 never a pyenv/asdf shim (a shim is a bash script that costs ~150 ms by itself). Each command
@@ -231,7 +231,8 @@ def _check(argv: list[str], env: dict[str, str], expect_lines: int = 0) -> None:
         )
     if len(proc.stdout.splitlines()) < expect_lines:
         raise SystemExit(
-            f"{shlex.join(argv)} printed {len(proc.stdout.splitlines())} lines, expected >= {expect_lines}"
+            f"{shlex.join(argv)} printed {len(proc.stdout.splitlines())} lines, "
+            f"expected >= {expect_lines}"
         )
 
 
@@ -256,7 +257,8 @@ class RemoteServer:
             "SIGMA_JWT_SECRET": "bench-startup-jwt-secret-0123456789",
             "SIGMA_ADMIN_EMAIL": self.ADMIN[0],
             "SIGMA_ADMIN_PASSWORD": self.ADMIN[1],
-            "SIGMA_RATE_LIMIT_REQUESTS": "1000000",  # the benchmark sends a few hundred requests a minute
+            # the benchmark sends a few hundred requests a minute
+            "SIGMA_RATE_LIMIT_REQUESTS": "1000000",
             "SIGMA_JOBS_ENABLED": "false",  # no background jobs competing with the timed runs
         }
         self.client_env = {
@@ -346,7 +348,8 @@ def run(runs: int = 15, method: str | None = None, quiet: bool = False) -> list[
         db = Path(tmp) / "fleet.db"
         stats = build(f"sqlite:///{db}", FLEET_VPS, FLEET_VPS)
         say(
-            f"fleet: {stats.vps} VPS in {db} (load {stats.load_s:.2f} s); timing with {method}, {runs} runs each"
+            f"fleet: {stats.vps} VPS in {db} (load {stats.load_s:.2f} s); "
+            f"timing with {method}, {runs} runs each"
         )
         env = {
             k: v for k, v in os.environ.items() if not k.startswith("SIGMA_") and k not in DROP_ENV
@@ -409,7 +412,8 @@ def run(runs: int = 15, method: str | None = None, quiet: bool = False) -> list[
         build(f"sqlite:///{server_db}", FLEET_VPS, FLEET_VPS)
         server = RemoteServer(sigma, server_db, Path(tmp), env)
         say(
-            f"remote: sigma serve on {server.base} over {FLEET_VPS:,} VPS, client logged in with `sigma login`"
+            f"remote: sigma serve on {server.base} over {FLEET_VPS:,} VPS, "
+            "client logged in with `sigma login`"
         )
         server.start()
         try:

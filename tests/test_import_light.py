@@ -50,7 +50,8 @@ def _modules_after(
         "from sigma.cli import main\n"
         "code = 0\n"
         f"try:\n    main({args!r})\nexcept SystemExit as exc:\n    code = exc.code\n"
-        f"open({str(report)!r}, 'w').write(json.dumps({{'code': code, 'modules': sorted(sys.modules)}}))\n"
+        f"open({str(report)!r}, 'w')"
+        ".write(json.dumps({'code': code, 'modules': sorted(sys.modules)}))\n"
     )
     base = {
         k: v

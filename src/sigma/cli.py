@@ -84,7 +84,7 @@ Examples:
   sigma vps list --status active --tag cn-optimized --expiring-within 7
 
   sigma vps retire hk-exit-01
-"""
+"""  # noqa: E501 (an example command, kept on one line)
 
 app = typer.Typer(
     cls=SigmaGroup,

@@ -223,10 +223,12 @@ def bash(root: Node) -> str:
         '        word="${COMP_WORDS[i]}"',
         "        if ((skip)); then skip=0; continue; fi",
         '        if [[ "$word" == -* ]]; then',
-        '            _sigma_values "$path" "$word" "" >/dev/null 2>&1 && [[ "$word" != *=* ]] && skip=1',
+        '            _sigma_values "$path" "$word" "" >/dev/null 2>&1 '
+        '&& [[ "$word" != *=* ]] && skip=1',
         "            continue",
         "        fi",
-        '        if [[ " $(_sigma_subcommands "$path") " == *" $word "* ]]; then path="$path $word"; fi',
+        '        if [[ " $(_sigma_subcommands "$path") " == *" $word "* ]]; '
+        'then path="$path $word"; fi',
         "    done",
         '    if [[ "$prev" == -* ]] && _sigma_values "$path" "$prev" "$cur"; then return 0; fi',
         '    if [[ "$cur" == -* ]]; then',
@@ -258,7 +260,8 @@ def zsh(root: Node) -> str:
     out = [
         "#compdef sigma",
         f"# zsh completion for sigma: {GENERATED}.",
-        "# Install: copy to a directory in $fpath as _sigma (e.g. /usr/local/share/zsh/site-functions/_sigma,",
+        "# Install: copy to a directory in $fpath as _sigma "
+        "(e.g. /usr/local/share/zsh/site-functions/_sigma,",
         "# or ~/.zfunc/_sigma with `fpath+=~/.zfunc` before `compinit` in ~/.zshrc).",
         "",
         "local -A subs cmds opts values",
@@ -330,7 +333,8 @@ def fish(root: Node) -> str:
     nodes = list(walk(root))
     out = [
         f"# fish completion for sigma: {GENERATED}.",
-        "# Install: copy to ~/.config/fish/completions/sigma.fish (or /usr/share/fish/vendor_completions.d/).",
+        "# Install: copy to ~/.config/fish/completions/sigma.fish "
+        "(or /usr/share/fish/vendor_completions.d/).",
         "",
         "function __sigma_subcommands",
         "    switch $argv[1]",
@@ -447,27 +451,32 @@ def man_pages(root: Node) -> dict[str, str]:
         *[_opt_block(o) for o in root.options],
         ".SH COMMAND GROUPS",
         *[
-            f".TP\n\\fBsigma {_roff(g.path[-1])}\\fR \\(em see \\fBsigma\\-{_roff(g.path[-1])}\\fR(1)\n{_roff(g.short)}"
+            f".TP\n\\fBsigma {_roff(g.path[-1])}\\fR "
+            f"\\(em see \\fBsigma\\-{_roff(g.path[-1])}\\fR(1)\n{_roff(g.short)}"
             for g in groups
         ],
         ".SH COMMANDS",
         *[line for s in singles for line in _command_section(s)],
         ".SH ENVIRONMENT",
         ".PP",
-        "Every setting can be given as an environment variable \\fBSIGMA_\\fR\\fINAME\\fR, over the "
-        "config file and under command\\-line flags. \\fBsigma config show\\fR prints the effective values.",
+        "Every setting can be given as an environment variable \\fBSIGMA_\\fR\\fINAME\\fR, "
+        "over the config file and under command\\-line flags. "
+        "\\fBsigma config show\\fR prints the effective values.",
     ]
     for name, fld in Settings.model_fields.items():
         lines.append(
-            f".TP\n\\fBSIGMA_{_roff(name.upper())}\\fR\n{_roff(fld.description or name.replace('_', ' '))}"
+            f".TP\n\\fBSIGMA_{_roff(name.upper())}\\fR\n"
+            f"{_roff(fld.description or name.replace('_', ' '))}"
         )
     lines += [
         ".TP\n\\fBSIGMA_CONFIG\\fR\nThe config file to read.",
         ".TP\n\\fBSIGMA_DATA_DIR\\fR\nWhere the embedded SQLite database and server state live.",
         ".TP\n\\fBNO_COLOR\\fR\nDisable colours in tables.",
         ".SH FILES",
-        ".TP\n\\fI~/.config/sigma/config.yaml\\fR\nSettings (YAML mapping of setting: value), kept mode 0600.",
-        ".TP\n\\fI~/.local/share/sigma/sigma.db\\fR\nThe embedded SQLite inventory, unless a database URL or a server is set.",
+        ".TP\n\\fI~/.config/sigma/config.yaml\\fR\n"
+        "Settings (YAML mapping of setting: value), kept mode 0600.",
+        ".TP\n\\fI~/.local/share/sigma/sigma.db\\fR\n"
+        "The embedded SQLite inventory, unless a database URL or a server is set.",
         ".SH EXIT STATUS",
         *[f".TP\n\\fB{code}\\fR\n{_roff(text)}" for code, text in EXIT_CODES],
         ".SH SEE ALSO",

@@ -47,7 +47,8 @@ def emit(
 ) -> None:
     """Print one record (a dict) or a listing (a list of dicts) in the chosen format.
 
-    `fields` are the record's keys, for the header of an empty CSV listing."""
+    `fields` are the record's fields (`list(Model.model_fields)`): a CSV listing's header is
+    the same whether it has rows or not."""
     fmt = check_format(fmt)
     single = isinstance(records, dict)
     rows: list[dict[str, Any]] = [records] if single else list(records)  # type: ignore[list-item]
@@ -64,7 +65,7 @@ def emit(
 
         yaml.safe_dump(rows[0] if single else rows, out, sort_keys=False, allow_unicode=True)
     elif fmt == "csv":
-        names = list(rows[0].keys()) if rows else list(fields) or [n for n, _ in columns]
+        names = list(fields) or (list(rows[0].keys()) if rows else [])
         out.write(csv_text(names, ([flat_cell(r.get(n)) for n in names] for r in rows)))
     elif single:
         _fields_table(rows[0], columns)
@@ -74,7 +75,7 @@ def emit(
 
 class Styled(str):
     """A cell's text with the rich style it is shown in on a terminal (`Styled("active",
-    "green")`). Cells are built without importing rich (~35 ms): a pipe gets the plain text,
+    "green")`). Cells are built without importing rich (slow to import): a pipe gets the plain text,
     rich_text() makes the styled Text for a terminal."""
 
     style: str
@@ -147,8 +148,8 @@ def is_terminal(stream) -> bool:
 def _plain_table(headers: list[str], rows: list[list[str]]) -> str | None:
     """The listing table for a pipe or a file, without rich: the text rich prints for this
     table (no box, header, two spaces between columns, each cell padded to its column's
-    width, one line per line of a cell) when it has room for every cell, ~50x cheaper (rich
-    takes ~2-3 ms a row). A pipe gets whole cells whatever COLUMNS says: folding a row across
+    width, one line per line of a cell) when it has room for every cell, far cheaper than
+    rich's layout of every row (bench/README.md). A pipe gets whole cells whatever COLUMNS says: folding a row across
     lines only breaks grep and cut. None when a cell holds text that rich would transform
     (tabs, control characters...): the caller then lets rich print it."""
     if not headers:

@@ -42,6 +42,29 @@ def test_two_writers_same_version_one_wins(api):
     assert api.client.get("/api/vps/oc-2", headers=h).json()["notes"] == winner
 
 
+def test_writers_without_if_match_all_apply(api):
+    """Only a request that asked for a version check may be refused for a stale version: 20
+    concurrent PUTs of one VPS without If-Match all apply, one after the other."""
+    h = api.headers()
+    api.client.post("/api/vps", headers=h, json={"hostname": "oc-4"})
+    before = int(api.client.get("/api/vps/oc-4", headers=h).headers["etag"].strip('"'))
+    results: list[int] = []
+
+    def write(i):
+        r = api.client.put("/api/vps/oc-4", headers=h, json={"notes": f"writer-{i}"})
+        results.append(r.status_code)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 20
+    after = api.client.get("/api/vps/oc-4", headers=h)
+    assert int(after.headers["etag"].strip('"')) == before + 20
+    assert after.json()["notes"].startswith("writer-")
+
+
 def test_cli_edit_add_ip_is_guarded(cli):
     assert cli("vps", "add", "oc-3", "--ip", "192.0.2.1").code == 0
     r = cli("vps", "edit", "oc-3", "--add-ip", "192.0.2.2=overseas", "--format", "json")

@@ -1,6 +1,6 @@
-"""Rate limiting: a fixed window per client IP and credential in the real Redis on 127.0.0.1:6379, the
-stricter login limit, the in-process limiter without Redis, and serving on (no 500) while a
-configured Redis is unreachable or stopped, logged once per outage.
+"""Rate limiting: a fixed window per client IP and credential in the real Redis on
+127.0.0.1:6379, the stricter login limit, the in-process limiter without Redis, and serving on
+(no 500) while a configured Redis is unreachable or stopped, logged once per outage.
 
 Each test is a distinct client IP, so its keys (`sigma:rate:.../<api|login>:<ip>...`) are its own;
 it deletes them at the end and touches no other key.

@@ -21,7 +21,8 @@ from serverproc import free_port
 
 @contextmanager
 def sigma_serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None):
-    """Start `sigma serve` on a free port; yield (base URL, function returning the output so far)."""
+    """Start `sigma serve` on a free port; yield (base URL, function returning the
+    output so far)."""
     port = free_port()
     log = tmp_path / f"serve-{port}.log"
     full_env = {**os.environ, "SIGMA_JOBS_ENABLED": "false", **(env or {})}

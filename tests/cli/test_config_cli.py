@@ -130,7 +130,8 @@ def test_show_redacts_secrets_and_dsn_passwords(cli, monkeypatch, fmt):
 def test_show_redacts_secrets_from_the_config_file(cli, monkeypatch, config_file):
     monkeypatch.delenv("SIGMA_DATABASE_URL")
     config_file.write_text(
-        "database_url: postgresql://sigma:topsecret@db.internal:5432/sigma\njwt_secret: topsecret2\n"
+        "database_url: postgresql://sigma:topsecret@db.internal:5432/sigma\n"
+        "jwt_secret: topsecret2\n"
     )
     r = cli("config", "show", "--format", "yaml")
     assert r.code == 0 and "topsecret" not in r.out

@@ -97,7 +97,7 @@ comp sigma --server http://x vps ""
 comp sigma deploy node-exporter --known-hosts "$2/ma"
 comp sigma deploy node-exporter --dr
 complete -p sigma
-"""
+"""  # noqa: E501 (the comp() line is one shell line)
 
 
 def test_bash_completion(out):
@@ -161,8 +161,10 @@ def test_fish_completion(out):
     r = subprocess.run([fish, "-n", str(path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     script = (
-        f"source {path}; complete -C 'sigma vps l'; echo ---; complete -C 'sigma vps list --format '; "
-        f"echo ---; complete -C 'sigma --server x v'; echo ---; complete -C 'sigma deploy node-exporter --dr'"
+        f"source {path}; complete -C 'sigma vps l'; "
+        "echo ---; complete -C 'sigma vps list --format '; "
+        "echo ---; complete -C 'sigma --server x v'; "
+        "echo ---; complete -C 'sigma deploy node-exporter --dr'"
     )
     r = subprocess.run([fish, "--no-config", "-c", script], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

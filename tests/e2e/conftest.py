@@ -200,7 +200,8 @@ class Watched:
 
 @pytest.fixture
 def open_browser(browser, server, request):
-    """open_browser(name, state=..., javascript=..., viewport=...) -> Watched; checked at teardown."""
+    """open_browser(name, state=..., javascript=..., viewport=...) -> Watched; checked at
+    teardown."""
     opened: list[Watched] = []
 
     def _open(name: str | None = None, **kw) -> Watched:

@@ -138,7 +138,7 @@ def test_create_vps_with_ipv4_and_ipv6(open_browser, server):
         const data = new DataTransfer();
         data.setData('text/plain', '999.1.2.3, 2001:db8::10');
         input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
-    }""")
+    }""")  # noqa: E501 (one line of JavaScript)
     rows = page.locator("#ip-rows .ip-row")
     assert rows.count() == 2
     assert rows.nth(1).locator("input").input_value() == "2001:db8::10"

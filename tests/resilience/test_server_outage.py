@@ -194,7 +194,8 @@ def test_agent_and_probe_ride_out_a_server_outage(db_url, tmp_path, sig):
         registrations = "SELECT count(*) FROM audit_logs WHERE action = 'register'"
         assert db.scalar(registrations) == 1
 
-        # the outage: killed or stopped, a few seconds away, started again on the same port and database
+        # the outage: killed or stopped, a few seconds away, started again on the same port
+        # and database
         os.killpg(server.proc.pid, sig)
         server.proc.wait(15)
         server.proc = None

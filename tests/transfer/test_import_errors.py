@@ -64,7 +64,10 @@ def test_json_and_yaml_errors_name_lines(run, dmit):
         _errors(run, '[{"hostname": "a"},\n {"hostname": "b",]', "json")[0][0] == 2
     )  # malformed JSON
     assert _errors(run, '{"hostname": "a"}', "json")[0][2].startswith("expected a JSON array")
-    yaml_text = "- hostname: ok\n- hostname: b\n  ip_addresses: [999.1.1.1]\n- hostname: c\n  id: not-a-uuid\n"
+    yaml_text = (
+        "- hostname: ok\n- hostname: b\n  ip_addresses: [999.1.1.1]\n"
+        "- hostname: c\n  id: not-a-uuid\n"
+    )
     assert _errors(run, yaml_text, "yaml") == [
         (2, "ip_addresses.0.ip", "invalid IP address '999.1.1.1'"),
         (4, "id", "'not-a-uuid' is not a UUID"),

@@ -2,5 +2,5 @@
 keeps a port inventory from the kernel's socket table, and serves /metrics.
 
 Uses httpx, psutil and prometheus_client only; never the database layer (a test checks
-sys.modules). See runner.py for the lifecycle and SEED_CONTRACT section 4 for the original.
+sys.modules). See runner.py for the lifecycle and docs/COMPATIBILITY.md for the original agent.
 """

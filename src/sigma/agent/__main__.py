@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] in (["-h"], ["--help"]):
         print(
             "usage: python -m sigma.agent [--config-file FILE]\n"
-            "Settings come from the environment (SIGMA_API_URL, SIGMA_API_KEY, AGENT_INTERVAL, ...)\n"
+            "Settings come from the environment "
+            "(SIGMA_API_URL, SIGMA_API_KEY, AGENT_INTERVAL, ...)\n"
             "and the config file (default /etc/sigma/agent.env). See `sigma agent run --help`."
         )
         return 0

@@ -3,8 +3,8 @@ when no keyring backend exists (servers, containers).
 
 A server's secret is kept in one place only: saving it to the keyring drops the file's
 entry. So `load` reads the file first and asks the keyring only when the file has nothing
-for that server: importing keyring and finding its backend costs ~100-150 ms, on every remote
-command of a machine without a keyring otherwise (bench/README.md)."""
+for that server: importing keyring and finding its backend would otherwise slow every
+remote command of a machine without a keyring (bench/README.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The HTTP side of remote mode, without pydantic: base URL, credentials, the httpx client and
 the mapping of error responses to SigmaError. RemoteBackend (sigma.client.remote) builds on it;
-`sigma vps list` uses it alone, reading the server's JSON as is (bench/README.md: pydantic
-and sigma.schemas cost ~130 ms of a ~200 ms floor)."""
+`sigma vps list` uses it alone, reading the server's JSON as is (bench/README.md: importing
+pydantic and sigma.schemas would cost more than the rest of the command)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 if "httpx" not in sys.modules:
     # httpx's optional command line (httpx._main: click, rich, pygments) and httpcore's optional
     # trio support are never used by this client, and both import ImportError-tolerantly: kept
-    # out while httpx and httpcore (what httpx.Client() imports) first load, they save ~40 ms and,
-    # where trio is installed, ~60 ms of every remote command. Only for that first import.
+    # out while httpx and httpcore (what httpx.Client() imports) first load, every remote
+    # command starts faster (more so where trio is installed). Only for that first import.
     _blocked = [name for name in ("httpx._main", "trio") if name not in sys.modules]
     for _name in _blocked:
         sys.modules[_name] = None  # type: ignore[assignment]
@@ -53,7 +53,7 @@ def auth_headers(api_key: str | None, base: str) -> dict[str, str]:
 
 def _tls(base: str) -> dict[str, Any]:
     """For a plain-http server, a TLS context that trusts no CA instead of httpx's default one,
-    whose loading of the CA bundle costs ~20 ms: this client never makes a TLS connection to an
+    whose loading of the CA bundle is a noticeable part of a command's start: this client never makes a TLS connection to an
     http:// base (it follows no redirects), and if it ever did, verification would fail closed.
     Not when a proxy is configured (the proxy itself may be https)."""
     if not base.startswith("http://") or any(
@@ -111,7 +111,8 @@ class ApiClient:
             err = error_from_body(resp.status_code, body)
             if isinstance(err, NotAuthenticated):
                 raise NotAuthenticated(
-                    f"not authenticated to {self.base}: run `sigma login {self.base}` (server said: {err.message})"
+                    f"not authenticated to {self.base}: run `sigma login {self.base}` "
+                    f"(server said: {err.message})"
                 )
             raise err
         return resp

@@ -43,7 +43,7 @@ class RemoteBackend(ApiClient):
         base = server_base(server)
         super().__init__(base, auth_headers(api_key, base))
 
-    # ------------------------------------------------------------ plumbing (request, http_call: ApiClient)
+    # ---------------------------------------------- plumbing (request, http_call: ApiClient)
 
     def _get(self, model: Any, path: str, **kw: Any) -> Any:
         return _parse(model, self.request("GET", path, **kw))

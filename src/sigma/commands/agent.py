@@ -105,7 +105,8 @@ SCAN_INTERVAL = O(
 CONFIG_FILE = O(
     None,
     "--config-file",
-    help="KEY=VALUE file with the variables above (AGENT_CONFIG) [default: /etc/sigma/agent.env if present].",
+    help="KEY=VALUE file with the variables above (AGENT_CONFIG) "
+    "[default: /etc/sigma/agent.env if present].",
     show_default=False,
 )
 
@@ -131,7 +132,8 @@ def run(
     public_ip_url: list[str] = O(
         None,
         "--public-ip-url",
-        help="What-is-my-IP service asked when no public address is found (repeatable; AGENT_PUBLIC_IP_URLS, '' disables).",
+        help="What-is-my-IP service asked when no public address is found "
+        "(repeatable; AGENT_PUBLIC_IP_URLS, '' disables).",
     ),
     log_level: str = O(
         None,
@@ -199,7 +201,8 @@ def install(
 
     Then: systemctl daemon-reload && systemctl enable --now sigma-agent
 
-    Example: sigma agent install --api-url https://sigma.example.com/api --api-key sigma_xxx --port-scan
+    Example: sigma agent install --api-url https://sigma.example.com/api --api-key sigma_xxx
+    --port-scan
     """
     from pathlib import Path
 
@@ -226,7 +229,8 @@ def install(
         return
     if not cfg.api_key:
         done(
-            "warning: no API key given (--api-key or SIGMA_API_KEY); the server will refuse the agent"
+            "warning: no API key given (--api-key or SIGMA_API_KEY); "
+            "the server will refuse the agent"
         )
     try:
         unit, env = inst.install(cfg, Path(unit_dir), Path(env_file))
@@ -237,7 +241,8 @@ def install(
             f"cannot write {exc.filename}: run as root (or pick --unit-dir/--env-file)"
         ) from None
     done(
-        f"Wrote {unit} and {env} (0600). Next: systemctl daemon-reload && systemctl enable --now sigma-agent"
+        f"Wrote {unit} and {env} (0600). "
+        "Next: systemctl daemon-reload && systemctl enable --now sigma-agent"
     )
 
 
@@ -264,7 +269,8 @@ def provision(
         return
     typer.echo(key.key)
     done(
-        f"Created agent key {key.name} ({key.id}), bound to {vps}. Store it now: it is not shown again.\n"
+        f"Created agent key {key.name} ({key.id}), bound to {vps}. "
+        "Store it now: it is not shown again.\n"
         f"On the VPS: sigma agent install --api-url <server>/api --api-key <the key>"
     )
 
@@ -305,6 +311,7 @@ def events(
     Example: sigma agent events --kind agent-offline --limit 20
     """
     from sigma.output import emit
+    from sigma.schemas.monitoring import VpsEvent
 
     rows = [e.model_dump(mode="json") for e in state(ctx).backend.list_vps_events(vps, kind, limit)]
     emit(
@@ -317,6 +324,7 @@ def events(
             ("Event", lambda e: _event_kind(e["kind"])),
             ("Details", lambda e: _details(e)),
         ),
+        fields=list(VpsEvent.model_fields),
     )
 
 

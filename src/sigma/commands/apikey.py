@@ -64,7 +64,10 @@ def list_(
     from sigma.output import emit
 
     keys = state(ctx).backend.list_api_keys(all_users)
-    emit([k.model_dump(mode="json") for k in keys], fmt, columns=COLUMNS, quiet=quiet)
+    from sigma.schemas.identity import ApiKey
+
+    rows = [k.model_dump(mode="json") for k in keys]
+    emit(rows, fmt, columns=COLUMNS, quiet=quiet, fields=list(ApiKey.model_fields))
 
 
 @app.command("revoke")

@@ -2,7 +2,15 @@
 
 import typer
 
-from sigma.commands.common import FormatOption, QuietOption, state
+from sigma.commands.common import (
+    AllOption,
+    FormatOption,
+    PageOption,
+    PerPageOption,
+    QuietOption,
+    listing,
+    state,
+)
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -35,19 +43,22 @@ def list_(
     action: str = typer.Option(None, "--action", help="create, update, delete, retire, login..."),
     since: str = typer.Option(None, "--since", help="YYYY-MM-DD or RFC 3339 (inclusive)."),
     until: str = typer.Option(None, "--until", help="YYYY-MM-DD or RFC 3339 (inclusive)."),
-    page: int = typer.Option(1, "--page", help="Page number, from 1."),
-    per_page: int = typer.Option(50, "--per-page", help="Rows per page (1-100)."),
+    page: int = PageOption,
+    per_page: int = PerPageOption,
+    all_: bool = AllOption,
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """The audit log, newest first.
+    """The audit log, newest first. A table shows one page; -q, json, yaml and csv give every
+    matching entry unless --page or --per-page asks for a page.
 
     Example: sigma audit list --resource vps --since 2026-11-01
     """
-    from sigma.output import emit
+    from sigma.output import check_format, emit
     from sigma.schemas.common import validate
-    from sigma.schemas.identity import AuditFilter
+    from sigma.schemas.identity import AuditEntry, AuditFilter
 
+    fmt = check_format(fmt)
     raw = dict(
         resource=resource,
         resource_id=resource_id,
@@ -55,15 +66,20 @@ def list_(
         action=action,
         since=since,
         until=until,
+    )
+    raw = {k: v for k, v in raw.items() if v is not None}
+    backend = state(ctx).backend
+    items, footer = listing(
+        lambda n, size: backend.list_audit(
+            validate(AuditFilter, {**raw, "page": n, "per_page": size})
+        ),
         page=page,
         per_page=per_page,
-    )
-    f = validate(AuditFilter, {k: v for k, v in raw.items() if v is not None})
-    result = state(ctx).backend.list_audit(f)
-    emit(
-        [a.model_dump(mode="json") for a in result.data],
-        fmt,
-        columns=COLUMNS,
+        all_=all_,
         quiet=quiet,
-        footer=f"Page {result.page} ({result.total} entries)",
+        fmt=fmt,
+        noun="entries",
     )
+    rows = [a.model_dump(mode="json") for a in items]
+    fields = list(AuditEntry.model_fields)
+    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=fields)

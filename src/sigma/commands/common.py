@@ -3,6 +3,7 @@ both created on first use) and the options every listing takes. Light imports on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -79,6 +80,42 @@ FormatOption = typer.Option(
     "table", "--format", "-f", help="Output format: table, json, yaml or csv.", metavar="FORMAT"
 )
 QuietOption = typer.Option(False, "--quiet", "-q", help="Print only ids, one per line.")
+PageOption = typer.Option(
+    None, "--page", min=1, help="Page number, from 1 [default: 1 in a table; every row otherwise]."
+)
+PerPageOption = typer.Option(
+    None, "--per-page", min=1, max=100, help="Rows per page, 1-100 [default: 25]."
+)
+AllOption = typer.Option(False, "--all", help="Every matching row, ignoring pagination.")
+
+
+def listing(
+    fetch: Callable[[int, int], Any],
+    *,
+    page: int | None,
+    per_page: int | None,
+    all_: bool,
+    quiet: bool,
+    fmt: str,
+    noun: str,
+) -> tuple[list[Any], str]:
+    """The rows a listing command prints, and its footer. A table shows one page; -q, json,
+    yaml and csv feed scripts, so they get every matching row unless a page is asked for
+    (a pipeline must never handle the first page and stop without a word). `fetch(page,
+    per_page)` returns a Page."""
+    every = all_ or ((quiet or fmt != "table") and page is None and per_page is None)
+    if every:
+        items: list[Any] = []
+        number = 1
+        while True:
+            result = fetch(number, 100)
+            items.extend(result.data)
+            if not result.data or len(items) >= result.total:
+                return items, f"{len(items)} {noun}"
+            number += 1
+    result = fetch(page or 1, per_page or 25)
+    pages = max(1, -(-result.total // result.per_page))
+    return list(result.data), f"Page {result.page} of {pages} ({result.total} total)"
 
 
 def done(message: str) -> None:

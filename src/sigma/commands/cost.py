@@ -47,7 +47,8 @@ def _converted(c: dict[str, Any] | None) -> str:
         return ""
     from decimal import ROUND_HALF_EVEN, Decimal
 
-    return f"{Decimal(c['amount']).quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN)} {c['currency']}"
+    amount = Decimal(c["amount"]).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return f"{amount} {c['currency']}"
 
 
 @app.command("summary")
@@ -219,7 +220,9 @@ def rate_list(
         if not result.data or len(rows) >= result.total:
             break
         page += 1
-    emit(rows, fmt, columns=RATE_COLUMNS, quiet=quiet)
+    from sigma.schemas.costs import ExchangeRate
+
+    emit(rows, fmt, columns=RATE_COLUMNS, quiet=quiet, fields=list(ExchangeRate.model_fields))
 
 
 @rate_app.command("rm")

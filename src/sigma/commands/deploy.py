@@ -88,7 +88,8 @@ def node_exporter(
         "--filter",
         metavar="KEY=VALUE",
         help="Select VPS instead of naming them: KEY=VALUE with KEY one of "
-        "status, country, provider, purpose, tag, search, ip, expiring-within (repeatable; all must match; "
+        "status, country, provider, purpose, tag, search, ip, expiring-within "
+        "(repeatable; all must match; "
         "retired VPS are always left out).",
     ),
     binary: str = Opt(
@@ -165,7 +166,8 @@ def node_exporter(
     and node_exporter_port. The table ends with changed / unchanged / failed per host; the
     exit status is 1 when any host failed.
 
-    Example: sigma deploy node-exporter --filter status=active --filter country=HK --binary ./node_exporter --accept-new
+    Example: sigma deploy node-exporter --filter status=active --filter country=HK
+    --binary ./node_exporter --accept-new
     """
     from sigma.errors import InvalidInput
     from sigma.output import check_format

@@ -5,7 +5,17 @@ from typing import Any
 
 import typer
 
-from sigma.commands.common import FormatOption, QuietOption, confirm_or_yes, done, state
+from sigma.commands.common import (
+    AllOption,
+    FormatOption,
+    PageOption,
+    PerPageOption,
+    QuietOption,
+    confirm_or_yes,
+    done,
+    listing,
+    state,
+)
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 O = typer.Option  # noqa: E741
@@ -62,42 +72,42 @@ def list_(
     source: str = O(None, "--source", help="Only this probe source, e.g. cn-beijing."),
     check_type: str = O(None, "--check-type", "--type", help="icmp, tcp or http."),
     success: str = O(None, "--success", help="true or false."),
-    page: int = O(1, "--page", help="Page number, from 1."),
-    per_page: int = O(25, "--per-page", help="Rows per page (1-100)."),
+    page: int = PageOption,
+    per_page: int = PerPageOption,
+    all_: bool = AllOption,
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """List IP checks, newest first.
+    """List IP checks, newest first. A table shows one page; -q, json, yaml and csv give
+    every matching check unless --page or --per-page asks for a page.
 
     Example: sigma ip-check list --vps hk-exit-01 --source cn-beijing --success false
     """
     from sigma.output import check_format, emit
     from sigma.schemas.common import validate
-    from sigma.schemas.monitoring import IpCheckFilter
+    from sigma.schemas.monitoring import IpCheck, IpCheckFilter
 
-    check_format(fmt)
+    fmt = check_format(fmt)
     values = dict(
-        vps_id=_vps_id(ctx, vps),
-        ip=ip,
-        source=source,
-        check_type=check_type,
-        success=success,
+        vps_id=_vps_id(ctx, vps), ip=ip, source=source, check_type=check_type, success=success
+    )
+    values = {k: v for k, v in values.items() if v is not None}
+    backend = state(ctx).backend
+    items, footer = listing(
+        lambda n, size: backend.list_ip_checks(
+            validate(IpCheckFilter, {**values, "page": n, "per_page": size})
+        ),
         page=page,
         per_page=per_page,
+        all_=all_,
+        quiet=quiet,
+        fmt=fmt,
+        noun="checks",
     )
-    f = validate(IpCheckFilter, {k: v for k, v in values.items() if v is not None})
-    result = state(ctx).backend.list_ip_checks(f)
-    rows = [c.model_dump(mode="json") for c in result.data]
+    rows = [c.model_dump(mode="json") for c in items]
     if fmt == "table" and not quiet:
         _hostnames(ctx, rows)
-    pages = max(1, -(-result.total // result.per_page))
-    emit(
-        rows,
-        fmt,
-        columns=COLUMNS,
-        quiet=quiet,
-        footer=f"Page {result.page} of {pages} ({result.total} total)",
-    )
+    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=list(IpCheck.model_fields))
 
 
 @app.command("show")
@@ -136,7 +146,8 @@ def add(
 ) -> None:
     """Record one check by hand (probes post batches themselves).
 
-    Example: sigma ip-check add --vps hk-exit-01 --ip 103.1.2.3 --success --check-type tcp --source cn-beijing --latency-ms 48
+    Example: sigma ip-check add --vps hk-exit-01 --ip 103.1.2.3 --success --check-type tcp
+    --source cn-beijing --latency-ms 48
     """
     from sigma.output import emit
     from sigma.schemas.common import validate
@@ -195,6 +206,7 @@ def summary(
     Example: sigma ip-check summary --vps hk-exit-01
     """
     from sigma.output import emit
+    from sigma.schemas.monitoring import IpCheckSummary
 
     rows = [
         s.model_dump(mode="json") for s in state(ctx).backend.ip_check_summary(_vps_id(ctx, vps))
@@ -220,6 +232,7 @@ def summary(
             ("Last", lambda s: _result(s["last_success"])),
             ("Last Check", lambda s: s["last_check"]),
         ),
+        fields=list(IpCheckSummary.model_fields),
     )
 
 
@@ -279,7 +292,10 @@ def status(
         ("Verdict", lambda r: _verdict(r["verdict"])),
         ("Since", lambda r: r["since"][:16].replace("T", " ")),
     ]
-    emit(rows, fmt, quiet=quiet, columns=columns)
+    from sigma.schemas.monitoring import ReachabilityStatus
+
+    fields = list(ReachabilityStatus.model_fields)
+    emit(rows, fmt, quiet=quiet, columns=columns, fields=fields)
 
 
 def _label(label: str) -> str:

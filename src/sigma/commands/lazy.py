@@ -78,5 +78,6 @@ class LazyGroup(TyperGroup):
                 ]
                 matches = get_close_matches(args[0], visible)
                 if matches:
-                    exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(repr(m) for m in matches)}?"
+                    names = ", ".join(repr(m) for m in matches)
+                    exc.message = f"{exc.message.rstrip('.')}. Did you mean {names}?"
             raise

@@ -40,7 +40,8 @@ def run(
         done(f"Dry run ({channels}): {len(rows)} notice(s) due, {report.already_sent} already sent")
         return
     done(
-        f"{report.sent} sent, {report.failed} failed, {report.already_sent} already sent ({channels})"
+        f"{report.sent} sent, {report.failed} failed, "
+        f"{report.already_sent} already sent ({channels})"
     )
     if report.failed:
         raise SigmaError(

@@ -12,7 +12,8 @@ def run(
     source: str = O(
         None,
         "--source",
-        help="Name of this probe's location, e.g. cn-beijing (PROBE_SOURCE; required). Names cn-* are inside China, others are controls.",
+        help="Name of this probe's location, e.g. cn-beijing (PROBE_SOURCE; required). "
+        "Names cn-* are inside China, others are controls.",
         show_default=False,
     ),
     api_url: str = O(
@@ -92,7 +93,8 @@ def run(
 ) -> None:
     """Check every IP of every active VPS from here and report the results.
 
-    Example: sigma probe run --source cn-beijing --api-url https://sigma.example.com/api --api-key sigma_xxx --check-types icmp,tcp,http
+    Example: sigma probe run --source cn-beijing --api-url https://sigma.example.com/api
+    --api-key sigma_xxx --check-types icmp,tcp,http
     """
     from sigma.errors import InvalidInput
     from sigma.probe.config import ConfigError, load

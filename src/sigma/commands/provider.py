@@ -5,7 +5,17 @@ from typing import Any
 
 import typer
 
-from sigma.commands.common import FormatOption, QuietOption, confirm_or_yes, done, state
+from sigma.commands.common import (
+    AllOption,
+    FormatOption,
+    PageOption,
+    PerPageOption,
+    QuietOption,
+    confirm_or_yes,
+    done,
+    listing,
+    state,
+)
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -74,28 +84,31 @@ app.command("create", hidden=True)(add)
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    page: int = typer.Option(1, "--page", help="Page number, from 1."),
-    per_page: int = typer.Option(25, "--per-page", help="Rows per page (1-100)."),
-    all_: bool = typer.Option(False, "--all", help="Every provider, ignoring pagination."),
+    page: int = PageOption,
+    per_page: int = PerPageOption,
+    all_: bool = AllOption,
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """List providers by name.
+    """List providers by name. A table shows one page; -q, json, yaml and csv give every
+    provider unless --page or --per-page asks for a page.
 
     Example: sigma provider list --format json
     """
-    from sigma.output import emit
-
-    backend = state(ctx).backend
-    if all_:
-        rows = [p.model_dump(mode="json") for p in backend.all_providers()]
-        footer = f"{len(rows)} providers"
-    else:
-        result = backend.list_providers(page, per_page)
-        rows = [p.model_dump(mode="json") for p in result.data]
-        pages = max(1, -(-result.total // result.per_page))
-        footer = f"Page {result.page} of {pages} ({result.total} total)"
+    from sigma.output import check_format, emit
     from sigma.schemas.inventory import Provider
+
+    fmt = check_format(fmt)
+    items, footer = listing(
+        state(ctx).backend.list_providers,
+        page=page,
+        per_page=per_page,
+        all_=all_,
+        quiet=quiet,
+        fmt=fmt,
+        noun="providers",
+    )
+    rows = [p.model_dump(mode="json") for p in items]
 
     emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=list(Provider.model_fields))
 

@@ -21,7 +21,7 @@ def _is_loopback(host: str) -> bool:
 def _jwt_secret_file() -> str:
     """Zero-config servers keep a generated secret in the data dir (0600), so sessions
     survive restarts and every worker signs with the same key."""
-    import secrets  # imports hashlib/OpenSSL: ~7 ms on every `sigma` start if at the top
+    import secrets  # imports hashlib/OpenSSL: here, not on every `sigma` start
 
     from sigma.settings import data_dir
 

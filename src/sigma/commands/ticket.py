@@ -5,7 +5,17 @@ from typing import Any
 
 import typer
 
-from sigma.commands.common import FormatOption, QuietOption, confirm_or_yes, done, state
+from sigma.commands.common import (
+    AllOption,
+    FormatOption,
+    PageOption,
+    PerPageOption,
+    QuietOption,
+    confirm_or_yes,
+    done,
+    listing,
+    state,
+)
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 Opt = typer.Option
@@ -69,31 +79,41 @@ def list_(
     assigned_to: str = Opt(None, "--assigned-to", help="User id or email."),
     vps: str = Opt(None, "--vps", help="Only tickets about this VPS (id, prefix or hostname)."),
     provider: str = Opt(None, "--provider", help="Only tickets about this provider."),
-    page: int = Opt(1, "--page", help="Page number, from 1."),
-    per_page: int = Opt(25, "--per-page", help="Rows per page (1-100)."),
+    page: int = PageOption,
+    per_page: int = PerPageOption,
+    all_: bool = AllOption,
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """List tickets, newest first.
+    """List tickets, newest first. A table shows one page; -q, json, yaml and csv give every
+    matching ticket unless --page or --per-page asks for a page.
 
     Example: sigma ticket list --status open --priority critical
     """
     from sigma.output import check_format, emit
     from sigma.schemas.common import validate
-    from sigma.schemas.tickets import TicketFilter
+    from sigma.schemas.tickets import Ticket, TicketFilter
 
-    check_format(fmt)
+    fmt = check_format(fmt)
     backend = state(ctx).backend
     values: dict[str, Any] = {
         k: v
-        for k, v in dict(
-            status=status, priority=priority, assigned_to=assigned_to, page=page, per_page=per_page
-        ).items()
+        for k, v in dict(status=status, priority=priority, assigned_to=assigned_to).items()
         if v is not None
     }
     values.update({k: v for k, v in _link_ids(ctx, vps, provider).items() if v})
-    result = backend.list_tickets(validate(TicketFilter, values))
-    rows = [t.model_dump(mode="json") for t in result.data]
+    items, footer = listing(
+        lambda n, size: backend.list_tickets(
+            validate(TicketFilter, {**values, "page": n, "per_page": size})
+        ),
+        page=page,
+        per_page=per_page,
+        all_=all_,
+        quiet=quiet,
+        fmt=fmt,
+        noun="tickets",
+    )
+    rows = [t.model_dump(mode="json") for t in items]
     if fmt == "table" and not quiet:
         names: dict[str, str] = {}
         for vps_id in {r["vps_id"] for r in rows if r["vps_id"]}:
@@ -101,14 +121,8 @@ def list_(
                 names[vps_id] = backend.get_vps(vps_id).hostname
         for r in rows:
             r["_vps"] = names.get(r["vps_id"] or "", "")
-    pages = max(1, -(-result.total // result.per_page))
-    emit(
-        rows,
-        fmt,
-        columns=COLUMNS,
-        quiet=quiet,
-        footer=f"Page {result.page} of {pages} ({result.total} total)",
-    )
+    fields = list(Ticket.model_fields)
+    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=fields)
 
 
 @app.command("open")

@@ -2,7 +2,17 @@
 
 import typer
 
-from sigma.commands.common import FormatOption, QuietOption, confirm_or_yes, done, state
+from sigma.commands.common import (
+    AllOption,
+    FormatOption,
+    PageOption,
+    PerPageOption,
+    QuietOption,
+    confirm_or_yes,
+    done,
+    listing,
+    state,
+)
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -73,25 +83,34 @@ def add(
 def list_(
     ctx: typer.Context,
     role: str = typer.Option(None, "--role", help="Only this role."),
-    page: int = typer.Option(1, "--page", help="Page number, from 1."),
-    per_page: int = typer.Option(25, "--per-page", help="Rows per page (1-100)."),
+    page: int = PageOption,
+    per_page: int = PerPageOption,
+    all_: bool = AllOption,
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """List users, newest first.
+    """List users, newest first. A table shows one page; -q, json, yaml and csv give every
+    user unless --page or --per-page asks for a page.
 
     Example: sigma user list --role operator
     """
-    from sigma.output import emit
+    from sigma.output import check_format, emit
 
-    result = state(ctx).backend.list_users(role, page, per_page)
-    emit(
-        [u.model_dump(mode="json") for u in result.data],
-        fmt,
-        columns=COLUMNS,
+    fmt = check_format(fmt)
+    backend = state(ctx).backend
+    items, footer = listing(
+        lambda n, size: backend.list_users(role, n, size),
+        page=page,
+        per_page=per_page,
+        all_=all_,
         quiet=quiet,
-        footer=f"{result.total} users",
+        fmt=fmt,
+        noun="users",
     )
+    from sigma.schemas.identity import User
+
+    rows = [u.model_dump(mode="json") for u in items]
+    emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=list(User.model_fields))
 
 
 @app.command("show")
@@ -188,7 +207,8 @@ def passwd(
     password_stdin: bool = typer.Option(
         False,
         "--password-stdin",
-        help="Read current and new password from stdin, one per line (for yourself) or the new one (for another user).",
+        help="Read current and new password from stdin, one per line (for yourself) "
+        "or the new one (for another user).",
     ),
 ) -> None:
     """Change your password (remote), or set another user's password (admin).

@@ -358,7 +358,8 @@ def edit(
 ) -> None:
     """Change some fields of a VPS; the others are kept.
 
-    Example: sigma vps edit hk-exit-01 --add-ip 2001:db8::2=overseas --remove-tag old --expire-date 2027-01-25
+    Example: sigma vps edit hk-exit-01 --add-ip 2001:db8::2=overseas --remove-tag old
+    --expire-date 2027-01-25
     """
     from sigma.errors import InvalidInput
     from sigma.output import emit

@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from sigma.db.migrations import HEAD_REVISION
 from sigma.errors import SigmaError, Unavailable
@@ -54,7 +56,7 @@ def make_engine(url: str, *, pool_size: int = 5, pooler: bool = False) -> Engine
     return engine
 
 
-def _pooler_hint(context) -> None:
+def _pooler_hint(context: ExceptionContext) -> None:
     """The errors of prepared statements run through a transaction-mode pooler: say what
     to set, once per error, next to the error the server logs anyway."""
     name = type(context.original_exception).__name__
@@ -107,7 +109,7 @@ def _private_sqlite_file(path: Path) -> None:
             continue
 
 
-def _pg_session_settings(dbapi_conn, _record) -> None:
+def _pg_session_settings(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     """Plan every statement for its parameters. psycopg prepares a statement on the server
     after 5 runs, and PostgreSQL then switches to a generic plan when it looks no dearer:
     for the filtered VPS list (`status = $1 AND country = $2 AND tags @> $3`) the generic
@@ -127,7 +129,7 @@ def _pg_session_settings(dbapi_conn, _record) -> None:
 PING_AFTER_IDLE_S = 10.0
 
 
-def _pg_checkin(dbapi_conn, record) -> None:
+def _pg_checkin(dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry) -> None:
     record.info["sigma_idle_since"] = time.monotonic()
 
 
@@ -141,7 +143,9 @@ def _readable(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
 
-def _pg_checkout(dbapi_conn, record, _proxy) -> None:
+def _pg_checkout(
+    dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
     """The pool's pre-ping, mostly without a round trip. An idle pooled connection has
     nothing to read: when its socket is readable the server has closed it or is closing it
     (a PostgreSQL restart or shutdown sends "terminating connection" and closes every
@@ -167,7 +171,7 @@ def _pg_checkout(dbapi_conn, record, _proxy) -> None:
         raise InvalidatePoolError("the pooled connection is closed")
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
@@ -272,7 +276,7 @@ def unit_of_work(factory: sessionmaker[Session], *, read_only: bool = False) -> 
         session.commit()
     except OperationalError as exc:
         session.rollback()
-        raise unavailable(session.get_bind(), exc) from None
+        raise unavailable(session.get_bind().engine, exc) from None
     except SigmaError as exc:
         session.rollback()
         if exc.audit is not None:

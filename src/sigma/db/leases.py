@@ -23,9 +23,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, CursorResult, Insert, or_, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlmodel import col
 
 from sigma.db.models.jobs import JobLease
 from sigma.db.types import utcnow
@@ -37,11 +39,16 @@ HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 def _ensure_row(session: Session, name: str) -> None:
     if session.get(JobLease, name) is None:
         dialect = session.get_bind().dialect.name
+        stmt: Insert
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(JobLease).values(name=name).on_conflict_do_nothing()
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        session.execute(insert(JobLease).values(name=name).on_conflict_do_nothing())
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(JobLease).values(name=name).on_conflict_do_nothing()
+        session.execute(stmt)
 
 
 def acquire(
@@ -57,23 +64,27 @@ def acquire(
     now = now or utcnow()
     with sessions() as session, session.begin():
         _ensure_row(session, name)
-        conditions = [
-            JobLease.name == name,
-            or_(JobLease.lease_until.is_(None), JobLease.lease_until < now),
-        ]  # type: ignore[union-attr]
+        conditions: list[ColumnElement[bool]] = [
+            col(JobLease.name) == name,
+            or_(col(JobLease.lease_until).is_(None), col(JobLease.lease_until) < now),
+        ]
         if min_interval > 0:
             cutoff = now - timedelta(seconds=min_interval)
             conditions.append(
                 or_(
-                    JobLease.last_finished.is_(None),  # type: ignore[union-attr]
-                    JobLease.last_finished <= cutoff,
+                    col(JobLease.last_finished).is_(None),
+                    col(JobLease.last_finished) <= cutoff,
                 )
-            )  # type: ignore[operator]
-        taken = session.execute(
-            update(JobLease)
-            .where(*conditions)
-            .values(holder=HOLDER, lease_until=now + timedelta(seconds=ttl), last_started=now)
-            .execution_options(synchronize_session=False)
+            )
+        # a Core UPDATE returns a CursorResult, which Session.execute's type does not promise
+        taken = cast(
+            CursorResult[Any],
+            session.execute(
+                update(JobLease)
+                .where(*conditions)
+                .values(holder=HOLDER, lease_until=now + timedelta(seconds=ttl), last_started=now)
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
     return bool(taken)
 
@@ -86,7 +97,7 @@ def release(sessions: sessionmaker[Session], name: str, *, finished: bool = True
     with sessions() as session, session.begin():
         session.execute(
             update(JobLease)
-            .where(JobLease.name == name, JobLease.holder == HOLDER)
+            .where(col(JobLease.name) == name, col(JobLease.holder) == HOLDER)
             .values(**values)
             .execution_options(synchronize_session=False)
         )

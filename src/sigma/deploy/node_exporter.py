@@ -266,7 +266,8 @@ def _install_file(
     new = shlex.quote(dest + ".sigma-new")
     script = (
         f"got=$(sha256sum < {t} | cut -d' ' -f1); "
-        f'if [ "$got" != {shlex.quote(expect_sha256)} ]; then rm -f {t}; echo "mismatch:$got"; exit 3; fi; '
+        f'if [ "$got" != {shlex.quote(expect_sha256)} ]; then '
+        f'rm -f {t}; echo "mismatch:$got"; exit 3; fi; '
         f"install -d -m 0755 {parent} && install -m {mode} {t} {new} && mv -f {new} {d}; "
         f"rc=$?; rm -f {t}; exit $rc"
     )
@@ -274,7 +275,8 @@ def _install_file(
     if done.rc == 3 and done.out.startswith("mismatch:"):
         got = done.out.strip().removeprefix("mismatch:")
         raise DeployError(
-            f"checksum mismatch after uploading the {what}: expected {expect_sha256}, the host computed "
+            f"checksum mismatch after uploading the {what}: expected {expect_sha256}, "
+            "the host computed "
             f"{got or 'nothing'}; nothing was replaced"
         )
     if done.rc != 0:
@@ -337,7 +339,8 @@ def deploy_host(
             env = "DEBIAN_FRONTEND=noninteractive"
             install = f"{env} apt-get install -y -q --no-install-recommends {PACKAGE}"
             host.check(
-                f"{install} >/dev/null 2>&1 || {{ {env} apt-get update -q >/dev/null && {install}; }}",
+                f"{install} >/dev/null 2>&1 || "
+                f"{{ {env} apt-get update -q >/dev/null && {install}; }}",
                 f"apt-get install {PACKAGE}",
             )
             result.actions.append(f"installed package {PACKAGE}")

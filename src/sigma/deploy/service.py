@@ -70,7 +70,8 @@ class Systemd:
             raise NoServiceManager("service manager: systemctl not found on the host (no systemd)")
         if st.manager not in _RUNNING:
             raise NoServiceManager(
-                f"service manager: systemd is not running on the host (systemctl says '{st.manager}'), "
+                "service manager: systemd is not running on the host "
+                f"(systemctl says '{st.manager}'), "
                 "so node_exporter cannot be enabled or started"
             )
 
@@ -99,7 +100,8 @@ class Systemd:
             return []
         script = (
             'step() { what=$1; shift; out=$("$@" 2>&1) || { '
-            'printf "%s failed: %s\\n" "$what" "$(printf "%s" "$out" | tail -n 1)" >&2; exit 1; }; }; '
+            'printf "%s failed: %s\\n" "$what" '
+            '"$(printf "%s" "$out" | tail -n 1)" >&2; exit 1; }; }; '
             + " && ".join(f"step {shlex.quote(what)} {cmd}" for what, cmd in steps)
         )
         done = self.host.run(script)

@@ -78,7 +78,8 @@ class _Policy(paramiko.MissingHostKeyPolicy):
             )
         if not self.opts.accept_new:
             raise HostKeyUnknown(
-                f"host key for {name} is unknown ({key.get_name()} {key.fingerprint} is not in {path}); "
+                f"host key for {name} is unknown "
+                f"({key.get_name()} {key.fingerprint} is not in {path}); "
                 "check it and add it to known_hosts, or pass --accept-new"
             )
         client.get_host_keys().add(name, key.get_name(), key)
@@ -192,7 +193,8 @@ def connect(address: str, port: int, opts: SshOptions) -> SshHost:
         client.close()
         raise HostKeyChanged(
             f"host key CHANGED for {known_host_name(address, port)}: it offered "
-            f"{exc.key.get_name()} {exc.key.fingerprint}, {path} records {exc.expected_key.fingerprint}; "
+            f"{exc.key.get_name()} {exc.key.fingerprint}, "
+            f"{path} records {exc.expected_key.fingerprint}; "
             "refusing to connect (possible man-in-the-middle; if the host was reinstalled, "
             "remove the old line from known_hosts)"
         ) from None

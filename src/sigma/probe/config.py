@@ -1,4 +1,5 @@
-"""Probe configuration: defaults < environment < flags (SEED_CONTRACT section 5 names)."""
+"""Probe configuration: defaults < environment < flags (the original probe's names:
+docs/COMPATIBILITY.md)."""
 
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ def load(flags: dict[str, Any] | None = None, environ: dict[str, str] | None = N
             bad = [t for t in types if t not in CHECK_TYPES]
             if bad or not types:
                 raise ConfigError(
-                    f"check_types: {', '.join(bad) or 'none given'}; expected some of icmp, tcp, http"
+                    f"check_types: {', '.join(bad) or 'none given'}; "
+                    "expected some of icmp, tcp, http"
                 )
             cfg.check_types = types
         elif key in ("tcp_timeout", "http_timeout", "icmp_timeout"):

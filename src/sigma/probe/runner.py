@@ -56,8 +56,9 @@ class RoundStats:
         types = ", ".join(f"{t} {v[0]}/{v[0] + v[1]}" for t, v in self.by_type.items())
         return (
             f"round {self.number} [{source}]: {self.checks} checks of {self.targets} targets in "
-            f"{self.seconds:.1f}s: {self.ok} ok, {self.failed} failed ({types}); posted {self.posted}"
-            f", spooled {self.spooled}, dropped {self.dropped}; delivered from spool {self.from_spool}"
+            f"{self.seconds:.1f}s: {self.ok} ok, {self.failed} failed ({types}); "
+            f"posted {self.posted}, spooled {self.spooled}, dropped {self.dropped}; "
+            f"delivered from spool {self.from_spool}"
             f"; spool {spool[0]} batches ({spool[1] // 1024} KiB)"
         )
 

@@ -13,6 +13,7 @@ import ipaddress
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
@@ -228,7 +229,7 @@ def _url(value: Any) -> str:
     return v
 
 
-def decimal_parser(scale: int, max_digits: int):
+def decimal_parser(scale: int, max_digits: int) -> Callable[[Any], Decimal | None]:
     def parse(value: Any) -> Decimal | None:
         if value is None or value == "":
             return None
@@ -375,7 +376,10 @@ class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-def validate(model: type[BaseModel], data: Any) -> Any:
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], data: Any) -> M:
     """Validate `data` as `model`, raising InvalidInput naming the first bad field."""
     try:
         return model.model_validate(data)

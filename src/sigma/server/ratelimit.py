@@ -9,10 +9,10 @@ per client and credential on the API, a stricter one per client on the sign-in f
 - With `redis_url` the counters live in Redis (limits' storage), shared by every replica;
   without it, in this process, in a TTL cache of at most MEMORY_KEYS counters (cachetools: a
   client rotating addresses cannot grow it without bound; limits' own memory storage sweeps
-  every key from a new thread every 10 ms, which cost a third of the heartbeat throughput
-  with one key per agent, bench/README.md). When the configured Redis does not answer, this process's counters stand in until
-  it does again (checked every REDIS_RETRY seconds), logged once per outage: the API never
-  stops serving because its limiter is away.
+  every key from a timer thread, which with one key per agent costs more than the heartbeat
+  itself: bench/README.md). When the configured Redis does not answer, this process's
+  counters stand in until it does again (checked every REDIS_RETRY seconds), logged once per
+  outage: the API never stops serving because its limiter is away.
 - A client is its address (behind trusted proxies, the forwarded one: server.proxies) and the
   credential it sends, so users behind one NAT or proxy do not share a budget.
 """
@@ -71,7 +71,8 @@ class Limiter:
             except Exception as exc:  # noqa: BLE001 - any Redis failure: this process's counters stand in
                 if not self.redis_down:
                     log.warning(
-                        "rate limiter: Redis unreachable (%s); limiting in this process until it is back",
+                        "rate limiter: Redis unreachable (%s); "
+                        "limiting in this process until it is back",
                         type(exc).__name__,
                     )
                     self.redis_down = True

@@ -26,12 +26,14 @@ alone, which gives its precise answer.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
 
 from sigma.db.models.core import Vps as VpsRow
 from sigma.db.models.identity import ApiKey as ApiKeyRow
@@ -78,9 +80,9 @@ def match(session: Session, hostname: str) -> VpsRow | None:
         select(VpsRow)
         .where(func.lower(VpsRow.hostname) == hostname.lower())
         .order_by(
-            case((VpsRow.status == "retired", 1), else_=0),
-            case((VpsRow.hostname == hostname, 0), else_=1),
-            VpsRow.created_at.desc(),
+            case((col(VpsRow.status) == "retired", 1), else_=0),
+            case((col(VpsRow.hostname) == hostname, 0), else_=1),
+            col(VpsRow.created_at).desc(),
         )
         .limit(1)
     ).first()
@@ -134,18 +136,18 @@ def _agent_key(session: Session, actor: Actor) -> ApiKeyRow | None:
             "(`sigma agent provision VPS` creates one)"
         )
     key = session.scalars(
-        select(ApiKeyRow).where(ApiKeyRow.id == actor.api_key_id).with_for_update()
+        select(ApiKeyRow).where(col(ApiKeyRow.id) == actor.api_key_id).with_for_update()
     ).first()
     if key is None:
         raise NotAuthenticated("Unauthorized")
     return key
 
 
-def _live_keys(vps_id: Any, now: datetime):
-    return select(ApiKeyRow.id).where(
-        ApiKeyRow.vps_id == vps_id,
-        ApiKeyRow.revoked_at.is_(None),
-        or_(ApiKeyRow.expires_at.is_(None), ApiKeyRow.expires_at > now),
+def _live_keys(vps_id: Any, now: datetime) -> Select[uuid.UUID]:
+    return select(col(ApiKeyRow.id)).where(
+        col(ApiKeyRow.vps_id) == vps_id,
+        col(ApiKeyRow.revoked_at).is_(None),
+        or_(col(ApiKeyRow.expires_at).is_(None), col(ApiKeyRow.expires_at) > now),
     )
 
 
@@ -170,9 +172,11 @@ def _bound_vps(
 
 def _claim(session: Session, actor: Actor, key: ApiKeyRow, row: VpsRow) -> None:
     """Bind `key` to `row` unless another live key holds it."""
-    session.scalars(select(VpsRow.id).where(VpsRow.id == row.id).with_for_update()).first()
+    session.scalars(
+        select(col(VpsRow.id)).where(col(VpsRow.id) == row.id).with_for_update()
+    ).first()
     holder = session.scalars(
-        _live_keys(row.id, utcnow()).where(ApiKeyRow.id != key.id).limit(1)
+        _live_keys(row.id, utcnow()).where(col(ApiKeyRow.id) != key.id).limit(1)
     ).first()
     if holder is not None:
         raise _refused(
@@ -283,7 +287,7 @@ def heartbeat(session: Session, actor: Actor, data: AgentHeartbeat | dict) -> Vp
                 "(register first)",
                 field="hostname",
             )
-        row: VpsRow | None = _bound_vps(session, actor, key, data.hostname, "heartbeat")
+        row = _bound_vps(session, actor, key, data.hostname, "heartbeat")
     else:
         row = match(session, data.hostname)
     if row is None:
@@ -292,7 +296,9 @@ def heartbeat(session: Session, actor: Actor, data: AgentHeartbeat | dict) -> Vp
         raise retired_refusal(row.hostname, row.id)
     extra = _extra(row.extra, data.system_info, stamp(utcnow()))
     session.execute(
-        update(VpsRow).where(VpsRow.id == row.id).values(extra=extra, updated_at=VpsRow.updated_at),
+        update(VpsRow)
+        .where(col(VpsRow.id) == row.id)
+        .values(extra=extra, updated_at=VpsRow.updated_at),
         execution_options={"synchronize_session": False},
     )
     set_committed_value(row, "extra", extra)
@@ -411,7 +417,11 @@ def bound_keys(session: Session, actor: Actor, vps_ref: Any) -> list[Any]:
 
     actor.require(WRITERS)
     row = find(session, vps_ref)
-    q = select(ApiKeyRow).where(ApiKeyRow.vps_id == row.id).order_by(ApiKeyRow.created_at.desc())
+    q = (
+        select(ApiKeyRow)
+        .where(col(ApiKeyRow.vps_id) == row.id)
+        .order_by(col(ApiKeyRow.created_at).desc())
+    )
     return [ApiKey.model_validate(k) for k in session.scalars(q)]
 
 
@@ -422,7 +432,7 @@ def release(session: Session, actor: Actor, vps_ref: Any, revoke: bool = False) 
 
     actor.require(WRITERS)
     row = find(session, vps_ref)
-    keys = list(session.scalars(select(ApiKeyRow).where(ApiKeyRow.vps_id == row.id)))
+    keys = list(session.scalars(select(ApiKeyRow).where(col(ApiKeyRow.vps_id) == row.id)))
     now = utcnow()
     for key in keys:
         key.vps_id = None
@@ -449,16 +459,16 @@ def detect_offline(session: Session, threshold: int, now: datetime | None = None
     now = now or utcnow()
     seen = VpsRow.extra["last_heartbeat"].as_string()
     rows = session.execute(
-        select(VpsRow.id, VpsRow.hostname, seen).where(VpsRow.status == "active")
+        select(col(VpsRow.id), col(VpsRow.hostname), seen).where(col(VpsRow.status) == "active")
     ).all()
     beats = {r[0]: (r[1], last_heartbeat({"last_heartbeat": r[2]})) for r in rows if r[2]}
     if not beats:
         return []
     latest: dict[Any, tuple[str, datetime]] = {}
     q = (
-        select(VpsEventRow.vps_id, VpsEventRow.kind, func.max(VpsEventRow.created_at))
-        .where(VpsEventRow.kind.in_(("agent-offline", "agent-online")))
-        .group_by(VpsEventRow.vps_id, VpsEventRow.kind)
+        select(col(VpsEventRow.vps_id), col(VpsEventRow.kind), func.max(VpsEventRow.created_at))
+        .where(col(VpsEventRow.kind).in_(("agent-offline", "agent-online")))
+        .group_by(col(VpsEventRow.vps_id), col(VpsEventRow.kind))
     )
     for vps_id, kind, at in session.execute(q):
         if vps_id in beats and (vps_id not in latest or at > latest[vps_id][1]):
@@ -516,17 +526,19 @@ def list_events(
     from sigma.errors import InvalidInput
     from sigma.services.vps import find
 
-    q = select(VpsEventRow, VpsRow.hostname).join(VpsRow, VpsRow.id == VpsEventRow.vps_id)
+    q = select(VpsEventRow, col(VpsRow.hostname)).join(
+        VpsRow, col(VpsRow.id) == VpsEventRow.vps_id
+    )
     if vps_ref:
-        q = q.where(VpsEventRow.vps_id == find(session, vps_ref).id)
+        q = q.where(col(VpsEventRow.vps_id) == find(session, vps_ref).id)
     if kind:
         if kind not in EVENT_KINDS:
             raise InvalidInput(
                 f"kind: unknown event kind '{kind}'; expected one of: {', '.join(EVENT_KINDS)}",
                 field="kind",
             )
-        q = q.where(VpsEventRow.kind == kind)
-    q = q.order_by(VpsEventRow.created_at.desc()).limit(min(max(limit, 1), 1000))
+        q = q.where(col(VpsEventRow.kind) == kind)
+    q = q.order_by(col(VpsEventRow.created_at).desc()).limit(min(max(limit, 1), 1000))
     out = []
     for ev, hostname in session.execute(q):
         item = VpsEvent.model_validate(ev)

@@ -5,12 +5,16 @@ a listing, which writes nothing, then maps no audit table."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from sigma.services.actor import Actor
+
+if TYPE_CHECKING:
+    from sigma.schemas.common import Page
+    from sigma.schemas.identity import AuditEntry
 
 
 def record(
@@ -67,9 +71,10 @@ def diff(before: BaseModel, after: BaseModel, skip: set[str] | None = None) -> d
     }
 
 
-def list_entries(session: Session, actor: Actor, f: Any = None):
+def list_entries(session: Session, actor: Actor, f: Any = None) -> Page[AuditEntry]:
     """The audit log, newest first (admin only)."""
     from sqlalchemy import func, select
+    from sqlmodel import col
 
     from sigma.db.models.audit import AuditLog
     from sigma.schemas.common import Page, validate
@@ -93,7 +98,7 @@ def list_entries(session: Session, actor: Actor, f: Any = None):
         q = q.where(AuditLog.created_at <= f.until)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(
-        q.order_by(AuditLog.created_at.desc()).offset((f.page - 1) * f.per_page).limit(f.per_page)
+        q.order_by(col(AuditLog.created_at).desc()).offset((f.page - 1) * f.per_page).limit(f.per_page)
     )
     return Page[AuditEntry](
         data=[AuditEntry.model_validate(r) for r in rows],

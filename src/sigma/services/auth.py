@@ -11,10 +11,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from sigma.db.models.identity import ApiKey as ApiKeyRow
 from sigma.db.models.identity import User as UserRow
@@ -37,6 +38,10 @@ from sigma.services import audit
 from sigma.services.actor import Actor
 from sigma.settings import Settings
 
+if TYPE_CHECKING:
+    import pyotp
+    from argon2 import PasswordHasher
+
 API_KEY_PREFIX = "sigma_"
 TOTP_ISSUER = "Sigma"
 CHALLENGE_SECONDS = 300
@@ -44,10 +49,10 @@ LEGACY_KEY_EMAIL = "api-key"
 
 # ---------------------------------------------------------------- passwords
 
-_hasher = None
+_hasher: PasswordHasher | None = None
 
 
-def _ph():
+def _ph() -> PasswordHasher:
     global _hasher
     if _hasher is None:
         from argon2 import PasswordHasher
@@ -111,12 +116,16 @@ def read_token(settings: Settings, token: str, *, purpose: str) -> dict[str, Any
     return claims
 
 
+_ephemeral_secret: str | None = None
+
+
 def _secret(settings: Settings) -> str:
     if not settings.jwt_secret:
         # tests and loopback-only servers without a configured secret get a per-process one
-        if not hasattr(_secret, "ephemeral"):
-            _secret.ephemeral = secrets.token_urlsafe(32)  # type: ignore[attr-defined]
-        return _secret.ephemeral  # type: ignore[attr-defined]
+        global _ephemeral_secret
+        if _ephemeral_secret is None:
+            _ephemeral_secret = secrets.token_urlsafe(32)
+        return _ephemeral_secret
     return settings.jwt_secret
 
 
@@ -146,7 +155,7 @@ def revoke_sessions(session: Session, user: UserRow) -> None:
 # ---------------------------------------------------------------- TOTP (RFC 6238)
 
 
-def _totp(secret: str):
+def _totp(secret: str) -> pyotp.TOTP:
     import pyotp
 
     return pyotp.TOTP(secret)  # SHA-1, 6 digits, 30 s: what authenticator apps expect
@@ -174,14 +183,18 @@ def _consume_totp(session: Session, user: UserRow, code: str) -> None:
     step = totp_step(user.totp_secret or "", code)
     if step is None:
         raise InvalidInput("Invalid TOTP code", field="code")
-    won = session.execute(
-        update(UserRow)
-        .where(
-            UserRow.id == user.id,
-            or_(UserRow.totp_last_step.is_(None), UserRow.totp_last_step < step),
-        )
-        .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
+    # a Core UPDATE returns a CursorResult, which Session.execute's type does not promise
+    won = cast(
+        CursorResult[Any],
+        session.execute(
+            update(UserRow)
+            .where(
+                col(UserRow.id) == user.id,
+                or_(col(UserRow.totp_last_step).is_(None), col(UserRow.totp_last_step) < step),
+            )
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if not won:
         raise InvalidInput("TOTP code already used; wait for the next one", field="code")
@@ -198,7 +211,9 @@ def login(
     email = data.email.strip().lower()
     # no stored email contains NUL, and PostgreSQL cannot even compare one
     user = (
-        None if "\x00" in email else session.scalar(select(UserRow).where(UserRow.email == email))
+        None
+        if "\x00" in email
+        else session.scalar(select(UserRow).where(col(UserRow.email) == email))
     )
     if user is None:
         _dummy_verify(data.password)
@@ -392,7 +407,7 @@ def create_api_key(
 def service_user(session: Session, email: str, role: str) -> UserRow:
     """The user that owns the keys of one kind of machine (agents, probes), created on
     first use with a password nobody knows: it never signs in, its keys do the work."""
-    user = session.scalars(select(UserRow).where(UserRow.email == email)).first()
+    user = session.scalars(select(UserRow).where(col(UserRow.email) == email)).first()
     if user is None:
         user = UserRow(
             email=email,
@@ -449,11 +464,11 @@ def issue_key(
 
 
 def list_api_keys(session: Session, actor: Actor, all_users: bool = False) -> list[ApiKey]:
-    q = select(ApiKeyRow).order_by(ApiKeyRow.created_at.desc())
+    q = select(ApiKeyRow).order_by(col(ApiKeyRow.created_at).desc())
     if all_users:
         actor.require(("admin",))
     else:
-        q = q.where(ApiKeyRow.user_id == _jwt_user(session, actor).id)
+        q = q.where(col(ApiKeyRow.user_id) == _jwt_user(session, actor).id)
     return [ApiKey.model_validate(r) for r in session.scalars(q)]
 
 
@@ -513,25 +528,27 @@ def authenticate(
             return Actor(
                 email=LEGACY_KEY_EMAIL, role="admin", client_ip=client_ip, via_api_key=True
             )
-        row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == _hash_key(api_key)))
+        row = session.scalar(
+            select(ApiKeyRow).where(col(ApiKeyRow.key_hash) == _hash_key(api_key))
+        )
         now = utcnow()
         if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
             raise NotAuthenticated("Unauthorized")
-        user = session.get(UserRow, row.user_id)
-        if user is None or not user.active:
+        owner = session.get(UserRow, row.user_id)
+        if owner is None or not owner.active:
             raise NotAuthenticated("Unauthorized")
         # last_used_at at minute resolution: no write on every request of a busy agent
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
             row.last_used_at = now
         return Actor(
-            email=user.email,
-            role=user.role,
-            user_id=user.id,
+            email=owner.email,
+            role=owner.role,
+            user_id=owner.id,
             client_ip=client_ip,
             via_api_key=True,
             read_only_key=row.read_only,
             api_key_id=row.id,
-            password_change_required=user.force_password_change,
+            password_change_required=owner.force_password_change,
         )
     raise NotAuthenticated("Unauthorized")
 

@@ -14,8 +14,9 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Mapped, Session
+from sqlmodel import col
 
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
@@ -61,7 +62,9 @@ def find_rate(session: Session, ref: Any) -> RateRow:
             ) from None
         src, dst = m.group(1).upper(), m.group(2).upper()
         row = session.scalar(
-            select(RateRow).where(RateRow.from_currency == src, RateRow.to_currency == dst)
+            select(RateRow).where(
+                col(RateRow.from_currency) == src, col(RateRow.to_currency) == dst
+            )
         )
         if row is None:
             raise NotFound(f"no exchange rate {src} -> {dst}", field="exchange_rate") from None
@@ -82,9 +85,9 @@ def list_rates(
     page, per_page = max(page, 1), min(max(per_page, 1), 100)
     q = select(RateRow)
     if from_currency:
-        q = q.where(RateRow.from_currency == from_currency.strip().upper())
+        q = q.where(col(RateRow.from_currency) == from_currency.strip().upper())
     if to_currency:
-        q = q.where(RateRow.to_currency == to_currency.strip().upper())
+        q = q.where(col(RateRow.to_currency) == to_currency.strip().upper())
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(
         q.order_by(RateRow.from_currency, RateRow.to_currency)
@@ -110,7 +113,8 @@ def set_rate(session: Session, actor: Actor, data: ExchangeRateCreate | dict) ->
     data = validate(ExchangeRateCreate, data) if isinstance(data, dict) else data
     row = session.scalar(
         select(RateRow).where(
-            RateRow.from_currency == data.from_currency, RateRow.to_currency == data.to_currency
+            col(RateRow.from_currency) == data.from_currency,
+            col(RateRow.to_currency) == data.to_currency,
         )
     )
     pair = f"{data.from_currency}-{data.to_currency}"
@@ -224,23 +228,26 @@ def _query(q: CostQuery | dict | None) -> CostQuery:
     return validate(CostQuery, {k: v for k, v in (q or {}).items() if v is not None})
 
 
-def _group_column(by: str | None):
-    return {"provider": ProviderRow.name, "country": VpsRow.country, "purpose": VpsRow.purpose}.get(
-        by or ""
-    )
+def _group_column(by: str | None) -> Mapped[Any] | None:
+    columns: dict[str, Mapped[Any]] = {
+        "provider": col(ProviderRow.name),
+        "country": col(VpsRow.country),
+        "purpose": col(VpsRow.purpose),
+    }
+    return columns.get(by or "")
 
 
-def _base(q: CostQuery, *columns):
+def _base(q: CostQuery, *columns: Any) -> Select:
     stmt = (
         select(*columns)
         .select_from(VpsRow)
-        .outerjoin(ProviderRow, ProviderRow.id == VpsRow.provider_id)
-        .where(VpsRow.cost_monthly.is_not(None))
+        .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
+        .where(col(VpsRow.cost_monthly).is_not(None))
     )
     if q.provider_id:
-        stmt = stmt.where(VpsRow.provider_id == q.provider_id)
+        stmt = stmt.where(col(VpsRow.provider_id) == q.provider_id)
     if q.country:
-        stmt = stmt.where(VpsRow.country == q.country)
+        stmt = stmt.where(col(VpsRow.country) == q.country)
     return stmt
 
 
@@ -255,7 +262,10 @@ def _totals(acc: dict[str, list]) -> dict[str, Decimal]:
 
 
 def _groups(
-    by: str | None, grouped: dict[str, dict[str, list]], target: str | None, rates
+    by: str | None,
+    grouped: dict[str, dict[str, list]],
+    target: str | None,
+    rates: dict[tuple[str, str], Decimal],
 ) -> list[CostGroup] | None:
     if by is None:
         return None
@@ -274,12 +284,12 @@ def summary(session: Session, actor: Actor, q: CostQuery | dict | None = None) -
     actor.require(READERS)
     q = _query(q)
     gcol = _group_column(q.by)
-    cols = [VpsRow.currency, func.count(VpsRow.id), func.sum(VpsRow.cost_monthly)]
+    cols = [col(VpsRow.currency), func.count(col(VpsRow.id)), func.sum(VpsRow.cost_monthly)]
     stmt = _base(q, *(cols + ([gcol] if gcol is not None else [])))
     if q.status:
-        stmt = stmt.where(VpsRow.status == q.status)
+        stmt = stmt.where(col(VpsRow.status) == q.status)
     elif not q.include_retired:
-        stmt = stmt.where(VpsRow.status != "retired")
+        stmt = stmt.where(col(VpsRow.status) != "retired")
     stmt = stmt.group_by(VpsRow.currency, *([gcol] if gcol is not None else []))
     total: dict[str, list] = defaultdict(lambda: [0, Decimal(0)])
     grouped: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(lambda: [0, Decimal(0)]))
@@ -287,7 +297,7 @@ def summary(session: Session, actor: Actor, q: CostQuery | dict | None = None) -
         currency, count, amount = row[0], row[1], Decimal(row[2])
         total[currency][0] += count
         total[currency][1] += amount
-        if gcol is not None:
+        if gcol is not None and q.by is not None:  # a grouping column implies q.by
             key = row[3] or NONE_LABEL[q.by]
             grouped[key][currency][0] += count
             grouped[key][currency][1] += amount
@@ -326,7 +336,7 @@ def monthly(
     cols = [VpsRow.currency, VpsRow.cost_monthly, VpsRow.purchase_date, VpsRow.expire_date]
     stmt = _base(q, *(cols + ([gcol] if gcol is not None else [])))
     if not q.include_retired:
-        stmt = stmt.where(VpsRow.status != "retired")
+        stmt = stmt.where(col(VpsRow.status) != "retired")
     months = [(s, _month_end(s)) for s in month_starts(today or date.today(), q.months)]
     per_month: list[dict[str, list]] = [defaultdict(lambda: [0, Decimal(0)]) for _ in months]
     per_group: list[dict[str, dict[str, list]]] = [
@@ -334,7 +344,7 @@ def monthly(
     ]
     for row in session.execute(stmt):
         currency, cost, bought, expires = row[0], row[1], row[2], row[3]
-        key = (row[4] or NONE_LABEL[q.by]) if gcol is not None else None
+        key = (row[4] or NONE_LABEL[q.by]) if gcol is not None and q.by is not None else None
         for i, (start, end) in enumerate(months):
             if (bought is None or bought <= end) and (expires is None or expires >= start):
                 acc = per_month[i][currency]

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import CursorResult, Insert, Select, delete, func, select, tuple_
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from sigma.db.models.core import Vps as VpsRow
 from sigma.db.models.monitoring import IpCheck as IpCheckRow
@@ -50,6 +51,9 @@ from sigma.services import audit
 from sigma.services.actor import PROBES, READERS, WRITERS, Actor
 from sigma.services.agents import record_event
 
+if TYPE_CHECKING:
+    from sqlalchemy import Integer
+
 ROUNDS = 3  # consecutive rounds that confirm `blocked` or `down`
 STALE_AFTER = timedelta(hours=1)  # a source silent for longer is left out of the verdict
 MAX_SKEW = timedelta(minutes=5)  # results "from the future" beyond this are refused
@@ -73,18 +77,18 @@ def _parse(text: str) -> datetime:
 # ---------------------------------------------------------------- contract CRUD
 
 
-def _filtered(f: IpCheckFilter):
+def _filtered(f: IpCheckFilter) -> Select[IpCheckRow]:
     q = select(IpCheckRow)
     if f.vps_id:
-        q = q.where(IpCheckRow.vps_id == f.vps_id)
+        q = q.where(col(IpCheckRow.vps_id) == f.vps_id)
     if f.ip:
-        q = q.where(IpCheckRow.ip == f.ip)
+        q = q.where(col(IpCheckRow.ip) == f.ip)
     if f.source is not None:
-        q = q.where(IpCheckRow.source == f.source)
+        q = q.where(col(IpCheckRow.source) == f.source)
     if f.check_type:
-        q = q.where(IpCheckRow.check_type == f.check_type)
+        q = q.where(col(IpCheckRow.check_type) == f.check_type)
     if f.success is not None:
-        q = q.where(IpCheckRow.success == f.success)
+        q = q.where(col(IpCheckRow.success) == f.success)
     return q
 
 
@@ -96,7 +100,7 @@ def list_checks(
     q = _filtered(f)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(
-        q.order_by(IpCheckRow.checked_at.desc(), IpCheckRow.id)
+        q.order_by(col(IpCheckRow.checked_at).desc(), col(IpCheckRow.id))
         .offset((f.page - 1) * f.per_page)
         .limit(f.per_page)
     )
@@ -174,26 +178,30 @@ def summary(session: Session, actor: Actor, vps_id: Any = None) -> list[IpCheckS
             raise InvalidInput(f"vps_id: '{vps_id}' is not a UUID", field="vps_id") from None
     else:
         vps_id = None
-    c = IpCheckRow
+    c_vps_id, c_ip, c_success = col(IpCheckRow.vps_id), col(IpCheckRow.ip), col(IpCheckRow.success)
+    c_checked_at = col(IpCheckRow.checked_at)
     agg = select(
-        c.vps_id,
-        c.ip,
+        c_vps_id,
+        c_ip,
         func.count().label("total"),
-        func.sum(func.cast(c.success, _int())).label("ok"),
-        func.avg(c.latency_ms).label("avg"),
-        func.max(c.checked_at).label("last"),
-    ).group_by(c.vps_id, c.ip)
+        func.sum(func.cast(c_success, _int())).label("ok"),
+        func.avg(IpCheckRow.latency_ms).label("avg"),
+        func.max(c_checked_at).label("last"),
+    ).group_by(c_vps_id, c_ip)
     ranked = select(
-        c.vps_id,
-        c.ip,
-        c.success,
+        c_vps_id,
+        c_ip,
+        c_success,
         func.row_number()
-        .over(partition_by=(c.vps_id, c.ip), order_by=(c.checked_at.desc(), c.id.desc()))
+        .over(
+            partition_by=(c_vps_id, c_ip),
+            order_by=(c_checked_at.desc(), col(IpCheckRow.id).desc()),
+        )
         .label("rn"),
     )
     if vps_id:
-        agg = agg.where(c.vps_id == vps_id)
-        ranked = ranked.where(c.vps_id == vps_id)
+        agg = agg.where(c_vps_id == vps_id)
+        ranked = ranked.where(c_vps_id == vps_id)
     sub = ranked.subquery()
     last_success = {
         (r[0], r[1]): bool(r[2])
@@ -218,7 +226,7 @@ def summary(session: Session, actor: Actor, vps_id: Any = None) -> list[IpCheckS
     return out
 
 
-def _int():
+def _int() -> type[Integer]:
     from sqlalchemy import Integer
 
     return Integer
@@ -236,7 +244,11 @@ def purge(session: Session, actor: Actor, older_than_days: Any) -> PurgeResult:
     if days < 0 or days > 36500:
         raise InvalidInput("older_than_days: must be between 0 and 36500", field="older_than_days")
     cutoff = utcnow() - timedelta(days=days)
-    result = session.execute(delete(IpCheckRow).where(IpCheckRow.checked_at < cutoff))
+    # a Core DELETE returns a CursorResult, which Session.execute's type does not promise
+    result = cast(
+        CursorResult[Any],
+        session.execute(delete(IpCheckRow).where(col(IpCheckRow.checked_at) < cutoff)),
+    )
     count = result.rowcount or 0
     audit.record(
         session, actor, "purge", "ip_check", None, {"older_than_days": days, "deleted": count}
@@ -271,9 +283,11 @@ def targets(session: Session, actor: Actor) -> list[ProbeTarget]:
     actor.require(PROBES)
     out: list[ProbeTarget] = []
     q = (
-        select(VpsRow.id, VpsRow.hostname, VpsRow.ip_addresses, VpsRow.ssh_port)
-        .where(VpsRow.status == "active")
-        .order_by(VpsRow.hostname, VpsRow.id)
+        select(
+            col(VpsRow.id), col(VpsRow.hostname), col(VpsRow.ip_addresses), col(VpsRow.ssh_port)
+        )
+        .where(col(VpsRow.status) == "active")
+        .order_by(col(VpsRow.hostname), col(VpsRow.id))
     )
     for vid, hostname, ips, port in session.execute(q):
         for entry in ips or []:
@@ -299,13 +313,13 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
     vps: dict[Any, tuple[str, Any]] = {}
     for i in range(0, len(vps_ids), CHUNK):
         for vid, hostname, ips in session.execute(
-            select(VpsRow.id, VpsRow.hostname, VpsRow.ip_addresses).where(
-                VpsRow.id.in_(vps_ids[i : i + CHUNK])
+            select(col(VpsRow.id), col(VpsRow.hostname), col(VpsRow.ip_addresses)).where(
+                col(VpsRow.id).in_(vps_ids[i : i + CHUNK])
             )
         ):
             vps[vid] = (hostname, ips)
     rejected: list[BatchRejection] = []
-    addresses: dict[Any, set[str]] = {}
+    addresses: dict[Any, set[str | None]] = {}
     rows: dict[uuid.UUID, dict[str, Any]] = {}
     for i, c in enumerate(batch.checks):
         if c.vps_id not in vps:
@@ -342,7 +356,9 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
     existing: set[uuid.UUID] = set()
     for i in range(0, len(keys), CHUNK):
         existing.update(
-            session.scalars(select(IpCheckRow.id).where(IpCheckRow.id.in_(keys[i : i + CHUNK])))
+            session.scalars(
+                select(col(IpCheckRow.id)).where(col(IpCheckRow.id).in_(keys[i : i + CHUNK]))
+            )
         )
     fresh = [rows[k] for k in keys if k not in existing]
     inserted = _insert_new(session, fresh)
@@ -355,7 +371,7 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
     )
 
 
-def _addresses(ips: Any) -> set[str]:
+def _addresses(ips: Any) -> set[str | None]:
     """The addresses of a VPS, as stored (canonical text)."""
     return {e.get("ip") for e in ips or () if isinstance(e, dict)}
 
@@ -366,12 +382,17 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
+    ignoring: Insert
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        ignoring = pg_insert(IpCheckRow).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        ignoring = sqlite_insert(IpCheckRow).on_conflict_do_nothing()
     # executemany of one cached statement (SQLAlchemy batches it as multi-row VALUES)
-    stmt = insert(IpCheckRow).on_conflict_do_nothing().returning(IpCheckRow.id)
+    stmt = ignoring.returning(col(IpCheckRow.id))
     return set(session.connection().execute(stmt, rows).scalars())
 
 
@@ -392,12 +413,17 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
         {(_get(c, "vps_id"), _get(c, "ip")) for c in checks}, key=lambda p: (str(p[0]), p[1])
     )
     dialect = session.get_bind().dialect.name
+    ignoring: Insert
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        ignoring = pg_insert(ReachRow).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        ignoring = sqlite_insert(ReachRow).on_conflict_do_nothing()
     session.connection().execute(
-        insert(ReachRow).on_conflict_do_nothing(),
+        ignoring,
         [
             dict(vps_id=v, ip=ip, label="", verdict="unknown", since=now, state={}, updated_at=now)
             for v, ip in pairs
@@ -410,7 +436,7 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
         q = (
             select(ReachRow)
             .where(tuple_(ReachRow.vps_id, ReachRow.ip).in_(part))
-            .order_by(ReachRow.vps_id, ReachRow.ip)
+            .order_by(col(ReachRow.vps_id), col(ReachRow.ip))
             .with_for_update()
         )
         for r in session.scalars(q):
@@ -565,21 +591,21 @@ def status(
     from sigma.services.vps import find
     from sigma.vocab import VERDICTS
 
-    q = select(ReachRow, VpsRow.hostname).join(VpsRow, VpsRow.id == ReachRow.vps_id)
+    q = select(ReachRow, col(VpsRow.hostname)).join(VpsRow, col(VpsRow.id) == ReachRow.vps_id)
     if vps_ref:
-        q = q.where(ReachRow.vps_id == find(session, vps_ref).id)
+        q = q.where(col(ReachRow.vps_id) == find(session, vps_ref).id)
     elif not include_inactive:
-        q = q.where(VpsRow.status == "active")
+        q = q.where(col(VpsRow.status) == "active")
     if verdict:
         if verdict not in VERDICTS:
             raise InvalidInput(
                 f"verdict: unknown verdict '{verdict}'; expected one of: {', '.join(VERDICTS)}",
                 field="verdict",
             )
-        q = q.where(ReachRow.verdict == verdict)
+        q = q.where(col(ReachRow.verdict) == verdict)
     now = utcnow()
     out = []
-    for row, hostname in session.execute(q.order_by(VpsRow.hostname, ReachRow.ip)):
+    for row, hostname in session.execute(q.order_by(col(VpsRow.hostname), col(ReachRow.ip))):
         sources = source_states(row.state, now)
         out.append(
             ReachabilityStatus(

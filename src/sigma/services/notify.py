@@ -25,10 +25,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Insert, and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlmodel import col
 
 from sigma.db.engine import unit_of_work
 from sigma.db.models.core import Provider as ProviderRow
@@ -82,22 +84,22 @@ def due(session: Session, settings: Settings, today: date) -> list[Due]:
     thresholds = sorted({t for t in settings.notify_before_days if t >= 0}) or [7]
     rows = session.execute(
         select(
-            VpsRow.id,
-            VpsRow.hostname,
-            VpsRow.alias,
-            VpsRow.country,
-            VpsRow.ip_addresses,
-            VpsRow.expire_date,
-            ProviderRow.name.label("provider"),
+            col(VpsRow.id),
+            col(VpsRow.hostname),
+            col(VpsRow.alias),
+            col(VpsRow.country),
+            col(VpsRow.ip_addresses),
+            col(VpsRow.expire_date),
+            col(ProviderRow.name).label("provider"),
         )
-        .outerjoin(ProviderRow, ProviderRow.id == VpsRow.provider_id)
+        .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
         .where(
-            VpsRow.status.in_(ACTIVE_STATUSES),
-            VpsRow.expire_date.is_not(None),
-            VpsRow.expire_date <= today + timedelta(days=max(thresholds)),
-            VpsRow.expire_date >= today - timedelta(days=settings.notify_overdue_days),
+            col(VpsRow.status).in_(ACTIVE_STATUSES),
+            col(VpsRow.expire_date).is_not(None),
+            col(VpsRow.expire_date) <= today + timedelta(days=max(thresholds)),
+            col(VpsRow.expire_date) >= today - timedelta(days=settings.notify_overdue_days),
         )
-        .order_by(VpsRow.expire_date, VpsRow.hostname, VpsRow.id)
+        .order_by(col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))
     )
     out = []
     for r in rows:
@@ -297,12 +299,12 @@ def send_webhook(
 # ---------------------------------------------------------------- the run
 
 
-def _key(d: Due, channel: str):
+def _key(d: Due, channel: str) -> ColumnElement[bool]:
     return and_(
-        NotificationLog.vps_id == d.vps_id,
-        NotificationLog.threshold == d.threshold,
-        NotificationLog.expire_date == d.expire_date,
-        NotificationLog.channel == channel,
+        col(NotificationLog.vps_id) == d.vps_id,
+        col(NotificationLog.threshold) == d.threshold,
+        col(NotificationLog.expire_date) == d.expire_date,
+        col(NotificationLog.channel) == channel,
     )
 
 
@@ -316,29 +318,33 @@ def _claim(session: Session, d: Due, channel: str) -> bool:
         taken = session.execute(  # a crashed sender's claim: take it over, once
             update(NotificationLog)
             .where(
-                NotificationLog.id == row.id,
-                NotificationLog.claimed_at == row.claimed_at,
-                NotificationLog.sent_at.is_(None),
+                col(NotificationLog.id) == row.id,
+                col(NotificationLog.claimed_at) == row.claimed_at,
+                col(NotificationLog.sent_at).is_(None),
             )
             .values(claimed_at=now)
-            .returning(NotificationLog.id)
+            .returning(col(NotificationLog.id))
         ).scalar()
         return taken is not None
     values = dict(
         vps_id=d.vps_id, threshold=d.threshold, expire_date=d.expire_date, channel=channel
     )
+    ignoring: Insert
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        ignoring = pg_insert(NotificationLog).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        ignoring = sqlite_insert(NotificationLog).on_conflict_do_nothing()
     import uuid
 
     # rowcount is not reliable here (psycopg reports -1): RETURNING says whether it was ours
     claimed = session.execute(
-        insert(NotificationLog)
-        .values(id=uuid.uuid4(), claimed_at=now, **values)
-        .on_conflict_do_nothing()
-        .returning(NotificationLog.id)
+        ignoring.values(id=uuid.uuid4(), claimed_at=now, **values).returning(
+            col(NotificationLog.id)
+        )
     ).scalar()
     return claimed is not None
 
@@ -349,11 +355,13 @@ def _settle(sessions: sessionmaker[Session], items: list[Due], channel: str, ok:
         if ok:
             session.execute(
                 update(NotificationLog)
-                .where(cond, NotificationLog.sent_at.is_(None))
+                .where(cond, col(NotificationLog.sent_at).is_(None))
                 .values(sent_at=utcnow())
             )
         else:
-            session.execute(delete(NotificationLog).where(cond, NotificationLog.sent_at.is_(None)))
+            session.execute(
+                delete(NotificationLog).where(cond, col(NotificationLog.sent_at).is_(None))
+            )
 
 
 def _notice(d: Due, channel: str, status: str, error: str | None = None) -> Notice:
@@ -389,7 +397,7 @@ def run(
             ids = list({d.vps_id for d in dues})
             for row in session.scalars(
                 select(NotificationLog).where(
-                    NotificationLog.vps_id.in_(ids), NotificationLog.sent_at.is_not(None)
+                    col(NotificationLog.vps_id).in_(ids), col(NotificationLog.sent_at).is_not(None)
                 )
             ):
                 done.add((row.vps_id, row.threshold, row.expire_date, row.channel))
@@ -431,8 +439,12 @@ def run(
                             sessions,
                             batch,
                             channel,
-                            lambda b=blocks, g=group: send_telegram(
-                                http, settings, "\n\n".join(b[i] for i in g), sleep
+                            partial(
+                                send_telegram,
+                                http,
+                                settings,
+                                "\n\n".join(blocks[i] for i in group),
+                                sleep,
                             ),
                         )
                 else:
@@ -441,7 +453,7 @@ def run(
                             sessions,
                             [d],
                             channel,
-                            lambda d=d: send_webhook(http, settings, webhook_payload(d), sleep),
+                            partial(send_webhook, http, settings, webhook_payload(d), sleep),
                         )
     sent = sum(n.status == "sent" for n in notices)
     failed = sum(n.status == "failed" for n in notices)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
@@ -99,10 +100,12 @@ def update(session: Session, actor: Actor, ref: Any, data: ProviderUpdate | dict
 def delete(session: Session, actor: Actor, ref: Any) -> Provider:
     actor.require(WRITERS)
     row = find(session, ref)
-    count = session.scalar(select(func.count()).where(VpsRow.provider_id == row.id)) or 0
+    count = session.scalar(select(func.count()).where(col(VpsRow.provider_id) == row.id)) or 0
     if count:
         names = list(
-            session.scalars(select(VpsRow.hostname).where(VpsRow.provider_id == row.id).limit(5))
+            session.scalars(
+                select(col(VpsRow.hostname)).where(col(VpsRow.provider_id) == row.id).limit(5)
+            )
         )
         more = f" and {count - len(names)} more" if count > len(names) else ""
         raise Conflict(

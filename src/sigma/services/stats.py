@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
@@ -19,7 +20,7 @@ EXPIRING_DAYS = 14
 UNASSIGNED = "(unassigned)"
 
 
-def _counts(session: Session, q) -> list[CountBy]:
+def _counts(session: Session, q: Select) -> list[CountBy]:
     rows = [
         CountBy(label=label if label is not None else UNASSIGNED, count=n)
         for label, n in session.execute(q)
@@ -30,33 +31,35 @@ def _counts(session: Session, q) -> list[CountBy]:
 def stats(session: Session, actor: Actor, today: date | None = None) -> Stats:
     actor.require(READERS)
     today = today or date.today()
-    n = func.count(VpsRow.id)
-    live = VpsRow.status != "retired"
+    n = func.count(col(VpsRow.id))
+    live = col(VpsRow.status) != "retired"
     expiring = session.scalars(
         select(VpsRow)
         .where(
-            VpsRow.status.in_(ACTIVE_STATUSES),
-            VpsRow.expire_date.is_not(None),
-            VpsRow.expire_date <= today + timedelta(days=EXPIRING_DAYS),
+            col(VpsRow.status).in_(ACTIVE_STATUSES),
+            col(VpsRow.expire_date).is_not(None),
+            col(VpsRow.expire_date) <= today + timedelta(days=EXPIRING_DAYS),
         )
-        .order_by(VpsRow.expire_date, VpsRow.hostname, VpsRow.id)
+        .order_by(col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))
     )
     return Stats(
         total_vps=session.scalar(select(func.count()).select_from(VpsRow)) or 0,
         active_vps=session.scalar(
-            select(func.count()).select_from(VpsRow).where(VpsRow.status == "active")
+            select(func.count()).select_from(VpsRow).where(col(VpsRow.status) == "active")
         )
         or 0,
         total_providers=session.scalar(select(func.count()).select_from(ProviderRow)) or 0,
-        by_country=_counts(session, select(VpsRow.country, n).where(live).group_by(VpsRow.country)),
+        by_country=_counts(
+            session, select(col(VpsRow.country), n).where(live).group_by(VpsRow.country)
+        ),
         by_provider=_counts(
             session,
-            select(ProviderRow.name, n)
+            select(col(ProviderRow.name), n)
             .select_from(VpsRow)
-            .outerjoin(ProviderRow, ProviderRow.id == VpsRow.provider_id)
+            .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
             .where(live)
             .group_by(ProviderRow.name),
         ),
-        by_status=_counts(session, select(VpsRow.status, n).group_by(VpsRow.status)),
+        by_status=_counts(session, select(col(VpsRow.status), n).group_by(VpsRow.status)),
         expiring_soon=[vps_out(session, r) for r in expiring],
     )

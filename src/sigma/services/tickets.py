@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
@@ -82,22 +83,23 @@ def list_tickets(
     f = f if isinstance(f, TicketFilter) else validate(TicketFilter, f or {})
     q = select(TicketRow)
     if f.status:
-        q = q.where(TicketRow.status == f.status)
+        q = q.where(col(TicketRow.status) == f.status)
     if f.priority:
-        q = q.where(TicketRow.priority == f.priority)
+        q = q.where(col(TicketRow.priority) == f.priority)
     if f.assigned_to:
+        assignee: uuid.UUID | None
         try:
             assignee = uuid.UUID(f.assigned_to)
         except ValueError:
             assignee = _assignee(session, f.assigned_to)
-        q = q.where(TicketRow.assigned_to == assignee)
+        q = q.where(col(TicketRow.assigned_to) == assignee)
     if f.vps_id:
-        q = q.where(TicketRow.vps_id == f.vps_id)
+        q = q.where(col(TicketRow.vps_id) == f.vps_id)
     if f.provider_id:
-        q = q.where(TicketRow.provider_id == f.provider_id)
+        q = q.where(col(TicketRow.provider_id) == f.provider_id)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(
-        q.order_by(TicketRow.created_at.desc(), TicketRow.id)
+        q.order_by(col(TicketRow.created_at).desc(), col(TicketRow.id))
         .offset((f.page - 1) * f.per_page)
         .limit(f.per_page)
     )
@@ -201,8 +203,8 @@ def list_comments(session: Session, actor: Actor, ref: Any) -> list[TicketCommen
         ticket_id = find(session, ref).id
     rows = session.scalars(
         select(CommentRow)
-        .where(CommentRow.ticket_id == ticket_id)
-        .order_by(CommentRow.created_at, CommentRow.id)
+        .where(col(CommentRow.ticket_id) == ticket_id)
+        .order_by(col(CommentRow.created_at), col(CommentRow.id))
     )
     return [TicketComment.model_validate(r) for r in rows]
 
@@ -240,5 +242,7 @@ def user_emails(session: Session, ids: set[Any]) -> dict[uuid.UUID, str]:
     ids = {i for i in ids if i is not None and i != NIL}
     if not ids:
         return {}
-    rows = session.execute(select(UserRow.id, UserRow.email).where(UserRow.id.in_(ids)))
+    rows = session.execute(
+        select(col(UserRow.id), col(UserRow.email)).where(col(UserRow.id).in_(ids))
+    )
     return {user_id: email for user_id, email in rows}

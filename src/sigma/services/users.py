@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from sigma.db.models.identity import User as UserRow
 from sigma.errors import Conflict, InvalidInput, PermissionDenied
@@ -43,10 +44,10 @@ def list_users(
     page, per_page = max(page, 1), min(max(per_page, 1), 100)
     q = select(UserRow)
     if role:
-        q = q.where(UserRow.role == role)
+        q = q.where(col(UserRow.role) == role)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(
-        q.order_by(UserRow.created_at.desc()).offset((page - 1) * per_page).limit(per_page)
+        q.order_by(col(UserRow.created_at).desc()).offset((page - 1) * per_page).limit(per_page)
     )
     return Page[User](
         data=[User.model_validate(r) for r in rows], total=total, page=page, per_page=per_page
@@ -119,7 +120,7 @@ def update(session: Session, actor: Actor, ref: Any, data: UserUpdate | dict) ->
     if password is not None:
         delta["password"] = {"from": "********", "to": "********"}
     if delta:
-        details = {"email": row.email, "role": row.role, "changes": delta}
+        details: dict[str, Any] = {"email": row.email, "role": row.role, "changes": delta}
         if password is not None:
             details["api_keys_revoked"] = revoked_keys
         audit.record(session, actor, "update", "user", row.id, details)
@@ -132,15 +133,17 @@ def _revoke_keys(session: Session, user_id: Any) -> int:
     from sigma.db.models.identity import ApiKey as ApiKeyRow
     from sigma.db.types import utcnow
 
-    return (
+    # a Core UPDATE returns a CursorResult, which Session.execute's type does not promise
+    result = cast(
+        CursorResult[Any],
         session.execute(
             update(ApiKeyRow)
-            .where(ApiKeyRow.user_id == user_id, ApiKeyRow.revoked_at.is_(None))
+            .where(col(ApiKeyRow.user_id) == user_id, col(ApiKeyRow.revoked_at).is_(None))
             .values(revoked_at=utcnow())
             .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+        ),
     )
+    return result.rowcount or 0
 
 
 def delete(session: Session, actor: Actor, ref: Any) -> User:

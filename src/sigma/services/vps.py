@@ -10,6 +10,7 @@ from sqlalchemy import String, func, literal, select, true, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import ColumnElement, Select
+from sqlmodel import col
 
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
@@ -75,6 +76,16 @@ def find(session: Session, ref: Any) -> VpsRow:
     )
 
 
+def _lock(session: Session, row: VpsRow) -> None:
+    """Hold the row's write lock until the transaction ends, then read its current version:
+    an update that asked for no version check must not fail because another one committed
+    between our read and our write. A no-op UPDATE takes the lock on both databases (SQLite
+    has no FOR UPDATE; it locks the whole database for the writer instead)."""
+    table = VpsRow.__table__
+    session.execute(table.update().where(table.c.id == row.id).values(version=table.c.version))
+    session.refresh(row)
+
+
 def _provider_id(session: Session, provider_id: Any) -> Any:
     if provider_id is None:
         return None
@@ -92,17 +103,17 @@ def filtered(session: Session, f: VpsFilter) -> Select:
     q = select(VpsRow)
     conds: list[ColumnElement[bool]] = []
     if f.status:
-        conds.append(VpsRow.status == f.status)
+        conds.append(col(VpsRow.status) == f.status)
     if f.country:
-        conds.append(VpsRow.country == f.country)
+        conds.append(col(VpsRow.country) == f.country)
     if f.provider_id:
-        conds.append(VpsRow.provider_id == f.provider_id)
+        conds.append(col(VpsRow.provider_id) == f.provider_id)
     if f.provider:
         from sigma.services.providers import find as find_provider
 
-        conds.append(VpsRow.provider_id == find_provider(session, f.provider).id)
+        conds.append(col(VpsRow.provider_id) == find_provider(session, f.provider).id)
     if f.purpose is not None and "purpose" in f.model_fields_set:
-        conds.append(VpsRow.purpose == f.purpose)
+        conds.append(col(VpsRow.purpose) == f.purpose)
     sqlite = session.get_bind().dialect.name == "sqlite"
     for tag in f.tag:
         if sqlite and _PLAIN_TAG.fullmatch(tag):
@@ -115,22 +126,28 @@ def filtered(session: Session, f: VpsFilter) -> Select:
             )
         conds.append(json_array_contains(session, VpsRow.tags, tag))
     if f.expiring_within_days is not None:
-        conds.append(VpsRow.expire_date.is_not(None))
-        conds.append(VpsRow.expire_date <= date.today() + timedelta(days=f.expiring_within_days))
+        conds.append(col(VpsRow.expire_date).is_not(None))
+        conds.append(col(VpsRow.expire_date) <= date.today() + timedelta(days=f.expiring_within_days))
         if not f.status:
             # with years of history, "expiring" means the fleet still running, not the graveyard
-            conds.append(VpsRow.status != "retired")
+            conds.append(col(VpsRow.status) != "retired")
     if f.search:
         needle = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conds.append(
-            VpsRow.hostname.ilike(needle, escape="\\") | VpsRow.alias.ilike(needle, escape="\\")
+            col(VpsRow.hostname).ilike(needle, escape="\\")
+            | col(VpsRow.alias).ilike(needle, escape="\\")
         )
     if f.ip:
         conds.append(json_array_has_object_with(session, VpsRow.ip_addresses, "ip", f.ip))
     return q.where(*conds) if conds else q.where(true())
 
 
-ORDER = (VpsRow.status, VpsRow.expire_date.asc().nulls_last(), VpsRow.hostname, VpsRow.id)
+ORDER = (
+    col(VpsRow.status),
+    col(VpsRow.expire_date).asc().nulls_last(),
+    col(VpsRow.hostname),
+    col(VpsRow.id),
+)
 
 
 def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) -> Page[Vps]:
@@ -171,8 +188,8 @@ def all_vps(session: Session, actor: Actor, f: VpsFilter | None = None) -> list[
 
 
 def _with_provider_name(q: Select) -> Select:
-    return q.add_columns(ProviderRow.name).outerjoin(
-        ProviderRow, ProviderRow.id == VpsRow.provider_id
+    return q.add_columns(col(ProviderRow.name)).outerjoin(
+        ProviderRow, col(ProviderRow.id) == VpsRow.provider_id
     )
 
 
@@ -200,11 +217,14 @@ def update(
     session: Session, actor: Actor, ref: Any, data: VpsUpdate | dict, if_match: int | None = None
 ) -> Vps:
     """Partial update. With `if_match` (the version the caller read), a VPS changed since
-    is refused with PreconditionFailed instead of silently overwritten."""
+    is refused with PreconditionFailed instead of silently overwritten. Without it, the
+    update applies to whatever version is current: concurrent writers queue on the row."""
     actor.require(WRITERS)
     data = validate(VpsUpdate, data) if isinstance(data, dict) else data
     row = find(session, ref)
-    if if_match is not None and row.version != if_match:
+    if if_match is None:
+        _lock(session, row)
+    elif row.version != if_match:
         raise PreconditionFailed(
             f"vps {row.hostname} changed since you read it (version {row.version}, you had "
             f"{if_match}); reload and retry",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -33,6 +33,9 @@ from sqlmodel import Field, SQLModel, col
 from sigma.db.types import ExactDecimal, JsonDoc, UtcDateTime, utcnow
 from sigma.vocab import VPS_PURPOSES, VPS_STATUSES
 
+if TYPE_CHECKING:
+    import sqlalchemy
+
 
 def one_of(column: str, values: tuple[str, ...]) -> str:
     """A CHECK constraint's text: `column` holds one of `values`."""
@@ -43,7 +46,11 @@ class Table(SQLModel):
     """Base of every table: SQLModel builds a table's pydantic validator on first use, not at
     import (a command maps a few tables and validates none of them)."""
 
-    model_config = {"defer_build": True}  # type: ignore[typeddict-unknown-key]
+    model_config = {"defer_build": True}
+
+    if TYPE_CHECKING:
+        # set by SQLModel on every table=True class; SQLModel's types do not declare it
+        __table__: ClassVar[sqlalchemy.Table]
 
 
 class Timestamps(Table):
@@ -155,7 +162,7 @@ POSTGRESQL_INDEX_OPTIONS: dict[str, dict[str, Any]] = {
 
 def postgresql_index_options() -> None:
     """Put the PostgreSQL-only options on the model's Index objects (idempotent)."""
-    for index in Vps.__table__.indexes:  # type: ignore[attr-defined]
+    for index in Vps.__table__.indexes:
         for key, value in POSTGRESQL_INDEX_OPTIONS.get(index.name or "", {}).items():
             index.dialect_kwargs[key] = value
 
@@ -165,4 +172,4 @@ def _before_create(_table: Any, connection: Any, **_kw: Any) -> None:
         postgresql_index_options()
 
 
-event.listen(Vps.__table__, "before_create", _before_create)  # type: ignore[attr-defined]
+event.listen(Vps.__table__, "before_create", _before_create)

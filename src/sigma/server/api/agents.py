@@ -1,4 +1,5 @@
-"""/api/agent/register and /api/agent/heartbeat (SEED_CONTRACT 2.8), and /api/vps-events.
+"""/api/agent/register and /api/agent/heartbeat (the original's shapes: docs/COMPATIBILITY.md),
+and /api/vps-events.
 
 Both agent routes take rule("agent"): callable with the `agent` role and by admins and
 operators (AGENTS in services.agents); readonly users may not.

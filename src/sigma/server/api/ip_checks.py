@@ -1,4 +1,4 @@
-"""/api/ip-checks (SEED_CONTRACT 2.4) plus the probes' routes: targets and batch."""
+"""/api/ip-checks (the original's shapes: docs/COMPATIBILITY.md) plus the probes' routes: targets and batch."""
 
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ def _file(text: str, fmt: str, name: str) -> Response:
 def export_vps(
     request: Request, actor: ActorDep, format: str = Query("json", description=FORMAT_HELP)
 ):
-    """Every VPS, in the list order, in a file that `POST /api/vps/import` reads back identically."""
+    """Every VPS, in the list order, in a file that `POST /api/vps/import` reads back
+    identically."""
     fmt = file_format(format)
     return _file(run(request, transfer.export_vps, actor, fmt), fmt, "vps")
 
@@ -37,8 +38,8 @@ def export_vps(
 def import_vps(
     request: Request, actor: ActorDep, body: ImportRequest, dry_run: bool = Query(False)
 ):
-    """All or nothing: any invalid record -> 422 listing each (line, field, reason), nothing written.
-    Records are matched by `id` (updated) and otherwise created."""
+    """All or nothing: any invalid record -> 422 listing each (line, field, reason), nothing
+    written. Records are matched by `id` (updated) and otherwise created."""
     return run(request, transfer.import_vps, actor, body.data, body.format, body.dry_run or dry_run)
 
 

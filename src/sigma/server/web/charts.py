@@ -30,7 +30,8 @@ def bar_chart(items: list[tuple[str, float]], title: str, mono: bool = False) ->
     bar = min(48.0, slot * 0.7)
     plot_h = height - pad_bottom - pad_top
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}">'
     ]
     for frac in (0, 0.5, 1):
         y = pad_top + plot_h * (1 - frac)
@@ -38,7 +39,8 @@ def bar_chart(items: list[tuple[str, float]], title: str, mono: bool = False) ->
             f'<line class="grid" x1="{pad_left}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
         parts.append(
-            f'<text class="axis" x="{pad_left - 6}" y="{y + 4:.1f}" text-anchor="end">{_num(round(top * frac))}</text>'
+            f'<text class="axis" x="{pad_left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{_num(round(top * frac))}</text>"
         )
     for i, (label, count) in enumerate(items):
         h = plot_h * count / top if top else 0
@@ -47,9 +49,12 @@ def bar_chart(items: list[tuple[str, float]], title: str, mono: bool = False) ->
         name = escape(label or "Unknown")
         parts.append(
             f"<g><title>{name}: {_num(count)}</title>"
-            f'<rect class="bar c{0 if mono else i % PALETTE}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" rx="3"/>'
-            f'<text class="value" x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{_num(count)}</text>'
-            f'<text class="axis" x="{x + bar / 2:.1f}" y="{height - 10}" text-anchor="middle">{name}</text></g>'
+            f'<rect class="bar c{0 if mono else i % PALETTE}" x="{x:.1f}" y="{y:.1f}" '
+            f'width="{bar:.1f}" height="{h:.1f}" rx="3"/>'
+            f'<text class="value" x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">'
+            f"{_num(count)}</text>"
+            f'<text class="axis" x="{x + bar / 2:.1f}" y="{height - 10}" text-anchor="middle">'
+            f"{name}</text></g>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -65,7 +70,8 @@ def hbar_chart(items: list[tuple[str, int]], title: str) -> Markup:
     row = height / len(items)
     plot_w = width - label_w - 40
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height:.0f}" role="img" aria-label="{escape(title)}">'
+        f'<svg class="chart" viewBox="0 0 {width} {height:.0f}" role="img" '
+        f'aria-label="{escape(title)}">'
     ]
     for i, (label, count) in enumerate(items):
         y = i * row + row * 0.2
@@ -75,9 +81,12 @@ def hbar_chart(items: list[tuple[str, int]], title: str) -> Markup:
         short = escape((label or "Unknown")[:20] + ("…" if len(label or "") > 20 else ""))
         parts.append(
             f"<g><title>{name}: {count}</title>"
-            f'<text class="axis" x="{label_w - 8}" y="{y + h / 2 + 4:.1f}" text-anchor="end">{short}</text>'
-            f'<rect class="bar c{(i + 3) % PALETTE}" x="{label_w}" y="{y:.1f}" width="{max(w, 2):.1f}" height="{h:.1f}" rx="3"/>'
-            f'<text class="value" x="{label_w + max(w, 2) + 6:.1f}" y="{y + h / 2 + 4:.1f}">{count}</text></g>'
+            f'<text class="axis" x="{label_w - 8}" y="{y + h / 2 + 4:.1f}" text-anchor="end">'
+            f"{short}</text>"
+            f'<rect class="bar c{(i + 3) % PALETTE}" x="{label_w}" y="{y:.1f}" '
+            f'width="{max(w, 2):.1f}" height="{h:.1f}" rx="3"/>'
+            f'<text class="value" x="{label_w + max(w, 2) + 6:.1f}" y="{y + h / 2 + 4:.1f}">'
+            f"{count}</text></g>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -101,7 +110,8 @@ def pie_chart(items: list[tuple[str, int]], title: str) -> Markup:
     size, r = 220, 100
     cx = cy = size / 2
     parts = [
-        f'<div class="pie"><svg class="chart pie-svg" viewBox="0 0 {size} {size}" role="img" aria-label="{escape(title)}">'
+        f'<div class="pie"><svg class="chart pie-svg" viewBox="0 0 {size} {size}" role="img" '
+        f'aria-label="{escape(title)}">'
     ]
     angle = -math.pi / 2
     for i, (label, count) in enumerate(items):
@@ -109,7 +119,8 @@ def pie_chart(items: list[tuple[str, int]], title: str) -> Markup:
         name = escape(label or "Unknown")
         if count == total:
             parts.append(
-                f'<g><title>{name}: {count}</title><circle class="slice {cls}" cx="{cx}" cy="{cy}" r="{r}"/></g>'
+                f"<g><title>{name}: {count}</title>"
+                f'<circle class="slice {cls}" cx="{cx}" cy="{cy}" r="{r}"/></g>'
             )
             break
         sweep = 2 * math.pi * count / total

@@ -145,7 +145,8 @@ def provider_delete(request: Request, web: WebDep, ref: str, form: FormDep):
             "confirm.html",
             title=f"Delete provider {p.name}?",
             action=f"/providers/{p.id}/delete",
-            message="Tickets about it are kept and unlinked. A provider that still has VPS cannot be deleted.",
+            message="Tickets about it are kept and unlinked. "
+            "A provider that still has VPS cannot be deleted.",
             button="Delete",
             back="/providers",
             danger=True,

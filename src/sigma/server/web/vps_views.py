@@ -384,8 +384,9 @@ def vps_agent_release(request: Request, web: WebDep, ref: str, form: FormDep):
             action=f"/vps/{v.id}/agent-release",
             button="Release and revoke",
             back=f"/vps/{v.id}",
-            message="The keys bound to this VPS are revoked: its agent stops reporting until it gets "
-            "a new key, and the VPS can be claimed by the next agent that registers it.",
+            message="The keys bound to this VPS are revoked: its agent stops reporting "
+            "until it gets a new key, and the VPS can be claimed by the next agent that "
+            "registers it.",
         )
     call(request, agents.release, v.id, True)
     raise Redirect(f"/vps/{v.id}?flash=agent-released")
