@@ -51,7 +51,7 @@ def emit(
     the same whether it has rows or not."""
     fmt = check_format(fmt)
     single = isinstance(records, dict)
-    rows: list[dict[str, Any]] = [records] if single else list(records)  # type: ignore[list-item]
+    rows: list[dict[str, Any]] = [records] if isinstance(records, dict) else list(records)
     out = sys.stdout
     if quiet:
         for r in rows:
@@ -149,9 +149,10 @@ def _plain_table(headers: list[str], rows: list[list[str]]) -> str | None:
     """The listing table for a pipe or a file, without rich: the text rich prints for this
     table (no box, header, two spaces between columns, each cell padded to its column's
     width, one line per line of a cell) when it has room for every cell, far cheaper than
-    rich's layout of every row (bench/README.md). A pipe gets whole cells whatever COLUMNS says: folding a row across
-    lines only breaks grep and cut. None when a cell holds text that rich would transform
-    (tabs, control characters...): the caller then lets rich print it."""
+    rich's layout of every row (bench/README.md). A pipe gets whole cells whatever COLUMNS
+    says: folding a row across lines only breaks grep and cut. None when a cell holds text
+    that rich would transform (tabs, control characters...): the caller then lets rich print
+    it."""
     if not headers:
         return None
     table = [[cell.split("\n") for cell in row] for row in [headers, *rows]]

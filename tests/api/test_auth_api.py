@@ -222,6 +222,9 @@ def test_totp_enrol_two_step_login_replay_and_disable(api, clock):
     secret = setup.json()["secret"]
     assert setup.json()["otpauth_url"].startswith("otpauth://totp/Sigma:")
     assert "secret=" + secret in setup.json()["otpauth_url"]
+    # the original web UI shows `data:image/png;base64,` + qr_code
+    png = base64.b64decode(setup.json()["qr_code"], validate=True)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
     totp = pyotp.TOTP(secret)
 
     before = audit_count(api)

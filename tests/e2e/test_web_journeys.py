@@ -68,7 +68,8 @@ def test_mfa_enrol_logout_and_login_with_code(open_browser, server):
     page = w.page
     page.goto("/settings")
     page.click("#enable-mfa")
-    assert page.locator("#mfa-qr svg").count() == 1
+    assert page.locator("#mfa-qr img").count() == 1
+    assert page.locator("#mfa-qr img").evaluate("i => i.complete && i.naturalWidth > 0")
     secret = page.inner_text("#mfa-secret").strip()
     w.screenshot("qr")
     totp = pyotp.TOTP(secret)

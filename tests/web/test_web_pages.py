@@ -246,7 +246,7 @@ def test_totp_login_step_and_forced_password_change(api):
     b.get("/settings")
     page = b.post("/settings/mfa/setup").text
     secret = re.search(r'id="mfa-secret">([A-Z2-7]+)<', page).group(1)
-    assert "<svg" in page
+    assert '<img src="data:image/png;base64,iVBORw0KGgo' in page  # a PNG
     totp = pyotp.TOTP(secret)
     assert "Invalid code" in b.post("/settings/mfa/verify", {"code": "12345"}).text
     assert (
@@ -453,3 +453,44 @@ def test_agent_key_from_the_vps_page(api, admin):
         ).status_code
         == 401
     )
+
+
+def test_ticket_vps_picker_keeps_links_beyond_the_first_hundred(api, admin):
+    """The ticket form never drops a link: the VPS is typed (with suggestions), not picked
+    from a list capped at 100; editing a ticket about VPS #150 keeps it; "New ticket" from
+    a VPS page links that VPS."""
+    h = api.headers()
+    for i in range(150):
+        r = api.client.post("/api/vps", headers=h, json={"hostname": f"pick-{i:03d}"})
+        assert r.status_code == 200
+    last = api.client.get("/api/vps/pick-149", headers=h).json()
+    form = admin.get(f"/tickets/new?vps_id={last['id']}").text
+    assert 'value="pick-149"' in form
+    r = admin.post("/tickets/new", {"title": "loss", "vps": "pick-149", "priority": "low"})
+    assert r.status_code == 303, r.text
+    tid = r.headers["location"].split("/")[2].split("?")[0]
+    assert api.client.get(f"/api/tickets/{tid}", headers=h).json()["vps_id"] == last["id"]
+
+    edit = admin.get(f"/tickets/{tid}/edit").text
+    assert 'value="pick-149"' in edit
+    r = admin.post(
+        f"/tickets/{tid}/edit", {"title": "loss 2", "vps": "pick-149", "priority": "low"}
+    )
+    assert r.status_code == 303
+    assert api.client.get(f"/api/tickets/{tid}", headers=h).json()["vps_id"] == last["id"]
+    # an id prefix works too; a name matching nothing or several is the field's error
+    r = admin.post(f"/tickets/{tid}/edit", {"title": "x", "vps": last["id"][:8], "priority": "low"})
+    assert r.status_code == 303
+    r = admin.post(f"/tickets/{tid}/edit", {"title": "x", "vps": "nope-1", "priority": "low"})
+    assert r.status_code == 200 and 'id="err-vps_id"' in r.text and 'value="nope-1"' in r.text
+    assert 'aria-invalid="true"' in r.text
+    assert api.client.get(f"/api/tickets/{tid}", headers=h).json()["vps_id"] == last["id"]
+    # an empty field unlinks on purpose
+    r = admin.post(f"/tickets/{tid}/edit", {"title": "x", "vps": "", "priority": "low"})
+    assert r.status_code == 303
+    assert api.client.get(f"/api/tickets/{tid}", headers=h).json()["vps_id"] is None
+
+    options = admin.get("/vps/options?q=pick-14").json()
+    assert {o["hostname"] for o in options} == {f"pick-{i}" for i in range(140, 150)}
+    assert admin.get("/vps/options?q=").json() == []
+    assert Browser(api.app).get("/vps/options?q=pick").status_code in (303, 401)

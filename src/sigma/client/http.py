@@ -53,9 +53,10 @@ def auth_headers(api_key: str | None, base: str) -> dict[str, str]:
 
 def _tls(base: str) -> dict[str, Any]:
     """For a plain-http server, a TLS context that trusts no CA instead of httpx's default one,
-    whose loading of the CA bundle is a noticeable part of a command's start: this client never makes a TLS connection to an
-    http:// base (it follows no redirects), and if it ever did, verification would fail closed.
-    Not when a proxy is configured (the proxy itself may be https)."""
+    whose loading of the CA bundle is a noticeable part of a command's start: this client
+    never makes a TLS connection to an http:// base (it follows no redirects), and if it ever
+    did, verification would fail closed. Not when a proxy is configured (the proxy itself may
+    be https)."""
     if not base.startswith("http://") or any(
         os.environ.get(v) or os.environ.get(v.upper()) for v in _PROXY_VARS
     ):

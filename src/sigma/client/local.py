@@ -36,26 +36,26 @@ class LocalBackend:
             return fn(session, self.actor, *args)
 
     # providers
-    def list_providers(self, page: int = 1, per_page: int = 25):
+    def list_providers(self, page: int = 1, per_page: int = 25) -> Page[Provider]:
         return self._run(providers.list_providers, page, per_page)
 
-    def all_providers(self):
+    def all_providers(self) -> list[Provider]:
         return self._run(providers.all_providers)
 
-    def get_provider(self, ref):
+    def get_provider(self, ref: Any) -> Provider:
         return self._run(providers.get, ref)
 
-    def create_provider(self, data):
+    def create_provider(self, data: ProviderCreate) -> Provider:
         return self._run(providers.create, data)
 
-    def update_provider(self, ref, data):
+    def update_provider(self, ref: Any, data: ProviderUpdate) -> Provider:
         return self._run(providers.update, ref, data)
 
-    def delete_provider(self, ref):
+    def delete_provider(self, ref: Any) -> Provider:
         return self._run(providers.delete, ref)
 
     # VPS
-    def vps_rows(self, query, all_pages=False):
+    def vps_rows(self, query: dict[str, Any], all_pages: bool = False) -> dict[str, Any]:
         from sigma.schemas.common import validate
 
         f = validate(VpsFilter, query)
@@ -64,25 +64,25 @@ class LocalBackend:
             return {"data": rows, "total": len(rows), "page": 1, "per_page": len(rows)}
         return self._read(vps.list_vps, f).model_dump(mode="json")
 
-    def list_vps(self, f: VpsFilter):
+    def list_vps(self, f: VpsFilter) -> Page[Vps]:
         return self._read(vps.list_vps, f)
 
-    def all_vps(self, f: VpsFilter):
+    def all_vps(self, f: VpsFilter) -> list[Vps]:
         return self._read(vps.all_vps, f)
 
-    def get_vps(self, ref):
+    def get_vps(self, ref: Any) -> Vps:
         return self._run(vps.get, ref)
 
-    def create_vps(self, data):
+    def create_vps(self, data: VpsCreate) -> Vps:
         return self._run(vps.create, data)
 
-    def update_vps(self, ref, data, if_match=None):
+    def update_vps(self, ref: Any, data: VpsUpdate, if_match: int | None = None) -> Vps:
         return self._run(vps.update, ref, data, if_match)
 
-    def delete_vps(self, ref):
+    def delete_vps(self, ref: Any) -> Vps:
         return self._run(vps.delete, ref)
 
-    def retire_vps(self, ref):
+    def retire_vps(self, ref: Any) -> Vps:
         return self._run(vps.retire, ref)
 
     def close(self) -> None:
@@ -90,245 +90,245 @@ class LocalBackend:
 
     # identity (the local operator acts as an admin with no user account); the auth and users
     # services are imported here, not at the top: `vps list` needs neither (nor their schemas)
-    def me(self):
+    def me(self) -> User:
         from sigma.services import auth
 
         return self._run(auth.me)
 
-    def change_password(self, data):
+    def change_password(self, data: ChangePassword) -> User:
         from sigma.services import auth
 
         return self._run(auth.change_password, data)
 
-    def totp_setup(self):
+    def totp_setup(self) -> TotpSetup:
         from sigma.services import auth
 
         return self._run(auth.totp_setup)
 
-    def totp_verify(self, code):
+    def totp_verify(self, code: str) -> TotpState:
         from sigma.services import auth
 
         return self._run(auth.totp_verify, code)
 
-    def totp_disable(self, code):
+    def totp_disable(self, code: str) -> TotpState:
         from sigma.services import auth
 
         return self._run(auth.totp_disable, code)
 
-    def list_users(self, role=None, page=1, per_page=25):
+    def list_users(self, role: str | None = None, page: int = 1, per_page: int = 25) -> Page[User]:
         from sigma.services import users
 
         return self._run(users.list_users, role, page, per_page)
 
-    def get_user(self, ref):
+    def get_user(self, ref: Any) -> User:
         from sigma.services import users
 
         return self._run(users.get, ref)
 
-    def create_user(self, data):
+    def create_user(self, data: UserCreate) -> User:
         from sigma.services import users
 
         return self._run(users.create, data)
 
-    def update_user(self, ref, data):
+    def update_user(self, ref: Any, data: UserUpdate) -> User:
         from sigma.services import users
 
         return self._run(users.update, ref, data)
 
-    def delete_user(self, ref):
+    def delete_user(self, ref: Any) -> User:
         from sigma.services import users
 
         return self._run(users.delete, ref)
 
-    def create_api_key(self, data, user=None):
+    def create_api_key(self, data: ApiKeyCreate, user: Any = None) -> ApiKeyCreated:
         from sigma.services import auth
 
         return self._run(auth.create_api_key, data, user)
 
-    def list_api_keys(self, all_users=False):
+    def list_api_keys(self, all_users: bool = False) -> list[ApiKey]:
         from sigma.services import auth
 
         return self._run(auth.list_api_keys, all_users or self.actor.user_id is None)
 
-    def revoke_api_key(self, ref):
+    def revoke_api_key(self, ref: Any) -> ApiKey:
         from sigma.services import auth
 
         return self._run(auth.revoke_api_key, ref)
 
-    def logout_all(self):
+    def logout_all(self) -> User:
         from sigma.errors import InvalidInput
 
         raise InvalidInput(
             "the local database has no sessions to sign out; `sigma logout --all` is for a server"
         )
 
-    def provision_agent_key(self, vps, name=None):
+    def provision_agent_key(self, vps: Any, name: str | None = None) -> ApiKeyCreated:
         from sigma.services import agents
 
         return self._run(agents.provision, vps, name)
 
-    def release_agent(self, vps, revoke=False):
+    def release_agent(self, vps: Any, revoke: bool = False) -> int:
         from sigma.services import agents
 
         return self._run(agents.release, vps, revoke)
 
-    def provision_probe_key(self, data):
+    def provision_probe_key(self, data: ApiKeyCreate) -> ApiKeyCreated:
         from sigma.services import ip_checks
 
         return self._run(ip_checks.provision_probe, data)
 
-    def list_audit(self, f):
+    def list_audit(self, f: AuditFilter) -> Page[AuditEntry]:
         return self._run(audit.list_entries, f)
 
     # tickets
-    def list_tickets(self, f):
+    def list_tickets(self, f: TicketFilter) -> Page[Ticket]:
         from sigma.services import tickets
 
         return self._run(tickets.list_tickets, f)
 
-    def get_ticket(self, ref):
+    def get_ticket(self, ref: Any) -> Ticket:
         from sigma.services import tickets
 
         return self._run(tickets.get, ref)
 
-    def create_ticket(self, data):
+    def create_ticket(self, data: TicketCreate) -> Ticket:
         from sigma.services import tickets
 
         return self._run(tickets.create, data)
 
-    def update_ticket(self, ref, data):
+    def update_ticket(self, ref: Any, data: TicketUpdate) -> Ticket:
         from sigma.services import tickets
 
         return self._run(tickets.update, ref, data)
 
-    def delete_ticket(self, ref):
+    def delete_ticket(self, ref: Any) -> Ticket:
         from sigma.services import tickets
 
         return self._run(tickets.delete, ref)
 
-    def list_comments(self, ref):
+    def list_comments(self, ref: Any) -> list[TicketComment]:
         from sigma.services import tickets
 
         return self._run(tickets.list_comments, ref)
 
-    def add_comment(self, ref, body):
+    def add_comment(self, ref: Any, body: str) -> TicketComment:
         from sigma.services import tickets
 
         return self._run(tickets.add_comment, ref, body)
 
     # derived from the inventory: exports, costs, notices, import/export
-    def prometheus_targets(self, address_label=None):
+    def prometheus_targets(self, address_label: str | None = None) -> list[dict[str, Any]]:
         from sigma.services.exports import prometheus
 
         return self._run(prometheus.targets, address_label)
 
-    def ansible_inventory(self):
+    def ansible_inventory(self) -> dict[str, Any]:
         from sigma.services.exports import ansible
 
         return self._run(ansible.inventory)
 
-    def ansible_host(self, name):
+    def ansible_host(self, name: str) -> dict[str, Any]:
         from sigma.services.exports import ansible
 
         return self._run(ansible.host, name)
 
-    def calendar(self):
+    def calendar(self) -> str:
         from sigma.services.exports import ical
 
         return self._run(ical.calendar)
 
-    def stats(self):
+    def stats(self) -> Stats:
         from sigma.services import stats
 
         return self._run(stats.stats)
 
-    def list_rates(self, from_currency=None, to_currency=None, page=1, per_page=100):
+    def list_rates(self, from_currency: str | None = None, to_currency: str | None = None, page: int = 1, per_page: int = 100) -> Page[ExchangeRate]:
         from sigma.services import costs
 
         return self._run(costs.list_rates, from_currency, to_currency, page, per_page)
 
-    def set_rate(self, data):
+    def set_rate(self, data: ExchangeRateCreate) -> ExchangeRate:
         from sigma.services import costs
 
         return self._run(costs.set_rate, data)
 
-    def delete_rate(self, ref):
+    def delete_rate(self, ref: Any) -> ExchangeRate:
         from sigma.services import costs
 
         return self._run(costs.delete_rate, ref)
 
-    def cost_summary(self, q):
+    def cost_summary(self, q: CostQuery) -> CostSummary:
         from sigma.services import costs
 
         return self._run(costs.summary, q)
 
-    def cost_monthly(self, q):
+    def cost_monthly(self, q: CostQuery) -> MonthlyCosts:
         from sigma.services import costs
 
         return self._run(costs.monthly, q)
 
-    def export_vps(self, fmt):
+    def export_vps(self, fmt: str) -> str:
         from sigma.services import transfer
 
         return self._run(transfer.export_vps, fmt)
 
-    def export_providers(self, fmt):
+    def export_providers(self, fmt: str) -> str:
         from sigma.services import transfer
 
         return self._run(transfer.export_providers, fmt)
 
-    def import_vps(self, data, fmt, dry_run=False, progress=None):
+    def import_vps(self, data: str, fmt: str, dry_run: bool = False, progress: Any = None) -> ImportReport:
         from sigma.services import transfer
 
         return self._run(transfer.import_vps, data, fmt, dry_run, progress)
 
-    def import_providers(self, data, fmt, dry_run=False, progress=None):
+    def import_providers(self, data: str, fmt: str, dry_run: bool = False, progress: Any = None) -> ImportReport:
         from sigma.services import transfer
 
         return self._run(transfer.import_providers, data, fmt, dry_run, progress)
 
-    def notify_run(self, dry_run=False):
+    def notify_run(self, dry_run: bool = False) -> NotifyReport:
         from sigma.services import notify
 
         return notify.run_locked(self.sessions, self.actor, self.settings, dry_run)
 
     # IP checks, reachability and agent events
-    def list_ip_checks(self, f):
+    def list_ip_checks(self, f: IpCheckFilter) -> Page[IpCheck]:
         from sigma.services import ip_checks
 
         return self._run(ip_checks.list_checks, f)
 
-    def get_ip_check(self, check_id):
+    def get_ip_check(self, check_id: Any) -> IpCheck:
         from sigma.services import ip_checks
 
         return self._run(ip_checks.get, check_id)
 
-    def create_ip_check(self, data):
+    def create_ip_check(self, data: IpCheckCreate) -> IpCheck:
         from sigma.services import ip_checks
 
         return self._run(ip_checks.create, data)
 
-    def delete_ip_check(self, check_id):
+    def delete_ip_check(self, check_id: Any) -> IpCheck:
         from sigma.services import ip_checks
 
         return self._run(ip_checks.delete_check, check_id)
 
-    def ip_check_summary(self, vps_id=None):
+    def ip_check_summary(self, vps_id: Any = None) -> list[IpCheckSummary]:
         from sigma.services import ip_checks
 
         return self._run(ip_checks.summary, vps_id)
 
-    def purge_ip_checks(self, older_than_days):
+    def purge_ip_checks(self, older_than_days: int) -> PurgeResult:
         from sigma.services import ip_checks
 
         return self._run(ip_checks.purge, older_than_days)
 
-    def reachability_status(self, vps=None, verdict=None, include_inactive=False):
+    def reachability_status(self, vps: Any = None, verdict: str | None = None, include_inactive: bool = False) -> list[ReachabilityStatus]:
         from sigma.services import ip_checks
 
         return self._run(ip_checks.status, vps, verdict, include_inactive)
 
-    def list_vps_events(self, vps=None, kind=None, limit=50):
+    def list_vps_events(self, vps: Any = None, kind: str | None = None, limit: int = 50) -> list[VpsEvent]:
         from sigma.services import agents
 
         return self._run(agents.list_events, vps, kind, limit)

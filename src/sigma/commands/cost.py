@@ -172,7 +172,8 @@ RATE_COLUMNS = (
 )
 
 
-@rate_app.command("set")
+# a negative rate must reach the validation ("must be > 0"), not be taken for an option
+@rate_app.command("set", context_settings={"ignore_unknown_options": True})
 def rate_set(
     ctx: typer.Context,
     from_currency: str = typer.Argument(

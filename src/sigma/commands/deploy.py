@@ -224,7 +224,12 @@ def node_exporter(
 
             raise NotFound("no VPS matches the filter")
     seen: set[str] = set()
-    vpss = [v for v in vpss if not (str(v.id) in seen or seen.add(str(v.id)))]
+    unique = []
+    for v in vpss:  # each VPS once, in the order given
+        if str(v.id) not in seen:
+            seen.add(str(v.id))
+            unique.append(v)
+    vpss = unique
     by_id = {str(v.id): v for v in vpss}
     targets = [_target(v, port) for v in vpss]
 

@@ -7,7 +7,7 @@ from sigma.commands.common import done, state
 
 def login(
     ctx: typer.Context,
-    url: str = typer.Argument(
+    url: str | None = typer.Argument(
         None, help="Server URL, e.g. https://sigma.example.com (default: the configured server)."
     ),
     email: str = typer.Option(None, "--email", "-u", help="Your email (prompted if missing)."),
@@ -28,7 +28,7 @@ def login(
     import sys
 
     from sigma.client import credentials, remote
-    from sigma.errors import InvalidInput
+    from sigma.errors import InvalidInput, SigmaError
     from sigma.settings import save_config_values
 
     st = state(ctx)
@@ -51,6 +51,8 @@ def login(
         else:
             password = typer.prompt("Password", hide_input=True, err=True)
         result = remote.login(base, email, password, lambda: typer.prompt("TOTP code", err=True))
+        if result.token is None or result.user is None:
+            raise SigmaError(f"{base} did not answer like a sigma server (no token, no user)")
         secret, user = result.token, result.user
     where = credentials.save(base, secret)
     save_config_values({"server": base})

@@ -1,11 +1,14 @@
 """`sigma import vps|providers FILE` (all or nothing, with a per-record error report)."""
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from sigma.commands.common import done, state
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -74,7 +77,7 @@ class _progress:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self.bar = None
+        self.bar: Progress | None = None
         self.tasks: dict[str, Any] = {}
 
     def __enter__(self):
@@ -102,6 +105,8 @@ class _progress:
         return self.update
 
     def update(self, stage: str, done_: int, total: int) -> None:
+        if self.bar is None:  # __enter__ hands this method out once the bar is started
+            raise RuntimeError("the progress bar is not started")
         if stage not in self.tasks:
             self.tasks[stage] = self.bar.add_task(stage, total=total)
         self.bar.update(self.tasks[stage], completed=done_, total=total)

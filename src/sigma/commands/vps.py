@@ -409,7 +409,8 @@ def edit(
     if add_ip or remove_ip or add_tag or remove_tag or extra:
         current = backend.get_vps(ref)
         ref = str(current.id)
-    if add_ip or remove_ip:
+    # below, `current` is set: every one of these options fetched it above
+    if current is not None and (add_ip or remove_ip):
         from sigma.schemas.common import parse_ip
 
         entries = values.get("ip_addresses") or [e.model_dump() for e in current.ip_addresses]
@@ -431,12 +432,18 @@ def edit(
                 raise InvalidInput(f"add_ip: {exc}", field="add_ip") from None
             entries = [e for e in entries if e["ip"] != new_ip] + [new]
         values["ip_addresses"] = entries
-    if add_tag or remove_tag:
+    if current is not None and (add_tag or remove_tag):
         tags = values.get("tags") or list(current.tags)
         gone = {t.strip() for t in remove_tag or []}  # tags are stored trimmed, as --add-tag's are
+        missing = gone - set(tags)
+        if missing:
+            raise InvalidInput(
+                f"remove_tag: {', '.join(sorted(missing))} is not a tag of this VPS",
+                field="remove_tag",
+            )
         tags = [t for t in tags if t not in gone] + list(add_tag or [])
         values["tags"] = tags
-    if extra:
+    if current is not None and extra:
         values["extra"] = _extra(extra, current.extra)
     if not values:
         raise InvalidInput("nothing to change: give at least one option (see --help)")

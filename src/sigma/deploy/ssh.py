@@ -18,6 +18,7 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import paramiko
 
@@ -151,7 +152,13 @@ class SshHost:
             # exclusive create: never follow or reuse a file someone planted at `remote`
             with self.sftp().open(remote, "wbx") as dst:
                 dst.set_pipelined(True)
-                src = io.BytesIO(data) if data is not None else open(local, "rb")  # noqa: SIM115
+                src: IO[bytes]
+                if data is not None:
+                    src = io.BytesIO(data)
+                elif local is not None:
+                    src = open(local, "rb")  # noqa: SIM115
+                else:  # what open(None) raised
+                    raise TypeError("upload needs a local file or data")
                 with src:
                     shutil.copyfileobj(src, dst, 1 << 16)
         except (paramiko.SSHException, OSError) as exc:

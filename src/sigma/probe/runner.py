@@ -279,7 +279,7 @@ class Probe:
             except asyncio.CancelledError:
                 # stopped mid-round: what was measured but not posted goes to the spool
                 send_task.cancel()
-                pending = [batch]
+                pending: list[list[dict[str, Any]] | None] = [batch]
                 while not queue.empty():
                     pending.append(queue.get_nowait())
                 for b in pending:

@@ -113,7 +113,7 @@ class TotpCode(Input):
 class TotpSetup(BaseModel):
     secret: str
     otpauth_url: str
-    qr_code: str  # SVG (the contract's base64 PNG would need Pillow)
+    qr_code: str  # a base64 PNG, no data: prefix
 
 
 class TotpState(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +16,7 @@ from sigma.errors import SigmaError, Unavailable
 log = logging.getLogger("sigma.server")
 
 
-def error_response(status: int, body: dict, headers: dict | None = None) -> JSONResponse:
+def error_response(status: int, body: dict, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -64,7 +65,9 @@ def install(app: FastAPI) -> None:
         details = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-            field = ".".join(loc[1:] if loc and loc[0] in ("query", "path", "header") else loc)
+            field: str | None = ".".join(
+                loc[1:] if loc and loc[0] in ("query", "path", "header") else loc
+            )
             msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
             if err.get("type") == "json_invalid":
                 msg, field = "malformed JSON body", "body"

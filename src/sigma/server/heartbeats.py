@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import MutableMapping
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -55,7 +56,7 @@ def route() -> Any:
     return Route("/api/agent/heartbeat", endpoint, methods=["POST"])
 
 
-async def lean_heartbeat(scope: dict, body: bytes) -> bytes:
+async def lean_heartbeat(scope: MutableMapping[str, Any], body: bytes) -> bytes:
     """Record the agent's system_info and the time; the Vps JSON back."""
     from pydantic import ValidationError
 
@@ -85,7 +86,7 @@ async def lean_heartbeat(scope: dict, body: bytes) -> bytes:
     return await writer.submit(credential, scope, data)
 
 
-def _credentials(scope: dict) -> tuple[str | None, str | None]:
+def _credentials(scope: MutableMapping[str, Any]) -> tuple[str | None, str | None]:
     bearer = api_key = None
     for name, value in scope["headers"]:
         if name == b"authorization":
@@ -97,7 +98,7 @@ def _credentials(scope: dict) -> tuple[str | None, str | None]:
     return bearer, api_key
 
 
-def _authorised(app: Any, scope: dict) -> Actor:
+def _authorised(app: Any, scope: MutableMapping[str, Any]) -> Actor:
     from starlette.requests import Request
 
     from sigma.server.deps import current_actor
@@ -107,7 +108,7 @@ def _authorised(app: Any, scope: dict) -> Actor:
     return actor
 
 
-def _one_heartbeat(app: Any, scope: dict, data: Any) -> Any:
+def _one_heartbeat(app: Any, scope: MutableMapping[str, Any], data: Any) -> Any:
     """One heartbeat the whole way: authentication as for any route, then the service."""
     from sigma.db.engine import unit_of_work
 
@@ -130,7 +131,7 @@ class HeartbeatWriter:
         self.pooler = pooler
         self.app = app
         self.pool: Any = None
-        self.pending: list[tuple[Any, dict, Any, asyncio.Future]] = []
+        self.pending: list[tuple[Any, MutableMapping[str, Any], Any, asyncio.Future]] = []
         self.inflight = 0
         self.scheduled = False
         self._opening: asyncio.Lock | None = None
@@ -163,7 +164,7 @@ class HeartbeatWriter:
             await self.pool.close()
             self.pool = None
 
-    async def submit(self, credential: Any, scope: dict, data: Any) -> bytes:
+    async def submit(self, credential: Any, scope: MutableMapping[str, Any], data: Any) -> bytes:
         fut = asyncio.get_running_loop().create_future()
         self.pending.append((credential, scope, data, fut))
         self._kick()
@@ -183,7 +184,9 @@ class HeartbeatWriter:
         self.inflight += 1
         asyncio.get_running_loop().create_task(self._write(batch))
 
-    async def _write(self, batch: list[tuple[Any, dict, Any, asyncio.Future]]) -> None:
+    async def _write(
+        self, batch: list[tuple[Any, MutableMapping[str, Any], Any, asyncio.Future]]
+    ) -> None:
         try:
             try:
                 rows = await self._execute(batch)
@@ -214,7 +217,9 @@ class HeartbeatWriter:
             self.inflight -= 1
             self._kick()
 
-    async def _alone(self, scope: dict, data: Any, fut: asyncio.Future) -> None:
+    async def _alone(
+        self, scope: MutableMapping[str, Any], data: Any, fut: asyncio.Future
+    ) -> None:
         try:
             vps = await run_in_threadpool(_one_heartbeat, self.app, scope, data)
         except SigmaError as exc:
@@ -263,7 +268,7 @@ def _db_error(exc: Exception) -> SigmaError:
 def writer_for(app: FastAPI) -> HeartbeatWriter | None:
     """The app's writer on PostgreSQL, None on SQLite (which takes the simple path)."""
     state = app.state
-    writer = getattr(state, "heartbeat_writer", None)
+    writer: HeartbeatWriter | Literal[False] | None = getattr(state, "heartbeat_writer", None)
     if writer is None:
         engine = state.engine
         writer = False  # SQLite: the simple path

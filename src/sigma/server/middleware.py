@@ -9,6 +9,7 @@ anything reads it (Starlette would answer that one in plain text)."""
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 SECURITY_HEADERS = [
@@ -41,7 +42,7 @@ class Edge:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
-        async def with_headers(message: dict) -> None:
+        async def with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}

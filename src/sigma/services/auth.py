@@ -346,17 +346,20 @@ def totp_setup(session: Session, actor: Actor) -> TotpSetup:
     url = _totp(user.totp_secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
     session.flush()
     audit.record(session, actor, "totp-setup", "user", user.id, {"email": user.email})
-    return TotpSetup(secret=user.totp_secret, otpauth_url=url, qr_code=qr_svg(url))
+    return TotpSetup(secret=user.totp_secret, otpauth_url=url, qr_code=qr_png_base64(url))
 
 
-def qr_svg(data: str) -> str:
+def qr_png_base64(data: str) -> str:
+    """The QR code as the original API gives it: a base64 PNG without a `data:` prefix (its
+    web UI prepends one). segno writes PNG itself, no imaging library needed."""
+    import base64
     import io
 
     import segno
 
     buf = io.BytesIO()
-    segno.make(data, error="m").save(buf, kind="svg", scale=4, border=2, xmldecl=False)
-    return buf.getvalue().decode()
+    segno.make(data, error="m").save(buf, kind="png", scale=5, border=2)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def totp_verify(session: Session, actor: Actor, code: str) -> TotpState:

@@ -28,7 +28,7 @@ from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Insert, and_, delete, label, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col
 
@@ -90,7 +90,7 @@ def due(session: Session, settings: Settings, today: date) -> list[Due]:
             col(VpsRow.country),
             col(VpsRow.ip_addresses),
             col(VpsRow.expire_date),
-            col(ProviderRow.name).label("provider"),
+            label("provider", col(ProviderRow.name)),
         )
         .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
         .where(

@@ -60,7 +60,10 @@ def resolve(
             )
         )
     if not rows:
-        raise NotFound(f"{kind} '{ref}' not found", field=kind)
+        hint = ""
+        if re.fullmatch(r"[0-9a-fA-F]{1,3}", ref):
+            hint = " (an id prefix needs 4 or more characters)"
+        raise NotFound(f"{kind} '{ref}' not found{hint}", field=kind)
     if len(rows) > 1:
         shown = "; ".join(describe(r) for r in rows[:MAX_CANDIDATES])
         raise Ambiguous(

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
@@ -376,7 +377,10 @@ def _bool_cell(name: str, value: str) -> bool:
     raise RowInvalid([(name, f"'{value}' is not true or false")])
 
 
-def _json_cell(name: str, value: str, kind: type) -> Any:
+J = TypeVar("J", list[Any], dict[str, Any])
+
+
+def _json_cell(name: str, value: str, kind: type[J]) -> J:
     try:
         parsed = json.loads(value)
     except ValueError as exc:
@@ -493,8 +497,8 @@ def _bulk_inserter(
         insert(table).values({c.name: bindparam(c.name) for c in cols}).compile(dialect=dialect)
     )
     sql = compiled.string
-    positional = compiled.positiontup is not None
-    order = [names.index(n) for n in compiled.positiontup] if positional else None
+    positiontup = compiled.positiontup
+    order = [names.index(n) for n in positiontup] if positiontup is not None else None
 
     def run(rows: list[dict[str, Any]]) -> None:
         params = []
@@ -503,7 +507,7 @@ def _bulk_inserter(
             values = [row[n] if p is None else p(row[n]) for n, p in zip(names, procs, strict=True)]
             params.append(
                 tuple(values[i] for i in order)
-                if positional
+                if order is not None
                 else dict(zip(names, values, strict=True))
             )
         conn.exec_driver_sql(sql, params)
@@ -662,7 +666,7 @@ def import_vps(
     fmt = file_format(fmt)
     plan = Plan("vps", fmt)
     records = _collect(data, fmt, VPS_CSV_COLUMNS, plan)
-    providers = list(session.execute(select(ProviderRow.id, ProviderRow.name)))
+    providers = list(session.execute(select(col(ProviderRow.id), col(ProviderRow.name))))
     by_id = {p.id: p.name for p in providers}
     by_name = {p.name.lower(): p.id for p in providers}
 

@@ -1,4 +1,5 @@
-"""/api/ip-checks (the original's shapes: docs/COMPATIBILITY.md) plus the probes' routes: targets and batch."""
+"""/api/ip-checks (the original's shapes: docs/COMPATIBILITY.md) plus the probes' routes:
+targets and batch."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from markupsafe import Markup
 from starlette.datastructures import FormData
 
 from sigma.errors import InvalidInput, SigmaError
@@ -196,7 +195,6 @@ def _settings(request: Request, status: int = 200, **context: Any):
     web = request.state.web
     keys = call(request, auth.list_api_keys, False) if web.actor.user_id else []
     context.setdefault("setup", None)
-    context.setdefault("qr", None)
     context.setdefault("mfa_error", None)
     context.setdefault("verify_pending", False)
     context.setdefault("key_values", {})
@@ -212,7 +210,7 @@ def settings_page(request: Request, web: WebDep):
 def mfa_setup(request: Request, web: WebDep, form: FormDep):
     setup = call(request, auth.totp_setup)
     # segno's SVG (generated here from our own otpauth URL): safe to inline
-    return _settings(request, setup=setup, qr=Markup(setup.qr_code), verify_pending=True)
+    return _settings(request, setup=setup, verify_pending=True)
 
 
 @router.post("/settings/mfa/verify")

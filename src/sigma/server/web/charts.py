@@ -4,6 +4,7 @@ stylesheet (classes), every label escaped."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
@@ -19,7 +20,7 @@ def _num(value: float) -> str:
     return str(int(v)) if v.is_integer() else f"{v:,.2f}"
 
 
-def bar_chart(items: list[tuple[str, float]], title: str, mono: bool = False) -> Markup:
+def bar_chart(items: Sequence[tuple[str, float]], title: str, mono: bool = False) -> Markup:
     """Vertical bars (e.g. VPS by country); `mono`: one colour for a time series."""
     if not items:
         return _empty()
@@ -64,6 +65,7 @@ def hbar_chart(items: list[tuple[str, int]], title: str) -> Markup:
     """Horizontal bars (e.g. VPS by provider); height max(200, 36 x rows)."""
     if not items:
         return _empty()
+    row: float
     width, label_w, row = 600, 150, 36
     height = max(200, row * len(items))
     top = max(c for _, c in items) or 1

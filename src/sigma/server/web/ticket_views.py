@@ -180,15 +180,44 @@ def ticket_list(request: Request, web: WebDep):
 
 
 def _choices(request: Request, web) -> dict[str, Any]:
-    """The selects of the ticket form: first 100 VPS, providers, and (admin) users."""
-    vps_page = call(request, vps.list_vps, VpsFilter(per_page=100))
+    """The selects of the ticket form: providers and (admin) users. The VPS is typed (a
+    hostname, id or id prefix) with suggestions from /vps/options: a fleet has too many
+    VPS for a select, and a capped list would drop the link of any VPS beyond it."""
     provider_page = call(request, providers.list_providers, 1, 100)
     user_list = call(request, users.list_users, None, 1, 100).data if web.is_admin else []
-    return {
-        "vps_choices": vps_page.data,
-        "provider_choices": provider_page.data,
-        "user_choices": user_list,
-    }
+    return {"provider_choices": provider_page.data, "user_choices": user_list}
+
+
+def _resolve_vps(request: Request, values: dict[str, Any]) -> dict[str, Any]:
+    """The form's values with the typed VPS reference turned into its id (empty: no VPS).
+    Refused with the field's error when it names no VPS or several; `values` keeps what was
+    typed, for the form shown again."""
+    resolved = dict(values)
+    text = resolved.pop("vps", None)
+    if text is None:
+        return resolved
+    if not text:
+        resolved["vps_id"] = None
+        return resolved
+    try:
+        resolved["vps_id"] = str(call(request, vps.get, text).id)
+        return resolved
+    except SigmaError as exc:
+        if exc.http_status not in (404, 409, 422):
+            raise
+        raise InvalidInput(f"vps_id: {exc.message}", field="vps_id") from None
+
+
+def _vps_text(request: Request, values: dict[str, Any]) -> str:
+    """What the VPS field shows: what was typed, else the linked VPS's hostname."""
+    if values.get("vps") is not None:
+        return str(values["vps"])
+    if not values.get("vps_id"):
+        return ""
+    try:
+        return call(request, vps.get, values["vps_id"]).hostname
+    except SigmaError:
+        return str(values["vps_id"])
 
 
 def _ticket_values(form: FormData, *, editing: bool) -> dict[str, Any]:
@@ -196,9 +225,12 @@ def _ticket_values(form: FormData, *, editing: bool) -> dict[str, Any]:
         "title": str(form.get("title") or "").strip(),
         "description": str(form.get("description") or ""),
         "priority": str(form.get("priority") or "medium"),
-        "vps_id": str(form.get("vps_id") or "") or None,
         "provider_id": str(form.get("provider_id") or "") or None,
     }
+    if "vps" in form:
+        values["vps"] = str(form.get("vps") or "").strip()
+    else:  # a form without the picker (the original UI, scripts) sends the id
+        values["vps_id"] = str(form.get("vps_id") or "") or None
     if "assigned_to" in form:
         values["assigned_to"] = str(form.get("assigned_to") or "") or None
     if editing and form.get("status"):
@@ -214,7 +246,7 @@ def _ticket_form(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ):
-    statuses = TICKET_STATUSES
+    statuses: tuple[str, ...] = TICKET_STATUSES
     if t is not None:
         statuses = tuple(
             s for s in TICKET_STATUSES if s == t.status or s in TICKET_TRANSITIONS[t.status]
@@ -228,6 +260,7 @@ def _ticket_form(
         errors=errors or {},
         statuses=statuses,
         priorities=TICKET_PRIORITIES,
+        vps_text=_vps_text(request, values),
         **_choices(request, web),
     )
 
@@ -251,7 +284,7 @@ def ticket_new_page(request: Request, web: WebDep):
 def ticket_create(request: Request, web: WebDep, form: FormDep):
     values = _ticket_values(form, editing=False)
     try:
-        t = call(request, tickets.create, validate(TicketCreate, values))
+        t = call(request, tickets.create, validate(TicketCreate, _resolve_vps(request, values)))
     except InvalidInput as exc:
         return _ticket_form(request, web, None, values, field_errors(exc), FORM_ERROR_STATUS)
     raise Redirect(f"/tickets/{t.id}?flash=ticket-saved")
@@ -295,7 +328,7 @@ def ticket_update(request: Request, web: WebDep, ref: str, form: FormDep):
     t = call(request, tickets.get, ref)
     values = _ticket_values(form, editing=True)
     try:
-        call(request, tickets.update, t.id, validate(TicketUpdate, values))
+        call(request, tickets.update, t.id, validate(TicketUpdate, _resolve_vps(request, values)))
     except InvalidInput as exc:
         return _ticket_form(request, web, t, values, field_errors(exc), FORM_ERROR_STATUS)
     except SigmaError as exc:

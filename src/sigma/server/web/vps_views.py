@@ -292,6 +292,21 @@ def _form(
     )
 
 
+@router.get("/vps/options")
+def vps_options(request: Request, web: WebDep, q: str = ""):
+    """Suggestions for a VPS field (the ticket form's picker): up to 20 VPS whose hostname
+    or alias contains what was typed, as JSON."""
+    from fastapi.responses import JSONResponse
+
+    q = q.strip()[:100]
+    if not q:
+        return JSONResponse([])
+    result = call(request, vps.list_vps, validate(VpsFilter, {"search": q, "per_page": 20}))
+    return JSONResponse(
+        [{"id": str(v.id), "hostname": v.hostname, "alias": v.alias or ""} for v in result.data]
+    )
+
+
 @router.get("/vps/new")
 def vps_new_page(request: Request, web: WebDep):
     if not web.can_write:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
+from sigma.errors import Unavailable
 from sigma.vocab import ACTIVE_STATUSES
 
 V = VpsRow.__table__.c
@@ -78,7 +79,10 @@ def select_running(
         _sql_cache[(dialect, "providers")] = (
             select(_as_text(P.id, dialect), P.name).compile(dialect=conn.dialect).string
         )
-    cur = conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    if driver is None:  # a checked-out connection always has one
+        raise Unavailable("the database connection was closed")
+    cur = driver.cursor()
     try:
         cur.execute(_sql_cache[(dialect, "providers")])
         names = dict(cur.fetchall())
@@ -98,7 +102,7 @@ def uuid_text(value: str) -> str:
     return value
 
 
-def primary_ip(ips: list[dict[str, str]], label: str | None = None) -> str | None:
+def primary_ip(ips: Iterable[dict[str, str]], label: str | None = None) -> str | None:
     """The address to reach a VPS at (Prometheus scrapes it, Ansible connects to it): the
     first IP with `label` when one is asked for and present, else the first IP not labelled
     internal, else the first IP; None without IPs."""
@@ -168,7 +172,7 @@ def _gc_paused() -> Iterator[None]:
 
 def cached_document(session: Session, kind: str, args: tuple, build: Callable[[], str]) -> str:
     """`build()` (a JSON text), or the same text as last time if the inventory is unchanged."""
-    key = (str(session.get_bind().url), kind, args)
+    key = (str(session.get_bind().engine.url), kind, args)
     fp = fingerprint(session)
     with _cache_lock:
         hit = _cache.get(key)

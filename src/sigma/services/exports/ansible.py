@@ -36,7 +36,8 @@ def inventory_json(session: Session, actor: Actor) -> str:
 
 
 def inventory(session: Session, actor: Actor) -> dict[str, Any]:
-    return json.loads(inventory_json(session, actor))
+    document: dict[str, Any] = json.loads(inventory_json(session, actor))
+    return document
 
 
 V = VpsRow.__table__.c
@@ -181,4 +182,5 @@ def _build(session: Session) -> dict[str, Any]:
 
 def host(session: Session, actor: Actor, name: str) -> dict[str, Any]:
     """`--host NAME`: that host's variables, or {} for a host the inventory does not have."""
-    return inventory(session, actor)["_meta"]["hostvars"].get(name, {})
+    hostvars: dict[str, Any] = inventory(session, actor)["_meta"]["hostvars"].get(name, {})
+    return hostvars

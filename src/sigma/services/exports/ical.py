@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import label, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
@@ -21,21 +22,21 @@ def calendar(session: Session, actor: Actor) -> str:
     actor.require(READERS)
     rows = session.execute(
         select(
-            VpsRow.id,
-            VpsRow.hostname,
-            VpsRow.alias,
-            VpsRow.status,
-            VpsRow.country,
-            VpsRow.ip_addresses,
-            VpsRow.expire_date,
-            VpsRow.cost_monthly,
-            VpsRow.currency,
-            VpsRow.updated_at,
-            ProviderRow.name.label("provider"),
+            col(VpsRow.id),
+            col(VpsRow.hostname),
+            col(VpsRow.alias),
+            col(VpsRow.status),
+            col(VpsRow.country),
+            col(VpsRow.ip_addresses),
+            col(VpsRow.expire_date),
+            col(VpsRow.cost_monthly),
+            col(VpsRow.currency),
+            col(VpsRow.updated_at),
+            label("provider", col(ProviderRow.name)),
         )
-        .outerjoin(ProviderRow, ProviderRow.id == VpsRow.provider_id)
-        .where(VpsRow.status != "retired", VpsRow.expire_date.is_not(None))
-        .order_by(VpsRow.expire_date, VpsRow.hostname, VpsRow.id)
+        .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
+        .where(col(VpsRow.status) != "retired", col(VpsRow.expire_date).is_not(None))
+        .order_by(col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))
     )
     from icalendar import Alarm, Calendar, Event
 
@@ -82,4 +83,5 @@ def calendar(session: Session, actor: Actor) -> str:
         alarm.add("trigger", -timedelta(days=REMIND_DAYS))
         event.add_component(alarm)
         cal.add_component(event)
-    return cal.to_ical().decode("utf-8")
+    text: str = cal.to_ical().decode("utf-8")  # icalendar's to_ical is not annotated
+    return text

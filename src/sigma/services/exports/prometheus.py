@@ -37,7 +37,8 @@ def targets(
     session: Session, actor: Actor, address_label: str | None = None
 ) -> list[dict[str, Any]]:
     """One target group per monitored active/provisioning VPS with at least one IP."""
-    return json.loads(targets_json(session, actor, address_label))
+    groups: list[dict[str, Any]] = json.loads(targets_json(session, actor, address_label))
+    return groups
 
 
 V = VpsRow.__table__.c

@@ -106,4 +106,31 @@
     addButton.hidden = false;
     addButton.addEventListener("click", function () { addRow("").querySelector("input").focus(); });
   }
+  // VPS picker (ticket form): suggestions from /vps/options while typing; the server
+  // resolves whatever is typed (hostname, id or prefix), so the field works without this.
+  document.querySelectorAll("input[data-vps-picker]").forEach(function (input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    var timer = null;
+    var last = "";
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var q = input.value.trim();
+        if (!q || q === last) return;
+        last = q;
+        fetch("/vps/options?q=" + encodeURIComponent(q), { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : []; })
+          .then(function (items) {
+            list.replaceChildren();
+            items.forEach(function (v) {
+              var option = document.createElement("option");
+              option.value = v.hostname;
+              option.label = v.alias ? v.hostname + " (" + v.alias + ")" : v.hostname;
+              list.appendChild(option);
+            });
+          })
+          .catch(function () {});
+      }, 150);
+    });
+  });
 })();
