@@ -18,6 +18,13 @@ from sigma.vocab import days_until
 
 Cell = Callable[[dict[str, Any]], Any]
 
+# How a column gives way when a terminal is too narrow for the table: the optional third item
+# of a column, (name, cell, fit), KEEP when absent. A fourth item, `drop`, orders the columns
+# that may be hidden (the highest first; 0 or absent: always shown).
+KEEP = "keep"  # ids, short values (status, dates, amounts): never broken or cut
+KEY = "key"  # a name first, then more ("hk-1 (alias)", "1.2.3.4 ct"): the name is never cut
+TEXT = "text"  # free text (titles, tags, details): cut with an ellipsis
+
 
 def check_format(fmt: str) -> str:
     return listing_format(fmt)
@@ -105,10 +112,10 @@ def _terminal_cell(value: Any) -> Any:
 
 
 def _table(rows, columns, title, footer) -> None:
-    cells = [[_terminal_cell(cell(r)) for _, cell in columns] for r in rows]
+    cells = [[_terminal_cell(column[1](r)) for column in columns] for r in rows]
     if title is None and not is_terminal(sys.stdout):
         plain = _plain_table(
-            [name for name, _ in columns], [[_plain(c) for c in row] for row in cells]
+            [column[0] for column in columns], [[_plain(c) for c in row] for row in cells]
         )
         if plain is not None:
             sys.stdout.write(plain)
@@ -117,15 +124,69 @@ def _table(rows, columns, title, footer) -> None:
             return
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False, header_style="bold", pad_edge=False, box=None)
-    for name, _ in columns:
-        table.add_column(name, overflow="fold")
-    for row in cells:
-        table.add_row(*[rich_text(c) for c in row])
     con = console()
+    widths = _fit(columns, cells, con.width)
+    table = Table(title=title, show_lines=False, header_style="bold", pad_edge=False, box=None)
+    for i, width in widths.items():
+        table.add_column(columns[i][0], no_wrap=True, overflow="ellipsis", width=width)
+    for row in cells:
+        table.add_row(*[rich_text(row[i]) for i in widths])
     con.print(table)
+    hidden = [column[0] for i, column in enumerate(columns) if i not in widths]
+    if hidden:
+        note = f"{', '.join(hidden)} hidden to fit {con.width} columns (--format json shows all)"
+        footer = f"{footer} · {note}" if footer else note
     if footer:
         _plain_message(footer)
+
+
+def _fit(columns, cells, width: int) -> dict[int, int]:
+    """The columns a terminal `width` wide shows, each with its width. A column is never
+    narrower than its header nor than what must stay whole: a KEEP cell, the first word of a
+    KEY cell (plus room for the ellipsis), 12 cells of TEXT. Columns are hidden, highest
+    `drop` first, until those minimums fit; the room left widens KEY and TEXT columns toward
+    their longest cell. What is still too long is cut with an ellipsis, never folded: an id
+    or a hostname broken across lines is copied wrong."""
+    natural: list[int] = []
+    minimum: list[int] = []
+    for i, column in enumerate(columns):
+        fit = column[2] if len(column) > 2 else KEEP
+        if fit not in (KEEP, KEY, TEXT):
+            raise ValueError(f"column {column[0]}: fit {fit!r} is not keep, key or text")
+        lines = [line for row in cells for line in _plain(row[i]).split("\n")]
+        longest = max([_width(column[0]), *(_width(line) for line in lines)])
+        if fit == KEEP:
+            least = longest
+        elif fit == KEY:
+            least = max((_key_width(line) for line in lines), default=0)
+        else:
+            least = min(12, longest)
+        natural.append(longest)
+        minimum.append(max(least, _width(column[0])))
+    shown = list(range(len(columns)))
+    while sum(minimum[i] for i in shown) + 2 * (len(shown) - 1) > width:
+        droppable = [i for i in shown if len(columns[i]) > 3 and columns[i][3] > 0]
+        if not droppable:
+            break
+        shown.remove(max(droppable, key=lambda i: (columns[i][3], i)))
+    widths = {i: minimum[i] for i in shown}
+    spare = width - sum(widths.values()) - 2 * (len(shown) - 1)
+    wanting = {i: natural[i] - widths[i] for i in shown if natural[i] > widths[i]}
+    total_want = sum(wanting.values())
+    if spare > 0 and total_want:
+        for i, want in wanting.items():
+            widths[i] += min(want, spare * want // total_want)
+    return widths
+
+
+def _key_width(line: str) -> int:
+    """A KEY cell's narrowest width: its first word whole, then an ellipsis for the rest."""
+    first, _, rest = line.partition(" ")
+    return _width(first) + (2 if rest else 0)
+
+
+def _width(text: str) -> int:
+    return len(text) if text.isascii() else _cell_len(text)
 
 
 def is_terminal(stream) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import ModuleType
 
 SERVICE = "sigma"
 
@@ -21,7 +22,7 @@ def _file() -> Path:
     return data_dir() / "credentials.json"
 
 
-def _keyring():
+def _keyring() -> ModuleType | None:
     try:
         import keyring
         from keyring.backends.fail import Keyring as FailKeyring
@@ -30,7 +31,7 @@ def _keyring():
         if (
             isinstance(kr, FailKeyring)
             or type(kr).__name__ in ("ChainerBackend",)
-            and not kr.backends
+            and not getattr(kr, "backends", None)
         ):
             return None
         return keyring
@@ -40,7 +41,8 @@ def _keyring():
 
 def _read_file() -> dict[str, str]:
     try:
-        return json.loads(_file().read_text(encoding="utf-8"))
+        data: dict[str, str] = json.loads(_file().read_text(encoding="utf-8"))
+        return data
     except (OSError, ValueError):
         return {}
 
@@ -80,7 +82,7 @@ def load(server: str) -> str | None:
     kr = _keyring()
     if kr is not None:
         try:
-            value = kr.get_password(SERVICE, server)
+            value: str | None = kr.get_password(SERVICE, server)
             if value:
                 return value
         except Exception:  # noqa: BLE001

@@ -71,7 +71,8 @@ def make_client(base: str, headers: dict[str, str], timeout: float = 30.0) -> ht
     # tests point sigma.client.remote.CLIENT_FACTORY at an in-process app
     factory = getattr(sys.modules.get("sigma.client.remote"), "CLIENT_FACTORY", None)
     if factory is not None:
-        return factory(base, headers)
+        client: httpx.Client = factory(base, headers)
+        return client
     return httpx.Client(base_url=base, headers=headers, timeout=timeout, **_tls(base))
 
 

@@ -3,13 +3,63 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sigma.db.engine import ensure_schema, make_engine, session_factory, unit_of_work
 from sigma.schemas.inventory import VpsFilter
 from sigma.services import audit, providers, vps
 from sigma.services.actor import Actor, local_actor
 from sigma.settings import Settings, redact_url
+
+if TYPE_CHECKING:
+    from sigma.schemas.common import Page
+    from sigma.schemas.costs import (
+        CostQuery,
+        CostSummary,
+        ExchangeRate,
+        ExchangeRateCreate,
+        MonthlyCosts,
+    )
+    from sigma.schemas.identity import (
+        ApiKey,
+        ApiKeyCreate,
+        ApiKeyCreated,
+        AuditEntry,
+        AuditFilter,
+        ChangePassword,
+        TotpSetup,
+        TotpState,
+        User,
+        UserCreate,
+        UserUpdate,
+    )
+    from sigma.schemas.inventory import (
+        Provider,
+        ProviderCreate,
+        ProviderUpdate,
+        Vps,
+        VpsCreate,
+        VpsUpdate,
+    )
+    from sigma.schemas.monitoring import (
+        IpCheck,
+        IpCheckCreate,
+        IpCheckFilter,
+        IpCheckSummary,
+        PurgeResult,
+        ReachabilityStatus,
+        VpsEvent,
+    )
+    from sigma.schemas.notify import NotifyReport
+    from sigma.schemas.stats import Stats
+    from sigma.schemas.tickets import (
+        Ticket,
+        TicketComment,
+        TicketCreate,
+        TicketFilter,
+        TicketUpdate,
+    )
+    from sigma.schemas.transfer import ImportReport
 
 T = TypeVar("T")
 
@@ -242,7 +292,13 @@ class LocalBackend:
 
         return self._run(stats.stats)
 
-    def list_rates(self, from_currency: str | None = None, to_currency: str | None = None, page: int = 1, per_page: int = 100) -> Page[ExchangeRate]:
+    def list_rates(
+        self,
+        from_currency: str | None = None,
+        to_currency: str | None = None,
+        page: int = 1,
+        per_page: int = 100,
+    ) -> Page[ExchangeRate]:
         from sigma.services import costs
 
         return self._run(costs.list_rates, from_currency, to_currency, page, per_page)
@@ -277,12 +333,16 @@ class LocalBackend:
 
         return self._run(transfer.export_providers, fmt)
 
-    def import_vps(self, data: str, fmt: str, dry_run: bool = False, progress: Any = None) -> ImportReport:
+    def import_vps(
+        self, data: str, fmt: str, dry_run: bool = False, progress: Any = None
+    ) -> ImportReport:
         from sigma.services import transfer
 
         return self._run(transfer.import_vps, data, fmt, dry_run, progress)
 
-    def import_providers(self, data: str, fmt: str, dry_run: bool = False, progress: Any = None) -> ImportReport:
+    def import_providers(
+        self, data: str, fmt: str, dry_run: bool = False, progress: Any = None
+    ) -> ImportReport:
         from sigma.services import transfer
 
         return self._run(transfer.import_providers, data, fmt, dry_run, progress)
@@ -323,12 +383,16 @@ class LocalBackend:
 
         return self._run(ip_checks.purge, older_than_days)
 
-    def reachability_status(self, vps: Any = None, verdict: str | None = None, include_inactive: bool = False) -> list[ReachabilityStatus]:
+    def reachability_status(
+        self, vps: Any = None, verdict: str | None = None, include_inactive: bool = False
+    ) -> list[ReachabilityStatus]:
         from sigma.services import ip_checks
 
         return self._run(ip_checks.status, vps, verdict, include_inactive)
 
-    def list_vps_events(self, vps: Any = None, kind: str | None = None, limit: int = 50) -> list[VpsEvent]:
+    def list_vps_events(
+        self, vps: Any = None, kind: str | None = None, limit: int = 50
+    ) -> list[VpsEvent]:
         from sigma.services import agents
 
         return self._run(agents.list_events, vps, kind, limit)

@@ -8,7 +8,7 @@ server's JSON as is; the methods that return schemas import their area when call
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote
 
 # httpx as sigma.client.http loads it (without its command line and trio)
@@ -17,22 +17,64 @@ from sigma.errors import NotAuthenticated, SigmaError, Unavailable, error_from_b
 
 if TYPE_CHECKING:
     from sigma.schemas.common import Page
+    from sigma.schemas.costs import (
+        CostQuery,
+        CostSummary,
+        ExchangeRate,
+        ExchangeRateCreate,
+        MonthlyCosts,
+    )
     from sigma.schemas.identity import (
         ApiKey,
+        ApiKeyCreate,
         ApiKeyCreated,
         AuditEntry,
+        AuditFilter,
+        ChangePassword,
         LoginResult,
         TotpSetup,
         TotpState,
         User,
+        UserCreate,
+        UserUpdate,
     )
-    from sigma.schemas.inventory import Provider, Vps, VpsFilter
+    from sigma.schemas.inventory import (
+        Provider,
+        ProviderCreate,
+        ProviderUpdate,
+        Vps,
+        VpsCreate,
+        VpsFilter,
+        VpsUpdate,
+    )
+    from sigma.schemas.monitoring import (
+        IpCheck,
+        IpCheckCreate,
+        IpCheckFilter,
+        IpCheckSummary,
+        PurgeResult,
+        ReachabilityStatus,
+        VpsEvent,
+    )
+    from sigma.schemas.notify import NotifyReport
+    from sigma.schemas.stats import Stats
+    from sigma.schemas.tickets import (
+        Ticket,
+        TicketComment,
+        TicketCreate,
+        TicketFilter,
+        TicketUpdate,
+    )
+    from sigma.schemas.transfer import ImportReport
 
 # tests point this at an in-process app (Starlette's TestClient is an httpx.Client)
 CLIENT_FACTORY: Callable[[str, dict[str, str]], httpx.Client] | None = None
 
 
-def _parse(model: Any, data: Any) -> Any:
+M = TypeVar("M")
+
+
+def _parse(model: type[M], data: Any) -> M:
     from pydantic import TypeAdapter
 
     return TypeAdapter(model).validate_python(data)
@@ -45,11 +87,25 @@ class RemoteBackend(ApiClient):
 
     # ---------------------------------------------- plumbing (request, http_call: ApiClient)
 
-    def _get(self, model: Any, path: str, **kw: Any) -> Any:
+    def _get(self, model: type[M], path: str, **kw: Any) -> M:
         return _parse(model, self.request("GET", path, **kw))
 
+    @overload
     def _send(
-        self, method: str, model: Any, path: str, body: Any = None, *, partial: bool = False
+        self, method: str, model: None, path: str, body: Any = None, *, partial: bool = False
+    ) -> Any: ...
+    @overload
+    def _send(
+        self, method: str, model: type[M], path: str, body: Any = None, *, partial: bool = False
+    ) -> M: ...
+    def _send(
+        self,
+        method: str,
+        model: type[M] | None,
+        path: str,
+        body: Any = None,
+        *,
+        partial: bool = False,
     ) -> Any:
         if hasattr(body, "model_dump"):
             body = body.model_dump(mode="json", exclude_unset=partial)
@@ -73,35 +129,35 @@ class RemoteBackend(ApiClient):
     def all_providers(self) -> list[Provider]:
         return _all_pages(lambda p: self.list_providers(p, 100))
 
-    def get_provider(self, ref):
+    def get_provider(self, ref: Any) -> Provider:
         from sigma.schemas.inventory import Provider
 
         return self._get(Provider, f"/api/providers/{self._ref(ref)}")
 
-    def create_provider(self, data):
+    def create_provider(self, data: ProviderCreate) -> Provider:
         from sigma.schemas.inventory import Provider
 
         return self._send("POST", Provider, "/api/providers", data)
 
-    def update_provider(self, ref, data):
+    def update_provider(self, ref: Any, data: ProviderUpdate) -> Provider:
         from sigma.schemas.inventory import Provider
 
         return self._send("PUT", Provider, f"/api/providers/{self._ref(ref)}", data, partial=True)
 
-    def delete_provider(self, ref):
+    def delete_provider(self, ref: Any) -> Provider:
         p = self.get_provider(ref)
         self._send("DELETE", None, f"/api/providers/{p.id}")
         return p
 
     # ------------------------------------------------------------ VPS
 
-    def vps_rows(self, query, all_pages=False):
+    def vps_rows(self, query: dict[str, Any], all_pages: bool = False) -> dict[str, Any]:
         params = [(k, v) for k, v in query.items() if k not in ("tag", "page", "per_page")]
         params += [("tag", t) for t in query.get("tag") or ()]
         if all_pages:
             rows = self.pages("/api/vps", params)
             return {"data": rows, "total": len(rows), "page": 1, "per_page": len(rows)}
-        return self.request(
+        page: dict[str, Any] = self.request(
             "GET",
             "/api/vps",
             params=[
@@ -110,6 +166,7 @@ class RemoteBackend(ApiClient):
                 ("per_page", query.get("per_page", 25)),
             ],
         )
+        return page
 
     @staticmethod
     def _vps_params(f: VpsFilter) -> list[tuple[str, Any]]:
@@ -131,15 +188,15 @@ class RemoteBackend(ApiClient):
             lambda p: self.list_vps(f.model_copy(update={"page": p, "per_page": 100}))
         )
 
-    def get_vps(self, ref):
+    def get_vps(self, ref: Any) -> Vps:
         return self._with_version(self.http_call("GET", f"/api/vps/{self._ref(ref)}"))
 
-    def create_vps(self, data):
+    def create_vps(self, data: VpsCreate) -> Vps:
         from sigma.schemas.inventory import Vps
 
         return self._send("POST", Vps, "/api/vps", data)
 
-    def update_vps(self, ref, data, if_match=None):
+    def update_vps(self, ref: Any, data: VpsUpdate, if_match: int | None = None) -> Vps:
         headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
         body = data.model_dump(mode="json", exclude_unset=True)
         return self._with_version(
@@ -155,12 +212,12 @@ class RemoteBackend(ApiClient):
         v._version = int(tag) if tag.isdigit() else None
         return v
 
-    def delete_vps(self, ref):
+    def delete_vps(self, ref: Any) -> Vps:
         v = self.get_vps(ref)
         self._send("DELETE", None, f"/api/vps/{v.id}")
         return v
 
-    def retire_vps(self, ref):
+    def retire_vps(self, ref: Any) -> Vps:
         from sigma.schemas.inventory import Vps
 
         return self._send("POST", Vps, f"/api/vps/{self._ref(ref)}/retire")
@@ -172,7 +229,7 @@ class RemoteBackend(ApiClient):
 
         return self._get(User, "/api/auth/me")
 
-    def change_password(self, data) -> User:
+    def change_password(self, data: ChangePassword) -> User:
         """The change revokes every session of the user, this CLI's included: signed in
         again with the new password (and a TOTP code if the account asks for one)."""
         from sigma.schemas.identity import User
@@ -185,7 +242,8 @@ class RemoteBackend(ApiClient):
             def code() -> str:
                 import typer
 
-                return typer.prompt("TOTP code", err=True)
+                answer: str = typer.prompt("TOTP code", err=True)
+                return answer
 
             result = login(self.base, user.email, data.new_password, code)
             if result.token:
@@ -208,34 +266,34 @@ class RemoteBackend(ApiClient):
 
         return self._send("POST", TotpState, "/api/auth/totp/disable", {"code": code})
 
-    def list_users(self, role=None, page=1, per_page=25) -> Page[User]:
+    def list_users(self, role: str | None = None, page: int = 1, per_page: int = 25) -> Page[User]:
         from sigma.schemas.common import Page
         from sigma.schemas.identity import User
 
         params = {"page": page, "per_page": per_page} | ({"role": role} if role else {})
         return self._get(Page[User], "/api/users", params=params)
 
-    def get_user(self, ref) -> User:
+    def get_user(self, ref: Any) -> User:
         from sigma.schemas.identity import User
 
         return self._get(User, f"/api/users/{self._ref(ref)}")
 
-    def create_user(self, data) -> User:
+    def create_user(self, data: UserCreate) -> User:
         from sigma.schemas.identity import User
 
         return self._send("POST", User, "/api/users", data)
 
-    def update_user(self, ref, data) -> User:
+    def update_user(self, ref: Any, data: UserUpdate) -> User:
         from sigma.schemas.identity import User
 
         return self._send("PUT", User, f"/api/users/{self._ref(ref)}", data, partial=True)
 
-    def delete_user(self, ref) -> User:
+    def delete_user(self, ref: Any) -> User:
         u = self.get_user(ref)
         self._send("DELETE", None, f"/api/users/{u.id}")
         return u
 
-    def create_api_key(self, data, user=None) -> ApiKeyCreated:
+    def create_api_key(self, data: ApiKeyCreate, user: Any = None) -> ApiKeyCreated:
         from sigma.schemas.identity import ApiKeyCreated
 
         path = "/api/auth/api-keys" + (f"?user={quote(str(user))}" if user else "")
@@ -246,7 +304,7 @@ class RemoteBackend(ApiClient):
 
         return self._get(list[ApiKey], "/api/auth/api-keys", params={"all_users": all_users})
 
-    def revoke_api_key(self, ref) -> ApiKey:
+    def revoke_api_key(self, ref: Any) -> ApiKey:
         from sigma.schemas.identity import ApiKey
 
         return self._send("DELETE", ApiKey, f"/api/auth/api-keys/{self._ref(ref)}")
@@ -256,7 +314,7 @@ class RemoteBackend(ApiClient):
 
         return self._send("POST", User, "/api/auth/logout-all")
 
-    def provision_agent_key(self, vps, name=None) -> ApiKeyCreated:
+    def provision_agent_key(self, vps: Any, name: str | None = None) -> ApiKeyCreated:
         from sigma.schemas.identity import ApiKeyCreated
 
         params = {"name": name} if name else None
@@ -265,7 +323,7 @@ class RemoteBackend(ApiClient):
             self.request("POST", f"/api/vps/{self._ref(vps)}/agent-key", params=params),
         )
 
-    def release_agent(self, vps, revoke=False) -> int:
+    def release_agent(self, vps: Any, revoke: bool = False) -> int:
         return int(
             self.request(
                 "POST",
@@ -274,12 +332,12 @@ class RemoteBackend(ApiClient):
             )["released"]
         )
 
-    def provision_probe_key(self, data) -> ApiKeyCreated:
+    def provision_probe_key(self, data: ApiKeyCreate) -> ApiKeyCreated:
         from sigma.schemas.identity import ApiKeyCreated
 
         return self._send("POST", ApiKeyCreated, "/api/ip-checks/probe-keys", data)
 
-    def list_audit(self, f) -> Page[AuditEntry]:
+    def list_audit(self, f: AuditFilter) -> Page[AuditEntry]:
         from sigma.schemas.common import Page
         from sigma.schemas.identity import AuditEntry
 
@@ -287,39 +345,39 @@ class RemoteBackend(ApiClient):
         return self._get(Page[AuditEntry], "/api/audit-logs", params=params)
 
     # tickets
-    def list_tickets(self, f):
+    def list_tickets(self, f: TicketFilter) -> Page[Ticket]:
         from sigma.schemas.common import Page
         from sigma.schemas.tickets import Ticket
 
         params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
         return self._get(Page[Ticket], "/api/tickets", params=params)
 
-    def get_ticket(self, ref):
+    def get_ticket(self, ref: Any) -> Ticket:
         from sigma.schemas.tickets import Ticket
 
         return self._get(Ticket, f"/api/tickets/{self._ref(ref)}")
 
-    def create_ticket(self, data):
+    def create_ticket(self, data: TicketCreate) -> Ticket:
         from sigma.schemas.tickets import Ticket
 
         return self._send("POST", Ticket, "/api/tickets", data)
 
-    def update_ticket(self, ref, data):
+    def update_ticket(self, ref: Any, data: TicketUpdate) -> Ticket:
         from sigma.schemas.tickets import Ticket
 
         return self._send("PUT", Ticket, f"/api/tickets/{self._ref(ref)}", data, partial=True)
 
-    def delete_ticket(self, ref):
+    def delete_ticket(self, ref: Any) -> Ticket:
         t = self.get_ticket(ref)
         self._send("DELETE", None, f"/api/tickets/{t.id}")
         return t
 
-    def list_comments(self, ref):
+    def list_comments(self, ref: Any) -> list[TicketComment]:
         from sigma.schemas.tickets import TicketComment
 
         return self._get(list[TicketComment], f"/api/tickets/{self._ref(ref)}/comments")
 
-    def add_comment(self, ref, body):
+    def add_comment(self, ref: Any, body: str) -> TicketComment:
         from sigma.schemas.tickets import TicketComment
 
         return self._send(
@@ -327,40 +385,53 @@ class RemoteBackend(ApiClient):
         )
 
     # derived from the inventory: exports, costs, notices, import/export
-    def prometheus_targets(self, address_label=None):
+    def prometheus_targets(self, address_label: str | None = None) -> list[dict[str, Any]]:
         params = {"address_label": address_label} if address_label is not None else None
-        return self.http_call("GET", "/api/prometheus/targets", params=params).json()
+        groups: list[dict[str, Any]] = self.http_call(
+            "GET", "/api/prometheus/targets", params=params
+        ).json()
+        return groups
 
-    def ansible_inventory(self):
-        return self.http_call("GET", "/api/ansible/inventory").json()
+    def ansible_inventory(self) -> dict[str, Any]:
+        document: dict[str, Any] = self.http_call("GET", "/api/ansible/inventory").json()
+        return document
 
-    def ansible_host(self, name):
-        return self.http_call("GET", "/api/ansible/inventory", params={"host": name}).json()
+    def ansible_host(self, name: str) -> dict[str, Any]:
+        hostvars: dict[str, Any] = self.http_call(
+            "GET", "/api/ansible/inventory", params={"host": name}
+        ).json()
+        return hostvars
 
-    def calendar(self):
+    def calendar(self) -> str:
         return self.http_call("GET", "/api/calendar.ics").text
 
-    def stats(self):
+    def stats(self) -> Stats:
         from sigma.schemas.stats import Stats
 
         return self._get(Stats, "/api/stats")
 
-    def list_rates(self, from_currency=None, to_currency=None, page=1, per_page=100):
+    def list_rates(
+        self,
+        from_currency: str | None = None,
+        to_currency: str | None = None,
+        page: int = 1,
+        per_page: int = 100,
+    ) -> Page[ExchangeRate]:
         from sigma.schemas.common import Page
         from sigma.schemas.costs import ExchangeRate
 
-        params = {"page": page, "per_page": per_page}
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
         params |= {
             k: v for k, v in (("from_currency", from_currency), ("to_currency", to_currency)) if v
         }
         return self._get(Page[ExchangeRate], "/api/exchange-rates", params=params)
 
-    def set_rate(self, data):
+    def set_rate(self, data: ExchangeRateCreate) -> ExchangeRate:
         from sigma.schemas.costs import ExchangeRate
 
         return self._send("POST", ExchangeRate, "/api/exchange-rates", data)
 
-    def delete_rate(self, ref):
+    def delete_rate(self, ref: Any) -> ExchangeRate:
         from sigma.schemas.costs import ExchangeRate
 
         rate = self._get(ExchangeRate, f"/api/exchange-rates/{self._ref(ref)}")
@@ -368,30 +439,30 @@ class RemoteBackend(ApiClient):
         return rate
 
     @staticmethod
-    def _cost_params(q) -> dict[str, Any]:
+    def _cost_params(q: CostQuery) -> dict[str, Any]:
         return {k: v for k, v in q.model_dump(mode="json").items() if v is not None}
 
-    def cost_summary(self, q):
+    def cost_summary(self, q: CostQuery) -> CostSummary:
         from sigma.schemas.costs import CostSummary
 
         params = self._cost_params(q)
         params.pop("months", None)
         return self._get(CostSummary, "/api/costs/summary", params=params)
 
-    def cost_monthly(self, q):
+    def cost_monthly(self, q: CostQuery) -> MonthlyCosts:
         from sigma.schemas.costs import MonthlyCosts
 
         params = self._cost_params(q)
         params.pop("status", None)
         return self._get(MonthlyCosts, "/api/costs/monthly", params=params)
 
-    def export_vps(self, fmt):
+    def export_vps(self, fmt: str) -> str:
         return self.http_call("GET", "/api/vps/export", params={"format": fmt}).text
 
-    def export_providers(self, fmt):
+    def export_providers(self, fmt: str) -> str:
         return self.http_call("GET", "/api/providers/export", params={"format": fmt}).text
 
-    def _import(self, path, data, fmt, dry_run, progress):
+    def _import(self, path: str, data: str, fmt: str, dry_run: bool, progress: Any) -> ImportReport:
         from sigma.schemas.transfer import ImportReport
 
         if progress:
@@ -402,13 +473,17 @@ class RemoteBackend(ApiClient):
             progress("uploading", 1, 1)
         return report
 
-    def import_vps(self, data, fmt, dry_run=False, progress=None):
+    def import_vps(
+        self, data: str, fmt: str, dry_run: bool = False, progress: Any = None
+    ) -> ImportReport:
         return self._import("/api/vps/import", data, fmt, dry_run, progress)
 
-    def import_providers(self, data, fmt, dry_run=False, progress=None):
+    def import_providers(
+        self, data: str, fmt: str, dry_run: bool = False, progress: Any = None
+    ) -> ImportReport:
         return self._import("/api/providers/import", data, fmt, dry_run, progress)
 
-    def notify_run(self, dry_run=False):
+    def notify_run(self, dry_run: bool = False) -> NotifyReport:
         from sigma.schemas.notify import NotifyReport
 
         return NotifyReport.model_validate(
@@ -416,35 +491,35 @@ class RemoteBackend(ApiClient):
         )
 
     # IP checks, reachability and agent events
-    def list_ip_checks(self, f):
+    def list_ip_checks(self, f: IpCheckFilter) -> Page[IpCheck]:
         from sigma.schemas.common import Page
         from sigma.schemas.monitoring import IpCheck
 
         params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
         return self._get(Page[IpCheck], "/api/ip-checks", params=params)
 
-    def get_ip_check(self, check_id):
+    def get_ip_check(self, check_id: Any) -> IpCheck:
         from sigma.schemas.monitoring import IpCheck
 
         return self._get(IpCheck, f"/api/ip-checks/{self._ref(check_id)}")
 
-    def create_ip_check(self, data):
+    def create_ip_check(self, data: IpCheckCreate) -> IpCheck:
         from sigma.schemas.monitoring import IpCheck
 
         return self._send("POST", IpCheck, "/api/ip-checks", data)
 
-    def delete_ip_check(self, check_id):
+    def delete_ip_check(self, check_id: Any) -> IpCheck:
         check = self.get_ip_check(check_id)
         self._send("DELETE", None, f"/api/ip-checks/{check.id}")
         return check
 
-    def ip_check_summary(self, vps_id=None):
+    def ip_check_summary(self, vps_id: Any = None) -> list[IpCheckSummary]:
         from sigma.schemas.monitoring import IpCheckSummary
 
         params = {"vps_id": str(vps_id)} if vps_id else {}
         return self._get(list[IpCheckSummary], "/api/ip-checks/summary", params=params)
 
-    def purge_ip_checks(self, older_than_days):
+    def purge_ip_checks(self, older_than_days: int) -> PurgeResult:
         from sigma.schemas.monitoring import PurgeResult
 
         data = self.request(
@@ -452,7 +527,9 @@ class RemoteBackend(ApiClient):
         )
         return PurgeResult.model_validate(data)
 
-    def reachability_status(self, vps=None, verdict=None, include_inactive=False):
+    def reachability_status(
+        self, vps: Any = None, verdict: str | None = None, include_inactive: bool = False
+    ) -> list[ReachabilityStatus]:
         from sigma.schemas.monitoring import ReachabilityStatus
 
         params = {
@@ -460,7 +537,9 @@ class RemoteBackend(ApiClient):
         }
         return self._get(list[ReachabilityStatus], "/api/ip-checks/status", params=params)
 
-    def list_vps_events(self, vps=None, kind=None, limit=50):
+    def list_vps_events(
+        self, vps: Any = None, kind: str | None = None, limit: int = 50
+    ) -> list[VpsEvent]:
         from sigma.schemas.monitoring import VpsEvent
 
         params = {k: v for k, v in {"vps": vps, "kind": kind, "limit": limit}.items() if v}

@@ -319,10 +319,10 @@ def events(
         fmt,
         quiet=quiet,
         columns=(
-            ("When", lambda e: e["created_at"]),
+            ("When", lambda e: e["created_at"][:19].replace("T", " ")),
             ("VPS", lambda e: e["hostname"]),
             ("Event", lambda e: _event_kind(e["kind"])),
-            ("Details", lambda e: _details(e)),
+            ("Details", lambda e: _details(e), "text"),
         ),
         fields=list(VpsEvent.model_fields),
     )

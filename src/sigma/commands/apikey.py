@@ -8,12 +8,12 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 COLUMNS = (
     ("ID", lambda k: k["id"][:8]),
-    ("Name", lambda k: k["name"]),
+    ("Name", lambda k: k["name"], "key"),
     ("Prefix", lambda k: k["prefix"] + "…"),
-    ("Access", lambda k: "read-only" if k["read_only"] else "role"),
+    ("Access", lambda k: "read-only" if k["read_only"] else "role", "keep", 2),
     ("VPS", lambda k: (k.get("vps_id") or "")[:8]),  # an agent's key: the VPS it speaks for
-    ("Expires", lambda k: (k["expires_at"] or "never")[:10]),
-    ("Last used", lambda k: (k["last_used_at"] or "never")[:19]),
+    ("Expires", lambda k: (k["expires_at"] or "never")[:10], "keep", 1),
+    ("Last used", lambda k: (k["last_used_at"] or "never")[:19].replace("T", " "), "keep", 3),
     ("State", lambda k: "revoked" if k["revoked_at"] else "active"),
 )
 

@@ -16,13 +16,13 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 COLUMNS = (
     ("Time", lambda a: a["created_at"][:19].replace("T", " ")),
-    ("Actor", lambda a: a["user_email"]),
+    ("Actor", lambda a: a["user_email"], "text", 1),
     ("Action", lambda a: a["action"]),
     (
         "Resource",
         lambda a: a["resource"] + (f" {a['resource_id'][:8]}" if a["resource_id"] else ""),
     ),
-    ("Details", lambda a: _details(a["details"])),
+    ("Details", lambda a: _details(a["details"]), "text"),
 )
 
 

@@ -61,7 +61,7 @@ COLUMNS = (
     ("Address", lambda r: r["address"]),
     ("Port", lambda r: str(r["port"])),
     ("Result", lambda r: _result(r["status"])),
-    ("Details", lambda r: r["detail"]),
+    ("Details", lambda r: r["detail"], "text"),
 )
 
 

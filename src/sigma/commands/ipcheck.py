@@ -41,10 +41,15 @@ COLUMNS = (
     ("VPS", lambda c: c.get("_hostname") or c["vps_id"][:8]),
     ("IP", lambda c: c["ip"]),
     ("Type", lambda c: c["check_type"]),
-    ("Source", lambda c: c["source"]),
+    ("Source", lambda c: c["source"], "key"),
     ("Result", lambda c: _result(c["success"])),
-    ("Latency", lambda c: f"{c['latency_ms']}ms" if c["latency_ms"] is not None else "-"),
-    ("Checked", lambda c: c["checked_at"]),
+    (
+        "Latency",
+        lambda c: f"{c['latency_ms']}ms" if c["latency_ms"] is not None else "-",
+        "keep",
+        1,
+    ),
+    ("Checked", lambda c: c["checked_at"][:19].replace("T", " "), "keep", 2),
 )
 
 
@@ -287,10 +292,10 @@ def status(
     columns = [
         ("VPS", lambda r: r["hostname"]),
         ("IP", lambda r: r["ip"]),
-        ("Label", lambda r: _label(r["label"])),
+        ("Label", lambda r: _label(r["label"]), "keep", 2),
         *[(s, _cell(s)) for s in sources],
         ("Verdict", lambda r: _verdict(r["verdict"])),
-        ("Since", lambda r: r["since"][:16].replace("T", " ")),
+        ("Since", lambda r: r["since"][:16].replace("T", " "), "keep", 1),
     ]
     from sigma.schemas.monitoring import ReachabilityStatus
 

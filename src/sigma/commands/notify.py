@@ -11,7 +11,7 @@ COLUMNS = (
     ("Notice", lambda n: n["kind"] if n["threshold"] < 0 else f"{n['kind']} ({n['threshold']}d)"),
     ("Expires", lambda n: f"{n['expire_date']} ({n['days_remaining']}d)"),
     ("Channel", lambda n: n["channel"]),
-    ("Status", lambda n: n["status"] + (f": {n['error']}" if n["error"] else "")),
+    ("Status", lambda n: n["status"] + (f": {n['error']}" if n["error"] else ""), "key"),
 )
 
 

@@ -21,11 +21,11 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 COLUMNS = (
     ("ID", lambda p: p["id"][:8]),
-    ("Name", lambda p: p["name"]),
-    ("Country", lambda p: p["country"]),
-    ("Website", lambda p: p["website"]),
-    ("API", lambda p: "yes" if p["api_supported"] else "no"),
-    ("Rating", lambda p: "-" if p["rating"] is None else "★" * p["rating"]),
+    ("Name", lambda p: p["name"], "key"),
+    ("Country", lambda p: p["country"], "keep", 2),
+    ("Website", lambda p: p["website"], "text", 4),
+    ("API", lambda p: "yes" if p["api_supported"] else "no", "keep", 3),
+    ("Rating", lambda p: "-" if p["rating"] is None else "★" * p["rating"], "keep", 1),
 )
 
 

@@ -24,15 +24,15 @@ COLUMNS = (
     ("ID", lambda t: t["id"][:8]),
     ("Priority", lambda t: _priority(t["priority"])),
     ("Status", lambda t: _status(t["status"])),
-    ("Title", lambda t: t["title"]),
-    ("VPS", lambda t: t.get("_vps", "") or (t["vps_id"] or "")[:8]),
-    ("Assignee", lambda t: t.get("_assignee", "") or (t["assigned_to"] or "")[:8]),
-    ("Updated", lambda t: t["updated_at"][:16].replace("T", " ")),
+    ("Title", lambda t: t["title"], "text"),
+    ("VPS", lambda t: t.get("_vps", "") or (t["vps_id"] or "")[:8], "keep", 2),
+    ("Assignee", lambda t: t.get("_assignee", "") or (t["assigned_to"] or "")[:8], "text", 3),
+    ("Updated", lambda t: t["updated_at"][:16].replace("T", " "), "keep", 1),
 )
 COMMENT_COLUMNS = (
     ("Time", lambda c: c["created_at"][:16].replace("T", " ")),
     ("By", lambda c: c["user_email"]),
-    ("Comment", lambda c: c["body"]),
+    ("Comment", lambda c: c["body"], "text"),
 )
 
 

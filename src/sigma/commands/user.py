@@ -19,11 +19,11 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 COLUMNS = (
     ("ID", lambda u: u["id"][:8]),
     ("Email", lambda u: u["email"]),
-    ("Name", lambda u: u["name"]),
+    ("Name", lambda u: u["name"], "text", 3),
     ("Role", lambda u: u["role"]),
     ("Active", lambda u: "yes" if u["active"] else "no"),
-    ("MFA", lambda u: "on" if u["totp_enabled"] else "off"),
-    ("Created", lambda u: u["created_at"][:10]),
+    ("MFA", lambda u: "on" if u["totp_enabled"] else "off", "keep", 1),
+    ("Created", lambda u: u["created_at"][:10], "keep", 2),
 )
 
 

@@ -77,18 +77,23 @@ def _values(ctx: typer.Context, **opts: Any) -> dict[str, Any]:
 
 
 COLUMNS = (
-    ("ID", lambda v: v["id"][:8]),
-    ("Hostname", lambda v: v["hostname"] + (f" ({v['alias']})" if v["alias"] else "")),
-    ("IPs", lambda v: _ips(v["ip_addresses"])),
-    ("Country", lambda v: v["country"]),
-    ("Provider", lambda v: v.get("provider_name") or ""),
-    ("Status", lambda v: _status(v["status"])),
-    ("Agent", lambda v: _agent(v)),
-    ("Purpose", lambda v: v["purpose"]),
-    ("Cost", lambda v: f"{v['cost_monthly']} {v['currency']}" if v["cost_monthly"] else ""),
-    ("Expires", lambda v: _expires(v["expire_date"])),
-    ("Tags", lambda v: ", ".join(v["tags"])),
+    # (header, cell, how it fits a narrow terminal, which is hidden first: output.py)
+    ("ID", lambda v: v["id"][:8], "keep"),
+    ("Hostname", lambda v: v["hostname"] + (f" ({v['alias']})" if v["alias"] else ""), "key"),
+    ("IPs", lambda v: _ips(v["ip_addresses"]), "key", 3),
+    ("Country", lambda v: v["country"], "keep", 5),
+    ("Provider", lambda v: v.get("provider_name") or "", "text", 6),
+    ("Status", lambda v: _status(v["status"]), "keep"),
+    ("Agent", lambda v: _agent(v), "keep", 7),
+    ("Purpose", lambda v: v["purpose"], "keep", 8),
+    ("Cost", lambda v: _cost(v), "keep", 4),
+    ("Expires", lambda v: _expires(v["expire_date"]), "keep", 2),
+    ("Tags", lambda v: ", ".join(v["tags"]), "text", 9),
 )
+
+
+def _cost(v: dict[str, Any]) -> str:
+    return f"{v['cost_monthly']} {v['currency']}" if v["cost_monthly"] else ""
 
 
 def _ips(entries: list[dict[str, str]]) -> str:

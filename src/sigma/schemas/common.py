@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (

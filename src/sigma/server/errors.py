@@ -16,7 +16,9 @@ from sigma.errors import SigmaError, Unavailable
 log = logging.getLogger("sigma.server")
 
 
-def error_response(status: int, body: dict, headers: Mapping[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, body: dict, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -217,9 +217,7 @@ class HeartbeatWriter:
             self.inflight -= 1
             self._kick()
 
-    async def _alone(
-        self, scope: MutableMapping[str, Any], data: Any, fut: asyncio.Future
-    ) -> None:
+    async def _alone(self, scope: MutableMapping[str, Any], data: Any, fut: asyncio.Future) -> None:
         try:
             vps = await run_in_threadpool(_one_heartbeat, self.app, scope, data)
         except SigmaError as exc:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -47,6 +47,9 @@ from sigma.services import audit, auth
 from sigma.services.actor import AGENTS, READERS, WRITERS, Actor
 from sigma.services.vps import out as vps_out
 from sigma.vocab import last_heartbeat
+
+if TYPE_CHECKING:
+    from sigma.schemas.identity import ApiKeyCreated
 
 EVENT_KINDS = ("agent-offline", "agent-online", "reachability")
 
@@ -388,7 +391,9 @@ def heartbeat_batch_params(
 AGENT_USER = "agents@sigma.local"
 
 
-def provision(session: Session, actor: Actor, vps_ref: Any, name: str | None = None) -> Any:
+def provision(
+    session: Session, actor: Actor, vps_ref: Any, name: str | None = None
+) -> ApiKeyCreated:
     """A new API key bound to one VPS, for its agent (shown once). Earlier keys of that VPS
     keep working until released or revoked."""
     from sigma.schemas.identity import ApiKeyCreate
@@ -526,9 +531,7 @@ def list_events(
     from sigma.errors import InvalidInput
     from sigma.services.vps import find
 
-    q = select(VpsEventRow, col(VpsRow.hostname)).join(
-        VpsRow, col(VpsRow.id) == VpsEventRow.vps_id
-    )
+    q = select(VpsEventRow, col(VpsRow.hostname)).join(VpsRow, col(VpsRow.id) == VpsEventRow.vps_id)
     if vps_ref:
         q = q.where(col(VpsEventRow.vps_id) == find(session, vps_ref).id)
     if kind:

@@ -98,7 +98,9 @@ def list_entries(session: Session, actor: Actor, f: Any = None) -> Page[AuditEnt
         q = q.where(AuditLog.created_at <= f.until)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(
-        q.order_by(col(AuditLog.created_at).desc()).offset((f.page - 1) * f.per_page).limit(f.per_page)
+        q.order_by(col(AuditLog.created_at).desc())
+        .offset((f.page - 1) * f.per_page)
+        .limit(f.per_page)
     )
     return Page[AuditEntry](
         data=[AuditEntry.model_validate(r) for r in rows],

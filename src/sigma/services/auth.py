@@ -531,9 +531,7 @@ def authenticate(
             return Actor(
                 email=LEGACY_KEY_EMAIL, role="admin", client_ip=client_ip, via_api_key=True
             )
-        row = session.scalar(
-            select(ApiKeyRow).where(col(ApiKeyRow.key_hash) == _hash_key(api_key))
-        )
+        row = session.scalar(select(ApiKeyRow).where(col(ApiKeyRow.key_hash) == _hash_key(api_key)))
         now = utcnow()
         if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
             raise NotAuthenticated("Unauthorized")

@@ -54,6 +54,8 @@ from sigma.services.agents import record_event
 if TYPE_CHECKING:
     from sqlalchemy import Integer
 
+    from sigma.schemas.identity import ApiKeyCreated
+
 ROUNDS = 3  # consecutive rounds that confirm `blocked` or `down`
 STALE_AFTER = timedelta(hours=1)  # a source silent for longer is left out of the verdict
 MAX_SKEW = timedelta(minutes=5)  # results "from the future" beyond this are refused
@@ -261,7 +263,7 @@ def purge(session: Session, actor: Actor, older_than_days: Any) -> PurgeResult:
 PROBE_USER = "probes@sigma.local"
 
 
-def provision_probe(session: Session, actor: Actor, data: Any) -> Any:
+def provision_probe(session: Session, actor: Actor, data: Any) -> ApiKeyCreated:
     """A new API key with the probe role (shown once): it reads the targets (and the VPS list,
     for the original sigma-probe) and posts checks, nothing else."""
     from sigma.schemas.identity import ApiKeyCreate
@@ -283,9 +285,7 @@ def targets(session: Session, actor: Actor) -> list[ProbeTarget]:
     actor.require(PROBES)
     out: list[ProbeTarget] = []
     q = (
-        select(
-            col(VpsRow.id), col(VpsRow.hostname), col(VpsRow.ip_addresses), col(VpsRow.ssh_port)
-        )
+        select(col(VpsRow.id), col(VpsRow.hostname), col(VpsRow.ip_addresses), col(VpsRow.ssh_port))
         .where(col(VpsRow.status) == "active")
         .order_by(col(VpsRow.hostname), col(VpsRow.id))
     )

@@ -127,7 +127,9 @@ def filtered(session: Session, f: VpsFilter) -> Select:
         conds.append(json_array_contains(session, VpsRow.tags, tag))
     if f.expiring_within_days is not None:
         conds.append(col(VpsRow.expire_date).is_not(None))
-        conds.append(col(VpsRow.expire_date) <= date.today() + timedelta(days=f.expiring_within_days))
+        conds.append(
+            col(VpsRow.expire_date) <= date.today() + timedelta(days=f.expiring_within_days)
+        )
         if not f.status:
             # with years of history, "expiring" means the fleet still running, not the graveyard
             conds.append(col(VpsRow.status) != "retired")
