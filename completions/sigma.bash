@@ -52,7 +52,7 @@ _sigma_options() {
         "sigma db current") echo "--help" ;;
         "sigma user") echo "--help" ;;
         "sigma user add") echo "--role --name --password-stdin -f --format -q --quiet --help" ;;
-        "sigma user list") echo "--role --page --per-page -f --format -q --quiet --help" ;;
+        "sigma user list") echo "--role --page --per-page --all -f --format -q --quiet --help" ;;
         "sigma user show") echo "-f --format -q --quiet --help" ;;
         "sigma user set-role") echo "--help" ;;
         "sigma user disable") echo "--help" ;;
@@ -68,9 +68,9 @@ _sigma_options() {
         "sigma mfa enable") echo "--code --help" ;;
         "sigma mfa disable") echo "--code --help" ;;
         "sigma audit") echo "--help" ;;
-        "sigma audit list") echo "--resource --resource-id --user-id --action --since --until --page --per-page -f --format -q --quiet --help" ;;
+        "sigma audit list") echo "--resource --resource-id --user-id --action --since --until --page --per-page --all -f --format -q --quiet --help" ;;
         "sigma ticket") echo "--help" ;;
-        "sigma ticket list") echo "--status --priority --assigned-to --vps --provider --page --per-page -f --format -q --quiet --help" ;;
+        "sigma ticket list") echo "--status --priority --assigned-to --vps --provider --page --per-page --all -f --format -q --quiet --help" ;;
         "sigma ticket open") echo "-d --description -p --priority --vps --provider --assign -f --format -q --quiet --help" ;;
         "sigma ticket show") echo "-f --format -q --quiet --help" ;;
         "sigma ticket edit") echo "--title -d --description -p --priority --status --vps --provider --assign -f --format -q --quiet --help" ;;
@@ -111,7 +111,7 @@ _sigma_options() {
         "sigma probe run") echo "--source --api-url --api-key --interval --check-types --tcp-timeout --http-timeout --icmp-timeout --concurrency --tcp-port --http-scheme --http-port --batch-size --spool-dir --spool-max-mb --once --help" ;;
         "sigma probe provision") echo "--expires-in-days --help" ;;
         "sigma ip-check") echo "--help" ;;
-        "sigma ip-check list") echo "--vps --vps-id --ip --source --check-type --type --success --page --per-page -f --format -q --quiet --help" ;;
+        "sigma ip-check list") echo "--vps --vps-id --ip --source --check-type --type --success --page --per-page --all -f --format -q --quiet --help" ;;
         "sigma ip-check show") echo "-f --format --help" ;;
         "sigma ip-check add") echo "--vps --vps-id --ip --success --fail --check-type --type --source --latency-ms -f --format -q --quiet --help" ;;
         "sigma ip-check rm") echo "--help" ;;

@@ -9,7 +9,7 @@ from starlette.datastructures import FormData
 
 from sigma.errors import InvalidInput, SigmaError
 from sigma.schemas.common import validate
-from sigma.schemas.inventory import ProviderCreate, ProviderUpdate, VpsFilter
+from sigma.schemas.inventory import ProviderCreate, ProviderUpdate
 from sigma.schemas.tickets import (
     TICKET_PRIORITIES,
     TICKET_STATUSES,
