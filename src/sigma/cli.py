@@ -140,6 +140,7 @@ def root(
 app.command("serve")(serve_cmd.serve)
 app.command("login")(session_cmd.login)
 app.command("logout")(session_cmd.logout)
+app.command("whoami")(session_cmd.whoami)
 app.command("stats")(stats_cmd.stats)
 
 
@@ -160,9 +161,16 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"error: {exc.message}", exc.exit_code)
     except click.exceptions.Abort:
         _fail("aborted", 1)
+    except click.UsageError as exc:
+        # one style for every error: click's "Usage: ... Error: ..." block becomes one line
+        command = exc.ctx.command_path if exc.ctx else "sigma"
+        message = exc.format_message()
+        hint = message.find(" Did you mean ")
+        if hint != -1:  # typer adds its suggestion each time click resolves the name
+            message = message[: message.index("?", hint) + 1]
+        _fail(f"error: {message.rstrip('.')} (see '{command} --help')", 2)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+        _fail(f"error: {exc.format_message()}", exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

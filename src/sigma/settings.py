@@ -77,6 +77,12 @@ class Settings(BaseModel):
     offline_after: int | None = Field(None, ge=1, description="seconds; default 3 x agent_interval")
     # output
     log_level: str = "INFO"
+    base_currency: str = Field(
+        "USD",
+        description="ISO 4217 code (3 letters, e.g. EUR) that cost reports convert to when "
+        "asked to convert without a currency (sigma cost --convert, the API's convert=true, "
+        "the web costs page); --convert-to / convert_to still choose another",
+    )
     # expiry notifications
     telegram_bot_token: str | None = None
     telegram_chat_id: str | None = None
@@ -139,6 +145,15 @@ class Settings(BaseModel):
                 raise ValueError(
                     f"'{item}' is not an IP address or CIDR (e.g. 10.0.0.0/8)"
                 ) from None
+        return v
+
+    @field_validator("base_currency", mode="before")
+    @classmethod
+    def _currency(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.strip().upper()
+            if not re.fullmatch(r"[A-Z]{3}", v):
+                raise ValueError(f"'{v}' is not a three-letter ISO 4217 currency code (e.g. EUR)")
         return v
 
     @field_validator("database_url")

@@ -221,3 +221,49 @@ def test_logout_all_signs_out_every_session_and_passwd_signs_in_again(cli, serve
     assert r.code == 0 and "Every session of your user" in r.err and "Logged out" in r.err
     assert server.client.get("/api/auth/me", headers=server.headers(other)).status_code == 401
     assert "server" not in config(tmp_path)
+
+
+def test_whoami_and_where_commands_run(cli, server, tmp_path):
+    """`sigma whoami` says who and where; login and logout say where commands now run."""
+    local = cli("whoami", "--format", "json").json()
+    assert local["mode"] == "local" and local["role"] == "admin"
+    assert local["email"].startswith("local:") and local["where"].startswith("sqlite:")
+    r = cli(
+        "login", SERVER, "--email", ADMIN_EMAIL, "--password-stdin", input=ADMIN_PASSWORD + "\n"
+    )
+    assert r.code == 0 and "Commands now run against this server" in r.err, r.err
+    remote = cli("whoami", "--format", "json").json()
+    assert remote == {
+        "where": SERVER,
+        "mode": "remote",
+        "email": ADMIN_EMAIL,
+        "role": "admin",
+        "mfa": False,
+        "password_change_required": False,
+    }
+    assert cli("whoami").out.strip() == f"{ADMIN_EMAIL} (admin) on {SERVER}"
+    r = cli("logout")
+    assert "Commands now run on the local database (sqlite:" in r.err, r.err
+    assert cli("whoami", "--format", "json").json()["mode"] == "local"
+
+
+def test_a_keyring_that_forgets_is_not_used(cli, server, tmp_path, monkeypatch):
+    """keyring's null backend (its documented way to turn keyrings off) accepts a secret and
+    forgets it: the token goes to the 0600 file and the next command is authenticated."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    r = cli(
+        "login", SERVER, "--email", ADMIN_EMAIL, "--password-stdin", input=ADMIN_PASSWORD + "\n"
+    )
+    assert r.code == 0 and "OS keyring" not in r.err and str(credentials_file(tmp_path)) in r.err
+    assert cli("whoami", "--format", "json").json()["email"] == ADMIN_EMAIL
+
+
+def test_usage_errors_are_one_line_in_the_house_style(cli):
+    r = cli("vps", "list", "--per-page", "0")
+    assert r.code == 2 and r.err.count("\n") == 1, r.err
+    assert r.err.startswith("error: Invalid value for '--per-page'")
+    assert "(see 'sigma vps list --help')" in r.err
+    r = cli("vps", "lst")
+    assert r.err.count("Did you mean") == 1 and r.err.startswith("error: No such command")
+    r = cli("cost", "rate", "set", "EUR", "USD", "-1")
+    assert r.code != 0 and "must not be negative" in r.err

@@ -27,6 +27,7 @@ def test_contract_crud_filters_and_comments(api):
     h = api.headers()
     t = _ticket(api, title="Broken", description="ping fails", priority="high")
     assert t["status"] == "open" and t["priority"] == "high" and t["description"] == "ping fails"
+    # the original's fields, then the names behind the ids (docs/COMPATIBILITY.md)
     assert set(t) == {
         "id",
         "title",
@@ -39,9 +40,14 @@ def test_contract_crud_filters_and_comments(api):
         "assigned_to",
         "created_at",
         "updated_at",
+        "vps_hostname",
+        "provider_name",
+        "created_by_email",
+        "assigned_to_email",
     }
     me = api.client.get("/api/auth/me", headers=h).json()
-    assert t["created_by"] == me["id"]
+    assert t["created_by"] == me["id"] and t["created_by_email"] == me["email"]
+    assert t["vps_hostname"] is None and t["assigned_to_email"] is None
     low = _ticket(api, title="Low one", priority="low")
     crit = _ticket(api, title="Critical one", priority="critical")
     assert api.client.get("/api/tickets", headers=h).json()["total"] == 3

@@ -64,9 +64,11 @@ def save(server: str, secret: str) -> str:
     if kr is not None:
         try:
             kr.set_password(SERVICE, server, secret)
+            # a keyring that accepts and forgets (keyring's null backend) is no keyring
+            kept = kr.get_password(SERVICE, server) == secret
         except Exception:  # noqa: BLE001
-            pass
-        else:
+            kept = False
+        if kept:
             if data.pop(server, None) is not None:  # an older secret must not shadow this one
                 _write_file(data)
             return "the OS keyring"

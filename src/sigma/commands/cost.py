@@ -17,8 +17,14 @@ ByOption = O(
 ConvertOption = O(
     None,
     "--convert-to",
-    help="Convert the totals to this currency (needs exchange rates).",
+    help="Convert the totals to this currency (needs exchange rates; overrides --convert).",
     metavar="CUR",
+)
+BaseOption = O(
+    False,
+    "--convert",
+    help="Convert the totals to the base currency: the base_currency setting when it is set "
+    "here (config file, SIGMA_BASE_CURRENCY), else the server's (USD by default).",
 )
 ProviderOption = O(None, "--provider", help="Only this provider (id, prefix or name).")
 CountryOption = O(None, "--country", help="Only this country code.")
@@ -29,9 +35,14 @@ def _query(ctx: typer.Context, **raw: Any):
     from sigma.schemas.common import validate
     from sigma.schemas.costs import CostQuery
 
+    st = state(ctx)
+    if raw.get("convert") and not raw.get("convert_to") and "base_currency" in st.config.values:
+        # this configuration names a base currency: it wins, against a server too (unset,
+        # the base of wherever the report is made applies: this database's or the server's)
+        raw["convert_to"] = st.settings.base_currency
     provider = raw.pop("provider", None)
     if provider:
-        raw["provider_id"] = str(state(ctx).backend.get_provider(provider).id)
+        raw["provider_id"] = str(st.backend.get_provider(provider).id)
     return validate(CostQuery, {k: v for k, v in raw.items() if v not in (None, "")})
 
 
@@ -45,10 +56,14 @@ def _rows(per_currency: list[dict[str, Any]], first: dict[str, str]) -> list[dic
 def _converted(c: dict[str, Any] | None) -> str:
     if not c:
         return ""
-    from decimal import ROUND_HALF_EVEN, Decimal
+    from sigma.schemas.costs import display_amount  # 2 places, ROUND_HALF_EVEN
 
-    amount = Decimal(c["amount"]).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-    return f"{amount} {c['currency']}"
+    return f"{display_amount(c['amount'])} {c['currency']}"
+
+
+def _target(report: dict[str, Any], q: Any) -> str | None:
+    """The currency the report was converted to (convert_to, or the base currency)."""
+    return q.convert_to or (report.get("base_currency") if q.convert else None)
 
 
 @app.command("summary")
@@ -56,6 +71,7 @@ def summary(
     ctx: typer.Context,
     by: str = ByOption,
     convert_to: str = ConvertOption,
+    convert: bool = BaseOption,
     provider: str = ProviderOption,
     country: str = CountryOption,
     status: str = O(
@@ -74,6 +90,7 @@ def summary(
         ctx,
         by=by,
         convert_to=convert_to,
+        convert=convert,
         provider=provider,
         country=country,
         status=status,
@@ -96,8 +113,9 @@ def summary(
         ("VPS", lambda r: r["vps"]),
         ("Monthly", lambda r: r["total"]),
     ]
-    if s["groups"] is not None and convert_to:
-        columns.append((f"In {q.convert_to}", lambda r: r.get("converted", "")))
+    target = _target(s, q)
+    if s["groups"] is not None and target:
+        columns.append((f"In {target}", lambda r: r.get("converted", "")))
     footer = (
         f"Total: {_converted(s['converted_total'])} per month" if s["converted_total"] else None
     )
@@ -110,6 +128,7 @@ def monthly(
     months: int = O(12, "--months", help="How many months back, this one included (1-120)."),
     by: str = ByOption,
     convert_to: str = ConvertOption,
+    convert: bool = BaseOption,
     provider: str = ProviderOption,
     country: str = CountryOption,
     include_retired: bool = RetiredOption,
@@ -126,6 +145,7 @@ def monthly(
         months=months,
         by=by,
         convert_to=convert_to,
+        convert=convert,
         provider=provider,
         country=country,
         include_retired=include_retired,
@@ -156,8 +176,9 @@ def monthly(
         ("VPS", lambda r: r["vps"]),
         ("Cost", lambda r: r["total"]),
     ]
-    if convert_to:
-        columns.append((f"In {q.convert_to}", lambda r: r.get("converted", "")))
+    target = _target(m, q)
+    if target:
+        columns.append((f"In {target}", lambda r: r.get("converted", "")))
     emit(rows, "table", columns=columns, footer=None if rows else "no costs in these months")
 
 

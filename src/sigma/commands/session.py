@@ -1,8 +1,8 @@
-"""`sigma login [URL]` and `sigma logout`: remote mode."""
+"""`sigma login [URL]`, `sigma logout` (remote mode) and `sigma whoami`."""
 
 import typer
 
-from sigma.commands.common import done, state
+from sigma.commands.common import FormatOption, done, state
 
 
 def login(
@@ -56,9 +56,19 @@ def login(
         secret, user = result.token, result.user
     where = credentials.save(base, secret)
     save_config_values({"server": base})
-    done(f"Logged in to {base} as {user.email} ({user.role}); credentials in {where}")
+    how = "an API key" if api_key else "a session token"
+    done(
+        f"Logged in to {base} as {user.email} ({user.role}) with {how}, kept in {where}. "
+        "Commands now run against this server (`sigma logout` goes back to the local database)."
+    )
     if getattr(user, "force_password_change", False):
-        done("Your password must be changed before anything else: run `sigma user passwd`.")
+        if api_key:
+            done(
+                f"The server refuses this key until {user.email} changes its password: "
+                f"sign in with the password (`sigma login {base}`), then `sigma user passwd`."
+            )
+        else:
+            done("Your password must be changed before anything else: run `sigma user passwd`.")
 
 
 def logout(
@@ -87,4 +97,47 @@ def logout(
         done(f"Every session of your user on {base} is signed out.")
     credentials.delete(base)
     save_config_values({"server": None})
-    done(f"Logged out of {base}.")
+    from sigma.settings import load_settings
+
+    local = load_settings().database_url
+    done(f"Logged out of {base}. Commands now run on the local database ({_redacted(local)}).")
+
+
+def _redacted(url: str) -> str:
+    from sigma.settings import redact_url
+
+    return redact_url(url)
+
+
+def whoami(ctx: typer.Context, fmt: str = FormatOption) -> None:
+    """Who and where the next command runs as: the server (or the local database), the
+    user, its role and how it is signed in.
+
+    Example: sigma whoami --format json
+    """
+    from sigma.output import emit
+
+    st = state(ctx)
+    backend = st.backend
+    user = backend.me()
+    remote = not backend.where.startswith("local ")
+    record = {
+        "where": backend.where.removeprefix("local "),
+        "mode": "remote" if remote else "local",
+        "email": user.email,
+        "role": user.role,
+        "mfa": user.totp_enabled,
+        "password_change_required": user.force_password_change,
+    }
+    if fmt != "table":
+        emit(record, fmt)
+        return
+    if remote:
+        typer.echo(f"{user.email} ({user.role}) on {record['where']}")
+        if user.force_password_change:
+            typer.echo("Your password must be changed first: `sigma user passwd`.")
+    else:
+        typer.echo(
+            f"{user.email} (admin) on the local database {record['where']}: no sign-in, "
+            "every change is audited under this name"
+        )

@@ -1,6 +1,5 @@
 """`sigma ticket list|open|show|edit|assign|start|resolve|close|reopen|comment|rm`."""
 
-import contextlib
 from typing import Any
 
 import typer
@@ -25,8 +24,8 @@ COLUMNS = (
     ("Priority", lambda t: _priority(t["priority"])),
     ("Status", lambda t: _status(t["status"])),
     ("Title", lambda t: t["title"], "text"),
-    ("VPS", lambda t: t.get("_vps", "") or (t["vps_id"] or "")[:8], "keep", 2),
-    ("Assignee", lambda t: t.get("_assignee", "") or (t["assigned_to"] or "")[:8], "text", 3),
+    ("VPS", lambda t: t.get("vps_hostname") or (t["vps_id"] or "")[:8], "keep", 2),
+    ("Assignee", lambda t: t.get("assigned_to_email") or (t["assigned_to"] or "")[:8], "text", 3),
     ("Updated", lambda t: t["updated_at"][:16].replace("T", " "), "keep", 1),
 )
 COMMENT_COLUMNS = (
@@ -114,13 +113,6 @@ def list_(
         noun="tickets",
     )
     rows = [t.model_dump(mode="json") for t in items]
-    if fmt == "table" and not quiet:
-        names: dict[str, str] = {}
-        for vps_id in {r["vps_id"] for r in rows if r["vps_id"]}:
-            with contextlib.suppress(Exception):  # a name is a nicety; the id is shown otherwise
-                names[vps_id] = backend.get_vps(vps_id).hostname
-        for r in rows:
-            r["_vps"] = names.get(r["vps_id"] or "", "")
     fields = list(Ticket.model_fields)
     emit(rows, fmt, columns=COLUMNS, quiet=quiet, footer=footer, fields=fields)
 

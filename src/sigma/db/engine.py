@@ -184,11 +184,16 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
 
 
 def session_factory(
-    engine: Engine, *, offline_after: int = DEFAULT_OFFLINE_AFTER
+    engine: Engine, *, offline_after: int = DEFAULT_OFFLINE_AFTER, base_currency: str = "USD"
 ) -> sessionmaker[Session]:
-    """Sessions on `engine`. `offline_after` (the setting) travels with every session: the
-    services decide agent liveness from it."""
-    return sessionmaker(engine, expire_on_commit=False, info={"offline_after": offline_after})
+    """Sessions on `engine`. `offline_after` and `base_currency` (the settings) travel with
+    every session: the services decide agent liveness and the cost reports' default currency
+    from them."""
+    return sessionmaker(
+        engine,
+        expire_on_commit=False,
+        info={"offline_after": offline_after, "base_currency": base_currency},
+    )
 
 
 def current_revision(engine: Engine) -> str | None:

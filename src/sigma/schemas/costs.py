@@ -4,7 +4,7 @@ exactly (decimal strings, never floats)."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -37,6 +37,15 @@ def _plain_decimal(v: Decimal) -> str:
 
 
 ExactAmount = Annotated[Decimal, PlainSerializer(_plain_decimal, return_type=str)]
+
+MONEY = Decimal("0.01")
+
+
+def display_amount(value: Decimal | str | int) -> Decimal:
+    """An amount as shown to people (tables, the web page, `rounded_amount`): 2 decimals,
+    ROUND_HALF_EVEN (banker's rounding, so halves do not drift a sum upwards). Exact amounts
+    are kept everywhere else; this is the only rounding to 2 places."""
+    return Decimal(value).quantize(MONEY, rounding=ROUND_HALF_EVEN)
 
 
 def _positive(v: Decimal) -> Decimal:
@@ -94,6 +103,8 @@ class CostQuery(Input):
     convert_to: Annotated[
         str | None, BeforeValidator(lambda v: None if v in (None, "") else currency_code(v))
     ] = None
+    # convert to the base currency (the `base_currency` setting) when convert_to is not given
+    convert: bool = False
     by: Annotated[str | None, BeforeValidator(_grouping)] = None
     months: int = 12
     include_retired: bool = False
@@ -122,10 +133,23 @@ class RateUsed(BaseModel):
     inverse: bool  # True: only to->from was stored, its inverse was applied
 
 
+class Conversion(BaseModel):
+    """How one currency's total was converted: straight, or through a pivot currency `via`."""
+
+    from_currency: str
+    amount: ExactAmount  # in from_currency
+    converted: ExactAmount  # in the target currency, 8 places
+    via: str | None = None
+
+
 class ConvertedTotal(BaseModel):
     currency: str
     amount: ExactAmount
     rates: list[RateUsed] = Field(default_factory=list)
+    # added fields (the ones above keep their meaning): `amount` rounded for display, and
+    # each currency's conversion
+    rounded_amount: ExactAmount | None = None
+    conversions: list[Conversion] = Field(default_factory=list)
 
 
 class CostGroup(BaseModel):
@@ -139,6 +163,7 @@ class CostSummary(BaseModel):
     converted_total: ConvertedTotal | None = None
     by: str | None = None
     groups: list[CostGroup] | None = None
+    base_currency: str | None = None  # the base where the report was made (setting)
 
 
 class CostMonth(BaseModel):
@@ -151,3 +176,4 @@ class CostMonth(BaseModel):
 class MonthlyCosts(BaseModel):
     months: list[CostMonth]
     by: str | None = None
+    base_currency: str | None = None  # the base where the report was made (setting)

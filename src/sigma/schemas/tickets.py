@@ -111,6 +111,11 @@ class Ticket(Output):
     assigned_to: UUID | None
     created_at: Timestamp
     updated_at: Timestamp
+    # the names behind the ids, for people (additions to the original's shape)
+    vps_hostname: str | None = None
+    provider_name: str | None = None
+    created_by_email: str | None = None
+    assigned_to_email: str | None = None
 
 
 class TicketFilter(PageParams):

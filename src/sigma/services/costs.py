@@ -1,8 +1,14 @@
 """Exchange rates (contract 2.9) and cost reports with exact decimals.
 
 Conversion to a target currency uses the stored rate FROM -> TARGET; when only TARGET -> FROM
-is stored, its inverse (quantized to 8 places, the scale of a direct conversion). A missing
-rate is an error naming the pair to add.
+is stored, its inverse; failing both, two steps through one pivot currency (CAD -> USD -> EUR
+with CAD-USD and the inverse of EUR-USD). Arithmetic is Decimal throughout: each currency's
+converted amount is rounded once, to 8 places (ROUND_HALF_EVEN, the scale of a direct
+conversion: 2 money + 6 rate places), and the total is their exact sum; 2 decimals
+(ROUND_HALF_EVEN, schemas.costs.display_amount) only for what people read. A currency without
+a path is an error naming every such pair to add, never a partial total.
+
+A report asked to `convert` without a `convert_to` converts to the `base_currency` setting.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import re
 import uuid
 from collections import defaultdict
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -25,6 +31,7 @@ from sigma.db.types import utcnow
 from sigma.errors import InvalidInput, NotFound
 from sigma.schemas.common import Page, validate
 from sigma.schemas.costs import (
+    Conversion,
     ConvertedTotal,
     CostGroup,
     CostMonth,
@@ -36,6 +43,7 @@ from sigma.schemas.costs import (
     ExchangeRateUpdate,
     MonthlyCosts,
     RateUsed,
+    display_amount,
 )
 from sigma.services import audit
 from sigma.services.actor import READERS, WRITERS, Actor
@@ -182,41 +190,155 @@ def delete_rate(session: Session, actor: Actor, ref: Any) -> ExchangeRate:
 
 # ---------------------------------------------------------------- conversion
 
+DEFAULT_BASE_CURRENCY = "USD"
+# a division (an inverse rate) is carried to this many significant digits before the one
+# rounding of each converted amount to CONVERTED_SCALE
+_DIVISION_PRECISION = 60
+
+
+def base_currency(session: Session) -> str:
+    """The `base_currency` setting: it travels with the session (db.engine.session_factory)."""
+    return str(session.info.get("base_currency") or DEFAULT_BASE_CURRENCY)
+
 
 def rate_table(session: Session) -> dict[tuple[str, str], Decimal]:
     return {(r.from_currency, r.to_currency): r.rate for r in session.scalars(select(RateRow))}
 
 
+Step = tuple[str, str, Decimal, bool]  # (stored from, stored to, rate, applied as inverse)
+
+
+def find_path(
+    source: str, target: str, rates: dict[tuple[str, str], Decimal]
+) -> list[Step] | None:
+    """The rates that take `source` to `target`: the stored rate source -> target; else the
+    inverse of target -> source; else two steps through one pivot currency, each step direct
+    or inverse (CAD -> USD -> EUR with CAD-USD and the inverse of EUR-USD). Among pivots, the
+    path with the fewest inverse steps (fewest divisions), then the pivot first in
+    alphabetical order. [] when source is target, None when no such path exists."""
+    if source == target:
+        return []
+    if (source, target) in rates:
+        return [(source, target, rates[(source, target)], False)]
+    if (target, source) in rates:
+        return [(target, source, rates[(target, source)], True)]
+
+    def step(a: str, b: str) -> Step | None:
+        if (a, b) in rates:
+            return (a, b, rates[(a, b)], False)
+        if (b, a) in rates:
+            return (b, a, rates[(b, a)], True)
+        return None
+
+    pivots = {c for pair in rates for c in pair} - {source, target}
+    candidates: list[tuple[int, str, list[Step]]] = []
+    for pivot in pivots:
+        first, second = step(source, pivot), step(pivot, target)
+        if first is not None and second is not None:
+            candidates.append((int(first[3]) + int(second[3]), pivot, [first, second]))
+    return min(candidates, key=lambda c: (c[0], c[1]))[2] if candidates else None
+
+
+def apply_path(value: Decimal, path: list[Step]) -> Decimal:
+    """`value` converted along `path`, exactly: the direct rates multiplied (exact in
+    Decimal), the inverse ones divided once at 60 significant digits, the result rounded
+    once to 8 places, ROUND_HALF_EVEN. An empty path returns `value` unchanged."""
+    if not path:
+        return value
+    numerator, denominator = value, Decimal(1)
+    for _, _, rate, inverse in path:
+        if inverse:
+            denominator *= rate
+        else:
+            numerator *= rate
+    with localcontext() as ctx:
+        ctx.prec = _DIVISION_PRECISION
+        exact = numerator / denominator if denominator != 1 else numerator
+        return exact.quantize(CONVERTED_SCALE, rounding=ROUND_HALF_EVEN)
+
+
+def _via(path: list[Step]) -> str | None:
+    """The pivot currency of a two-step path (the far end of its first step)."""
+    if len(path) != 2:
+        return None
+    src, dst, _, inverse = path[0]
+    return src if inverse else dst
+
+
+def missing_error(missing: list[str], target: str) -> InvalidInput:
+    """The error of a conversion without a path: it names each currency that cannot be
+    converted and the pair that would fix it."""
+    pairs = ", ".join(f"{c} -> {target}" for c in missing)
+    fixes = " and ".join(f"`sigma cost rate set {c} {target} RATE`" for c in missing)
+    names = ", ".join(missing)
+    return InvalidInput(
+        f"No exchange rate found for {pairs} (nor a path through one other currency): "
+        f"{names} cannot be converted to {target}; add {'one' if len(missing) == 1 else 'them'} "
+        f"with {fixes}",
+        field="convert_to",
+        details={
+            "missing": [{"from_currency": c, "to_currency": target} for c in missing],
+        },
+    )
+
+
+class Converter:
+    """Conversion of one report to `target`: each currency's path found once, and every
+    currency without a path named in one error."""
+
+    def __init__(self, target: str, rates: dict[tuple[str, str], Decimal]):
+        self.target = target
+        self.rates = rates
+        self.paths: dict[str, list[Step]] = {}
+
+    def check(self, currencies: Any) -> None:
+        missing: list[str] = []
+        for currency in sorted(set(currencies) - set(self.paths)):
+            path = find_path(currency, self.target, self.rates)
+            if path is None:
+                missing.append(currency)
+            else:
+                self.paths[currency] = path
+        if missing:
+            raise missing_error(missing, self.target)
+
+    def __call__(self, totals: dict[str, Decimal]) -> ConvertedTotal:
+        self.check(totals)
+        amount = Decimal(0)
+        used: dict[tuple[str, str], RateUsed] = {}
+        conversions: list[Conversion] = []
+        for currency in sorted(totals):
+            value, path = totals[currency], self.paths[currency]
+            converted = apply_path(value, path)
+            amount += converted
+            for src, dst, rate, inverse in path:
+                used.setdefault(
+                    (src, dst),
+                    RateUsed(from_currency=src, to_currency=dst, rate=rate, inverse=inverse),
+                )
+            if path:
+                conversions.append(
+                    Conversion(
+                        from_currency=currency, amount=value, converted=converted, via=_via(path)
+                    )
+                )
+        if used:
+            amount = amount.quantize(CONVERTED_SCALE)
+        return ConvertedTotal(
+            currency=self.target,
+            amount=amount,
+            rates=list(used.values()),
+            rounded_amount=display_amount(amount),
+            conversions=conversions,
+        )
+
+
 def convert(
     totals: dict[str, Decimal], target: str, rates: dict[tuple[str, str], Decimal]
 ) -> ConvertedTotal:
-    amount = Decimal(0)
-    used: list[RateUsed] = []
-    for currency in sorted(totals):
-        value = totals[currency]
-        if currency == target:
-            amount += value
-        elif (currency, target) in rates:
-            rate = rates[(currency, target)]
-            amount += value * rate
-            used.append(
-                RateUsed(from_currency=currency, to_currency=target, rate=rate, inverse=False)
-            )
-        elif (target, currency) in rates:
-            rate = rates[(target, currency)]
-            amount += (value / rate).quantize(CONVERTED_SCALE, rounding=ROUND_HALF_EVEN)
-            used.append(
-                RateUsed(from_currency=target, to_currency=currency, rate=rate, inverse=True)
-            )
-        else:
-            raise InvalidInput(
-                f"No exchange rate found for {currency} -> {target}: add one with "
-                f"`sigma cost rate set {currency} {target} RATE`",
-                field="convert_to",
-            )
-    if used:
-        amount = amount.quantize(CONVERTED_SCALE)
-    return ConvertedTotal(currency=target, amount=amount, rates=used)
+    """`totals` (currency -> amount) as one amount in `target`; each currency goes along
+    find_path, an error names every currency without a path."""
+    return Converter(target, rates)(totals)
 
 
 # ---------------------------------------------------------------- reports
@@ -262,10 +384,7 @@ def _totals(acc: dict[str, list]) -> dict[str, Decimal]:
 
 
 def _groups(
-    by: str | None,
-    grouped: dict[str, dict[str, list]],
-    target: str | None,
-    rates: dict[tuple[str, str], Decimal],
+    by: str | None, grouped: dict[str, dict[str, list]], converter: Converter | None
 ) -> list[CostGroup] | None:
     if by is None:
         return None
@@ -273,10 +392,21 @@ def _groups(
         CostGroup(
             key=key,
             per_currency=_per_currency(acc),
-            converted_total=convert(_totals(acc), target, rates) if target else None,
+            converted_total=converter(_totals(acc)) if converter else None,
         )
         for key, acc in sorted(grouped.items())
     ]
+
+
+def _converter(session: Session, q: CostQuery, currencies: Any) -> Converter | None:
+    """The report's converter: to convert_to, or to the base currency when asked to
+    `convert`; every currency of the report checked at once (one error names them all)."""
+    target = q.convert_to or (base_currency(session) if q.convert else None)
+    if target is None:
+        return None
+    converter = Converter(target, rate_table(session))
+    converter.check(currencies)
+    return converter
 
 
 def summary(session: Session, actor: Actor, q: CostQuery | dict | None = None) -> CostSummary:
@@ -301,12 +431,13 @@ def summary(session: Session, actor: Actor, q: CostQuery | dict | None = None) -
             key = row[3] or NONE_LABEL[q.by]
             grouped[key][currency][0] += count
             grouped[key][currency][1] += amount
-    rates = rate_table(session) if q.convert_to else {}
+    converter = _converter(session, q, total)
     return CostSummary(
         per_currency=_per_currency(total),
-        converted_total=convert(_totals(total), q.convert_to, rates) if q.convert_to else None,
+        converted_total=converter(_totals(total)) if converter else None,
         by=q.by,
-        groups=_groups(q.by, grouped, q.convert_to, rates),
+        groups=_groups(q.by, grouped, converter),
+        base_currency=base_currency(session),
     )
 
 
@@ -354,17 +485,30 @@ def monthly(
                     g = per_group[i][key][currency]
                     g[0] += 1
                     g[1] += cost
-    rates = rate_table(session) if q.convert_to else {}
+    converter = _converter(session, q, {c for acc in per_month for c in acc})
     out = [
         CostMonth(
             month=start,
             per_currency=_per_currency(per_month[i]),
-            converted_total=convert(_totals(per_month[i]), q.convert_to, rates)
-            if q.convert_to
-            else None,
-            groups=_groups(q.by, per_group[i], q.convert_to, rates),
+            converted_total=converter(_totals(per_month[i])) if converter else None,
+            groups=_groups(q.by, per_group[i], converter),
         )
         for i, (start, _end) in enumerate(months)
         if per_month[i]
     ]
-    return MonthlyCosts(months=out, by=q.by)
+    return MonthlyCosts(months=out, by=q.by, base_currency=base_currency(session))
+
+
+def currencies(session: Session, actor: Actor) -> list[str]:
+    """The currencies a report can be asked in: those of the fleet's costs, those of the
+    exchange rates, and the base currency, sorted."""
+    actor.require(READERS)
+    found = set(
+        session.scalars(
+            select(VpsRow.currency).where(col(VpsRow.cost_monthly).is_not(None)).distinct()
+        )
+    )
+    for src, dst in session.execute(select(RateRow.from_currency, RateRow.to_currency)):
+        found |= {src, dst}
+    found.add(base_currency(session))
+    return sorted(found)

@@ -39,6 +39,33 @@ from sigma.services.refs import resolve
 NIL = uuid.UUID(int=0)
 
 
+def named(session: Session, rows: list[TicketRow]) -> list[Ticket]:
+    """Tickets with the names behind their ids (VPS hostname, provider, creator and assignee
+    emails), in one query per kind for the whole page."""
+
+    def lookup(column: Any, key: Any, ids: set[Any]) -> dict[Any, str]:
+        ids.discard(None)
+        if not ids:
+            return {}
+        return dict(session.execute(select(key, column).where(key.in_(ids))).tuples().all())
+
+    hosts = lookup(col(VpsRow.hostname), col(VpsRow.id), {r.vps_id for r in rows})
+    names = lookup(col(ProviderRow.name), col(ProviderRow.id), {r.provider_id for r in rows})
+    people = {r.created_by for r in rows} | {r.assigned_to for r in rows}
+    emails = lookup(col(UserRow.email), col(UserRow.id), people)
+    return [
+        Ticket.model_validate(r).model_copy(
+            update={
+                "vps_hostname": hosts.get(r.vps_id),
+                "provider_name": names.get(r.provider_id),
+                "created_by_email": emails.get(r.created_by),
+                "assigned_to_email": emails.get(r.assigned_to),
+            }
+        )
+        for r in rows
+    ]
+
+
 def find(session: Session, ref: Any) -> TicketRow:
     return resolve(
         session,
@@ -104,13 +131,13 @@ def list_tickets(
         .limit(f.per_page)
     )
     return Page[Ticket](
-        data=[Ticket.model_validate(r) for r in rows], total=total, page=f.page, per_page=f.per_page
+        data=named(session, list(rows)), total=total, page=f.page, per_page=f.per_page
     )
 
 
 def get(session: Session, actor: Actor, ref: Any) -> Ticket:
     actor.require(READERS)
-    return Ticket.model_validate(find(session, ref))
+    return named(session, [find(session, ref)])[0]
 
 
 def create(session: Session, actor: Actor, data: TicketCreate | dict) -> Ticket:
@@ -132,7 +159,7 @@ def create(session: Session, actor: Actor, data: TicketCreate | dict) -> Ticket:
     session.add(row)
     session.flush()
     audit.record(session, actor, "create", "ticket", row.id, {"title": row.title})
-    return Ticket.model_validate(row)
+    return named(session, [row])[0]
 
 
 def check_transition(current: str, new: str) -> None:
@@ -171,7 +198,7 @@ def update(session: Session, actor: Actor, ref: Any, data: TicketUpdate | dict) 
         audit.record(
             session, actor, "update", "ticket", row.id, {"title": row.title, "changes": delta}
         )
-    return after
+    return named(session, [row])[0]
 
 
 def set_status(session: Session, actor: Actor, ref: Any, status: str) -> Ticket:

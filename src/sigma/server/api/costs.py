@@ -54,6 +54,12 @@ def delete_rate(request: Request, actor: ActorDep, ref: str):
     return Deleted()
 
 
+CONVERT_HELP = (
+    "convert to the server's base_currency (echoed as base_currency) when convert_to is not "
+    "given; without either, totals stay per currency"
+)
+
+
 def _query(**raw) -> CostQuery:
     return validate(CostQuery, {k: v for k, v in raw.items() if v not in (None, "")})
 
@@ -68,6 +74,7 @@ def cost_summary(
         None, description="only this status (retired VPS are excluded otherwise)"
     ),
     convert_to: str | None = Query(None, description="currency for converted_total"),
+    convert: bool = Query(False, description=CONVERT_HELP),
     by: str | None = Query(None, description="also group by provider, country or purpose"),
     include_retired: bool = Query(False),
 ):
@@ -76,6 +83,7 @@ def cost_summary(
         country=country,
         status=status,
         convert_to=convert_to,
+        convert=convert,
         by=by,
         include_retired=include_retired,
     )
@@ -89,7 +97,8 @@ def cost_monthly(
     months: int = Query(12, description="1 to 120"),
     provider_id: str | None = Query(None),
     country: str | None = Query(None),
-    convert_to: str | None = Query(None),
+    convert_to: str | None = Query(None, description="currency for converted_total"),
+    convert: bool = Query(False, description=CONVERT_HELP),
     by: str | None = Query(None, description="also group by provider, country or purpose"),
     include_retired: bool = Query(False),
 ):
@@ -98,6 +107,7 @@ def cost_monthly(
         provider_id=provider_id,
         country=country,
         convert_to=convert_to,
+        convert=convert,
         by=by,
         include_retired=include_retired,
     )
