@@ -4,7 +4,7 @@
 
 _sigma_subcommands() {
     case "$1" in
-        "sigma") echo "provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip-check serve login logout stats" ;;
+        "sigma") echo "provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip-check serve login logout whoami stats" ;;
         "sigma provider") echo "add list show edit rm" ;;
         "sigma vps") echo "add list show edit retire rm" ;;
         "sigma config") echo "show path set unset" ;;
@@ -37,7 +37,7 @@ _sigma_options() {
         "sigma provider rm") echo "-y --yes --help" ;;
         "sigma vps") echo "--help" ;;
         "sigma vps add") echo "--provider --provider-id --alias --ip --ssh-port --country --city --dc --dc-name --cpu --cpu-cores --ram-mb --disk-gb --bandwidth-tb --cost --cost-monthly --currency --status --purpose --vpn-protocol --tag --purchase-date --expire-date --monitoring --no-monitoring --node-exporter-port --extra --notes -f --format -q --quiet --help" ;;
-        "sigma vps list") echo "--status --country --provider --provider-id --purpose --tag --expiring --expiring-within -s --search --ip --page --per-page --all -f --format -q --quiet --help" ;;
+        "sigma vps list") echo "--status --country --provider --provider-id --purpose --tag --expiring --expiring-within -s --search --ip --sort --page --per-page --all -f --format -q --quiet --help" ;;
         "sigma vps show") echo "-f --format -q --quiet --help" ;;
         "sigma vps edit") echo "--hostname --provider --provider-id --alias --ip --add-ip --remove-ip --ssh-port --country --city --dc --dc-name --cpu --cpu-cores --ram-mb --disk-gb --bandwidth-tb --cost --cost-monthly --currency --status --purpose --vpn-protocol --tag --add-tag --remove-tag --purchase-date --expire-date --monitoring --no-monitoring --node-exporter-port --extra --notes -f --format -q --quiet --help" ;;
         "sigma vps retire") echo "--help" ;;
@@ -93,8 +93,8 @@ _sigma_options() {
         "sigma import vps") echo "-f --format --dry-run --json --help" ;;
         "sigma import providers") echo "-f --format --dry-run --json --help" ;;
         "sigma cost") echo "--help" ;;
-        "sigma cost summary") echo "--by --convert-to --provider --country --status --include-retired -f --format --help" ;;
-        "sigma cost monthly") echo "--months --by --convert-to --provider --country --include-retired -f --format --help" ;;
+        "sigma cost summary") echo "--by --convert-to --convert --provider --country --status --include-retired -f --format --help" ;;
+        "sigma cost monthly") echo "--months --by --convert-to --convert --provider --country --include-retired -f --format --help" ;;
         "sigma cost rate") echo "--help" ;;
         "sigma cost rate set") echo "--help" ;;
         "sigma cost rate list") echo "--from --to -f --format -q --quiet --help" ;;
@@ -121,6 +121,7 @@ _sigma_options() {
         "sigma serve") echo "--host --port --workers --log-level --help" ;;
         "sigma login") echo "-u --email --password-stdin --api-key --help" ;;
         "sigma logout") echo "--all --help" ;;
+        "sigma whoami") echo "-f --format --help" ;;
         "sigma stats") echo "-f --format --help" ;;
     esac
 }
@@ -162,8 +163,8 @@ _sigma_values() {
         "sigma vps add|--bandwidth-tb") COMPREPLY=() ;;
         "sigma vps add|--cost"|"sigma vps add|--cost-monthly") COMPREPLY=() ;;
         "sigma vps add|--currency") COMPREPLY=() ;;
-        "sigma vps add|--status") COMPREPLY=() ;;
-        "sigma vps add|--purpose") COMPREPLY=() ;;
+        "sigma vps add|--status") COMPREPLY=($(compgen -W "provisioning active retiring retired suspended" -- "$3")) ;;
+        "sigma vps add|--purpose") COMPREPLY=($(compgen -W "vpn-exit vpn-relay vpn-entry monitor management other" -- "$3")) ;;
         "sigma vps add|--vpn-protocol") COMPREPLY=() ;;
         "sigma vps add|--tag") COMPREPLY=() ;;
         "sigma vps add|--purchase-date") COMPREPLY=() ;;
@@ -172,14 +173,15 @@ _sigma_values() {
         "sigma vps add|--extra") COMPREPLY=() ;;
         "sigma vps add|--notes") COMPREPLY=() ;;
         "sigma vps add|-f"|"sigma vps add|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
-        "sigma vps list|--status") COMPREPLY=() ;;
+        "sigma vps list|--status") COMPREPLY=($(compgen -W "provisioning active retiring retired suspended" -- "$3")) ;;
         "sigma vps list|--country") COMPREPLY=() ;;
         "sigma vps list|--provider"|"sigma vps list|--provider-id") COMPREPLY=() ;;
-        "sigma vps list|--purpose") COMPREPLY=() ;;
+        "sigma vps list|--purpose") COMPREPLY=($(compgen -W "vpn-exit vpn-relay vpn-entry monitor management other" -- "$3")) ;;
         "sigma vps list|--tag") COMPREPLY=() ;;
         "sigma vps list|--expiring"|"sigma vps list|--expiring-within") COMPREPLY=() ;;
         "sigma vps list|-s"|"sigma vps list|--search") COMPREPLY=() ;;
         "sigma vps list|--ip") COMPREPLY=() ;;
+        "sigma vps list|--sort") COMPREPLY=() ;;
         "sigma vps list|--page") COMPREPLY=() ;;
         "sigma vps list|--per-page") COMPREPLY=() ;;
         "sigma vps list|-f"|"sigma vps list|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
@@ -200,8 +202,8 @@ _sigma_values() {
         "sigma vps edit|--bandwidth-tb") COMPREPLY=() ;;
         "sigma vps edit|--cost"|"sigma vps edit|--cost-monthly") COMPREPLY=() ;;
         "sigma vps edit|--currency") COMPREPLY=() ;;
-        "sigma vps edit|--status") COMPREPLY=() ;;
-        "sigma vps edit|--purpose") COMPREPLY=() ;;
+        "sigma vps edit|--status") COMPREPLY=($(compgen -W "provisioning active retiring retired suspended" -- "$3")) ;;
+        "sigma vps edit|--purpose") COMPREPLY=($(compgen -W "vpn-exit vpn-relay vpn-entry monitor management other" -- "$3")) ;;
         "sigma vps edit|--vpn-protocol") COMPREPLY=() ;;
         "sigma vps edit|--tag") COMPREPLY=() ;;
         "sigma vps edit|--add-tag") COMPREPLY=() ;;
@@ -213,10 +215,10 @@ _sigma_values() {
         "sigma vps edit|--notes") COMPREPLY=() ;;
         "sigma vps edit|-f"|"sigma vps edit|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma config show|-f"|"sigma config show|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
-        "sigma user add|--role") COMPREPLY=() ;;
+        "sigma user add|--role") COMPREPLY=($(compgen -W "admin operator readonly agent probe" -- "$3")) ;;
         "sigma user add|--name") COMPREPLY=() ;;
         "sigma user add|-f"|"sigma user add|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
-        "sigma user list|--role") COMPREPLY=() ;;
+        "sigma user list|--role") COMPREPLY=($(compgen -W "admin operator readonly agent probe" -- "$3")) ;;
         "sigma user list|--page") COMPREPLY=() ;;
         "sigma user list|--per-page") COMPREPLY=() ;;
         "sigma user list|-f"|"sigma user list|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
@@ -236,8 +238,8 @@ _sigma_values() {
         "sigma audit list|--page") COMPREPLY=() ;;
         "sigma audit list|--per-page") COMPREPLY=() ;;
         "sigma audit list|-f"|"sigma audit list|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
-        "sigma ticket list|--status") COMPREPLY=() ;;
-        "sigma ticket list|--priority") COMPREPLY=() ;;
+        "sigma ticket list|--status") COMPREPLY=($(compgen -W "open in-progress resolved closed" -- "$3")) ;;
+        "sigma ticket list|--priority") COMPREPLY=($(compgen -W "low medium high critical" -- "$3")) ;;
         "sigma ticket list|--assigned-to") COMPREPLY=() ;;
         "sigma ticket list|--vps") COMPREPLY=() ;;
         "sigma ticket list|--provider") COMPREPLY=() ;;
@@ -245,7 +247,7 @@ _sigma_values() {
         "sigma ticket list|--per-page") COMPREPLY=() ;;
         "sigma ticket list|-f"|"sigma ticket list|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma ticket open|-d"|"sigma ticket open|--description") COMPREPLY=() ;;
-        "sigma ticket open|-p"|"sigma ticket open|--priority") COMPREPLY=() ;;
+        "sigma ticket open|-p"|"sigma ticket open|--priority") COMPREPLY=($(compgen -W "low medium high critical" -- "$3")) ;;
         "sigma ticket open|--vps") COMPREPLY=() ;;
         "sigma ticket open|--provider") COMPREPLY=() ;;
         "sigma ticket open|--assign") COMPREPLY=() ;;
@@ -253,14 +255,14 @@ _sigma_values() {
         "sigma ticket show|-f"|"sigma ticket show|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma ticket edit|--title") COMPREPLY=() ;;
         "sigma ticket edit|-d"|"sigma ticket edit|--description") COMPREPLY=() ;;
-        "sigma ticket edit|-p"|"sigma ticket edit|--priority") COMPREPLY=() ;;
-        "sigma ticket edit|--status") COMPREPLY=() ;;
+        "sigma ticket edit|-p"|"sigma ticket edit|--priority") COMPREPLY=($(compgen -W "low medium high critical" -- "$3")) ;;
+        "sigma ticket edit|--status") COMPREPLY=($(compgen -W "open in-progress resolved closed" -- "$3")) ;;
         "sigma ticket edit|--vps") COMPREPLY=() ;;
         "sigma ticket edit|--provider") COMPREPLY=() ;;
         "sigma ticket edit|--assign") COMPREPLY=() ;;
         "sigma ticket edit|-f"|"sigma ticket edit|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma ticket comment|-f"|"sigma ticket comment|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
-        "sigma deploy node-exporter|--filter") COMPREPLY=() ;;
+        "sigma deploy node-exporter|--filter") COMPREPLY=($(compgen -W "status= country= provider= purpose= tag= search= ip= expiring-within=" -- "$3")) ;;
         "sigma deploy node-exporter|--binary") COMPREPLY=($(compgen -f -- "$3")); compopt -o filenames 2>/dev/null ;;
         "sigma deploy node-exporter|--sha256") COMPREPLY=() ;;
         "sigma deploy node-exporter|--port") COMPREPLY=() ;;
@@ -328,7 +330,7 @@ _sigma_values() {
         "sigma agent provision|--name") COMPREPLY=() ;;
         "sigma agent provision|-f"|"sigma agent provision|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma agent events|--vps") COMPREPLY=() ;;
-        "sigma agent events|--kind") COMPREPLY=() ;;
+        "sigma agent events|--kind") COMPREPLY=($(compgen -W "agent-offline agent-online reachability" -- "$3")) ;;
         "sigma agent events|--limit") COMPREPLY=() ;;
         "sigma agent events|-f"|"sigma agent events|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma probe run|--source") COMPREPLY=() ;;
@@ -350,15 +352,15 @@ _sigma_values() {
         "sigma ip-check list|--vps"|"sigma ip-check list|--vps-id") COMPREPLY=() ;;
         "sigma ip-check list|--ip") COMPREPLY=() ;;
         "sigma ip-check list|--source") COMPREPLY=() ;;
-        "sigma ip-check list|--check-type"|"sigma ip-check list|--type") COMPREPLY=() ;;
-        "sigma ip-check list|--success") COMPREPLY=() ;;
+        "sigma ip-check list|--check-type"|"sigma ip-check list|--type") COMPREPLY=($(compgen -W "icmp tcp http" -- "$3")) ;;
+        "sigma ip-check list|--success") COMPREPLY=($(compgen -W "true false" -- "$3")) ;;
         "sigma ip-check list|--page") COMPREPLY=() ;;
         "sigma ip-check list|--per-page") COMPREPLY=() ;;
         "sigma ip-check list|-f"|"sigma ip-check list|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma ip-check show|-f"|"sigma ip-check show|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma ip-check add|--vps"|"sigma ip-check add|--vps-id") COMPREPLY=() ;;
         "sigma ip-check add|--ip") COMPREPLY=() ;;
-        "sigma ip-check add|--check-type"|"sigma ip-check add|--type") COMPREPLY=() ;;
+        "sigma ip-check add|--check-type"|"sigma ip-check add|--type") COMPREPLY=($(compgen -W "icmp tcp http" -- "$3")) ;;
         "sigma ip-check add|--source") COMPREPLY=() ;;
         "sigma ip-check add|--latency-ms") COMPREPLY=() ;;
         "sigma ip-check add|-f"|"sigma ip-check add|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
@@ -366,7 +368,7 @@ _sigma_values() {
         "sigma ip-check summary|-f"|"sigma ip-check summary|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma ip-check purge|--older-than-days") COMPREPLY=() ;;
         "sigma ip-check status|--vps") COMPREPLY=() ;;
-        "sigma ip-check status|--verdict") COMPREPLY=() ;;
+        "sigma ip-check status|--verdict") COMPREPLY=($(compgen -W "ok degraded blocked down unknown" -- "$3")) ;;
         "sigma ip-check status|-f"|"sigma ip-check status|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma serve|--host") COMPREPLY=() ;;
         "sigma serve|--port") COMPREPLY=() ;;
@@ -374,6 +376,7 @@ _sigma_values() {
         "sigma serve|--log-level") COMPREPLY=($(compgen -W "debug info warning error" -- "$3")) ;;
         "sigma login|-u"|"sigma login|--email") COMPREPLY=() ;;
         "sigma login|--api-key") COMPREPLY=() ;;
+        "sigma whoami|-f"|"sigma whoami|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma stats|-f"|"sigma stats|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         *) return 1 ;;
     esac
@@ -381,6 +384,8 @@ _sigma_values() {
 }
 
 _sigma() {
+    # commands whose argument is a file (their paths, words joined by colons)
+    local FILE_COMMANDS="sigma:import:vps sigma:import:providers"
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
     local path="sigma" i word skip=0
     for ((i = 1; i < COMP_CWORD; i++)); do
@@ -395,6 +400,8 @@ _sigma() {
     if [[ "$prev" == -* ]] && _sigma_values "$path" "$prev" "$cur"; then return 0; fi
     if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "$(_sigma_options "$path")" -- "$cur"))
+    elif [[ " $FILE_COMMANDS " == *" ${path// /:} "* ]]; then
+        COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
     else
         COMPREPLY=($(compgen -W "$(_sigma_subcommands "$path")" -- "$cur"))
     fi

@@ -24,11 +24,43 @@ import click
 GENERATED = (
     "generated from the command tree by `nox -s docs` (python -m sigma.docs_gen); do not edit"
 )
-# options every listing takes whose values are known although they are plain strings
-KNOWN_VALUES = {
-    "--format": ["table", "json", "yaml", "csv"],
-    "--log-level": ["debug", "info", "warning", "error"],
-}
+
+
+def known_values() -> dict[str, list[str]]:
+    """Values of options that are plain strings (the services validate them) but come from a
+    known list: by option ("--format") or by command group and option ("vps --status")."""
+    from sigma.schemas.identity import USER_ROLES
+    from sigma.schemas.tickets import TICKET_PRIORITIES, TICKET_STATUSES
+    from sigma.vocab import CHECK_TYPES, IP_LABELS, VERDICTS, VPS_PURPOSES, VPS_STATUSES
+
+    return {
+        "--format": ["table", "json", "yaml", "csv"],
+        "--log-level": ["debug", "info", "warning", "error"],
+        "vps --status": list(VPS_STATUSES),
+        "vps --purpose": [p for p in VPS_PURPOSES if p],
+        "vps --ip-label": list(IP_LABELS),
+        "ticket --status": list(TICKET_STATUSES),
+        "ticket --priority": list(TICKET_PRIORITIES),
+        "ticket -p": list(TICKET_PRIORITIES),
+        "user --role": list(USER_ROLES),
+        "ip-check --check-type": list(CHECK_TYPES),
+        "ip-check --type": list(CHECK_TYPES),
+        "ip-check --verdict": list(VERDICTS),
+        "ip-check --success": ["true", "false"],
+        "agent --kind": ["agent-offline", "agent-online", "reachability"],
+        "deploy --filter": [
+            "status=",
+            "country=",
+            "provider=",
+            "purpose=",
+            "tag=",
+            "search=",
+            "ip=",
+            "expiring-within=",
+        ],
+    }
+
+
 PATH_WORDS = ("PATH", "FILE", "DIR", "DIRECTORY")
 SKIP_OPTIONS = {"--install-completion", "--show-completion"}  # typer's dynamic installers
 EXIT_CODES = [
@@ -73,6 +105,11 @@ class Node:
     def is_group(self) -> bool:
         return bool(self.children)
 
+    @property
+    def takes_files(self) -> bool:
+        """A command whose argument is a file (`import vps FILE`): complete file names."""
+        return any(any(w in metavar for w in PATH_WORDS) for metavar, _ in self.arguments)
+
 
 def _clean(text: str | None) -> str:
     text = inspect.cleandoc(text or "")
@@ -86,15 +123,17 @@ def _short(cmd: click.Command, help_text: str) -> str:
     return first.rstrip(".") if first.count(". ") == 0 else first.split(". ")[0]
 
 
-def _option(param: click.Option) -> Opt | None:
+def _option(param: click.Option, path: list[str]) -> Opt | None:
     if param.hidden or set(param.opts) & SKIP_OPTIONS:
         return None
     names = sorted(param.opts, key=lambda n: (n.startswith("--"), n)) + list(param.secondary_opts)
     takes_value = not param.is_flag and not param.count
     choices = list(param.type.choices) if isinstance(param.type, click.Choice) else []
     if not choices:
+        known = known_values()
+        group = path[1] if len(path) > 1 else ""
         for n in param.opts:
-            choices = KNOWN_VALUES.get(n, choices)
+            choices = known.get(f"{group} {n}") or known.get(n) or choices
     metavar = param.metavar or ("" if not takes_value else param.type.name.upper())
     is_path = isinstance(param.type, click.Path | click.File) or any(
         w in metavar.upper() for w in PATH_WORDS
@@ -120,7 +159,7 @@ def _option(param: click.Option) -> Opt | None:
 
 def build(cmd: click.Command, path: list[str]) -> Node:
     help_text = _clean(cmd.help)
-    options = [o for p in cmd.params if isinstance(p, click.Option) and (o := _option(p))]
+    options = [o for p in cmd.params if isinstance(p, click.Option) and (o := _option(p, path))]
     arguments = [
         (
             (p.metavar or p.name or "").upper().strip("[]").rstrip(".")
@@ -217,6 +256,8 @@ def bash(root: Node) -> str:
         "}",
         "",
         "_sigma() {",
+        "    # commands whose argument is a file (their paths, words joined by colons)",
+        f'    local FILE_COMMANDS="{_words([n.name.replace(" ", ":") for n in nodes if n.takes_files])}"',
         '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"',
         '    local path="sigma" i word skip=0',
         "    for ((i = 1; i < COMP_CWORD; i++)); do",
@@ -233,6 +274,8 @@ def bash(root: Node) -> str:
         '    if [[ "$prev" == -* ]] && _sigma_values "$path" "$prev" "$cur"; then return 0; fi',
         '    if [[ "$cur" == -* ]]; then',
         '        COMPREPLY=($(compgen -W "$(_sigma_options "$path")" -- "$cur"))',
+        '    elif [[ " $FILE_COMMANDS " == *" ${path// /:} "* ]]; then',
+        '        COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null',
         "    else",
         '        COMPREPLY=($(compgen -W "$(_sigma_subcommands "$path")" -- "$cur"))',
         "    fi",
@@ -310,6 +353,11 @@ def zsh(root: Node) -> str:
         "  return",
         "fi",
         "local -a items",
+        f"local -a file_commands=({' '.join(_zq(n.name) for n in nodes if n.takes_files)})",
+        'if [[ "${words[CURRENT]}" != -* && ${file_commands[(Ie)$cmdpath]} -gt 0 ]]; then',
+        "  _files",
+        "  return",
+        "fi",
         'if [[ "${words[CURRENT]}" == -* || -z "${subs[$cmdpath]}" ]]; then',
         '  items=("${(@f)opts[$cmdpath]}")',
         "  _describe -t options option items",
@@ -369,6 +417,8 @@ def fish(root: Node) -> str:
     ]
     for n in nodes:
         cond = f"-n {_fq('__sigma_at ' + _fq(n.name))}"
+        if n.takes_files:
+            out.append(f"complete -c sigma {cond} -F")
         for c in n.children:
             out.append(f"complete -c sigma {cond} -a {c.path[-1]} -d {_fq(c.short)}")
         for o in n.options:

@@ -17,6 +17,8 @@ from sigma.text import for_terminal
 from sigma.vocab import days_until
 
 Cell = Callable[[dict[str, Any]], Any]
+# (name, cell), (name, cell, fit) or (name, cell, fit, drop): see KEEP, KEY and TEXT below
+Column = tuple[str, Cell] | tuple[str, Cell, str] | tuple[str, Cell, str, int]
 
 # How a column gives way when a terminal is too narrow for the table: the optional third item
 # of a column, (name, cell, fit), KEEP when absent. A fourth item, `drop`, orders the columns
@@ -46,7 +48,7 @@ def emit(
     records: Sequence[dict[str, Any]] | dict[str, Any],
     fmt: str,
     *,
-    columns: Sequence[tuple[str, Cell]] = (),
+    columns: Sequence[Column] = (),
     quiet: bool = False,
     title: str | None = None,
     footer: str | None = None,
@@ -272,7 +274,12 @@ def _field_value(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False) if value else "{}"
+        if not value:
+            return "{}"
+        import yaml
+
+        # one line per key, nested mappings indented: a long JSON line is unreadable
+        return yaml.safe_dump(value, sort_keys=False, allow_unicode=True).rstrip("\n")
     return flat_cell(value)
 
 

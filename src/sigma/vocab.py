@@ -65,6 +65,17 @@ VPS_FIELDS = (
 )
 CHECK_TYPES = ("icmp", "tcp", "http")
 VERDICTS = ("ok", "degraded", "blocked", "down", "unknown")
+# the reachability listing's "problems first" order
+VERDICT_URGENCY = ("blocked", "down", "degraded", "unknown", "ok")
+# the VPS listing's sort keys (`--sort FIELD[:desc]`, `?sort=`); without one, the listing is
+# by status, expiry (nulls last), hostname, id
+VPS_SORT_FIELDS = ("hostname", "country", "provider", "status", "cost", "expiry", "created")
+SORT_DIRECTIONS = ("asc", "desc")
+# a VPS still running whose expiry is at most this many days ahead is "due soon"; one whose
+# expiry has passed is "overdue" (expiry_state)
+DUE_SOON_DAYS = 7
+EXPIRY_STATES = ("overdue", "soon")
+AGENT_STATES = ("online", "offline", "none")
 # an agent is offline when its last heartbeat is older than this (the `offline_after` setting,
 # default 3 x the agent interval of 60 s)
 DEFAULT_OFFLINE_AFTER = 180
@@ -112,3 +123,17 @@ def days_until(value: date | str | None, today: date | None = None) -> int | Non
         return None
     d = value if isinstance(value, date) else date.fromisoformat(str(value))
     return (d - (today or date.today())).days
+
+
+def expiry_state(expire: date | str | None, status: str, today: date | None = None) -> str:
+    """What an expiry date asks of the operator: "overdue" (the date has passed), "soon"
+    (within DUE_SOON_DAYS, today included) or "" (later, no date, or a retired VPS, whose
+    expiry no longer matters). The listing's `expiry` filter selects the same VPS."""
+    if status == "retired":
+        return ""
+    days = days_until(expire, today)
+    if days is None:
+        return ""
+    if days < 0:
+        return "overdue"
+    return "soon" if days <= DUE_SOON_DAYS else ""

@@ -707,3 +707,28 @@ def test_no_color_wins_over_forced_colour(cli, fleet, monkeypatch):
     r = ok(cli("vps", "list"))
     assert "\x1b[32mactive" in r.out  # coloured status when colour is forced
     assert "\x1b[31m" in r.out  # 2 days left: red
+
+
+def test_shared_hostnames_and_ips_warn_and_case_only_duplicates_are_refused(cli):
+    """A hostname or IP another VPS in service has is accepted with a warning (a replacement
+    is often added before its predecessor retires); a hostname that differs only in case is
+    refused: agents and `vps show` match names without case."""
+    assert cli("vps", "add", "dup-1", "--ip", "192.0.2.10").code == 0
+    r = cli("vps", "add", "dup-1", "--ip", "192.0.2.10")
+    assert r.code == 0, r.err
+    assert "warning: hostname dup-1 is also used by VPS" in r.err
+    assert "warning: IP 192.0.2.10 is also on dup-1" in r.err
+    r = cli("vps", "add", "DUP-1")
+    assert r.code == 4 and "differs only in case from dup-1" in r.err, (r.code, r.err)
+    assert cli("vps", "add", "dup-2", "--ip", "192.0.2.11").code == 0
+    r = cli("vps", "edit", "dup-2", "--add-ip", "192.0.2.10")
+    assert r.code == 0 and r.err.count("warning: IP 192.0.2.10 is also on dup-1") == 2, r.err
+    r = cli("vps", "edit", "dup-2", "--notes", "unrelated")  # nothing new shared: no warning
+    assert r.code == 0 and "warning" not in r.err, r.err
+    r = cli("vps", "edit", "dup-2", "--hostname", "Dup-1")
+    assert r.code == 4 and "differs only in case" in r.err
+    # a retired VPS gives its name back: no warning, no refusal
+    for ref in cli("vps", "list", "--search", "dup-1", "-q").out.split():
+        assert cli("vps", "retire", ref).code == 0
+    r = cli("vps", "add", "DUP-1")
+    assert r.code == 0 and "warning" not in r.err, r.err

@@ -97,6 +97,10 @@ comp sigma --server http://x vps ""
 comp sigma deploy node-exporter --known-hosts "$2/ma"
 comp sigma deploy node-exporter --dr
 complete -p sigma
+comp sigma vps list --status ""
+comp sigma ticket list --priority ""
+comp sigma import vps "$2/ma"
+comp sigma vps ""
 """  # noqa: E501 (the comp() line is one shell line)
 
 
@@ -120,6 +124,11 @@ def test_bash_completion(out):
     assert lines[4] == f"{out}/man"  # a path option completes file names
     assert lines[5] == "--dry-run"
     assert lines[6] == "complete -F _sigma sigma"
+    # enum values come from the vocabulary; a FILE argument completes file names
+    assert lines[7] == "provisioning active retiring retired suspended"
+    assert lines[8] == "low medium high critical"
+    assert lines[9] == f"{out}/man"
+    assert "list" in lines[10].split()  # a group still offers its commands, not files
 
 
 ZSH_DRIVER = r"""
@@ -132,6 +141,8 @@ comp sigma vps li
 comp sigma vps list --format ''
 comp sigma deploy node-exporter --binary ''
 comp sigma deploy node-exporter --dr
+comp sigma vps list --status ''
+comp sigma import vps ''
 """
 
 
@@ -153,6 +164,8 @@ def test_zsh_completion(out):
     assert blocks[1] == ["table", "json", "yaml", "csv"]
     assert blocks[2] == ["FILES"]
     assert any(line.startswith("--dry-run:") for line in blocks[3])
+    assert blocks[4] == ["provisioning", "active", "retiring", "retired", "suspended"]
+    assert blocks[5] == ["FILES"]
 
 
 def test_fish_completion(out):
@@ -164,7 +177,9 @@ def test_fish_completion(out):
         f"source {path}; complete -C 'sigma vps l'; "
         "echo ---; complete -C 'sigma vps list --format '; "
         "echo ---; complete -C 'sigma --server x v'; "
-        "echo ---; complete -C 'sigma deploy node-exporter --dr'"
+        "echo ---; complete -C 'sigma deploy node-exporter --dr'; "
+        "echo ---; complete -C 'sigma ticket list --status '; "
+        f"echo ---; complete -C 'sigma import vps {out}/ma'"
     )
     r = subprocess.run([fish, "--no-config", "-c", script], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -173,3 +188,5 @@ def test_fish_completion(out):
     assert blocks[1] == ["csv", "json", "table", "yaml"]
     assert blocks[2] == ["vps"]
     assert blocks[3] == ["--dry-run"]
+    assert blocks[4] == ["closed", "in-progress", "open", "resolved"]
+    assert blocks[5] == [f"{out}/man/"]

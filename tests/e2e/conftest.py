@@ -149,6 +149,7 @@ class Watched:
         storage_state=None,
         javascript: bool = True,
         viewport: dict | None = None,
+        color_scheme: str | None = None,
     ):
         self.name = name
         self.problems: list[str] = []
@@ -157,6 +158,7 @@ class Watched:
             storage_state=storage_state,
             java_script_enabled=javascript,
             viewport=viewport or {"width": 1366, "height": 900},
+            color_scheme=color_scheme,
         )
         self.context.set_default_timeout(20_000)
         self.page = self.context.new_page()
@@ -200,8 +202,8 @@ class Watched:
 
 @pytest.fixture
 def open_browser(browser, server, request):
-    """open_browser(name, state=..., javascript=..., viewport=...) -> Watched; checked at
-    teardown."""
+    """open_browser(name, state=..., javascript=..., viewport=..., color_scheme=...) ->
+    Watched; checked at teardown."""
     opened: list[Watched] = []
 
     def _open(name: str | None = None, **kw) -> Watched:

@@ -192,9 +192,8 @@ class RemoteBackend(ApiClient):
         return self._with_version(self.http_call("GET", f"/api/vps/{self._ref(ref)}"))
 
     def create_vps(self, data: VpsCreate) -> Vps:
-        from sigma.schemas.inventory import Vps
-
-        return self._send("POST", Vps, "/api/vps", data)
+        body = data.model_dump(mode="json")
+        return self._with_version(self.http_call("POST", "/api/vps", json=body))
 
     def update_vps(self, ref: Any, data: VpsUpdate, if_match: int | None = None) -> Vps:
         headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
@@ -210,6 +209,7 @@ class RemoteBackend(ApiClient):
         v = Vps.model_validate(resp.json())
         tag = resp.headers.get("etag", "").removeprefix("W/").strip('"')
         v._version = int(tag) if tag.isdigit() else None
+        v._warnings = resp.headers.get_list("x-sigma-warning")
         return v
 
     def delete_vps(self, ref: Any) -> Vps:

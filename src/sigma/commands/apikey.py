@@ -11,7 +11,9 @@ COLUMNS = (
     ("Name", lambda k: k["name"], "key"),
     ("Prefix", lambda k: k["prefix"] + "…"),
     ("Access", lambda k: "read-only" if k["read_only"] else "role", "keep", 2),
-    ("VPS", lambda k: (k.get("vps_id") or "")[:8]),  # an agent's key: the VPS it speaks for
+    ("Owner", lambda k: k.get("user_email") or k["user_id"][:8], "text", 4),
+    # an agent's key: the VPS it speaks for
+    ("VPS", lambda k: k.get("vps_hostname") or (k.get("vps_id") or "")[:8]),
     ("Expires", lambda k: (k["expires_at"] or "never")[:10], "keep", 1),
     ("Last used", lambda k: (k["last_used_at"] or "never")[:19].replace("T", " "), "keep", 3),
     ("State", lambda k: "revoked" if k["revoked_at"] else "active"),

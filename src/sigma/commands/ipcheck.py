@@ -276,7 +276,7 @@ def status(
 
     Example: sigma ip-check status --verdict blocked
     """
-    from sigma.output import check_format, emit
+    from sigma.output import Column, check_format, emit
 
     check_format(fmt)
     rows = [
@@ -289,7 +289,7 @@ def status(
             if s not in sources:
                 sources.append(s)
     sources.sort(key=lambda s: (not s.lower().startswith("cn"), s))
-    columns = [
+    columns: list[Column] = [
         ("VPS", lambda r: r["hostname"]),
         ("IP", lambda r: r["ip"]),
         ("Label", lambda r: _label(r["label"]), "keep", 2),

@@ -125,11 +125,25 @@ def _expires(expire: str | None):
 
 
 SHOW_COLUMNS = (
+    ("provider_id", lambda v: _provider(v)),
     ("ip_addresses", lambda v: _ips(v["ip_addresses"]) or "-"),
     ("expire_date", lambda v: _expires(v["expire_date"]) if v["expire_date"] else "-"),
     ("status", lambda v: _status(v["status"])),
     ("online", lambda v: _agent(v) or "-"),
 )
+
+
+def _warn(warnings: list[str]) -> None:
+    """What the server accepted but flags (a hostname or IP another VPS also has), on stderr."""
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def _provider(v: dict[str, Any]) -> str:
+    if not v["provider_id"]:
+        return "-"
+    name = v.get("provider_name")
+    return f"{name} ({v['provider_id']})" if name else v["provider_id"]
 
 
 def _agent(v: dict[str, Any]):
@@ -223,7 +237,9 @@ def add(
         values["extra"] = _extra(extra)
     values["hostname"] = hostname if hostname is not None else hostname_opt
     data = validate(VpsCreate, values)
-    v = state(ctx).backend.create_vps(data).model_dump(mode="json")
+    created = state(ctx).backend.create_vps(data)
+    _warn(created._warnings)
+    v = created.model_dump(mode="json")
     if quiet or fmt != "table":
         emit(v, fmt, quiet=quiet)
     else:
@@ -252,6 +268,13 @@ def list_(
     ),
     search: str = O(None, "--search", "-s", help="Text in hostname or alias."),
     ip: str = O(None, "--ip", help="Exact IP address."),
+    sort: str = O(
+        None,
+        "--sort",
+        metavar="FIELD[:desc]",
+        help="Order by hostname, country, provider, status, cost, expiry or created; "
+        "append :desc to reverse [default: status, expiry, hostname].",
+    ),
     page: int = O(
         None,
         "--page",
@@ -285,6 +308,7 @@ def list_(
             expiring_within_days=expiring_within,
             search=search,
             ip=ip,
+            sort=sort,
             page=page or 1,
             per_page=per_page or 25,
         ).items()
@@ -454,7 +478,9 @@ def edit(
         raise InvalidInput("nothing to change: give at least one option (see --help)")
     data = validate(VpsUpdate, values)
     # a read-modify-write (add/remove IPs, tags, extra) must not overwrite a concurrent change
-    v = backend.update_vps(ref, data, current._version if current else None).model_dump(mode="json")
+    updated = backend.update_vps(ref, data, current._version if current else None)
+    _warn(updated._warnings)
+    v = updated.model_dump(mode="json")
     if quiet or fmt != "table":
         emit(v, fmt, quiet=quiet)
     else:

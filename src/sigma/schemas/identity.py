@@ -138,6 +138,9 @@ class ApiKey(Output):
     last_used_at: Timestamp | None
     revoked_at: Timestamp | None
     created_at: Timestamp
+    # names behind the ids, for people: the key's owner and the VPS it is bound to
+    user_email: str | None = None
+    vps_hostname: str | None = None
 
 
 class ApiKeyCreated(ApiKey):

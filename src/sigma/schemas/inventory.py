@@ -41,11 +41,13 @@ from sigma.schemas.common import (
     Timestamp,
     Url,
     normalise_tags,
+    one_of,
     parse_ip,
     parse_label,
     refuse_nulls,
     validate,
 )
+from sigma.vocab import AGENT_STATES, EXPIRY_STATES, SORT_DIRECTIONS, VPS_SORT_FIELDS
 
 # ---------------------------------------------------------------- providers
 
@@ -253,6 +255,9 @@ class Vps(Output):
     updated_at: Timestamp
     # the row version behind the ETag; not part of the JSON body
     _version: int | None = PrivateAttr(None)
+    # what a create or update accepted but the caller should know (a hostname or an IP that
+    # another VPS also has): the API sends them as X-Sigma-Warning headers
+    _warnings: list[str] = PrivateAttr(default_factory=list)
     # the agent's liveness (None: no agent ever reported), set by the service that reads the
     # row, from the configured offline threshold (services.vps.out)
     online: bool | None = None
@@ -264,6 +269,29 @@ class Vps(Output):
     def _stored_ips(cls, value: Any) -> Any:
         # stored rows were validated on the way in; do not re-reject them on the way out
         return [IpEntry.model_construct(ip=e["ip"], label=e.get("label", "")) for e in value or []]
+
+
+def parse_sort(value: Any) -> str | None:
+    """`FIELD`, `FIELD:asc` or `FIELD:desc` (FIELD one of vocab.VPS_SORT_FIELDS) as
+    `FIELD:DIR`; None or "" for the default order."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError("must be a string: FIELD or FIELD:asc|desc")
+    field, sep, direction = value.strip().lower().partition(":")
+    fields = ", ".join(VPS_SORT_FIELDS)
+    if field not in VPS_SORT_FIELDS:
+        raise ValueError(
+            f"unknown sort field '{value[:40]}'; expected one of: {fields} "
+            "(optionally followed by :asc or :desc)"
+        )
+    if sep and direction not in SORT_DIRECTIONS:
+        raise ValueError(f"unknown sort direction '{direction[:20]}'; expected asc or desc")
+    return f"{field}:{direction or 'asc'}"
+
+
+def _optional_one_of(allowed: tuple[str, ...], what: str) -> Any:
+    return BeforeValidator(lambda v: None if v in (None, "") else one_of(v, allowed, what))
 
 
 def _filter_tags(value: Any) -> list[str]:
@@ -284,6 +312,15 @@ class VpsFilter(PageParams):
     ip: Annotated[
         str | None, BeforeValidator(lambda v: None if v in (None, "") else parse_ip(v))
     ] = None
+    # "overdue": the expiry date has passed; "soon": within vocab.DUE_SOON_DAYS (retired VPS
+    # left out unless a status is asked for, as with expiring_within_days)
+    expiry: Annotated[str | None, _optional_one_of(EXPIRY_STATES, "expiry")] = None
+    # the agent's liveness: "online", "offline" (silent for longer than the configured
+    # threshold) or "none" (no agent ever reported)
+    agent: Annotated[str | None, _optional_one_of(AGENT_STATES, "agent state")] = None
+    # FIELD or FIELD:asc|desc, FIELD one of vocab.VPS_SORT_FIELDS; ties by hostname, then id.
+    # None: by status, expiry (nulls last), hostname, id
+    sort: Annotated[str | None, BeforeValidator(parse_sort)] = None
     page: int = 1
     per_page: int = 25
 
@@ -291,3 +328,11 @@ class VpsFilter(PageParams):
     @classmethod
     def _empty_country(cls, v: Any) -> Any:
         return None if v == "" else v
+
+
+class BulkResult(BaseModel):
+    """What a bulk action did: how many VPS were selected, and how many it changed (retiring
+    a retired VPS or adding a tag it already has changes nothing)."""
+
+    selected: int
+    changed: int

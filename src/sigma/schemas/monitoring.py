@@ -201,6 +201,18 @@ class ReachabilityStatus(BaseModel):
     sources: dict[str, SourceState]
 
 
+class ReachabilityPage(BaseModel):
+    """One page of the reachability listing, problems first (vocab.VERDICT_URGENCY), with the
+    number of (VPS, IP) pairs of each verdict over the whole selection (the verdict filter
+    aside): `total` is that of the verdict asked for, or of all."""
+
+    data: list[ReachabilityStatus]
+    total: int
+    page: int
+    per_page: int
+    counts: dict[str, int]
+
+
 class VpsEvent(Output):
     id: UUID
     vps_id: UUID

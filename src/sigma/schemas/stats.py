@@ -19,3 +19,19 @@ class Stats(BaseModel):
     by_provider: list[CountBy]
     by_status: list[CountBy]
     expiring_soon: list[Vps]
+
+
+class AttentionItem(BaseModel):
+    """One kind of thing that needs an operator, how many there are, and the listing that
+    shows exactly those: `listing` ("vps", "reachability" or "tickets") filtered by `query`
+    (that listing's filter parameters)."""
+
+    kind: str
+    label: str
+    count: int
+    listing: str
+    query: dict[str, str]
+
+
+class Attention(BaseModel):
+    items: list[AttentionItem]

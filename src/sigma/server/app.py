@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 
 from sigma import __version__
 from sigma.settings import Settings, load_settings
@@ -130,11 +131,30 @@ def _swagger(app: FastAPI) -> None:
         StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
         name="swagger-assets",
     )
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", VersionedStatic(directory=STATIC), name="static")
 
     @app.get("/swagger-ui", response_class=HTMLResponse, include_in_schema=False)
     def swagger_ui() -> str:
         return (STATIC / "swagger.html").read_text(encoding="utf-8")
+
+
+class VersionedStatic(StaticFiles):
+    """/static: a file asked for with its version (`?v=`, as the templates link the web UI's
+    files) never changes under that URL, so browsers keep it for a year without asking again;
+    without one it is kept briefly, then revalidated (ETag, Last-Modified)."""
+
+    LONG = "public, max-age=31536000, immutable"
+    SHORT = "public, max-age=300"
+
+    async def get_response(self, path: str, scope) -> Response:  # type: ignore[override]
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            versioned = any(
+                part.startswith(b"v=") and len(part) > 2
+                for part in scope.get("query_string", b"").split(b"&")
+            )
+            response.headers["Cache-Control"] = self.LONG if versioned else self.SHORT
+        return response
 
 
 class RedactQuerySecrets(logging.Filter):

@@ -1,10 +1,15 @@
-"""The edge of `sigma serve`: the security headers of every response, and the request body
-limit (`max_body_bytes`).
+"""The edge of `sigma serve`: the security headers of every response, the request body
+limit (`max_body_bytes`) and gzip.
 
 The limit is Starlette's RequestBodyLimitMiddleware, which counts what is read (a streamed,
 chunked body included) and lets the app answer 413 through its error handlers; a request that
 declares a larger Content-Length is answered here at once, with the same JSON body, before
-anything reads it (Starlette would answer that one in plain text)."""
+anything reads it (Starlette would answer that one in plain text).
+
+Compression is Starlette's GZipMiddleware: a response of COMPRESS_MIN_BYTES or more (HTML,
+CSS, JavaScript, JSON, CSV; never images or archives) is gzipped for a client that accepts it.
+The paths in UNCOMPRESSED skip it entirely, not even a wrapper: the agent heartbeat, the
+hottest request (bench/README.md), answers a small JSON that is not worth the CPU."""
 
 from __future__ import annotations
 
@@ -24,18 +29,28 @@ SECURITY_HEADERS = [
 ]
 
 
+COMPRESS_MIN_BYTES = 1024
+COMPRESS_LEVEL = 6  # zlib's default: ~the size of 9 at a fraction of the CPU for a page
+UNCOMPRESSED = frozenset({"/api/agent/heartbeat"})
+
+
 def too_large(limit: int) -> dict[str, str]:
     return {"error": f"request body larger than {limit} bytes", "code": "payload_too_large"}
 
 
 class Edge:
     """ASGI middleware: SECURITY_HEADERS on every HTTP response (unless it set one itself),
-    and a 413 for a declared Content-Length over `max_body_bytes`."""
+    a 413 for a declared Content-Length over `max_body_bytes`, and gzip (but for the paths
+    in UNCOMPRESSED)."""
 
     def __init__(self, app: Any, max_body_bytes: int):
         from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+        from starlette.middleware.gzip import GZipMiddleware
 
         self.app = RequestBodyLimitMiddleware(app, max_body_size=max_body_bytes)
+        self.gzip = GZipMiddleware(
+            self.app, minimum_size=COMPRESS_MIN_BYTES, compresslevel=COMPRESS_LEVEL
+        )
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -59,7 +74,8 @@ class Edge:
                     )
                 if declared > self.max_body_bytes:
                     return await _json(with_headers, 413, too_large(self.max_body_bytes))
-        await self.app(scope, receive, with_headers)
+        inner = self.app if scope["path"] in UNCOMPRESSED else self.gzip
+        await inner(scope, receive, with_headers)
 
 
 async def _json(send: Any, status: int, body: dict[str, str]) -> None:

@@ -472,7 +472,17 @@ def list_api_keys(session: Session, actor: Actor, all_users: bool = False) -> li
         actor.require(("admin",))
     else:
         q = q.where(col(ApiKeyRow.user_id) == _jwt_user(session, actor).id)
-    return [ApiKey.model_validate(r) for r in session.scalars(q)]
+    from sigma.db.models.core import Vps as VpsRow
+
+    rows = session.execute(
+        q.add_columns(col(UserRow.email), col(VpsRow.hostname))
+        .join(UserRow, col(UserRow.id) == col(ApiKeyRow.user_id))
+        .outerjoin(VpsRow, col(VpsRow.id) == col(ApiKeyRow.vps_id))
+    ).all()
+    return [
+        ApiKey.model_validate(key).model_copy(update={"user_email": email, "vps_hostname": host})
+        for key, email, host in rows
+    ]
 
 
 def revoke_api_key(session: Session, actor: Actor, ref: Any) -> ApiKey:

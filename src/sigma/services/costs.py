@@ -505,10 +505,12 @@ def currencies(session: Session, actor: Actor) -> list[str]:
     actor.require(READERS)
     found = set(
         session.scalars(
-            select(VpsRow.currency).where(col(VpsRow.cost_monthly).is_not(None)).distinct()
+            select(col(VpsRow.currency)).where(col(VpsRow.cost_monthly).is_not(None)).distinct()
         )
     )
-    for src, dst in session.execute(select(RateRow.from_currency, RateRow.to_currency)):
+    for src, dst in session.execute(
+        select(col(RateRow.from_currency), col(RateRow.to_currency))
+    ):
         found |= {src, dst}
     found.add(base_currency(session))
     return sorted(found)

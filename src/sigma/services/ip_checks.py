@@ -44,6 +44,7 @@ from sigma.schemas.monitoring import (
     IpCheckSummary,
     ProbeTarget,
     PurgeResult,
+    ReachabilityPage,
     ReachabilityStatus,
     SourceState,
 )
@@ -604,18 +605,101 @@ def status(
             )
         q = q.where(col(ReachRow.verdict) == verdict)
     now = utcnow()
-    out = []
-    for row, hostname in session.execute(q.order_by(col(VpsRow.hostname), col(ReachRow.ip))):
-        sources = source_states(row.state, now)
-        out.append(
-            ReachabilityStatus(
-                vps_id=row.vps_id,
-                hostname=hostname,
-                ip=row.ip,
-                label=row.label,
-                verdict=row.verdict,
-                since=row.since,
-                sources=dict(sorted(sources.items(), key=lambda kv: (not kv[1].china, kv[0]))),
-            )
+    rows = session.execute(q.order_by(col(VpsRow.hostname), col(ReachRow.ip)))
+    return [_status_out(row, hostname, now) for row, hostname in rows]
+
+
+def _status_out(row: ReachRow, hostname: str, now: datetime) -> ReachabilityStatus:
+    sources = source_states(row.state, now)
+    return ReachabilityStatus(
+        vps_id=row.vps_id,
+        hostname=hostname,
+        ip=row.ip,
+        label=row.label,
+        verdict=row.verdict,
+        since=row.since,
+        sources=dict(sorted(sources.items(), key=lambda kv: (not kv[1].china, kv[0]))),
+    )
+
+
+def _selection(session: Session, vps_ref: Any, include_inactive: bool) -> list[Any]:
+    """The WHERE of a reachability listing over reachability JOIN vps: one VPS, or every
+    active VPS (all of them with `include_inactive`)."""
+    from sigma.services.vps import find
+
+    if vps_ref:
+        return [col(ReachRow.vps_id) == find(session, vps_ref).id]
+    return [] if include_inactive else [col(VpsRow.status) == "active"]
+
+
+def verdict_counts(
+    session: Session, vps_ref: Any = None, include_inactive: bool = False
+) -> dict[str, int]:
+    """{verdict: number of (VPS, IP) pairs} of the selection, every verdict present."""
+    from sigma.vocab import VERDICTS
+
+    counts = dict.fromkeys(VERDICTS, 0)
+    q = (
+        select(col(ReachRow.verdict), func.count())
+        .select_from(ReachRow)
+        .join(VpsRow, col(VpsRow.id) == ReachRow.vps_id)
+        .where(*_selection(session, vps_ref, include_inactive))
+        .group_by(col(ReachRow.verdict))
+    )
+    for verdict, n in session.execute(q):
+        counts[verdict] = counts.get(verdict, 0) + n
+    return counts
+
+
+def status_page(
+    session: Session,
+    actor: Actor,
+    verdict: str | None = None,
+    page: int = 1,
+    per_page: int = 25,
+    vps_ref: Any = None,
+    include_inactive: bool = False,
+) -> ReachabilityPage:
+    """One page of `status`, problems first: blocked, down, degraded, unknown, then ok (by
+    hostname and IP within a verdict), with the count of each verdict. Reads one page of
+    rows, never the whole fleet's."""
+    actor.require(READERS)
+    from sqlalchemy import case
+
+    from sigma.schemas.common import clamp_page
+    from sigma.vocab import VERDICT_URGENCY, VERDICTS
+
+    if verdict and verdict not in VERDICTS:
+        raise InvalidInput(
+            f"verdict: unknown verdict '{verdict}'; expected one of: {', '.join(VERDICTS)}",
+            field="verdict",
         )
-    return out
+    try:
+        page, per_page = clamp_page(int(page), int(per_page))
+    except ValueError as exc:
+        raise InvalidInput(f"page: {exc}", field="page") from None
+    where = _selection(session, vps_ref, include_inactive)
+    counts = verdict_counts(session, vps_ref, include_inactive)
+    if verdict:
+        where.append(col(ReachRow.verdict) == verdict)
+    urgency = case(
+        {v: i for i, v in enumerate(VERDICT_URGENCY)},
+        value=col(ReachRow.verdict),
+        else_=len(VERDICT_URGENCY),
+    )
+    q = (
+        select(ReachRow, col(VpsRow.hostname))
+        .join(VpsRow, col(VpsRow.id) == ReachRow.vps_id)
+        .where(*where)
+        .order_by(urgency, col(VpsRow.hostname), col(ReachRow.ip), col(ReachRow.vps_id))
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    now = utcnow()
+    return ReachabilityPage(
+        data=[_status_out(row, hostname, now) for row, hostname in session.execute(q)],
+        total=counts.get(verdict, 0) if verdict else sum(counts.values()),
+        page=page,
+        per_page=per_page,
+        counts=counts,
+    )

@@ -32,3 +32,27 @@ def json_array_has_object_with(
         return type_coerce(column, JSONB).contains([{key: value}])
     each = func.json_each(column).table_valued("value").alias()
     return select(each.c.value).where(func.json_extract(each.c.value, f"$.{key}") == value).exists()
+
+
+def json_array_has_object_starting_with(
+    session: Session, column: Any, key: str, prefix: str
+) -> ColumnElement[bool]:
+    """An element of the array is an object whose `key` starts with `prefix`. No index serves
+    a prefix inside a JSON array: each row is read, so callers pair it with a cheaper test
+    or accept a scan. `prefix` is matched literally (LIKE wildcards escaped)."""
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if _is_pg(session):
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        each = func.jsonb_array_elements(type_coerce(column, JSONB)).table_valued("value").alias()
+        return (
+            select(each.c.value)
+            .where(each.c.value.op("->>")(key).like(pattern, escape="\\"))
+            .exists()
+        )
+    each = func.json_each(column).table_valued("value").alias()
+    return (
+        select(each.c.value)
+        .where(func.json_extract(each.c.value, f"$.{key}").like(pattern, escape="\\"))
+        .exists()
+    )

@@ -28,7 +28,11 @@ def _counts(session: Session, q: Select) -> list[CountBy]:
     return sorted(rows, key=lambda c: (-c.count, c.label))
 
 
-def stats(session: Session, actor: Actor, today: date | None = None) -> Stats:
+def stats(
+    session: Session, actor: Actor, today: date | None = None, expiring_limit: int | None = None
+) -> Stats:
+    """`expiring_limit`: only the first VPS of `expiring_soon` (the dashboard shows a few;
+    at fleet scale thousands expire within 14 days)."""
     actor.require(READERS)
     today = today or date.today()
     n = func.count(col(VpsRow.id))
@@ -41,6 +45,7 @@ def stats(session: Session, actor: Actor, today: date | None = None) -> Stats:
             col(VpsRow.expire_date) <= today + timedelta(days=EXPIRING_DAYS),
         )
         .order_by(col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))
+        .limit(expiring_limit)
     )
     return Stats(
         total_vps=session.scalar(select(func.count()).select_from(VpsRow)) or 0,

@@ -96,14 +96,17 @@ def _vps_field_order() -> list[str]:
     )
 
 
-def vps_records(session: Session) -> list[dict[str, Any]]:
+def vps_records(session: Session, ids: list[uuid.UUID] | None = None) -> list[dict[str, Any]]:
     from sigma.services.vps import ORDER
     from sigma.services.vps import out as vps_out
 
     fields = _vps_field_order()
     names = {p.id: p.name for p in session.scalars(select(ProviderRow))}
     out = []
-    for row in session.scalars(select(VpsRow).order_by(*ORDER)):
+    q = select(VpsRow).order_by(*ORDER)
+    if ids is not None:
+        q = q.where(col(VpsRow.id).in_(ids))
+    for row in session.scalars(q):
         d = vps_out(session, row).model_dump(mode="json")
         d["provider_name"] = names.get(row.provider_id, "") if row.provider_id else ""
         out.append({k: d[k] for k in fields})
@@ -158,8 +161,15 @@ def render(records: list[dict[str, Any]], fmt: str, columns: list[str]) -> str:
     return csv_text(columns, ([_csv_cell(c, r.get(c)) for c in columns] for r in records))
 
 
-def export_vps(session: Session, actor: Actor, fmt: str = "json") -> str:
+def export_vps(
+    session: Session, actor: Actor, fmt: str = "json", ids: list[Any] | None = None
+) -> str:
+    """Every VPS, or those of `ids` (a selection: at least one, at most vps.MAX_BULK)."""
     actor.require(READERS)
+    if ids is not None:
+        from sigma.services.vps import bulk_ids
+
+        return render(vps_records(session, bulk_ids(ids)), fmt, VPS_CSV_COLUMNS)
     return render(vps_records(session), fmt, VPS_CSV_COLUMNS)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,14 +16,18 @@ from sqlmodel import col
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
 from sigma.db.types import utcnow
-from sigma.errors import InvalidInput, PreconditionFailed
-from sigma.schemas.common import Page, validate
-from sigma.schemas.inventory import Vps, VpsCreate, VpsFilter, VpsUpdate
+from sigma.errors import Conflict, InvalidInput, PreconditionFailed
+from sigma.schemas.common import Page, normalise_tags, parse_ip, validate
+from sigma.schemas.inventory import BulkResult, Vps, VpsCreate, VpsFilter, VpsUpdate
 from sigma.services import audit
 from sigma.services.actor import INVENTORY_READERS, WRITERS, Actor
-from sigma.services.json_sql import json_array_contains, json_array_has_object_with
+from sigma.services.json_sql import (
+    json_array_contains,
+    json_array_has_object_starting_with,
+    json_array_has_object_with,
+)
 from sigma.services.refs import resolve
-from sigma.vocab import DEFAULT_OFFLINE_AFTER, agent_online
+from sigma.vocab import DEFAULT_OFFLINE_AFTER, DUE_SOON_DAYS, VPS_STATUSES, agent_online
 
 
 def offline_after(session: Session) -> float:
@@ -97,6 +102,54 @@ def _provider_id(session: Session, provider_id: Any) -> Any:
 
 
 _PLAIN_TAG = re.compile(r"[A-Za-z0-9_:.-]+")
+# the statuses of the fleet still running: "not retired" as an IN list, which the
+# (status, expire_date, ...) indexes serve (a `status != 'retired'` is read from the expiry
+# index over the whole history instead)
+LIVE_STATUSES = tuple(s for s in VPS_STATUSES if s != "retired")
+# what may be the start of an IP address as typed: digits, hex letters, dots and colons, with
+# a dot, a colon or only digits (a word such as "cafe" is a host name, not an address)
+_IP_PREFIX = re.compile(r"(?=[0-9a-f.:]*[0-9.:])[0-9a-f.:]+\Z")
+
+
+def heartbeat_text() -> ColumnElement[str]:
+    """extra.last_heartbeat as text (RFC 3339, UTC, written by services.agents.stamp)."""
+    beat: ColumnElement[str] = VpsRow.extra["last_heartbeat"].as_string()
+    return beat
+
+
+def agent_condition(session: Session, state: str) -> ColumnElement[bool]:
+    """The VPS whose agent is `state` ("online", "offline", "none"), by the rule of
+    vocab.agent_online with the session's threshold. The heartbeats are written as UTC
+    timestamps of one format, so comparing their text compares the instants."""
+    beat = heartbeat_text()
+    if state == "none":
+        return beat.is_(None)
+    cutoff = (utcnow() - timedelta(seconds=offline_after(session))).isoformat(
+        timespec="microseconds"
+    )
+    return beat > cutoff if state == "online" else beat <= cutoff
+
+
+def ip_search_condition(session: Session, text: str) -> ColumnElement[bool] | None:
+    """What a search text means for the IP list: a whole address matches that address (the
+    containment the GIN index of ip_addresses serves on PostgreSQL); the start of one, as
+    typed (`103.1.`, `2001:db8:`), matches the addresses that begin with it; anything else
+    matches no address (None)."""
+    text = text.strip().lower()
+    try:
+        return json_array_has_object_with(session, VpsRow.ip_addresses, "ip", parse_ip(text))
+    except ValueError:
+        pass
+    if not _IP_PREFIX.match(text):
+        return None
+    cond = json_array_has_object_starting_with(session, VpsRow.ip_addresses, "ip", text)
+    if session.get_bind().dialect.name == "sqlite":
+        # the prefix is in the row's JSON text whenever an address starts with it (these
+        # characters are never escaped in JSON): a substring test first, json_each after
+        return (
+            func.instr(type_coerce(VpsRow.ip_addresses, String), literal(text, String)) > 0
+        ) & cond
+    return cond
 
 
 def filtered(session: Session, f: VpsFilter) -> Select:
@@ -125,20 +178,27 @@ def filtered(session: Session, f: VpsFilter) -> Select:
                 func.instr(type_coerce(VpsRow.tags, String), literal(f'"{tag}"', String)) > 0
             )
         conds.append(json_array_contains(session, VpsRow.tags, tag))
+    today = date.today()
     if f.expiring_within_days is not None:
         conds.append(col(VpsRow.expire_date).is_not(None))
-        conds.append(
-            col(VpsRow.expire_date) <= date.today() + timedelta(days=f.expiring_within_days)
-        )
-        if not f.status:
-            # with years of history, "expiring" means the fleet still running, not the graveyard
-            conds.append(col(VpsRow.status) != "retired")
+        conds.append(col(VpsRow.expire_date) <= today + timedelta(days=f.expiring_within_days))
+    if f.expiry == "overdue":
+        conds.append(col(VpsRow.expire_date) < today)
+    elif f.expiry == "soon":
+        conds.append(col(VpsRow.expire_date) >= today)
+        conds.append(col(VpsRow.expire_date) <= today + timedelta(days=DUE_SOON_DAYS))
+    if (f.expiring_within_days is not None or f.expiry) and not f.status:
+        # with years of history, "expiring" means the fleet still running, not the graveyard
+        conds.append(col(VpsRow.status).in_(LIVE_STATUSES))
+    if f.agent:
+        conds.append(agent_condition(session, f.agent))
     if f.search:
         needle = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conds.append(
-            col(VpsRow.hostname).ilike(needle, escape="\\")
-            | col(VpsRow.alias).ilike(needle, escape="\\")
+        text_match = col(VpsRow.hostname).ilike(needle, escape="\\") | col(VpsRow.alias).ilike(
+            needle, escape="\\"
         )
+        ip_match = ip_search_condition(session, f.search)
+        conds.append(text_match if ip_match is None else text_match | ip_match)
     if f.ip:
         conds.append(json_array_has_object_with(session, VpsRow.ip_addresses, "ip", f.ip))
     return q.where(*conds) if conds else q.where(true())
@@ -150,6 +210,32 @@ ORDER = (
     col(VpsRow.hostname),
     col(VpsRow.id),
 )
+# the sort keys of the listing (vocab.VPS_SORT_FIELDS); `provider` is the joined provider's
+# name (_with_provider_name); an empty country sorts with the missing values, last
+SORT_KEYS: dict[str, Any] = {
+    "hostname": col(VpsRow.hostname),
+    "country": func.nullif(col(VpsRow.country), ""),
+    "provider": col(ProviderRow.name),
+    "status": col(VpsRow.status),
+    # the amount as entered: currencies are not converted
+    "cost": col(VpsRow.cost_monthly),
+    "expiry": col(VpsRow.expire_date),
+    "created": col(VpsRow.created_at),
+}
+
+
+def order_of(f: VpsFilter) -> tuple[Any, ...]:
+    """ORDER BY of a listing: the default order, or the asked key (missing values last in
+    either direction), then hostname and id, so that equal keys keep a stable order across
+    pages."""
+    if not f.sort:
+        return ORDER
+    field, _, direction = f.sort.partition(":")
+    key = SORT_KEYS[field]
+    first = (key.desc() if direction == "desc" else key.asc()).nulls_last()
+    if field == "hostname":
+        return (first, col(VpsRow.id))
+    return (first, col(VpsRow.hostname), col(VpsRow.id))
 
 
 def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) -> Page[Vps]:
@@ -166,7 +252,7 @@ def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) 
     offset = (f.page - 1) * f.per_page
     rows = session.execute(
         _with_provider_name(q.add_columns(count.correlate(None).scalar_subquery()))
-        .order_by(*ORDER)
+        .order_by(*order_of(f))
         .offset(offset)
         .limit(f.per_page)
     ).all()
@@ -183,9 +269,8 @@ def list_vps(session: Session, actor: Actor, f: VpsFilter | dict | None = None) 
 
 def all_vps(session: Session, actor: Actor, f: VpsFilter | None = None) -> list[Vps]:
     actor.require(INVENTORY_READERS)
-    rows = session.execute(
-        _with_provider_name(filtered(session, f or VpsFilter())).order_by(*ORDER)
-    )
+    f = f or VpsFilter()
+    rows = session.execute(_with_provider_name(filtered(session, f)).order_by(*order_of(f)))
     return [out(session, r[0], r[1]) for r in rows]
 
 
@@ -206,13 +291,53 @@ def create(session: Session, actor: Actor, data: VpsCreate | dict) -> Vps:
     values = data.model_dump()
     values["provider_id"] = _provider_id(session, data.provider_id)
     values["ip_addresses"] = [e.model_dump() for e in data.ip_addresses]
+    warnings = _shared(session, None, data.hostname, values["ip_addresses"])
     row = VpsRow(**values)
     session.add(row)
     session.flush()
     audit.record(
         session, actor, "create", "vps", row.id, {"hostname": row.hostname, "country": row.country}
     )
-    return out(session, row)
+    v = out(session, row)
+    v._warnings = warnings
+    return v
+
+
+def _shared(
+    session: Session, own_id: Any, hostname: str | None, ips: list[dict[str, Any]] | None
+) -> list[str]:
+    """What a new or changed VPS shares with the other VPS still in service. A hostname that
+    differs from another only in case is refused (agents and `vps show` match names without
+    case: two such VPS could not be told apart); the same hostname or IP address is
+    accepted (a replacement is often added before its predecessor is retired) and returned
+    as warnings."""
+    warnings: list[str] = []
+    live = col(VpsRow.status) != "retired"
+    others = (col(VpsRow.id) != own_id) if own_id is not None else true()
+    if hostname is not None:
+        same = session.execute(
+            select(col(VpsRow.id), col(VpsRow.hostname))
+            .where(func.lower(VpsRow.hostname) == hostname.lower(), live, others)
+            .limit(5)
+        ).all()
+        for other_id, other in same:
+            if other != hostname:
+                raise Conflict(
+                    f"hostname: {hostname} differs only in case from {other} ({str(other_id)[:8]});"
+                    " hostnames are matched without case",
+                    field="hostname",
+                )
+            warnings.append(f"hostname {hostname} is also used by VPS {str(other_id)[:8]}")
+    for entry in ips or []:
+        holders = session.execute(
+            select(col(VpsRow.id), col(VpsRow.hostname))
+            .where(json_array_has_object_with(session, VpsRow.ip_addresses, "ip", entry["ip"]))
+            .where(live, others)
+            .limit(5)
+        ).all()
+        for other_id, other in holders:
+            warnings.append(f"IP {entry['ip']} is also on {other} ({str(other_id)[:8]})")
+    return warnings
 
 
 def update(
@@ -244,6 +369,13 @@ def update(
         raise InvalidInput(
             f"expire_date: {expire} is before purchase_date {purchase}", field="expire_date"
         )
+    held = {e["ip"] for e in row.ip_addresses or []}
+    warnings = _shared(
+        session,
+        row.id,
+        changes["hostname"] if changes.get("hostname", row.hostname) != row.hostname else None,
+        [e for e in changes.get("ip_addresses") or [] if e["ip"] not in held],
+    )
     hostname = row.hostname  # the row is unusable after a failed flush
     for key, value in changes.items():
         setattr(row, key, value)
@@ -260,6 +392,7 @@ def update(
         audit.record(
             session, actor, "update", "vps", row.id, {"hostname": row.hostname, "changes": delta}
         )
+    after._warnings = warnings
     return after
 
 
@@ -285,3 +418,56 @@ def retire(session: Session, actor: Actor, ref: Any) -> Vps:
     session.flush()
     audit.record(session, actor, "retire", "vps", row.id, {"hostname": row.hostname})
     return out(session, row)
+
+
+# ---------------------------------------------------------------- bulk actions
+
+MAX_BULK = 100  # VPS per bulk action: the largest page of the listing
+
+
+def bulk_ids(refs: list[Any]) -> list[uuid.UUID]:
+    """The selected VPS ids, each once, in the order given; at least one, at most MAX_BULK."""
+    ids: dict[uuid.UUID, None] = {}
+    for ref in refs:
+        try:
+            ids.setdefault(ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref)), None)
+        except ValueError:
+            raise InvalidInput(f"id: '{str(ref)[:40]}' is not a VPS id", field="id") from None
+    if not ids:
+        raise InvalidInput("id: select at least one VPS", field="id")
+    if len(ids) > MAX_BULK:
+        raise InvalidInput(f"id: at most {MAX_BULK} VPS at once", field="id")
+    return list(ids)
+
+
+def bulk_retire(session: Session, actor: Actor, refs: list[Any]) -> BulkResult:
+    """Retire each selected VPS through `retire` (its rules and audit row, once per VPS), in
+    the caller's transaction: all or nothing."""
+    actor.require(WRITERS)
+    ids = bulk_ids(refs)
+    changed = 0
+    for vps_id in ids:
+        changed += find(session, vps_id).status != "retired"
+        retire(session, actor, vps_id)
+    return BulkResult(selected=len(ids), changed=changed)
+
+
+def bulk_add_tag(session: Session, actor: Actor, refs: list[Any], tag: Any) -> BulkResult:
+    """Add one tag to each selected VPS through `update` (validation, version lock, audit
+    row), in the caller's transaction: all or nothing. A VPS that has the tag is left alone."""
+    actor.require(WRITERS)
+    try:
+        tags = normalise_tags([tag] if isinstance(tag, str) else tag)
+    except ValueError as exc:
+        raise InvalidInput(f"tag: {exc}", field="tag") from None
+    if len(tags) != 1:
+        raise InvalidInput("tag: give one tag", field="tag")
+    ids = bulk_ids(refs)
+    changed = 0
+    for vps_id in ids:
+        row = find(session, vps_id)
+        if tags[0] in (row.tags or []):
+            continue
+        update(session, actor, vps_id, VpsUpdate(tags=[*(row.tags or []), tags[0]]))
+        changed += 1
+    return BulkResult(selected=len(ids), changed=changed)

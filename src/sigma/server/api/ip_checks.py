@@ -18,9 +18,10 @@ from sigma.schemas.monitoring import (
     IpCheckSummary,
     ProbeTarget,
     PurgeResult,
+    ReachabilityPage,
     ReachabilityStatus,
 )
-from sigma.server.deps import ActorDep, rule, run
+from sigma.server.deps import ActorDep, read, rule, run
 from sigma.services import ip_checks
 
 router = APIRouter(prefix="/api/ip-checks", tags=["ip-checks"])
@@ -82,16 +83,37 @@ def summary(request: Request, actor: ActorDep, vps_id: str | None = Query(None))
     return run(request, ip_checks.summary, actor, vps_id)
 
 
-@router.get("/status", response_model=list[ReachabilityStatus], openapi_extra=rule("any"))
+@router.get(
+    "/status",
+    response_model=list[ReachabilityStatus] | ReachabilityPage,
+    openapi_extra=rule("any"),
+)
 def status(
     request: Request,
     actor: ActorDep,
     vps: str | None = Query(None, description="VPS id, id prefix or hostname"),
     verdict: str | None = Query(None, description="ok, degraded, blocked, down or unknown"),
     all: bool = Query(False, description="include VPS that are not active"),
+    page: int | None = Query(None, description="paged, problems first (see below)"),
+    per_page: int | None = Query(None, description="1-100 (default 25), paged"),
 ):
-    """Reachability verdict per (VPS, IP) and each probe source's view of it."""
-    return run(request, ip_checks.status, actor, vps, verdict or None, all)
+    """Reachability verdict per (VPS, IP) and each probe source's view of it.
+
+    Without `page` and `per_page`: every pair, by hostname and IP, as a list. With either:
+    one page `{data, total, page, per_page, counts}`, problems first (blocked, down,
+    degraded, unknown, ok), `counts` the pairs of each verdict over the selection."""
+    if page is None and per_page is None:
+        return run(request, ip_checks.status, actor, vps, verdict or None, all)
+    return read(
+        request,
+        ip_checks.status_page,
+        actor,
+        verdict or None,
+        page if page is not None else 1,
+        per_page if per_page is not None else 25,
+        vps,
+        all,
+    )
 
 
 @router.delete("/purge", response_model=PurgeResult, openapi_extra=rule("op"))

@@ -23,8 +23,22 @@ def list_vps(
     purpose: str | None = Query(None),
     tag: list[str] = Query([], description="repeatable: the VPS must have every tag"),
     expiring_within_days: int | None = Query(None),
-    search: str | None = Query(None, description="text in hostname or alias"),
+    search: str | None = Query(
+        None,
+        description="text in hostname or alias; an IP address, or the start of one, also "
+        "matches the IP list",
+    ),
     ip: str | None = Query(None, description="exact IP address"),
+    expiry: str | None = Query(
+        None, description="overdue (expiry passed) or soon (within 7 days); retired left out"
+    ),
+    agent: str | None = Query(None, description="online, offline or none (no agent)"),
+    sort: str | None = Query(
+        None,
+        description="FIELD or FIELD:asc|desc, FIELD one of hostname, country, provider, "
+        "status, cost, expiry, created (ties by hostname, id); default: status, expiry, "
+        "hostname",
+    ),
     page: int = Query(1),
     per_page: int = Query(25),
 ):
@@ -38,6 +52,9 @@ def list_vps(
         expiring_within_days=expiring_within_days,
         search=search,
         ip=ip,
+        expiry=expiry,
+        agent=agent,
+        sort=sort,
         page=page,
         per_page=per_page,
     )
@@ -45,9 +62,18 @@ def list_vps(
     return read(request, vps.list_vps, actor, f)
 
 
+def _warn(response: Response, v: Vps) -> None:
+    for warning in v._warnings:
+        response.headers.append("X-Sigma-Warning", warning)
+
+
 @router.post("", response_model=Vps, openapi_extra=rule("op"))
-def create_vps(request: Request, actor: ActorDep, data: VpsCreate):
-    return run(request, vps.create, actor, data)
+def create_vps(request: Request, response: Response, actor: ActorDep, data: VpsCreate):
+    """A hostname or IP address another VPS in service also has is accepted and named in an
+    `X-Sigma-Warning` header; a hostname differing from another only in case is a 409."""
+    v = run(request, vps.create, actor, data)
+    _warn(response, v)
+    return v
 
 
 @router.get("/{ref}", response_model=Vps, openapi_extra=rule("inventory"))
@@ -75,6 +101,7 @@ def update_vps(
 ):
     v = run(request, vps.update, actor, ref, data, vps.parse_if_match(if_match))
     response.headers["ETag"] = vps.etag(v)
+    _warn(response, v)
     return v
 
 

@@ -12,3 +12,4 @@ def install(app: FastAPI) -> None:
 
     for module in (auth_views, vps_views, ticket_views, admin_views, extra_views):
         app.include_router(module.router)
+    app.include_router(vps_views.json_router)

@@ -4,7 +4,9 @@ stylesheet (classes), every label escaped."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -20,43 +22,92 @@ def _num(value: float) -> str:
     return str(int(v)) if v.is_integer() else f"{v:,.2f}"
 
 
-def bar_chart(items: Sequence[tuple[str, float]], title: str, mono: bool = False) -> Markup:
-    """Vertical bars (e.g. VPS by country); `mono`: one colour for a time series."""
+CHAR_W = 7.5  # width of one character of the 13px axis and value labels, in SVG units
+LINE_H = 13.0
+LABEL_MAX = 10  # a longer x label is cut with an ellipsis
+
+
+def _short(label: str, limit: int = LABEL_MAX) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def bar_chart(
+    items: Sequence[tuple[str, float | Decimal]],
+    title: str,
+    mono: bool = False,
+    fmt: Callable[[Any], str] | None = None,
+) -> Markup:
+    """Vertical bars (e.g. VPS by country); `mono`: one colour for a time series; `fmt`
+    formats the values (tooltips and labels). X labels never overlap: they stay level while
+    they fit their slot, else they are cut, turned 45 degrees and thinned to every k-th
+    (the last one always shown); values above the bars only when they fit their slot (the
+    tooltip always has it)."""
     if not items:
         return _empty()
+    fmt = fmt or _num
     n = len(items)
-    width, height, pad_left, pad_bottom, pad_top = max(320, min(600, 70 * n + 60)), 240, 36, 28, 16
-    top = max(c for _, c in items)
+    names = [label or "Unknown" for label, _ in items]
+    top = float(max(c for _, c in items))
+    axis = [_num(round(top * frac)) for frac in (0, 0.5, 1)]
+    pad_left = max(36.0, max(len(a) for a in axis) * CHAR_W + 10)
+    width, height, pad_top = max(320, min(600, 70 * n + 60)), 240, 16
     slot = (width - pad_left - 8) / n
     bar = min(48.0, slot * 0.7)
+    level = max(len(name) for name in names) * CHAR_W <= slot - 4
+    if level:
+        step, pad_bottom = 1, 28.0
+        shown = names
+    else:
+        shown = [_short(name) for name in names]
+        step = max(1, math.ceil((LINE_H * 1.5) / slot))
+        pad_bottom = 16 + max(len(x) for x in shown) * CHAR_W * 0.71
+    height = int(height + pad_bottom - 28)
+    values = [fmt(c) for _, c in items]
+    show_values = max(len(v) for v in values) * CHAR_W <= slot
     plot_h = height - pad_bottom - pad_top
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}">'
     ]
-    for frac in (0, 0.5, 1):
+    for frac, text in zip((0, 0.5, 1), axis, strict=True):
         y = pad_top + plot_h * (1 - frac)
         parts.append(
-            f'<line class="grid" x1="{pad_left}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<line class="grid" x1="{pad_left:.0f}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
         parts.append(
-            f'<text class="axis" x="{pad_left - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{_num(round(top * frac))}</text>"
+            f'<text class="axis" x="{pad_left - 6:.0f}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{text}</text>"
         )
-    for i, (label, count) in enumerate(items):
-        h = plot_h * count / top if top else 0
+    base_y = height - pad_bottom
+    for i, (_, count) in enumerate(items):
+        h = plot_h * float(count) / top if top else 0
         x = pad_left + slot * i + (slot - bar) / 2
         y = pad_top + plot_h - h
-        name = escape(label or "Unknown")
+        cx = x + bar / 2
         parts.append(
-            f"<g><title>{name}: {_num(count)}</title>"
+            f"<g><title>{escape(names[i])}: {escape(values[i])}</title>"
             f'<rect class="bar c{0 if mono else i % PALETTE}" x="{x:.1f}" y="{y:.1f}" '
             f'width="{bar:.1f}" height="{h:.1f}" rx="3"/>'
-            f'<text class="value" x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">'
-            f"{_num(count)}</text>"
-            f'<text class="axis" x="{x + bar / 2:.1f}" y="{height - 10}" text-anchor="middle">'
-            f"{name}</text></g>"
         )
+        if show_values:
+            parts.append(
+                f'<text class="value" x="{cx:.1f}" y="{y - 4:.1f}" text-anchor="middle">'
+                f"{escape(values[i])}</text>"
+            )
+        if (n - 1 - i) % step == 0:
+            label = escape(shown[i])
+            if level:
+                parts.append(
+                    f'<text class="axis" x="{cx:.1f}" y="{height - 10}" text-anchor="middle">'
+                    f"{label}</text>"
+                )
+            else:
+                ly = base_y + 14
+                parts.append(
+                    f'<text class="axis" x="{cx:.1f}" y="{ly:.1f}" text-anchor="end" '
+                    f'transform="rotate(-45 {cx:.1f} {ly:.1f})">{label}</text>'
+                )
+        parts.append("</g>")
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -99,6 +99,12 @@ FLASH = {
     "user-deleted": "User deleted.",
     "totp-reset": "Two-factor authentication was turned off for that user.",
     "agent-released": "The agent keys of this VPS were released and revoked.",
+    # bulk actions on the VPS list: {n} changed of {of} selected (?n=&of=, see flash_text)
+    "bulk-retired": "{n} of {of} selected VPS retired.",
+    "bulk-tagged": "Tag added to {n} of {of} selected VPS.",
+    "bulk-none": "Select at least one VPS first.",
+    "rate-saved": "Exchange rate saved.",
+    "rate-deleted": "Exchange rate deleted.",
 }
 PROJECTS = (
     ("p:airport", "Airport"),
@@ -196,7 +202,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
             csrf_token=csrf_token(request, seed),
             path=request.url.path,
             query=dict(request.query_params),
-            flash=FLASH.get(request.query_params.get("flash", "")),
+            flash=flash_text(request),
             **context,
         )
     )
@@ -207,6 +213,18 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     if ONCE_COOKIE in request.cookies:
         response.delete_cookie(ONCE_COOKIE, path="/")
     return response
+
+
+def flash_text(request: Request) -> str | None:
+    """The message of ?flash=KEY; one with counts takes them from ?n= and ?of= (digits only,
+    else no message)."""
+    text = FLASH.get(request.query_params.get("flash", ""))
+    if text is None or "{" not in text:
+        return text
+    counts = {k: request.query_params.get(k, "") for k in ("n", "of")}
+    if not all(v.isdigit() and len(v) <= 6 for v in counts.values()):
+        return None
+    return text.format(**{k: int(v) for k, v in counts.items()})
 
 
 def show_once(request: Request, url: str, **payload: str) -> RedirectResponse:

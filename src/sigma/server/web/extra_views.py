@@ -1,4 +1,5 @@
-"""Costs and IP reachability pages, over the cost and ip-check services."""
+"""Costs (reports in a base currency, exchange-rate management) and IP reachability pages,
+over the cost and ip-check services."""
 
 from __future__ import annotations
 
@@ -6,15 +7,36 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from sigma.errors import InvalidInput
+from sigma.errors import InvalidInput, PermissionDenied
 from sigma.server.web import charts
-from sigma.server.web.core import WebDep, WebRoute, call, field_errors, render
+from sigma.server.web.core import (
+    FORM_ERROR_STATUS,
+    FormDep,
+    Redirect,
+    WebDep,
+    WebRoute,
+    call,
+    field_errors,
+    render,
+)
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
-@router.get("/costs")
-def costs_page(request: Request, web: WebDep):
+def _money(value: Any) -> str:
+    """An amount for people: 2 decimals, ROUND_HALF_EVEN (schemas.costs.display_amount),
+    thousands separated."""
+    from sigma.schemas.costs import display_amount
+
+    return f"{display_amount(value):,.2f}"
+
+
+def _costs_page(
+    request: Request,
+    status: int = 200,
+    rate_values: dict[str, str] | None = None,
+    rate_errors: dict[str, str] | None = None,
+):
     from sigma.schemas.common import validate
     from sigma.schemas.costs import COST_GROUPINGS, CostQuery
     from sigma.services import costs
@@ -31,52 +53,148 @@ def costs_page(request: Request, web: WebDep):
     except InvalidInput as exc:
         errors = field_errors(exc)
         query = CostQuery()
-    error = None
+    # no currency chosen: the base currency (the setting), decided by the service
+    query = query.model_copy(update={"convert": True})
+    error, missing = None, []
     try:
         summary = call(request, costs.summary, query)
         monthly = call(request, costs.monthly, query)
-    except InvalidInput as exc:  # e.g. a missing exchange rate: the message names the pair
+    except InvalidInput as exc:  # a currency without a path: the message names the pairs
         error = exc.message
-        query = query.model_copy(update={"convert_to": None})
-        summary = call(request, costs.summary, query)
-        monthly = call(request, costs.monthly, query)
-    # the monthly chart: the converted total when there is one, else the main currency
-    series: list[tuple[str, float]] = []
-    unit = query.convert_to
-    if not unit and summary.per_currency:
-        unit = max(summary.per_currency, key=lambda c: c.total_cost).currency
-    for m in sorted(monthly.months, key=lambda m: m.month):
-        if m.converted_total is not None:
-            amount = m.converted_total.amount
-        else:
-            amount = next((c.total_cost for c in m.per_currency if c.currency == unit), 0)
-        series.append((m.month.strftime("%b %y"), float(amount)))
+        if isinstance(exc.details, dict):
+            missing = exc.details.get("missing") or []
+        unconverted = query.model_copy(update={"convert_to": None, "convert": False})
+        summary = call(request, costs.summary, unconverted)
+        monthly = call(request, costs.monthly, unconverted)
+    base = query.convert_to or summary.base_currency
+    # the monthly chart: each month's total in the base currency, oldest first
+    series = [
+        (m.month.strftime("%b %y"), m.converted_total.amount)
+        for m in sorted(monthly.months, key=lambda m: m.month)
+        if m.converted_total is not None
+    ]
+    chart = (
+        charts.bar_chart(series, f"Monthly cost in {base}", mono=True, fmt=_money)
+        if error is None
+        else None
+    )
+    rates: list[Any] = []
+    page = 1
+    while True:  # every rate (a handful in practice), 100 a page
+        result = call(request, costs.list_rates, None, None, page, 100)
+        rates += result.data
+        if not result.data or len(rates) >= result.total:
+            break
+        page += 1
+    currencies = call(request, costs.currencies)
+    if base not in currencies:
+        currencies = sorted({*currencies, base})
+    if rate_values is None:  # ?rate_from=&rate_to= prefill the form (edit, a missing pair)
+        rate_values = {
+            "from_currency": (q.get("rate_from") or "")[:3],
+            "to_currency": (q.get("rate_to") or "")[:3],
+            "rate": "",
+        }
     return render(
         request,
         "costs.html",
+        status=status,
         summary=summary,
         monthly=monthly,
         groupings=COST_GROUPINGS,
-        chart=charts.bar_chart(series, f"Monthly cost in {unit or '-'}", mono=True),
-        unit=unit,
+        chart=chart,
+        base=base,
+        currencies=currencies,
+        converted={
+            c.from_currency: c.converted
+            for c in (summary.converted_total.conversions if summary.converted_total else [])
+        },
+        money=_money,
         error=error,
+        missing=missing,
         errors=errors,
+        rates=rates,
+        rate_values=rate_values,
+        rate_errors=rate_errors or {},
     )
+
+
+@router.get("/costs")
+def costs_page(request: Request, web: WebDep):
+    return _costs_page(request)
+
+
+def _writer(web: Any) -> None:
+    if not web.can_write:
+        raise PermissionDenied("Your role can only read the exchange rates.")
+
+
+@router.post("/costs/rates")
+def rate_save(request: Request, web: WebDep, form: FormDep):
+    """Add a rate, or replace the rate of an existing pair (post/redirect/get)."""
+    from sigma.services import costs
+
+    _writer(web)
+    values = {k: str(form.get(k) or "").strip() for k in ("from_currency", "to_currency", "rate")}
+    try:
+        call(request, costs.set_rate, values)
+    except InvalidInput as exc:
+        return _costs_page(request, FORM_ERROR_STATUS, values, field_errors(exc))
+    raise Redirect("/costs?flash=rate-saved#rates")
+
+
+@router.post("/costs/rates/{ref}/delete")
+def rate_delete(request: Request, web: WebDep, ref: str, form: FormDep):
+    from sigma.services import costs
+
+    _writer(web)
+    r = call(request, costs.get_rate, ref)
+    if form.get("confirmed") != "yes":
+        return render(
+            request,
+            "confirm.html",
+            title=f"Delete the exchange rate {r.from_currency} → {r.to_currency}?",
+            action=f"/costs/rates/{r.id}/delete",
+            message="Reports that convert through this rate will need another one.",
+            button="Delete",
+            back="/costs#rates",
+            danger=True,
+        )
+    call(request, costs.delete_rate, r.id)
+    raise Redirect("/costs?flash=rate-deleted#rates")
 
 
 @router.get("/reachability")
 def reachability_page(request: Request, web: WebDep):
+    """One page of (VPS, IP) verdicts, problems first, with the verdict filter."""
     from sigma.services import ip_checks
-    from sigma.vocab import VERDICTS
+    from sigma.vocab import VERDICT_URGENCY, VERDICTS
 
-    verdict = request.query_params.get("verdict") or None
-    rows = call(request, ip_checks.status, None, verdict if verdict in VERDICTS else None)
-    sources = sorted(
-        {s for r in rows for s in r.sources}, key=lambda s: (not ip_checks.is_china(s), s)
+    q = request.query_params
+    verdict = q.get("verdict") or None
+    try:
+        page = max(int(q.get("page") or 1), 1)
+    except ValueError:
+        page = 1
+    per_page = int(q["per_page"]) if q.get("per_page") in ("25", "50", "100") else 25
+    result = call(
+        request,
+        ip_checks.status_page,
+        verdict if verdict in VERDICTS else None,
+        page,
+        per_page,
     )
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    sources = sorted(
+        {s for r in result.data for s in r.sources}, key=lambda s: (not ip_checks.is_china(s), s)
+    )
     return render(
-        request, "reachability.html", rows=rows, sources=sources, verdicts=VERDICTS, counts=counts
+        request,
+        "reachability.html",
+        result=result,
+        rows=result.data,
+        sources=sources,
+        verdicts=VERDICT_URGENCY,
+        counts=result.counts,
+        page_sizes=(25, 50, 100),
+        per_page=per_page,
     )

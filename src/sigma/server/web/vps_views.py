@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData
 
-from sigma.errors import InvalidInput, SigmaError
+from sigma.errors import InvalidInput, NotAuthenticated, SigmaError
 from sigma.schemas.common import validate
 from sigma.schemas.identity import AuditFilter
 from sigma.schemas.inventory import VpsCreate, VpsFilter, VpsUpdate
@@ -26,11 +27,23 @@ from sigma.server.web.core import (
     field_errors,
     render,
     show_once,
+    signed_in,
 )
-from sigma.services import agents, audit, providers, stats, tickets, transfer, vps
-from sigma.vocab import IP_LABELS, VPS_PURPOSES, VPS_STATUSES
+from sigma.services import agents, attention, audit, providers, stats, tickets, transfer, vps
+from sigma.vocab import (
+    AGENT_STATES,
+    DUE_SOON_DAYS,
+    IP_LABELS,
+    VPS_PURPOSES,
+    VPS_SORT_FIELDS,
+    VPS_STATUSES,
+    days_until,
+    expiry_state,
+)
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
+# JSON for the pages' scripts: an expired session is a 401 (the script stops), not a redirect
+json_router = APIRouter(include_in_schema=False)
 PROJECT_TAGS = {t for t, _ in PROJECTS}
 FORM_STATUSES = VPS_STATUSES[:4]
 FORM_PURPOSES = tuple(p for p in VPS_PURPOSES if p and p != "other")
@@ -39,9 +52,27 @@ FORM_PURPOSES = tuple(p for p in VPS_PURPOSES if p and p != "other")
 # ------------------------------------------------------------------ dashboard
 
 
+DASHBOARD_EXPIRING = 20  # rows of the dashboard's "expiring within 14 days" table
+LISTINGS = {"vps": "/vps", "reachability": "/reachability", "tickets": "/tickets"}
+
+
+def _attention_items(a: Any) -> list[dict[str, Any]]:
+    """The strip's items, each with the link to the listing filtered as the count was."""
+    return [
+        {
+            "kind": i.kind,
+            "label": i.label,
+            "count": i.count,
+            "href": LISTINGS[i.listing] + "?" + urlencode(i.query),
+        }
+        for i in a.items
+    ]
+
+
 @router.get("/")
 def dashboard(request: Request, web: WebDep):
-    s = call(request, stats.stats)
+    s = call(request, stats.stats, None, DASHBOARD_EXPIRING)
+    needs = _attention_items(call(request, attention.attention))
 
     def pairs(counts) -> list[tuple[str, int]]:
         return [(c.label, c.count) for c in counts]
@@ -50,10 +81,24 @@ def dashboard(request: Request, web: WebDep):
         request,
         "dashboard.html",
         stats=s,
+        attention=needs,
+        expiring=[_expiry(v) | {"v": v} for v in s.expiring_soon],
+        expiring_limit=DASHBOARD_EXPIRING,
         country_chart=charts.bar_chart(pairs(s.by_country), "VPS by country"),
         status_chart=charts.pie_chart(pairs(s.by_status), "VPS by status"),
         provider_chart=charts.hbar_chart(pairs(s.by_provider), "VPS by provider"),
     )
+
+
+@json_router.get("/attention.json")
+def attention_json(request: Request):
+    """The dashboard's attention counts, polled by app.js every minute."""
+    try:
+        signed_in(request)
+    except Redirect:  # must change the password first: nothing to show until then
+        raise NotAuthenticated("Change your password first.") from None
+    items = _attention_items(call(request, attention.attention))
+    return JSONResponse({"items": items}, headers={"Cache-Control": "no-store"})
 
 
 # ------------------------------------------------------------------ list
@@ -66,10 +111,46 @@ def _agent(v: Any) -> dict[str, Any] | None:
     return {"online": v.online, "last": (v.extra or {}).get("last_heartbeat")}
 
 
+LIST_FILTERS = (
+    "status",
+    "purpose",
+    "provider_id",
+    "country",
+    "search",
+    "expiry",
+    "agent",
+    "ip",
+    "expiring_within_days",
+)
+PAGE_SIZES = (25, 50, 100)
+# the first click on a column header: amounts and dates biggest / newest first
+FIRST_DIRECTION = {"cost": "desc", "created": "desc"}
+
+
+def _expiry(v: Any) -> dict[str, Any]:
+    """The expiry cell: overdue / due soon (vocab.expiry_state) and the days left."""
+    return {"expiry": expiry_state(v.expire_date, v.status), "days": days_until(v.expire_date)}
+
+
+def _page_size(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and int(value) in PAGE_SIZES else PAGE_SIZES[0]
+
+
+def _sort(q: Any) -> tuple[str | None, str]:
+    """?sort=FIELD&dir=asc|desc as (FIELD:DIR for VpsFilter, dir); an unknown field or
+    direction is an InvalidInput naming the allowed values (a 422 page)."""
+    field = (q.get("sort") or "").strip().lower()
+    direction = (q.get("dir") or "").strip().lower()
+    if not field:
+        return None, ""
+    direction = direction or FIRST_DIRECTION.get(field, "asc")
+    return validate(VpsFilter, {"sort": f"{field}:{direction}"}).sort, direction
+
+
 @router.get("/vps")
 def vps_list(request: Request, web: WebDep):
     q = request.query_params
-    raw = {k: q.get(k) for k in ("status", "purpose", "provider_id", "country", "search")}
+    raw = {k: q.get(k) for k in LIST_FILTERS}
     raw = {k: v for k, v in raw.items() if v}
     tags = [t for t in (q.get("tag") or "").replace(",", " ").split() if t]
     errors: dict[str, str] = {}
@@ -77,11 +158,14 @@ def vps_list(request: Request, web: WebDep):
         page = max(int(q.get("page") or 1), 1)
     except ValueError:
         page = 1
+    per_page = _page_size(q.get("per_page"))
+    sort, direction = _sort(q)
+    paging = {"page": page, "per_page": per_page, "sort": sort}
     try:
-        f = validate(VpsFilter, {**raw, "tag": tags, "page": page, "per_page": 25})
+        f = validate(VpsFilter, {**raw, "tag": tags, **paging})
     except InvalidInput as exc:
         errors = field_errors(exc)
-        f = VpsFilter(page=page, per_page=25)
+        f = validate(VpsFilter, paging)
     result = call(request, vps.list_vps, f)
     all_providers = call(request, providers.all_providers)
     names = {p.id: p.name for p in all_providers}
@@ -90,19 +174,84 @@ def vps_list(request: Request, web: WebDep):
             "v": v,
             "provider": names.get(v.provider_id, "") if v.provider_id else "",
             "agent": _agent(v),
+            **_expiry(v),
         }
         for v in result.data
     ]
+    sort_field = sort.partition(":")[0] if sort else ""
     return render(
         request,
         "vps_list.html",
         result=result,
         rows=rows,
         providers=all_providers,
-        statuses=FORM_STATUSES,
+        statuses=VPS_STATUSES,
         purposes=FORM_PURPOSES,
+        agent_states=AGENT_STATES,
+        due_soon_days=DUE_SOON_DAYS,
         errors=errors,
+        page_sizes=PAGE_SIZES,
+        per_page=per_page,
+        sort_field=sort_field,
+        sort_dir=direction,
+        sort_fields=VPS_SORT_FIELDS,
+        first_direction=FIRST_DIRECTION,
+        back=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     )
+
+
+# ------------------------------------------------------------------ bulk actions
+
+
+def _back(form: FormData) -> str:
+    """The list to return to (its filters, sort and page), never another site."""
+    back = str(form.get("back") or "")
+    return back if back.startswith("/vps") and not back.startswith("//") else "/vps"
+
+
+@router.post("/vps/bulk")
+def vps_bulk(request: Request, web: WebDep, form: FormDep):
+    """Retire, tag or export the VPS ticked on the list (or every VPS of the page). Each
+    change goes through the VPS services once per VPS, in one transaction: all or nothing;
+    then post/redirect/get back to the same list with the counts."""
+    if not web.can_write:
+        raise_forbidden()
+    action = str(form.get("action") or "")
+    if form.get("scope") == "page":
+        ids = [str(i) for i in form.getlist("page_id")]
+    else:
+        ids = [str(i) for i in form.getlist("id")]
+    back = _back(form)
+    if action not in ("retire", "tag", "export"):
+        raise InvalidInput("action: retire, tag or export", field="action")
+    if not ids:
+        raise Redirect(_with_flash(back, "bulk-none"))
+    if action == "export":
+        body = call(request, transfer.export_vps, "csv", ids)
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="vps-selected.csv"'},
+        )
+    if action == "retire":
+        if not _confirmed(form):
+            return render(
+                request,
+                "confirm.html",
+                title=f"Retire {len(ids)} VPS?",
+                action="/vps/bulk",
+                message="Their status becomes retired and monitoring is turned off. The records "
+                "are kept.",
+                button="Retire",
+                back=back,
+                hidden=[("action", "retire"), ("back", back)] + [("id", i) for i in ids],
+            )
+        result = call(request, vps.bulk_retire, ids)
+        key = "bulk-retired"
+    else:
+        result = call(request, vps.bulk_add_tag, ids, str(form.get("tag") or ""))
+        key = "bulk-tagged"
+    raise Redirect(_with_flash(back, key, n=result.changed, of=result.selected))
 
 
 # ------------------------------------------------------------------ export / import
@@ -452,11 +601,12 @@ def vps_delete(request: Request, web: WebDep, ref: str, form: FormDep):
     raise Redirect("/vps?flash=vps-deleted")
 
 
-def _with_flash(url: str, key: str) -> str:
+def _with_flash(url: str, key: str, **counts: int) -> str:
     with contextlib.suppress(Exception):
-        from urllib.parse import parse_qsl, urlencode, urlsplit
+        from urllib.parse import parse_qsl, urlsplit
 
         parts = urlsplit(url)
-        q = [(k, v) for k, v in parse_qsl(parts.query) if k != "flash"] + [("flash", key)]
+        q = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("flash", "n", "of")]
+        q += [("flash", key), *((k, str(v)) for k, v in counts.items())]
         return f"{parts.path}?{urlencode(q)}"
     return url

@@ -2,10 +2,13 @@
 (function () {
   "use strict";
 
-  // Confirm dialogs for destructive buttons; without JS the server shows a confirmation page.
+  // Confirm dialogs for destructive buttons (data-confirm on the form, or on the button that
+  // submits it); without JS the server shows a confirmation page.
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    var message = form.getAttribute && form.getAttribute("data-confirm");
+    var button = event.submitter;
+    var message = (button && button.getAttribute && button.getAttribute("data-confirm")) ||
+      (form.getAttribute && form.getAttribute("data-confirm"));
     if (!message) return;
     if (!window.confirm(message)) { event.preventDefault(); return; }
     if (!form.querySelector("input[name=confirmed]")) {
@@ -133,4 +136,56 @@
       }, 150);
     });
   });
+
+  // VPS list: "select all on this page" ticks every row; the bar counts the selection.
+  // Without JS, that box alone sends scope=page and the server takes every row of the page.
+  document.querySelectorAll("input[data-select-all]").forEach(function (all) {
+    var boxes = Array.prototype.slice.call(document.querySelectorAll("input[data-row-select]"));
+    var counter = document.getElementById("bulk-count");
+    function sync() {
+      var n = boxes.filter(function (b) { return b.checked; }).length;
+      all.checked = n > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+      if (counter) counter.textContent = n === 1 ? "1 VPS selected:" : n + " VPS selected:";
+    }
+    all.addEventListener("change", function () {
+      boxes.forEach(function (b) { b.checked = all.checked; });
+      sync();
+    });
+    boxes.forEach(function (b) { b.addEventListener("change", sync); });
+    sync();
+  });
+
+  // Dashboard: the attention counts are updated in place every minute. A signed-out or
+  // expired session (401, or a redirect to the login page) stops the polling.
+  var strip = document.querySelector("[data-attention-url]");
+  if (strip && window.fetch) {
+    var url = strip.getAttribute("data-attention-url");
+    var timer = null;
+    var stop = function () { if (timer) { clearInterval(timer); timer = null; } };
+    var update = function (items) {
+      items.forEach(function (item) {
+        var link = strip.querySelector('[data-attention="' + item.kind + '"]');
+        if (!link) return;
+        link.querySelector(".attention-count").textContent = String(item.count);
+        link.classList.toggle("is-zero", item.count === 0);
+        link.setAttribute("href", item.href);
+      });
+    };
+    var poll = function () {
+      if (document.hidden) return;
+      fetch(url, { credentials: "same-origin", redirect: "manual", headers: { Accept: "application/json" } })
+        .then(function (r) {
+          if (r.status === 401 || r.status === 403 || r.type === "opaqueredirect" || r.redirected) {
+            stop();
+            return null;
+          }
+          return r.ok ? r.json() : null;
+        })
+        .then(function (body) { if (body && body.items) update(body.items); })
+        .catch(function () {});
+    };
+    timer = setInterval(poll, 60000);
+    strip.sigmaPoll = poll;  // for the browser tests
+  }
 })();
