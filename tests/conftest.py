@@ -16,6 +16,27 @@ PG_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+# suites that drive real external tools or processes for tens of seconds each: marked `slow`
+# here, in one place (`nox -s tests -- -m "not slow"` for a quick run)
+SLOW = (
+    "tests/e2e/",
+    "tests/deploy/",
+    "tests/resilience/",
+    "tests/docs/",
+    "tests/api/test_schemathesis.py",
+    "tests/exports/test_prometheus.py",
+    "tests/exports/test_ansible_inventory.py",
+    "tests/cli/test_terminal_width.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    root = str(config.rootpath) + "/"
+    for item in items:
+        if str(item.path).removeprefix(root).startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session, exitstatus):
     if exitstatus == 5:
         print("\nERROR: pytest collected no tests; this is a failure, not a pass.")

@@ -419,13 +419,22 @@ def test_costs_and_reachability_pages(open_browser, server):
     page.click("nav >> text=Costs")
     page.wait_for_url("**/costs")
     assert "7.50" in page.inner_text("main") and "EUR" in page.inner_text("main")
+    # the base currency (USD by default) without a stored rate: the page names the pair
+    assert page.locator(".alert").count() == 1 and "EUR -> USD" in page.inner_text(".alert")
     page.select_option("#f-by", "country")
     page.wait_for_url(re.compile(r"by=country"))
-    # a conversion without a stored rate: the page says which rate is missing
-    page.fill("#f-convert", "USD")
-    page.press("#f-convert", "Enter")
-    page.wait_for_url(re.compile(r"convert_to=USD"))
-    assert page.locator(".alert").count() == 1 and "EUR" in page.inner_text(".alert")
+    page.select_option("#f-convert", "EUR")
+    page.wait_for_url(re.compile(r"convert_to=EUR"))
+    assert page.locator(".alert").count() == 0 and "7.50" in page.inner_text("#total-converted")
+    # an exchange rate added from the page (post/redirect/get), then the report in USD
+    page.fill("#f-from_currency", "EUR")
+    page.fill("#f-to_currency", "USD")
+    page.fill("#f-rate", "1.085")
+    page.click("#save-rate")
+    page.wait_for_url(re.compile(r"flash=rate-saved"))
+    assert "1.085000" in page.inner_text("#rates-table")
+    # back to the base currency, USD, which now converts: 7.50 x 1.085 = 8.1375
+    assert "8.14" in page.inner_text("#total-converted")
     w.screenshot("costs")
     page.click("nav >> text=Reachability")
     page.wait_for_url("**/reachability")

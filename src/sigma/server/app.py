@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
+from starlette.types import Scope
 
 from sigma import __version__
 from sigma.settings import Settings, load_settings
@@ -146,7 +147,7 @@ class VersionedStatic(StaticFiles):
     LONG = "public, max-age=31536000, immutable"
     SHORT = "public, max-age=300"
 
-    async def get_response(self, path: str, scope) -> Response:  # type: ignore[override]
+    async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         if response.status_code in (200, 304):
             versioned = any(

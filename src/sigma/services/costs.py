@@ -208,9 +208,7 @@ def rate_table(session: Session) -> dict[tuple[str, str], Decimal]:
 Step = tuple[str, str, Decimal, bool]  # (stored from, stored to, rate, applied as inverse)
 
 
-def find_path(
-    source: str, target: str, rates: dict[tuple[str, str], Decimal]
-) -> list[Step] | None:
+def find_path(source: str, target: str, rates: dict[tuple[str, str], Decimal]) -> list[Step] | None:
     """The rates that take `source` to `target`: the stored rate source -> target; else the
     inverse of target -> source; else two steps through one pivot currency, each step direct
     or inverse (CAD -> USD -> EUR with CAD-USD and the inverse of EUR-USD). Among pivots, the
@@ -508,9 +506,7 @@ def currencies(session: Session, actor: Actor) -> list[str]:
             select(col(VpsRow.currency)).where(col(VpsRow.cost_monthly).is_not(None)).distinct()
         )
     )
-    for src, dst in session.execute(
-        select(col(RateRow.from_currency), col(RateRow.to_currency))
-    ):
+    for src, dst in session.execute(select(col(RateRow.from_currency), col(RateRow.to_currency))):
         found |= {src, dst}
     found.add(base_currency(session))
     return sorted(found)

@@ -17,7 +17,7 @@ def _empty() -> Markup:
     return Markup('<p class="muted chart-empty">No data yet.</p>')
 
 
-def _num(value: float) -> str:
+def _num(value: float | Decimal) -> str:
     v = float(value)
     return str(int(v)) if v.is_integer() else f"{v:,.2f}"
 

@@ -55,7 +55,8 @@ def _costs_page(
         query = CostQuery()
     # no currency chosen: the base currency (the setting), decided by the service
     query = query.model_copy(update={"convert": True})
-    error, missing = None, []
+    error: str | None = None
+    missing: list[dict[str, str]] = []
     try:
         summary = call(request, costs.summary, query)
         monthly = call(request, costs.monthly, query)

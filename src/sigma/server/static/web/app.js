@@ -137,6 +137,17 @@
     });
   });
 
+  // Phone menu (a checkbox and its label in base.html, no JS needed): Escape closes it and
+  // gives the focus back to its button.
+  var navToggle = document.getElementById("nav-toggle");
+  if (navToggle) {
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" || !navToggle.checked) return;
+      navToggle.checked = false;
+      navToggle.focus();
+    });
+  }
+
   // VPS list: "select all on this page" ticks every row; the bar counts the selection.
   // Without JS, that box alone sends scope=page and the server takes every row of the page.
   document.querySelectorAll("input[data-select-all]").forEach(function (all) {
