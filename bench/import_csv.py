@@ -28,34 +28,10 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
+from sigma.services.transfer import VPS_CSV_COLUMNS
+
 BUDGET_S = 5.0
-COLUMNS = [
-    "id",
-    "hostname",
-    "alias",
-    "provider_name",
-    "ip_addresses",
-    "ssh_port",
-    "country",
-    "city",
-    "dc_name",
-    "cpu_cores",
-    "ram_mb",
-    "disk_gb",
-    "bandwidth_tb",
-    "cost_monthly",
-    "currency",
-    "status",
-    "purchase_date",
-    "expire_date",
-    "purpose",
-    "vpn_protocol",
-    "tags",
-    "monitoring_enabled",
-    "node_exporter_port",
-    "extra",
-    "notes",
-]
+COLUMNS = VPS_CSV_COLUMNS  # the header `sigma export vps` writes
 COUNTRIES = ["HK", "JP", "SG", "US", "DE", "NL", "GB", "FR", "KR", "TW", "CA", "RU"]
 LABELS = ["china-telecom", "china-unicom", "china-mobile", "overseas", "internal", "", "anycast"]
 PURPOSES = ["vpn-exit", "vpn-relay", "vpn-entry", "monitor", "management", ""]

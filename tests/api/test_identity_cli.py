@@ -40,7 +40,11 @@ def test_user_commands(cli, backend):
     assert "ops@example.com" in [u["email"] for u in listed]
     assert cli("user", "list", "--role", "operator", "-q").out.split() == [shown["id"]]
     table = cli("user", "list", "--role", "operator")
-    assert "ops@example.com" in table.out and "Ops team" in table.out and "Page 1 of 1 (1 total)" in table.err
+    assert (
+        "ops@example.com" in table.out
+        and "Ops team" in table.out
+        and "Page 1 of 1 (1 total)" in table.err
+    )
 
     assert (
         cli("user", "set-role", "ops@example.com", "admin").err.strip()
