@@ -214,6 +214,7 @@ def _words(items: list[str]) -> str:
 
 def bash(root: Node) -> str:
     nodes = list(walk(root))
+    file_commands = _words([n.name.replace(" ", ":") for n in nodes if n.takes_files])
     out = [
         f"# bash completion for sigma: {GENERATED}.",
         "# Install: copy to /usr/share/bash-completion/completions/sigma (or",
@@ -257,7 +258,7 @@ def bash(root: Node) -> str:
         "",
         "_sigma() {",
         "    # commands whose argument is a file (their paths, words joined by colons)",
-        f'    local FILE_COMMANDS="{_words([n.name.replace(" ", ":") for n in nodes if n.takes_files])}"',
+        f'    local FILE_COMMANDS="{file_commands}"',
         '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"',
         '    local path="sigma" i word skip=0',
         "    for ((i = 1; i < COMP_CWORD; i++)); do",

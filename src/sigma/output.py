@@ -263,7 +263,7 @@ def _fields_table(record: dict[str, Any], columns) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column("Field", style="bold")
     table.add_column("Value", overflow="fold")
-    shown = dict(columns)
+    shown = {column[0]: column[1] for column in columns}
     for key, value in record.items():
         cell = shown.get(key)
         table.add_row(key, rich_text(cell(record) if cell else _field_value(value)))

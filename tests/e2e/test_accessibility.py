@@ -35,6 +35,13 @@ BLOCKING = ("serious", "critical")
 # the admin's navigation: Dashboard, VPS, Providers, Tickets, Costs, Reachability, Users,
 # Audit Log, Settings
 NAV_ENTRIES = 9
+NOTES = (
+    "Rebooted after the kernel update. The CN2 GIA route from Shanghai Telecom is back to "
+    "38 ms; Unicom still goes through Los Angeles in the evening (ticket open with the "
+    "provider). Backups run nightly to the object store, retention 14 days; the WireGuard "
+    "keys were rotated in March. Do not resize the disk without a snapshot first: the "
+    "provider's panel loses the rescue image."
+)
 
 
 def _need(condition: bool, reason: str) -> None:
@@ -129,7 +136,7 @@ def site(server, browser) -> dict:
             "cost_monthly": "15.99",
             "currency": "USD",
             "expire_date": soon,
-            "notes": "Rebooted after the kernel update.",
+            "notes": NOTES,
         }
         if heartbeat:
             body["extra"] = {
@@ -313,19 +320,29 @@ def test_skip_link_is_the_first_focusable_element(open_browser, site):
         w = open_browser(f"skip-{path.strip('/')}", storage_state=state, viewport=DESKTOP)
         page = w.page
         page.goto(path)
-        page.keyboard.press("Tab")
         first = page.evaluate(
+            """() => [...document.querySelectorAll(
+                    'a[href], button, input, select, textarea, summary, [tabindex]')]
+                .filter(e => e.tabIndex >= 0 && !e.disabled && e.type !== 'hidden'
+                             && getComputedStyle(e).display !== 'none')
+                .map(e => e.outerHTML)[0]"""
+        )
+        assert first == '<a class="skip-link" href="#main">Skip to content</a>', (path, first)
+        assert page.locator("main#main").count() == 1
+        if path == "/login":
+            continue  # the e-mail field has autofocus: Tab starts from there
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
             """() => ({text: document.activeElement.textContent.trim(),
                        href: document.activeElement.getAttribute('href'),
-                       visible: document.activeElement.getBoundingClientRect().width > 1})"""
+                       visible: document.activeElement.getBoundingClientRect().top >= 0})"""
         )
-        assert first == {"text": "Skip to content", "href": "#main", "visible": True}, (path, first)
-        assert page.locator("main#main").count() == 1
+        assert focused == {"text": "Skip to content", "href": "#main", "visible": True}, focused
         page.keyboard.press("Enter")
-        assert page.evaluate("() => document.activeElement.id") == "main", path
+        assert page.evaluate("() => document.activeElement.id") == "main"
         # the next Tab goes on from the main content, not from the top of the page
         page.keyboard.press("Tab")
-        assert page.evaluate("() => !!document.activeElement.closest('main')"), path
+        assert page.evaluate("() => !!document.activeElement.closest('main')")
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
@@ -401,7 +418,8 @@ def test_gzip_and_cache_headers(open_browser, server, site):
         f"/static/web/app.js?v={version.group(1)}",
         "/api/vps?per_page=100",
     ):
-        r = page.request.get(path, headers=gzip)
+        bearer = {"Authorization": f"Bearer {site['token']}"} if path.startswith("/api/") else {}
+        r = page.request.get(path, headers={**gzip, **bearer})
         assert r.status == 200, (path, r.status)
         assert r.headers.get("content-encoding") == "gzip", (path, r.headers)
         assert "accept-encoding" in r.headers.get("vary", "").lower(), (path, r.headers)

@@ -63,7 +63,8 @@ def _pooler_hint(context: ExceptionContext) -> None:
     if name in ("InvalidSqlStatementName", "DuplicatePreparedStatement"):
         log.error(
             "a prepared statement went missing between connections: when database_url leads to "
-            "PgBouncer or another pooler in transaction mode, set database_pooler (SIGMA_DATABASE_POOLER=true)"
+            "PgBouncer or another pooler in transaction mode, set database_pooler "
+            "(SIGMA_DATABASE_POOLER=true)"
         )
 
 
@@ -260,9 +261,8 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool) -> None:
 def unavailable(engine: Engine, exc: Exception) -> Unavailable:
     orig = getattr(exc, "orig", exc)
     reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    return Unavailable(
-        f"database {redact_url(engine.url.render_as_string(hide_password=True))} is unreachable: {reason}"
-    )
+    where = redact_url(engine.url.render_as_string(hide_password=True))
+    return Unavailable(f"database {where} is unreachable: {reason}")
 
 
 @contextmanager

@@ -9,7 +9,8 @@ anything reads it (Starlette would answer that one in plain text).
 Compression is Starlette's GZipMiddleware: a response of COMPRESS_MIN_BYTES or more (HTML,
 CSS, JavaScript, JSON, CSV; never images or archives) is gzipped for a client that accepts it.
 The paths in UNCOMPRESSED skip it entirely, not even a wrapper: the agent heartbeat, the
-hottest request (bench/README.md), answers a small JSON that is not worth the CPU."""
+hottest request (bench/README.md), whose answer (its VPS, about a kilobyte of JSON) is not
+worth the CPU of compressing it."""
 
 from __future__ import annotations
 

@@ -334,8 +334,11 @@ WITH u AS (
         END AS scope
     -- one index lookup per heartbeat: LATERAL ... LIMIT 1 is not flattened into a hash join,
     -- which would read every key of the fleet for each batch
-    FROM u LEFT JOIN LATERAL (SELECT * FROM api_keys WHERE api_keys.key_hash = u.kh LIMIT 1) kr ON true
-           LEFT JOIN LATERAL (SELECT * FROM users WHERE users.id = coalesce(kr.user_id, u.usr) LIMIT 1) ur ON true
+    FROM u
+    LEFT JOIN LATERAL (SELECT * FROM api_keys WHERE api_keys.key_hash = u.kh LIMIT 1) kr ON true
+    LEFT JOIN LATERAL (
+        SELECT * FROM users WHERE users.id = coalesce(kr.user_id, u.usr) LIMIT 1
+    ) ur ON true
 ), pick AS (
     SELECT DISTINCT ON (c.n) c.n, c.si, c.id, c.status, c.key_id FROM (
         SELECT w.n, w.si, w.key_id, v.id, v.status, v.created_at
@@ -346,7 +349,8 @@ WITH u AS (
         WHERE w.scope = 'agent' AND lower(v.hostname) = lower(w.h)
     ) c ORDER BY c.n, (c.status = 'retired'), c.created_at DESC
 ), latest AS (
-    SELECT DISTINCT ON (p.id) p.id, p.si FROM pick p WHERE p.status <> 'retired' ORDER BY p.id, p.n DESC
+    SELECT DISTINCT ON (p.id) p.id, p.si FROM pick p WHERE p.status <> 'retired'
+    ORDER BY p.id, p.n DESC
 ), used AS (
     UPDATE api_keys SET last_used_at = %(now)s
     FROM pick p

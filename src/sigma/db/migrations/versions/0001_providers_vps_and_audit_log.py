@@ -79,7 +79,8 @@ def upgrade() -> None:
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.CheckConstraint(
-            "purpose IN ('', 'vpn-exit', 'vpn-relay', 'vpn-entry', 'monitor', 'management', 'other')",
+            "purpose IN ('', 'vpn-exit', 'vpn-relay', 'vpn-entry', 'monitor', 'management', "
+            "'other')",
             name="ck_vps_purpose",
         ),
         sa.CheckConstraint(
