@@ -788,6 +788,261 @@ def build(
     return stats
 
 
+# ---------------------------------------------------------------------------- monitoring
+
+# the probe sources of the monitoring data: three carriers inside China, three controls
+SOURCES = ("cn-ct", "cn-cu", "cn-cm", "hk", "jp", "us")
+MONITOR_TYPES = ("icmp", "tcp")
+# the share of (VPS, IP) pairs of each verdict-making scenario (the rest: ok)
+SCENARIOS = (("degraded", 0.06), ("blocked", 0.04), ("down", 0.02), ("unknown", 0.02))
+TICKET_TITLES = ("route loss", "renewal", "blocked IP", "slow CM at night", "disk full")
+
+
+@dataclass
+class MonitoringStats:
+    pairs: int
+    checks: int
+    verdicts: dict[str, int]
+    tickets: int
+    load_s: float
+
+
+def _iso(dt: datetime) -> str:
+    # the reachability state's timestamps: fixed width (services.ip_checks._iso)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _state(rng: random.Random, scenario: str, now: datetime) -> dict[str, Any]:
+    """Per source and check type, the latest result and its streaks, as the reachability
+    row keeps them (services.ip_checks._advance)."""
+    state: dict[str, Any] = {}
+    broken = rng.choice(SOURCES[:3])
+    for source in SOURCES:
+        china = source.startswith("cn")
+        age = timedelta(hours=2) if scenario == "unknown" else timedelta(seconds=rng.randrange(300))
+        at = _iso(now - age)
+        types = {}
+        for t in MONITOR_TYPES:
+            ok = not (
+                scenario == "down"
+                or (scenario == "blocked" and china)
+                or (scenario == "degraded" and source == broken and t == "tcp")
+            )
+            streak = rng.randint(3, 40)
+            types[t] = {
+                "ok": ok,
+                "fails": 0 if ok else streak,
+                "oks": streak if ok else 0,
+                "at": at,
+                "latency_ms": rng.randint(20, 320) if ok else None,
+            }
+        state[source] = types
+    return state
+
+
+def monitoring_rows(
+    vps: list[tuple[Any, list[dict[str, str]]]],
+    n_ips: int,
+    *,
+    seed: int = DEFAULT_SEED,
+    now: datetime | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(reachability rows, ip_checks rows) for the first `n_ips` addresses of `vps` ((id,
+    ip_addresses) pairs): every address checked by every source with every check
+    type, the verdicts computed by the server's own rule (ip_checks.compute_verdict)."""
+    from sigma.services.ip_checks import compute_verdict
+
+    now = now or datetime.now(UTC)
+    rng = Rng(seed + 1)
+    reach: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
+    for vps_id, ips in vps:
+        for entry in ips or []:
+            if len(reach) >= n_ips:
+                return reach, checks
+            draw, scenario = rng.random(), "ok"
+            for name, share in SCENARIOS:
+                if draw < share:
+                    scenario = name
+                    break
+                draw -= share
+            state = _state(rng, scenario, now)
+            verdict = compute_verdict(state, now)[0]
+            reach.append(
+                {
+                    "vps_id": vps_id,
+                    "ip": entry["ip"],
+                    "label": entry.get("label", ""),
+                    "verdict": verdict,
+                    "since": now - timedelta(minutes=rng.randrange(60 * 24 * 7)),
+                    "state": state,
+                    "updated_at": now,
+                }
+            )
+            for source, types in state.items():
+                for t, st in types.items():
+                    checks.append(
+                        {
+                            "id": _uuid(rng),
+                            "vps_id": vps_id,
+                            "ip": entry["ip"],
+                            "check_type": t,
+                            "source": source,
+                            "success": st["ok"],
+                            "latency_ms": st["latency_ms"],
+                            "checked_at": datetime.fromisoformat(st["at"]),
+                        }
+                    )
+    return reach, checks
+
+
+def _insert_rows(engine, table, rows: list[dict[str, Any]], json_columns=()) -> None:
+    """Bulk insert: COPY on PostgreSQL; one executemany through the column types' bind
+    processors on SQLite (as _load_sqlite)."""
+    if not rows:
+        return
+    names = list(rows[0])
+    if engine.dialect.name == "postgresql":
+
+        def value(r: dict[str, Any], n: str) -> Any:
+            return json.dumps(r[n], separators=(",", ":")) if n in json_columns else r[n]
+
+        raw = engine.raw_connection()
+        sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+        try:
+            with raw.driver_connection.cursor() as cur, cur.copy(sql) as copy:
+                for r in rows:
+                    copy.write_row(tuple(value(r, n) for n in names))
+            raw.commit()
+        finally:
+            raw.close()
+        return
+    dialect = engine.dialect
+    plan = [(n, table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names]
+    params = [tuple(r[n] if p is None else p(r[n]) for n, p in plan) for r in rows]
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    with engine.begin() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.executemany(sql, params)
+        cursor.close()
+
+
+def stamp_heartbeats(url: str, offline_share: float = 0.03, seed: int = DEFAULT_SEED) -> int:
+    """Give every active VPS an agent that reported just now, but `offline_share` of them
+    (deterministically chosen), silent for a day. Run before each measurement: `now` moves."""
+    from sqlalchemy import bindparam, select, update
+
+    from sigma.db.engine import make_engine
+    from sigma.db.models.core import Vps
+
+    now = datetime.now(UTC)
+    engine = make_engine(url)
+    rng = Rng(seed + 2)
+    offline = 0
+    try:
+        with engine.begin() as conn:
+            rows = conn.execute(
+                select(Vps.id, Vps.extra).where(Vps.status == "active").order_by(Vps.id)
+            ).all()
+            values = []
+            for vps_id, extra in rows:
+                silent = rng.random() < offline_share
+                offline += silent
+                beat = now - (timedelta(days=1) if silent else timedelta(seconds=rng.randrange(60)))
+                extra = {**(extra or {}), "last_heartbeat": beat.isoformat()}
+                values.append({"key": vps_id, "extra": extra})
+            table = Vps.__table__
+            key, new = bindparam("key"), bindparam("extra")
+            conn.execute(update(table).where(table.c.id == key).values(extra=new), values)
+    finally:
+        engine.dispose()
+    return offline
+
+
+def ensure_monitoring(
+    url: str,
+    n_ips: int = 20_000,
+    *,
+    created_by: Any,
+    reuse: bool = False,
+    seed: int = DEFAULT_SEED,
+    label: str = "",
+) -> None:
+    """The monitoring side of a loaded fleet: reachability verdicts and the latest checks of
+    `n_ips` addresses (the active VPS's first) from the SOURCES, and a few hundred tickets
+    (created by `created_by`, a user id). Kept when `reuse` and the database holds `n_ips`
+    verdicts."""
+    from sqlalchemy import delete, func, select
+
+    from sigma.db.engine import make_engine
+    from sigma.db.models.core import Vps
+    from sigma.db.models.monitoring import IpCheck, Reachability
+    from sigma.db.models.tickets import Ticket
+
+    label = label or url.split(":", 1)[0]
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            have = conn.execute(select(func.count()).select_from(Reachability)).scalar()
+        if reuse and have == n_ips:
+            print(f"{label}: reusing the {n_ips} IP verdicts already loaded")
+            return
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            for model in (IpCheck, Reachability, Ticket):
+                conn.execute(delete(model))
+            # the active fleet's addresses first (~17,000 for 10,000 active VPS), then those
+            # of the most recently bought other VPS: verdicts outlive a retirement
+            vps = conn.execute(
+                select(Vps.id, Vps.ip_addresses).where(Vps.status == "active").order_by(Vps.id)
+            ).all()
+            vps += conn.execute(
+                select(Vps.id, Vps.ip_addresses)
+                .where(Vps.status != "active")
+                .order_by(Vps.purchase_date.desc(), Vps.id)
+                .limit(n_ips)
+            ).all()
+        reach, checks = monitoring_rows([(r[0], r[1]) for r in vps], n_ips, seed=seed)
+        _insert_rows(engine, Reachability.__table__, reach, json_columns=("state",))
+        _insert_rows(engine, IpCheck.__table__, checks)
+        rng = Rng(seed + 3)
+        now = datetime.now(UTC)
+        tickets = []
+        for i in range(500):
+            created = now - timedelta(hours=rng.randrange(24 * 365))
+            vps_id = rng.choice(vps)[0] if vps and rng.random() < 0.8 else None
+            tickets.append(
+                {
+                    "id": _uuid(rng),
+                    "title": f"ticket {i}: {rng.choice(TICKET_TITLES)}",
+                    "description": "",
+                    "status": rng.choice(("open",) + ("resolved", "closed") * 4 + ("in-progress",)),
+                    "priority": rng.choice(("low", "medium", "medium", "high", "critical")),
+                    "vps_id": vps_id,
+                    "provider_id": None,
+                    "created_by": created_by,
+                    "assigned_to": None,
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
+        _insert_rows(engine, Ticket.__table__, tickets)
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE reachability; ANALYZE ip_checks; ANALYZE tickets")
+        verdicts: dict[str, int] = {}
+        for r in reach:
+            verdicts[r["verdict"]] = verdicts.get(r["verdict"], 0) + 1
+        shares = ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items()))
+        print(
+            f"{label}: loaded {len(reach)} IP verdicts ({shares}), "
+            f"{len(checks)} checks from {len(SOURCES)} sources, {len(tickets)} tickets "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
+    finally:
+        engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(

@@ -29,6 +29,7 @@ BENCHMARKS = (
     "import_csv",
     "probe_targets",
     "agent_resources",
+    "web_pages",
 )
 # the arguments run.py gives each (besides startup, which takes --runs)
 ARGS = {
@@ -38,6 +39,7 @@ ARGS = {
     "import_csv": [],
     "probe_targets": [],  # ICMP needs root; `bench/probe_targets.py --check-types tcp` otherwise
     "agent_resources": ["--seconds", "300"],
+    "web_pages": ["--runs", "50"],
 }
 
 

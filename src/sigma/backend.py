@@ -17,6 +17,17 @@ if TYPE_CHECKING:
         ExchangeRateCreate,
         MonthlyCosts,
     )
+    from sigma.schemas.history import (
+        DuplicatePair,
+        HistoryEvent,
+        HistoryFilter,
+        IpHistoryQuery,
+        IpHolding,
+        MergeRequest,
+        MergeResult,
+        PurgedVps,
+        TrashedVps,
+    )
     from sigma.schemas.identity import (
         ApiKey,
         ApiKeyCreate,
@@ -39,6 +50,7 @@ if TYPE_CHECKING:
         VpsFilter,
         VpsUpdate,
     )
+    from sigma.schemas.lifecycle import RenewResult, ReplaceRequest, ReplaceResult
     from sigma.schemas.monitoring import (
         IpCheck,
         IpCheckCreate,
@@ -86,6 +98,19 @@ class Backend(Protocol):
     def update_vps(self, ref: Any, data: VpsUpdate, if_match: int | None = None) -> Vps: ...
     def delete_vps(self, ref: Any) -> Vps: ...
     def retire_vps(self, ref: Any) -> Vps: ...
+
+    # history, duplicates, merge and the trash
+    def vps_history(self, ref: Any, f: HistoryFilter) -> Page[HistoryEvent]: ...
+    def ip_history(self, q: IpHistoryQuery) -> Page[IpHolding]: ...
+    def vps_duplicates(self, page: int = 1, per_page: int = 25) -> Page[DuplicatePair]: ...
+    def merge_vps(self, data: MergeRequest) -> MergeResult: ...
+    def list_trash(self, page: int = 1, per_page: int = 25) -> Page[TrashedVps]: ...
+    def restore_vps(self, ref: Any) -> Vps: ...
+    def purge_vps(self, ref: Any) -> PurgedVps: ...
+
+    # renewals and replacement
+    def renew_vps(self, ref: Any, cycles: int = 1) -> RenewResult: ...
+    def replace_vps(self, ref: Any, data: ReplaceRequest) -> ReplaceResult: ...
 
     # identity and audit
     def me(self) -> User: ...

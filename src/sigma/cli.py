@@ -30,7 +30,10 @@ class SigmaGroup(LazyGroup):
             "Alias of `provider` (the original CLI's spelling).",
             hidden=True,
         ),
-        "vps": Lazy("sigma.commands.vps", "VPS: add, list, show, edit, retire, remove."),
+        "vps": Lazy(
+            "sigma.commands.vps",
+            "VPS: add, list, show, edit, retire, remove; history, duplicates, merge, trash.",
+        ),
         "config": Lazy("sigma.commands.config", "Show where settings come from and what they are."),
         "db": Lazy("sigma.commands.db", "Database schema: upgrade, current revision."),
         "user": Lazy("sigma.commands.user", "Users and roles (admin); your password."),
@@ -58,6 +61,7 @@ class SigmaGroup(LazyGroup):
             "sigma.commands.probe",
             "The reachability probe (run it inside China, and one control outside).",
         ),
+        "ip": Lazy("sigma.commands.ip", "IP history: which VPS held an address, and when."),
         "ip-check": Lazy(
             "sigma.commands.ipcheck",
             "IP reachability checks: list, add, summary, purge, status matrix.",

@@ -75,6 +75,13 @@ class Settings(BaseModel):
     # inventory
     agent_interval: int = Field(60, ge=1, description="seconds between agent heartbeats")
     offline_after: int | None = Field(None, ge=1, description="seconds; default 3 x agent_interval")
+    trash_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="days a deleted VPS stays in the trash (sigma vps trash, restore) before "
+        "serve's trash-purge job deletes it for good",
+    )
     # output
     log_level: str = "INFO"
     base_currency: str = Field(

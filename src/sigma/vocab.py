@@ -62,7 +62,38 @@ VPS_FIELDS = (
     "updated_at",
     "online",
     "provider_name",
+    # issue 16 (additions): billing cycle, auto-renewal, traffic quota; `traffic` is the
+    # current period's usage, given by GET /api/vps/{ref} only (null in listings)
+    "billing_cycle",
+    "auto_renew",
+    "traffic_quota_gb",
+    "traffic_direction",
+    "traffic_reset_day",
+    "traffic",
 )
+# billing cycles (`billing_cycle`): these names, or a number of days such as "45d"
+# (parse_billing_cycle); each named cycle is a number of calendar months
+BILLING_CYCLES = ("monthly", "quarterly", "semi-annual", "yearly")
+CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "semi-annual": 6, "yearly": 12}
+BILLING_CYCLE_ALIASES = {
+    "month": "monthly",
+    "quarter": "quarterly",
+    "semiannual": "semi-annual",
+    "semi-annually": "semi-annual",
+    "half-yearly": "semi-annual",
+    "year": "yearly",
+    "annual": "yearly",
+    "annually": "yearly",
+}
+MAX_CYCLE_DAYS = 3660
+DEFAULT_BILLING_CYCLE = "monthly"
+# which of a period's byte counts a traffic quota limits: out (sent), in (received), their
+# sum, or the larger of the two
+TRAFFIC_DIRECTIONS = ("out", "in", "sum", "max")
+DEFAULT_TRAFFIC_DIRECTION = "sum"
+# the percentages of a quota recorded once per period in the timeline
+TRAFFIC_THRESHOLDS = (80, 95, 100)
+BYTES_PER_GB = 1_000_000_000  # quotas are in GB of 10^9 bytes, as providers bill
 CHECK_TYPES = ("icmp", "tcp", "http")
 VERDICTS = ("ok", "degraded", "blocked", "down", "unknown")
 # the reachability listing's "problems first" order
@@ -76,6 +107,31 @@ SORT_DIRECTIONS = ("asc", "desc")
 DUE_SOON_DAYS = 7
 EXPIRY_STATES = ("overdue", "soon")
 AGENT_STATES = ("online", "offline", "none")
+# a VPS's timeline (services.history): what happened, and where the news came from
+HISTORY_KINDS = (
+    "created",
+    "updated",
+    "status",
+    "ip-added",
+    "ip-removed",
+    "ip-relabelled",
+    "retired",
+    "deleted",
+    "restored",
+    "purged",
+    "merged",
+    "agent-online",
+    "agent-offline",
+    "reachability",
+    "ticket-opened",
+    "ticket-closed",
+    # issue 16 part B (services.billing, services.traffic, services.replacement)
+    "renewed",
+    "replaced",
+    "replaces",
+    "traffic-threshold",
+)
+HISTORY_SOURCES = ("user", "agent", "probe", "import", "sync", "system")
 # an agent is offline when its last heartbeat is older than this (the `offline_after` setting,
 # default 3 x the agent interval of 60 s)
 DEFAULT_OFFLINE_AFTER = 180
@@ -96,6 +152,54 @@ def parse_timestamp(value: Any) -> datetime | None:
         except ValueError:
             raise ValueError(f"'{value}' is not a date or RFC 3339 timestamp") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def ip_key(address: Any) -> str:
+    """An address as fixed-width text that sorts like its number: '4' and 8 hex digits for
+    IPv4, '6' and 32 for IPv6 (a zone id is ignored), so that a network is one range of
+    these keys (ip_history's index). ValueError for anything that is not an address."""
+    import ipaddress
+
+    if isinstance(address, str):
+        address = ipaddress.ip_address(address.strip().split("%", 1)[0])
+    if address.version == 4:
+        return f"4{int(address):08x}"
+    return f"6{int(address):032x}"
+
+
+def ip_query_network(text: Any) -> Any:
+    """What an IP history search means, as an ipaddress network: an address (one address),
+    a CIDR (host bits ignored: 103.1.2.3/24 is 103.1.2.0/24), or the start of an address in
+    whole parts: 1 to 3 IPv4 octets (`103.1.` is 103.1.0.0/16) or IPv6 groups ending with a
+    colon (`2001:db8:` is 2001:db8::/32). ValueError naming what was expected otherwise."""
+    import ipaddress
+    import re
+
+    value = str(text or "").strip()
+    if not value:
+        raise ValueError("an IP address, prefix or CIDR is required")
+    if len(value) > 100:
+        raise ValueError("is longer than 100 characters")
+    try:
+        if "/" in value:
+            return ipaddress.ip_network(value, strict=False)
+        return ipaddress.ip_network(ipaddress.ip_address(value.split("%", 1)[0]))
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){0,2}\.?", value):
+        octets = [int(o) for o in value.rstrip(".").split(".")]
+        if all(o < 256 for o in octets):
+            padded = octets + [0] * (4 - len(octets))
+            return ipaddress.ip_network(
+                f"{'.'.join(map(str, padded))}/{8 * len(octets)}", strict=True
+            )
+    if re.fullmatch(r"([0-9a-fA-F]{1,4}:){1,7}", value):
+        groups = value.rstrip(":").split(":")
+        return ipaddress.ip_network(f"{':'.join(groups)}::/{16 * len(groups)}", strict=True)
+    raise ValueError(
+        f"'{value[:60]}' is not an IP address, a CIDR (103.1.2.0/24) or the start of an "
+        "address (103.1.2. or 2001:db8:)"
+    )
 
 
 def last_heartbeat(extra: Any) -> datetime | None:
@@ -137,3 +241,42 @@ def expiry_state(expire: date | str | None, status: str, today: date | None = No
     if days < 0:
         return "overdue"
     return "soon" if days <= DUE_SOON_DAYS else ""
+
+
+def parse_billing_cycle(value: Any) -> str:
+    """A billing cycle's canonical text: monthly, quarterly, semi-annual, yearly (a few
+    spellings of them accepted), or a number of days "Nd" from 1 to MAX_CYCLE_DAYS. A cycle
+    under one day, or anything else, is a ValueError naming what is accepted."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            "must be monthly, quarterly, semi-annual, yearly or a number of days such as 45d"
+        )
+    text = value.strip().lower()
+    text = BILLING_CYCLE_ALIASES.get(text, text)
+    if text in CYCLE_MONTHS:
+        return text
+    number = text.removesuffix("d").removesuffix("days").removesuffix("day").strip()
+    if text != number and number.lstrip("+-").isdigit():
+        days = int(number)
+        if days < 1:
+            raise ValueError(f"'{value}' is shorter than one day; a cycle is at least 1d")
+        if days > MAX_CYCLE_DAYS:
+            raise ValueError(f"'{value}' is longer than {MAX_CYCLE_DAYS} days")
+        return f"{days}d"
+    shown = value if len(value) <= 40 else value[:40] + "..."
+    unit = text.lstrip("+-0123456789").strip()
+    if unit != text and unit in ("h", "hour", "hours", "min", "minutes", "s", "seconds"):
+        raise ValueError(
+            f"'{shown}' is not a cycle: cycles are whole days (at least 1d) or months"
+        )
+    raise ValueError(
+        f"unknown billing cycle '{shown}'; expected monthly, quarterly, semi-annual, yearly "
+        "or a number of days such as 45d (at least 1d)"
+    )
+
+
+def cycle_length(cycle: str) -> tuple[int, int]:
+    """(months, days) of one cycle: (1, 0) for monthly, (0, 45) for "45d"."""
+    if cycle in CYCLE_MONTHS:
+        return CYCLE_MONTHS[cycle], 0
+    return 0, int(parse_billing_cycle(cycle).removesuffix("d"))

@@ -24,7 +24,9 @@ import pytest
 pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("e2e-accessibility")]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-NPM_CACHE = Path(os.environ.get("SIGMA_TEST_NPM_CACHE", Path(tempfile.gettempdir()) / "sigma-e2e-npm"))
+NPM_CACHE = Path(
+    os.environ.get("SIGMA_TEST_NPM_CACHE", Path(tempfile.gettempdir()) / "sigma-e2e-npm")
+)
 AXE_SPEC = "axe-core@4"
 PASSWORD = "a11y-admin-pass-2026"
 DESKTOP = {"width": 1280, "height": 800}
@@ -55,25 +57,28 @@ def _need(condition: bool, reason: str) -> None:
 @pytest.fixture(scope="module")
 def axe_source() -> str:
     """axe.min.js from the npm cache directory, installed there when missing."""
-    script = NPM_CACHE / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        npm = shutil.which("npm")
-        _need(npm is not None, "npm not installed (it installs axe-core)")
-        # into a directory of our own, renamed into place: parallel workers never see half
-        staging = Path(tempfile.mkdtemp(prefix="sigma-e2e-npm-", dir=NPM_CACHE.parent))
-        try:
-            done = subprocess.run(
-                [npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund",
-                 "--no-save", "--loglevel=error", AXE_SPEC],
-                capture_output=True, text=True, timeout=300,
-            )  # fmt: skip
-            _need(done.returncode == 0, f"npm install {AXE_SPEC} failed: {done.stderr[-2000:]}")
-            with contextlib.suppress(OSError):  # another worker was first: use its copy
+    script = Path("node_modules") / "axe-core" / "axe.min.js"
+    if (NPM_CACHE / script).exists():
+        return (NPM_CACHE / script).read_text(encoding="utf-8")
+    npm = shutil.which("npm")
+    _need(npm is not None, "npm not installed (it installs axe-core)")
+    # into a directory of our own, then renamed into place: parallel workers never see half
+    NPM_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="sigma-e2e-npm-", dir=NPM_CACHE.parent))
+    try:
+        done = subprocess.run(
+            [npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund", "--no-save",
+             "--loglevel=error", AXE_SPEC],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        _need(done.returncode == 0, f"npm install {AXE_SPEC} failed: {done.stderr[-2000:]}")
+        source = (staging / script).read_text(encoding="utf-8")
+        if not NPM_CACHE.exists():
+            with contextlib.suppress(OSError):  # another worker was first: keep its copy
                 staging.rename(NPM_CACHE)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    assert script.exists(), script
-    return script.read_text(encoding="utf-8")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return source
 
 
 # ------------------------------------------------------------------ a seeded server
@@ -248,7 +253,7 @@ def _overflow(page) -> int:
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("size", list(VIEWPORTS))
-def test_axe_on_every_page(open_browser, server, site, axe_source, size, scheme):
+def test_axe_on_every_page(axe_source, open_browser, site, size, scheme):
     viewport = VIEWPORTS[size]
     w = open_browser(
         f"a11y-{size}-{scheme}", storage_state=site["state"], viewport=viewport, color_scheme=scheme
@@ -267,15 +272,14 @@ def test_axe_on_every_page(open_browser, server, site, axe_source, size, scheme)
         blocking = [v for v in _axe(page) if v["impact"] in BLOCKING]
         if blocking:
             found[path] = blocking
+            browser_page.screenshot(path.strip("/").replace("/", "-") or "dashboard")
         if (extra := _overflow(page)) > 0:
             overflows[path] = extra
-    if found:
-        w.screenshot(f"{next(iter(found)).strip('/').replace('/', '-') or 'dashboard'}")
     assert not found, f"axe at {size}, {scheme} scheme:\n" + _describe(found)
     assert not overflows, f"wider than the {viewport['width']} px screen (px): {overflows}"
 
 
-def test_axe_on_forms_showing_errors(open_browser, site, axe_source):
+def test_axe_on_forms_showing_errors(axe_source, open_browser, site):
     """Fields in error carry aria-invalid and point at their message (aria-describedby)."""
     w = open_browser(storage_state=site["state"], viewport=DESKTOP)
     page = w.page

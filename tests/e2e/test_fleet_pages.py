@@ -98,8 +98,8 @@ def _hostnames(page) -> list[str]:
 
 
 def test_sort_by_header_and_search_by_ip(open_browser, server):
-    _seed(server)
     w = _admin(open_browser, server, viewport={"width": 1280, "height": 800})
+    _seed(server)
     page = w.page
     page.goto("/vps?status=active")
     page.click("#vps-table th a[data-sort=cost]")
@@ -134,8 +134,8 @@ def test_sort_by_header_and_search_by_ip(open_browser, server):
 
 
 def test_dashboard_strip_links_to_filtered_lists(open_browser, server):
-    _seed(server)
     w = _admin(open_browser, server)
+    _seed(server)
     page = w.page
     page.goto("/")
     assert page.locator("meta[http-equiv=refresh]").count() == 0
@@ -182,8 +182,8 @@ def test_dashboard_strip_links_to_filtered_lists(open_browser, server):
 
 
 def test_bulk_select_two_and_retire(open_browser, server):
-    _seed(server)
     w = _admin(open_browser, server)
+    _seed(server)
     page = w.page
     page.goto("/vps?sort=hostname")
     counter = page.locator("#bulk-count")

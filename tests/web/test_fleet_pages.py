@@ -139,7 +139,9 @@ def test_page_size_choice_is_kept(api, admin):
     page = admin.get("/vps?per_page=50").text
     assert len(_hostnames(page)) == 50
     assert '<option value="50" selected>' in page
-    assert re.search(r'href="\?[^"]*per_page=50[^"]*page=2"|href="\?[^"]*page=2[^"]*per_page=50', page)
+    assert re.search(
+        r'href="\?[^"]*per_page=50[^"]*page=2"|href="\?[^"]*page=2[^"]*per_page=50', page
+    )
     assert len(_hostnames(admin.get("/vps?per_page=50&page=2").text)) == 10
     assert len(_hostnames(admin.get("/vps?per_page=100").text)) == 60
     assert len(_hostnames(admin.get("/vps?per_page=30").text)) == 25  # not a choice: 25
@@ -243,7 +245,9 @@ def test_bulk_retire_tag_and_export(api, admin):
     assert _audit(api, "retire") == 2
     # add a tag: the VPS that has it already is left alone
     r = admin.post("/vps/bulk", {"action": "tag", "tag": "x", "id": [a["id"], c["id"]]})
-    assert r.status_code == 303 and "n=1" in r.headers["location"] and "of=2" in r.headers["location"]
+    assert (
+        r.status_code == 303 and "n=1" in r.headers["location"] and "of=2" in r.headers["location"]
+    )
     assert "Tag added to 1 of 2 selected VPS." in admin.get(r.headers["location"]).text
     tags = {
         v["hostname"]: v["tags"]
@@ -288,7 +292,9 @@ def test_bulk_is_all_or_nothing(api, admin):
 def test_bulk_refused_to_readonly_and_without_csrf(api, admin, readonly):
     a = _vps(api, "a-1", status="active")
     page = readonly.get("/vps").text
-    assert "bulk-form" not in page and "data-row-select" not in page and "data-select-all" not in page
+    assert (
+        "bulk-form" not in page and "data-row-select" not in page and "data-select-all" not in page
+    )
     assert "row-menu" not in page
     for data in (
         {"action": "retire", "confirmed": "yes"},
@@ -298,7 +304,9 @@ def test_bulk_refused_to_readonly_and_without_csrf(api, admin, readonly):
         r = readonly.post("/vps/bulk", {**data, "id": [a["id"]]})
         assert r.status_code == 403, data
     # an admin without the form's token
-    r = admin.post("/vps/bulk", {"action": "retire", "id": [a["id"]], "confirmed": "yes"}, csrf=False)
+    r = admin.post(
+        "/vps/bulk", {"action": "retire", "id": [a["id"]], "confirmed": "yes"}, csrf=False
+    )
     assert r.status_code == 403
     r = admin.post(
         "/vps/bulk",
@@ -430,7 +438,7 @@ def test_attention_json_route(api, admin, needs, readonly):
 
 def test_attention_counts_on_an_empty_fleet(api, admin):
     page = admin.get("/").text
-    assert page.count("class=\"attention-item attention-") == 8 and page.count(" is-zero") == 8
+    assert page.count('class="attention-item attention-') == 8 and page.count(" is-zero") == 8
 
 
 # ------------------------------------------------------------------ reachability

@@ -5,7 +5,8 @@
 2. Register (`POST {api}/agent/register`), retried with exponential backoff and jitter until
    it succeeds. A VPS the server reports retired (409) is not revived: the refusal is logged
    and registration is retried slowly (max(backoff_max, 10 x interval)).
-3. Every `interval`: heartbeat (`POST {api}/agent/heartbeat`) with system_info. A 404 (the
+3. Every `interval`: heartbeat (`POST {api}/agent/heartbeat`) with system_info and the
+   addresses it sees (the server records a changed set in the VPS's timeline). A 404 (the
    VPS was deleted or renamed) or 409 makes the agent register again; other failures are
    logged and counted, and the next heartbeat comes at the next interval.
 SIGTERM / SIGINT stop everything within a second. No state grows with time.
@@ -30,6 +31,8 @@ from sigma.agent.metrics import AgentCollector, Health, make_registry, serve
 
 log = logging.getLogger("sigma.agent")
 USER_AGENT = "sigma-agent"
+# seconds between two asks of the what-is-my-IP services when no interface has a public address
+PUBLIC_IP_REFRESH = 3600.0
 
 
 def ssl_context(url: str) -> ssl.SSLContext:
@@ -88,6 +91,7 @@ class Agent:
         self.registry = make_registry(self.collector)
         self.client = client or make_client(cfg)
         self.vps_id: str | None = None
+        self._public: tuple[str | None, float] | None = None  # (address, when asked)
         self._attempt = 0
         self._metrics: Any = None
         self._threads: list[threading.Thread] = []
@@ -137,12 +141,38 @@ class Agent:
         log.info("registered as %s (VPS %s)", self.hostname, self.vps_id)
         return "ok"
 
+    def current_ips(self) -> list[dict[str, str]] | None:
+        """The addresses a heartbeat reports: the interfaces' now, and, when none of them is
+        public, the address the what-is-my-IP services gave (asked again at most every
+        PUBLIC_IP_REFRESH seconds, the last answer kept when they fail). None when unknown
+        (the server then keeps what it has)."""
+        try:
+            ips = system.local_ips()
+        except Exception as exc:  # noqa: BLE001 - unreadable interfaces: report nothing
+            log.debug("interfaces unreadable: %s", type(exc).__name__)
+            return None
+        if any(e["label"] != "internal" for e in ips) or not self.cfg.public_ip_urls:
+            return ips
+        now = time.monotonic()
+        if self._public is None or now - self._public[1] >= PUBLIC_IP_REFRESH:
+            found = system.public_ip(self.client, self.cfg.public_ip_urls)
+            known = self._public[0] if self._public else None
+            self._public = (found or known, now)
+        public = self._public[0]
+        if public is None:
+            return None
+        if public not in {e["ip"] for e in ips}:
+            ips = sorted([*ips, {"ip": public, "label": ""}], key=lambda e: e["ip"])
+        return ips
+
     def heartbeat_once(self) -> str:
         """'ok', 'gone' (404: register again), 'retired' (409) or 'error'."""
+        body: dict[str, Any] = {"hostname": self.hostname, "system_info": system.system_info()}
+        ips = self.current_ips()
+        if ips is not None:
+            body["ip_addresses"] = ips
         try:
-            self._post(
-                "/agent/heartbeat", {"hostname": self.hostname, "system_info": system.system_info()}
-            )
+            self._post("/agent/heartbeat", body)
         except ApiError as exc:
             self._failed()
             self.health.heartbeats_failed += 1

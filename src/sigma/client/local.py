@@ -20,6 +20,17 @@ if TYPE_CHECKING:
         ExchangeRateCreate,
         MonthlyCosts,
     )
+    from sigma.schemas.history import (
+        DuplicatePair,
+        HistoryEvent,
+        HistoryFilter,
+        IpHistoryQuery,
+        IpHolding,
+        MergeRequest,
+        MergeResult,
+        PurgedVps,
+        TrashedVps,
+    )
     from sigma.schemas.identity import (
         ApiKey,
         ApiKeyCreate,
@@ -41,6 +52,7 @@ if TYPE_CHECKING:
         VpsCreate,
         VpsUpdate,
     )
+    from sigma.schemas.lifecycle import RenewResult, ReplaceRequest, ReplaceResult
     from sigma.schemas.monitoring import (
         IpCheck,
         IpCheckCreate,
@@ -138,6 +150,53 @@ class LocalBackend:
 
     def retire_vps(self, ref: Any) -> Vps:
         return self._run(vps.retire, ref)
+
+    # history, duplicates, merge and the trash
+    def vps_history(self, ref: Any, f: HistoryFilter) -> Page[HistoryEvent]:
+        from sigma.services import history
+
+        return self._read(history.timeline, ref, f)
+
+    def ip_history(self, q: IpHistoryQuery) -> Page[IpHolding]:
+        from sigma.services import history
+
+        return self._read(history.ip_history, q)
+
+    def vps_duplicates(self, page: int = 1, per_page: int = 25) -> Page[DuplicatePair]:
+        from sigma.services import merge
+
+        return self._read(merge.duplicates, page, per_page)
+
+    def merge_vps(self, data: MergeRequest) -> MergeResult:
+        from sigma.services import merge
+
+        return self._run(merge.merge, data)
+
+    def list_trash(self, page: int = 1, per_page: int = 25) -> Page[TrashedVps]:
+        from sigma.services import trash
+
+        return self._read(trash.list_trash, page, per_page, self.settings.trash_retention_days)
+
+    def restore_vps(self, ref: Any) -> Vps:
+        from sigma.services import trash
+
+        return self._run(trash.restore, ref)
+
+    def purge_vps(self, ref: Any) -> PurgedVps:
+        from sigma.services import trash
+
+        return self._run(trash.purge, ref)
+
+    # renewals and replacement
+    def renew_vps(self, ref: Any, cycles: int = 1) -> RenewResult:
+        from sigma.services import billing
+
+        return self._run(billing.renew, ref, {"cycles": cycles})
+
+    def replace_vps(self, ref: Any, data: ReplaceRequest) -> ReplaceResult:
+        from sigma.services import replacement
+
+        return self._run(replacement.replace, ref, data)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -24,6 +24,17 @@ if TYPE_CHECKING:
         ExchangeRateCreate,
         MonthlyCosts,
     )
+    from sigma.schemas.history import (
+        DuplicatePair,
+        HistoryEvent,
+        HistoryFilter,
+        IpHistoryQuery,
+        IpHolding,
+        MergeRequest,
+        MergeResult,
+        PurgedVps,
+        TrashedVps,
+    )
     from sigma.schemas.identity import (
         ApiKey,
         ApiKeyCreate,
@@ -47,6 +58,7 @@ if TYPE_CHECKING:
         VpsFilter,
         VpsUpdate,
     )
+    from sigma.schemas.lifecycle import RenewResult, ReplaceRequest, ReplaceResult
     from sigma.schemas.monitoring import (
         IpCheck,
         IpCheckCreate,
@@ -221,6 +233,65 @@ class RemoteBackend(ApiClient):
         from sigma.schemas.inventory import Vps
 
         return self._send("POST", Vps, f"/api/vps/{self._ref(ref)}/retire")
+
+    # ------------------------------------------------------------ history and the trash
+
+    def vps_history(self, ref: Any, f: HistoryFilter) -> Page[HistoryEvent]:
+        from sigma.schemas.common import Page
+        from sigma.schemas.history import HistoryEvent
+
+        params = {k: v for k, v in f.model_dump(mode="json").items() if v is not None}
+        return self._get(Page[HistoryEvent], f"/api/vps/{self._ref(ref)}/history", params=params)
+
+    def ip_history(self, q: IpHistoryQuery) -> Page[IpHolding]:
+        from sigma.schemas.common import Page
+        from sigma.schemas.history import IpHolding
+
+        params = {k: v for k, v in q.model_dump(mode="json").items() if v is not None}
+        return self._get(Page[IpHolding], "/api/ip-history", params=params)
+
+    def vps_duplicates(self, page: int = 1, per_page: int = 25) -> Page[DuplicatePair]:
+        from sigma.schemas.common import Page
+        from sigma.schemas.history import DuplicatePair
+
+        params = {"page": page, "per_page": per_page}
+        return self._get(Page[DuplicatePair], "/api/vps/duplicates", params=params)
+
+    def merge_vps(self, data: MergeRequest) -> MergeResult:
+        from sigma.schemas.history import MergeResult
+
+        return self._send("POST", MergeResult, "/api/vps/merge", data)
+
+    def list_trash(self, page: int = 1, per_page: int = 25) -> Page[TrashedVps]:
+        from sigma.schemas.common import Page
+        from sigma.schemas.history import TrashedVps
+
+        params = {"page": page, "per_page": per_page}
+        return self._get(Page[TrashedVps], "/api/vps/trash", params=params)
+
+    def restore_vps(self, ref: Any) -> Vps:
+        return self._with_version(self.http_call("POST", f"/api/vps/{self._ref(ref)}/restore"))
+
+    def purge_vps(self, ref: Any) -> PurgedVps:
+        from sigma.schemas.history import PurgedVps
+
+        data = self.request("DELETE", f"/api/vps/{self._ref(ref)}", params={"purge": "true"})
+        return _parse(PurgedVps, data)
+
+    # ------------------------------------------------------------ renewals and replacement
+
+    def renew_vps(self, ref: Any, cycles: int = 1) -> RenewResult:
+        from sigma.schemas.lifecycle import RenewResult
+
+        return self._send(
+            "POST", RenewResult, f"/api/vps/{self._ref(ref)}/renew", {"cycles": cycles}
+        )
+
+    def replace_vps(self, ref: Any, data: ReplaceRequest) -> ReplaceResult:
+        from sigma.schemas.lifecycle import ReplaceResult
+
+        body = data.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return self._send("POST", ReplaceResult, f"/api/vps/{self._ref(ref)}/replace", body)
 
     # ------------------------------------------------------------ identity
 

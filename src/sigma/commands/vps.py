@@ -1,10 +1,21 @@
-"""`sigma vps add|list|show|edit|retire|rm` (plus the original's `create|get|update|delete`)."""
+"""`sigma vps add|list|show|edit|retire|rm|history|duplicates|merge|trash|restore` (plus the
+original's `create|get|update|delete`)."""
 
 from typing import Any
 
 import typer
 
-from sigma.commands.common import FormatOption, QuietOption, confirm_or_yes, done, state
+from sigma.commands.common import (
+    AllOption,
+    FormatOption,
+    PageOption,
+    PerPageOption,
+    QuietOption,
+    confirm_or_yes,
+    done,
+    listing,
+    state,
+)
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -195,6 +206,33 @@ def add(
         None, "--extra", help="KEY=VALUE stored in extra (VALUE parsed as JSON if it is)."
     ),
     notes: str = O(None, "--notes", help="Free text."),
+    billing_cycle: str = O(
+        None,
+        "--billing-cycle",
+        help="Renewal cycle: monthly, quarterly, semi-annual, yearly or days such as 45d"
+        " [default: monthly].",
+    ),
+    auto_renew: bool = O(
+        None,
+        "--auto-renew/--no-auto-renew",
+        help="Move a passed expiry forward by itself, cycle by cycle [default: off].",
+    ),
+    traffic_quota_gb: str = O(
+        None,
+        "--traffic-quota",
+        "--traffic-quota-gb",
+        help="Traffic allowed per billing period, in GB of 10^9 bytes.",
+    ),
+    traffic_direction: str = O(
+        None,
+        "--traffic-direction",
+        help="What the quota counts: out, in, sum or max (the larger) [default: sum].",
+    ),
+    traffic_reset_day: str = O(
+        None,
+        "--traffic-reset-day",
+        help="Day of the month (1-28) each traffic period starts [default: 1].",
+    ),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -232,6 +270,11 @@ def add(
         monitoring_enabled_str=monitoring_enabled,
         node_exporter_port=node_exporter_port,
         notes=notes,
+        billing_cycle=billing_cycle,
+        auto_renew=auto_renew,
+        traffic_quota_gb=traffic_quota_gb,
+        traffic_direction=traffic_direction,
+        traffic_reset_day=traffic_reset_day,
     )
     if extra:
         values["extra"] = _extra(extra)
@@ -268,6 +311,12 @@ def list_(
     ),
     search: str = O(None, "--search", "-s", help="Text in hostname or alias."),
     ip: str = O(None, "--ip", help="Exact IP address."),
+    over_quota: str = O(
+        None,
+        "--over-quota",
+        metavar="PCT",
+        help="Traffic this billing period at least PCT % of the quota (VPS with a quota).",
+    ),
     sort: str = O(
         None,
         "--sort",
@@ -308,6 +357,7 @@ def list_(
             expiring_within_days=expiring_within,
             search=search,
             ip=ip,
+            over_quota=over_quota,
             sort=sort,
             page=page or 1,
             per_page=per_page or 25,
@@ -382,6 +432,33 @@ def edit(
     node_exporter_port: str = O(None, "--node-exporter-port", help="node_exporter port."),
     extra: list[str] = O(None, "--extra", help="KEY=VALUE merged into extra; KEY= removes KEY."),
     notes: str = O(None, "--notes", help="Free text."),
+    billing_cycle: str = O(
+        None,
+        "--billing-cycle",
+        help="Renewal cycle: monthly, quarterly, semi-annual, yearly or days such as 45d"
+        ".",
+    ),
+    auto_renew: bool = O(
+        None,
+        "--auto-renew/--no-auto-renew",
+        help="Move a passed expiry forward by itself, cycle by cycle.",
+    ),
+    traffic_quota_gb: str = O(
+        None,
+        "--traffic-quota",
+        "--traffic-quota-gb",
+        help="Traffic allowed per billing period, in GB of 10^9 bytes ('' clears).",
+    ),
+    traffic_direction: str = O(
+        None,
+        "--traffic-direction",
+        help="What the quota counts: out, in, sum or max (the larger).",
+    ),
+    traffic_reset_day: str = O(
+        None,
+        "--traffic-reset-day",
+        help="Day of the month (1-28) each traffic period starts.",
+    ),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -422,6 +499,11 @@ def edit(
         monitoring_enabled_str=monitoring_enabled,
         node_exporter_port=node_exporter_port,
         notes=notes,
+        billing_cycle=billing_cycle,
+        auto_renew=auto_renew,
+        traffic_quota_gb=traffic_quota_gb,
+        traffic_direction=traffic_direction,
+        traffic_reset_day=traffic_reset_day,
     )
     for nullable in (
         "cpu_cores",
@@ -431,6 +513,7 @@ def edit(
         "cost_monthly",
         "purchase_date",
         "expire_date",
+        "traffic_quota_gb",
     ):
         if values.get(nullable) == "":
             values[nullable] = None
@@ -511,23 +594,263 @@ def rm(
     ctx: typer.Context,
     refs: list[str] = typer.Argument(..., help="VPS ids, id prefixes or hostnames."),
     yes: bool = O(False, "--yes", "-y", help="Do not ask for confirmation."),
+    purge: bool = O(
+        False,
+        "--purge",
+        help="Delete for good, from the trash or at once (admins); the history stays.",
+    ),
 ) -> None:
-    """Delete VPS for good (prefer `retire` to keep history).
+    """Move VPS to the trash: hidden everywhere, restorable with `sigma vps restore` until
+    trash_retention_days (default 30) have passed. --purge deletes them for good.
 
     Example: sigma vps rm 3f2a9c1b --yes
     """
     backend = state(ctx).backend
+    if purge:
+        confirm_or_yes(f"Delete VPS {', '.join(refs)} for good (no restore)?", yes)
+        for ref in refs:
+            gone = backend.purge_vps(ref)
+            done(f"Purged VPS {gone.hostname} ({gone.id})")
+        return
     targets = [backend.get_vps(r) for r in refs]
-    confirm_or_yes(f"Delete VPS {', '.join(v.hostname for v in targets)} for good?", yes)
+    confirm_or_yes(f"Move VPS {', '.join(v.hostname for v in targets)} to the trash?", yes)
     for v in targets:
         backend.delete_vps(v.id)
-        done(f"Deleted VPS {v.hostname} ({v.id})")
+        done(f"Moved VPS {v.hostname} ({v.id}) to the trash (sigma vps restore {v.id})")
 
 
 @app.command("delete", hidden=True)
 def delete(ctx: typer.Context, refs: list[str] = typer.Argument(...)) -> None:
     """The original CLI's spelling: deletes without asking."""
-    rm(ctx, refs, yes=True)
+    rm(ctx, refs, yes=True, purge=False)
+
+
+# -------------------------------------------------------------- history and the trash
+
+
+def _when(ts: str | None) -> str:
+    return ts[:19].replace("T", " ") if ts else ""
+
+
+HISTORY_COLUMNS = (
+    ("When", lambda e: _when(e["at"]), "keep"),
+    ("Event", lambda e: e["kind"], "keep"),
+    ("Source", lambda e: e["source"], "keep", 3),
+    ("Actor", lambda e: e["actor"], "text", 2),
+    ("Hostname", lambda e: e["hostname"], "text", 4),
+    ("Details", lambda e: _event_summary(e), "text"),
+)
+
+
+def _event_summary(e: dict[str, Any]) -> str:
+    from sigma.schemas.history import event_summary
+
+    return event_summary(e["kind"], e["details"])
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="VPS id, id prefix or hostname (also in the trash)."),
+    since: str = O(None, "--since", help="Only events from this date (YYYY-MM-DD or RFC 3339)."),
+    kind: str = O(
+        None, "--kind", help="Only this kind: created, updated, status, ip-added, ip-removed..."
+    ),
+    page: int = PageOption,
+    per_page: int = PerPageOption,
+    all_: bool = AllOption,
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """The timeline of a VPS, newest first: field, status and IP changes, trash, merges,
+    agent online/offline, reachability verdicts, tickets. A table shows one page; -q,
+    json, yaml and csv give every event unless --page or --per-page asks for a page.
+
+    Example: sigma vps history hk-exit-01 --since 2026-11-01 --kind ip-added
+    """
+    from sigma.output import check_format, emit
+    from sigma.schemas.common import validate
+    from sigma.schemas.history import HistoryEvent, HistoryFilter
+
+    fmt = check_format(fmt)
+    raw = {k: v for k, v in {"since": since, "kind": kind}.items() if v is not None}
+    validate(HistoryFilter, raw)  # a bad --since or --kind before any request
+    backend = state(ctx).backend
+    items, footer = listing(
+        lambda n, size: backend.vps_history(
+            ref, validate(HistoryFilter, {**raw, "page": n, "per_page": size})
+        ),
+        page=page,
+        per_page=per_page,
+        all_=all_,
+        quiet=quiet,
+        fmt=fmt,
+        noun="events",
+    )
+    rows = [e.model_dump(mode="json") for e in items]
+    emit(
+        rows,
+        fmt,
+        columns=HISTORY_COLUMNS,
+        quiet=quiet,
+        footer=footer,
+        fields=list(HistoryEvent.model_fields),
+    )
+
+
+def _brief(v: dict[str, Any]) -> str:
+    return f"{v['hostname']} ({v['id'][:8]}, {v['status']})"
+
+
+@app.command("duplicates")
+def duplicates(
+    ctx: typer.Context,
+    page: int = PageOption,
+    per_page: int = PerPageOption,
+    all_: bool = AllOption,
+    fmt: str = FormatOption,
+) -> None:
+    """Pairs of VPS in service that look like one machine: a shared public IP (any label but
+    internal), the same hostname (without case) or the same extra.provider_instance_id.
+    `sigma vps merge KEEP OTHER` makes one of them.
+
+    Example: sigma vps duplicates --format json
+    """
+    from sigma.output import check_format, emit
+
+    fmt = check_format(fmt)
+    backend = state(ctx).backend
+    items, footer = listing(
+        lambda n, size: backend.vps_duplicates(n, size),
+        page=page,
+        per_page=per_page,
+        all_=all_,
+        quiet=False,
+        fmt=fmt,
+        noun="pairs",
+    )
+    rows = [p.model_dump(mode="json") for p in items]
+    emit(
+        rows,
+        fmt,
+        columns=(
+            ("VPS", lambda p: _brief(p["a"]), "key"),
+            ("Duplicate", lambda p: _brief(p["b"]), "key"),
+            ("Why", lambda p: "\n".join(f"{r['reason']} {r['value']}" for r in p["reasons"])),
+        ),
+        footer=footer,
+        fields=["a", "b", "reasons"],
+    )
+
+
+@app.command("merge")
+def merge(
+    ctx: typer.Context,
+    keep: str = typer.Argument(..., help="The VPS that stays (id, id prefix or hostname)."),
+    other: str = typer.Argument(..., help="The VPS merged into KEEP and removed."),
+    dry_run: bool = O(False, "--dry-run", help="Show the result; change nothing."),
+    yes: bool = O(False, "--yes", "-y", help="Do not ask for confirmation."),
+    fmt: str = FormatOption,
+) -> None:
+    """Merge OTHER into KEEP in one transaction: OTHER's IPs, tags, extra keys, the fields
+    KEEP lacks, tickets, IP checks, history and agent keys go to KEEP, and OTHER is
+    removed. A field both have with different values keeps KEEP's and is listed.
+
+    Example: sigma vps merge hk-exit-01 3f2a9c1b --dry-run
+    """
+    from sigma.output import check_format, emit
+    from sigma.schemas.common import validate
+    from sigma.schemas.history import MergeRequest
+
+    fmt = check_format(fmt)
+    backend = state(ctx).backend
+    data = validate(MergeRequest, {"keep": keep, "other": other, "dry_run": dry_run})
+    if not dry_run:
+        confirm_or_yes(f"Merge {other} into {keep} and remove {other}?", yes)
+    result = backend.merge_vps(data).model_dump(mode="json")
+    if fmt != "table":
+        emit(result, fmt)
+        return
+    k, gone = result["keep"], result["removed"]
+    verb = "Would merge" if result["dry_run"] else "Merged"
+    done(f"{verb} {gone['hostname']} ({gone['id']}) into {k['hostname']} ({k['id']})")
+    moved = ", ".join(f"{n} {what}" for what, n in result["moved"].items() if n)
+    if moved:
+        done(f"moved: {moved}")
+    if result["filled"]:
+        done(f"filled from {gone['hostname']}: {', '.join(result['filled'])}")
+    if result["conflicts"]:
+        emit(
+            result["conflicts"],
+            "table",
+            columns=(
+                ("Field", lambda c: c["field"], "key"),
+                ("Kept", lambda c: str(c["keep"]), "text"),
+                ("Other", lambda c: str(c["other"]), "text"),
+                ("Resolution", lambda c: c["resolution"]),
+            ),
+            title="Conflicts",
+        )
+
+
+@app.command("trash")
+def trash(
+    ctx: typer.Context,
+    page: int = PageOption,
+    per_page: int = PerPageOption,
+    all_: bool = AllOption,
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """The VPS in the trash, most recently deleted first, with the day each is purged.
+
+    Example: sigma vps trash
+    """
+    from sigma.output import check_format, emit
+    from sigma.schemas.history import TrashedVps
+
+    fmt = check_format(fmt)
+    backend = state(ctx).backend
+    items, footer = listing(
+        lambda n, size: backend.list_trash(n, size),
+        page=page,
+        per_page=per_page,
+        all_=all_,
+        quiet=quiet,
+        fmt=fmt,
+        noun="VPS",
+    )
+    emit(
+        [v.model_dump(mode="json") for v in items],
+        fmt,
+        columns=(
+            ("ID", lambda v: v["id"][:8], "keep"),
+            ("Hostname", lambda v: v["hostname"], "key"),
+            ("Status", lambda v: _status(v["status"]), "keep"),
+            ("IPs", lambda v: _ips(v["ip_addresses"]), "key", 2),
+            ("Deleted", lambda v: _when(v["deleted_at"]), "keep"),
+            ("Purged after", lambda v: v["purge_after"][:10], "keep", 1),
+        ),
+        quiet=quiet,
+        footer=footer,
+        fields=list(TrashedVps.model_fields),
+    )
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    refs: list[str] = typer.Argument(..., help="Ids, id prefixes or hostnames in the trash."),
+) -> None:
+    """Bring VPS back from the trash, with their agent keys.
+
+    Example: sigma vps restore hk-exit-01
+    """
+    backend = state(ctx).backend
+    for ref in refs:
+        v = backend.restore_vps(ref)
+        _warn(v._warnings)
+        done(f"Restored VPS {v.hostname} ({v.id})")
 
 
 # the original CLI's spellings: `sigma vps export|import` (hidden)

@@ -6,6 +6,17 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
-from sigma.db.models import audit, core, costs, identity, jobs, monitoring, notify, tickets  # noqa: F401 (maps them)
+from sigma.db.models import (  # noqa: F401 (maps them)
+    audit,
+    core,
+    costs,
+    history,
+    identity,
+    jobs,
+    lifecycle,
+    monitoring,
+    notify,
+    tickets,
+)
 
 metadata: MetaData = SQLModel.metadata

@@ -171,6 +171,11 @@ class CostMonth(BaseModel):
     per_currency: list[CurrencyTotal]
     converted_total: ConvertedTotal | None = None
     groups: list[CostGroup] | None = None
+    # added (issue 16): the renewals paid in the month (vps_renewals by paid_on, whatever
+    # the VPS's status now), per currency (vps_count: the VPS renewed), and converted as
+    # the running costs are
+    renewals: list[CurrencyTotal] = Field(default_factory=list)
+    renewals_converted_total: ConvertedTotal | None = None
 
 
 class MonthlyCosts(BaseModel):

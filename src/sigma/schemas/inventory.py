@@ -4,6 +4,7 @@ the listing's filter."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -47,7 +48,16 @@ from sigma.schemas.common import (
     refuse_nulls,
     validate,
 )
-from sigma.vocab import AGENT_STATES, EXPIRY_STATES, SORT_DIRECTIONS, VPS_SORT_FIELDS
+from sigma.vocab import (
+    AGENT_STATES,
+    DEFAULT_BILLING_CYCLE,
+    DEFAULT_TRAFFIC_DIRECTION,
+    EXPIRY_STATES,
+    SORT_DIRECTIONS,
+    TRAFFIC_DIRECTIONS,
+    VPS_SORT_FIELDS,
+    parse_billing_cycle,
+)
 
 # ---------------------------------------------------------------- providers
 
@@ -139,6 +149,30 @@ def _check_dates(purchase: date | None, expire: date | None) -> None:
         raise ValueError(f"{expire} is before purchase_date {purchase}")
 
 
+def _reset_day(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a day of the month from 1 to 28")
+    try:
+        day = int(str(value).strip()) if isinstance(value, str) else value
+    except ValueError:
+        raise ValueError(f"'{value}' is not a day of the month from 1 to 28") from None
+    if not isinstance(day, int) or not 1 <= day <= 28:
+        raise ValueError(
+            f"{value} is not a day from 1 to 28 (a reset day must occur in every month)"
+        )
+    return day
+
+
+# issue 16: the billing cycle renewals move expire_date by, and the traffic quota per period
+BillingCycle = Annotated[str, BeforeValidator(parse_billing_cycle)]
+TrafficDirection = Annotated[
+    str, BeforeValidator(lambda v: one_of(v, TRAFFIC_DIRECTIONS, "traffic direction"))
+]
+ResetDay = Annotated[int, BeforeValidator(_reset_day)]
+MAX_QUOTA_GB = 1_000_000_000  # 1 EB: beyond any VPS, within every integer column
+QuotaGb = Annotated[int | None, Field(ge=0, le=MAX_QUOTA_GB)]
+
+
 class VpsFields(Input):
     alias: ShortText = ""
     provider_id: UUID | None = None
@@ -163,6 +197,11 @@ class VpsFields(Input):
     node_exporter_port: Port = 9100
     extra: JsonObject = Field(default_factory=dict)
     notes: Text = ""
+    billing_cycle: BillingCycle = DEFAULT_BILLING_CYCLE
+    auto_renew: bool = False
+    traffic_quota_gb: QuotaGb = None
+    traffic_direction: TrafficDirection = DEFAULT_TRAFFIC_DIRECTION
+    traffic_reset_day: ResetDay = 1
 
 
 class VpsCreate(VpsFields):
@@ -185,6 +224,7 @@ NULLABLE_VPS_FIELDS = {
     "cost_monthly",
     "purchase_date",
     "expire_date",
+    "traffic_quota_gb",
 }
 
 
@@ -215,6 +255,11 @@ class VpsUpdate(Input):
     node_exporter_port: Port | None = None
     extra: JsonObject | None = None
     notes: Text | None = None
+    billing_cycle: BillingCycle | None = None
+    auto_renew: bool | None = None
+    traffic_quota_gb: QuotaGb = None
+    traffic_direction: TrafficDirection | None = None
+    traffic_reset_day: ResetDay | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> VpsUpdate:
@@ -223,6 +268,24 @@ class VpsUpdate(Input):
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class TrafficUsage(BaseModel):
+    """A VPS's traffic in its current billing period (services.traffic.usage): bytes
+    received (in) and sent (out), the bytes its quota counts (`used_bytes`, by the VPS's
+    traffic_direction), the quota in bytes and the share used, and the use projected to the
+    period's end at the average rate so far (None in the period's first hour)."""
+
+    period_start: date
+    period_end: date  # the next reset day: the period ends when it begins
+    bytes_in: int
+    bytes_out: int
+    used_bytes: int
+    quota_bytes: int | None
+    percent: float | None
+    projected_bytes: int | None
+    projected_percent: float | None
+    updated_at: Timestamp | None
 
 
 class Vps(Output):
@@ -263,6 +326,15 @@ class Vps(Output):
     online: bool | None = None
     # the provider's name beside its id (None: no provider), for every face to show
     provider_name: str | None = None
+    # issue 16 (additions, after the original's fields)
+    billing_cycle: str = DEFAULT_BILLING_CYCLE
+    auto_renew: bool = False
+    traffic_quota_gb: int | None = None
+    traffic_direction: str = DEFAULT_TRAFFIC_DIRECTION
+    traffic_reset_day: int = 1
+    # the current billing period's traffic: set by services.vps.get (one VPS), None in
+    # listings and in the answers of writes
+    traffic: TrafficUsage | None = None
 
     @field_validator("ip_addresses", mode="before")
     @classmethod
@@ -318,6 +390,9 @@ class VpsFilter(PageParams):
     # the agent's liveness: "online", "offline" (silent for longer than the configured
     # threshold) or "none" (no agent ever reported)
     agent: Annotated[str | None, _optional_one_of(AGENT_STATES, "agent state")] = None
+    # the VPS whose traffic this billing period is at least this percentage of their quota
+    # (VPS without a quota left out)
+    over_quota: Annotated[Decimal | None, Field(ge=0, le=100_000)] = None
     # FIELD or FIELD:asc|desc, FIELD one of vocab.VPS_SORT_FIELDS; ties by hostname, then id.
     # None: by status, expiry (nulls last), hostname, id
     sort: Annotated[str | None, BeforeValidator(parse_sort)] = None

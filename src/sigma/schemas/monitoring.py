@@ -70,9 +70,30 @@ class AgentKeyRelease(BaseModel):
     revoked: bool
 
 
+# an interface byte counter: a JSON integer (no string, float or boolean), 0 to 2^62 (more
+# than any interface moves; services.traffic sums saturate there)
+Counter = Annotated[int, Field(ge=0, le=2**62, strict=True)]
+
+
+class TrafficCounters(BaseModel):
+    """The agent's cumulative byte counters, summed over its non-loopback interfaces
+    (received, sent): services.traffic turns them into usage per billing period. Keys of
+    other agent versions are ignored, like the rest of an agent's body."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    rx_bytes: Counter
+    tx_bytes: Counter
+
+
 class AgentHeartbeat(AgentInput):
     hostname: Hostname
     system_info: SystemInfo = None
+    # added (issue 16): optional, the original agent does not send it
+    traffic: TrafficCounters | None = None
+    # the addresses the agent sees now (agents of this version send them); absent: unchanged.
+    # A changed set updates the VPS and becomes ip-added/ip-removed events of its timeline
+    ip_addresses: IpList | None = None
 
 
 CheckType = Annotated[str, BeforeValidator(lambda v: one_of(v, CHECK_TYPES, "check_type"))]

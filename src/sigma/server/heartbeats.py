@@ -212,10 +212,22 @@ class HeartbeatWriter:
                 else:
                     alone.append((scope, data, fut))
             if alone:
-                await asyncio.gather(*(self._alone(*item) for item in alone))
+                # one host's heartbeats one after the other, in the order they came (a host
+                # whose addresses changed has all of its heartbeats here: each change is
+                # recorded, the last report wins); different hosts at once
+                hosts: dict[str, list[tuple[MutableMapping[str, Any], Any, asyncio.Future]]] = {}
+                for item in alone:
+                    hosts.setdefault(item[1].hostname.lower(), []).append(item)
+                await asyncio.gather(*(self._in_order(items) for items in hosts.values()))
         finally:
             self.inflight -= 1
             self._kick()
+
+    async def _in_order(
+        self, items: list[tuple[MutableMapping[str, Any], Any, asyncio.Future]]
+    ) -> None:
+        for item in items:
+            await self._alone(*item)
 
     async def _alone(self, scope: MutableMapping[str, Any], data: Any, fut: asyncio.Future) -> None:
         try:

@@ -28,7 +28,7 @@ class Job:
 
 def jobs() -> list[Job]:
     """Every periodic job, in the order they start."""
-    from sigma.services import agents, notify
+    from sigma.services import agents, billing, notify, trash
 
     return [
         # an active VPS whose agent falls silent is recorded once, and once when it is back
@@ -37,8 +37,12 @@ def jobs() -> list[Job]:
             lambda s: max(5.0, min(60.0, s.offline_threshold / 3)),
             agents.offline_job,
         ),
+        # a passed expiry of a VPS with auto_renew rolls forward, once per cycle
+        Job(billing.JOB_NAME, lambda s: billing.JOB_INTERVAL, billing.job),
         # expiry notices, each (VPS, threshold, date, channel) at most once
         Job(notify.JOB_NAME, lambda s: float(s.notify_interval), notify.job),
+        # VPS in the trash for longer than trash_retention_days are deleted for good
+        Job(trash.JOB_NAME, lambda s: 3600.0, trash.job),
     ]
 
 

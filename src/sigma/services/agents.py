@@ -43,7 +43,7 @@ from sigma.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
 from sigma.schemas.common import validate
 from sigma.schemas.inventory import Vps
 from sigma.schemas.monitoring import AgentHeartbeat, AgentRegister, VpsEvent
-from sigma.services import audit, auth
+from sigma.services import audit, auth, history, traffic
 from sigma.services.actor import AGENTS, READERS, WRITERS, Actor
 from sigma.services.vps import out as vps_out
 from sigma.vocab import last_heartbeat
@@ -81,7 +81,7 @@ def match(session: Session, hostname: str) -> VpsRow | None:
     the newest first; else a retired one."""
     return session.scalars(
         select(VpsRow)
-        .where(func.lower(VpsRow.hostname) == hostname.lower())
+        .where(func.lower(VpsRow.hostname) == hostname.lower(), col(VpsRow.deleted_at).is_(None))
         .order_by(
             case((col(VpsRow.status) == "retired", 1), else_=0),
             case((col(VpsRow.hostname) == hostname, 0), else_=1),
@@ -160,6 +160,8 @@ def _bound_vps(
     row = session.get(VpsRow, key.vps_id)
     if row is None:  # deleting a VPS unbinds its keys: a race at most
         raise NotAuthenticated("Unauthorized")
+    if row.deleted_at is not None:  # in the trash: as unknown as a deleted VPS
+        raise unknown_host(hostname)
     if row.hostname.lower() != hostname.lower():
         raise _refused(
             actor,
@@ -240,7 +242,13 @@ def register(session: Session, actor: Actor, data: AgentRegister | dict) -> Vps:
                 **({"claimed_by_key": str(key.id)} if key is not None else {}),
             },
         )
-        return vps_out(session, row)
+        created = vps_out(session, row)
+        from sigma.services.vps import created_details
+
+        first = created_details(created)
+        history.record(session, row.id, "created", "agent", actor, first, hostname=row.hostname)
+        history.sync_row(session, row)
+        return created
     if key is not None and key.vps_id is None:
         _claim(session, actor, key, row)
         claimed = True
@@ -261,6 +269,11 @@ def register(session: Session, actor: Actor, data: AgentRegister | dict) -> Vps:
     if claimed and key is not None:
         details["claimed_by_key"] = str(key.id)
     audit.record(session, actor, "register", "vps", row.id, details)
+    history.record_change(
+        session, before.model_dump(mode="json"), after.model_dump(mode="json"), "agent", actor
+    )
+    if details["changes"].keys() & {"ip_addresses", "status"}:
+        history.sync_row(session, row)
     return after
 
 
@@ -297,15 +310,52 @@ def heartbeat(session: Session, actor: Actor, data: AgentHeartbeat | dict) -> Vp
         raise unknown_host(data.hostname)
     if row.status == "retired":
         raise retired_refusal(row.hostname, row.id)
-    extra = _extra(row.extra, data.system_info, stamp(utcnow()))
+    values: dict[str, Any] = {"updated_at": VpsRow.updated_at}
+    ips = _reported_ips(session, actor, row, data)
+    if ips is not None:  # the addresses changed: a change of the VPS (version, updated_at)
+        values.update(ip_addresses=ips, updated_at=utcnow(), version=row.version + 1)
+    values["extra"] = _extra(row.extra, data.system_info, stamp(utcnow()))
     session.execute(
-        update(VpsRow)
-        .where(col(VpsRow.id) == row.id)
-        .values(extra=extra, updated_at=VpsRow.updated_at),
+        update(VpsRow).where(col(VpsRow.id) == row.id).values(**values),
         execution_options={"synchronize_session": False},
     )
-    set_committed_value(row, "extra", extra)
+    set_committed_value(row, "extra", values["extra"])
+    if ips is not None:
+        for name in ("ip_addresses", "version", "updated_at"):
+            set_committed_value(row, name, values[name])
+        history.sync_row(session, row)
+    if data.traffic is not None:  # the interface counters: this period's usage (traffic)
+        traffic.record(session, row, data.traffic.rx_bytes, data.traffic.tx_bytes)
     return vps_out(session, row)
+
+
+def ip_set(ips: Any) -> frozenset[str]:
+    return frozenset(history.ip_map(ips))
+
+
+def _reported_ips(
+    session: Session, actor: Actor, row: VpsRow, data: AgentHeartbeat
+) -> list[dict[str, str]] | None:
+    """The VPS's new IP list when the heartbeat reports another set of addresses than the
+    stored one (the operator's labels kept, merged_ips), with their events recorded; None
+    when nothing changed. The row is locked and read again first: of two heartbeats racing,
+    the second sees the first's addresses."""
+    if data.ip_addresses is None:
+        return None
+    reported = [e.model_dump() for e in data.ip_addresses]
+    if ip_set(reported) == ip_set(row.ip_addresses):
+        return None
+    session.execute(
+        select(VpsRow)
+        .where(col(VpsRow.id) == row.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if ip_set(reported) == ip_set(row.ip_addresses):
+        return None
+    ips = merged_ips(reported, row.ip_addresses)
+    history.record_ip_changes(session, row.id, row.hostname, row.ip_addresses, ips, "agent", actor)
+    return ips
 
 
 # One statement for a batch of heartbeats on PostgreSQL, with the rules of heartbeat() and
@@ -320,10 +370,11 @@ def heartbeat(session: Session, actor: Actor, data: AgentHeartbeat | dict) -> Vp
 HEARTBEAT_BATCH_SQL = """
 WITH u AS (
     SELECT * FROM ROWS FROM (jsonb_to_recordset(%(batch)s::jsonb)
-        AS (h text, si jsonb, kh text, usr uuid, ep int, legacy boolean))
-        WITH ORDINALITY AS u(h, si, kh, usr, ep, legacy, n)
+        AS (h text, si jsonb, kh text, usr uuid, ep int, legacy boolean, ips jsonb,
+            rx bigint, tx bigint))
+        WITH ORDINALITY AS u(h, si, kh, usr, ep, legacy, ips, rx, tx, n)
 ), who AS (
-    SELECT u.n, u.h, u.si, kr.id AS key_id, kr.vps_id AS bound,
+    SELECT u.n, u.h, u.si, u.ips, u.rx, u.tx, kr.id AS key_id, kr.vps_id AS bound,
         CASE WHEN u.legacy THEN 'fleet'
              WHEN ur.active AND NOT ur.force_password_change AND (
                  (u.kh IS NOT NULL AND kr.revoked_at IS NULL AND NOT kr.read_only
@@ -340,23 +391,40 @@ WITH u AS (
         SELECT * FROM users WHERE users.id = coalesce(kr.user_id, u.usr) LIMIT 1
     ) ur ON true
 ), pick AS (
-    SELECT DISTINCT ON (c.n) c.n, c.si, c.id, c.status, c.key_id FROM (
-        SELECT w.n, w.si, w.key_id, v.id, v.status, v.created_at
-        FROM who w JOIN vps v ON v.hostname = w.h WHERE w.scope = 'fleet'
+    SELECT DISTINCT ON (c.n) c.n, c.si, c.ips, c.cur, c.id, c.status, c.key_id,
+        c.rx, c.tx, c.rd, c.quota, c.dir, c.host FROM (
+        SELECT w.n, w.si, w.ips, w.key_id, v.id, v.status, v.created_at, v.ip_addresses AS cur,
+            w.rx, w.tx, v.traffic_reset_day AS rd, v.traffic_quota_gb AS quota,
+            v.traffic_direction AS dir, v.hostname AS host
+        FROM who w JOIN vps v ON v.hostname = w.h
+        WHERE w.scope = 'fleet' AND v.deleted_at IS NULL
         UNION ALL
-        SELECT w.n, w.si, w.key_id, v.id, v.status, v.created_at
+        SELECT w.n, w.si, w.ips, w.key_id, v.id, v.status, v.created_at, v.ip_addresses AS cur,
+            w.rx, w.tx, v.traffic_reset_day AS rd, v.traffic_quota_gb AS quota,
+            v.traffic_direction AS dir, v.hostname AS host
         FROM who w JOIN vps v ON v.id = w.bound
-        WHERE w.scope = 'agent' AND lower(v.hostname) = lower(w.h)
+        WHERE w.scope = 'agent' AND lower(v.hostname) = lower(w.h) AND v.deleted_at IS NULL
     ) c ORDER BY c.n, (c.status = 'retired'), c.created_at DESC
+), moved AS (
+    -- a VPS whose agent reports another set of addresses: heartbeat() takes all of its
+    -- heartbeats of this batch, in order, and records the change in the timeline
+    SELECT DISTINCT p.id FROM pick p
+    WHERE p.ips IS NOT NULL AND p.status <> 'retired'
+      AND ARRAY(SELECT DISTINCT x FROM jsonb_array_elements_text(p.ips) x ORDER BY 1)
+          IS DISTINCT FROM ARRAY(
+              SELECT DISTINCT e->>'ip' FROM jsonb_array_elements(
+                  CASE WHEN jsonb_typeof(p.cur) = 'array' THEN p.cur ELSE '[]'::jsonb END) e
+              ORDER BY 1)
 ), latest AS (
-    SELECT DISTINCT ON (p.id) p.id, p.si FROM pick p WHERE p.status <> 'retired'
+    SELECT DISTINCT ON (p.id) p.id, p.si FROM pick p
+    WHERE p.status <> 'retired' AND p.id NOT IN (SELECT id FROM moved)
     ORDER BY p.id, p.n DESC
 ), used AS (
     UPDATE api_keys SET last_used_at = %(now)s
     FROM pick p
     WHERE api_keys.id = p.key_id AND p.status <> 'retired'
       AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < %(now)s - interval '1 minute')
-)
+)""" + traffic.batch_sql() + """
 UPDATE vps SET extra =
     (CASE WHEN jsonb_typeof(vps.extra) = 'object' THEN vps.extra ELSE '{}'::jsonb END)
     || jsonb_build_object('system_info', latest.si, 'last_heartbeat', %(at)s::text)
@@ -380,6 +448,9 @@ def heartbeat_batch_params(
             "usr": str(cred.user_id) if cred.user_id else None,
             "ep": cred.epoch,
             "legacy": cred.legacy,
+            "ips": None if hb.ip_addresses is None else [e.ip for e in hb.ip_addresses],
+            "rx": hb.traffic.rx_bytes if hb.traffic is not None else None,
+            "tx": hb.traffic.tx_bytes if hb.traffic is not None else None,
         }
 
     # one JSON parameter: psycopg's text[] adaptation escapes element by element
@@ -387,6 +458,7 @@ def heartbeat_batch_params(
         "batch": orjson.dumps([entry(c, h) for c, h in items]).decode(),
         "at": stamp(now),
         "now": now,
+        **traffic.batch_params(now),
     }
 
 
@@ -468,7 +540,9 @@ def detect_offline(session: Session, threshold: int, now: datetime | None = None
     now = now or utcnow()
     seen = VpsRow.extra["last_heartbeat"].as_string()
     rows = session.execute(
-        select(col(VpsRow.id), col(VpsRow.hostname), seen).where(col(VpsRow.status) == "active")
+        select(col(VpsRow.id), col(VpsRow.hostname), seen).where(
+            col(VpsRow.status) == "active", col(VpsRow.deleted_at).is_(None)
+        )
     ).all()
     beats = {r[0]: (r[1], last_heartbeat({"last_heartbeat": r[2]})) for r in rows if r[2]}
     if not beats:
@@ -519,6 +593,9 @@ def detect_offline(session: Session, threshold: int, now: datetime | None = None
                 )
             )
     session.add_all(created)
+    for e in created:
+        host = e.details["hostname"]
+        history.record(session, e.vps_id, e.kind, "agent", None, e.details, hostname=host, at=now)
     session.flush()
     return [VpsEvent.model_validate(e) for e in created]
 
@@ -535,7 +612,11 @@ def list_events(
     from sigma.errors import InvalidInput
     from sigma.services.vps import find
 
-    q = select(VpsEventRow, col(VpsRow.hostname)).join(VpsRow, col(VpsRow.id) == VpsEventRow.vps_id)
+    q = (
+        select(VpsEventRow, col(VpsRow.hostname))
+        .join(VpsRow, col(VpsRow.id) == VpsEventRow.vps_id)
+        .where(col(VpsRow.deleted_at).is_(None))
+    )
     if vps_ref:
         q = q.where(col(VpsEventRow.vps_id) == find(session, vps_ref).id)
     if kind:

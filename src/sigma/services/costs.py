@@ -362,7 +362,7 @@ def _base(q: CostQuery, *columns: Any) -> Select:
         select(*columns)
         .select_from(VpsRow)
         .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
-        .where(col(VpsRow.cost_monthly).is_not(None))
+        .where(col(VpsRow.cost_monthly).is_not(None), col(VpsRow.deleted_at).is_(None))
     )
     if q.provider_id:
         stmt = stmt.where(col(VpsRow.provider_id) == q.provider_id)
@@ -483,18 +483,65 @@ def monthly(
                     g = per_group[i][key][currency]
                     g[0] += 1
                     g[1] += cost
-    converter = _converter(session, q, {c for acc in per_month for c in acc})
+    paid = _renewals_per_month(session, q, months)
+    converter = _converter(
+        session, q, {c for acc in per_month for c in acc} | {c for acc in paid for c in acc}
+    )
     out = [
         CostMonth(
             month=start,
             per_currency=_per_currency(per_month[i]),
             converted_total=converter(_totals(per_month[i])) if converter else None,
             groups=_groups(q.by, per_group[i], converter),
+            renewals=_per_currency(paid[i]),
+            renewals_converted_total=converter(_totals(paid[i])) if converter and paid[i] else None,
         )
         for i, (start, _end) in enumerate(months)
-        if per_month[i]
+        if per_month[i] or paid[i]
     ]
     return MonthlyCosts(months=out, by=q.by, base_currency=base_currency(session))
+
+
+def _renewals_per_month(
+    session: Session, q: CostQuery, months: list[tuple[date, date]]
+) -> list[dict[str, list]]:
+    """The renewals paid in each month (services.billing), per currency: [VPS renewed,
+    amount]. Payments made are history: counted whatever the VPS's status or monthly cost
+    is now (a VPS in the trash aside); the report's provider and country filters apply."""
+    from sigma.db.models.lifecycle import VpsRenewal
+
+    per_month: list[dict[str, list]] = [defaultdict(lambda: [0, Decimal(0)]) for _ in months]
+    if not months:
+        return per_month
+    first, last = months[-1][0], months[0][1]
+    stmt = (
+        select(
+            col(VpsRenewal.paid_on),
+            col(VpsRenewal.currency),
+            col(VpsRenewal.amount),
+            col(VpsRenewal.vps_id),
+        )
+        .join(VpsRow, col(VpsRow.id) == VpsRenewal.vps_id)
+        .where(
+            col(VpsRenewal.amount).is_not(None),
+            col(VpsRenewal.paid_on) >= first,
+            col(VpsRenewal.paid_on) <= last,
+            col(VpsRow.deleted_at).is_(None),
+        )
+    )
+    if q.provider_id:
+        stmt = stmt.where(col(VpsRow.provider_id) == q.provider_id)
+    if q.country:
+        stmt = stmt.where(col(VpsRow.country) == q.country)
+    renewed: list[dict[str, set]] = [defaultdict(set) for _ in months]
+    for paid_on, currency, amount, vps_id in session.execute(stmt):
+        for i, (start, end) in enumerate(months):
+            if start <= paid_on <= end:
+                per_month[i][currency][1] += amount
+                renewed[i][currency].add(vps_id)
+                per_month[i][currency][0] = len(renewed[i][currency])
+                break
+    return per_month
 
 
 def currencies(session: Session, actor: Actor) -> list[str]:
@@ -503,7 +550,9 @@ def currencies(session: Session, actor: Actor) -> list[str]:
     actor.require(READERS)
     found = set(
         session.scalars(
-            select(col(VpsRow.currency)).where(col(VpsRow.cost_monthly).is_not(None)).distinct()
+            select(col(VpsRow.currency))
+            .where(col(VpsRow.cost_monthly).is_not(None), col(VpsRow.deleted_at).is_(None))
+            .distinct()
         )
     )
     for src, dst in session.execute(select(col(RateRow.from_currency), col(RateRow.to_currency))):

@@ -48,7 +48,7 @@ from sigma.schemas.monitoring import (
     ReachabilityStatus,
     SourceState,
 )
-from sigma.services import audit
+from sigma.services import audit, history
 from sigma.services.actor import PROBES, READERS, WRITERS, Actor
 from sigma.services.agents import record_event
 
@@ -136,7 +136,7 @@ def create(session: Session, actor: Actor, data: IpCheckCreate | dict) -> IpChec
     actor.require(PROBES)
     data = data if isinstance(data, IpCheckCreate) else validate(IpCheckCreate, data)
     vps = session.get(VpsRow, data.vps_id)
-    if vps is None:
+    if vps is None or vps.deleted_at is not None:
         raise InvalidInput(f"vps_id: VPS not found: {data.vps_id}", field="vps_id")
     if data.ip not in _addresses(vps.ip_addresses):
         raise InvalidInput(f"ip: {data.ip} is not an address of VPS {vps.hostname}", field="ip")
@@ -287,7 +287,7 @@ def targets(session: Session, actor: Actor) -> list[ProbeTarget]:
     out: list[ProbeTarget] = []
     q = (
         select(col(VpsRow.id), col(VpsRow.hostname), col(VpsRow.ip_addresses), col(VpsRow.ssh_port))
-        .where(col(VpsRow.status) == "active")
+        .where(col(VpsRow.status) == "active", col(VpsRow.deleted_at).is_(None))
         .order_by(col(VpsRow.hostname), col(VpsRow.id))
     )
     for vid, hostname, ips, port in session.execute(q):
@@ -315,7 +315,7 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
     for i in range(0, len(vps_ids), CHUNK):
         for vid, hostname, ips in session.execute(
             select(col(VpsRow.id), col(VpsRow.hostname), col(VpsRow.ip_addresses)).where(
-                col(VpsRow.id).in_(vps_ids[i : i + CHUNK])
+                col(VpsRow.id).in_(vps_ids[i : i + CHUNK]), col(VpsRow.deleted_at).is_(None)
             )
         ):
             vps[vid] = (hostname, ips)
@@ -478,17 +478,16 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
         verdict = compute_verdict(state, now)[0]
         if verdict != row.verdict:
             if not (row.verdict == "unknown" and verdict == "ok"):
-                record_event(
-                    session,
-                    pair[0],
-                    "reachability",
-                    {
-                        "hostname": hostname,
-                        "ip": pair[1],
-                        "label": label,
-                        "from": row.verdict,
-                        "to": verdict,
-                    },
+                details = {
+                    "hostname": hostname,
+                    "ip": pair[1],
+                    "label": label,
+                    "from": row.verdict,
+                    "to": verdict,
+                }
+                record_event(session, pair[0], "reachability", details)
+                history.record(
+                    session, pair[0], "reachability", "probe", None, details, hostname=hostname
                 )
             row.verdict = verdict
             row.since = now
@@ -592,7 +591,11 @@ def status(
     from sigma.services.vps import find
     from sigma.vocab import VERDICTS
 
-    q = select(ReachRow, col(VpsRow.hostname)).join(VpsRow, col(VpsRow.id) == ReachRow.vps_id)
+    q = (
+        select(ReachRow, col(VpsRow.hostname))
+        .join(VpsRow, col(VpsRow.id) == ReachRow.vps_id)
+        .where(col(VpsRow.deleted_at).is_(None))
+    )
     if vps_ref:
         q = q.where(col(ReachRow.vps_id) == find(session, vps_ref).id)
     elif not include_inactive:
@@ -629,7 +632,8 @@ def _selection(session: Session, vps_ref: Any, include_inactive: bool) -> list[A
 
     if vps_ref:
         return [col(ReachRow.vps_id) == find(session, vps_ref).id]
-    return [] if include_inactive else [col(VpsRow.status) == "active"]
+    shown = col(VpsRow.deleted_at).is_(None)
+    return [shown] if include_inactive else [col(VpsRow.status) == "active", shown]
 
 
 def verdict_counts(

@@ -95,6 +95,7 @@ def due(session: Session, settings: Settings, today: date) -> list[Due]:
         .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
         .where(
             col(VpsRow.status).in_(ACTIVE_STATUSES),
+            col(VpsRow.deleted_at).is_(None),
             col(VpsRow.expire_date).is_not(None),
             col(VpsRow.expire_date) <= today + timedelta(days=max(thresholds)),
             col(VpsRow.expire_date) >= today - timedelta(days=settings.notify_overdue_days),

@@ -28,24 +28,31 @@ def resolve(
     describe: Callable[[M], str],
     prefer: Callable[[list[M]], list[M]] = lambda rows: rows,
     case_insensitive: bool = False,
+    where: Any = None,
+    visible: Callable[[M], bool] | None = None,
 ) -> M:
+    """`where` (a SQL condition) and `visible` (the same rule on a row) hide rows from the
+    reference, by name, id prefix and id alike (the VPS in the trash)."""
     if isinstance(ref, uuid.UUID):
-        return _by_id(session, model, ref, kind)
+        return _by_id(session, model, ref, kind, visible)
     ref = str(ref or "").strip()
     if not ref:
         raise InvalidInput(f"a {kind} reference is required", field=kind)
     if len(ref) > 512 or any(ord(ch) < 32 for ch in ref):
         raise NotFound(f"{kind} '{ref[:40]!r}' not found", field=kind)
     try:
-        return _by_id(session, model, uuid.UUID(ref), kind)
+        return _by_id(session, model, uuid.UUID(ref), kind, visible)
     except ValueError:
         pass
-    rows = list(session.scalars(select(model).where(name_column == ref).limit(MAX_CANDIDATES + 1)))
+    hidden: tuple[Any, ...] = (where,) if where is not None else ()
+    rows = list(
+        session.scalars(select(model).where(name_column == ref, *hidden).limit(MAX_CANDIDATES + 1))
+    )
     if not rows and case_insensitive:
         rows = list(
             session.scalars(
                 select(model)
-                .where(func.lower(name_column) == ref.lower())
+                .where(func.lower(name_column) == ref.lower(), *hidden)
                 .limit(MAX_CANDIDATES + 1)
             )
         )
@@ -56,7 +63,7 @@ def resolve(
         id_text = func.replace(cast(model.id, String), "-", "")  # type: ignore[attr-defined]
         rows = list(
             session.scalars(
-                select(model).where(id_text.like(prefix + "%")).limit(MAX_CANDIDATES + 1)
+                select(model).where(id_text.like(prefix + "%"), *hidden).limit(MAX_CANDIDATES + 1)
             )
         )
     if not rows:
@@ -73,8 +80,14 @@ def resolve(
     return rows[0]
 
 
-def _by_id(session: Session, model: type[M], id_: uuid.UUID, kind: str) -> M:
+def _by_id(
+    session: Session,
+    model: type[M],
+    id_: uuid.UUID,
+    kind: str,
+    visible: Callable[[M], bool] | None = None,
+) -> M:
     row = session.get(model, id_)
-    if row is None:
+    if row is None or (visible is not None and not visible(row)):
         raise NotFound(f"{kind} {id_} not found", field=kind)
     return row

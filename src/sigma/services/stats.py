@@ -13,6 +13,7 @@ from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
 from sigma.schemas.stats import CountBy, Stats
 from sigma.services.actor import READERS, Actor
+from sigma.services.vps import LIVE_STATUSES
 from sigma.services.vps import out as vps_out
 from sigma.vocab import ACTIVE_STATUSES
 
@@ -36,23 +37,31 @@ def stats(
     actor.require(READERS)
     today = today or date.today()
     n = func.count(col(VpsRow.id))
-    live = col(VpsRow.status) != "retired"
-    expiring = session.scalars(
-        select(VpsRow)
-        .where(
-            col(VpsRow.status).in_(ACTIVE_STATUSES),
-            col(VpsRow.expire_date).is_not(None),
-            col(VpsRow.expire_date) <= today + timedelta(days=EXPIRING_DAYS),
+    shown = col(VpsRow.deleted_at).is_(None)  # the trash is left out of every number
+    # "not retired" as the IN list the (status, ...) indexes serve: the running fleet is read,
+    # not the whole history (bench/web_pages.py)
+    live = col(VpsRow.status).in_(LIVE_STATUSES) & shown
+    order = (col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))
+    expiring: list[VpsRow] = []
+    # one query per status, each reading its (status, expire_date) index in order: one query
+    # for both walks the expiry index from the oldest retired VPS
+    for status in ACTIVE_STATUSES if expiring_limit is not None else (None,):
+        expiring += session.scalars(
+            select(VpsRow)
+            .where(
+                shown,
+                col(VpsRow.status).in_(ACTIVE_STATUSES if status is None else (status,)),
+                col(VpsRow.expire_date).is_not(None),
+                col(VpsRow.expire_date) <= today + timedelta(days=EXPIRING_DAYS),
+            )
+            .order_by(*order)
+            .limit(expiring_limit)
         )
-        .order_by(col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))
-        .limit(expiring_limit)
-    )
+    expiring.sort(key=lambda r: (r.expire_date, r.hostname, str(r.id)))
+    by_status = _counts(session, select(col(VpsRow.status), n).where(shown).group_by(VpsRow.status))
     return Stats(
-        total_vps=session.scalar(select(func.count()).select_from(VpsRow)) or 0,
-        active_vps=session.scalar(
-            select(func.count()).select_from(VpsRow).where(col(VpsRow.status) == "active")
-        )
-        or 0,
+        total_vps=sum(c.count for c in by_status),
+        active_vps=next((c.count for c in by_status if c.label == "active"), 0),
         total_providers=session.scalar(select(func.count()).select_from(ProviderRow)) or 0,
         by_country=_counts(
             session, select(col(VpsRow.country), n).where(live).group_by(VpsRow.country)
@@ -65,6 +74,6 @@ def stats(
             .where(live)
             .group_by(ProviderRow.name),
         ),
-        by_status=_counts(session, select(col(VpsRow.status), n).group_by(VpsRow.status)),
-        expiring_soon=[vps_out(session, r) for r in expiring],
+        by_status=by_status,
+        expiring_soon=[vps_out(session, r) for r in expiring[:expiring_limit]],
     )

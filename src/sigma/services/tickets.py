@@ -32,11 +32,14 @@ from sigma.schemas.tickets import (
     TicketFilter,
     TicketUpdate,
 )
-from sigma.services import audit
+from sigma.services import audit, history
 from sigma.services.actor import ADMINS, READERS, WRITERS, Actor
 from sigma.services.refs import resolve
 
 NIL = uuid.UUID(int=0)
+# a ticket in one of these is no longer open: reaching one is `ticket-closed` in the linked
+# VPS's timeline, leaving them (reopen) `ticket-opened`
+DONE = ("resolved", "closed")
 
 
 def named(session: Session, rows: list[TicketRow]) -> list[Ticket]:
@@ -80,9 +83,18 @@ def find(session: Session, ref: Any) -> TicketRow:
 def _link(session: Session, model: Any, value: Any, field: str, kind: str) -> Any:
     if value is None:
         return None
-    if session.get(model, value) is None:
+    row = session.get(model, value)
+    if row is None or getattr(row, "deleted_at", None) is not None:  # a VPS in the trash
         raise InvalidInput(f"{field}: {kind} {value} does not exist", field=field)
     return value
+
+
+def _vps_event(session: Session, actor: Actor, row: TicketRow, kind: str, **more: Any) -> None:
+    """`ticket-opened` / `ticket-closed` in the timeline of the ticket's VPS, if it has one."""
+    if row.vps_id is None:
+        return
+    details = {"ticket_id": str(row.id), "title": row.title, "status": row.status, **more}
+    history.record(session, row.vps_id, kind, "user", actor, details)
 
 
 def _assignee(session: Session, ref: str | None) -> uuid.UUID | None:
@@ -159,6 +171,7 @@ def create(session: Session, actor: Actor, data: TicketCreate | dict) -> Ticket:
     session.add(row)
     session.flush()
     audit.record(session, actor, "create", "ticket", row.id, {"title": row.title})
+    _vps_event(session, actor, row, "ticket-opened", priority=row.priority)
     return named(session, [row])[0]
 
 
@@ -198,6 +211,13 @@ def update(session: Session, actor: Actor, ref: Any, data: TicketUpdate | dict) 
         audit.record(
             session, actor, "update", "ticket", row.id, {"title": row.title, "changes": delta}
         )
+        was_done, done = before.status in DONE, after.status in DONE
+        if after.vps_id != before.vps_id and not done:
+            _vps_event(session, actor, row, "ticket-opened", linked=True)
+        elif done and not was_done:
+            _vps_event(session, actor, row, "ticket-closed")
+        elif was_done and not done:
+            _vps_event(session, actor, row, "ticket-opened", reopened=True)
     return named(session, [row])[0]
 
 

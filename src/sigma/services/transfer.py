@@ -103,7 +103,7 @@ def vps_records(session: Session, ids: list[uuid.UUID] | None = None) -> list[di
     fields = _vps_field_order()
     names = {p.id: p.name for p in session.scalars(select(ProviderRow))}
     out = []
-    q = select(VpsRow).order_by(*ORDER)
+    q = select(VpsRow).where(col(VpsRow.deleted_at).is_(None)).order_by(*ORDER)
     if ids is not None:
         q = q.where(col(VpsRow.id).in_(ids))
     for row in session.scalars(q):
@@ -738,6 +738,10 @@ def import_vps(
             if "extra" in values and not rec.csv:
                 values["extra"] = _undecimal(values["extra"])
             row = existing.get(rid) if rid is not None else None
+            if row is not None and row["deleted_at"] is not None:
+                raise RowInvalid(
+                    [("id", f"VPS {rid} is in the trash: restore it first (sigma vps restore)")]
+                )
             merged = {**_vps_base(row), **values} if row is not None else values
             try:
                 model = VpsCreate.model_validate(merged)
@@ -765,7 +769,74 @@ def import_vps(
     report = _finish(session, actor, plan, "vps", dry_run)
     if not dry_run:
         _write(session, VpsRow.__table__, plan, VPS_FIELDS, progress)
+        _record_history(session, actor, plan, existing, by_id)
     return report
+
+
+def _record_history(
+    session: Session,
+    actor: Actor,
+    plan: Plan,
+    existing: dict[uuid.UUID, Any],
+    providers: dict[Any, str],
+) -> None:
+    """The timeline of an import (source `import`), in batches: `created` for each new VPS,
+    `updated`/`status`/IP events for each changed one, and the IP history of both."""
+    from pydantic_core import to_jsonable_python
+
+    from sigma.services import history
+
+    def js(value: Any) -> Any:
+        return to_jsonable_python(value)
+
+    events: list[dict[str, Any]] = []
+    holdings: list[tuple[Any, str, Any, bool]] = []
+    for new in plan.creates:
+        events.append(
+            {
+                "vps_id": new["id"],
+                "kind": "created",
+                "source": "import",
+                "actor": actor,
+                "hostname": new["hostname"],
+                "details": {
+                    "status": new["status"],
+                    "country": new["country"],
+                    "provider_name": providers.get(new["provider_id"]),
+                    "ip_addresses": js(new["ip_addresses"]),
+                    "tags": js(new["tags"]),
+                    "expire_date": js(new["expire_date"]),
+                },
+            }
+        )
+        holdings.append(
+            (new["id"], new["hostname"], new["ip_addresses"], new["status"] != "retired")
+        )
+    for new in plan.updates:
+        old = existing[new["id"]]
+        base = {
+            "vps_id": new["id"],
+            "source": "import",
+            "actor": actor,
+            "hostname": new["hostname"],
+        }
+        before = {f: js(old[f]) for f in VPS_FIELDS}
+        after = {f: js(new[f]) for f in VPS_FIELDS}
+        changes = history.field_changes(before, after)
+        if changes:
+            events.append({**base, "kind": "updated", "details": {"changes": changes}})
+        if old["status"] != new["status"]:
+            kind = "retired" if new["status"] == "retired" else "status"
+            events.append(
+                {**base, "kind": kind, "details": {"from": old["status"], "to": new["status"]}}
+            )
+        for kind, details in history.ip_events(old["ip_addresses"], new["ip_addresses"]):
+            events.append({**base, "kind": kind, "details": details})
+        holdings.append(
+            (new["id"], new["hostname"], new["ip_addresses"], new["status"] != "retired")
+        )
+    history.record_many(session, events)
+    history.sync_ips(session, holdings)
 
 
 # ================================================================== provider import

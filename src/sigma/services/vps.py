@@ -68,7 +68,12 @@ def parse_if_match(header: str | None) -> int | None:
     return int(text)
 
 
-def find(session: Session, ref: Any) -> VpsRow:
+def find(session: Session, ref: Any, trashed: bool | None = False) -> VpsRow:
+    """The VPS `ref` names: by default one not in the trash (a VPS in the trash is not found
+    by anything but the trash's own commands); `trashed=True` only one in the trash,
+    `trashed=None` either."""
+    deleted = col(VpsRow.deleted_at)
+    where = None if trashed is None else deleted.is_not(None) if trashed else deleted.is_(None)
     return resolve(
         session,
         VpsRow,
@@ -78,6 +83,8 @@ def find(session: Session, ref: Any) -> VpsRow:
         describe=lambda v: f"{v.hostname} {v.id} ({v.status})",
         # hostnames are reused after a VPS is retired: the live one is the obvious meaning
         prefer=lambda rows: [r for r in rows if r.status != "retired"] or rows,
+        where=where,
+        visible=None if trashed is None else lambda v: (v.deleted_at is not None) == trashed,
     )
 
 
@@ -152,9 +159,14 @@ def ip_search_condition(session: Session, text: str) -> ColumnElement[bool] | No
     return cond
 
 
+def not_trashed() -> ColumnElement[bool]:
+    """The VPS not in the trash: every listing, export and derived output shows only these."""
+    return col(VpsRow.deleted_at).is_(None)
+
+
 def filtered(session: Session, f: VpsFilter) -> Select:
     q = select(VpsRow)
-    conds: list[ColumnElement[bool]] = []
+    conds: list[ColumnElement[bool]] = [not_trashed()]
     if f.status:
         conds.append(col(VpsRow.status) == f.status)
     if f.country:
@@ -201,6 +213,10 @@ def filtered(session: Session, f: VpsFilter) -> Select:
         conds.append(text_match if ip_match is None else text_match | ip_match)
     if f.ip:
         conds.append(json_array_has_object_with(session, VpsRow.ip_addresses, "ip", f.ip))
+    if f.over_quota is not None:
+        from sigma.services.traffic import over_quota_condition
+
+        conds.append(over_quota_condition(f.over_quota))
     return q.where(*conds) if conds else q.where(true())
 
 
@@ -281,11 +297,20 @@ def _with_provider_name(q: Select) -> Select:
 
 
 def get(session: Session, actor: Actor, ref: Any) -> Vps:
+    """One VPS, with its current billing period's traffic (services.traffic.usage)."""
+    from sigma.services import traffic
+
     actor.require(INVENTORY_READERS)
-    return out(session, find(session, ref))
+    row = find(session, ref)
+    v = out(session, row)
+    v.traffic = traffic.usage(session, row)
+    return v
 
 
-def create(session: Session, actor: Actor, data: VpsCreate | dict) -> Vps:
+def create(session: Session, actor: Actor, data: VpsCreate | dict, *, source: str = "user") -> Vps:
+    """A new VPS; its timeline starts with `created` (`source`: who tells, history.record)."""
+    from sigma.services import history
+
     actor.require(WRITERS)
     data = validate(VpsCreate, data) if isinstance(data, dict) else data
     values = data.model_dump()
@@ -299,8 +324,19 @@ def create(session: Session, actor: Actor, data: VpsCreate | dict) -> Vps:
         session, actor, "create", "vps", row.id, {"hostname": row.hostname, "country": row.country}
     )
     v = out(session, row)
+    history.record(
+        session, row.id, "created", source, actor, created_details(v), hostname=row.hostname
+    )
+    history.sync_row(session, row)
     v._warnings = warnings
     return v
+
+
+def created_details(v: Vps) -> dict[str, Any]:
+    """What a `created` event remembers of a new VPS."""
+    d = v.model_dump(mode="json")
+    keys = ("status", "country", "provider_name", "ip_addresses", "tags", "expire_date")
+    return {k: d.get(k) for k in keys}
 
 
 def _shared(
@@ -312,7 +348,7 @@ def _shared(
     accepted (a replacement is often added before its predecessor is retired) and returned
     as warnings."""
     warnings: list[str] = []
-    live = col(VpsRow.status) != "retired"
+    live = (col(VpsRow.status) != "retired") & not_trashed()
     others = (col(VpsRow.id) != own_id) if own_id is not None else true()
     if hostname is not None:
         same = session.execute(
@@ -341,11 +377,20 @@ def _shared(
 
 
 def update(
-    session: Session, actor: Actor, ref: Any, data: VpsUpdate | dict, if_match: int | None = None
+    session: Session,
+    actor: Actor,
+    ref: Any,
+    data: VpsUpdate | dict,
+    if_match: int | None = None,
+    *,
+    source: str = "user",
 ) -> Vps:
     """Partial update. With `if_match` (the version the caller read), a VPS changed since
     is refused with PreconditionFailed instead of silently overwritten. Without it, the
-    update applies to whatever version is current: concurrent writers queue on the row."""
+    update applies to whatever version is current: concurrent writers queue on the row.
+    The changes go to the VPS's timeline (history.record_change, `source`)."""
+    from sigma.services import history
+
     actor.require(WRITERS)
     data = validate(VpsUpdate, data) if isinstance(data, dict) else data
     row = find(session, ref)
@@ -392,17 +437,52 @@ def update(
         audit.record(
             session, actor, "update", "vps", row.id, {"hostname": row.hostname, "changes": delta}
         )
+        history.record_change(
+            session, before.model_dump(mode="json"), after.model_dump(mode="json"), source, actor
+        )
+        if {"ip_addresses", "status", "hostname"} & delta.keys():
+            history.sync_row(session, row)
     after._warnings = warnings
     return after
 
 
 def delete(session: Session, actor: Actor, ref: Any) -> Vps:
+    """Move a VPS to the trash: hidden from every listing, export and derived output, its
+    addresses no longer held, its agent keys unbound (an agent of that machine registers
+    anew, as after a deletion); `restore` brings it back, `purge` (or the trash job, after
+    trash_retention_days) deletes it for good. Deleting a VPS already in the trash is
+    NotFound, like any VPS the inventory does not show."""
+    from sigma.db.models.identity import ApiKey as ApiKeyRow
+    from sigma.services import history
+
     actor.require(WRITERS)
     row = find(session, ref)
+    _lock(session, row)
     gone = out(session, row)
-    session.delete(row)
+    now = utcnow()
+    keys = list(session.scalars(select(col(ApiKeyRow.id)).where(col(ApiKeyRow.vps_id) == row.id)))
+    if keys:
+        session.execute(
+            ApiKeyRow.__table__.update()
+            .where(ApiKeyRow.__table__.c.id.in_(keys))
+            .values(vps_id=None)
+        )
+    row.deleted_at = now
     session.flush()
-    audit.record(session, actor, "delete", "vps", gone.id, {"hostname": gone.hostname})
+    history.record(
+        session,
+        row.id,
+        "deleted",
+        "user",
+        actor,
+        {"status": row.status, "unbound_keys": [str(k) for k in keys]},
+        hostname=row.hostname,
+        at=now,
+    )
+    history.sync_row(session, row, now)
+    audit.record(
+        session, actor, "delete", "vps", gone.id, {"hostname": gone.hostname, "trash": True}
+    )
     return gone
 
 
@@ -412,11 +492,18 @@ def retire(session: Session, actor: Actor, ref: Any) -> Vps:
     if row.status == "retired":
         # idempotent: retiring twice changes nothing and writes no second audit row
         return out(session, row)
+    from sigma.services import history
+
+    previous = row.status
     row.status = "retired"
     row.monitoring_enabled = False
     row.extra = {**(row.extra or {}), "retired_at": utcnow().isoformat()}
     session.flush()
     audit.record(session, actor, "retire", "vps", row.id, {"hostname": row.hostname})
+    history.record(
+        session, row.id, "retired", "user", actor, {"from": previous}, hostname=row.hostname
+    )
+    history.sync_row(session, row)
     return out(session, row)
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -26,12 +27,19 @@ from sqlalchemy import (
     Text,
     Uuid,
     event,
+    false,
     func,
 )
 from sqlmodel import Field, SQLModel, col
 
 from sigma.db.types import ExactDecimal, JsonDoc, UtcDateTime, utcnow
-from sigma.vocab import VPS_PURPOSES, VPS_STATUSES
+from sigma.vocab import (
+    DEFAULT_BILLING_CYCLE,
+    DEFAULT_TRAFFIC_DIRECTION,
+    TRAFFIC_DIRECTIONS,
+    VPS_PURPOSES,
+    VPS_STATUSES,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -101,6 +109,12 @@ class Vps(Timestamps, table=True):
         # (it carries the tags' JSON text); GIN with btree_gin on PostgreSQL (migration 0006,
         # which skips it where the extension cannot be created)
         Index("idx_vps_status_country_tags", "status", "country", "tags"),
+        Index("idx_vps_deleted_at", "deleted_at"),
+        CheckConstraint(
+            one_of("traffic_direction", TRAFFIC_DIRECTIONS), name="ck_vps_traffic_direction"
+        ),
+        CheckConstraint("traffic_reset_day BETWEEN 1 AND 28", name="ck_vps_traffic_reset_day"),
+        CheckConstraint("traffic_quota_gb >= 0", name="ck_vps_traffic_quota"),
     )
     __mapper_args__ = {"version_id_col": _vps_version}
 
@@ -133,6 +147,31 @@ class Vps(Timestamps, table=True):
     node_exporter_port: int = Field(default=9100, sa_type=Integer, nullable=False)
     extra: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc, nullable=False)
     notes: str = Field(default="", sa_type=Text, nullable=False)
+    # set when the VPS goes to the trash (services.vps.delete): hidden from every listing,
+    # export and derived output until restored or purged
+    deleted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # billing and traffic (migration 0011): the cycle expire_date moves by when renewed
+    # (services.billing), whether it renews by itself, and the traffic quota of each period
+    # from the reset day (services.traffic)
+    billing_cycle: str = Field(
+        default=DEFAULT_BILLING_CYCLE,
+        sa_type=Text,
+        nullable=False,
+        sa_column_kwargs={"server_default": DEFAULT_BILLING_CYCLE},
+    )
+    auto_renew: bool = Field(
+        default=False, sa_type=Boolean, nullable=False, sa_column_kwargs={"server_default": false()}
+    )
+    traffic_quota_gb: int | None = Field(default=None, sa_type=BigInteger)
+    traffic_direction: str = Field(
+        default=DEFAULT_TRAFFIC_DIRECTION,
+        sa_type=Text,
+        nullable=False,
+        sa_column_kwargs={"server_default": DEFAULT_TRAFFIC_DIRECTION},
+    )
+    traffic_reset_day: int = Field(
+        default=1, sa_type=SmallInteger, nullable=False, sa_column_kwargs={"server_default": "1"}
+    )
     version: int = Field(default=1, sa_column=_vps_version)
 
 

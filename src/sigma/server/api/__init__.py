@@ -8,6 +8,7 @@ from sigma.server.api import (
     auth,
     costs,
     exports,
+    history,
     ip_checks,
     notify,
     providers,
@@ -30,4 +31,5 @@ ROUTERS = [
     costs.router,
     notify.router,
     ip_checks.router,
+    history.router,
 ]

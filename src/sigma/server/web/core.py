@@ -88,7 +88,7 @@ FLASH = {
     "vps-created": "VPS created.",
     "vps-updated": "VPS updated.",
     "vps-retired": "VPS retired.",
-    "vps-deleted": "VPS deleted.",
+    "vps-deleted": "VPS moved to the trash (sigma vps trash, sigma vps restore).",
     "provider-saved": "Provider saved.",
     "provider-deleted": "Provider deleted.",
     "ticket-saved": "Ticket saved.",

@@ -502,8 +502,14 @@ def vps_update(request: Request, web: WebDep, ref: str, form: FormDep):
 # ------------------------------------------------------------------ detail
 
 
+TIMELINE_EVENTS = 20  # events of the timeline per page of the VPS page
+
+
 @router.get("/vps/{ref}")
-def vps_detail(request: Request, web: WebDep, ref: str):
+def vps_detail(request: Request, web: WebDep, ref: str, events: int = 1):
+    from sigma.schemas.history import HistoryFilter, event_summary
+    from sigma.services import history as timeline_service
+
     v = call(request, vps.get, ref)
     provider = call(request, providers.get, v.provider_id) if v.provider_id else None
     related = call(request, tickets.list_tickets, TicketFilter(vps_id=v.id, per_page=10))
@@ -515,9 +521,17 @@ def vps_detail(request: Request, web: WebDep, ref: str):
             AuditFilter(resource="vps", resource_id=str(v.id), per_page=20),
         )
     keys = call(request, agents.bound_keys, v.id) if web.can_write else []
+    timeline = call(
+        request,
+        timeline_service.timeline,
+        v.id,
+        HistoryFilter(page=max(1, min(events, 10_000)), per_page=TIMELINE_EVENTS),
+    )
     return render(
         request,
         "vps_detail.html",
+        timeline=timeline,
+        timeline_rows=[(e, event_summary(e.kind, e.details)) for e in timeline.data],
         v=v,
         provider=provider,
         related=related,
@@ -590,10 +604,12 @@ def vps_delete(request: Request, web: WebDep, ref: str, form: FormDep):
         return render(
             request,
             "confirm.html",
-            title=f"Delete {v.hostname} for good?",
+            title=f"Move {v.hostname} to the trash?",
             action=f"/vps/{v.id}/delete",
-            message="This cannot be undone; retiring keeps the history instead.",
-            button="Delete",
+            message="It disappears from every list, export and report. It can be restored "
+            "(sigma vps restore) until the trash is emptied of it after "
+            f"{request.app.state.settings.trash_retention_days} days.",
+            button="Move to trash",
             back=f"/vps/{v.id}",
             danger=True,
         )

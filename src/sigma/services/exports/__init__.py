@@ -67,7 +67,7 @@ def select_running(
             _as_text(V.id, dialect),
             _as_text(V.provider_id, dialect),
             *(_as_text(c, dialect) for c in columns),
-        ).where(V.status.in_(ACTIVE_STATUSES))
+        ).where(V.status.in_(ACTIVE_STATUSES), V.deleted_at.is_(None))
         if monitored_only:
             q = q.where(V.monitoring_enabled.is_(True))
         if dialect != "sqlite":
@@ -134,7 +134,7 @@ def primary_ip(ips: Iterable[dict[str, str]], label: str | None = None) -> str |
 # Prometheus document): their count, version sum and last update, plus the providers' count
 # and last update. Every change to an exported field bumps vps.version (ORM version counter,
 # bulk imports too) and updated_at, so a changed exported row moves the version sum; a row
-# leaving the set (retired, deleted) lowers the count and the version sum; a row entering it
+# leaving the set (retired, in the trash) lowers the count and the version sum; a row entering it
 # raises the count and carries the newest updated_at. Agent heartbeats touch neither (and
 # nothing they write is exported).
 
@@ -148,7 +148,9 @@ def fingerprint(session: Session) -> tuple:
     vps_cols = [func.count(), func.max(V.updated_at)]
     if "version" in V:
         vps_cols.append(func.coalesce(func.sum(V.version), 0))
-    v = conn.execute(select(*vps_cols).where(V.status.in_(ACTIVE_STATUSES))).one()
+    v = conn.execute(
+        select(*vps_cols).where(V.status.in_(ACTIVE_STATUSES), V.deleted_at.is_(None))
+    ).one()
     p = conn.execute(
         select(func.count(), func.max(P.updated_at)).select_from(ProviderRow.__table__)
     ).one()

@@ -35,7 +35,11 @@ def calendar(session: Session, actor: Actor) -> str:
             label("provider", col(ProviderRow.name)),
         )
         .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
-        .where(col(VpsRow.status) != "retired", col(VpsRow.expire_date).is_not(None))
+        .where(
+            col(VpsRow.status) != "retired",
+            col(VpsRow.expire_date).is_not(None),
+            col(VpsRow.deleted_at).is_(None),
+        )
         .order_by(col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))
     )
     from icalendar import Alarm, Calendar, Event
