@@ -266,9 +266,7 @@ def parse_billing_cycle(value: Any) -> str:
     shown = value if len(value) <= 40 else value[:40] + "..."
     unit = text.lstrip("+-0123456789").strip()
     if unit != text and unit in ("h", "hour", "hours", "min", "minutes", "s", "seconds"):
-        raise ValueError(
-            f"'{shown}' is not a cycle: cycles are whole days (at least 1d) or months"
-        )
+        raise ValueError(f"'{shown}' is not a cycle: cycles are whole days (at least 1d) or months")
     raise ValueError(
         f"unknown billing cycle '{shown}'; expected monthly, quarterly, semi-annual, yearly "
         "or a number of days such as 45d (at least 1d)"
@@ -280,3 +278,16 @@ def cycle_length(cycle: str) -> tuple[int, int]:
     if cycle in CYCLE_MONTHS:
         return CYCLE_MONTHS[cycle], 0
     return 0, int(parse_billing_cycle(cycle).removesuffix("d"))
+
+
+def data_size(n: float | None) -> str:
+    """Bytes in decimal units (kB, MB, GB, TB, PB: powers of 1000, as traffic quotas are
+    counted): "812.4 GB"; "-" for None."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} PB"

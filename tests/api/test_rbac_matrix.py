@@ -110,8 +110,16 @@ def driver(api):
             "POST /api/providers/import": lambda d: {
                 "data": json.dumps([{"name": f"imported-{d.tag}-{next(d.seq)}"}])
             },
+            # replaced by another existing VPS (a new one would add its own `create` row)
+            "POST /api/vps/{ref}/replace": lambda d: {"with": successor(d)},
         },
     )
+
+
+def successor(d) -> str:
+    r = d.client.post("/api/vps", headers=d.admin, json={"hostname": f"next-{d.tag}-{next(d.seq)}"})
+    assert r.status_code == 200, r.text
+    return r.json()["id"]
 
 
 def checked_address(d) -> dict:

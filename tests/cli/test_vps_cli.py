@@ -586,10 +586,12 @@ def test_rm(cli, fleet, rows):
     r = cli("vps", "rm", "hk-a", input="y\n")  # piped stdin is not a terminal either
     assert r.code == 2 and rows("vps") == 4
     r = ok(cli("vps", "rm", "hk-a", "jp-c", "--yes"))
-    assert r.err.count("Deleted VPS") == 2 and rows("vps") == 2
+    # to the trash (issue 16): gone from the inventory, the rows kept until purged
+    assert r.err.count("to the trash") == 2 and rows("vps") == 4
+    assert len(ok(cli("vps", "list", "-q")).out.split()) == 2
     assert cli("vps", "rm", "hk-a", "-y").code == 3
     assert cli("vps", "rm", "hk-b", "ghost", "-y").code == 3
-    assert rows("vps") == 2
+    assert len(ok(cli("vps", "list", "-q")).out.split()) == 2
 
 
 # ------------------------------------------------------------------ bad input, every field

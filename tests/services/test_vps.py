@@ -337,11 +337,16 @@ def test_update_unknown_vps_or_provider(run, count, db_models, audit_rows):
 
 
 def test_delete(run, count, db_models, audit_rows):
+    """Deleting moves the VPS to the trash (issue 16): the row stays, hidden from everything;
+    deleting it again is NotFound like any VPS the inventory does not show."""
     v = run(vps.create, {"hostname": "h"})
     run(vps.delete, "h")
-    assert count(db_models.Vps) == 0
+    assert count(db_models.Vps) == 1
+    assert count(db_models.Vps, deleted_at=None) == 0
     with pytest.raises(NotFound):
         run(vps.delete, v.id)
+    with pytest.raises(NotFound):
+        run(vps.get, v.id)
     assert [r.action for r in audit_rows()] == ["create", "delete"]
 
 

@@ -177,8 +177,10 @@ def test_links_and_assignee_are_validated_and_clearable(api):
     assert (
         r.status_code == 200 and r.json()["assigned_to"] is None and r.json()["provider_id"] is None
     )
-    # deleting the VPS unlinks the ticket (ON DELETE SET NULL), the ticket stays
-    assert api.client.delete(f"/api/vps/{v['id']}", headers=h).status_code == 200
+    # purging the VPS unlinks the ticket (ON DELETE SET NULL), the ticket stays (a VPS in
+    # the trash keeps its tickets until it is purged)
+    r = api.client.delete(f"/api/vps/{v['id']}", headers=h, params={"purge": "true"})
+    assert r.status_code == 200
     assert api.client.get(f"/api/tickets/{t['id']}", headers=h).json()["vps_id"] is None
 
 

@@ -171,6 +171,9 @@ class Agent:
         ips = self.current_ips()
         if ips is not None:
             body["ip_addresses"] = ips
+        counters = system.traffic_counters()
+        if counters is not None:  # the interface byte counters: traffic per billing period
+            body["traffic"] = counters
         try:
             self._post("/agent/heartbeat", body)
         except ApiError as exc:

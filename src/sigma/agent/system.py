@@ -16,6 +16,27 @@ log = logging.getLogger("sigma.agent")
 
 # interfaces that belong to containers on this host, not to the host itself
 VIRTUAL_PREFIXES = ("docker", "br-", "veth", "cni", "flannel", "cali", "virbr", "lxc")
+# tunnels and overlays: what they carry crosses a real interface too (which providers bill),
+# so counting both would count it twice
+TUNNEL_PREFIXES = (
+    "tun",
+    "tap",
+    "wg",
+    "ppp",
+    "tailscale",
+    "zt",
+    "ipsec",
+    "vti",
+    "gre",
+    "sit",
+    "ip6tnl",
+    "vxlan",
+    "geneve",
+    "kube",
+    "dummy",
+    "ifb",
+)
+MAX_COUNTER = 2**62  # what the server accepts for a counter
 
 
 def detect_hostname() -> str:
@@ -80,6 +101,25 @@ def discover_ips(client: Any, urls: tuple[str, ...]) -> list[dict[str, str]]:
             ips.append({"ip": ip, "label": ""})
             ips.sort(key=lambda e: e["ip"])
     return ips
+
+
+def traffic_counters() -> dict[str, int] | None:
+    """{"rx_bytes", "tx_bytes"}: the bytes received and sent since boot, summed over the
+    host's own interfaces (no loopback, container bridges or tunnels). psutil keeps a
+    32-bit counter that wraps growing while the agent runs; a reboot or an agent restart
+    after a wrap makes the sum go backwards, which the server counts as a reset. None when
+    the counters cannot be read."""
+    try:
+        nics = psutil.net_io_counters(pernic=True)
+    except Exception:  # noqa: BLE001 - no counters this time; the next heartbeat tries again
+        return None
+    rx = tx = 0
+    for name, c in nics.items():
+        if name in ("lo", "lo0") or name.startswith(VIRTUAL_PREFIXES + TUNNEL_PREFIXES):
+            continue
+        rx += c.bytes_recv
+        tx += c.bytes_sent
+    return {"rx_bytes": min(rx, MAX_COUNTER), "tx_bytes": min(tx, MAX_COUNTER)}
 
 
 def system_info() -> dict[str, Any]:

@@ -141,7 +141,36 @@ SHOW_COLUMNS = (
     ("expire_date", lambda v: _expires(v["expire_date"]) if v["expire_date"] else "-"),
     ("status", lambda v: _status(v["status"])),
     ("online", lambda v: _agent(v) or "-"),
+    (
+        "traffic_quota_gb",
+        lambda v: (
+            "-"
+            if v.get("traffic_quota_gb") is None
+            else f"{v['traffic_quota_gb']} GB per period from day {v.get('traffic_reset_day', 1)} "
+            f"({v.get('traffic_direction', 'sum')})"
+        ),
+    ),
+    ("traffic", lambda v: _traffic(v.get("traffic"))),
 )
+
+
+def _traffic(t: dict[str, Any] | None) -> str:
+    """This period's traffic: used / quota (share), in and out, the projection to its end."""
+    from sigma.vocab import data_size as size
+
+    if not t:
+        return "-"
+    line = size(t["used_bytes"])
+    if t.get("quota_bytes") is not None:
+        line += f" / {size(t['quota_bytes'])} ({t['percent']:.1f} %)"
+    line += f" from {t['period_start']} to {t['period_end']}"
+    line += f"\nin {size(t['bytes_in'])}, out {size(t['bytes_out'])}"
+    if t.get("projected_bytes") is not None:
+        line += f"\nprojected {size(t['projected_bytes'])}"
+        if t.get("projected_percent") is not None:
+            line += f" ({t['projected_percent']:.0f} % of the quota)"
+        line += f" by {t['period_end']}"
+    return line
 
 
 def _warn(warnings: list[str]) -> None:
@@ -435,8 +464,7 @@ def edit(
     billing_cycle: str = O(
         None,
         "--billing-cycle",
-        help="Renewal cycle: monthly, quarterly, semi-annual, yearly or days such as 45d"
-        ".",
+        help="Renewal cycle: monthly, quarterly, semi-annual, yearly or days such as 45d.",
     ),
     auto_renew: bool = O(
         None,
@@ -851,6 +879,163 @@ def restore(
         v = backend.restore_vps(ref)
         _warn(v._warnings)
         done(f"Restored VPS {v.hostname} ({v.id})")
+
+
+# -------------------------------------------------------------- renewals and replacement
+
+
+@app.command("renew")
+def renew(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="VPS id, id prefix or hostname."),
+    cycles: int = O(1, "--cycles", "-n", help="Whole billing cycles to renew for."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Move the expiry date forward by whole billing cycles (calendar months, clamped to the
+    month's end, or days) and record the renewal and its amount in the VPS's history.
+
+    Example: sigma vps renew hk-exit-01 --cycles 3
+    """
+    from sigma.output import emit
+
+    result = state(ctx).backend.renew_vps(ref, cycles)
+    data = result.model_dump(mode="json")
+    if quiet or fmt != "table":
+        emit(data if not quiet else data["vps"], fmt, quiet=quiet)
+        return
+    r = data["renewal"]
+    paid = f", {r['amount']} {r['currency']}" if r["amount"] is not None else ""
+    done(
+        f"Renewed VPS {data['vps']['hostname']} until {r['expire_after']} "
+        f"({r['cycles']} x {r['billing_cycle']}{paid}; was {r['expire_before']})"
+    )
+
+
+@app.command("replace")
+def replace(
+    ctx: typer.Context,
+    old: str = typer.Argument(..., help="The VPS being replaced: id, id prefix or hostname."),
+    with_: str = O(None, "--with", help="The VPS that replaces it (id, id prefix or hostname)."),
+    new_hostname: str = O(
+        None, "--new-hostname", help="Create the replacement with this hostname (add options)."
+    ),
+    no_purpose: bool = O(False, "--no-purpose", help="Do not inherit the purpose."),
+    no_tags: bool = O(False, "--no-tags", help="Do not inherit the tags."),
+    no_monitoring: bool = O(
+        False, "--no-monitoring", help="Do not inherit the monitoring settings."
+    ),
+    no_tickets: bool = O(False, "--no-tickets", help="Leave the open tickets on OLD."),
+    provider: str = O(None, "--provider", "--provider-id", help="New VPS: provider."),
+    alias: str = O(None, "--alias", help="New VPS: alias."),
+    ip: list[str] = O(None, "--ip", help="New VPS: " + IP_HELP),
+    ssh_port: str = O(None, "--ssh-port", help="New VPS: SSH port [default: 22]."),
+    country: str = O(None, "--country", help="New VPS: two-letter country code."),
+    city: str = O(None, "--city", help="New VPS: city."),
+    dc_name: str = O(None, "--dc", "--dc-name", help="New VPS: data centre name."),
+    cpu_cores: str = O(None, "--cpu", "--cpu-cores", help="New VPS: CPU cores."),
+    ram_mb: str = O(None, "--ram-mb", help="New VPS: RAM in MB."),
+    disk_gb: str = O(None, "--disk-gb", help="New VPS: disk in GB."),
+    bandwidth_tb: str = O(None, "--bandwidth-tb", help="New VPS: monthly traffic in TB."),
+    cost_monthly: str = O(None, "--cost", "--cost-monthly", help="New VPS: monthly cost."),
+    currency: str = O(None, "--currency", help="New VPS: currency [default: USD]."),
+    status: str = O(None, "--status", help="New VPS: status [default: provisioning]."),
+    purpose: str = O(None, "--purpose", help="New VPS: purpose (instead of OLD's)."),
+    vpn_protocol: str = O(None, "--vpn-protocol", help="New VPS: VPN protocol."),
+    tag: list[str] = O(None, "--tag", help="New VPS: tag (repeatable; OLD's are added)."),
+    purchase_date: str = O(None, "--purchase-date", help="New VPS: YYYY-MM-DD."),
+    expire_date: str = O(None, "--expire-date", help="New VPS: YYYY-MM-DD."),
+    node_exporter_port: str = O(
+        None, "--node-exporter-port", help="New VPS: node_exporter port (instead of OLD's)."
+    ),
+    extra: list[str] = O(None, "--extra", help="New VPS: KEY=VALUE stored in extra."),
+    notes: str = O(None, "--notes", help="New VPS: free text."),
+    billing_cycle: str = O(None, "--billing-cycle", help="New VPS: billing cycle."),
+    auto_renew: bool = O(None, "--auto-renew/--no-auto-renew", help="New VPS: auto-renewal."),
+    traffic_quota_gb: str = O(None, "--traffic-quota", help="New VPS: traffic quota in GB."),
+    traffic_direction: str = O(None, "--traffic-direction", help="New VPS: out, in, sum, max."),
+    traffic_reset_day: str = O(None, "--traffic-reset-day", help="New VPS: reset day 1-28."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Replace a VPS by another: the new one inherits purpose, tags, monitoring settings and
+    the open tickets; the old one becomes retiring, linked to it (extra.replaced_by). The
+    new one is an existing VPS (--with) or created here (--new-hostname and add options).
+
+    Example: sigma vps replace hk-exit-01 --with hk-exit-02 --no-tickets
+    """
+    from sigma.errors import InvalidInput
+    from sigma.output import emit
+    from sigma.schemas.common import validate
+    from sigma.schemas.lifecycle import ReplaceRequest
+
+    values = _values(
+        ctx,
+        provider=provider,
+        alias=alias,
+        ip_addresses=ip,
+        ssh_port=ssh_port,
+        country=country,
+        city=city,
+        dc_name=dc_name,
+        cpu_cores=cpu_cores,
+        ram_mb=ram_mb,
+        disk_gb=disk_gb,
+        bandwidth_tb=bandwidth_tb,
+        cost_monthly=cost_monthly,
+        currency=currency,
+        status=status,
+        purpose=purpose,
+        vpn_protocol=vpn_protocol,
+        tags=tag,
+        purchase_date=purchase_date,
+        expire_date=expire_date,
+        node_exporter_port=node_exporter_port,
+        notes=notes,
+        billing_cycle=billing_cycle,
+        auto_renew=auto_renew,
+        traffic_quota_gb=traffic_quota_gb,
+        traffic_direction=traffic_direction,
+        traffic_reset_day=traffic_reset_day,
+    )
+    if extra:
+        values["extra"] = _extra(extra)
+    if (with_ is None) == (new_hostname is None):
+        raise InvalidInput(
+            "with: give either --with NEW (an existing VPS) or --new-hostname HOST (a new one)",
+            field="with",
+        )
+    if with_ is not None and values:
+        raise InvalidInput(
+            f"with: options for a new VPS ({', '.join(sorted(values))}) need --new-hostname, "
+            "not --with",
+            field="with",
+        )
+    body: dict[str, Any] = {
+        "inherit_purpose": not no_purpose,
+        "inherit_tags": not no_tags,
+        "inherit_monitoring": not no_monitoring,
+        "inherit_tickets": not no_tickets,
+    }
+    if with_ is not None:
+        body["with"] = with_
+    else:
+        body["new"] = {**values, "hostname": new_hostname}
+    result = state(ctx).backend.replace_vps(old, validate(ReplaceRequest, body))
+    _warn(result.new._warnings)
+    data = result.model_dump(mode="json")
+    if quiet or fmt != "table":
+        emit(data if not quiet else data["new"], fmt, quiet=quiet)
+        return
+    o, n = data["old"], data["new"]
+    made = "new VPS " if data["created"] else ""
+    got = ", ".join(data["inherited"]) or "nothing new"
+    moved = len(data["tickets_moved"])
+    done(
+        f"Replaced VPS {o['hostname']} ({o['id']}) with {made}{n['hostname']} ({n['id']}): "
+        f"{o['hostname']} is {o['status']}; {n['hostname']} inherited {got}"
+        + (f"; {moved} open ticket{'s' if moved != 1 else ''} moved" if moved else "")
+    )
 
 
 # the original CLI's spellings: `sigma vps export|import` (hidden)

@@ -73,7 +73,11 @@ async def lean_heartbeat(scope: MutableMapping[str, Any], body: bytes) -> bytes:
     except ValidationError as exc:
         # who may not send heartbeats hears so before anything about the body
         await run_in_threadpool(_authorised, app, scope)
-        if any(e["type"] in ("json_invalid", "model_type") for e in exc.errors()):
+        # not JSON, or not an object: the body's own error (a nested object's is its field's)
+        if any(
+            e["type"] == "json_invalid" or (e["type"] == "model_type" and not e["loc"])
+            for e in exc.errors()
+        ):
             raise InvalidInput(
                 "body: expected a JSON object {hostname, system_info}", field="body"
             ) from None

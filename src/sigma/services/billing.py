@@ -17,7 +17,7 @@
   second run, or a second process at the same moment, finds the date moved and renews
   nothing, so a cycle is renewed once.
 
-A retired VPS is never renewed (Conflict); one without an expiry date neither.
+A retired VPS is never renewed (Conflict); one without an expiry date yet renews from today.
 """
 
 from __future__ import annotations
@@ -163,8 +163,9 @@ def renew(
     data: RenewRequest | dict | int | None = None,
     today: date | None = None,
 ) -> RenewResult:
-    """Move a VPS's expire_date forward by `cycles` cycles of its billing cycle, and record
-    the renewal (paid today) with its amount: audit row, vps_renewals, timeline."""
+    """Move a VPS's expire_date forward by `cycles` cycles of its billing cycle (from today
+    when it has none yet), and record the renewal (paid `today`) with its amount: audit
+    row, vps_renewals, timeline."""
     from sigma.services.vps import _lock, find, out
 
     actor.require(WRITERS)
@@ -179,17 +180,13 @@ def renew(
             "another status first)",
             field="status",
         )
-    if row.expire_date is None:
-        raise Conflict(
-            f"expire_date: vps {row.hostname} has no expiry date to move forward; set one "
-            "first (sigma vps edit --expire-date)",
-            field="expire_date",
-        )
-    before = row.expire_date
+    paid_on = today or utcnow().date()
+    # without an expiry date yet, the cycles paid for start today
+    before = row.expire_date or paid_on
     after = advance(before, row.billing_cycle, req.cycles, row.purchase_date)
     renewal = _renewal_row(
         row.id,
-        today or utcnow().date(),
+        paid_on,
         row.billing_cycle,
         req.cycles,
         before,
@@ -240,8 +237,13 @@ def due(session: Session, today: date, ids: Iterable[uuid.UUID] | None = None) -
     )
     if ids is not None:
         q = q.where(col(VpsRow.id).in_(list(ids)))
-    rows = session.execute(q.order_by(col(VpsRow.expire_date), col(VpsRow.id))).tuples()
-    return [Due(i, h, e, c, p, m, cur) for i, h, e, c, p, m, cur in rows if e is not None]
+    out = []
+    for i, h, e, c, p, m, cur in session.execute(
+        q.order_by(col(VpsRow.expire_date), col(VpsRow.id))
+    ):
+        if e is not None:
+            out.append(Due(i, h, e, c, p, m, cur))
+    return out
 
 
 def renew_due(session: Session, item: Due, today: date, actor: Actor = SYSTEM) -> list[VpsRenewal]:

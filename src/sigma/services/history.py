@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -59,6 +59,21 @@ def _check(kind: str, source: str) -> None:
         raise ValueError(f"unknown history source {source!r}")
 
 
+_LAST = "history_last_at"
+_TICK = timedelta(microseconds=1)
+
+
+def _stamp(session: Session, at: datetime | None) -> datetime:
+    """`at` (now by default), made later than the transaction's previous event: the events
+    of one change keep their order in a timeline sorted by time."""
+    at = at or utcnow()
+    last = session.info.get(_LAST)
+    if last is not None and at <= last:
+        at = last + _TICK
+    session.info[_LAST] = at
+    return at
+
+
 def record(
     session: Session,
     vps_id: Any,
@@ -80,7 +95,7 @@ def record(
     session.add(
         VpsHistory(
             vps_id=vps_id,
-            at=at or utcnow(),
+            at=_stamp(session, at),
             kind=kind,
             source=source,
             actor=_who(actor),
@@ -95,7 +110,6 @@ def record_many(session: Session, events: list[dict[str, Any]]) -> None:
     source, hostname and optionally actor, details, at."""
     if not events:
         return
-    now = utcnow()
     rows = []
     for e in events:
         _check(e["kind"], e["source"])
@@ -103,7 +117,7 @@ def record_many(session: Session, events: list[dict[str, Any]]) -> None:
             {
                 "id": uuid.uuid4(),
                 "vps_id": _uuid(e["vps_id"]),
-                "at": e.get("at") or now,
+                "at": _stamp(session, e.get("at")),
                 "kind": e["kind"],
                 "source": e["source"],
                 "actor": _who(e.get("actor")),

@@ -80,8 +80,14 @@ def _parse(text: str) -> datetime:
 # ---------------------------------------------------------------- contract CRUD
 
 
+def _not_trashed() -> Any:
+    """The checks of VPS not in the trash (the trash is small: one hashed NOT IN)."""
+    trashed = select(col(VpsRow.id)).where(col(VpsRow.deleted_at).is_not(None))
+    return col(IpCheckRow.vps_id).not_in(trashed)
+
+
 def _filtered(f: IpCheckFilter) -> Select[IpCheckRow]:
-    q = select(IpCheckRow)
+    q = select(IpCheckRow).where(_not_trashed())
     if f.vps_id:
         q = q.where(col(IpCheckRow.vps_id) == f.vps_id)
     if f.ip:
@@ -183,14 +189,18 @@ def summary(session: Session, actor: Actor, vps_id: Any = None) -> list[IpCheckS
         vps_id = None
     c_vps_id, c_ip, c_success = col(IpCheckRow.vps_id), col(IpCheckRow.ip), col(IpCheckRow.success)
     c_checked_at = col(IpCheckRow.checked_at)
-    agg = select(
-        c_vps_id,
-        c_ip,
-        func.count().label("total"),
-        func.sum(func.cast(c_success, _int())).label("ok"),
-        func.avg(IpCheckRow.latency_ms).label("avg"),
-        func.max(c_checked_at).label("last"),
-    ).group_by(c_vps_id, c_ip)
+    agg = (
+        select(
+            c_vps_id,
+            c_ip,
+            func.count().label("total"),
+            func.sum(func.cast(c_success, _int())).label("ok"),
+            func.avg(IpCheckRow.latency_ms).label("avg"),
+            func.max(c_checked_at).label("last"),
+        )
+        .where(_not_trashed())
+        .group_by(c_vps_id, c_ip)
+    )
     ranked = select(
         c_vps_id,
         c_ip,
@@ -665,11 +675,10 @@ def status_page(
     include_inactive: bool = False,
 ) -> ReachabilityPage:
     """One page of `status`, problems first: blocked, down, degraded, unknown, then ok (by
-    hostname and IP within a verdict), with the count of each verdict. Reads one page of
-    rows, never the whole fleet's."""
+    hostname and IP within a verdict), with the count of each verdict. The counts say which
+    verdicts the page spans; only those are read, one query each, ordered and cut by the
+    database: never the whole fleet's rows (whose per-source state is the bulk of the table)."""
     actor.require(READERS)
-    from sqlalchemy import case
-
     from sigma.schemas.common import clamp_page
     from sigma.vocab import VERDICT_URGENCY, VERDICTS
 
@@ -684,24 +693,28 @@ def status_page(
         raise InvalidInput(f"page: {exc}", field="page") from None
     where = _selection(session, vps_ref, include_inactive)
     counts = verdict_counts(session, vps_ref, include_inactive)
-    if verdict:
-        where.append(col(ReachRow.verdict) == verdict)
-    urgency = case(
-        {v: i for i, v in enumerate(VERDICT_URGENCY)},
-        value=col(ReachRow.verdict),
-        else_=len(VERDICT_URGENCY),
-    )
-    q = (
-        select(ReachRow, col(VpsRow.hostname))
-        .join(VpsRow, col(VpsRow.id) == ReachRow.vps_id)
-        .where(*where)
-        .order_by(urgency, col(VpsRow.hostname), col(ReachRow.ip), col(ReachRow.vps_id))
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
+    skip, wanted = (page - 1) * per_page, per_page
     now = utcnow()
+    data: list[ReachabilityStatus] = []
+    for v in [verdict] if verdict else [*VERDICT_URGENCY, *(set(counts) - set(VERDICT_URGENCY))]:
+        n = counts.get(v, 0)
+        if skip >= n:
+            skip -= n
+            continue
+        q = (
+            select(ReachRow, col(VpsRow.hostname))
+            .join(VpsRow, col(VpsRow.id) == ReachRow.vps_id)
+            .where(*where, col(ReachRow.verdict) == v)
+            .order_by(col(VpsRow.hostname), col(ReachRow.ip), col(ReachRow.vps_id))
+            .offset(skip)
+            .limit(wanted)
+        )
+        data += [_status_out(row, hostname, now) for row, hostname in session.execute(q)]
+        skip, wanted = 0, per_page - len(data)
+        if wanted <= 0:
+            break
     return ReachabilityPage(
-        data=[_status_out(row, hostname, now) for row, hostname in session.execute(q)],
+        data=data,
         total=counts.get(verdict, 0) if verdict else sum(counts.values()),
         page=page,
         per_page=per_page,

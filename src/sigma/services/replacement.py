@@ -6,7 +6,8 @@ In one transaction, audited once (`replace`):
   (services.vps.create: its own `created` event and audit row);
 - NEW inherits, as asked (each on by default): OLD's purpose (when OLD has one), its tags
   (added to NEW's own), its monitoring settings (monitoring_enabled, node_exporter_port),
-  and the links of OLD's open tickets (open, in-progress: they now name NEW);
+  and the links of OLD's open tickets (open, in-progress: they now name NEW); a field given
+  explicitly for a new VPS is kept instead of inherited;
 - OLD becomes `retiring` (a retiring one stays so) and the pair is linked in `extra`:
   `extra.replaced_by` on OLD is NEW's id, `extra.replaces` on NEW the list of the ids it
   replaced (a VPS may take over from several);
@@ -27,7 +28,7 @@ from sqlmodel import col
 
 from sigma.db.models.tickets import Ticket as TicketRow
 from sigma.db.types import utcnow
-from sigma.errors import Conflict, InvalidInput
+from sigma.errors import Conflict, InvalidInput, NotFound
 from sigma.schemas.common import validate
 from sigma.schemas.inventory import VpsUpdate
 from sigma.schemas.lifecycle import ReplaceRequest, ReplaceResult
@@ -51,7 +52,10 @@ def replace(
         )
     created = False
     if req.with_vps is not None:
-        new = vps.find(session, req.with_vps)
+        try:
+            new = vps.find(session, req.with_vps)
+        except NotFound as exc:
+            raise NotFound(f"with: {exc.message}", field="with") from None
         if new.id == old.id:
             raise InvalidInput(
                 f"with: vps {old.hostname} cannot replace itself; name another VPS",
@@ -71,19 +75,25 @@ def replace(
     for row in sorted((old, new), key=lambda r: str(r.id)):
         vps._lock(session, row)
 
+    # a new VPS's fields given explicitly win over what it would inherit
+    explicit = req.new.model_fields_set if created and req.new is not None else set()
     inherited: dict[str, Any] = {}
     changes: dict[str, Any] = {}
-    if req.inherit_purpose and old.purpose and old.purpose != new.purpose:
+    if (
+        req.inherit_purpose
+        and "purpose" not in explicit
+        and old.purpose
+        and old.purpose != new.purpose
+    ):
         changes["purpose"] = old.purpose
     if req.inherit_tags:
         tags = list(dict.fromkeys([*(new.tags or []), *(old.tags or [])]))
         if tags != list(new.tags or []):
             changes["tags"] = tags
     if req.inherit_monitoring:
-        if new.monitoring_enabled != old.monitoring_enabled:
-            changes["monitoring_enabled"] = old.monitoring_enabled
-        if new.node_exporter_port != old.node_exporter_port:
-            changes["node_exporter_port"] = old.node_exporter_port
+        for name in ("monitoring_enabled", "node_exporter_port"):
+            if name not in explicit and getattr(new, name) != getattr(old, name):
+                changes[name] = getattr(old, name)
     if changes:
         checked = validate(VpsUpdate, changes).changes()  # the rules of an edit (64 tags...)
         for key, value in checked.items():

@@ -68,6 +68,12 @@ VPS_CSV_COLUMNS = [
     "node_exporter_port",
     "extra",
     "notes",
+    # issue 16 (after the original's columns)
+    "billing_cycle",
+    "auto_renew",
+    "traffic_quota_gb",
+    "traffic_direction",
+    "traffic_reset_day",
 ]
 PROVIDER_CSV_COLUMNS = [
     "id",
@@ -624,7 +630,19 @@ VPS_CSV_CELLS: dict[str, Callable[[str, str], Any]] = {
     "tags": _csv_tags,
     "extra": lambda name, cell: _json_cell(name, cell, dict) if cell.strip() else {},
     "monitoring_enabled": lambda name, cell: _bool_cell(name, cell) if cell.strip() else _ABSENT,
-    **{n: _csv_or_absent for n in ("ssh_port", "node_exporter_port", "currency", "status")},
+    "auto_renew": lambda name, cell: _bool_cell(name, cell) if cell.strip() else _ABSENT,
+    **{
+        n: _csv_or_absent
+        for n in (
+            "ssh_port",
+            "node_exporter_port",
+            "currency",
+            "status",
+            "billing_cycle",
+            "traffic_direction",
+            "traffic_reset_day",
+        )
+    },
     **{
         n: _csv_or_null
         for n in (
@@ -635,6 +653,7 @@ VPS_CSV_CELLS: dict[str, Callable[[str, str], Any]] = {
             "cost_monthly",
             "purchase_date",
             "expire_date",
+            "traffic_quota_gb",
             "id",
         )
     },

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,7 +102,9 @@ def restore(session: Session, actor: Actor, ref: Any) -> Vps:
     ).first()
     rebound: list[str] = []
     if deleted is not None:
-        wanted = [k for k in deleted.details.get("unbound_keys", []) if isinstance(k, str)]
+        wanted = [
+            uuid.UUID(k) for k in deleted.details.get("unbound_keys", []) if isinstance(k, str)
+        ]
         for key in session.scalars(
             select(ApiKeyRow).where(col(ApiKeyRow.id).in_(wanted)).order_by(col(ApiKeyRow.id))
         ):

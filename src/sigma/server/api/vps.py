@@ -197,12 +197,13 @@ def retire_vps(request: Request, actor: ActorDep, ref: str):
     "/{ref}/renew",
     response_model=RenewResult,
     openapi_extra=rule("op"),
-    responses={409: {"description": "the VPS is retired, or has no expiry date"}},
+    responses={409: {"description": "the VPS is retired"}},
 )
 def renew_vps(request: Request, actor: ActorDep, ref: str, data: RenewRequest | None = None):
     """Move expire_date forward by `cycles` (default 1) whole billing cycles (calendar
-    months clamped to the month's end, or days) and record the renewal and its amount
-    (cost_monthly x the months paid for) in the timeline."""
+    months clamped to the month's end, or days; from today when it has no expiry date yet)
+    and record the renewal and its amount (cost_monthly x the months paid for) in the
+    timeline."""
     return run(request, billing.renew, actor, ref, data or RenewRequest())
 
 

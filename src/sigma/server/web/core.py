@@ -33,7 +33,7 @@ from sigma.errors import InvalidInput, NotAuthenticated, PermissionDenied, Sigma
 from sigma.schemas.identity import User
 from sigma.services import auth
 from sigma.services.actor import ADMINS, WRITERS, Actor
-from sigma.vocab import IP_LABEL_SHORT, days_until, parse_timestamp
+from sigma.vocab import IP_LABEL_SHORT, data_size, days_until, parse_timestamp
 
 SESSION_COOKIE = "sigma_session"
 CSRF_COOKIE = "sigma_csrf"
@@ -88,6 +88,8 @@ FLASH = {
     "vps-created": "VPS created.",
     "vps-updated": "VPS updated.",
     "vps-retired": "VPS retired.",
+    "vps-renewed": "VPS renewed: its expiry moved forward by one billing cycle.",
+    "vps-replaced": "Replacement recorded: the old VPS is retiring and linked to this one.",
     "vps-deleted": "VPS moved to the trash (sigma vps trash, sigma vps restore).",
     "provider-saved": "Provider saved.",
     "provider-deleted": "Provider deleted.",
@@ -172,6 +174,7 @@ def env():
             json_pretty=json_pretty,
             uptime=uptime,
             ram=ram,
+            size=data_size,
         )
         _env.globals.update(
             version=__version__,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,6 +33,9 @@ from sigma.server.web.core import (
 from sigma.services import agents, attention, audit, providers, stats, tickets, transfer, vps
 from sigma.vocab import (
     AGENT_STATES,
+    BILLING_CYCLES,
+    DEFAULT_BILLING_CYCLE,
+    DEFAULT_TRAFFIC_DIRECTION,
     DUE_SOON_DAYS,
     IP_LABELS,
     VPS_PURPOSES,
@@ -47,6 +51,13 @@ json_router = APIRouter(include_in_schema=False)
 PROJECT_TAGS = {t for t, _ in PROJECTS}
 FORM_STATUSES = VPS_STATUSES[:4]
 FORM_PURPOSES = tuple(p for p in VPS_PURPOSES if p and p != "other")
+# what a traffic quota counts (vocab.TRAFFIC_DIRECTIONS), as the form names it
+TRAFFIC_DIRECTION_NAMES = (
+    ("sum", "In + out"),
+    ("out", "Out (sent)"),
+    ("in", "In (received)"),
+    ("max", "The larger of in and out"),
+)
 
 
 # ------------------------------------------------------------------ dashboard
@@ -380,6 +391,11 @@ def _form_values(form: FormData, *, editing: bool) -> tuple[dict[str, Any], list
         "tags": tag_text + [p for p in projects if p not in tag_text],
         "monitoring_enabled": form.get("monitoring_enabled") is not None,
         "notes": str(form.get("notes") or ""),
+        "billing_cycle": text("billing_cycle") or DEFAULT_BILLING_CYCLE,
+        "auto_renew": form.get("auto_renew") is not None,
+        "traffic_quota_gb": text("traffic_quota_gb") or None,
+        "traffic_direction": text("traffic_direction") or DEFAULT_TRAFFIC_DIRECTION,
+        "traffic_reset_day": text("traffic_reset_day") or "1",
     }
     for name in (
         "cpu_cores",
@@ -418,6 +434,9 @@ def _form(
                 "node_exporter_port": 9100,
                 "monitoring_enabled": True,
                 "currency": "USD",
+                "billing_cycle": DEFAULT_BILLING_CYCLE,
+                "traffic_direction": DEFAULT_TRAFFIC_DIRECTION,
+                "traffic_reset_day": 1,
                 "ip_addresses": [],
                 "tags": [],
             }
@@ -433,6 +452,8 @@ def _form(
         statuses=FORM_STATUSES,
         purposes=FORM_PURPOSES,
         labels=IP_LABELS,
+        billing_cycles=BILLING_CYCLES,
+        traffic_directions=TRAFFIC_DIRECTION_NAMES,
         text_tags=" ".join(t for t in tags if t not in PROJECT_TAGS),
         project_tags=[t for t in tags if t in PROJECT_TAGS],
         ip_rows=list(values.get("ip_addresses") or []) + [{"ip": "", "label": ""}],
@@ -595,6 +616,73 @@ def vps_retire(request: Request, web: WebDep, ref: str, form: FormDep):
     back = str(form.get("back") or "")
     target = back if back.startswith("/vps") and not back.startswith("//") else f"/vps/{v.id}"
     raise Redirect(_with_flash(target, "vps-retired"))
+
+
+@router.post("/vps/{ref}/renew")
+def vps_renew(request: Request, web: WebDep, ref: str, form: FormDep):
+    from sigma.services import billing
+
+    v = call(request, vps.get, ref)
+    if not _confirmed(form):
+        start = v.expire_date or date.today()
+        nxt = billing.advance(start, v.billing_cycle, 1, v.purchase_date)
+        amount = billing.renewal_amount(v.cost_monthly, v.billing_cycle)
+        paid = f" The renewal of {amount} {v.currency} is recorded." if amount is not None else ""
+        return render(
+            request,
+            "confirm.html",
+            title=f"Renew {v.hostname}?",
+            action=f"/vps/{v.id}/renew",
+            message=f"Its expiry moves from {start} to {nxt} (one {v.billing_cycle} cycle).{paid}",
+            button="Renew",
+            back=f"/vps/{v.id}",
+        )
+    call(request, billing.renew, v.id, 1)
+    raise Redirect(f"/vps/{v.id}?flash=vps-renewed")
+
+
+REPLACE_INHERIT = (
+    ("purpose", "Purpose"),
+    ("tags", "Tags"),
+    ("monitoring", "Monitoring settings"),
+    ("tickets", "Open tickets"),
+)
+
+
+@router.get("/vps/{ref}/replace")
+def vps_replace_page(request: Request, web: WebDep, ref: str):
+    if not web.can_write:
+        raise_forbidden()
+    v = call(request, vps.get, ref)
+    return render(request, "vps_replace.html", v=v, values={}, inherit=REPLACE_INHERIT)
+
+
+@router.post("/vps/{ref}/replace")
+def vps_replace(request: Request, web: WebDep, ref: str, form: FormDep):
+    from sigma.schemas.lifecycle import ReplaceRequest
+    from sigma.services import replacement
+
+    v = call(request, vps.get, ref)
+    values: dict[str, Any] = {"with": str(form.get("with") or "").strip()}
+    for name, _label in REPLACE_INHERIT:
+        values[f"inherit_{name}"] = form.get(f"inherit_{name}") is not None
+    try:
+        data = validate(ReplaceRequest, {**values, "with": values["with"] or None})
+        result = call(request, replacement.replace, v.id, data)
+    except SigmaError as exc:
+        if exc.http_status == 403:
+            raise
+        errors = {"with" if exc.field == "with" else "_form": exc.message}
+        return render(
+            request,
+            "vps_replace.html",
+            status=FORM_ERROR_STATUS,
+            v=v,
+            values=values,
+            inherit=REPLACE_INHERIT,
+            errors=errors,
+        )
+    raise Redirect(f"/vps/{result.new.id}?flash=vps-replaced")
 
 
 @router.post("/vps/{ref}/delete")
