@@ -8,6 +8,7 @@ cycles through the fleet's hostnames, or, without wrk, an httpx async generator.
     python bench/heartbeats.py                       # 20 s at 32 connections, wrk if present
     python bench/heartbeats.py --seconds 30 --connections 64 --client httpx
     python bench/heartbeats.py --credential fleet    # one operator key for every host
+    python bench/heartbeats.py --traffic             # each heartbeat with interface counters
 
 By default every VPS has its own agent key, bound to it (the trust model's agents: the
 server checks each key and its binding on every write); `--credential fleet` sends one
@@ -60,10 +61,18 @@ for line in io.lines(os.getenv("HB_HOSTS")) do
   keys[#keys + 1] = (key ~= "" and key) or os.getenv("HB_KEY")
 end
 local info = os.getenv("HB_INFO")
+local traffic = os.getenv("HB_TRAFFIC") == "1"
 local i = math.random(#hosts)
+local n = 0
 request = function()
   i = i % #hosts + 1
-  local body = '{"hostname":"' .. hosts[i] .. '","system_info":' .. info .. '}'
+  local extra = ""
+  if traffic then
+    -- growing interface counters (traffic per billing period, services.traffic)
+    n = n + 1
+    extra = string.format(',"traffic":{"rx_bytes":%d,"tx_bytes":%d}', n * 1500, n * 500)
+  end
+  local body = '{"hostname":"' .. hosts[i] .. '","system_info":' .. info .. extra .. '}'
   return wrk.format("POST", "/api/agent/heartbeat",
                     {["Content-Type"] = "application/json", ["X-Api-Key"] = keys[i]}, body)
 end
@@ -234,7 +243,13 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(
-    port: int, key: str, hosts_file: Path, seconds: int, connections: int, threads: int
+    port: int,
+    key: str,
+    hosts_file: Path,
+    seconds: int,
+    connections: int,
+    threads: int,
+    traffic: bool = False,
 ) -> dict:
     script = hosts_file.with_suffix(".lua")
     script.write_text(LUA)
@@ -243,6 +258,7 @@ def run_wrk(
         HB_HOSTS=str(hosts_file),
         HB_KEY=key,
         HB_INFO=json.dumps(SYSTEM_INFO, separators=(",", ":")),
+        HB_TRAFFIC="1" if traffic else "0",
     )
     cmd = [
         "wrk",
@@ -272,7 +288,7 @@ def run_wrk(
 
 
 async def _httpx_load(
-    port: int, key: str, lines: list[str], seconds: int, connections: int
+    port: int, key: str, lines: list[str], seconds: int, connections: int, traffic: bool = False
 ) -> dict:
     import httpx
 
@@ -289,11 +305,11 @@ async def _httpx_load(
             nonlocal errors
             while (t0 := time.perf_counter()) < stop_at:
                 host, host_key = random.choice(targets)
-                r = await c.post(
-                    "/api/agent/heartbeat",
-                    headers={"X-Api-Key": host_key},
-                    json={"hostname": host, "system_info": SYSTEM_INFO},
-                )
+                body: dict = {"hostname": host, "system_info": SYSTEM_INFO}
+                if traffic:
+                    sent = len(lat) + 1
+                    body["traffic"] = {"rx_bytes": sent * 1500, "tx_bytes": sent * 500}
+                r = await c.post("/api/agent/heartbeat", headers={"X-Api-Key": host_key}, json=body)
                 lat.append((time.perf_counter() - t0) * 1000)
                 errors += r.status_code != 200
 
@@ -338,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         default="agent-keys",
         help="one bound agent key per VPS (default), or one operator key for every host",
     )
+    ap.add_argument(
+        "--traffic",
+        action="store_true",
+        help="heartbeats carry growing interface counters (traffic per billing period)",
+    )
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
 
@@ -352,11 +373,15 @@ def main(argv: list[str] | None = None) -> int:
             hosts_file = workdir / "hosts.txt"
             hosts_file.write_text("\n".join(lines) + "\n")
             if args.client == "wrk":
-                run_wrk(port, key, hosts_file, args.warmup, args.connections, args.threads)
+                run_wrk(
+                    port, key, hosts_file, args.warmup, args.connections, args.threads,
+                    args.traffic,
+                )  # fmt: skip
                 cpu0 = server_cpu(proc)
                 result = run_wrk(
-                    port, key, hosts_file, args.seconds, args.connections, args.threads
-                )
+                    port, key, hosts_file, args.seconds, args.connections, args.threads,
+                    args.traffic,
+                )  # fmt: skip
                 cpu1 = server_cpu(proc)
                 n = max(result["requests"], 1)
                 # CPU spent per heartbeat: what the rate would be if both cores were the server's
@@ -395,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"hosts = open({str(hosts_file)!r}).read().splitlines();"
                         "print(json.dumps(asyncio.run(h._httpx_load("
                         f"{port}, {key!r}, hosts, {seconds}, "
-                        f"{args.connections}))))"
+                        f"{args.connections}, {args.traffic}))))"
                     )
                     out = subprocess.run(
                         [sys.executable, "-c", code], capture_output=True, text=True, check=True

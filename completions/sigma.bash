@@ -4,9 +4,9 @@
 
 _sigma_subcommands() {
     case "$1" in
-        "sigma") echo "provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip-check serve login logout whoami stats" ;;
+        "sigma") echo "provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip ip-check serve login logout whoami stats" ;;
         "sigma provider") echo "add list show edit rm" ;;
-        "sigma vps") echo "add list show edit retire rm" ;;
+        "sigma vps") echo "add list show edit retire rm history duplicates merge trash restore renew replace" ;;
         "sigma config") echo "show path set unset" ;;
         "sigma db") echo "upgrade current" ;;
         "sigma user") echo "add list show set-role disable enable reset-mfa rm passwd" ;;
@@ -22,6 +22,7 @@ _sigma_subcommands() {
         "sigma notify") echo "run" ;;
         "sigma agent") echo "run install provision release events" ;;
         "sigma probe") echo "run provision" ;;
+        "sigma ip") echo "history" ;;
         "sigma ip-check") echo "list show add rm summary purge status" ;;
     esac
 }
@@ -36,12 +37,19 @@ _sigma_options() {
         "sigma provider edit") echo "--name --country --website --panel-url --api-supported --rating --notes -f --format -q --quiet --help" ;;
         "sigma provider rm") echo "-y --yes --help" ;;
         "sigma vps") echo "--help" ;;
-        "sigma vps add") echo "--provider --provider-id --alias --ip --ssh-port --country --city --dc --dc-name --cpu --cpu-cores --ram-mb --disk-gb --bandwidth-tb --cost --cost-monthly --currency --status --purpose --vpn-protocol --tag --purchase-date --expire-date --monitoring --no-monitoring --node-exporter-port --extra --notes -f --format -q --quiet --help" ;;
-        "sigma vps list") echo "--status --country --provider --provider-id --purpose --tag --expiring --expiring-within -s --search --ip --sort --page --per-page --all -f --format -q --quiet --help" ;;
+        "sigma vps add") echo "--provider --provider-id --alias --ip --ssh-port --country --city --dc --dc-name --cpu --cpu-cores --ram-mb --disk-gb --bandwidth-tb --cost --cost-monthly --currency --status --purpose --vpn-protocol --tag --purchase-date --expire-date --monitoring --no-monitoring --node-exporter-port --extra --notes --billing-cycle --auto-renew --no-auto-renew --traffic-quota --traffic-quota-gb --traffic-direction --traffic-reset-day -f --format -q --quiet --help" ;;
+        "sigma vps list") echo "--status --country --provider --provider-id --purpose --tag --expiring --expiring-within -s --search --ip --over-quota --sort --page --per-page --all -f --format -q --quiet --help" ;;
         "sigma vps show") echo "-f --format -q --quiet --help" ;;
-        "sigma vps edit") echo "--hostname --provider --provider-id --alias --ip --add-ip --remove-ip --ssh-port --country --city --dc --dc-name --cpu --cpu-cores --ram-mb --disk-gb --bandwidth-tb --cost --cost-monthly --currency --status --purpose --vpn-protocol --tag --add-tag --remove-tag --purchase-date --expire-date --monitoring --no-monitoring --node-exporter-port --extra --notes -f --format -q --quiet --help" ;;
+        "sigma vps edit") echo "--hostname --provider --provider-id --alias --ip --add-ip --remove-ip --ssh-port --country --city --dc --dc-name --cpu --cpu-cores --ram-mb --disk-gb --bandwidth-tb --cost --cost-monthly --currency --status --purpose --vpn-protocol --tag --add-tag --remove-tag --purchase-date --expire-date --monitoring --no-monitoring --node-exporter-port --extra --notes --billing-cycle --auto-renew --no-auto-renew --traffic-quota --traffic-quota-gb --traffic-direction --traffic-reset-day -f --format -q --quiet --help" ;;
         "sigma vps retire") echo "--help" ;;
-        "sigma vps rm") echo "-y --yes --help" ;;
+        "sigma vps rm") echo "-y --yes --purge --help" ;;
+        "sigma vps history") echo "--since --kind --page --per-page --all -f --format -q --quiet --help" ;;
+        "sigma vps duplicates") echo "--page --per-page --all -f --format --help" ;;
+        "sigma vps merge") echo "--dry-run -y --yes -f --format --help" ;;
+        "sigma vps trash") echo "--page --per-page --all -f --format -q --quiet --help" ;;
+        "sigma vps restore") echo "--help" ;;
+        "sigma vps renew") echo "-n --cycles -f --format -q --quiet --help" ;;
+        "sigma vps replace") echo "--with --new-hostname --no-purpose --no-tags --no-monitoring --no-tickets --provider --provider-id --alias --ip --ssh-port --country --city --dc --dc-name --cpu --cpu-cores --ram-mb --disk-gb --bandwidth-tb --cost --cost-monthly --currency --status --purpose --vpn-protocol --tag --purchase-date --expire-date --node-exporter-port --extra --notes --billing-cycle --auto-renew --no-auto-renew --traffic-quota --traffic-direction --traffic-reset-day -f --format -q --quiet --help" ;;
         "sigma config") echo "--help" ;;
         "sigma config show") echo "-f --format --help" ;;
         "sigma config path") echo "--help" ;;
@@ -110,6 +118,8 @@ _sigma_options() {
         "sigma probe") echo "--help" ;;
         "sigma probe run") echo "--source --api-url --api-key --interval --check-types --tcp-timeout --http-timeout --icmp-timeout --concurrency --tcp-port --http-scheme --http-port --batch-size --spool-dir --spool-max-mb --once --help" ;;
         "sigma probe provision") echo "--expires-in-days --help" ;;
+        "sigma ip") echo "--help" ;;
+        "sigma ip history") echo "--since --until --page --per-page --all -f --format --help" ;;
         "sigma ip-check") echo "--help" ;;
         "sigma ip-check list") echo "--vps --vps-id --ip --source --check-type --type --success --page --per-page --all -f --format -q --quiet --help" ;;
         "sigma ip-check show") echo "-f --format --help" ;;
@@ -172,6 +182,10 @@ _sigma_values() {
         "sigma vps add|--node-exporter-port") COMPREPLY=() ;;
         "sigma vps add|--extra") COMPREPLY=() ;;
         "sigma vps add|--notes") COMPREPLY=() ;;
+        "sigma vps add|--billing-cycle") COMPREPLY=() ;;
+        "sigma vps add|--traffic-quota"|"sigma vps add|--traffic-quota-gb") COMPREPLY=() ;;
+        "sigma vps add|--traffic-direction") COMPREPLY=() ;;
+        "sigma vps add|--traffic-reset-day") COMPREPLY=() ;;
         "sigma vps add|-f"|"sigma vps add|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma vps list|--status") COMPREPLY=($(compgen -W "provisioning active retiring retired suspended" -- "$3")) ;;
         "sigma vps list|--country") COMPREPLY=() ;;
@@ -181,6 +195,7 @@ _sigma_values() {
         "sigma vps list|--expiring"|"sigma vps list|--expiring-within") COMPREPLY=() ;;
         "sigma vps list|-s"|"sigma vps list|--search") COMPREPLY=() ;;
         "sigma vps list|--ip") COMPREPLY=() ;;
+        "sigma vps list|--over-quota") COMPREPLY=() ;;
         "sigma vps list|--sort") COMPREPLY=() ;;
         "sigma vps list|--page") COMPREPLY=() ;;
         "sigma vps list|--per-page") COMPREPLY=() ;;
@@ -213,7 +228,54 @@ _sigma_values() {
         "sigma vps edit|--node-exporter-port") COMPREPLY=() ;;
         "sigma vps edit|--extra") COMPREPLY=() ;;
         "sigma vps edit|--notes") COMPREPLY=() ;;
+        "sigma vps edit|--billing-cycle") COMPREPLY=() ;;
+        "sigma vps edit|--traffic-quota"|"sigma vps edit|--traffic-quota-gb") COMPREPLY=() ;;
+        "sigma vps edit|--traffic-direction") COMPREPLY=() ;;
+        "sigma vps edit|--traffic-reset-day") COMPREPLY=() ;;
         "sigma vps edit|-f"|"sigma vps edit|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma vps history|--since") COMPREPLY=() ;;
+        "sigma vps history|--kind") COMPREPLY=() ;;
+        "sigma vps history|--page") COMPREPLY=() ;;
+        "sigma vps history|--per-page") COMPREPLY=() ;;
+        "sigma vps history|-f"|"sigma vps history|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma vps duplicates|--page") COMPREPLY=() ;;
+        "sigma vps duplicates|--per-page") COMPREPLY=() ;;
+        "sigma vps duplicates|-f"|"sigma vps duplicates|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma vps merge|-f"|"sigma vps merge|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma vps trash|--page") COMPREPLY=() ;;
+        "sigma vps trash|--per-page") COMPREPLY=() ;;
+        "sigma vps trash|-f"|"sigma vps trash|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma vps renew|-n"|"sigma vps renew|--cycles") COMPREPLY=() ;;
+        "sigma vps renew|-f"|"sigma vps renew|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma vps replace|--with") COMPREPLY=() ;;
+        "sigma vps replace|--new-hostname") COMPREPLY=() ;;
+        "sigma vps replace|--provider"|"sigma vps replace|--provider-id") COMPREPLY=() ;;
+        "sigma vps replace|--alias") COMPREPLY=() ;;
+        "sigma vps replace|--ip") COMPREPLY=() ;;
+        "sigma vps replace|--ssh-port") COMPREPLY=() ;;
+        "sigma vps replace|--country") COMPREPLY=() ;;
+        "sigma vps replace|--city") COMPREPLY=() ;;
+        "sigma vps replace|--dc"|"sigma vps replace|--dc-name") COMPREPLY=() ;;
+        "sigma vps replace|--cpu"|"sigma vps replace|--cpu-cores") COMPREPLY=() ;;
+        "sigma vps replace|--ram-mb") COMPREPLY=() ;;
+        "sigma vps replace|--disk-gb") COMPREPLY=() ;;
+        "sigma vps replace|--bandwidth-tb") COMPREPLY=() ;;
+        "sigma vps replace|--cost"|"sigma vps replace|--cost-monthly") COMPREPLY=() ;;
+        "sigma vps replace|--currency") COMPREPLY=() ;;
+        "sigma vps replace|--status") COMPREPLY=($(compgen -W "provisioning active retiring retired suspended" -- "$3")) ;;
+        "sigma vps replace|--purpose") COMPREPLY=($(compgen -W "vpn-exit vpn-relay vpn-entry monitor management other" -- "$3")) ;;
+        "sigma vps replace|--vpn-protocol") COMPREPLY=() ;;
+        "sigma vps replace|--tag") COMPREPLY=() ;;
+        "sigma vps replace|--purchase-date") COMPREPLY=() ;;
+        "sigma vps replace|--expire-date") COMPREPLY=() ;;
+        "sigma vps replace|--node-exporter-port") COMPREPLY=() ;;
+        "sigma vps replace|--extra") COMPREPLY=() ;;
+        "sigma vps replace|--notes") COMPREPLY=() ;;
+        "sigma vps replace|--billing-cycle") COMPREPLY=() ;;
+        "sigma vps replace|--traffic-quota") COMPREPLY=() ;;
+        "sigma vps replace|--traffic-direction") COMPREPLY=() ;;
+        "sigma vps replace|--traffic-reset-day") COMPREPLY=() ;;
+        "sigma vps replace|-f"|"sigma vps replace|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma config show|-f"|"sigma config show|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma user add|--role") COMPREPLY=($(compgen -W "admin operator readonly agent probe" -- "$3")) ;;
         "sigma user add|--name") COMPREPLY=() ;;
@@ -349,6 +411,11 @@ _sigma_values() {
         "sigma probe run|--spool-dir") COMPREPLY=() ;;
         "sigma probe run|--spool-max-mb") COMPREPLY=() ;;
         "sigma probe provision|--expires-in-days") COMPREPLY=() ;;
+        "sigma ip history|--since") COMPREPLY=() ;;
+        "sigma ip history|--until") COMPREPLY=() ;;
+        "sigma ip history|--page") COMPREPLY=() ;;
+        "sigma ip history|--per-page") COMPREPLY=() ;;
+        "sigma ip history|-f"|"sigma ip history|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma ip-check list|--vps"|"sigma ip-check list|--vps-id") COMPREPLY=() ;;
         "sigma ip-check list|--ip") COMPREPLY=() ;;
         "sigma ip-check list|--source") COMPREPLY=() ;;

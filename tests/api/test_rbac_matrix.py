@@ -54,6 +54,8 @@ SUCCESS_COVERED_ELSEWHERE = {
     "POST /api/auth/totp/disable",
     # needs a notification channel (a local webhook): tests of issue 4
     "POST /api/notify/run",
+    # needs a VPS in the trash: tests/api/test_history_api.py (issue 16)
+    "POST /api/vps/{ref}/restore",
 }
 
 
@@ -106,6 +108,11 @@ def driver(api):
             "POST /api/ip-checks": checked_address,
             "POST /api/vps/import": lambda d: {
                 "data": json.dumps([{"hostname": f"imported-{d.tag}-{next(d.seq)}"}])
+            },
+            # two fresh VPS: OTHER is merged into KEEP and removed (one audit row)
+            "POST /api/vps/merge": lambda d: {
+                "keep": d.create("/api/vps"),
+                "other": d.create("/api/vps"),
             },
             "POST /api/providers/import": lambda d: {
                 "data": json.dumps([{"name": f"imported-{d.tag}-{next(d.seq)}"}])

@@ -116,10 +116,14 @@ def test_export_shapes(run, fleet):
     csv_text = run(transfer.export_vps, "csv")
     header, first = csv_text.splitlines()[:2]
     assert header == ",".join(transfer.VPS_CSV_COLUMNS)
-    assert header.endswith(
-        "hostname,alias,provider_name,ip_addresses,ssh_port,country,city,dc_name,cpu_cores,"
+    # the original's columns in their order, after the id; sigma's additions after them
+    assert header.startswith(
+        "id,hostname,alias,provider_name,ip_addresses,ssh_port,country,city,dc_name,cpu_cores,"
         "ram_mb,disk_gb,bandwidth_tb,cost_monthly,currency,status,purchase_date,expire_date,"
-        "purpose,vpn_protocol,tags,monitoring_enabled,node_exporter_port,extra,notes"
+        "purpose,vpn_protocol,tags,monitoring_enabled,node_exporter_port,extra,notes,"
+    )
+    assert header.endswith(
+        ",notes,billing_cycle,auto_renew,traffic_quota_gb,traffic_direction,traffic_reset_day"
     )
     assert (
         run(transfer.export_providers, "csv").splitlines()[0]

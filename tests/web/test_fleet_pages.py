@@ -128,6 +128,13 @@ def test_api_sort(api, priced):
         ).json()["data"]
     ]
     assert got == ["a-1", "b-2", "c-3", "e-5", "d-4"]
+    # the other new filters of the listing
+    rows = api.client.get("/api/vps", headers=h, params={"expiry": "soon"}).json()["data"]
+    assert [v["hostname"] for v in rows] == ["e-5"]
+    rows = api.client.get("/api/vps", headers=h, params={"agent": "none", "status": "retired"})
+    assert [v["hostname"] for v in rows.json()["data"]] == ["d-4"]
+    r = api.client.get("/api/vps", headers=h, params={"expiry": "late"})
+    assert r.status_code == 422 and r.json()["field"] == "expiry"
 
 
 # ------------------------------------------------------------------ page size, search, status

@@ -179,4 +179,27 @@ def event_summary(kind: str, details: dict[str, Any]) -> str:
     if kind in ("ticket-opened", "ticket-closed"):
         ticket = str(d.get("ticket_id", ""))[:8]
         return f"ticket {_short(d.get('title'))} ({ticket}) {d.get('status', '')}"
+    # issue 16 part B: renewals, replacements, traffic thresholds
+    if kind == "renewed":
+        paid = f", {d['amount']} {d.get('currency', '')}" if d.get("amount") else ""
+        how = "automatically" if d.get("automatic") else "renewed"
+        return (
+            f"{how}: {d.get('from')} -> {d.get('to')} "
+            f"({d.get('cycles')} x {d.get('billing_cycle')}{paid})"
+        )
+    if kind == "replaced":
+        moved = len(d.get("tickets_moved") or [])
+        return f"replaced by {d.get('replaced_by_hostname')} ({str(d.get('replaced_by'))[:8]})" + (
+            f"; {moved} open ticket(s) moved" if moved else ""
+        )
+    if kind == "replaces":
+        got = ", ".join(d.get("inherited") or {}) or "nothing"
+        return (
+            f"replaces {d.get('replaces_hostname')} ({str(d.get('replaces'))[:8]}); inherited {got}"
+        )
+    if kind == "traffic-threshold":
+        return (
+            f"{d.get('threshold')} % of the {d.get('quota_gb')} GB quota ({d.get('direction')}) "
+            f"reached in the period from {d.get('period_start')}"
+        )
     return ", ".join(f"{k}={_short(v)}" for k, v in d.items())

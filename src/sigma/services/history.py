@@ -4,10 +4,10 @@ which VPS held which address when (ip_assignments).
 This module is the only writer of both tables. Every service that changes a VPS calls it in
 its own transaction, so an event exists exactly when its change was committed:
 
-- services.vps (created, updated, status, retired, deleted, restored, purged, IPs),
-  services.lifecycle (merged, restored, purged), services.agents (IPs an agent reports,
-  agent online/offline), services.ip_checks (reachability verdicts), services.tickets
-  (tickets opened/closed on a VPS), services.transfer (imports, in batches).
+- services.vps (created, updated, status, retired, deleted, IPs), services.merge (merged),
+  services.trash (restored, purged), services.agents (IPs an agent reports, agent
+  online/offline), services.ip_checks (reachability verdicts), services.tickets (tickets
+  opened/closed on a VPS), services.transfer (imports, in batches).
 - `record` writes one event; `record_many` a batch (imports); `record_ip_changes` the
   ip-added/ip-removed/ip-relabelled events between two IP lists; `sync_ips` brings the open
   ip_assignments of VPS in line with what they hold now (a VPS in the trash or retired holds

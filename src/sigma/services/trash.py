@@ -108,8 +108,8 @@ def restore(session: Session, actor: Actor, ref: Any) -> Vps:
         for key in session.scalars(
             select(ApiKeyRow).where(col(ApiKeyRow.id).in_(wanted)).order_by(col(ApiKeyRow.id))
         ):
-            live = key.revoked_at is None and (key.expires_at is None or key.expires_at > now)
-            if key.vps_id is None and live:
+            usable = key.revoked_at is None and (key.expires_at is None or key.expires_at > now)
+            if key.vps_id is None and usable:
                 key.vps_id = row.id
                 rebound.append(str(key.id))
     trashed_at = row.deleted_at

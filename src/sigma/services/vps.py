@@ -7,7 +7,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import String, func, literal, select, true, type_coerce
+from sqlalchemy import String, func, literal, literal_column, select, true, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import ColumnElement, Select
@@ -159,14 +159,29 @@ def ip_search_condition(session: Session, text: str) -> ColumnElement[bool] | No
     return cond
 
 
-def not_trashed() -> ColumnElement[bool]:
-    """The VPS not in the trash: every listing, export and derived output shows only these."""
+def not_trashed(session: Session | None = None) -> ColumnElement[bool]:
+    """The VPS not in the trash: every listing, export and derived output shows only these.
+
+    On SQLite a filtered listing counts its matches from the index of its filters alone
+    (idx_vps_status_country_tags holds status, country and tags, not deleted_at; reading
+    each row for deleted_at made the count of 20,000 retired rows ~3x slower): there the VPS
+    in the trash are left out by rowid, a list read once from idx_vps_deleted_at, and not at
+    all while the trash is empty."""
+    if session is not None and session.get_bind().dialect.name == "sqlite":
+        trashed = (
+            select(literal_column("rowid"))
+            .select_from(VpsRow.__table__)
+            .where(col(VpsRow.deleted_at).is_not(None))
+        )
+        if session.scalar(trashed.limit(1)) is None:
+            return true()
+        return literal_column("vps.rowid").not_in(trashed)
     return col(VpsRow.deleted_at).is_(None)
 
 
 def filtered(session: Session, f: VpsFilter) -> Select:
     q = select(VpsRow)
-    conds: list[ColumnElement[bool]] = [not_trashed()]
+    conds: list[ColumnElement[bool]] = [not_trashed(session)]
     if f.status:
         conds.append(col(VpsRow.status) == f.status)
     if f.country:

@@ -66,7 +66,7 @@ def upgrade() -> None:
             bind.exec_driver_sql(f"ALTER TABLE vps ADD COLUMN {spec}")
         else:
             bind.exec_driver_sql(f"ALTER TABLE vps ADD COLUMN {spec}")
-            if check_name:
+            if check_name and check:
                 op.create_check_constraint(check_name, "vps", check)
 
     op.create_table(
