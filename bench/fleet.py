@@ -974,7 +974,7 @@ def ensure_monitoring(
     verdicts."""
     from sqlalchemy import delete, func, select
 
-    from sigma.db.engine import make_engine
+    from sigma.db.engine import make_engine, upgrade
     from sigma.db.models.core import Vps
     from sigma.db.models.monitoring import IpCheck, Reachability
     from sigma.db.models.tickets import Ticket
@@ -982,6 +982,7 @@ def ensure_monitoring(
     label = label or url.split(":", 1)[0]
     engine = make_engine(url)
     try:
+        upgrade(engine)  # a reused fleet gets the migrations of this checkout too
         with engine.connect() as conn:
             have = conn.execute(select(func.count()).select_from(Reachability)).scalar()
         if reuse and have == n_ips:

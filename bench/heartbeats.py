@@ -9,6 +9,7 @@ cycles through the fleet's hostnames, or, without wrk, an httpx async generator.
     python bench/heartbeats.py --seconds 30 --connections 64 --client httpx
     python bench/heartbeats.py --credential fleet    # one operator key for every host
     python bench/heartbeats.py --traffic             # each heartbeat with interface counters
+    python bench/heartbeats.py --ips                 # each with its VPS's addresses (unchanged)
 
 By default every VPS has its own agent key, bound to it (the trust model's agents: the
 server checks each key and its binding on every write); `--credential fleet` sends one
@@ -54,11 +55,12 @@ SYSTEM_INFO = {
 }
 
 LUA = r"""
-local hosts, keys = {}, {}
+local hosts, keys, addrs = {}, {}, {}
 for line in io.lines(os.getenv("HB_HOSTS")) do
-  local host, key = line:match("^(%S+)%s*(%S*)$")
+  local host, key, ips = line:match("^(%S+)%s*(%S*)%s*(%S*)$")
   hosts[#hosts + 1] = host
-  keys[#keys + 1] = (key ~= "" and key) or os.getenv("HB_KEY")
+  keys[#keys + 1] = (key ~= "" and key ~= "-" and key) or os.getenv("HB_KEY")
+  addrs[#addrs + 1] = ips
 end
 local info = os.getenv("HB_INFO")
 local traffic = os.getenv("HB_TRAFFIC") == "1"
@@ -71,6 +73,10 @@ request = function()
     -- growing interface counters (traffic per billing period, services.traffic)
     n = n + 1
     extra = string.format(',"traffic":{"rx_bytes":%d,"tx_bytes":%d}', n * 1500, n * 500)
+  end
+  if addrs[i] ~= "" then
+    -- the addresses the agent sees (issue 16): the stored set, so nothing changes
+    extra = extra .. ',"ip_addresses":' .. addrs[i]
   end
   local body = '{"hostname":"' .. hosts[i] .. '","system_info":' .. info .. extra .. '}'
   return wrk.format("POST", "/api/agent/heartbeat",
@@ -144,6 +150,26 @@ def bind_agent_keys(hosts: list[str]) -> list[str]:
                 rows,
             )
     return lines
+
+
+def with_addresses(lines: list[str]) -> list[str]:
+    """Each line "hostname [key]" with a third column: the VPS's addresses as compact JSON
+    (what its agent reports; "-" stands for no key of its own)."""
+    import psycopg
+
+    with psycopg.connect(PG.replace("+psycopg", "")) as conn:
+        ips = dict(
+            conn.execute(
+                "SELECT DISTINCT ON (hostname) hostname, ip_addresses FROM vps "
+                "WHERE status = 'active' ORDER BY hostname, created_at DESC"
+            ).fetchall()
+        )
+    out = []
+    for line in lines:
+        host, _, key = line.partition(" ")
+        body = json.dumps([{"ip": e["ip"]} for e in ips[host]], separators=(",", ":"))
+        out.append(f"{host} {key or '-'} {body}")
+    return out
 
 
 def start_server(
@@ -299,13 +325,19 @@ async def _httpx_load(
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=10
     ) as c:
-        targets = [(line.split() + [key])[:2] for line in lines]
+        targets = []
+        for line in lines:
+            parts = line.split()
+            own = parts[1] if len(parts) > 1 and parts[1] != "-" else key
+            targets.append((parts[0], own, json.loads(parts[2]) if len(parts) > 2 else None))
 
         async def worker():
             nonlocal errors
             while (t0 := time.perf_counter()) < stop_at:
-                host, host_key = random.choice(targets)
+                host, host_key, ips = random.choice(targets)
                 body: dict = {"hostname": host, "system_info": SYSTEM_INFO}
+                if ips is not None:
+                    body["ip_addresses"] = ips
                 if traffic:
                     sent = len(lat) + 1
                     body["traffic"] = {"rx_bytes": sent * 1500, "tx_bytes": sent * 500}
@@ -359,6 +391,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="heartbeats carry growing interface counters (traffic per billing period)",
     )
+    ap.add_argument(
+        "--ips",
+        action="store_true",
+        help="heartbeats carry their VPS's addresses, unchanged (compared by the batch)",
+    )
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
 
@@ -370,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             key = fleet_key(port)
             lines = bind_agent_keys(hosts) if args.credential == "agent-keys" else hosts
+            if args.ips:
+                lines = with_addresses(lines)
             hosts_file = workdir / "hosts.txt"
             hosts_file.write_text("\n".join(lines) + "\n")
             if args.client == "wrk":

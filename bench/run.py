@@ -30,6 +30,7 @@ BENCHMARKS = (
     "probe_targets",
     "agent_resources",
     "web_pages",
+    "history",
 )
 # the arguments run.py gives each (besides startup, which takes --runs)
 ARGS = {
@@ -40,6 +41,7 @@ ARGS = {
     "probe_targets": [],  # ICMP needs root; `bench/probe_targets.py --check-types tcp` otherwise
     "agent_resources": ["--seconds", "300"],
     "web_pages": ["--runs", "50"],
+    "history": ["--runs", "100"],
 }
 
 

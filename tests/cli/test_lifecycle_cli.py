@@ -114,6 +114,11 @@ def test_renew(cli, snapshot):
     assert data["renewal"]["expire_before"] == "2024-02-29"
     history = ok(cli("vps", "history", "jp-1", "--kind", "renewed", "--format", "json")).json()
     assert len(history) == 2
+    # paid today: this month's cost report shows it
+    table = ok(cli("cost", "monthly", "--months", "1")).out
+    assert "Renewals paid" in table and "47.97" in table
+    [month] = ok(cli("cost", "monthly", "--months", "1", "--format", "json")).json()["months"]
+    assert month["renewals"] == [{"currency": "USD", "vps_count": 1, "total_cost": "47.97"}]
     before = snapshot()
     for args, code, words in (
         (["vps", "renew", "jp-1", "--cycles", "0"], 2, "cycles"),

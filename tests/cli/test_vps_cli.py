@@ -221,7 +221,8 @@ def test_original_spellings(cli, provider, rows):
     )
     ok(cli("vps", "list", "--provider-id", provider, "--expiring", "30"))
     ok(cli("vps", "delete", vid))
-    assert rows("vps") == 0
+    assert ok(cli("vps", "list", "-q")).out.split() == []  # in the trash (issue 16)
+    assert ok(cli("vps", "trash", "-q")).out.split() == [vid]
     helptext = cli("vps", "--help").out
     for hidden in ("create", "get", "update", "delete"):
         assert not any(line.split()[:1] == [hidden] for line in helptext.splitlines())

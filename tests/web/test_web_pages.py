@@ -137,7 +137,9 @@ def test_every_page_renders_for_admin_and_readonly(api, admin):
     page = admin.get("/vps").text
     assert "DMIT &lt;b&gt;" in page and "<b>" not in page
     assert "Offline" in page and 'class="iplabel lbl-china-telecom"' in page
-    assert admin.get(f"/vps/{vps_id}").text.count("route &lt;i&gt;loss&lt;/i&gt;") == 1
+    detail = admin.get(f"/vps/{vps_id}").text
+    # the related tickets and the timeline's ticket-opened event (issue 16), escaped both times
+    assert detail.count("route &lt;i&gt;loss&lt;/i&gt;") == 2 and "<i>loss" not in detail
     dash = admin.get("/").text
     assert dash.count('<svg class="chart') == 3
     assert (

@@ -155,8 +155,13 @@ def monthly(
         emit(m, fmt)
         return
     rows: list[dict[str, Any]] = []
+    renewed = False
     for month in m["months"]:
         label = month["month"][:7]
+        # the renewals paid in the month, per currency (issue 16): beside the running cost of
+        # the same currency, or on a row of their own
+        paid = {c["currency"]: c["total_cost"] for c in month.get("renewals") or []}
+        renewed = renewed or bool(paid)
         if month["groups"] is not None:
             for g in month["groups"]:
                 group_rows = _rows(g["per_currency"], {"month": label, "group": g["key"]})
@@ -167,7 +172,15 @@ def monthly(
             month_rows = _rows(month["per_currency"], {"month": label})
             if month_rows and month["converted_total"]:
                 month_rows[0]["converted"] = _converted(month["converted_total"])
+            for r in month_rows:
+                r["renewed"] = paid.pop(r["currency"], "")
             rows += month_rows
+        for currency, amount in sorted(paid.items()):
+            extra = {"group": "(renewals)"} if month["groups"] is not None else {}
+            rows.append(
+                {"month": label, **extra, "currency": currency, "vps": "", "total": "",
+                 "renewed": amount}
+            )  # fmt: skip
     columns = [("Month", lambda r: r["month"])]
     if by:
         columns.append(("Group", lambda r: r.get("group", "")))
@@ -176,6 +189,8 @@ def monthly(
         ("VPS", lambda r: r["vps"]),
         ("Cost", lambda r: r["total"]),
     ]
+    if renewed:
+        columns.append(("Renewals paid", lambda r: r.get("renewed", "")))
     target = _target(m, q)
     if target:
         columns.append((f"In {target}", lambda r: r.get("converted", "")))

@@ -47,10 +47,10 @@ def history(
     all_: bool = AllOption,
     fmt: str = FormatOption,
 ) -> None:
-    """Which VPS held these addresses, under which label, from when until when, newest
-    first: a returning or recycled address shows each holder. Trashed and purged VPS
-    included. A table shows one page; json, yaml and csv give every holding unless --page or
-    --per-page asks for a page.
+    """Which VPS held these addresses, under which label, from when until when (by address,
+    each address's holders newest first): a returning or recycled address shows each holder.
+    Trashed and purged VPS included. A table shows one page; json, yaml and csv give every
+    holding unless --page or --per-page asks for a page.
 
     Example: sigma ip history 103.1.2.3 --since 2026-10-01 --until 2026-10-31
     """

@@ -366,7 +366,9 @@ def _reported_ips(
 # key only its bound VPS under its own hostname; a retired VPS is never touched, and several
 # heartbeats for one VPS in a batch leave the latest. A key's last_used_at is kept at minute
 # resolution, as by authenticate(). RETURNING gives each updated row with the batch positions
-# (n) it answers; a position without a row goes through heartbeat() alone.
+# (n) it answers; a position without a row goes through heartbeat() alone. The heartbeats that
+# carry interface counters also account their VPS's traffic for the billing period and record
+# the quota thresholds crossed (services.traffic.batch_sql: the rules of traffic.record).
 HEARTBEAT_BATCH_SQL = """
 WITH u AS (
     SELECT * FROM ROWS FROM (jsonb_to_recordset(%(batch)s::jsonb)
@@ -424,14 +426,14 @@ WITH u AS (
     FROM pick p
     WHERE api_keys.id = p.key_id AND p.status <> 'retired'
       AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < %(now)s - interval '1 minute')
-)""" + traffic.batch_sql() + """
+)/* the traffic CTEs: services.traffic.batch_sql() */
 UPDATE vps SET extra =
     (CASE WHEN jsonb_typeof(vps.extra) = 'object' THEN vps.extra ELSE '{}'::jsonb END)
     || jsonb_build_object('system_info', latest.si, 'last_heartbeat', %(at)s::text)
 FROM latest
 WHERE vps.id = latest.id
 RETURNING vps.*, (SELECT array_agg(p.n) FROM pick p WHERE p.id = vps.id) AS batch_positions
-"""
+""".replace("/* the traffic CTEs: services.traffic.batch_sql() */", traffic.batch_sql())
 
 
 def heartbeat_batch_params(

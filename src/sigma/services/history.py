@@ -343,7 +343,9 @@ def timeline(
 
 def ip_history(session: Session, actor: Actor, q: IpHistoryQuery | dict) -> Page[IpHolding]:
     """Which VPS held the addresses of `q.ip` (an address, a CIDR or the start of one), from
-    when until when, under which label: newest first. One range of idx_ip_assignments_key."""
+    when until when, under which label: by address, each address's holders newest first.
+    One range of idx_ip_assignments_key, read in its order (a page of a /16 stops after its
+    rows; the count reads the index only)."""
     actor.require(READERS)
     q = q if isinstance(q, IpHistoryQuery) else validate(IpHistoryQuery, q)
     network = ip_query_network(q.ip)
@@ -359,7 +361,7 @@ def ip_history(session: Session, actor: Actor, q: IpHistoryQuery | dict) -> Page
         select(a, col(VpsRow.status), col(VpsRow.deleted_at), col(VpsRow.id))
         .outerjoin(VpsRow, col(VpsRow.id) == a.vps_id)
         .where(*conds)
-        .order_by(col(a.since).desc(), col(a.ip_key), col(a.id))
+        .order_by(col(a.ip_key), col(a.since).desc(), col(a.id))
         .offset((q.page - 1) * q.per_page)
         .limit(q.per_page)
     )

@@ -636,13 +636,13 @@ def _status_out(row: ReachRow, hostname: str, now: datetime) -> ReachabilityStat
 
 
 def _selection(session: Session, vps_ref: Any, include_inactive: bool) -> list[Any]:
-    """The WHERE of a reachability listing over reachability JOIN vps: one VPS, or every
-    active VPS (all of them with `include_inactive`)."""
-    from sigma.services.vps import find
+    """The WHERE (on the vps table) of a reachability listing: one VPS, or every active VPS
+    (all of them with `include_inactive`), never one in the trash."""
+    from sigma.services.vps import find, not_trashed
 
     if vps_ref:
-        return [col(ReachRow.vps_id) == find(session, vps_ref).id]
-    shown = col(VpsRow.deleted_at).is_(None)
+        return [col(VpsRow.id) == find(session, vps_ref).id]
+    shown = not_trashed(session)
     return [shown] if include_inactive else [col(VpsRow.status) == "active", shown]
 
 
@@ -653,11 +653,12 @@ def verdict_counts(
     from sigma.vocab import VERDICTS
 
     counts = dict.fromkeys(VERDICTS, 0)
+    # the VPS as a set of ids (from a (status, ...) index), not a join: each reachability row
+    # is then tested by its vps_id, never joined to the VPS row
+    selected = select(col(VpsRow.id)).where(*_selection(session, vps_ref, include_inactive))
     q = (
         select(col(ReachRow.verdict), func.count())
-        .select_from(ReachRow)
-        .join(VpsRow, col(VpsRow.id) == ReachRow.vps_id)
-        .where(*_selection(session, vps_ref, include_inactive))
+        .where(col(ReachRow.vps_id).in_(selected))
         .group_by(col(ReachRow.verdict))
     )
     for verdict, n in session.execute(q):

@@ -139,7 +139,7 @@ def record(
         prev = session.scalars(
             select(VpsTraffic)
             .where(col(VpsTraffic.vps_id) == row.id)
-            .order_by(col(VpsTraffic.updated_at).desc())
+            .order_by(col(VpsTraffic.period_start).desc())
             .limit(1)
         ).first()
         bytes_in = grow(0, rx, prev.last_rx) if prev is not None else 0
@@ -345,13 +345,21 @@ def batch_sql() -> str:
     period_start) and `now`:
 
     - tl: the latest heartbeat with counters of each VPS of the batch;
-    - tr: its period's row, inserted (counting from the latest row's counters: the previous
-      period's at a boundary, none the first time) or, when it exists, grown by the deltas
-      against the row as it is when locked (a concurrent batch's report is never lost),
-      with `alerted` raised to the level reached and `alerted_before` the level before;
+    - tr: its period's row (the current one found by its key, else the latest before it),
+      inserted (counting from the previous period's last counters at a boundary, from
+      nothing the first time) or, when it exists, grown by the deltas against the row as it
+      is when locked (a concurrent batch's report is never lost); `alerted` is raised to
+      the level the report reaches (computed from the row as read: the same figure unless
+      two batches race on one VPS) and `alerted_before` keeps the level before;
     - tev: a `traffic-threshold` event in vps_history for each threshold it crossed.
     """
     thresholds = ",".join(str(t) for t in sorted(TRAFFIC_THRESHOLDS))
+    # the period's totals with this report, as numeric (two BIGINT totals may not fit one)
+    used = _used(
+        "(coalesce(c.bytes_in, 0)::numeric + d.drx)",
+        "(coalesce(c.bytes_out, 0)::numeric + d.dtx)",
+        "tl.dir",
+    )
     return f"""
 , tl AS (
     SELECT DISTINCT ON (p.id) p.id, p.rx, p.tx, p.quota, p.dir, p.host,
@@ -362,31 +370,33 @@ def batch_sql() -> str:
 ), tr AS (
     INSERT INTO vps_traffic AS t (vps_id, period_start, bytes_in, bytes_out, last_rx, last_tx,
         alerted, alerted_before, updated_at)
-    SELECT tl.id, tl.ps, i.bin, i.bout, tl.rx, tl.tx, {_level("iu.used", "tl.quota")}, 0, %(now)s
+    SELECT tl.id, tl.ps, d.drx, d.dtx, tl.rx, tl.tx, {_level("u.used", "tl.quota")}, 0, %(now)s
     FROM tl
+    LEFT JOIN vps_traffic c ON c.vps_id = tl.id AND c.period_start = tl.ps
     LEFT JOIN LATERAL (
-        SELECT last_rx, last_tx FROM vps_traffic l WHERE l.vps_id = tl.id
-        ORDER BY l.updated_at DESC LIMIT 1
+        SELECT l.last_rx, l.last_tx FROM vps_traffic l
+        WHERE l.vps_id = tl.id AND c.vps_id IS NULL
+        ORDER BY l.period_start DESC LIMIT 1
     ) prev ON true
     CROSS JOIN LATERAL (
-        SELECT CASE WHEN prev.last_rx IS NULL THEN 0 ELSE {_delta("tl.rx", "prev.last_rx")} END
-                   AS bin,
-               CASE WHEN prev.last_tx IS NULL THEN 0 ELSE {_delta("tl.tx", "prev.last_tx")} END
-                   AS bout
-    ) i
-    CROSS JOIN LATERAL (SELECT {_used("i.bin", "i.bout", "tl.dir")} AS used) iu
+        SELECT CASE WHEN c.vps_id IS NOT NULL THEN {_delta("tl.rx", "c.last_rx")}
+                    WHEN prev.last_rx IS NOT NULL THEN {_delta("tl.rx", "prev.last_rx")}
+                    ELSE 0 END AS drx,
+               CASE WHEN c.vps_id IS NOT NULL THEN {_delta("tl.tx", "c.last_tx")}
+                    WHEN prev.last_tx IS NOT NULL THEN {_delta("tl.tx", "prev.last_tx")}
+                    ELSE 0 END AS dtx
+    ) d
+    CROSS JOIN LATERAL (
+        SELECT {used} AS used
+    ) u
     ON CONFLICT (vps_id, period_start) DO UPDATE SET
-        (bytes_in, bytes_out, last_rx, last_tx, alerted_before, alerted, updated_at) = (
-            SELECT g.bin, g.bout, EXCLUDED.last_rx, EXCLUDED.last_tx, t.alerted,
-                GREATEST(t.alerted, {_level("gu.used", "q.quota")}), EXCLUDED.updated_at
-            FROM tl q
-            CROSS JOIN LATERAL (
-                SELECT {_grow("t.bytes_in", "EXCLUDED.last_rx", "t.last_rx")} AS bin,
-                       {_grow("t.bytes_out", "EXCLUDED.last_tx", "t.last_tx")} AS bout
-            ) g
-            CROSS JOIN LATERAL (SELECT {_used("g.bin", "g.bout", "q.dir")} AS used) gu
-            WHERE q.id = t.vps_id
-        )
+        bytes_in = {_grow("t.bytes_in", "EXCLUDED.last_rx", "t.last_rx")},
+        bytes_out = {_grow("t.bytes_out", "EXCLUDED.last_tx", "t.last_tx")},
+        last_rx = EXCLUDED.last_rx,
+        last_tx = EXCLUDED.last_tx,
+        alerted_before = t.alerted,
+        alerted = GREATEST(t.alerted, EXCLUDED.alerted),
+        updated_at = EXCLUDED.updated_at
     RETURNING t.vps_id, t.period_start, t.bytes_in, t.bytes_out, t.alerted_before, t.alerted
 ), tev AS (
     INSERT INTO vps_history (id, vps_id, at, kind, source, actor, hostname, details)

@@ -44,7 +44,13 @@ class Reachability(Table, table=True):
     """The current verdict per (VPS, IP) and the per-source streaks it is computed from."""
 
     __tablename__ = "reachability"
-    __table_args__ = (CheckConstraint(one_of("verdict", VERDICTS), name="ck_reachability_verdict"),)
+    __table_args__ = (
+        CheckConstraint(one_of("verdict", VERDICTS), name="ck_reachability_verdict"),
+        # the counts per verdict of the running fleet (the reachability page's, the
+        # dashboard's) and the page's one-verdict-at-a-time reads find each VPS's verdicts in
+        # this index, not in the rows with their per-source state (bench/web_pages.py)
+        Index("idx_reachability_verdict", "vps_id", "verdict"),
+    )
 
     vps_id: uuid.UUID = Field(
         sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", primary_key=True

@@ -26,9 +26,9 @@ def ip_history(
     page: int = Query(1),
     per_page: int = Query(25),
 ):
-    """Newest first: each address of the search held by a VPS under a label, from `since`
-    until `until` (null: still held), with the VPS's state now (its status, trashed,
-    purged). A returning or recycled address shows each of its holders."""
+    """By address, each address's holders newest first: held by a VPS under a label, from
+    `since` until `until` (null: still held), with the VPS's state now (its status,
+    trashed, purged). A returning or recycled address shows each of its holders."""
     raw = {"ip": ip, "since": since, "until": until, "page": page, "per_page": per_page}
     q = validate(IpHistoryQuery, {k: v for k, v in raw.items() if v is not None})
     return read(request, history.ip_history, actor, q)
