@@ -509,7 +509,7 @@ complete -c sigma -n '__sigma_at \'sigma probe run\'' -l spool-dir -x -d 'Where 
 complete -c sigma -n '__sigma_at \'sigma probe run\'' -l spool-max-mb -x -d 'Spool size bound in MiB [default: 64].'
 complete -c sigma -n '__sigma_at \'sigma probe run\'' -l once -d 'Run one round and exit (for cron); exit 1 if it could not run.'
 complete -c sigma -n '__sigma_at \'sigma probe provision\'' -l expires-in-days -x -d 'Expire after DAYS.'
-complete -c sigma -n '__sigma_at \'sigma ip\'' -a history -d 'Which VPS held these addresses, under which label, from when until when, newest first: a returning or recycled address shows each holder'
+complete -c sigma -n '__sigma_at \'sigma ip\'' -a history -d 'Which VPS held these addresses, under which label, from when until when (by address, each address\'s holders newest first): a returning or recycled address shows each holder'
 complete -c sigma -n '__sigma_at \'sigma ip history\'' -l since -x -d 'Only holdings lasting until this date (YYYY-MM-DD or RFC 3339).'
 complete -c sigma -n '__sigma_at \'sigma ip history\'' -l until -x -d 'Only holdings begun by this date (YYYY-MM-DD or RFC 3339).'
 complete -c sigma -n '__sigma_at \'sigma ip history\'' -l page -x -d 'Page number, from 1 [default: 1 in a table; every row otherwise].'

@@ -134,6 +134,8 @@ def test_sort_by_header_and_search_by_ip(open_browser, server):
 
 
 def test_dashboard_strip_links_to_filtered_lists(open_browser, server):
+    from playwright.sync_api import expect  # after the browser fixture checked it is there
+
     w = _admin(open_browser, server)
     _seed(server)
     page = w.page
@@ -175,9 +177,7 @@ def test_dashboard_strip_links_to_filtered_lists(open_browser, server):
         assert r.status_code == 200, r.text
     assert count("overdue") == "1"
     page.evaluate("document.querySelector('[data-attention-url]').sigmaPoll()")
-    page.wait_for_function(
-        "document.querySelector('[data-attention=overdue] .attention-count').textContent === '2'"
-    )
+    expect(strip.locator("[data-attention=overdue] .attention-count")).to_have_text("2")
     server.state["overdue"] = 2
 
 

@@ -548,8 +548,9 @@ def test_the_trash_is_hidden_from_listings_exports_stats_and_costs(run, fleet):
     assert run(vps.list_vps, {"search": "gone"}).total == 0
     assert run(vps.list_vps, {"ip": "192.0.2.11"}).total == 0
     assert [v.hostname for v in run(vps.all_vps, VpsFilter())] == ["kept"]
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as exc:
         run(vps.get, "gone")
+    assert "is in the trash" in exc.value.message and exc.value.field == "vps"
     assert "gone" not in run(transfer.export_vps, "json")
     assert [t["labels"]["instance_name"] for t in run(prometheus.targets)] == ["kept"]
     assert "gone" not in json.dumps(run(ansible.inventory))

@@ -270,7 +270,9 @@ def merge(session: Session, actor: Actor, data: MergeRequest | dict) -> MergeRes
         )
     now = utcnow()
     kid, oid = keep_row.id, other_row.id
-    for model in (TicketRow, IpCheckRow, VpsEventRow, ApiKeyRow):
+    from sigma.db.models.lifecycle import VpsRenewal  # renewals paid stay in the cost reports
+
+    for model in (TicketRow, IpCheckRow, VpsEventRow, ApiKeyRow, VpsRenewal):
         session.execute(
             update(model).where(col(model.vps_id) == oid).values(vps_id=kid),
             execution_options={"synchronize_session": False},

@@ -110,7 +110,8 @@ def delete(session: Session, actor: Actor, ref: Any) -> Provider:
         more = f" and {count - len(names)} more" if count > len(names) else ""
         raise Conflict(
             f"provider '{row.name}' still has {count} VPS ({', '.join(names)}{more}); "
-            "delete them or move them to another provider first",
+            "delete them or move them to another provider first (VPS in the trash count "
+            "until purged: sigma vps rm --purge)",
             field="provider",
         )
     gone = Provider.model_validate(row)

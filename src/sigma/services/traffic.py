@@ -400,13 +400,16 @@ def batch_sql() -> str:
     RETURNING t.vps_id, t.period_start, t.bytes_in, t.bytes_out, t.alerted_before, t.alerted
 ), tev AS (
     INSERT INTO vps_history (id, vps_id, at, kind, source, actor, hostname, details)
-    SELECT gen_random_uuid(), tr.vps_id, %(now)s, 'traffic-threshold', 'agent', '', tl.host,
-        jsonb_build_object('threshold', th, 'period_start', tr.period_start,
-            'used_bytes', {_used("tr.bytes_in", "tr.bytes_out", "tl.dir")},
-            'quota_gb', tl.quota, 'direction', tl.dir)
-    FROM tr JOIN tl ON tl.id = tr.vps_id
+    SELECT gen_random_uuid(), x.vps_id, %(now)s, 'traffic-threshold', 'agent', '', q.host,
+        jsonb_build_object('threshold', th, 'period_start', x.period_start,
+            'used_bytes', {_used("x.bytes_in", "x.bytes_out", "q.dir")},
+            'quota_gb', q.quota, 'direction', q.dir)
+    -- the few rows that crossed a threshold first, each looking its VPS up in tl (a join of
+    -- tr and tl would be planned as a nested loop over the whole batch: n x n)
+    FROM (SELECT * FROM tr WHERE tr.alerted > tr.alerted_before) x
+    CROSS JOIN LATERAL (SELECT tl.host, tl.quota, tl.dir FROM tl WHERE tl.id = x.vps_id LIMIT 1) q
     CROSS JOIN unnest('{{{thresholds}}}'::int[]) AS th
-    WHERE th > tr.alerted_before AND th <= tr.alerted
+    WHERE th > x.alerted_before AND th <= x.alerted
 )"""
 
 

@@ -16,7 +16,7 @@ from sqlmodel import col
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
 from sigma.db.types import utcnow
-from sigma.errors import Conflict, InvalidInput, PreconditionFailed
+from sigma.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, SigmaError
 from sigma.schemas.common import Page, normalise_tags, parse_ip, validate
 from sigma.schemas.inventory import BulkResult, Vps, VpsCreate, VpsFilter, VpsUpdate
 from sigma.services import audit
@@ -74,18 +74,31 @@ def find(session: Session, ref: Any, trashed: bool | None = False) -> VpsRow:
     `trashed=None` either."""
     deleted = col(VpsRow.deleted_at)
     where = None if trashed is None else deleted.is_not(None) if trashed else deleted.is_(None)
-    return resolve(
-        session,
-        VpsRow,
-        ref,
-        kind="vps",
-        name_column=VpsRow.hostname,
-        describe=lambda v: f"{v.hostname} {v.id} ({v.status})",
-        # hostnames are reused after a VPS is retired: the live one is the obvious meaning
-        prefer=lambda rows: [r for r in rows if r.status != "retired"] or rows,
-        where=where,
-        visible=None if trashed is None else lambda v: (v.deleted_at is not None) == trashed,
-    )
+    try:
+        return resolve(
+            session,
+            VpsRow,
+            ref,
+            kind="vps",
+            name_column=VpsRow.hostname,
+            describe=lambda v: f"{v.hostname} {v.id} ({v.status})",
+            # hostnames are reused after a VPS is retired: the live one is the obvious meaning
+            prefer=lambda rows: [r for r in rows if r.status != "retired"] or rows,
+            where=where,
+            visible=None if trashed is None else lambda v: (v.deleted_at is not None) == trashed,
+        )
+    except NotFound as exc:
+        if trashed is not False:
+            raise
+        try:
+            row = find(session, ref, trashed=True)
+        except SigmaError:
+            raise exc from None
+        raise NotFound(
+            f"vps {row.hostname} ({row.id}) is in the trash; `sigma vps restore {row.id}` "
+            "brings it back",
+            field="vps",
+        ) from None
 
 
 def _lock(session: Session, row: VpsRow) -> None:
@@ -172,7 +185,9 @@ def not_trashed(session: Session | None = None) -> ColumnElement[bool]:
         trash = VpsRow.__table__.alias("trash")
         in_trash = trash.c.deleted_at.is_not(None)
         empty = select(literal(1)).select_from(trash).where(in_trash).limit(1).scalar_subquery()
-        listed = select(literal_column("trash.rowid")).select_from(trash).where(in_trash)
+        listed: Select[Any] = (
+            select(literal_column("trash.rowid")).select_from(trash).where(in_trash)
+        )
         return empty.is_(None) | literal_column("vps.rowid").not_in(listed)
     return col(VpsRow.deleted_at).is_(None)
 

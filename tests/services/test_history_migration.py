@@ -1,0 +1,97 @@
+"""Migration 0010 on a database with data, SQLite and PostgreSQL: the events of vps_events
+become the first events of each timeline, the addresses of the VPS in service their first
+holdings (since the VPS's creation), a retired VPS's addresses none, and every VPS is out of
+the trash."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+PG_ADMIN = os.environ.get("SIGMA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request, tmp_path) -> Iterator[str]:
+    """A database with no schema at all (each test migrates it step by step)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    request.getfixturevalue("pg_database")  # skips when PostgreSQL is unreachable
+    import psycopg
+
+    name = f"sigma_mig_{uuid.uuid4().hex[:10]}"
+    admin = PG_ADMIN.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_0010_fills_the_history_from_what_is_known(empty_url):
+    from sigma.db.engine import make_engine, upgrade
+
+    engine = make_engine(empty_url)
+    try:
+        upgrade(engine, "0009")
+        live, gone = uuid.uuid4(), uuid.uuid4()
+        event = uuid.uuid4()
+        with engine.begin() as conn:
+            for vid, host, status, ips in (
+                (live, "hk-1", "active", '[{"ip": "103.1.2.3", "label": "china-telecom"}]'),
+                (gone, "old-1", "retired", '[{"ip": "198.51.100.1", "label": ""}]'),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO vps (id, hostname, alias, ip_addresses, ssh_port, country, "
+                        "city, dc_name, currency, status, purpose, vpn_protocol, tags, "
+                        "monitoring_enabled, node_exporter_port, extra, notes, version, "
+                        "created_at, updated_at) VALUES (:id, :h, '', :ips, 22, '', '', '', "
+                        "'USD', :s, '', '', '[]', true, 9100, '{}', '', 1, :t, :t)"
+                    ),
+                    {
+                        "id": vid if engine.dialect.name == "postgresql" else vid.hex,
+                        "h": host,
+                        "ips": ips,
+                        "s": status,
+                        "t": "2026-01-02 03:04:05",
+                    },
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO vps_events (id, vps_id, kind, details, created_at) "
+                    "VALUES (:id, :v, 'agent-offline', '{\"hostname\": \"hk-1\"}', :t)"
+                ),
+                {
+                    "id": event if engine.dialect.name == "postgresql" else event.hex,
+                    "v": live if engine.dialect.name == "postgresql" else live.hex,
+                    "t": "2026-02-01 00:00:00",
+                },
+            )
+        upgrade(engine)
+        from sqlalchemy.orm import sessionmaker
+
+        from sigma.db.engine import unit_of_work
+        from sigma.services import history
+        from sigma.services.actor import local_actor
+
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        with unit_of_work(sessions) as session:
+            page = history.timeline(session, local_actor(), live)
+            held = history.ip_history(session, local_actor(), {"ip": "0.0.0.0/0"})
+            trash = session.execute(text("SELECT count(*) FROM vps WHERE deleted_at IS NOT NULL"))
+            assert trash.scalar() == 0
+        assert [(e.id, e.kind, e.source, e.hostname) for e in page.data] == [
+            (event, "agent-offline", "agent", "hk-1")
+        ]
+        assert [(h.ip, h.label, h.vps_id, h.until) for h in held.data] == [
+            ("103.1.2.3", "china-telecom", live, None)
+        ]
+        assert held.data[0].since.isoformat().startswith("2026-01-02T03:04:05")
+    finally:
+        engine.dispose()
