@@ -202,6 +202,35 @@ def test_monthly(run, fleet):
     assert run(costs.monthly, {"months": 500}).months[-1].month == _prev(MONTH, 119)
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"by": "country", "months": 3},
+        {"by": "provider", "convert_to": "EUR"},
+        {"convert": True},
+    ],
+)
+def test_overview_is_summary_and_monthly_in_one_read(run, fleet, query):
+    """The costs page's one read gives what summary() and monthly() give on their own, and
+    unconverted totals with the error when a currency has no path."""
+    run(costs.set_rate, {"from_currency": "USD", "to_currency": "EUR", "rate": "0.5"})
+    if query.get("convert_to") == "EUR" or query.get("convert"):  # JPY has no path
+        run(costs.set_rate, {"from_currency": "JPY", "to_currency": "EUR", "rate": "0.006"})
+    report = run(costs.overview, query)
+    assert report.error is None
+    assert report.summary == run(costs.summary, query)
+    assert report.monthly == run(costs.monthly, query)
+    assert report.currencies == ["EUR", "JPY", "USD"]
+    # a currency without a path: unconverted totals, and the error naming the pair
+    run(costs.set_rate, {"from_currency": "GBP", "to_currency": "CHF", "rate": "1.1"})
+    report = run(costs.overview, {**query, "convert_to": "CHF"})
+    assert report.error is not None and "JPY -> CHF" in report.error.message
+    plain = {k: v for k, v in query.items() if k not in ("convert", "convert_to")}
+    assert report.summary == run(costs.summary, plain)
+    assert report.monthly == run(costs.monthly, plain)
+
+
 def test_routes(api, run, fleet):
     h = api.headers()
     r = api.client.post(

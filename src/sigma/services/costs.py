@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
@@ -461,45 +462,134 @@ def monthly(
     cost are left out, newest month first."""
     actor.require(READERS)
     q = _query(q)
+    scan = _monthly_scan(session, q, today)
+    return _monthly_out(session, q, scan, _converter(session, q, scan.currencies()))
+
+
+class _MonthlyScan:
+    """What the monthly report read: per month, per currency [VPS, amount] (and per group),
+    and the renewals paid."""
+
+    def __init__(self, months: list[tuple[date, date]]):
+        self.months = months
+        self.per_month: list[dict[str, list]] = [
+            defaultdict(lambda: [0, Decimal(0)]) for _ in months
+        ]
+        self.per_group: list[dict[str, dict[str, list]]] = [
+            defaultdict(lambda: defaultdict(lambda: [0, Decimal(0)])) for _ in months
+        ]
+        self.paid: list[dict[str, list]] = []
+        # every VPS read, whatever its dates: the running summary (services.costs.overview)
+        self.total: dict[str, list] = defaultdict(lambda: [0, Decimal(0)])
+        self.grouped: dict[str, dict[str, list]] = defaultdict(
+            lambda: defaultdict(lambda: [0, Decimal(0)])
+        )
+
+    def currencies(self) -> set[str]:
+        return {c for acc in self.per_month for c in acc} | {c for acc in self.paid for c in acc}
+
+
+def _month_key(column: Any) -> Any:
+    """'YYYY-MM' of a date column, on both databases (a date's text starts with it)."""
+    from sqlalchemy import String, cast
+
+    return func.substr(cast(column, String), 1, 7)
+
+
+def _monthly_scan(session: Session, q: CostQuery, today: date | None) -> _MonthlyScan:
+    """The database sums the costs per currency, month bought and month expiring (a few
+    thousand buckets for a fleet of 100,000); each bucket is then added to the months it
+    is live in. A VPS is live in a month when bought before the month ends and not expired
+    before it starts, which only depends on those two months."""
     gcol = _group_column(q.by)
-    cols = [VpsRow.currency, VpsRow.cost_monthly, VpsRow.purchase_date, VpsRow.expire_date]
-    stmt = _base(q, *(cols + ([gcol] if gcol is not None else [])))
+    bought, expires = _month_key(VpsRow.purchase_date), _month_key(VpsRow.expire_date)
+    keys = [col(VpsRow.currency), bought, expires, *([gcol] if gcol is not None else [])]
+    stmt = _base(q, *keys, func.count(), func.sum(VpsRow.cost_monthly))
     if not q.include_retired:
         stmt = stmt.where(col(VpsRow.status) != "retired")
-    months = [(s, _month_end(s)) for s in month_starts(today or date.today(), q.months)]
-    per_month: list[dict[str, list]] = [defaultdict(lambda: [0, Decimal(0)]) for _ in months]
-    per_group: list[dict[str, dict[str, list]]] = [
-        defaultdict(lambda: defaultdict(lambda: [0, Decimal(0)])) for _ in months
-    ]
+    stmt = stmt.group_by(*keys)
+    scan = _MonthlyScan([(s, _month_end(s)) for s in month_starts(today or date.today(), q.months)])
+    labels = [start.strftime("%Y-%m") for start, _ in scan.months]
     for row in session.execute(stmt):
-        currency, cost, bought, expires = row[0], row[1], row[2], row[3]
-        key = (row[4] or NONE_LABEL[q.by]) if gcol is not None and q.by is not None else None
-        for i, (start, end) in enumerate(months):
-            if (bought is None or bought <= end) and (expires is None or expires >= start):
-                acc = per_month[i][currency]
-                acc[0] += 1
-                acc[1] += cost
+        currency, bought_in, expires_in = row[0], row[1], row[2]
+        key = (row[3] or NONE_LABEL[q.by]) if gcol is not None and q.by is not None else None
+        count, amount = row[-2], Decimal(row[-1])
+        scan.total[currency][0] += count
+        scan.total[currency][1] += amount
+        if key is not None:
+            scan.grouped[key][currency][0] += count
+            scan.grouped[key][currency][1] += amount
+        for i, month in enumerate(labels):
+            if (bought_in is None or bought_in <= month) and (
+                expires_in is None or expires_in >= month
+            ):
+                acc = scan.per_month[i][currency]
+                acc[0] += count
+                acc[1] += amount
                 if key is not None:
-                    g = per_group[i][key][currency]
-                    g[0] += 1
-                    g[1] += cost
-    paid = _renewals_per_month(session, q, months)
-    converter = _converter(
-        session, q, {c for acc in per_month for c in acc} | {c for acc in paid for c in acc}
-    )
+                    g = scan.per_group[i][key][currency]
+                    g[0] += count
+                    g[1] += amount
+    scan.paid = _renewals_per_month(session, q, scan.months)
+    return scan
+
+
+def _monthly_out(
+    session: Session, q: CostQuery, scan: _MonthlyScan, converter: Converter | None
+) -> MonthlyCosts:
+    per_month, paid = scan.per_month, scan.paid
     out = [
         CostMonth(
             month=start,
             per_currency=_per_currency(per_month[i]),
             converted_total=converter(_totals(per_month[i])) if converter else None,
-            groups=_groups(q.by, per_group[i], converter),
+            groups=_groups(q.by, scan.per_group[i], converter),
             renewals=_per_currency(paid[i]),
             renewals_converted_total=converter(_totals(paid[i])) if converter and paid[i] else None,
         )
-        for i, (start, _end) in enumerate(months)
+        for i, (start, _end) in enumerate(scan.months)
         if per_month[i] or paid[i]
     ]
     return MonthlyCosts(months=out, by=q.by, base_currency=base_currency(session))
+
+
+@dataclass
+class Overview:
+    """The costs page: the running summary, the monthly report, the currencies a report can
+    be asked in, and why the totals could not be converted (None: they were)."""
+
+    summary: CostSummary
+    monthly: MonthlyCosts
+    currencies: list[str]
+    error: InvalidInput | None
+
+
+def overview(
+    session: Session, actor: Actor, q: CostQuery | dict | None = None, today: date | None = None
+) -> Overview:
+    """summary() and monthly() of one query from one read of the fleet (the summary is the
+    sum of the monthly report's buckets: the same VPS, whatever their dates), converted when
+    every currency has a path, else unconverted with the error naming the missing rates."""
+    actor.require(READERS)
+    q = _query(q)
+    scan = _monthly_scan(session, q, today)
+    error: InvalidInput | None = None
+    try:
+        converter = _converter(session, q, scan.currencies() | set(scan.total))
+    except InvalidInput as exc:
+        converter, error = None, exc
+    base = base_currency(session)
+    summary = CostSummary(
+        per_currency=_per_currency(scan.total),
+        converted_total=converter(_totals(scan.total)) if converter else None,
+        by=q.by,
+        groups=_groups(q.by, scan.grouped, converter),
+        base_currency=base,
+    )
+    found = set(scan.total) | scan.currencies() | {q.convert_to or base}
+    for src, dst in session.execute(select(col(RateRow.from_currency), col(RateRow.to_currency))):
+        found |= {src, dst}
+    return Overview(summary, _monthly_out(session, q, scan, converter), sorted(found), error)
 
 
 def _renewals_per_month(

@@ -57,16 +57,12 @@ def _costs_page(
     query = query.model_copy(update={"convert": True})
     error: str | None = None
     missing: list[dict[str, str]] = []
-    try:
-        summary = call(request, costs.summary, query)
-        monthly = call(request, costs.monthly, query)
-    except InvalidInput as exc:  # a currency without a path: the message names the pairs
-        error = exc.message
-        if isinstance(exc.details, dict):
-            missing = exc.details.get("missing") or []
-        unconverted = query.model_copy(update={"convert_to": None, "convert": False})
-        summary = call(request, costs.summary, unconverted)
-        monthly = call(request, costs.monthly, unconverted)
+    report = call(request, costs.overview, query)
+    summary, monthly = report.summary, report.monthly
+    if report.error is not None:  # a currency without a path: the message names the pairs
+        error = report.error.message
+        if isinstance(report.error.details, dict):
+            missing = report.error.details.get("missing") or []
     base = query.convert_to or summary.base_currency
     # the monthly chart: each month's total in the base currency, oldest first
     series = [
@@ -87,9 +83,7 @@ def _costs_page(
         if not result.data or len(rates) >= result.total:
             break
         page += 1
-    currencies = call(request, costs.currencies)
-    if base not in currencies:
-        currencies = sorted({*currencies, base})
+    currencies = report.currencies
     if rate_values is None:  # ?rate_from=&rate_to= prefill the form (edit, a missing pair)
         rate_values = {
             "from_currency": (q.get("rate_from") or "")[:3],
