@@ -78,6 +78,9 @@ def test_zero_config_serve_prints_the_one_time_password_once(tmp_path):
         passwords = re.findall(r"One-time password[^:]*: (\S+)", text)
         assert len(passwords) == 1, text
         assert "changeme" not in text
+        # the API document is built without library warnings landing in the server's log
+        assert httpx.get(f"{base}/api-docs/openapi.json").status_code == 200
+        assert "Warning" not in output(), output()
         r = httpx.post(
             f"{base}/api/auth/login", json={"email": "admin@sigma.local", "password": passwords[0]}
         )
