@@ -180,6 +180,8 @@ class Watched:
             "fetch",
         ):
             return  # a sub-resource cancelled because the page navigated on: not a failure
+        if request.failure == "net::ERR_ABORTED" and "/vps/options?" in request.url:
+            return  # the VPS picker's suggestions, dropped when the form is submitted
         self.problems.append(f"failed request: {request.method} {request.url} {request.failure}")
 
     def _dialog(self, dialog) -> None:

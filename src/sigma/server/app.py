@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import warnings
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -18,6 +19,13 @@ from sigma.settings import Settings, load_settings
 
 log = logging.getLogger("sigma.server")
 STATIC = Path(__file__).parent / "static"
+
+# FastAPI wraps each body parameter (`data`, `body`) in a Field(alias=<its name>) when it
+# first builds its validator or the API document, and pydantic 2.12 reports the alias as
+# unused: a library's noise in every server's log, not a fault of these routes
+warnings.filterwarnings(
+    "ignore", message=r"The 'alias' attribute with value '(data|body)' was provided"
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -44,20 +44,9 @@ AUTH_ERRORS = {
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            import warnings
-
-            from pydantic.warnings import UnsupportedFieldAttributeWarning
-
-            with warnings.catch_warnings():
-                # FastAPI's generator wraps each body parameter in a Field(alias=<its name>)
-                # that pydantic 2.12 reports as unused: noise in every server's log, not ours
-                warnings.simplefilter("ignore", UnsupportedFieldAttributeWarning)
-                doc = get_openapi(
-                    title=app.title,
-                    version=app.version,
-                    description=app.description,
-                    routes=app.routes,
-                )
+            doc = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             app.openapi_schema = fix(doc)
         return app.openapi_schema
 
