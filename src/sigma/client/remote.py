@@ -221,7 +221,7 @@ class RemoteBackend(ApiClient):
         v = Vps.model_validate(resp.json())
         tag = resp.headers.get("etag", "").removeprefix("W/").strip('"')
         v._version = int(tag) if tag.isdigit() else None
-        v._warnings = resp.headers.get_list("x-sigma-warning")
+        v._warnings = tuple(resp.headers.get_list("x-sigma-warning"))
         return v
 
     def delete_vps(self, ref: Any) -> Vps:

@@ -1,6 +1,7 @@
 """`sigma vps add|list|show|edit|retire|rm|history|duplicates|merge|trash|restore` (plus the
 original's `create|get|update|delete`)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -173,7 +174,7 @@ def _traffic(t: dict[str, Any] | None) -> str:
     return line
 
 
-def _warn(warnings: list[str]) -> None:
+def _warn(warnings: Sequence[str]) -> None:
     """What the server accepted but flags (a hostname or IP another VPS also has), on stderr."""
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)

@@ -319,8 +319,10 @@ class Vps(Output):
     # the row version behind the ETag; not part of the JSON body
     _version: int | None = PrivateAttr(None)
     # what a create or update accepted but the caller should know (a hostname or an IP that
-    # another VPS also has): the API sends them as X-Sigma-Warning headers
-    _warnings: list[str] = PrivateAttr(default_factory=list)
+    # another VPS also has): the API sends them as X-Sigma-Warning headers. A plain default,
+    # not a factory: pydantic inspects a factory's signature for every instance (the heartbeat
+    # answers one per request)
+    _warnings: tuple[str, ...] = PrivateAttr(())
     # the agent's liveness (None: no agent ever reported), set by the service that reads the
     # row, from the configured offline threshold (services.vps.out)
     online: bool | None = None

@@ -128,7 +128,7 @@ def restore(session: Session, actor: Actor, ref: Any) -> Vps:
     history.sync_row(session, row, now)
     audit.record(session, actor, "restore", "vps", row.id, {"hostname": row.hostname})
     v = out(session, row)
-    v._warnings = warnings
+    v._warnings = tuple(warnings)
     return v
 
 

@@ -356,7 +356,7 @@ def create(session: Session, actor: Actor, data: VpsCreate | dict, *, source: st
         session, row.id, "created", source, actor, created_details(v), hostname=row.hostname
     )
     history.sync_row(session, row)
-    v._warnings = warnings
+    v._warnings = tuple(warnings)
     return v
 
 
@@ -470,7 +470,7 @@ def update(
         )
         if {"ip_addresses", "status", "hostname"} & delta.keys():
             history.sync_row(session, row)
-    after._warnings = warnings
+    after._warnings = tuple(warnings)
     return after
 
 
