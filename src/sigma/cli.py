@@ -150,7 +150,15 @@ app.command("stats")(stats_cmd.stats)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; map every error to one stderr line and an exit code."""
+    import gc
+
     import click
+
+    # a command's life is mostly imports, which allocate hundreds of thousands of objects that
+    # live to the end: with CPython's default thresholds the collector walks them again and
+    # again (~3 % of `sigma vps list`, bench/README.md). Commands that keep running put the
+    # defaults back (commands.common.long_running).
+    gc.set_threshold(50_000, 50, 50)
 
     from sigma.errors import SigmaError
 

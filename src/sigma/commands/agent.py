@@ -148,6 +148,9 @@ def run(
 
     Example: sigma agent run --api-url https://sigma.example.com/api --api-key sigma_xxx --port-scan
     """
+    from sigma.commands.common import long_running
+
+    long_running()
     import sys
 
     if "httpx" not in sys.modules:  # this process is the agent: keep httpx's extras out

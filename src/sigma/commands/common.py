@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+DEFAULT_GC_THRESHOLDS = (700, 10, 10)  # CPython's
+
 if TYPE_CHECKING:
     from sigma.backend import Backend
     from sigma.config_file import Layered
@@ -116,6 +118,14 @@ def listing(
     result = fetch(page or 1, per_page or 25)
     pages = max(1, -(-result.total // result.per_page))
     return list(result.data), f"Page {result.page} of {pages} ({result.total} total)"
+
+
+def long_running() -> None:
+    """A command that keeps running (serve, agent run, probe run) gives the garbage collector
+    back its default thresholds, which sigma's start-up raised (cli.main)."""
+    import gc
+
+    gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
 
 
 def done(message: str) -> None:

@@ -96,6 +96,9 @@ def run(
     Example: sigma probe run --source cn-beijing --api-url https://sigma.example.com/api
     --api-key sigma_xxx --check-types icmp,tcp,http
     """
+    from sigma.commands.common import long_running
+
+    long_running()
     from sigma.errors import InvalidInput
     from sigma.probe.config import ConfigError, load
     from sigma.probe.runner import run as run_probe

@@ -48,6 +48,9 @@ def serve(
 
     Example: sigma serve --host 0.0.0.0 --port 3000 --workers 2   (needs SIGMA_JWT_SECRET)
     """
+    from sigma.commands.common import long_running
+
+    long_running()
     from sigma.errors import InvalidInput
     from sigma.services import database
     from sigma.settings import PLACEHOLDER_SECRETS, redact_url
