@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
 from sigma.errors import Unavailable
+from sigma.services.vps import not_trashed
 from sigma.vocab import ACTIVE_STATUSES
 
 V = VpsRow.__table__.c
@@ -67,7 +68,7 @@ def select_running(
             _as_text(V.id, dialect),
             _as_text(V.provider_id, dialect),
             *(_as_text(c, dialect) for c in columns),
-        ).where(V.status.in_(ACTIVE_STATUSES), V.deleted_at.is_(None))
+        ).where(V.status.in_(ACTIVE_STATUSES), not_trashed(session))
         if monitored_only:
             q = q.where(V.monitoring_enabled.is_(True))
         if dialect != "sqlite":
@@ -149,7 +150,8 @@ def fingerprint(session: Session) -> tuple:
     if "version" in V:
         vps_cols.append(func.coalesce(func.sum(V.version), 0))
     v = conn.execute(
-        select(*vps_cols).where(V.status.in_(ACTIVE_STATUSES), V.deleted_at.is_(None))
+        # not_trashed: on SQLite the count stays within the status index
+        select(*vps_cols).where(V.status.in_(ACTIVE_STATUSES), not_trashed(session))
     ).one()
     p = conn.execute(
         select(func.count(), func.max(P.updated_at)).select_from(ProviderRow.__table__)
