@@ -79,5 +79,6 @@ class LazyGroup(TyperGroup):
                 matches = get_close_matches(args[0], visible)
                 if matches:
                     names = ", ".join(repr(m) for m in matches)
-                    exc.message = f"{exc.message.rstrip('.')}. Did you mean {names}?"
+                    message = f"{exc.message.rstrip('.')}. Did you mean {names}?"
+                    raise click.UsageError(message, ctx=exc.ctx) from None
             raise
