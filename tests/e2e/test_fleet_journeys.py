@@ -8,41 +8,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-import httpx
 import pytest
+from e2e_admin import admin_api, signed_in_admin
 
 pytestmark = pytest.mark.timeout(600)
-
-PASSWORD = "e2e-fleet-pass-2026"
-
-
-def _admin(open_browser, server, **kw):
-    """A signed-in admin's page; the first call goes through the forced password change."""
-    if "admin" not in server.state:
-        w = open_browser("sign-in")
-        page = w.page
-        page.goto("/login")
-        page.fill("#email", server.admin_email)
-        page.fill("#password", server.one_time_password)
-        page.click("#login-form button[type=submit]")
-        page.wait_for_url("**/change-password")
-        page.fill("#current_password", server.one_time_password)
-        page.fill("#new_password", PASSWORD)
-        page.fill("#confirm_password", PASSWORD)
-        page.click("#password-form button[type=submit]")
-        page.wait_for_url(re.compile(r"/\?flash=password-changed$"))
-        server.state["admin"] = w.context.storage_state()
-    return open_browser(storage_state=server.state["admin"], **kw)
-
-
-def _api(server) -> httpx.Client:
-    r = httpx.post(
-        server.url + "/api/auth/login", json={"email": server.admin_email, "password": PASSWORD}
-    )
-    assert r.status_code == 200, r.text
-    return httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {r.json()['token']}"}
-    )
 
 
 def _seed(server) -> None:
@@ -51,7 +20,7 @@ def _seed(server) -> None:
     if server.state.get("seeded"):
         return
     yesterday = (date.today() - timedelta(days=1)).isoformat()
-    with _api(server) as api:
+    with admin_api(server) as api:
         ids = {}
         for hostname, cost, ip, extra in (
             ("hk-a", "10.00", "103.1.2.3", {}),
@@ -98,7 +67,7 @@ def _hostnames(page) -> list[str]:
 
 
 def test_sort_by_header_and_search_by_ip(open_browser, server):
-    w = _admin(open_browser, server, viewport={"width": 1280, "height": 800})
+    w = signed_in_admin(open_browser, server, viewport={"width": 1280, "height": 800})
     _seed(server)
     page = w.page
     page.goto("/vps?status=active")
@@ -136,7 +105,7 @@ def test_sort_by_header_and_search_by_ip(open_browser, server):
 def test_dashboard_strip_links_to_filtered_lists(open_browser, server):
     from playwright.sync_api import expect  # after the browser fixture checked it is there
 
-    w = _admin(open_browser, server)
+    w = signed_in_admin(open_browser, server)
     _seed(server)
     page = w.page
     page.goto("/")
@@ -165,7 +134,7 @@ def test_dashboard_strip_links_to_filtered_lists(open_browser, server):
     assert "hk-a blocked by CT" in page.inner_text("main")
     # the counts update in place (the page polls /attention.json every minute)
     page.goto("/")
-    with _api(server) as api:
+    with admin_api(server) as api:
         r = api.post(
             "/api/vps",
             json={
@@ -182,7 +151,7 @@ def test_dashboard_strip_links_to_filtered_lists(open_browser, server):
 
 
 def test_bulk_select_two_and_retire(open_browser, server):
-    w = _admin(open_browser, server)
+    w = signed_in_admin(open_browser, server)
     _seed(server)
     page = w.page
     page.goto("/vps?sort=hostname")
