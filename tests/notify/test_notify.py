@@ -374,3 +374,87 @@ def test_cli_dry_run(cli, run):
     ]
     r = cli("notify", "run")
     assert r.code == 2 and "no notification channel configured" in r.err
+
+
+# ---------------------------------------------------------------- traffic quotas
+
+GB = 1_000_000_000
+
+
+def _traffic(sessions, hostname, sent):
+    """One heartbeat's counters for `hostname` now (the first is the baseline)."""
+    from sigma.db.engine import unit_of_work
+    from sigma.services import traffic
+
+    with unit_of_work(sessions) as s:
+        traffic.record(s, vps.find(s, hostname), 0, sent)
+
+
+def test_quota_thresholds_are_notified_once_per_period(run, sessions, conf, telegram, webhook):
+    from sigma.services import traffic
+
+    v = run(
+        vps.create,
+        {
+            "hostname": "jp-relay",
+            "alias": "<b>",
+            "status": "active",
+            "traffic_quota_gb": 100,
+            "traffic_direction": "out",
+            "expire_date": TODAY + timedelta(days=2),  # an expiry notice too: its own key
+        },
+    )
+    for host in ("retired-q", "light-q"):
+        run(vps.create, {"hostname": host, "status": "active", "traffic_quota_gb": 100})
+        _traffic(sessions, host, 0)
+    _traffic(sessions, "light-q", 50 * GB)  # 50 %: nothing due
+    _traffic(sessions, "retired-q", 99 * GB)
+    run(vps.update, "retired-q", {"status": "retired"})  # retired: not notified
+    _traffic(sessions, "jp-relay", 0)
+    _traffic(sessions, "jp-relay", 85 * GB)
+    report = go(sessions, conf)
+    kinds = sorted((n.kind, n.threshold, n.channel) for n in report.notices)
+    assert kinds == [
+        ("expiring", 3, "telegram"),
+        ("expiring", 3, "webhook"),
+        ("quota", 80, "telegram"),
+        ("quota", 80, "webhook"),
+    ]
+    assert report.sent == 4 and report.failed == 0
+    [tg] = telegram.requests  # both notices in one message, the alias escaped
+    start = traffic.period_start(TODAY, 1).isoformat()
+    assert "📶 <b>VPS Traffic at 80% of Quota</b>" in tg["json"]["text"]
+    assert "Host: <code>jp-relay (&lt;b&gt;)</code>" in tg["json"]["text"]
+    assert f"Traffic (out): <b>85.0 of 100 GB</b> since {start}" in tg["json"]["text"]
+    quota = next(r["json"] for r in webhook.requests if r["json"]["event"] == "vps_traffic_quota")
+    assert quota["threshold"] == 80 and quota["used_bytes"] == 85 * GB
+    assert (quota["quota_gb"], quota["direction"], quota["period_start"]) == (100, "out", start)
+    assert quota["vps_id"] == str(v.id)
+
+    # the same facts again: nothing new; the next threshold: one notice for it
+    assert go(sessions, conf).sent == 0
+    _traffic(sessions, "jp-relay", 96 * GB)
+    again = go(sessions, conf)
+    assert [(n.kind, n.threshold) for n in again.notices] == [("quota", 95), ("quota", 95)]
+    # a raised quota lowers the share: nothing is due any more
+    run(vps.update, "jp-relay", {"traffic_quota_gb": 1000})
+    assert go(sessions, conf, dry_run=True).notices == []
+
+
+def test_a_quota_reached_at_once_is_one_notice(run, sessions, conf, webhook):
+    run(vps.create, {"hostname": "q-1", "status": "active", "traffic_quota_gb": 1})
+    _traffic(sessions, "q-1", 0)
+    _traffic(sessions, "q-1", 5 * GB)  # 500 %: 100 reached, not 80 then 95 then 100
+    go(sessions, conf)
+    assert [(r["json"]["event"], r["json"]["threshold"]) for r in webhook.requests] == [
+        ("vps_traffic_quota", 100)
+    ]
+
+
+def test_cli_shows_quota_notices(cli, run, sessions):
+    run(vps.create, {"hostname": "q-1", "status": "active", "traffic_quota_gb": 10})
+    _traffic(sessions, "q-1", 0)
+    _traffic(sessions, "q-1", 9_500_000_000)
+    r = cli("notify", "run", "--dry-run")
+    assert r.code == 0, r.err
+    assert "traffic 95% (9.5 of 10 GB)" in r.out

@@ -95,3 +95,71 @@ def test_0010_fills_the_history_from_what_is_known(empty_url):
         assert held.data[0].since.isoformat().startswith("2026-01-02T03:04:05")
     finally:
         engine.dispose()
+
+
+def test_downgrade_to_before_the_history_and_back(empty_url):
+    """A rollback of sigma to the release before issue 16: migrations 0013 to 0010 undone on
+    a database holding their data (timelines, trash, renewals, traffic, quota notices), the
+    inventory intact, then upgraded again."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import sessionmaker
+
+    from sigma.db.engine import current_revision, downgrade, make_engine, unit_of_work, upgrade
+    from sigma.services import billing, history, traffic, vps
+    from sigma.services.actor import local_actor
+
+    engine = make_engine(empty_url)
+    try:
+        upgrade(engine)
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        me = local_actor()
+        with unit_of_work(sessions) as s:
+            kept = vps.create(
+                s,
+                me,
+                {
+                    "hostname": "hk-1",
+                    "status": "active",
+                    "ip_addresses": [{"ip": "103.1.2.3"}],
+                    "expire_date": "2030-01-31",
+                    "cost_monthly": "4.00",
+                    "traffic_quota_gb": 1,
+                },
+            )
+            gone = vps.create(s, me, {"hostname": "old-1", "status": "active"})
+        with unit_of_work(sessions) as s:
+            billing.renew(s, me, str(kept.id), 1)
+            traffic.record(s, vps.find(s, "hk-1"), 0, 0)
+            traffic.record(s, vps.find(s, "hk-1"), 0, 2_000_000_000)
+            vps.delete(s, me, str(gone.id))
+            s.execute(
+                text(
+                    "INSERT INTO notification_log (id, kind, vps_id, threshold, expire_date, "
+                    "channel, claimed_at) VALUES (:id, 'quota', :v, 100, '2030-01-01', "
+                    "'webhook', '2030-01-01 00:00:00')"
+                ),
+                {
+                    "id": uuid.uuid4() if engine.dialect.name == "postgresql" else uuid.uuid4().hex,
+                    "v": kept.id if engine.dialect.name == "postgresql" else kept.id.hex,
+                },
+            )
+
+        downgrade(engine, "0009")
+        assert current_revision(engine) == "0009"
+        tables = set(inspect(engine).get_table_names())
+        assert not tables & {"vps_history", "ip_assignments", "vps_renewals", "vps_traffic"}
+        columns = {c["name"] for c in inspect(engine).get_columns("vps")}
+        assert not columns & {"deleted_at", "billing_cycle", "auto_renew", "traffic_quota_gb"}
+        with engine.connect() as conn:
+            hosts = conn.execute(text("SELECT hostname, expire_date FROM vps ORDER BY 1"))
+            assert [(h, str(d)) for h, d in hosts] == [("hk-1", "2030-02-28"), ("old-1", "None")]
+            assert conn.execute(text("SELECT count(*) FROM notification_log")).scalar() == 0
+
+        upgrade(engine)
+        with unit_of_work(sessions) as s:
+            # the trash and the quotas went with the downgrade: old-1 is listed again
+            assert [v.hostname for v in vps.list_vps(s, me, None).data] == ["hk-1", "old-1"]
+            assert traffic.usage(s, vps.find(s, "hk-1")) is None
+            assert history.timeline(s, me, kept.id).data == []
+    finally:
+        engine.dispose()

@@ -391,6 +391,15 @@ def needs(api) -> dict[str, int]:
     _ticket(api, "h1", "high")
     _ticket(api, "h2", "high")
     _ticket(api, "l1", "low")
+    for host, quota, sent in (("full-1", 1, 900_000_000), ("light-1", 1, 100_000_000)):
+        _vps(api, host, status="active", traffic_quota_gb=quota)
+        for tx in (0, sent):  # the baseline, then this period's traffic
+            r = api.client.post(
+                "/api/agent/heartbeat",
+                headers=api.headers(),
+                json={"hostname": host, "traffic": {"rx_bytes": 0, "tx_bytes": tx}},
+            )
+            assert r.status_code == 200, r.text
     return {
         "overdue": 2,
         "due-soon": 2,
@@ -400,6 +409,7 @@ def needs(api) -> dict[str, int]:
         "degraded": 1,
         "tickets-critical": 1,
         "tickets-high": 2,
+        "over-quota": 1,
     }
 
 
@@ -418,9 +428,11 @@ def test_attention_strip_counts_and_links(api, admin, needs):
     assert found["tickets-critical"][1] == "/tickets?status=open&priority=critical"
     assert found["overdue"][1] == "/vps?expiry=overdue"
     # each link lands on a list of exactly what was counted
-    for kind in ("overdue", "due-soon", "agents-offline"):
+    for kind in ("overdue", "due-soon", "agents-offline", "over-quota"):
         count, href = found[kind]
         assert len(_hostnames(admin.get(href).text)) == count, kind
+    assert _hostnames(admin.get(found["over-quota"][1]).text) == ["full-1"]
+    assert 'value="80" selected' in admin.get(found["over-quota"][1]).text
     assert sorted(_hostnames(admin.get(found["overdue"][1]).text)) == ["late-1", "late-2"]
     assert sorted(_hostnames(admin.get(found["agents-offline"][1]).text)) == ["off-1", "off-2"]
     for kind in ("blocked", "down", "degraded"):
@@ -444,8 +456,12 @@ def test_attention_json_route(api, admin, needs, readonly):
 
 
 def test_attention_counts_on_an_empty_fleet(api, admin):
+    from sigma.services.attention import IP_ITEMS, TICKET_ITEMS, VPS_ITEMS
+
+    kinds = len(VPS_ITEMS) + len(IP_ITEMS) + len(TICKET_ITEMS)
     page = admin.get("/").text
-    assert page.count('class="attention-item attention-') == 8 and page.count(" is-zero") == 8
+    assert page.count('class="attention-item attention-') == kinds == 9
+    assert page.count(" is-zero") == kinds
 
 
 # ------------------------------------------------------------------ reachability

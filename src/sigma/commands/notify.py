@@ -1,4 +1,4 @@
-"""`sigma notify run`: send the expiry notices due now (for cron)."""
+"""`sigma notify run`: send the expiry and traffic-quota notices due now (for cron)."""
 
 import typer
 
@@ -8,11 +8,20 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 COLUMNS = (
     ("Hostname", lambda n: n["hostname"]),
-    ("Notice", lambda n: n["kind"] if n["threshold"] < 0 else f"{n['kind']} ({n['threshold']}d)"),
-    ("Expires", lambda n: f"{n['expire_date']} ({n['days_remaining']}d)"),
+    ("Notice", lambda n: _notice(n)),
+    (
+        "Expires",
+        lambda n: f"{n['expire_date']} ({n['days_remaining']}d)" if n["expire_date"] else "",
+    ),
     ("Channel", lambda n: n["channel"]),
     ("Status", lambda n: n["status"] + (f": {n['error']}" if n["error"] else ""), "key"),
 )
+
+
+def _notice(n: dict) -> str:
+    if n["kind"] == "quota":
+        return f"traffic {n['threshold']}% ({n['used_bytes'] / 1e9:,.1f} of {n['quota_gb']} GB)"
+    return n["kind"] if n["threshold"] < 0 else f"{n['kind']} ({n['threshold']}d)"
 
 
 @app.command("run")
@@ -23,8 +32,9 @@ def run(
     ),
     fmt: str = FormatOption,
 ) -> None:
-    """Send the expiry notices due now over Telegram and/or the webhook, each at most once
-    (recorded in the database). Exits 1 when a send failed; it is retried next run.
+    """Send the notices due now (expiry, overdue, traffic quota reached) over Telegram and/or
+    the webhook, each at most once (recorded in the database). Exits 1 when a send failed;
+    it is retried next run.
 
     Example: sigma notify run --dry-run
     """

@@ -207,6 +207,15 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Run the Alembic migrations shipped in the package."""
+    _migrate(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo the migrations after `revision` (a rollback of sigma to an older release)."""
+    _migrate(engine, "downgrade", revision)
+
+
+def _migrate(engine: Engine, direction: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -229,7 +238,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                     # nothing to do
                     conn.execute(text("SELECT pg_advisory_xact_lock(495622516065)"))
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
+                getattr(command, direction)(cfg, revision)
                 if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
                     raise SigmaError(
                         "a migration left rows whose references are broken; nothing was changed"

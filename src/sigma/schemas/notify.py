@@ -1,4 +1,4 @@
-"""Expiry notices and the report of a notification run."""
+"""Expiry and traffic-quota notices and the report of a notification run."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from sigma.schemas.common import BaseModel
 class Notice(BaseModel):
     vps_id: UUID
     hostname: str
-    kind: str  # expiring or overdue
-    threshold: int  # the NOTIFY_BEFORE_DAYS step, -1 for overdue
-    expire_date: date
-    days_remaining: int
+    kind: str  # expiring, overdue or quota
+    threshold: int  # the NOTIFY_BEFORE_DAYS step, -1 for overdue; quota: the % reached
+    expire_date: date | None
+    days_remaining: int | None
+    period_start: date | None = None  # quota: the traffic period's first day
+    used_bytes: int | None = None  # quota: the traffic the quota counts, this period
+    quota_gb: int | None = None
     channel: str
     status: str  # sent, failed, pending (dry run)
     error: str | None = None

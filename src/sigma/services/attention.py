@@ -23,13 +23,18 @@ from sigma.schemas.stats import Attention, AttentionItem
 from sigma.services import ip_checks
 from sigma.services.actor import READERS, Actor
 from sigma.services.vps import filtered
-from sigma.vocab import DUE_SOON_DAYS
+from sigma.vocab import DUE_SOON_DAYS, TRAFFIC_THRESHOLDS
 
 # (kind, label, the VPS listing's filter)
 VPS_ITEMS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("overdue", "Overdue", {"expiry": "overdue"}),
     ("due-soon", f"Due within {DUE_SOON_DAYS} days", {"expiry": "soon"}),
     ("agents-offline", "Agents offline", {"status": "active", "agent": "offline"}),
+    (
+        "over-quota",
+        f"Traffic over {TRAFFIC_THRESHOLDS[0]} % of quota",
+        {"status": "active", "over_quota": str(TRAFFIC_THRESHOLDS[0])},
+    ),
 )
 # (kind, label, verdict): of the active VPS, as the reachability page lists them
 IP_ITEMS = (

@@ -1,4 +1,5 @@
-"""Expiry notifications (contract 3) over Telegram and a webhook, sent at most once.
+"""Expiry notifications (contract 3) and traffic-quota notices over Telegram and a webhook,
+sent at most once.
 
 Which notice is due: for an active or provisioning VPS with `days` left until its expiry
 date, the tightest configured threshold T with days <= T (7, 3, 1 by default: one notice a
@@ -6,7 +7,11 @@ week before, one three days before, one the day before; a VPS first seen two day
 expiry gets one notice, not two). A VPS past its expiry date (by at most
 `notify_overdue_days`) gets a single "overdue" notice (threshold -1).
 
-At most once, across restarts and replicas: each (vps, threshold, expire date, channel) is a
+A quota notice is due for an active VPS whose traffic in its current period reaches a share
+of its quota (vocab.TRAFFIC_THRESHOLDS: 80, 95, 100 %): one per period for the highest share
+reached, as services.traffic counts it now (a raised quota lowers it again).
+
+At most once, across restarts and replicas: each (kind, vps, threshold, day, channel) is a
 row of `notification_log`, claimed (sent_at NULL, committed) before sending and confirmed
 after. A claim held by another process is left alone; a failed send deletes its claim, so the
 next run retries; a claim left by a crashed process is taken over after CLAIM_TIMEOUT. The
@@ -35,13 +40,14 @@ from sqlmodel import col
 from sigma.db.engine import unit_of_work
 from sigma.db.models.core import Provider as ProviderRow
 from sigma.db.models.core import Vps as VpsRow
+from sigma.db.models.lifecycle import VpsTraffic
 from sigma.db.models.notify import NotificationLog
 from sigma.db.types import utcnow
 from sigma.errors import Conflict, InvalidInput
 from sigma.schemas.notify import Notice, NotifyReport
 from sigma.services.actor import WRITERS, Actor
 from sigma.settings import Settings
-from sigma.vocab import ACTIVE_STATUSES
+from sigma.vocab import ACTIVE_STATUSES, BYTES_PER_GB
 
 log = logging.getLogger("sigma.notify")
 
@@ -62,13 +68,27 @@ class Due:
     provider: str
     country: str
     ips: list[dict[str, str]]
-    expire_date: date
-    days: int
+    expire_date: date | None
+    days: int | None
     threshold: int
+    family: str = "expiry"  # the log's kind: expiry or quota
+    period_start: date | None = None  # quota: the traffic period
+    used_bytes: int = 0
+    quota_gb: int | None = None
+    direction: str = ""
 
     @property
     def kind(self) -> str:
+        if self.family == "quota":
+            return "quota"
         return "overdue" if self.threshold == OVERDUE else "expiring"
+
+    @property
+    def day(self) -> date:
+        """The date in the log's key: the expiry date, or the period's first day."""
+        day = self.period_start if self.family == "quota" else self.expire_date
+        assert day is not None
+        return day
 
 
 def channels(settings: Settings) -> list[str]:
@@ -119,6 +139,67 @@ def due(session: Session, settings: Settings, today: date) -> list[Due]:
                 threshold,
             )
         )
+    return out + quota_due(session, today)
+
+
+def quota_due(session: Session, today: date) -> list[Due]:
+    """The active VPS whose traffic this period reached a threshold of their quota."""
+    from sigma.services import traffic
+
+    since = today - timedelta(days=31)  # no current period began earlier
+    rows = session.execute(
+        select(
+            col(VpsRow.id),
+            col(VpsRow.hostname),
+            col(VpsRow.alias),
+            col(VpsRow.country),
+            col(VpsRow.ip_addresses),
+            col(VpsRow.expire_date),
+            col(VpsRow.traffic_reset_day),
+            col(VpsRow.traffic_quota_gb),
+            col(VpsRow.traffic_direction),
+            col(VpsTraffic.period_start),
+            col(VpsTraffic.bytes_in),
+            col(VpsTraffic.bytes_out),
+            label("provider", col(ProviderRow.name)),
+        )
+        .join(VpsTraffic, col(VpsTraffic.vps_id) == VpsRow.id)
+        .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
+        .where(
+            col(VpsRow.status).in_(ACTIVE_STATUSES),
+            col(VpsRow.deleted_at).is_(None),
+            col(VpsRow.traffic_quota_gb).is_not(None),
+            col(VpsTraffic.alerted) > 0,
+            col(VpsTraffic.period_start) >= since,
+        )
+        .order_by(col(VpsRow.hostname), col(VpsRow.id))
+    )
+    out = []
+    for r in rows:
+        if r.period_start != traffic.period_start(today, r.traffic_reset_day):
+            continue
+        used = traffic.used_bytes(r.bytes_in, r.bytes_out, r.traffic_direction)
+        reached = traffic.level(used, r.traffic_quota_gb)
+        if not reached:
+            continue
+        out.append(
+            Due(
+                r.id,
+                r.hostname,
+                r.alias,
+                r.provider or "",
+                r.country,
+                list(r.ip_addresses or ()),
+                r.expire_date,
+                None if r.expire_date is None else (r.expire_date - today).days,
+                reached,
+                family="quota",
+                period_start=r.period_start,
+                used_bytes=used,
+                quota_gb=r.traffic_quota_gb,
+                direction=r.traffic_direction,
+            )
+        )
     return out
 
 
@@ -129,12 +210,17 @@ def _short(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _gb(n: int) -> str:
+    return f"{n / BYTES_PER_GB:,.1f}"
+
+
 def _days(n: int) -> str:
     return f"{n} day" if abs(n) == 1 else f"{n} days"
 
 
 def telegram_block(d: Due) -> str:
-    """The contract's five lines, HTML-escaped (a hostname like a<b> stays text)."""
+    """The contract's five lines, HTML-escaped (a hostname like a<b> stays text); a quota
+    notice says the traffic used in place of the expiry."""
     e = html.escape
     host = e(d.hostname) + (f" ({e(_short(d.alias))})" if d.alias else "")
     items = [e(i["ip"]) + (f" ({e(i['label'])})" if i.get("label") else "") for i in d.ips]
@@ -146,12 +232,18 @@ def telegram_block(d: Due) -> str:
                 break
             shown.append(item)
         ips = ", ".join(shown) + f" … (+{len(items) - len(shown)} more)"
-    if d.threshold == OVERDUE:
+    if d.family == "quota":
+        head = f"📶 <b>VPS Traffic at {d.threshold}% of Quota</b>"
+        when = (
+            f"Traffic ({d.direction}): <b>{_gb(d.used_bytes)} of {d.quota_gb} GB</b> "
+            f"since {d.day.isoformat()}"
+        )
+    elif d.threshold == OVERDUE:
         head = "🚨 <b>VPS Overdue</b>"
-        when = f"Expired: <b>{d.expire_date.isoformat()}</b> ({_days(-d.days)} ago)"
+        when = f"Expired: <b>{d.day.isoformat()}</b> ({_days(-(d.days or 0))} ago)"
     else:
         head = "⚠️ <b>VPS Expiring Soon</b>"
-        when = f"Expires: <b>{d.expire_date.isoformat()}</b> ({_days(d.days)})"
+        when = f"Expires: <b>{d.day.isoformat()}</b> ({_days(d.days or 0)})"
     return "\n".join(
         [
             head,
@@ -180,18 +272,29 @@ def pack(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[list[int]]:
 
 
 def webhook_payload(d: Due) -> dict[str, Any]:
-    return {
-        "event": "vps_overdue" if d.threshold == OVERDUE else "vps_expiring",
+    """The contract's JSON; a quota notice (event vps_traffic_quota) adds the period, the
+    bytes used and the quota."""
+    event = {"quota": "vps_traffic_quota", "overdue": "vps_overdue"}.get(d.kind, "vps_expiring")
+    payload: dict[str, Any] = {
+        "event": event,
         "hostname": d.hostname,
         "alias": d.alias,
         "provider": d.provider,
         "country": d.country,
         "ip_addresses": [{"ip": i["ip"], "label": i.get("label", "")} for i in d.ips],
-        "expire_date": d.expire_date.isoformat(),
+        "expire_date": d.expire_date.isoformat() if d.expire_date else None,
         "days_remaining": d.days,
         "vps_id": str(d.vps_id),
         "threshold": d.threshold,
     }
+    if d.family == "quota":
+        payload |= {
+            "period_start": d.day.isoformat(),
+            "used_bytes": d.used_bytes,
+            "quota_gb": d.quota_gb,
+            "direction": d.direction,
+        }
+    return payload
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -302,9 +405,10 @@ def send_webhook(
 
 def _key(d: Due, channel: str) -> ColumnElement[bool]:
     return and_(
+        col(NotificationLog.kind) == d.family,
         col(NotificationLog.vps_id) == d.vps_id,
         col(NotificationLog.threshold) == d.threshold,
-        col(NotificationLog.expire_date) == d.expire_date,
+        col(NotificationLog.expire_date) == d.day,
         col(NotificationLog.channel) == channel,
     )
 
@@ -328,7 +432,7 @@ def _claim(session: Session, d: Due, channel: str) -> bool:
         ).scalar()
         return taken is not None
     values = dict(
-        vps_id=d.vps_id, threshold=d.threshold, expire_date=d.expire_date, channel=channel
+        kind=d.family, vps_id=d.vps_id, threshold=d.threshold, expire_date=d.day, channel=channel
     )
     ignoring: Insert
     if session.get_bind().dialect.name == "postgresql":
@@ -373,6 +477,9 @@ def _notice(d: Due, channel: str, status: str, error: str | None = None) -> Noti
         threshold=d.threshold,
         expire_date=d.expire_date,
         days_remaining=d.days,
+        period_start=d.period_start,
+        used_bytes=d.used_bytes if d.family == "quota" else None,
+        quota_gb=d.quota_gb if d.family == "quota" else None,
         channel=channel,
         status=status,
         error=error,
@@ -393,7 +500,7 @@ def run(
     chans = channels(settings)
     with unit_of_work(sessions) as session:
         dues = due(session, settings, today)
-        done: set[tuple[Any, int, date, str]] = set()
+        done: set[tuple[str, Any, int, date, str]] = set()
         if dues:
             ids = list({d.vps_id for d in dues})
             for row in session.scalars(
@@ -401,13 +508,13 @@ def run(
                     col(NotificationLog.vps_id).in_(ids), col(NotificationLog.sent_at).is_not(None)
                 )
             ):
-                done.add((row.vps_id, row.threshold, row.expire_date, row.channel))
+                done.add((row.kind, row.vps_id, row.threshold, row.expire_date, row.channel))
     notices: list[Notice] = []
     already = 0
     todo: dict[str, list[Due]] = {}
     for channel in chans:
         for d in dues:
-            if (d.vps_id, d.threshold, d.expire_date, channel) in done:
+            if (d.family, d.vps_id, d.threshold, d.day, channel) in done:
                 already += 1
             else:
                 todo.setdefault(channel, []).append(d)
@@ -459,7 +566,7 @@ def run(
     sent = sum(n.status == "sent" for n in notices)
     failed = sum(n.status == "failed" for n in notices)
     if sent or failed:
-        log.info("expiry notifications: %d sent, %d failed, %d already sent", sent, failed, already)
+        log.info("notifications: %d sent, %d failed, %d already sent", sent, failed, already)
     return NotifyReport(
         dry_run=False,
         channels=chans,
@@ -476,7 +583,7 @@ def _deliver(
     try:
         send()
     except SendFailed as exc:
-        log.warning("expiry notification not sent (%s); it will be retried next run", exc)
+        log.warning("notification not sent (%s); it will be retried next run", exc)
         _settle(sessions, batch, channel, ok=False)
         return [_notice(d, channel, "failed", str(exc)) for d in batch]
     _settle(sessions, batch, channel, ok=True)
@@ -505,7 +612,7 @@ def run_locked(
     with lease(sessions, JOB_NAME, ttl=600) as held:
         if not held:
             raise Conflict(
-                "another sigma process is sending expiry notifications right now; try again shortly"
+                "another sigma process is sending notifications right now; try again shortly"
             )
         return run(sessions, actor, settings, today=today)
 

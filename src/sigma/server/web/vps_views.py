@@ -38,6 +38,7 @@ from sigma.vocab import (
     DEFAULT_TRAFFIC_DIRECTION,
     DUE_SOON_DAYS,
     IP_LABELS,
+    TRAFFIC_THRESHOLDS,
     VPS_PURPOSES,
     VPS_SORT_FIELDS,
     VPS_STATUSES,
@@ -132,6 +133,7 @@ LIST_FILTERS = (
     "agent",
     "ip",
     "expiring_within_days",
+    "over_quota",
 )
 PAGE_SIZES = (25, 50, 100)
 # the first click on a column header: amounts and dates biggest / newest first
@@ -199,6 +201,7 @@ def vps_list(request: Request, web: WebDep):
         statuses=VPS_STATUSES,
         purposes=FORM_PURPOSES,
         agent_states=AGENT_STATES,
+        traffic_thresholds=TRAFFIC_THRESHOLDS,
         due_soon_days=DUE_SOON_DAYS,
         errors=errors,
         page_sizes=PAGE_SIZES,
