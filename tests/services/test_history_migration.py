@@ -149,6 +149,11 @@ def test_downgrade_to_before_the_history_and_back(empty_url):
         tables = set(inspect(engine).get_table_names())
         assert not tables & {"vps_history", "ip_assignments", "vps_renewals", "vps_traffic"}
         columns = {c["name"] for c in inspect(engine).get_columns("vps")}
+        with engine.connect() as conn:  # 0008's expression index survives the downgrade
+            names = "SELECT indexname FROM pg_indexes WHERE tablename = 'vps'"
+            if engine.dialect.name == "sqlite":
+                names = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'vps'"
+            assert "idx_vps_hostname_lower" in set(conn.execute(text(names)).scalars())
         assert not columns & {"deleted_at", "billing_cycle", "auto_renew", "traffic_quota_gb"}
         with engine.connect() as conn:
             hosts = conn.execute(text("SELECT hostname, expire_date FROM vps ORDER BY 1"))

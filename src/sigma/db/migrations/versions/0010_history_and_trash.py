@@ -142,6 +142,6 @@ def downgrade() -> None:
     op.drop_index("idx_vps_history_vps_kind", table_name="vps_history")
     op.drop_index("idx_vps_history_vps", table_name="vps_history")
     op.drop_table("vps_history")
-    with op.batch_alter_table("vps") as batch:
-        batch.drop_index("idx_vps_deleted_at")
-        batch.drop_column("deleted_at")
+    op.drop_index("idx_vps_deleted_at", table_name="vps")
+    # not a batch rebuild on SQLite: that would lose the expression index idx_vps_hostname_lower
+    op.get_bind().exec_driver_sql("ALTER TABLE vps DROP COLUMN deleted_at")
