@@ -6,7 +6,7 @@ _sigma_subcommands() {
     case "$1" in
         "sigma") echo "provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip ip-check serve login logout whoami stats" ;;
         "sigma provider") echo "add list show edit rm" ;;
-        "sigma vps") echo "add list show edit retire rm history duplicates merge trash restore renew replace" ;;
+        "sigma vps") echo "add list show edit retire rm history duplicates merge trash restore renew renewals replace" ;;
         "sigma config") echo "show path set unset" ;;
         "sigma db") echo "upgrade current" ;;
         "sigma user") echo "add list show set-role disable enable reset-mfa rm passwd" ;;
@@ -49,6 +49,7 @@ _sigma_options() {
         "sigma vps trash") echo "--page --per-page --all -f --format -q --quiet --help" ;;
         "sigma vps restore") echo "--help" ;;
         "sigma vps renew") echo "-n --cycles -f --format -q --quiet --help" ;;
+        "sigma vps renewals") echo "-w --within -f --format -q --quiet --help" ;;
         "sigma vps replace") echo "--with --new-hostname --no-purpose --no-tags --no-monitoring --no-tickets --provider --provider-id --alias --ip --ssh-port --country --city --dc --dc-name --cpu --cpu-cores --ram-mb --disk-gb --bandwidth-tb --cost --cost-monthly --currency --status --purpose --vpn-protocol --tag --purchase-date --expire-date --node-exporter-port --extra --notes --billing-cycle --auto-renew --no-auto-renew --traffic-quota --traffic-direction --traffic-reset-day -f --format -q --quiet --help" ;;
         "sigma config") echo "--help" ;;
         "sigma config show") echo "-f --format --help" ;;
@@ -247,6 +248,8 @@ _sigma_values() {
         "sigma vps trash|-f"|"sigma vps trash|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma vps renew|-n"|"sigma vps renew|--cycles") COMPREPLY=() ;;
         "sigma vps renew|-f"|"sigma vps renew|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma vps renewals|-w"|"sigma vps renewals|--within") COMPREPLY=() ;;
+        "sigma vps renewals|-f"|"sigma vps renewals|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma vps replace|--with") COMPREPLY=() ;;
         "sigma vps replace|--new-hostname") COMPREPLY=() ;;
         "sigma vps replace|--provider"|"sigma vps replace|--provider-id") COMPREPLY=() ;;

@@ -8,7 +8,7 @@ function __sigma_subcommands
         case 'sigma provider'
             echo add list show edit rm
         case 'sigma vps'
-            echo add list show edit retire rm history duplicates merge trash restore renew replace
+            echo add list show edit retire rm history duplicates merge trash restore renew renewals replace
         case 'sigma config'
             echo show path set unset
         case 'sigma db'
@@ -136,6 +136,7 @@ complete -c sigma -n '__sigma_at \'sigma vps\'' -a merge -d 'Merge OTHER into KE
 complete -c sigma -n '__sigma_at \'sigma vps\'' -a trash -d 'The VPS in the trash, most recently deleted first, with the day each is purged'
 complete -c sigma -n '__sigma_at \'sigma vps\'' -a restore -d 'Bring VPS back from the trash, with their agent keys'
 complete -c sigma -n '__sigma_at \'sigma vps\'' -a renew -d 'Move the expiry date forward by whole billing cycles (calendar months, clamped to the month\'s end, or days) and record the renewal and its amount in the VPS\'s history'
+complete -c sigma -n '__sigma_at \'sigma vps\'' -a renewals -d 'What to renew soon, and for how much: the VPS in service expiring within DAYS (overdue included), soonest first, with one billing cycle\'s amount, then the total per currency'
 complete -c sigma -n '__sigma_at \'sigma vps\'' -a replace -d 'Replace a VPS by another: the new one inherits purpose, tags, monitoring settings and the open tickets; the old one becomes retiring, linked to it (extra.replaced_by)'
 complete -c sigma -n '__sigma_at \'sigma vps add\'' -l provider -l provider-id -x -d 'Provider id, id prefix or name.'
 complete -c sigma -n '__sigma_at \'sigma vps add\'' -l alias -x -d 'Human-friendly alias.'
@@ -243,6 +244,9 @@ complete -c sigma -n '__sigma_at \'sigma vps trash\'' -s q -l quiet -d 'Print on
 complete -c sigma -n '__sigma_at \'sigma vps renew\'' -s n -l cycles -x -d 'Whole billing cycles to renew for.'
 complete -c sigma -n '__sigma_at \'sigma vps renew\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
 complete -c sigma -n '__sigma_at \'sigma vps renew\'' -s q -l quiet -d 'Print only ids, one per line.'
+complete -c sigma -n '__sigma_at \'sigma vps renewals\'' -s w -l within -x -d 'Days ahead, 0-366.'
+complete -c sigma -n '__sigma_at \'sigma vps renewals\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
+complete -c sigma -n '__sigma_at \'sigma vps renewals\'' -s q -l quiet -d 'Print only ids, one per line.'
 complete -c sigma -n '__sigma_at \'sigma vps replace\'' -l with -x -d 'The VPS that replaces it (id, id prefix or hostname).'
 complete -c sigma -n '__sigma_at \'sigma vps replace\'' -l new-hostname -x -d 'Create the replacement with this hostname (add options).'
 complete -c sigma -n '__sigma_at \'sigma vps replace\'' -l no-purpose -d 'Do not inherit the purpose.'
@@ -446,7 +450,7 @@ complete -c sigma -n '__sigma_at \'sigma cost rate list\'' -l from -x -d 'Only r
 complete -c sigma -n '__sigma_at \'sigma cost rate list\'' -l to -x -d 'Only rates to this currency.'
 complete -c sigma -n '__sigma_at \'sigma cost rate list\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
 complete -c sigma -n '__sigma_at \'sigma cost rate list\'' -s q -l quiet -d 'Print only ids, one per line.'
-complete -c sigma -n '__sigma_at \'sigma notify\'' -a run -d 'Send the expiry notices due now over Telegram and/or the webhook, each at most once (recorded in the database)'
+complete -c sigma -n '__sigma_at \'sigma notify\'' -a run -d 'Send the notices due now (expiry, overdue, traffic quota reached) over Telegram and/or the webhook, each at most once (recorded in the database)'
 complete -c sigma -n '__sigma_at \'sigma notify run\'' -l dry-run -d 'List the notices that are due; send nothing.'
 complete -c sigma -n '__sigma_at \'sigma notify run\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
 complete -c sigma -n '__sigma_at \'sigma agent\'' -a run -d 'Run the agent: register, heartbeat every interval, serve /metrics'

@@ -50,7 +50,12 @@ if TYPE_CHECKING:
         VpsFilter,
         VpsUpdate,
     )
-    from sigma.schemas.lifecycle import RenewResult, ReplaceRequest, ReplaceResult
+    from sigma.schemas.lifecycle import (
+        RenewResult,
+        ReplaceRequest,
+        ReplaceResult,
+        UpcomingRenewals,
+    )
     from sigma.schemas.monitoring import (
         IpCheck,
         IpCheckCreate,
@@ -110,6 +115,7 @@ class Backend(Protocol):
 
     # renewals and replacement
     def renew_vps(self, ref: Any, cycles: int = 1) -> RenewResult: ...
+    def upcoming_renewals(self, within_days: int = 7) -> UpcomingRenewals: ...
     def replace_vps(self, ref: Any, data: ReplaceRequest) -> ReplaceResult: ...
 
     # identity and audit

@@ -137,6 +137,41 @@ def test_renew(cli, snapshot):
     assert snapshot() == before
 
 
+def test_renewals_due_and_their_totals(cli):
+    from datetime import timedelta
+
+    def day(n: int) -> str:
+        return (date.today() + timedelta(days=n)).isoformat()
+
+    for args in (
+        ["hk-exit-01", "--cost", "4.50", "--billing-cycle", "quarterly", "--expire-date", day(3)],
+        ["cn-1", "--cost", "30", "--currency", "CNY", "--expire-date", day(-2), "--auto-renew"],
+        ["cn-2", "--currency", "CNY", "--expire-date", day(1)],  # no cost
+        ["later-1", "--cost", "3", "--expire-date", day(20)],
+        ["gone-1", "--cost", "3", "--expire-date", day(1), "--status", "retired"],
+        ["bin-1", "--cost", "3", "--expire-date", day(1)],
+    ):
+        ok(cli("vps", "add", *args, "-q"))
+    ok(cli("vps", "rm", "bin-1", "--yes"))  # in the trash: not due
+    r = ok(cli("vps", "renewals"))
+    rows = r.out.splitlines()[1:]
+    assert [line.split()[0] for line in rows] == ["cn-1", "cn-2", "hk-exit-01"]
+    assert "13.50 USD" in r.out and "monthly (auto)" in r.out
+    assert "30.00 CNY for 2 VPS (1 without a cost); 13.50 USD for 1 VPS" in r.err  # the footer
+    data = ok(cli("vps", "renewals", "--within", "30", "--format", "json")).json()
+    assert [i["hostname"] for i in data["items"]] == ["cn-1", "cn-2", "hk-exit-01", "later-1"]
+    assert data["totals"] == [
+        {"currency": "CNY", "vps_count": 2, "amount": "30.00", "without_cost": 1},
+        {"currency": "USD", "vps_count": 2, "amount": "16.50", "without_cost": 0},
+    ]
+    assert data["items"][0]["days_left"] == -2 and data["until"] == day(30)
+    assert len(ok(cli("vps", "renewals", "-q")).out.split()) == 3
+    assert ok(cli("vps", "renewals", "--within", "0", "--format", "csv")).out.startswith("vps_id,")
+    for bad in ("-1", "367"):
+        r = cli("vps", "renewals", "--within", bad)
+        assert r.code == 2 and "within" in r.err, r
+
+
 def test_replace(cli, snapshot):
     ok(cli("vps", "add", "hk-old", "--purpose", "vpn-exit", "--tag", "cn", "-q"))
     ok(cli("vps", "add", "hk-new", "--tag", "fresh", "-q"))

@@ -304,3 +304,32 @@ def test_bar_chart_labels_never_overlap(n):
     values = re.findall(r'<text class="value" x="([\d.]+)"[^>]*>([^<]*)<', svg)
     for (x1, t1), (x2, t2) in zip(values, values[1:], strict=False):
         assert float(x2) - float(x1) >= (len(t1) + len(t2)) / 2 * charts.CHAR_W
+
+
+def test_renewals_due_this_week_with_totals(api, fleet):
+    """The costs page answers "what do I renew this week, for how much", as the API does."""
+    from datetime import timedelta
+
+    h = api.headers()
+    soon = (date.today() + timedelta(days=2)).isoformat()
+    for ref, body in (
+        ("us-1", {"expire_date": soon, "billing_cycle": "quarterly", "auto_renew": True}),
+        ("de-1", {"expire_date": soon}),
+    ):
+        assert api.client.put(f"/api/vps/{ref}", headers=h, json=body).status_code == 200
+    page = _browser(api).get("/costs")
+    assert page.status_code == 200
+    section = page.text.split('id="renewals"', 1)[1].split("</section>", 1)[0]
+    assert "<strong>4.51 EUR</strong> for 1 VPS; <strong>30.00 USD</strong> for 1 VPS" in section
+    assert ">de-1</a>" in section and ">us-1</a>" in section and "ca-1" not in section
+    assert 'quarterly <span class="muted">(auto)</span>' in section
+    r = api.client.get("/api/vps/renewals", headers=h, params={"within": 7})
+    assert r.status_code == 200
+    assert [(t["currency"], t["amount"]) for t in r.json()["totals"]] == [
+        ("EUR", "4.51"),
+        ("USD", "30.00"),
+    ]
+    for bad in ("-1", "367", "soon"):
+        r = api.client.get("/api/vps/renewals", headers=h, params={"within": bad})
+        assert r.status_code == 422 and "within" in r.text, r.text
+    assert api.client.get("/api/vps/renewals").status_code == 401

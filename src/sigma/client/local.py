@@ -52,7 +52,12 @@ if TYPE_CHECKING:
         VpsCreate,
         VpsUpdate,
     )
-    from sigma.schemas.lifecycle import RenewResult, ReplaceRequest, ReplaceResult
+    from sigma.schemas.lifecycle import (
+        RenewResult,
+        ReplaceRequest,
+        ReplaceResult,
+        UpcomingRenewals,
+    )
     from sigma.schemas.monitoring import (
         IpCheck,
         IpCheckCreate,
@@ -192,6 +197,11 @@ class LocalBackend:
         from sigma.services import billing
 
         return self._run(billing.renew, ref, {"cycles": cycles})
+
+    def upcoming_renewals(self, within_days: int = 7) -> UpcomingRenewals:
+        from sigma.services import billing
+
+        return self._read(billing.upcoming, within_days)
 
     def replace_vps(self, ref: Any, data: ReplaceRequest) -> ReplaceResult:
         from sigma.services import replacement

@@ -58,7 +58,12 @@ if TYPE_CHECKING:
         VpsFilter,
         VpsUpdate,
     )
-    from sigma.schemas.lifecycle import RenewResult, ReplaceRequest, ReplaceResult
+    from sigma.schemas.lifecycle import (
+        RenewResult,
+        ReplaceRequest,
+        ReplaceResult,
+        UpcomingRenewals,
+    )
     from sigma.schemas.monitoring import (
         IpCheck,
         IpCheckCreate,
@@ -286,6 +291,11 @@ class RemoteBackend(ApiClient):
         return self._send(
             "POST", RenewResult, f"/api/vps/{self._ref(ref)}/renew", {"cycles": cycles}
         )
+
+    def upcoming_renewals(self, within_days: int = 7) -> UpcomingRenewals:
+        from sigma.schemas.lifecycle import UpcomingRenewals
+
+        return self._get(UpcomingRenewals, "/api/vps/renewals", params={"within": within_days})
 
     def replace_vps(self, ref: Any, data: ReplaceRequest) -> ReplaceResult:
         from sigma.schemas.lifecycle import ReplaceResult

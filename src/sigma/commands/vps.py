@@ -1,5 +1,5 @@
-"""`sigma vps add|list|show|edit|retire|rm|history|duplicates|merge|trash|restore` (plus the
-original's `create|get|update|delete`)."""
+"""`sigma vps add|list|show|edit|retire|rm|history|duplicates|merge|trash|restore|renew|
+renewals|replace` (plus the original's `create|get|update|delete`)."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -910,6 +910,62 @@ def renew(
     done(
         f"Renewed VPS {data['vps']['hostname']} until {r['expire_after']} "
         f"({r['cycles']} x {r['billing_cycle']}{paid}; was {r['expire_before']})"
+    )
+
+
+@app.command("renewals")
+def renewals(
+    ctx: typer.Context,
+    within: int = O(7, "--within", "-w", metavar="DAYS", help="Days ahead, 0-366."),
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """What to renew soon, and for how much: the VPS in service expiring within DAYS
+    (overdue included), soonest first, with one billing cycle's amount, then the total per
+    currency. json and yaml give the whole report, csv and -q the VPS.
+
+    Example: sigma vps renewals --within 7
+    """
+    from sigma.output import check_format, emit
+
+    fmt = check_format(fmt)
+    report = state(ctx).backend.upcoming_renewals(within)
+    data = report.model_dump(mode="json")
+    rows = [i | {"id": i["vps_id"]} for i in data["items"]]
+    if fmt in ("json", "yaml") and not quiet:
+        emit(data, fmt)
+        return
+    totals = "; ".join(
+        f"{t['amount']} {t['currency']} for {t['vps_count']} VPS"
+        + (f" ({t['without_cost']} without a cost)" if t["without_cost"] else "")
+        for t in data["totals"]
+    )
+    emit(
+        rows,
+        fmt,
+        quiet=quiet,
+        columns=(
+            ("Hostname", lambda r: r["hostname"], "key"),
+            ("Expires", lambda r: f"{r['expire_date']} ({r['days_left']}d)"),
+            ("Cycle", lambda r: r["billing_cycle"] + (" (auto)" if r["auto_renew"] else "")),
+            (
+                "Amount",
+                lambda r: f"{r['amount']} {r['currency']}" if r["amount"] is not None else "-",
+            ),
+            ("Status", lambda r: r["status"]),
+        ),
+        footer=(f"Due by {data['until']}: " + (totals or "nothing")),
+        fields=[
+            "vps_id",
+            "hostname",
+            "status",
+            "expire_date",
+            "days_left",
+            "billing_cycle",
+            "auto_renew",
+            "amount",
+            "currency",
+        ],
     )
 
 

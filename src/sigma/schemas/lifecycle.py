@@ -48,6 +48,40 @@ class Renewal(Output):
     created_at: Timestamp
 
 
+MAX_RENEWAL_WINDOW_DAYS = 366
+
+
+class UpcomingRenewal(BaseModel):
+    """A VPS whose expiry falls in the window: what renewing it once costs."""
+
+    vps_id: UUID
+    hostname: str
+    status: str
+    expire_date: date
+    days_left: int
+    billing_cycle: str
+    auto_renew: bool
+    amount: Money | None  # one cycle; None without a monthly cost
+    currency: str
+
+
+class RenewalTotal(BaseModel):
+    currency: str
+    vps_count: int
+    amount: Money  # of the VPS with a cost
+    without_cost: int
+
+
+class UpcomingRenewals(BaseModel):
+    """GET /api/vps/renewals: the renewals due by `until` (overdue included), soonest
+    first, with the total per currency."""
+
+    within_days: int
+    until: date
+    items: list[UpcomingRenewal]
+    totals: list[RenewalTotal]
+
+
 class RenewResult(BaseModel):
     """What a renewal did: the VPS as it is now, and the renewal recorded."""
 

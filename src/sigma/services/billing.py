@@ -27,7 +27,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, cast
 
@@ -40,9 +40,18 @@ from sigma.db.models.lifecycle import VpsRenewal
 from sigma.db.types import utcnow
 from sigma.errors import Conflict, InvalidInput
 from sigma.schemas.common import validate
-from sigma.schemas.lifecycle import Renewal, RenewRequest, RenewResult
+from sigma.schemas.lifecycle import (
+    MAX_RENEWAL_WINDOW_DAYS,
+    Renewal,
+    RenewalTotal,
+    RenewRequest,
+    RenewResult,
+    UpcomingRenewal,
+    UpcomingRenewals,
+)
 from sigma.services import audit, history
-from sigma.services.actor import SYSTEM, WRITERS, Actor
+from sigma.services.actor import READERS, SYSTEM, WRITERS, Actor
+from sigma.services.vps import not_trashed
 from sigma.vocab import CYCLE_MONTHS, cycle_length
 
 log = logging.getLogger("sigma.jobs")
@@ -110,6 +119,76 @@ def renewal_amount(cost_monthly: Decimal | None, cycle: str, cycles: int = 1) ->
         return (cost_monthly * CYCLE_MONTHS[cycle] * cycles).quantize(CENT)
     days = cycle_length(cycle)[1] * cycles
     return (cost_monthly * days / DAYS_PER_MONTH).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+# ---------------------------------------------------------------- what is due
+
+
+def upcoming(
+    session: Session, actor: Actor, within_days: int = 7, today: date | None = None
+) -> UpcomingRenewals:
+    """The VPS in service (not retired, not in the trash) expiring within `within_days`
+    days, overdue ones included, soonest first, each with one cycle's amount; the totals
+    per currency: "what do I renew this week, and for how much"."""
+    actor.require(READERS)
+    if not 0 <= within_days <= MAX_RENEWAL_WINDOW_DAYS:
+        raise InvalidInput(
+            f"within: a number of days from 0 to {MAX_RENEWAL_WINDOW_DAYS}", field="within"
+        )
+    today = today or utcnow().date()
+    until = today + timedelta(days=within_days)
+    rows = session.execute(
+        select(
+            col(VpsRow.id),
+            col(VpsRow.hostname),
+            col(VpsRow.status),
+            col(VpsRow.expire_date),
+            col(VpsRow.billing_cycle),
+            col(VpsRow.auto_renew),
+            col(VpsRow.cost_monthly),
+            col(VpsRow.currency),
+        )
+        .where(
+            col(VpsRow.expire_date).is_not(None),
+            col(VpsRow.expire_date) <= until,
+            col(VpsRow.status) != "retired",
+            not_trashed(session),
+        )
+        .order_by(col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))
+    )
+    items: list[UpcomingRenewal] = []
+    totals: dict[str, RenewalTotal] = {}
+    for vid, host, status, expire, cycle, auto, cost, currency in rows:
+        assert expire is not None  # the query's condition
+        amount = renewal_amount(cost, cycle)
+        items.append(
+            UpcomingRenewal(
+                vps_id=vid,
+                hostname=host,
+                status=status,
+                expire_date=expire,
+                days_left=(expire - today).days,
+                billing_cycle=cycle,
+                auto_renew=auto,
+                amount=amount,
+                currency=currency,
+            )
+        )
+        total = totals.setdefault(
+            currency,
+            RenewalTotal(currency=currency, vps_count=0, amount=Decimal(0), without_cost=0),
+        )
+        total.vps_count += 1
+        if amount is None:
+            total.without_cost += 1
+        else:
+            total.amount = (total.amount or Decimal(0)) + amount
+    return UpcomingRenewals(
+        within_days=within_days,
+        until=until,
+        items=items,
+        totals=[totals[c] for c in sorted(totals)],
+    )
 
 
 # ---------------------------------------------------------------- renewing

@@ -15,7 +15,13 @@ from sigma.schemas.history import (
     TrashedVps,
 )
 from sigma.schemas.inventory import Vps, VpsCreate, VpsFilter, VpsUpdate
-from sigma.schemas.lifecycle import RenewRequest, RenewResult, ReplaceRequest, ReplaceResult
+from sigma.schemas.lifecycle import (
+    RenewRequest,
+    RenewResult,
+    ReplaceRequest,
+    ReplaceResult,
+    UpcomingRenewals,
+)
 from sigma.server.deps import ActorDep, read, rule, run
 from sigma.services import billing, history, merge, replacement, trash, vps
 
@@ -98,6 +104,13 @@ def duplicates(request: Request, actor: ActorDep, page: int = Query(1), per_page
     """Pairs of VPS in service sharing a public IP (any label but internal), a hostname
     (without case) or extra.provider_instance_id, each with its reasons."""
     return read(request, merge.duplicates, actor, page, per_page)
+
+
+@router.get("/renewals", response_model=UpcomingRenewals, openapi_extra=rule("any"))
+def upcoming_renewals(request: Request, actor: ActorDep, within: int = Query(7)):
+    """The VPS in service expiring within `within` days (0-366; overdue included), soonest
+    first, each with what one billing cycle costs, and the total per currency."""
+    return read(request, billing.upcoming, actor, within)
 
 
 @router.post("/merge", response_model=MergeResult, openapi_extra=rule("op"))

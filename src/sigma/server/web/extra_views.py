@@ -39,7 +39,7 @@ def _costs_page(
 ):
     from sigma.schemas.common import validate
     from sigma.schemas.costs import COST_GROUPINGS, CostQuery
-    from sigma.services import costs
+    from sigma.services import billing, costs
 
     q = request.query_params
     raw: dict[str, Any] = {
@@ -84,6 +84,7 @@ def _costs_page(
             break
         page += 1
     currencies = report.currencies
+    renewals = call(request, billing.upcoming, 7)
     if rate_values is None:  # ?rate_from=&rate_to= prefill the form (edit, a missing pair)
         rate_values = {
             "from_currency": (q.get("rate_from") or "")[:3],
@@ -109,6 +110,7 @@ def _costs_page(
         missing=missing,
         errors=errors,
         rates=rates,
+        renewals=renewals,
         rate_values=rate_values,
         rate_errors=rate_errors or {},
     )
