@@ -849,8 +849,8 @@ def monitoring_rows(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(reachability rows, ip_checks rows) for the first `n_ips` addresses of `vps` ((id,
     ip_addresses) pairs): every address checked by every source with every check
-    type, the verdicts computed by the server's own rule (ip_checks.compute_verdict)."""
-    from sigma.services.ip_checks import compute_verdict
+    type, the verdicts computed by the server's own rule (services.verdicts.decide)."""
+    from sigma.services.verdicts import decide
 
     now = now or datetime.now(UTC)
     rng = Rng(seed + 1)
@@ -867,7 +867,7 @@ def monitoring_rows(
                     break
                 draw -= share
             state = _state(rng, scenario, now)
-            verdict = compute_verdict(state, now)[0]
+            verdict = decide(state, {}, now)[0].verdict
             reach.append(
                 {
                     "vps_id": vps_id,

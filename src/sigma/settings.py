@@ -29,6 +29,48 @@ SECRET_FIELDS = {"api_key", "jwt_secret", "admin_password", "telegram_bot_token"
 URL_FIELDS = {"database_url", "redis_url", "server", "webhook_url"}
 
 
+class ProbeReference(BaseModel):
+    """A reference target every probe checks each round (issue 17): `reachable` from
+    everywhere, or `blocked` from inside China (and reachable from a control outside it). A
+    probe whose references disagree with this is unhealthy: its results move no verdict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    ip: str
+    check_type: str = "tcp"
+    port: int | None = Field(None, ge=1, le=65535)
+    expect: str = "reachable"
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        import ipaddress
+
+        try:
+            return str(ipaddress.ip_address(v.strip()))
+        except ValueError:
+            raise ValueError(f"'{v}' is not an IP address") from None
+
+    @field_validator("check_type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        from sigma.vocab import CHECK_TYPES
+
+        if v not in CHECK_TYPES:
+            raise ValueError(f"'{v}' is not a check type ({', '.join(CHECK_TYPES)})")
+        return v
+
+    @field_validator("expect")
+    @classmethod
+    def _expect(cls, v: str) -> str:
+        from sigma.vocab import REFERENCE_EXPECTATIONS
+
+        if v not in REFERENCE_EXPECTATIONS:
+            raise ValueError(f"'{v}' is not reachable or blocked")
+        return v
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -82,6 +124,27 @@ class Settings(BaseModel):
         description="days a deleted VPS stays in the trash (sigma vps trash, restore) before "
         "serve's trash-purge job deletes it for good",
     )
+    # reachability (issue 17)
+    reachability_rounds: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="consecutive rounds of failures that confirm a blocked, port-blocked, "
+        "tls-blocked or down verdict",
+    )
+    reachability_agreement: int = Field(
+        100,
+        ge=1,
+        le=100,
+        description="percent of the healthy sources inside China that must fail for an IP to "
+        "be blocked (100: every one)",
+    )
+    probe_references: list[ProbeReference] = Field(
+        default_factory=list,
+        description="reference targets each probe checks every round, as a YAML list or JSON: "
+        '[{"name": "ref-ok", "ip": "...", "check_type": "tcp", "port": 443, "expect": '
+        '"reachable"}, ...]; a probe whose references disagree is unhealthy',
+    )
     # output
     log_level: str = "INFO"
     base_currency: str = Field(
@@ -133,6 +196,20 @@ class Settings(BaseModel):
             return [int(p) for p in items]
         return v
 
+    @field_validator("probe_references", mode="before")
+    @classmethod
+    def _json_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            import json
+
+            if not v.strip():
+                return []
+            try:
+                return json.loads(v)
+            except ValueError as exc:
+                raise ValueError(f"not a JSON list of references: {exc}") from None
+        return v
+
     @field_validator("trusted_proxies", "cors_origins", mode="before")
     @classmethod
     def _comma_list(cls, v: object) -> object:
@@ -171,6 +248,16 @@ class Settings(BaseModel):
                 "must be a URL such as sqlite:///path or postgresql+psycopg://user@host/db"
             )
         return v
+
+    def session_info(self) -> dict[str, Any]:
+        """What the services read from each session's info (db.engine.session_factory)."""
+        return {
+            "offline_after": self.offline_threshold,
+            "base_currency": self.base_currency,
+            "reachability_rounds": self.reachability_rounds,
+            "reachability_agreement": self.reachability_agreement,
+            "probe_references": [r.model_dump() for r in self.probe_references],
+        }
 
     @property
     def offline_threshold(self) -> int:

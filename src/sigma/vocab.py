@@ -94,10 +94,36 @@ DEFAULT_TRAFFIC_DIRECTION = "sum"
 # the percentages of a quota recorded once per period in the timeline
 TRAFFIC_THRESHOLDS = (80, 95, 100)
 BYTES_PER_GB = 1_000_000_000  # quotas are in GB of 10^9 bytes, as providers bill
-CHECK_TYPES = ("icmp", "tcp", "http")
-VERDICTS = ("ok", "degraded", "blocked", "down", "unknown")
+CHECK_TYPES = ("icmp", "tcp", "tls", "http")
+# what a check saw (issue 17): ok; refused (a RST from the host: it is there); timeout;
+# reset (a RST after the connection was up, e.g. injected on data); tls_failed (the TLS
+# handshake did not complete); http_error (an HTTP answer that is an error, 5xx); unreachable
+# (ICMP: no echo reply, or a destination-unreachable error)
+CHECK_OUTCOMES = ("ok", "refused", "timeout", "reset", "tls_failed", "http_error", "unreachable")
+# the outcomes the compatible `success` flag is true for (the host answered the check itself)
+SUCCESS_OUTCOMES = ("ok", "http_error")
+# the outcomes that prove the host is up even though the check failed
+HOST_UP_OUTCOMES = ("ok", "http_error", "refused")
+# port-blocked: the host answers from China (ICMP or another port) but not on a service port
+# that a control reaches; tls-blocked: the same for TLS handshakes (issue 17)
+VERDICTS = ("ok", "degraded", "blocked", "port-blocked", "tls-blocked", "down", "unknown")
+# a probe's carrier (issue 17): China Telecom, China Unicom, China Mobile, the education
+# network, or another network (a control outside China, say)
+PROBE_CARRIERS = ("ct", "cu", "cm", "cernet", "other")
+CHINA_CARRIERS = ("ct", "cu", "cm", "cernet")
+# unknown: no reference targets checked yet (its results count, as before references)
+PROBE_HEALTH = ("unknown", "healthy", "unhealthy")
+REFERENCE_EXPECTATIONS = ("reachable", "blocked")
 # the reachability listing's "problems first" order
-VERDICT_URGENCY = ("blocked", "down", "degraded", "unknown", "ok")
+VERDICT_URGENCY = (
+    "blocked",
+    "port-blocked",
+    "tls-blocked",
+    "down",
+    "degraded",
+    "unknown",
+    "ok",
+)
 # the VPS listing's sort keys (`--sort FIELD[:desc]`, `?sort=`); without one, the listing is
 # by status, expiry (nulls last), hostname, id
 VPS_SORT_FIELDS = ("hostname", "country", "provider", "status", "cost", "expiry", "created")

@@ -53,6 +53,7 @@ def test_contract_crud_summary_purge(api, fleet):
         )
         assert r.status_code == 200, r.text
         made.append(r.json())
+    # the contract's fields, then issue 17's (null from a probe that sends only `success`)
     assert set(made[0]) == {
         "id",
         "vps_id",
@@ -62,7 +63,8 @@ def test_contract_crud_summary_purge(api, fleet):
         "success",
         "latency_ms",
         "checked_at",
-    }
+    } | {"outcome", "port", "loss_pct", "jitter_ms"}
+    assert made[0]["outcome"] is None and made[0]["port"] is None
     r = api.client.post(
         "/api/ip-checks",
         headers=h,
@@ -322,7 +324,8 @@ def test_verdicts_blocked_down_degraded_ok(api, fleet):
 def test_verdict_rules_unit():
     from datetime import UTC, datetime
 
-    from sigma.services.ip_checks import _iso, compute_verdict
+    from sigma.services.ip_checks import _iso
+    from sigma.services.verdicts import decide
 
     now = datetime.now(UTC)
 
@@ -335,25 +338,19 @@ def test_verdict_rules_unit():
             "latency_ms": 1,
         }
 
-    assert compute_verdict({}, now)[0] == "unknown"
+    def verdict(state):
+        return decide(state, {}, now)[0].verdict
+
+    assert verdict({}) == "unknown"
     # only China sources, all failing long enough: down (nothing says the host is up)
-    assert compute_verdict({"cn-a": {"tcp": st(False, 3)}}, now)[0] == "down"
+    assert verdict({"cn-a": {"tcp": st(False, 3)}}) == "down"
     # the failing source is stale: its view is ignored
     assert (
-        compute_verdict(
-            {"cn-a": {"tcp": st(False, 9, age=7200)}, "de": {"tcp": st(True, oks=5)}}, now
-        )[0]
-        == "ok"
+        verdict({"cn-a": {"tcp": st(False, 9, age=7200)}, "de": {"tcp": st(True, oks=5)}}) == "ok"
     )
     # the control has not yet succeeded 3 rounds in a row: degraded, not blocked
-    assert (
-        compute_verdict({"cn-a": {"tcp": st(False, 3)}, "de": {"tcp": st(True, oks=1)}}, now)[0]
-        == "degraded"
-    )
-    assert (
-        compute_verdict({"cn-a": {"tcp": st(False, 3)}, "de": {"tcp": st(True, oks=3)}}, now)[0]
-        == "blocked"
-    )
+    assert verdict({"cn-a": {"tcp": st(False, 3)}, "de": {"tcp": st(True, oks=1)}}) == "degraded"
+    assert verdict({"cn-a": {"tcp": st(False, 3)}, "de": {"tcp": st(True, oks=3)}}) == "blocked"
 
 
 def test_cli_ip_check_commands(cli):

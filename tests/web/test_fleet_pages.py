@@ -508,7 +508,15 @@ def test_reachability_api_pages_only_when_asked(api, reach):
     assert set(body) == {"data", "total", "page", "per_page", "counts"}
     assert body["total"] == 30 and body["page"] == 2 and body["per_page"] == 10
     assert [x["verdict"] for x in body["data"]] == reach[10:20]
-    assert body["counts"] == {"ok": 12, "degraded": 6, "blocked": 5, "down": 4, "unknown": 3}
+    assert body["counts"] == {
+        "ok": 12,
+        "degraded": 6,
+        "blocked": 5,
+        "port-blocked": 0,
+        "tls-blocked": 0,
+        "down": 4,
+        "unknown": 3,
+    }
     r = api.client.get(
         "/api/ip-checks/status", headers=h, params={"per_page": 3, "verdict": "down"}
     )

@@ -89,11 +89,7 @@ class LocalBackend:
         # the embedded SQLite follows the installed sigma by itself; PostgreSQL is upgraded
         # on purpose (`sigma db upgrade` or `sigma serve`), since several hosts share it
         ensure_schema(self.engine, auto_upgrade=url.startswith("sqlite"))
-        self.sessions = session_factory(
-            self.engine,
-            offline_after=settings.offline_threshold,
-            base_currency=settings.base_currency,
-        )
+        self.sessions = session_factory(self.engine, **settings.session_info())
         self.actor = actor or local_actor()
         self.settings = settings  # the notification channels
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, ExceptionContext
@@ -185,15 +186,19 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
 
 
 def session_factory(
-    engine: Engine, *, offline_after: int = DEFAULT_OFFLINE_AFTER, base_currency: str = "USD"
+    engine: Engine,
+    *,
+    offline_after: int = DEFAULT_OFFLINE_AFTER,
+    base_currency: str = "USD",
+    **policy: Any,
 ) -> sessionmaker[Session]:
-    """Sessions on `engine`. `offline_after` and `base_currency` (the settings) travel with
-    every session: the services decide agent liveness and the cost reports' default currency
-    from them."""
+    """Sessions on `engine`. The settings the services decide by travel with every session
+    (Settings.session_info): agent liveness (`offline_after`), the cost reports' default
+    currency, the reachability thresholds and probe references."""
     return sessionmaker(
         engine,
         expire_on_commit=False,
-        info={"offline_after": offline_after, "base_currency": base_currency},
+        info={"offline_after": offline_after, "base_currency": base_currency, **policy},
     )
 
 

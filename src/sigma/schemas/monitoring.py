@@ -23,7 +23,13 @@ from sigma.schemas.common import (
     short_text,
 )
 from sigma.schemas.inventory import IpList
-from sigma.vocab import CHECK_TYPES, parse_timestamp
+from sigma.vocab import (
+    CHECK_OUTCOMES,
+    CHECK_TYPES,
+    PROBE_CARRIERS,
+    SUCCESS_OUTCOMES,
+    parse_timestamp,
+)
 
 
 class AgentInput(BaseModel):
@@ -113,13 +119,45 @@ def _source(value: Any) -> str:
 Source = Annotated[str, BeforeValidator(_source)]
 
 
+Outcome = Annotated[
+    str | None,
+    BeforeValidator(lambda v: None if v is None else one_of(v, CHECK_OUTCOMES, "outcome")),
+]
+
+
 class IpCheckCreate(Input):
+    """One result. `outcome` (issue 17) says what the check saw; the original's `success`
+    stays and follows from it (true for ok and http_error), so a probe may send either: a
+    result with both must not contradict itself. `port` is the TCP or TLS port checked,
+    `loss_pct` and `jitter_ms` an ICMP round's packet loss and jitter."""
+
     vps_id: UUID
     ip: IpAddress
     check_type: CheckType = "icmp"
     source: Source = ""
-    success: bool
+    success: bool | None = None
+    outcome: Outcome = None
     latency_ms: Latency = None
+    port: Annotated[int | None, Field(ge=1, le=65535)] = None
+    loss_pct: Annotated[float | None, Field(ge=0, le=100, allow_inf_nan=False)] = None
+    jitter_ms: Latency = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IpCheckCreate:
+        if self.outcome is None:
+            if self.success is None:
+                raise ValueError("success: required (or an outcome)")
+        elif self.success is None:
+            self.success = self.outcome in SUCCESS_OUTCOMES
+        elif self.success != (self.outcome in SUCCESS_OUTCOMES):
+            raise ValueError(
+                f"outcome: '{self.outcome}' contradicts success={str(self.success).lower()}"
+            )
+        if self.port is not None and self.check_type not in ("tcp", "tls", "http"):
+            raise ValueError(f"port: an {self.check_type} check has no port")
+        if (self.loss_pct is not None or self.jitter_ms is not None) and self.check_type != "icmp":
+            raise ValueError("loss_pct: only an icmp check has packet loss and jitter")
+        return self
 
 
 class IpCheckReport(IpCheckCreate):
@@ -157,6 +195,10 @@ class IpCheck(Output):
     success: bool
     latency_ms: int | None
     checked_at: Timestamp
+    outcome: str | None = None  # None: a result from a probe that sent only `success`
+    port: int | None = None
+    loss_pct: float | None = None
+    jitter_ms: int | None = None
 
 
 class IpCheckFilter(PageParams):
@@ -200,9 +242,11 @@ class ProbeTarget(BaseModel):
 
 
 class SourceState(BaseModel):
-    """One probe source's view of one IP: `ok` (latest check of every type succeeded),
-    `partial` (some types fail), `fail` (every type failing, `fails` rounds in a row), or
-    `stale` (nothing heard from that source recently)."""
+    """One probe source's view of one IP: `ok` (the latest result of every check succeeded),
+    `partial` (some checks fail), `fail` (every check failing, `fails` rounds in a row),
+    `stale` (nothing heard from that source in the last hour) or `unhealthy` (the probe's
+    reference targets disagree: its view moves no verdict). `types` and `outcomes` are per
+    check key (a check type, with its port when the probe said it: tcp:22, tls:443)."""
 
     state: str
     china: bool
@@ -210,6 +254,26 @@ class SourceState(BaseModel):
     last_checked: Timestamp | None
     latency_ms: int | None
     types: dict[str, bool]
+    control: bool = False
+    carrier: str | None = None
+    region: str = ""
+    outcomes: dict[str, str | None] = Field(default_factory=dict)
+
+
+class VerdictDetail(BaseModel):
+    """Why an IP has its verdict: a one-line reason, the carriers, regions and sources
+    affected, how many of the sources considered agree (`agree` of `of`: of the sources
+    inside China for blocked, port-blocked and tls-blocked, of every source counted
+    otherwise), and the checks (ports) concerned."""
+
+    verdict: str
+    reason: str
+    carriers: list[str]
+    regions: list[str]
+    sources: list[str]
+    agree: int
+    of: int
+    checks: list[str]
 
 
 class ReachabilityStatus(BaseModel):
@@ -220,6 +284,7 @@ class ReachabilityStatus(BaseModel):
     verdict: str
     since: Timestamp
     sources: dict[str, SourceState]
+    detail: VerdictDetail | None = None
 
 
 class ReachabilityPage(BaseModel):
@@ -241,3 +306,81 @@ class VpsEvent(Output):
     kind: str
     details: dict[str, Any]
     created_at: Timestamp
+
+
+# ---------------------------------------------------------------- probes (issue 17)
+
+Carrier = Annotated[
+    str | None,
+    BeforeValidator(
+        lambda v: None if v in (None, "") else one_of(str(v).lower(), PROBE_CARRIERS, "carrier")
+    ),
+]
+
+
+class ProbeReferenceTarget(BaseModel):
+    """GET /api/probes/references: a target every probe checks each round (the setting
+    probe_references)."""
+
+    name: str
+    ip: str
+    check_type: str
+    port: int | None
+    expect: str  # reachable (from everywhere) or blocked (from inside China)
+
+
+class ReferenceResult(Input):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    ip: IpAddress
+    check_type: CheckType
+    port: Annotated[int | None, Field(ge=1, le=65535)] = None
+    outcome: Annotated[str, BeforeValidator(lambda v: one_of(v, CHECK_OUTCOMES, "outcome"))]
+    latency_ms: Latency = None
+    checked_at: Annotated[datetime | None, BeforeValidator(parse_timestamp)] = None
+
+
+class ProbeRound(Input):
+    checks: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 0.0
+
+
+class ProbeReport(Input):
+    """POST /api/probes/report, once a round: who the probe is, and what its reference
+    targets gave."""
+
+    source: Source
+    carrier: Carrier = None
+    region: Annotated[str, BeforeValidator(short_text), Field(max_length=64)] = ""
+    control: bool = False
+    version: Annotated[str, BeforeValidator(short_text), Field(max_length=64)] = ""
+    round: ProbeRound = Field(default_factory=ProbeRound)
+    references: Annotated[list[ReferenceResult], Field(max_length=100)] = Field(
+        default_factory=list
+    )
+
+    @model_validator(mode="after")
+    def _named(self) -> ProbeReport:
+        if not self.source:
+            raise ValueError("source: required (the probe's --source)")
+        return self
+
+
+class ProbeStatus(BaseModel):
+    """A probe source in the registry. `china` and `control` are what verdicts use: from the
+    declared carrier and control flag, or, for a probe that declared nothing (an older
+    probe), from its name (cn-* is inside China, others are controls)."""
+
+    source: str
+    carrier: str | None
+    region: str
+    china: bool
+    control: bool
+    declared: bool
+    version: str
+    first_seen: Timestamp
+    last_seen: Timestamp
+    stale: bool
+    health: str
+    health_since: Timestamp | None
+    health_reason: str
+    last_round: dict[str, Any]

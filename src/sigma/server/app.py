@@ -52,11 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessions = session_factory(
-        engine,
-        offline_after=settings.offline_threshold,
-        base_currency=settings.base_currency,
-    )
+    app.state.sessions = session_factory(engine, **settings.session_info())
     errors.install(app)
     openapi.install(app)
     # the hottest request, every agent every interval: a plain route, matched first, without

@@ -1,21 +1,13 @@
 """IP checks (SEED_CONTRACT 2.4), the probes' batch route and targets, and the reachability
 verdict per (VPS, IP).
 
-Verdicts, from the latest results of every probe source heard from in the last hour:
-- `ok`: every source reaches the IP with every check type;
-- `blocked`: every source inside China (a source named `cn`, `cn-*` or `cn_*`) has failed
-  every check type for ROUNDS rounds in a row, while a control source outside China has
-  succeeded for ROUNDS rounds in a row;
-- `down`: every source has failed every check type for ROUNDS rounds in a row;
-- `degraded`: anything in between (one carrier failing, some check types failing, or a
-  failure not yet confirmed over ROUNDS rounds);
-- `unknown`: no recent result.
-A check type that fails from every source, controls included, while another type works
-(ICMP filtered by the host, say) is a property of the host, not of the path, and is ignored.
-
-Streaks are kept per (source, check type) in the reachability row and advanced by each
-result newer than the last one seen; late results (from a probe's spool) are stored but do
-not rewrite history. A change of verdict is recorded once as a `reachability` VPS event.
+Each result advances a streak per (source, check key) in the reachability row (a check key
+is the check type, with the port when the probe said it: tcp:22, tls:443); a result newer
+than the last one seen moves it, a late one (from a probe's spool) is stored but does not
+rewrite history. A success, or a refused connection (the host itself answered), continues an
+ok streak; anything else a failure streak. The verdict is then decided from the streaks by
+services.verdicts, with each source's role from the probe registry (services.probes), and a
+change of verdict is recorded once as a `reachability` event of the VPS's timeline.
 """
 
 from __future__ import annotations
@@ -46,26 +38,19 @@ from sigma.schemas.monitoring import (
     PurgeResult,
     ReachabilityPage,
     ReachabilityStatus,
-    SourceState,
 )
-from sigma.services import audit, history
+from sigma.services import audit, history, probes, verdicts
 from sigma.services.actor import PROBES, READERS, WRITERS, Actor
 from sigma.services.agents import record_event
+from sigma.vocab import HOST_UP_OUTCOMES
 
 if TYPE_CHECKING:
     from sqlalchemy import Integer
 
     from sigma.schemas.identity import ApiKeyCreated
 
-ROUNDS = 3  # consecutive rounds that confirm `blocked` or `down`
-STALE_AFTER = timedelta(hours=1)  # a source silent for longer is left out of the verdict
 MAX_SKEW = timedelta(minutes=5)  # results "from the future" beyond this are refused
 CHUNK = 500
-
-
-def is_china(source: str) -> bool:
-    s = source.lower()
-    return s == "cn" or s.startswith(("cn-", "cn_"))
 
 
 def _iso(dt: datetime) -> str:
@@ -361,6 +346,10 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
                 success=c.success,
                 latency_ms=c.latency_ms,
                 checked_at=at,
+                outcome=c.outcome,
+                port=c.port,
+                loss_pct=c.loss_pct,
+                jitter_ms=c.jitter_ms,
             ),
         )
     keys = list(rows)
@@ -372,6 +361,7 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
             )
         )
     fresh = [rows[k] for k in keys if k not in existing]
+    probes.touch(session, {r["source"] for r in rows.values()}, now)
     inserted = _insert_new(session, fresh)
     new_rows = [r for r in fresh if r["id"] in inserted]
     _advance(session, new_rows, vps)
@@ -414,6 +404,12 @@ def _get(row: Any, name: str) -> Any:
     return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
+def check_key(check_type: str, port: int | None) -> str:
+    """A check's key in a source's streaks: its type, with the port when the probe said
+    which (tcp:22 and tcp:443 are told apart; an older probe's tcp is the SSH port)."""
+    return check_type if port is None else f"{check_type}:{port}"
+
+
 def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]]) -> None:
     """Advance the streaks of the (VPS, IP) pairs these new checks are about, recompute
     their verdicts and record each change once."""
@@ -452,6 +448,11 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
         )
         for r in session.scalars(q):
             current[(r.vps_id, r.ip)] = r
+    rounds, agreement = _policy(session)
+    roles = probes.roles(
+        session,
+        {s for r in current.values() for s in r.state or {}} | {_get(c, "source") for c in checks},
+    )
     by_pair: dict[tuple[Any, str], list[Any]] = {}
     for c in sorted(checks, key=lambda c: _get(c, "checked_at")):
         by_pair.setdefault((_get(c, "vps_id"), _get(c, "ip")), []).append(c)
@@ -462,16 +463,19 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
         }
         for c in items:
             st = state.setdefault(_get(c, "source"), {}).setdefault(
-                _get(c, "check_type"),
+                check_key(_get(c, "check_type"), _get(c, "port")),
                 {"ok": None, "fails": 0, "oks": 0, "at": "", "latency_ms": None},
             )
             at = _iso(_get(c, "checked_at"))
             if at <= st["at"]:
                 continue  # older than what we know: stored, but history is not rewritten
-            ok = bool(_get(c, "success"))
+            outcome = _get(c, "outcome")
+            # a refused connection is a reachable host: the RST came from it
+            ok = bool(_get(c, "success")) or outcome in HOST_UP_OUTCOMES
             st.update(
                 ok=ok,
                 at=at,
+                outcome=outcome,
                 latency_ms=_get(c, "latency_ms"),
                 fails=0 if ok else st["fails"] + 1,
                 oks=st["oks"] + 1 if ok else 0,
@@ -485,7 +489,7 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
             ),
             row.label,
         )
-        verdict = compute_verdict(state, now)[0]
+        verdict = verdicts.decide(state, roles, now, rounds, agreement)[0].verdict
         if verdict != row.verdict:
             if not (row.verdict == "unknown" and verdict == "ok"):
                 details = {
@@ -507,86 +511,12 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
     session.flush()
 
 
-def source_states(state: dict[str, Any], now: datetime) -> dict[str, SourceState]:
-    """Each source's view of one IP (see SourceState), ignoring dead check types."""
-    return {s: v for s, (v, _oks) in _evaluate(state, now).items()}
-
-
-def _evaluate(state: dict[str, Any], now: datetime) -> dict[str, tuple[SourceState, int]]:
-    """{source: (SourceState, success streak)}."""
-    fresh: dict[str, dict[str, Any]] = {}
-    out: dict[str, tuple[SourceState, int]] = {}
-    for source, types in (state or {}).items():
-        last = max((_parse(t["at"]) for t in types.values() if t.get("at")), default=None)
-        if last is None or now - last > STALE_AFTER:
-            out[source] = (
-                SourceState(
-                    state="stale",
-                    china=is_china(source),
-                    fails=0,
-                    last_checked=last,
-                    latency_ms=None,
-                    types={t: bool(v.get("ok")) for t, v in types.items()},
-                ),
-                0,
-            )
-        else:
-            fresh[source] = types
-    all_types = {t for types in fresh.values() for t in types}
-    dead: set[str] = set()
-    if any(not is_china(s) for s in fresh) and len(fresh) > 1:
-        # only a control outside China can tell "the host filters it" from "the path drops it"
-        dead = {
-            t
-            for t in all_types
-            if all(not types[t].get("ok") for types in fresh.values() if t in types)
-        }
-    live = all_types - dead if dead != all_types else all_types
-    for source, types in fresh.items():
-        used = {t: v for t, v in types.items() if t in live} or types
-        failing = [not v.get("ok") for v in used.values()]
-        st = "fail" if all(failing) else "partial" if any(failing) else "ok"
-        latencies = [
-            v["latency_ms"]
-            for v in used.values()
-            if v.get("ok") and v.get("latency_ms") is not None
-        ]
-        out[source] = (
-            SourceState(
-                state=st,
-                china=is_china(source),
-                fails=min(v.get("fails", 0) for v in used.values()) if st == "fail" else 0,
-                last_checked=max(_parse(v["at"]) for v in types.values() if v.get("at")),
-                latency_ms=min(latencies) if latencies else None,
-                types={t: bool(v.get("ok")) for t, v in types.items()},
-            ),
-            max((v.get("oks", 0) for v in used.values()), default=0),
-        )
-    return out
-
-
-def compute_verdict(
-    state: dict[str, Any], now: datetime, rounds: int = ROUNDS
-) -> tuple[str, dict[str, SourceState]]:
-    evaluated = _evaluate(state, now)
-    sources = {s: v for s, (v, _) in evaluated.items()}
-    fresh = {s: v for s, v in evaluated.items() if v[0].state != "stale"}
-    if not fresh:
-        return "unknown", sources
-    confirmed_fail = {s for s, (v, _) in fresh.items() if v.state == "fail" and v.fails >= rounds}
-    china = [s for s, (v, _) in fresh.items() if v.china]
-    control = [s for s, (v, _) in fresh.items() if not v.china]
-    if len(confirmed_fail) == len(fresh):
-        return "down", sources
-    if (
-        china
-        and all(s in confirmed_fail for s in china)
-        and any(fresh[s][0].state != "fail" and fresh[s][1] >= rounds for s in control)
-    ):
-        return "blocked", sources
-    if all(v.state == "ok" for v, _ in fresh.values()):
-        return "ok", sources
-    return "degraded", sources
+def _policy(session: Session) -> tuple[int, int]:
+    """The thresholds (settings reachability_rounds and reachability_agreement)."""
+    return (
+        int(session.info.get("reachability_rounds") or verdicts.DEFAULT_ROUNDS),
+        int(session.info.get("reachability_agreement") or verdicts.DEFAULT_AGREEMENT),
+    )
 
 
 def status(
@@ -617,22 +547,34 @@ def status(
                 field="verdict",
             )
         q = q.where(col(ReachRow.verdict) == verdict)
-    now = utcnow()
     rows = session.execute(q.order_by(col(VpsRow.hostname), col(ReachRow.ip)))
-    return [_status_out(row, hostname, now) for row, hostname in rows]
+    return _status_out(session, [(row, hostname) for row, hostname in rows], utcnow())
 
 
-def _status_out(row: ReachRow, hostname: str, now: datetime) -> ReachabilityStatus:
-    sources = source_states(row.state, now)
-    return ReachabilityStatus(
-        vps_id=row.vps_id,
-        hostname=hostname,
-        ip=row.ip,
-        label=row.label,
-        verdict=row.verdict,
-        since=row.since,
-        sources=dict(sorted(sources.items(), key=lambda kv: (not kv[1].china, kv[0]))),
-    )
+def _status_out(
+    session: Session, rows: list[tuple[ReachRow, str]], now: datetime
+) -> list[ReachabilityStatus]:
+    """The listing's rows with each verdict's reasons, as decided when it was last computed
+    (at the row's updated_at: a source that went silent since does not rewrite the why)."""
+    roles = probes.roles(session, {s for row, _ in rows for s in row.state or {}})
+    rounds, agreement = _policy(session)
+    out = []
+    for row, hostname in rows:
+        detail, _ = verdicts.decide(row.state, roles, row.updated_at, rounds, agreement)
+        _, sources = verdicts.decide(row.state, roles, now, rounds, agreement)
+        out.append(
+            ReachabilityStatus(
+                vps_id=row.vps_id,
+                hostname=hostname,
+                ip=row.ip,
+                label=row.label,
+                verdict=row.verdict,
+                since=row.since,
+                sources=dict(sorted(sources.items(), key=lambda kv: (not kv[1].china, kv[0]))),
+                detail=detail if detail.verdict == row.verdict else None,
+            )
+        )
+    return out
 
 
 def _selection(session: Session, vps_ref: Any, include_inactive: bool) -> list[Any]:
@@ -710,7 +652,7 @@ def status_page(
             .offset(skip)
             .limit(wanted)
         )
-        data += [_status_out(row, hostname, now) for row, hostname in session.execute(q)]
+        data += _status_out(session, [(row, h) for row, h in session.execute(q)], now)
         skip, wanted = 0, per_page - len(data)
         if wanted <= 0:
             break

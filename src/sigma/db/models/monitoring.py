@@ -6,12 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Index, Integer, Text, Uuid
+from sqlalchemy import Boolean, CheckConstraint, Float, Index, Integer, Text, Uuid
 from sqlmodel import Field, col
 
 from sigma.db.models.core import Table, one_of
 from sigma.db.types import JsonDoc, UtcDateTime, utcnow
-from sigma.vocab import CHECK_TYPES, VERDICTS
+from sigma.vocab import CHECK_OUTCOMES, CHECK_TYPES, PROBE_CARRIERS, PROBE_HEALTH, VERDICTS
 
 
 class IpCheck(Table, table=True):
@@ -21,6 +21,9 @@ class IpCheck(Table, table=True):
     __tablename__ = "ip_checks"
     __table_args__ = (
         CheckConstraint(one_of("check_type", CHECK_TYPES), name="ck_ip_checks_type"),
+        CheckConstraint(
+            "outcome IS NULL OR " + one_of("outcome", CHECK_OUTCOMES), name="ck_ip_checks_outcome"
+        ),
         Index("idx_ip_checks_vps", "vps_id"),
         Index("idx_ip_checks_ip", "ip", "checked_at"),
     )
@@ -35,6 +38,10 @@ class IpCheck(Table, table=True):
     success: bool = Field(sa_type=Boolean, nullable=False)
     latency_ms: int | None = Field(default=None, sa_type=Integer)
     checked_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+    outcome: str | None = Field(default=None, sa_type=Text)  # vocab.CHECK_OUTCOMES
+    port: int | None = Field(default=None, sa_type=Integer)
+    loss_pct: float | None = Field(default=None, sa_type=Float)
+    jitter_ms: int | None = Field(default=None, sa_type=Integer)
 
 
 Index("idx_ip_checks_time", col(IpCheck.checked_at).desc())
@@ -62,6 +69,34 @@ class Reachability(Table, table=True):
     # {source: {check_type: {"ok": bool, "fails": int, "at": iso, "latency_ms": int | None}}}
     state: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+
+
+class Probe(Table, table=True):
+    """The registry of probe sources (issue 17): what each declared (carrier, region,
+    control), when it was last heard from, and its health from its reference targets. A
+    source first heard from in a batch is registered with nothing declared."""
+
+    __tablename__ = "probes"
+    __table_args__ = (
+        CheckConstraint(
+            "carrier IS NULL OR " + one_of("carrier", PROBE_CARRIERS), name="ck_probes_carrier"
+        ),
+        CheckConstraint(one_of("health", PROBE_HEALTH), name="ck_probes_health"),
+    )
+
+    source: str = Field(sa_type=Text, primary_key=True)
+    carrier: str | None = Field(default=None, sa_type=Text)
+    region: str = Field(default="", sa_type=Text, nullable=False)
+    control: bool | None = Field(default=None, sa_type=Boolean)  # None: from the name
+    version: str = Field(default="", sa_type=Text, nullable=False)
+    first_seen: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+    last_seen: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+    reported_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    health: str = Field(default="unknown", sa_type=Text, nullable=False)
+    health_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    health_reason: str = Field(default="", sa_type=Text, nullable=False)
+    # the last round: {"checks": n, "seconds": s, "references": [{name, expect, outcome, ...}]}
+    last_round: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc, nullable=False)
 
 
 class VpsEvent(Table, table=True):

@@ -181,9 +181,8 @@ def reachability_page(request: Request, web: WebDep):
         page,
         per_page,
     )
-    sources = sorted(
-        {s for r in result.data for s in r.sources}, key=lambda s: (not ip_checks.is_china(s), s)
-    )
+    china = {s: v.china for r in result.data for s, v in r.sources.items()}
+    sources = sorted(china, key=lambda s: (not china[s], s))
     return render(
         request,
         "reachability.html",

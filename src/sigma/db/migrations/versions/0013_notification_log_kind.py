@@ -9,13 +9,10 @@ Revision ID: 0013
 Revises: 0012
 """
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
+
+from sigma.db.migrations.batch import rebuilt
 
 revision = "0013"
 down_revision = "0012"
@@ -23,19 +20,8 @@ branch_labels = None
 depends_on = None
 
 
-@contextmanager
-def _rebuilt() -> Iterator[Any]:
-    """The table rebuilt (SQLite cannot alter a constraint in place). Reflecting it also
-    reflects vps, its foreign key's target, whose expression index SQLAlchemy cannot reflect
-    and warns about: vps itself is not rebuilt, so the warning says nothing here."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
-        with op.batch_alter_table("notification_log") as batch:
-            yield batch
-
-
 def upgrade() -> None:
-    with _rebuilt() as batch:
+    with rebuilt("notification_log") as batch:
         batch.add_column(
             sa.Column("kind", sa.Text(), nullable=False, server_default="expiry"),
         )
@@ -48,7 +34,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DELETE FROM notification_log WHERE kind <> 'expiry'")
-    with _rebuilt() as batch:
+    with rebuilt("notification_log") as batch:
         batch.drop_constraint("uq_notification_log_key", type_="unique")
         batch.create_unique_constraint(
             "uq_notification_log_key", ["vps_id", "threshold", "expire_date", "channel"]
