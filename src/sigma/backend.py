@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         IpCheckCreate,
         IpCheckFilter,
         IpCheckSummary,
+        ProbeStatus,
         PurgeResult,
         ReachabilityStatus,
         VpsEvent,
@@ -189,6 +190,8 @@ class Backend(Protocol):
     def list_vps_events(
         self, vps: Any = None, kind: str | None = None, limit: int = 50
     ) -> list[VpsEvent]: ...
+    def list_probes(self) -> list[ProbeStatus]: ...
+    def forget_probe(self, source: str) -> ProbeStatus: ...
 
     def close(self) -> None: ...
 

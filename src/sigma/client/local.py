@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         IpCheckCreate,
         IpCheckFilter,
         IpCheckSummary,
+        ProbeStatus,
         PurgeResult,
         ReachabilityStatus,
         VpsEvent,
@@ -458,6 +459,16 @@ class LocalBackend:
         from sigma.services import ip_checks
 
         return self._run(ip_checks.status, vps, verdict, include_inactive)
+
+    def list_probes(self) -> list[ProbeStatus]:
+        from sigma.services import probes
+
+        return self._read(probes.list_probes)
+
+    def forget_probe(self, source: str) -> ProbeStatus:
+        from sigma.services import probes
+
+        return self._run(probes.forget, source)
 
     def list_vps_events(
         self, vps: Any = None, kind: str | None = None, limit: int = 50

@@ -69,6 +69,7 @@ if TYPE_CHECKING:
         IpCheckCreate,
         IpCheckFilter,
         IpCheckSummary,
+        ProbeStatus,
         PurgeResult,
         ReachabilityStatus,
         VpsEvent,
@@ -617,6 +618,19 @@ class RemoteBackend(ApiClient):
             k: v for k, v in {"vps": vps, "verdict": verdict, "all": include_inactive}.items() if v
         }
         return self._get(list[ReachabilityStatus], "/api/ip-checks/status", params=params)
+
+    def list_probes(self) -> list[ProbeStatus]:
+        from sigma.schemas.monitoring import ProbeStatus
+
+        return self._get(list[ProbeStatus], "/api/probes")
+
+    def forget_probe(self, source: str) -> ProbeStatus:
+        from urllib.parse import quote
+
+        from sigma.schemas.monitoring import ProbeStatus
+
+        data = self.request("DELETE", f"/api/probes/{quote(source, safe='')}")
+        return ProbeStatus.model_validate(data)
 
     def list_vps_events(
         self, vps: Any = None, kind: str | None = None, limit: int = 50

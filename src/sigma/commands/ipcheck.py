@@ -24,10 +24,18 @@ VERDICT_STYLE = {
     "ok": "green",
     "degraded": "yellow",
     "blocked": "bold red",
+    "port-blocked": "bold red",
+    "tls-blocked": "bold red",
     "down": "red",
     "unknown": "dim",
 }
-STATE_STYLE = {"ok": "green", "partial": "yellow", "fail": "red", "stale": "dim"}
+STATE_STYLE = {
+    "ok": "green",
+    "partial": "yellow",
+    "fail": "red",
+    "stale": "dim",
+    "unhealthy": "dim",
+}
 
 
 def _result(ok: bool):
@@ -262,17 +270,24 @@ def purge(
 def status(
     ctx: typer.Context,
     vps: str = O(None, "--vps", help="Only this VPS (id, prefix or hostname)."),
-    verdict: str = O(None, "--verdict", help="Only ok, degraded, blocked, down or unknown."),
+    verdict: str = O(
+        None,
+        "--verdict",
+        help="Only ok, degraded, blocked, port-blocked, tls-blocked, down or unknown.",
+    ),
     all_: bool = O(False, "--all", help="Include VPS that are not active."),
     fmt: str = FormatOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """Reachability matrix: one row per IP, one column per probe source, and the verdict.
+    """Reachability matrix: one row per IP, one column per probe source, the verdict and why.
 
-    A cell is ok (green), partial (yellow: some check types fail), FAIL xN (red: every type
-    failing N rounds in a row) or stale (dim: nothing heard for an hour). Sources named cn-*
-    are inside China; the others are controls. blocked = failing from every China source
-    while a control reaches it; down = failing everywhere.
+    A cell is ok (green), partial (yellow: some checks fail), FAIL xN (red: every check
+    failing N rounds in a row), stale (dim: nothing heard for an hour) or unhealthy (dim: the
+    probe's reference targets disagree, its view is ignored). Whether a source is inside
+    China or a control comes from the probe registry (`sigma probe list`). blocked = failing
+    from the sources inside China while a control reaches it; port-blocked / tls-blocked =
+    the host answers from China but not on some ports / TLS handshakes; down = failing
+    everywhere. "Why" gives the carriers affected and how many sources agree (n/m).
 
     Example: sigma ip-check status --verdict blocked
     """
@@ -288,19 +303,31 @@ def status(
         for s in r["sources"]:
             if s not in sources:
                 sources.append(s)
-    sources.sort(key=lambda s: (not s.lower().startswith("cn"), s))
+    china = {s: v["china"] for r in rows for s, v in r["sources"].items()}
+    sources.sort(key=lambda s: (not china.get(s), s))
     columns: list[Column] = [
         ("VPS", lambda r: r["hostname"]),
         ("IP", lambda r: r["ip"]),
         ("Label", lambda r: _label(r["label"]), "keep", 2),
         *[(s, _cell(s)) for s in sources],
         ("Verdict", lambda r: _verdict(r["verdict"])),
+        ("Why", _why, "text", 3),
         ("Since", lambda r: r["since"][:16].replace("T", " "), "keep", 1),
     ]
     from sigma.schemas.monitoring import ReachabilityStatus
 
     fields = list(ReachabilityStatus.model_fields)
     emit(rows, fmt, quiet=quiet, columns=columns, fields=fields)
+
+
+def _why(r: dict[str, Any]) -> str:
+    """The verdict's carriers (or sources), checks and agreement, in a few words."""
+    d = r.get("detail")
+    if not d or r["verdict"] in ("ok", "unknown"):
+        return ""
+    where = ",".join(d["carriers"] or d["sources"])
+    checks = f" {','.join(d['checks'])}" if d["checks"] else ""
+    return f"{where}{checks} {d['agree']}/{d['of']}".strip()
 
 
 def _label(label: str) -> str:
@@ -322,9 +349,13 @@ def _cell(source: str):
         s = r["sources"].get(source)
         if s is None:
             return Text("-", style="dim")
-        text = {"ok": "ok", "partial": "partial", "fail": f"FAIL x{s['fails']}", "stale": "stale"}[
-            s["state"]
-        ]
+        text = {
+            "ok": "ok",
+            "partial": "partial",
+            "fail": f"FAIL x{s['fails']}",
+            "stale": "stale",
+            "unhealthy": "unhealthy",
+        }.get(s["state"], s["state"])
         if s["state"] in ("ok", "partial") and s.get("latency_ms") is not None:
             text += f" {s['latency_ms']}ms"
         return Text(text, style=STATE_STYLE.get(s["state"], ""))

@@ -38,7 +38,7 @@ DEFAULT_ROUNDS = 3
 DEFAULT_AGREEMENT = 100  # percent of the sources inside China
 
 
-@dataclass
+@dataclass(eq=False)  # identity: sources are compared and collected as themselves
 class _Source:
     name: str
     role: Role

@@ -11,6 +11,7 @@ from sigma.server.api import (
     history,
     ip_checks,
     notify,
+    probes,
     providers,
     tickets,
     transfer,
@@ -31,5 +32,6 @@ ROUTERS = [
     costs.router,
     notify.router,
     ip_checks.router,
+    probes.router,
     history.router,
 ]
