@@ -523,3 +523,49 @@ def test_reachability_api_pages_only_when_asked(api, reach):
     assert r.json()["total"] == 4 and [x["verdict"] for x in r.json()["data"]] == ["down"] * 3
     r = api.client.get("/api/ip-checks/status", headers=h, params={"page": 1, "verdict": "x"})
     assert r.status_code == 422 and r.json()["field"] == "verdict"
+
+
+def test_reachability_page_says_why_and_shows_the_probes(api, admin):
+    """A port block seen from China Telecom only: the verdict, its carrier, checks and
+    agreement on the page, the sources' carriers in the headers, and the probe registry
+    with each probe's health below."""
+    probe = {"X-Api-Key": api.api_key("probe")}
+    v = _vps(api, "hk-1", status="active", ip_addresses=[{"ip": "103.1.2.3"}])
+    for body in (
+        {"source": "gd-ct", "carrier": "ct", "region": "guangdong"},
+        {"source": "hk-ctl", "carrier": "other", "control": True},
+        {"source": "sh-<cm>", "carrier": "cm"},
+    ):
+        r = api.client.post("/api/probes/report", headers=probe, json=body)
+        assert r.status_code == 200, r.text
+    t0 = datetime.now(UTC) - timedelta(minutes=10)
+    for n in range(3):
+        at = (t0 + timedelta(minutes=n)).isoformat()
+        checks = [
+            {"source": s, "check_type": t, "port": p, "outcome": o}
+            for s, t, p, o in (
+                ("gd-ct", "tcp", 22, "timeout"),
+                ("gd-ct", "icmp", None, "ok"),
+                ("hk-ctl", "tcp", 22, "ok"),
+                ("hk-ctl", "icmp", None, "ok"),
+            )
+        ]
+        r = api.client.post(
+            "/api/ip-checks/batch",
+            headers=probe,
+            json={
+                "checks": [
+                    {"vps_id": v["id"], "ip": "103.1.2.3", "checked_at": at, **c} for c in checks
+                ]
+            },
+        )
+        assert r.status_code == 200, r.text
+    page = admin.get("/reachability").text
+    row = re.search(r'<tr data-verdict="port-blocked">.*?</tr>', page, re.S).group(0)
+    assert "ct · tcp:22 · 1 of 1 sources" in row
+    assert "tcp:22: timeout" in row  # the source cell's title: the last outcome per check
+    assert '<th>gd-ct <span class="muted small">ct</span></th>' in page
+    probes = re.search(r'<table class="table" id="probes-table">.*?</table>', page, re.S).group(0)
+    assert probes.count("<tr data-health=") == 3 and "guangdong" in probes
+    assert "sh-&lt;cm&gt;" in probes and "sh-<cm>" not in page  # a name is text, never markup
+    assert ">control<" in probes and ">China<" in probes

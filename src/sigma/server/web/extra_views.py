@@ -163,8 +163,9 @@ def rate_delete(request: Request, web: WebDep, ref: str, form: FormDep):
 
 @router.get("/reachability")
 def reachability_page(request: Request, web: WebDep):
-    """One page of (VPS, IP) verdicts, problems first, with the verdict filter."""
-    from sigma.services import ip_checks
+    """One page of (VPS, IP) verdicts, problems first, with the verdict filter and why; the
+    probe registry with each probe's health below."""
+    from sigma.services import ip_checks, probes
     from sigma.vocab import VERDICT_URGENCY, VERDICTS
 
     q = request.query_params
@@ -183,12 +184,15 @@ def reachability_page(request: Request, web: WebDep):
     )
     china = {s: v.china for r in result.data for s, v in r.sources.items()}
     sources = sorted(china, key=lambda s: (not china[s], s))
+    carriers = {s: v.carrier for r in result.data for s, v in r.sources.items() if v.carrier}
     return render(
         request,
         "reachability.html",
         result=result,
         rows=result.data,
         sources=sources,
+        carriers=carriers,
+        probes=call(request, probes.list_probes),
         verdicts=VERDICT_URGENCY,
         counts=result.counts,
         page_sizes=(25, 50, 100),
