@@ -57,6 +57,8 @@ if TYPE_CHECKING:
         UpcomingRenewals,
     )
     from sigma.schemas.monitoring import (
+        CheckHistory,
+        CheckHistoryQuery,
         IpCheck,
         IpCheckCreate,
         IpCheckFilter,
@@ -190,6 +192,7 @@ class Backend(Protocol):
     def list_vps_events(
         self, vps: Any = None, kind: str | None = None, limit: int = 50
     ) -> list[VpsEvent]: ...
+    def ip_check_history(self, q: CheckHistoryQuery) -> CheckHistory: ...
     def list_probes(self) -> list[ProbeStatus]: ...
     def forget_probe(self, source: str) -> ProbeStatus: ...
 

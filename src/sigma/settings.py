@@ -25,7 +25,14 @@ from sigma.config_file import (  # noqa: F401 (re-exported: sigma.settings is wh
 from sigma.errors import InvalidInput
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "sigma-default-jwt-secret-change-me"}
-SECRET_FIELDS = {"api_key", "jwt_secret", "admin_password", "telegram_bot_token", "webhook_secret"}
+SECRET_FIELDS = {
+    "api_key",
+    "jwt_secret",
+    "admin_password",
+    "telegram_bot_token",
+    "webhook_secret",
+    "metrics_token",
+}
 URL_FIELDS = {"database_url", "redis_url", "server", "webhook_url"}
 
 
@@ -112,6 +119,19 @@ class Settings(BaseModel):
     jobs_enabled: bool = Field(
         True, description="run background jobs (notifications, offline detection) in serve"
     )
+    # /metrics (issue 17): not exposed unless one of these is set
+    metrics_token: str | None = Field(
+        None,
+        description="bearer token (16+ characters) that serve's /metrics requires (Prometheus: "
+        "authorization: {credentials: ...}); a scrape without it gets 401. Unset, and without "
+        "metrics_listen, /metrics is not exposed (404)",
+    )
+    metrics_listen: str | None = Field(
+        None,
+        description="HOST:PORT of a separate listener for /metrics, started by serve (e.g. "
+        "127.0.0.1:9464): the API port then never exposes it; with metrics_token set too, "
+        "the listener requires the token as well",
+    )
     admin_email: str | None = None
     admin_password: str | None = None
     # inventory
@@ -145,6 +165,15 @@ class Settings(BaseModel):
         '[{"name": "ref-ok", "ip": "...", "check_type": "tcp", "port": 443, "expect": '
         '"reachable"}, ...]; a probe whose references disagree is unhealthy',
     )
+    ip_check_raw_days: int = Field(
+        2, ge=1, le=3650, description="days the raw IP checks are kept (sigma ip-check history)"
+    )
+    ip_check_5m_days: int = Field(
+        30, ge=1, le=3650, description="days the 5-minute sums of IP checks are kept"
+    )
+    ip_check_hourly_days: int = Field(
+        365, ge=1, le=3650, description="days the hourly sums of IP checks are kept"
+    )
     # output
     log_level: str = "INFO"
     base_currency: str = Field(
@@ -177,6 +206,28 @@ class Settings(BaseModel):
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("metrics_token", "metrics_listen", mode="before")
+    @classmethod
+    def _metrics_blank(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, v: str | None) -> str | None:
+        if v is not None and (v in PLACEHOLDER_SECRETS or len(v) < 16 or v != v.strip()):
+            raise ValueError("must be at least 16 random characters, without spaces around")
+        return v
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _metrics_listen(cls, v: str | None) -> str | None:
+        if v is not None:
+            host, _, port = v.strip().rpartition(":")
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(f"'{v}' is not HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)")
+            v = v.strip()
+        return v
 
     @field_validator("telegram_api_base", "webhook_url")
     @classmethod
@@ -257,6 +308,9 @@ class Settings(BaseModel):
             "reachability_rounds": self.reachability_rounds,
             "reachability_agreement": self.reachability_agreement,
             "probe_references": [r.model_dump() for r in self.probe_references],
+            "ip_check_raw_days": self.ip_check_raw_days,
+            "ip_check_5m_days": self.ip_check_5m_days,
+            "ip_check_hourly_days": self.ip_check_hourly_days,
         }
 
     @property

@@ -59,6 +59,8 @@ if TYPE_CHECKING:
         UpcomingRenewals,
     )
     from sigma.schemas.monitoring import (
+        CheckHistory,
+        CheckHistoryQuery,
         IpCheck,
         IpCheckCreate,
         IpCheckFilter,
@@ -459,6 +461,11 @@ class LocalBackend:
         from sigma.services import ip_checks
 
         return self._run(ip_checks.status, vps, verdict, include_inactive)
+
+    def ip_check_history(self, q: CheckHistoryQuery) -> CheckHistory:
+        from sigma.services import check_history
+
+        return self._read(check_history.history, q)
 
     def list_probes(self) -> list[ProbeStatus]:
         from sigma.services import probes

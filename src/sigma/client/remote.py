@@ -65,6 +65,8 @@ if TYPE_CHECKING:
         UpcomingRenewals,
     )
     from sigma.schemas.monitoring import (
+        CheckHistory,
+        CheckHistoryQuery,
         IpCheck,
         IpCheckCreate,
         IpCheckFilter,
@@ -618,6 +620,15 @@ class RemoteBackend(ApiClient):
             k: v for k, v in {"vps": vps, "verdict": verdict, "all": include_inactive}.items() if v
         }
         return self._get(list[ReachabilityStatus], "/api/ip-checks/status", params=params)
+
+    def ip_check_history(self, q: CheckHistoryQuery) -> CheckHistory:
+        from sigma.schemas.monitoring import CheckHistory
+
+        params = {
+            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in q.model_dump(exclude_none=True).items()
+        }
+        return self._get(CheckHistory, "/api/ip-checks/history", params=params)
 
     def list_probes(self) -> list[ProbeStatus]:
         from sigma.schemas.monitoring import ProbeStatus

@@ -320,6 +320,99 @@ def status(
     emit(rows, fmt, quiet=quiet, columns=columns, fields=fields)
 
 
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    ip: str = typer.Argument(..., help="The IP address."),
+    source: str = O(None, "--source", help="Only this probe source."),
+    check: str = O(None, "--check", help="Only this check: icmp, tcp:22, tls:443, http:80."),
+    since: str = O(
+        None, "--since", help="From: RFC 3339, a date, or ago: 30m, 24h, 7d [default: 24h]."
+    ),
+    until: str = O(None, "--until", help="Until: RFC 3339 or a date [default: now]."),
+    resolution: str = O(
+        "auto", "--resolution", help="auto, raw, 5m or 1h (auto: by the span asked for)."
+    ),
+    fmt: str = FormatOption,
+) -> None:
+    """How one IP's reachability evolved, per probe source and check (inside China first):
+    per raw check or 5-minute or hourly bucket, the share of checks that passed, latency
+    (avg, min-max), ICMP loss and the failures by outcome. Raw checks are kept 2 days,
+    5-minute sums 30 days and hourly sums a year (settings ip_check_*_days).
+
+    Example: sigma ip-check history 103.1.2.3 --since 7d --check tcp:22
+    """
+    from sigma.output import check_format, emit
+    from sigma.schemas.common import validate
+    from sigma.schemas.monitoring import CheckHistoryQuery
+
+    fmt = check_format(fmt)
+    raw = {
+        "ip": ip,
+        "source": source,
+        "check": check,
+        "since": since,
+        "until": until,
+        "resolution": resolution,
+    }
+    q = validate(CheckHistoryQuery, {k: v for k, v in raw.items() if v is not None})
+    h = state(ctx).backend.ip_check_history(q).model_dump(mode="json")
+    if fmt in ("json", "yaml"):
+        emit(h, fmt)
+        return
+    rows = [
+        {"source": s["source"], "carrier": s["carrier"], "check": s["check"], **p}
+        for s in h["series"]
+        for p in s["points"]
+    ]
+    emit(
+        rows,
+        fmt,
+        columns=(
+            ("Time", lambda r: r["t"][:16].replace("T", " ")),
+            (
+                "Source",
+                lambda r: r["source"] + (f" ({r['carrier']})" if r["carrier"] else ""),
+                "key",
+            ),
+            ("Check", lambda r: r["check"]),
+            ("Checks", lambda r: r["checks"]),
+            ("OK %", lambda r: f"{r['ok_pct']:g}"),
+            ("Latency ms", _latency),
+            ("Loss %", lambda r: "" if r["loss_pct"] is None else f"{r['loss_pct']:g}"),
+            ("Failures", _failures, "text", 1),
+        ),
+        footer=f"{h['ip']}: {len(h['series'])} series, {h['resolution']} points "
+        f"from {h['since'][:16].replace('T', ' ')} to {h['until'][:16].replace('T', ' ')}",
+        fields=[
+            "t",
+            "source",
+            "carrier",
+            "check",
+            "checks",
+            "ok_pct",
+            "up_pct",
+            "latency_avg",
+            "latency_min",
+            "latency_max",
+            "loss_pct",
+            "outcomes",
+        ],
+    )
+
+
+def _latency(r: dict[str, Any]) -> str:
+    if r["latency_avg"] is None:
+        return ""
+    if r["checks"] == 1 or r["latency_min"] == r["latency_max"]:
+        return f"{r['latency_avg']:g}"
+    return f"{r['latency_avg']:g} ({r['latency_min']}-{r['latency_max']})"
+
+
+def _failures(r: dict[str, Any]) -> str:
+    return ", ".join(f"{o} {n}" for o, n in r["outcomes"].items() if o not in ("ok", "http_error"))
+
+
 def _why(r: dict[str, Any]) -> str:
     """The verdict's carriers (or sources), checks and agreement, in a few words."""
     d = r.get("detail")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -384,3 +385,80 @@ class ProbeStatus(BaseModel):
     health_since: Timestamp | None
     health_reason: str
     last_round: dict[str, Any]
+
+
+# ---------------------------------------------------------------- check history (issue 17)
+
+_AGO = re.compile(r"(\d{1,6})\s*([mhd])")
+_UNIT = {"m": 60, "h": 3600, "d": 86400}
+HISTORY_RESOLUTIONS = ("auto", "raw", "5m", "1h")
+
+
+def _when(value: Any) -> datetime | None:
+    """A timestamp, a date, or a time ago: 30m, 24h, 7d."""
+    if isinstance(value, str) and (m := _AGO.fullmatch(value.strip().lower())):
+        from datetime import UTC, timedelta
+
+        return datetime.now(UTC) - timedelta(seconds=int(m[1]) * _UNIT[m[2]])
+    return parse_timestamp(value)
+
+
+When = Annotated[datetime | None, BeforeValidator(_when)]
+
+
+class CheckHistoryQuery(Input):
+    """GET /api/ip-checks/history: one IP's checks over time, per source and check."""
+
+    ip: IpAddress
+    source: Annotated[
+        str | None, BeforeValidator(lambda v: None if v in (None, "") else _source(v))
+    ] = None
+    check: Annotated[
+        str | None,
+        BeforeValidator(lambda v: None if v in (None, "") else v),
+        Field(pattern=r"^(icmp|tcp|tls|http)(:[0-9]{1,5})?$"),
+    ] = None
+    since: When = None  # default: 24 hours before `until`
+    until: When = None  # default: now
+    resolution: Annotated[
+        str, BeforeValidator(lambda v: one_of(v or "auto", HISTORY_RESOLUTIONS, "resolution"))
+    ] = "auto"
+
+    @model_validator(mode="after")
+    def _order(self) -> CheckHistoryQuery:
+        if self.since and self.until and self.since >= self.until:
+            raise ValueError("since: must be before until")
+        return self
+
+
+class HistoryPoint(BaseModel):
+    """One bucket of one series (a raw check is a bucket of one): the share of checks that
+    succeeded (`ok_pct`) and in which the host answered (`up_pct`, refused included), the
+    latency of the answers, the ICMP loss, and the outcomes counted."""
+
+    t: Timestamp
+    checks: int
+    ok_pct: float
+    up_pct: float
+    latency_avg: float | None
+    latency_min: int | None
+    latency_max: int | None
+    loss_pct: float | None
+    outcomes: dict[str, int]
+
+
+class HistorySeries(BaseModel):
+    source: str
+    carrier: str | None
+    region: str
+    china: bool
+    check: str
+    points: list[HistoryPoint]
+
+
+class CheckHistory(BaseModel):
+    ip: str
+    resolution: str  # raw, 5m or 1h
+    since: Timestamp
+    until: Timestamp
+    series: list[HistorySeries]

@@ -20,6 +20,7 @@ from sqlalchemy import CursorResult, Insert, Select, delete, func, select, tuple
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from sigma.db import rollups
 from sigma.db.models.core import Vps as VpsRow
 from sigma.db.models.monitoring import IpCheck as IpCheckRow
 from sigma.db.models.monitoring import Reachability as ReachRow
@@ -134,6 +135,7 @@ def create(session: Session, actor: Actor, data: IpCheckCreate | dict) -> IpChec
     row = IpCheckRow(**data.model_dump(), checked_at=utcnow())
     session.add(row)
     session.flush()
+    rollups.add(session, [row.model_dump()])
     _advance(session, [row], {vps.id: (vps.hostname, vps.ip_addresses)})
     audit.record(
         session,
@@ -364,6 +366,7 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
     probes.touch(session, {r["source"] for r in rows.values()}, now)
     inserted = _insert_new(session, fresh)
     new_rows = [r for r in fresh if r["id"] in inserted]
+    rollups.add(session, new_rows)
     _advance(session, new_rows, vps)
     return IpCheckBatchResult(
         inserted=len(new_rows),
@@ -402,12 +405,6 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
 
 def _get(row: Any, name: str) -> Any:
     return row[name] if isinstance(row, dict) else getattr(row, name)
-
-
-def check_key(check_type: str, port: int | None) -> str:
-    """A check's key in a source's streaks: its type, with the port when the probe said
-    which (tcp:22 and tcp:443 are told apart; an older probe's tcp is the SSH port)."""
-    return check_type if port is None else f"{check_type}:{port}"
 
 
 def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]]) -> None:
@@ -463,7 +460,7 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
         }
         for c in items:
             st = state.setdefault(_get(c, "source"), {}).setdefault(
-                check_key(_get(c, "check_type"), _get(c, "port")),
+                rollups.check_key(_get(c, "check_type"), _get(c, "port")),
                 {"ok": None, "fails": 0, "oks": 0, "at": "", "latency_ms": None},
             )
             at = _iso(_get(c, "checked_at"))

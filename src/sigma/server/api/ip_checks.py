@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query, Request
 from sigma.schemas.common import Deleted, Page, validate
 from sigma.schemas.identity import ApiKeyCreate, ApiKeyCreated
 from sigma.schemas.monitoring import (
+    CheckHistory,
+    CheckHistoryQuery,
     IpCheck,
     IpCheckBatch,
     IpCheckBatchResult,
@@ -22,7 +24,7 @@ from sigma.schemas.monitoring import (
     ReachabilityStatus,
 )
 from sigma.server.deps import ActorDep, read, rule, run
-from sigma.services import ip_checks
+from sigma.services import check_history, ip_checks
 
 router = APIRouter(prefix="/api/ip-checks", tags=["ip-checks"])
 
@@ -92,7 +94,9 @@ def status(
     request: Request,
     actor: ActorDep,
     vps: str | None = Query(None, description="VPS id, id prefix or hostname"),
-    verdict: str | None = Query(None, description="ok, degraded, blocked, down or unknown"),
+    verdict: str | None = Query(
+        None, description="ok, degraded, blocked, port-blocked, tls-blocked, down or unknown"
+    ),
     all: bool = Query(False, description="include VPS that are not active"),
     page: int | None = Query(None, description="paged, problems first (see below)"),
     per_page: int | None = Query(None, description="1-100 (default 25), paged"),
@@ -114,6 +118,33 @@ def status(
         vps,
         all,
     )
+
+
+@router.get("/history", response_model=CheckHistory, openapi_extra=rule("any"))
+def history(
+    request: Request,
+    actor: ActorDep,
+    ip: str = Query(..., description="the IP address"),
+    source: str | None = Query(None, description="one probe source"),
+    check: str | None = Query(None, description="one check: icmp, tcp:22, tls:443, http:80"),
+    since: str | None = Query(None, description="RFC 3339, a date, or ago: 30m, 24h, 7d"),
+    until: str | None = Query(None, description="RFC 3339 or a date (default: now)"),
+    resolution: str = Query("auto", description="auto, raw, 5m or 1h"),
+):
+    """One IP's checks over time, one series per (source, check), inside China first: per
+    raw check or 5-minute or hourly bucket, the share that succeeded, that reached the host
+    (refused included), latency (avg, min, max), ICMP loss and the outcomes counted. `auto`
+    reads raw checks up to 6 hours, 5-minute buckets up to 3 days, hourly ones beyond."""
+    raw = {
+        "ip": ip,
+        "source": source,
+        "check": check,
+        "since": since,
+        "until": until,
+        "resolution": resolution,
+    }
+    query = validate(CheckHistoryQuery, {k: v for k, v in raw.items() if v is not None})
+    return read(request, check_history.history, actor, query)
 
 
 @router.delete("/purge", response_model=PurgeResult, openapi_extra=rule("op"))

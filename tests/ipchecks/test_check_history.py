@@ -1,0 +1,229 @@
+"""Check history (issue 17): results summed into 5-minute and hourly buckets as they arrive
+(period boundaries, late results from a spool, two batches on one bucket), the store a
+query reads, retention at its boundaries, bad queries, and the CLI on both backends. Both
+databases."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sigma.services import check_history, ip_checks, vps
+
+HOUR = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+
+
+def _check(v, source, check_type, at, **fields):
+    return {
+        "id": str(uuid.uuid4()),
+        "vps_id": str(v.id),
+        "ip": "103.1.2.3",
+        "check_type": check_type,
+        "source": source,
+        "checked_at": at.isoformat(),
+        **fields,
+    }
+
+
+@pytest.fixture
+def host(run):
+    return run(
+        vps.create,
+        {"hostname": "hk-1", "status": "active", "ip_addresses": [{"ip": "103.1.2.3"}]},
+    )
+
+
+def _post(run, checks, monkeypatch, now):
+    """A batch as the server takes it at `now` (results up to 5 minutes ahead are taken)."""
+    monkeypatch.setattr(ip_checks, "utcnow", lambda: now)
+    return run(ip_checks.record_batch, {"checks": checks})
+
+
+def test_buckets_at_their_boundaries_late_results_and_merges(run, host, monkeypatch):
+    now = HOUR + timedelta(hours=2)
+    first = [
+        _check(
+            host,
+            "cn-ct",
+            "tcp",
+            HOUR + timedelta(minutes=4, seconds=59),
+            outcome="ok",
+            port=22,
+            latency_ms=40,
+        ),
+        _check(host, "cn-ct", "tcp", HOUR + timedelta(minutes=5), outcome="timeout", port=22),
+        _check(
+            host,
+            "cn-ct",
+            "icmp",
+            HOUR + timedelta(minutes=1),
+            outcome="ok",
+            latency_ms=30,
+            loss_pct=0.0,
+        ),
+    ]
+    assert _post(run, first, monkeypatch, now).inserted == 3
+    # later, another batch: one more result in the first bucket, and a late one from a
+    # spool, an hour earlier (its own buckets); an older probe's failure has no outcome
+    second = [
+        _check(
+            host,
+            "cn-ct",
+            "tcp",
+            HOUR + timedelta(minutes=2),
+            outcome="refused",
+            port=22,
+            latency_ms=10,
+        ),
+        _check(host, "cn-ct", "tcp", HOUR - timedelta(minutes=50), success=False, port=22),
+        _check(
+            host,
+            "cn-ct",
+            "icmp",
+            HOUR + timedelta(minutes=3),
+            outcome="ok",
+            latency_ms=50,
+            loss_pct=33.3,
+        ),
+    ]
+    assert _post(run, second, monkeypatch, now).inserted == 3
+    q = {
+        "ip": "103.1.2.3",
+        "since": (HOUR - timedelta(hours=1)).isoformat(),
+        "until": (HOUR + timedelta(hours=1)).isoformat(),
+    }
+    five = run(check_history.history, {**q, "resolution": "5m"})
+    assert five.resolution == "5m"
+    series = {(s.source, s.check): s.points for s in five.series}
+    tcp = series[("cn-ct", "tcp:22")]
+    assert [(p.t, p.checks) for p in tcp] == [
+        (HOUR - timedelta(minutes=50), 1),
+        (HOUR, 2),
+        (HOUR + timedelta(minutes=5), 1),
+    ]
+    assert tcp[0].outcomes == {"unclassified": 1} and tcp[0].ok_pct == 0.0
+    assert tcp[1].outcomes == {"ok": 1, "refused": 1}
+    assert (tcp[1].ok_pct, tcp[1].up_pct) == (50.0, 100.0)  # refused: the host answered
+    assert (tcp[1].latency_avg, tcp[1].latency_min, tcp[1].latency_max) == (25.0, 10, 40)
+    assert tcp[2].latency_avg is None and tcp[2].outcomes == {"timeout": 1}
+    [icmp] = series[("cn-ct", "icmp")]
+    assert (icmp.checks, icmp.loss_pct, icmp.latency_min, icmp.latency_max) == (2, 16.6, 30, 50)
+    hourly = run(check_history.history, {**q, "resolution": "1h"})
+    tcp_h = {(s.check): s.points for s in hourly.series}["tcp:22"]
+    assert [(p.t, p.checks) for p in tcp_h] == [(HOUR - timedelta(hours=1), 1), (HOUR, 3)]
+    raw = run(check_history.history, {**q, "resolution": "raw", "check": "tcp:22"})
+    assert [p.outcomes for p in raw.series[0].points] == [
+        {"unclassified": 1},  # 09:10
+        {"refused": 1},  # 10:02
+        {"ok": 1},  # 10:04:59
+        {"timeout": 1},  # 10:05
+    ]
+    only = run(check_history.history, {**q, "resolution": "5m", "source": "cn-cu"})
+    assert only.series == []  # a known IP: an empty history, not an error
+
+
+def test_the_store_follows_the_span(sessions):
+    from sigma.db.types import utcnow
+
+    now = utcnow()
+    pick = check_history.resolution_for
+    with sessions() as s:
+        assert pick(s, now - timedelta(hours=6), now, "auto") == "raw"
+        assert pick(s, now - timedelta(hours=7), now, "auto") == "5m"
+        assert pick(s, now - timedelta(days=3), now, "auto") == "5m"
+        assert pick(s, now - timedelta(days=4), now, "auto") == "1h"
+        # raw checks of 3 days ago are gone (2 days kept): the 5-minute sums
+        assert (
+            pick(s, now - timedelta(days=3), now - timedelta(days=3) + timedelta(hours=1), "auto")
+            == "5m"
+        )
+        assert pick(s, now - timedelta(days=40), now - timedelta(days=39), "auto") == "1h"
+        assert pick(s, now - timedelta(days=40), now, "raw") == "raw"
+
+
+def test_retention_at_the_boundaries(run, host, monkeypatch, sessions):
+    from sqlalchemy import func, select
+
+    from sigma.db.engine import unit_of_work
+    from sigma.db.models.monitoring import IpCheck, IpCheckRollup
+
+    now = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+    ats = [
+        now - timedelta(days=2, seconds=1),  # raw: gone
+        now - timedelta(days=2) + timedelta(seconds=1),  # raw: kept
+        now - timedelta(days=31),  # 5-minute bucket gone, hourly kept
+        now - timedelta(days=366),  # everything gone
+    ]
+    _post(run, [_check(host, "cn-ct", "icmp", at, outcome="ok") for at in ats], monkeypatch, now)
+    with unit_of_work(sessions) as s:
+        deleted = check_history.prune(s, now)
+    assert deleted == {"raw": 3, "5m": 2, "1h": 1}
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(IpCheck)) == 1
+        kept = s.execute(
+            select(IpCheckRollup.resolution, func.count()).group_by(IpCheckRollup.resolution)
+        ).all()
+    assert sorted(kept) == [(300, 2), (3600, 3)]
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"ip": "103.1.2"}, "ip"),
+        ({"ip": "103.1.2.3", "since": "2026-12-02", "until": "2026-12-01"}, "since"),
+        ({"ip": "103.1.2.3", "check": "ssh:22"}, "check"),
+        ({"ip": "103.1.2.3", "check": "tcp:abc"}, "check"),
+        ({"ip": "103.1.2.3", "resolution": "10s"}, "resolution"),
+        ({"ip": "103.1.2.3", "since": "yesterday"}, "since"),
+        ({"ip": "103.1.2.3", "source": "a b"}, "source"),
+    ],
+)
+def test_bad_queries_name_the_field(api, query, field):
+    r = api.client.get("/api/ip-checks/history", headers=api.headers(), params=query)
+    assert r.status_code == 422 and field in r.text, r.text
+
+
+def test_unknown_ip_is_not_found_and_readers_only(api):
+    r = api.client.get(
+        "/api/ip-checks/history", headers=api.headers(), params={"ip": "198.51.100.7"}
+    )
+    assert r.status_code == 404 and "198.51.100.7" in r.text
+    probe = {"X-Api-Key": api.api_key("probe")}
+    assert (
+        api.client.get(
+            "/api/ip-checks/history", headers=probe, params={"ip": "198.51.100.7"}
+        ).status_code
+        == 403
+    )
+    assert api.client.get("/api/ip-checks/history", params={"ip": "1.2.3.4"}).status_code == 401
+
+
+def test_cli_history(cli, run, host):
+    now = datetime.now(UTC)
+    checks = [
+        _check(host, "cn-ct", "tcp", now - timedelta(minutes=m), outcome=o, port=22, latency_ms=lat)
+        for m, o, lat in ((30, "ok", 40), (20, "timeout", None), (10, "ok", 60))
+    ]
+    run(ip_checks.record_batch, {"checks": checks})
+    r = cli("ip-check", "history", "103.1.2.3", "--since", "1h")
+    assert r.code == 0, r.err
+    assert r.out.count("cn-ct") == 3 and "timeout 1" in r.out
+    assert "1 series, raw points" in r.err
+    data = cli(
+        "ip-check",
+        "history",
+        "103.1.2.3",
+        "--since",
+        "2h",
+        "--resolution",
+        "1h",
+        "--format",
+        "json",
+    ).json()
+    assert data["resolution"] == "1h" and sum(p["checks"] for p in data["series"][0]["points"]) == 3
+    r = cli("ip-check", "history", "103.1.2.3", "--check", "ssh")
+    assert r.code == 2 and "check" in r.err
+    r = cli("ip-check", "history", "198.51.100.7")
+    assert r.code == 3
