@@ -543,6 +543,7 @@ def test_reachability_page_says_why_and_shows_the_probes(api, admin):
         at = (t0 + timedelta(minutes=n)).isoformat()
         checks = [
             {"source": s, "check_type": t, "port": p, "outcome": o}
+            | ({"latency_ms": 30 + n} if o == "ok" else {})
             for s, t, p, o in (
                 ("gd-ct", "tcp", 22, "timeout"),
                 ("gd-ct", "icmp", None, "ok"),
@@ -568,4 +569,12 @@ def test_reachability_page_says_why_and_shows_the_probes(api, admin):
     probes = re.search(r'<table class="table" id="probes-table">.*?</table>', page, re.S).group(0)
     assert probes.count("<tr data-health=") == 3 and "guangdong" in probes
     assert "sh-&lt;cm&gt;" in probes and "sh-<cm>" not in page  # a name is text, never markup
+    assert f'href="/vps/{v["id"]}#reachability"' in row
+    # the VPS page: the verdict with its reasons, and latency per probe source over a day
+    detail = admin.get(f"/vps/{v['id']}").text
+    section = re.search(r'<section class="card" id="reachability">.*?</section>', detail, re.S)
+    reach = section.group(0)
+    assert "port-blocked" in reach and "carriers: ct" in reach and "regions: guangdong" in reach
+    assert '<svg class="chart"' in reach and 'aria-label="Latency to 103.1.2.3' in reach
+    assert "gd-ct (ct)</li>" in reach and "hk-ctl (other)</li>" in reach
     assert ">control<" in probes and ">China<" in probes

@@ -193,3 +193,73 @@ def pie_chart(items: list[tuple[str, int]], title: str) -> Markup:
         )
     parts.append("</ul></div>")
     return Markup("".join(parts))
+
+
+def line_chart(
+    series: Sequence[tuple[str, Sequence[tuple[float, float | None]]]],
+    title: str,
+    unit: str = "",
+    x_labels: Sequence[tuple[float, str]] = (),
+) -> Markup:
+    """Lines over time (e.g. latency per carrier): `series` are (name, [(x, y)]) with x a
+    timestamp in seconds and y None for a gap (no answer in that bucket); `x_labels` are
+    (x, text) ticks. A legend names each line; every point has a tooltip."""
+    drawn = [(name, pts) for name, pts in series if any(y is not None for _, y in pts)]
+    if not drawn:
+        return _empty()
+    xs = [x for _, pts in drawn for x, _ in pts]
+    ys = [y for _, pts in drawn for _, y in pts if y is not None]
+    x0, x1 = min(xs), max(xs)
+    top = max(ys) or 1.0
+    width, height, pad_left, pad_top, pad_bottom = 600, 220, 48.0, 12.0, 28.0
+    plot_w, plot_h = width - pad_left - 8, height - pad_top - pad_bottom
+
+    def px(x: float) -> float:
+        return pad_left + (plot_w * (x - x0) / (x1 - x0) if x1 > x0 else plot_w / 2)
+
+    def py(y: float) -> float:
+        return pad_top + plot_h * (1 - y / top)
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}">'
+    ]
+    for frac in (0, 0.5, 1):
+        y = pad_top + plot_h * (1 - frac)
+        parts.append(
+            f'<line class="grid" x1="{pad_left:.0f}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis" x="{pad_left - 6:.0f}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(_num(round(top * frac)))}{escape(unit)}</text>"
+        )
+    for x, text in x_labels:
+        if x0 <= x <= x1:
+            parts.append(
+                f'<text class="axis" x="{px(x):.1f}" y="{height - 8}" text-anchor="middle">'
+                f"{escape(text)}</text>"
+            )
+    for i, (name, pts) in enumerate(drawn):
+        runs: list[list[tuple[float, float]]] = [[]]
+        for x, y in pts:
+            if y is None:
+                if runs[-1]:
+                    runs.append([])
+                continue
+            runs[-1].append((px(x), py(y)))
+        cls = f"c{i % PALETTE}"
+        for run in runs:
+            if len(run) > 1:
+                d = " ".join(f"{a:.1f},{b:.1f}" for a, b in run)
+                parts.append(f'<polyline class="line s{cls}" points="{d}"/>')
+            elif run:
+                a, b = run[0]
+                parts.append(f'<circle class="dot {cls}" cx="{a:.1f}" cy="{b:.1f}" r="2.5"/>')
+        last = [(x, y) for x, y in pts if y is not None][-1]
+        parts.append(
+            f"<g><title>{escape(name)}: {escape(_num(last[1]))}{escape(unit)} (latest)</title>"
+            f'<circle class="dot {cls}" cx="{px(last[0]):.1f}" cy="{py(last[1]):.1f}" r="3"/></g>'
+        )
+    parts.append('</svg><ul class="legend">')
+    for i, (name, _) in enumerate(drawn):
+        parts.append(f'<li><span class="swatch c{i % PALETTE}"></span>{escape(name)}</li>')
+    parts.append("</ul>")
+    return Markup("".join(parts))

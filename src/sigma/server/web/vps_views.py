@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -554,6 +554,7 @@ def vps_detail(request: Request, web: WebDep, ref: str, events: int = 1):
     return render(
         request,
         "vps_detail.html",
+        reach=_reachability(request, v),
         timeline=timeline,
         timeline_rows=[(e, event_summary(e.kind, e.details)) for e in timeline.data],
         v=v,
@@ -564,6 +565,54 @@ def vps_detail(request: Request, web: WebDep, ref: str, events: int = 1):
         system=(v.extra or {}).get("system_info") or {},
         agent_keys=keys,
     )
+
+
+REACH_CHART_SPAN = timedelta(hours=24)
+REACH_CHART_IPS = 8  # the first addresses of a VPS get a chart: a page stays light
+
+
+def _reachability(request: Request, v: Any) -> list[dict[str, Any]]:
+    """Each address's verdict with its reasons and, for the first few, the latency per probe
+    source over the last 24 hours (one line per source: its ICMP series, else its first)."""
+    from sigma.errors import NotFound
+    from sigma.schemas.monitoring import CheckHistoryQuery
+    from sigma.db.types import utcnow
+    from sigma.services import check_history, ip_checks
+
+    rows = call(request, ip_checks.status, v.id)
+    out = []
+    for i, r in enumerate(rows):
+        chart = None
+        if i < REACH_CHART_IPS:
+            try:
+                h = call(
+                    request,
+                    check_history.history,
+                    CheckHistoryQuery(ip=r.ip, since=utcnow() - REACH_CHART_SPAN),
+                )
+            except NotFound:
+                h = None
+            if h is not None and h.series:
+                by_source: dict[str, Any] = {}
+                for s in h.series:
+                    if s.source not in by_source or s.check == "icmp":
+                        by_source[s.source] = s
+                lines = [
+                    (
+                        f"{s.source} ({s.carrier})" if s.carrier else s.source,
+                        [(p.t.timestamp(), p.latency_avg) for p in s.points],
+                    )
+                    for s in by_source.values()
+                ]
+                ticks = [
+                    (t.timestamp(), t.strftime("%H:%M"))
+                    for t in (h.until - REACH_CHART_SPAN * k / 4 for k in range(4, -1, -1))
+                ]
+                chart = charts.line_chart(
+                    lines, f"Latency to {r.ip} per probe source", " ms", ticks
+                )
+        out.append({"r": r, "chart": chart})
+    return out
 
 
 @router.post("/vps/{ref}/agent-key")
