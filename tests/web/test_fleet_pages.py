@@ -410,6 +410,9 @@ def needs(api) -> dict[str, int]:
         "tickets-critical": 1,
         "tickets-high": 2,
         "over-quota": 1,
+        "port-blocked": 0,
+        "tls-blocked": 0,
+        "probes-unhealthy": 0,
     }
 
 
@@ -458,9 +461,9 @@ def test_attention_json_route(api, admin, needs, readonly):
 def test_attention_counts_on_an_empty_fleet(api, admin):
     from sigma.services.attention import IP_ITEMS, TICKET_ITEMS, VPS_ITEMS
 
-    kinds = len(VPS_ITEMS) + len(IP_ITEMS) + len(TICKET_ITEMS)
+    kinds = len(VPS_ITEMS) + len(IP_ITEMS) + len(TICKET_ITEMS) + 1  # + unhealthy probes
     page = admin.get("/").text
-    assert page.count('class="attention-item attention-') == kinds == 9
+    assert page.count('class="attention-item attention-') == kinds == 12
     assert page.count(" is-zero") == kinds
 
 

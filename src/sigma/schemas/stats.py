@@ -23,8 +23,8 @@ class Stats(BaseModel):
 
 class AttentionItem(BaseModel):
     """One kind of thing that needs an operator, how many there are, and the listing that
-    shows exactly those: `listing` ("vps", "reachability" or "tickets") filtered by `query`
-    (that listing's filter parameters)."""
+    shows exactly those: `listing` ("vps", "reachability", "tickets" or "probes", the probe
+    registry) filtered by `query` (that listing's filter parameters)."""
 
     kind: str
     label: str

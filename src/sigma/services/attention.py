@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from sigma.db.models.monitoring import Probe as ProbeRow
 from sigma.db.models.tickets import Ticket as TicketRow
 from sigma.schemas.common import validate
 from sigma.schemas.inventory import VpsFilter
@@ -39,6 +40,8 @@ VPS_ITEMS: tuple[tuple[str, str, dict[str, str]], ...] = (
 # (kind, label, verdict): of the active VPS, as the reachability page lists them
 IP_ITEMS = (
     ("blocked", "Blocked IPs", "blocked"),
+    ("port-blocked", "Port-blocked IPs", "port-blocked"),
+    ("tls-blocked", "TLS-blocked IPs", "tls-blocked"),
     ("down", "Down IPs", "down"),
     ("degraded", "Degraded IPs", "degraded"),
 )
@@ -95,4 +98,16 @@ def attention(session: Session, actor: Actor) -> Attention:
         )
         for kind, label, priority in TICKET_ITEMS
     ]
+    unhealthy = session.scalar(
+        select(func.count()).select_from(ProbeRow).where(col(ProbeRow.health) == "unhealthy")
+    )
+    items.append(
+        AttentionItem(
+            kind="probes-unhealthy",
+            label="Unhealthy probes",
+            count=unhealthy or 0,
+            listing="probes",
+            query={},
+        )
+    )
     return Attention(items=items)

@@ -65,7 +65,12 @@ TRAFFIC_DIRECTION_NAMES = (
 
 
 DASHBOARD_EXPIRING = 20  # rows of the dashboard's "expiring within 14 days" table
-LISTINGS = {"vps": "/vps", "reachability": "/reachability", "tickets": "/tickets"}
+LISTINGS = {
+    "vps": "/vps",
+    "reachability": "/reachability",
+    "tickets": "/tickets",
+    "probes": "/reachability#probes",
+}
 
 
 def _attention_items(a: Any) -> list[dict[str, Any]]:
@@ -75,7 +80,7 @@ def _attention_items(a: Any) -> list[dict[str, Any]]:
             "kind": i.kind,
             "label": i.label,
             "count": i.count,
-            "href": LISTINGS[i.listing] + "?" + urlencode(i.query),
+            "href": LISTINGS[i.listing] + ("?" + urlencode(i.query) if i.query else ""),
         }
         for i in a.items
     ]
