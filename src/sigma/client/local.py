@@ -294,10 +294,10 @@ class LocalBackend:
 
         return self._run(agents.release, vps, revoke)
 
-    def provision_probe_key(self, data: ApiKeyCreate) -> ApiKeyCreated:
-        from sigma.services import ip_checks
+    def provision_probe_key(self, data: ApiKeyCreate, source: str | None = None) -> ApiKeyCreated:
+        from sigma.services import probes
 
-        return self._run(ip_checks.provision_probe, data)
+        return self._run(probes.provision_key, data, source)
 
     def list_audit(self, f: AuditFilter) -> Page[AuditEntry]:
         return self._run(audit.list_entries, f)

@@ -416,10 +416,13 @@ class RemoteBackend(ApiClient):
             )["released"]
         )
 
-    def provision_probe_key(self, data: ApiKeyCreate) -> ApiKeyCreated:
+    def provision_probe_key(self, data: ApiKeyCreate, source: str | None = None) -> ApiKeyCreated:
+        from urllib.parse import urlencode
+
         from sigma.schemas.identity import ApiKeyCreated
 
-        return self._send("POST", ApiKeyCreated, "/api/ip-checks/probe-keys", data)
+        query = f"?{urlencode({'source': source})}" if source else ""
+        return self._send("POST", ApiKeyCreated, f"/api/ip-checks/probe-keys{query}", data)
 
     def list_audit(self, f: AuditFilter) -> Page[AuditEntry]:
         from sigma.schemas.common import Page

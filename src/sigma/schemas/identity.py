@@ -134,6 +134,8 @@ class ApiKey(Output):
     read_only: bool
     # the VPS an agent's key is bound to (None: any, by its role; an agent key not bound yet)
     vps_id: UUID | None = None
+    # the probe source a probe's key is bound to (None: not bound yet, or not a probe key)
+    probe_source: str | None = None
     expires_at: Timestamp | None
     last_used_at: Timestamp | None
     revoked_at: Timestamp | None

@@ -48,8 +48,6 @@ from sigma.vocab import HOST_UP_OUTCOMES
 if TYPE_CHECKING:
     from sqlalchemy import Integer
 
-    from sigma.schemas.identity import ApiKeyCreated
-
 MAX_SKEW = timedelta(minutes=5)  # results "from the future" beyond this are refused
 CHUNK = 500
 
@@ -127,6 +125,11 @@ def create(session: Session, actor: Actor, data: IpCheckCreate | dict) -> IpChec
     """One check, `checked_at` now (the contract's POST). Probes should use record_batch."""
     actor.require(PROBES)
     data = data if isinstance(data, IpCheckCreate) else validate(IpCheckCreate, data)
+    bound = probes.bound_source(session, actor)
+    if bound is not None and data.source != bound:
+        raise InvalidInput(
+            f"source: this key speaks for probe {bound}, not {data.source}", field="source"
+        )
     vps = session.get(VpsRow, data.vps_id)
     if vps is None or vps.deleted_at is not None:
         raise InvalidInput(f"vps_id: VPS not found: {data.vps_id}", field="vps_id")
@@ -258,25 +261,6 @@ def purge(session: Session, actor: Actor, older_than_days: Any) -> PurgeResult:
 
 # ---------------------------------------------------------------- probes
 
-PROBE_USER = "probes@sigma.local"
-
-
-def provision_probe(session: Session, actor: Actor, data: Any) -> ApiKeyCreated:
-    """A new API key with the probe role (shown once): it reads the targets (and the VPS list,
-    for the original sigma-probe) and posts checks, nothing else."""
-    from sigma.schemas.identity import ApiKeyCreate
-    from sigma.services import auth
-
-    actor.require(WRITERS)
-    data = data if isinstance(data, ApiKeyCreate) else validate(ApiKeyCreate, data)
-    return auth.issue_key(
-        session,
-        actor,
-        auth.service_user(session, PROBE_USER, "probe"),
-        data,
-        details={"probe": data.name},
-    )
-
 
 def targets(session: Session, actor: Actor) -> list[ProbeTarget]:
     """Every valid IP of every active VPS, with its label and the VPS's SSH port."""
@@ -319,7 +303,15 @@ def record_batch(session: Session, actor: Actor, batch: IpCheckBatch | dict) -> 
     rejected: list[BatchRejection] = []
     addresses: dict[Any, set[str | None]] = {}
     rows: dict[uuid.UUID, dict[str, Any]] = {}
+    bound = probes.bound_source(session, actor)
     for i, c in enumerate(batch.checks):
+        if bound is not None and c.source != bound:
+            rejected.append(
+                BatchRejection(
+                    index=i, error=f"source: this key speaks for probe {bound}, not {c.source}"
+                )
+            )
+            continue
         if c.vps_id not in vps:
             rejected.append(BatchRejection(index=i, error=f"vps_id: VPS not found: {c.vps_id}"))
             continue

@@ -20,20 +20,24 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from sigma.db.models.identity import ApiKey as ApiKeyRow
 from sigma.db.models.monitoring import Probe as ProbeRow
 from sigma.db.types import utcnow
-from sigma.errors import NotFound
+from sigma.errors import InvalidInput, NotFound, PermissionDenied
 from sigma.schemas.common import validate
 from sigma.schemas.monitoring import ProbeReferenceTarget, ProbeReport, ProbeStatus
 from sigma.services import audit
 from sigma.services.actor import PROBES, READERS, WRITERS, Actor
 from sigma.vocab import CHINA_CARRIERS, HOST_UP_OUTCOMES
+
+if TYPE_CHECKING:
+    from sigma.schemas.identity import ApiKeyCreated
 
 log = logging.getLogger("sigma.probes")
 
@@ -130,6 +134,88 @@ def touch(session: Session, sources: Iterable[str], now: datetime | None = None)
         row.last_seen = now
 
 
+# ---------------------------------------------------------------- keys and their binding
+
+PROBE_USER = "probes@sigma.local"
+
+
+def provision_key(
+    session: Session, actor: Actor, data: Any, source: str | None = None
+) -> ApiKeyCreated:
+    """A new API key with the probe role (shown once): it reads the targets (and the VPS list,
+    for the original sigma-probe), posts checks and its round reports, nothing else. Bound to
+    `source` when given; else to the source of its first round report."""
+    from sigma.schemas.identity import ApiKeyCreate
+    from sigma.services import auth
+
+    actor.require(WRITERS)
+    data = data if isinstance(data, ApiKeyCreate) else validate(ApiKeyCreate, data)
+    if source is not None:
+        source = validate_source(source)
+    created = auth.issue_key(
+        session,
+        actor,
+        auth.service_user(session, PROBE_USER, "probe"),
+        data,
+        details={"probe": data.name, **({"source": source} if source else {})},
+    )
+    if source is not None:
+        row = session.get(ApiKeyRow, created.id)
+        assert row is not None
+        row.probe_source = source
+        created.probe_source = source
+    return created
+
+
+def validate_source(source: str) -> str:
+    from pydantic import TypeAdapter, ValidationError
+
+    from sigma.schemas.monitoring import Source
+
+    try:
+        value = TypeAdapter(Source).validate_python(source)
+    except ValidationError as exc:
+        raise InvalidInput(f"source: {exc.errors()[0]['msg']}", field="source") from None
+    if not value:
+        raise InvalidInput("source: must not be empty", field="source")
+    return str(value)
+
+
+def bound_source(session: Session, actor: Actor) -> str | None:
+    """The probe source the caller's key is bound to (None: not a bound probe key)."""
+    if actor.api_key_id is None or actor.effective_role != "probe":
+        return None
+    return session.scalar(
+        select(col(ApiKeyRow.probe_source)).where(col(ApiKeyRow.id) == actor.api_key_id)
+    )
+
+
+def _claim(session: Session, actor: Actor, source: str) -> None:
+    """A probe key reporting as `source`: bind it on its first report, refuse another."""
+    if actor.api_key_id is None or actor.effective_role != "probe":
+        return  # an operator or admin may report for any probe
+    key = session.get(ApiKeyRow, actor.api_key_id, with_for_update=True)
+    if key is None:
+        return
+    if key.probe_source is None:
+        key.probe_source = source
+        audit.record(session, actor, "update", "api_key", key.id, {"probe_source": source})
+    elif key.probe_source != source:
+        reason = f"this key speaks for probe {key.probe_source}; it may not report as {source}"
+        raise PermissionDenied(
+            f"Forbidden: {reason}",
+            field="source",
+            # audited although the transaction rolls back (unit_of_work writes it alone)
+            audit=audit.refusal(
+                actor,
+                "probe-report-refused",
+                "probe",
+                None,
+                {"source": source, "bound_to": key.probe_source, "key": str(key.id)},
+            ),
+        )
+
+
 def references(session: Session, actor: Actor) -> list[ProbeReferenceTarget]:
     """The reference targets every probe checks (the setting, carried by the session)."""
     actor.require(PROBES + READERS)
@@ -178,6 +264,7 @@ def report(session: Session, actor: Actor, data: ProbeReport | dict) -> ProbeSta
     """A probe's round report: its declared identity, and its health from its references."""
     actor.require(PROBES)
     data = data if isinstance(data, ProbeReport) else validate(ProbeReport, data)
+    _claim(session, actor, data.source)
     now = utcnow()
     touch(session, [data.source], now)
     row = session.scalars(

@@ -57,6 +57,9 @@ class ApiKey(Table, table=True):
         sa_type=Uuid,
         sa_column_args=[ForeignKey("vps.id", ondelete="SET NULL", name="fk_api_keys_vps")],
     )
+    # a probe's key is bound to the one probe source it may speak for: set by `sigma probe
+    # provision --source` or by the key's first round report (a claim)
+    probe_source: str | None = Field(default=None, sa_type=Text)
     expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -24,7 +24,7 @@ from sigma.schemas.monitoring import (
     ReachabilityStatus,
 )
 from sigma.server.deps import ActorDep, read, rule, run
-from sigma.services import check_history, ip_checks
+from sigma.services import check_history, ip_checks, probes
 
 router = APIRouter(prefix="/api/ip-checks", tags=["ip-checks"])
 
@@ -74,10 +74,16 @@ def targets(request: Request, actor: ActorDep):
 
 
 @router.post("/probe-keys", response_model=ApiKeyCreated, openapi_extra=rule("op"))
-def provision_probe(request: Request, actor: ActorDep, data: ApiKeyCreate):
+def provision_probe(
+    request: Request,
+    actor: ActorDep,
+    data: ApiKeyCreate,
+    source: str | None = Query(None, description="bind the key to this probe source"),
+):
     """A new API key with the probe role (shown once), for `sigma probe run` or the original
-    sigma-probe."""
-    return run(request, ip_checks.provision_probe, actor, data)
+    sigma-probe. With `source` it speaks only for that probe source; without, it is bound to
+    the source of its first round report."""
+    return run(request, probes.provision_key, actor, data, source)
 
 
 @router.get("/summary", response_model=list[IpCheckSummary], openapi_extra=rule("any"))
