@@ -239,12 +239,12 @@ def line_chart(
             )
     for i, (name, pts) in enumerate(drawn):
         runs: list[list[tuple[float, float]]] = [[]]
-        for x, y in pts:
-            if y is None:
+        for at, value in pts:
+            if value is None:
                 if runs[-1]:
                     runs.append([])
                 continue
-            runs[-1].append((px(x), py(y)))
+            runs[-1].append((px(at), py(value)))
         cls = f"c{i % PALETTE}"
         for run in runs:
             if len(run) > 1:

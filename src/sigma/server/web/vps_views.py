@@ -579,9 +579,9 @@ REACH_CHART_IPS = 8  # the first addresses of a VPS get a chart: a page stays li
 def _reachability(request: Request, v: Any) -> list[dict[str, Any]]:
     """Each address's verdict with its reasons and, for the first few, the latency per probe
     source over the last 24 hours (one line per source: its ICMP series, else its first)."""
+    from sigma.db.types import utcnow
     from sigma.errors import NotFound
     from sigma.schemas.monitoring import CheckHistoryQuery
-    from sigma.db.types import utcnow
     from sigma.services import check_history, ip_checks
 
     rows = call(request, ip_checks.status, v.id)
