@@ -165,6 +165,18 @@ class Settings(BaseModel):
         '[{"name": "ref-ok", "ip": "...", "check_type": "tcp", "port": 443, "expect": '
         '"reachable"}, ...]; a probe whose references disagree is unhealthy',
     )
+    alert_latency_ms: dict[str, int] = Field(
+        default_factory=lambda: {"default": 300},
+        description="latency alert threshold in ms, per carrier: 300, or 300,cm=400 (a "
+        "default and carriers of their own); 0 turns it off; a VPS may have its own",
+    )
+    alert_loss_pct: dict[str, int] = Field(
+        default_factory=lambda: {"default": 20},
+        description="ICMP loss alert threshold in %, per carrier, as alert_latency_ms",
+    )
+    alert_window_minutes: int = Field(
+        15, ge=5, le=1440, description="the averages alerts compare are over this many minutes"
+    )
     ip_check_raw_days: int = Field(
         2, ge=1, le=3650, description="days the raw IP checks are kept (sigma ip-check history)"
     )
@@ -247,6 +259,42 @@ class Settings(BaseModel):
             return [int(p) for p in items]
         return v
 
+    @field_validator("alert_latency_ms", "alert_loss_pct", mode="before")
+    @classmethod
+    def _per_carrier(cls, v: object) -> object:
+        """300 -> {"default": 300}; "300,cm=400" -> {"default": 300, "cm": 400}."""
+        from sigma.vocab import PROBE_CARRIERS
+
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return {"default": v}
+        if not isinstance(v, str):
+            return v
+        out: dict[str, int] = {}
+        for item in (p.strip() for p in v.split(",") if p.strip()):
+            carrier, _, value = item.rpartition("=")
+            carrier = carrier.strip().lower() or "default"
+            if carrier != "default" and carrier not in PROBE_CARRIERS:
+                raise ValueError(
+                    f"'{carrier}' is not a carrier ({', '.join(PROBE_CARRIERS)}); "
+                    "expected e.g. 300,cm=400"
+                )
+            if not value.strip().isdigit():
+                raise ValueError(f"'{item}' is not a whole number (expected e.g. 300,cm=400)")
+            out[carrier] = int(value)
+        return out
+
+    @field_validator("alert_latency_ms", "alert_loss_pct")
+    @classmethod
+    def _known_carriers(cls, v: dict[str, int]) -> dict[str, int]:
+        from sigma.vocab import PROBE_CARRIERS
+
+        for carrier, value in v.items():
+            if carrier != "default" and carrier not in PROBE_CARRIERS:
+                raise ValueError(f"'{carrier}' is not a carrier ({', '.join(PROBE_CARRIERS)})")
+            if value < 0:
+                raise ValueError(f"{carrier}: a threshold cannot be negative")
+        return v
+
     @field_validator("probe_references", mode="before")
     @classmethod
     def _json_list(cls, v: object) -> object:
@@ -308,6 +356,9 @@ class Settings(BaseModel):
             "reachability_rounds": self.reachability_rounds,
             "reachability_agreement": self.reachability_agreement,
             "probe_references": [r.model_dump() for r in self.probe_references],
+            "alert_latency_ms": dict(self.alert_latency_ms),
+            "alert_loss_pct": dict(self.alert_loss_pct),
+            "alert_window_minutes": self.alert_window_minutes,
             "ip_check_raw_days": self.ip_check_raw_days,
             "ip_check_5m_days": self.ip_check_5m_days,
             "ip_check_hourly_days": self.ip_check_hourly_days,

@@ -156,6 +156,9 @@ HISTORY_KINDS = (
     "replaced",
     "replaces",
     "traffic-threshold",
+    # issue 17 (services.reach_alerts)
+    "reach-alert",
+    "reach-recovered",
 )
 HISTORY_SOURCES = ("user", "agent", "probe", "import", "sync", "system")
 # an agent is offline when its last heartbeat is older than this (the `offline_after` setting,

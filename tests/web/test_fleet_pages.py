@@ -413,6 +413,7 @@ def needs(api) -> dict[str, int]:
         "port-blocked": 0,
         "tls-blocked": 0,
         "probes-unhealthy": 0,
+        "reach-alerts": 0,
     }
 
 
@@ -461,9 +462,9 @@ def test_attention_json_route(api, admin, needs, readonly):
 def test_attention_counts_on_an_empty_fleet(api, admin):
     from sigma.services.attention import IP_ITEMS, TICKET_ITEMS, VPS_ITEMS
 
-    kinds = len(VPS_ITEMS) + len(IP_ITEMS) + len(TICKET_ITEMS) + 1  # + unhealthy probes
+    kinds = len(VPS_ITEMS) + len(IP_ITEMS) + len(TICKET_ITEMS) + 2  # + alerts, probes
     page = admin.get("/").text
-    assert page.count('class="attention-item attention-') == kinds == 12
+    assert page.count('class="attention-item attention-') == kinds == 13
     assert page.count(" is-zero") == kinds
 
 
@@ -532,14 +533,15 @@ def test_reachability_page_says_why_and_shows_the_probes(api, admin):
     """A port block seen from China Telecom only: the verdict, its carrier, checks and
     agreement on the page, the sources' carriers in the headers, and the probe registry
     with each probe's health below."""
-    probe = {"X-Api-Key": api.api_key("probe")}
+    probe = api.headers()  # an operator posts the results of several probes
     v = _vps(api, "hk-1", status="active", ip_addresses=[{"ip": "103.1.2.3"}])
     for body in (
         {"source": "gd-ct", "carrier": "ct", "region": "guangdong"},
         {"source": "hk-ctl", "carrier": "other", "control": True},
         {"source": "sh-<cm>", "carrier": "cm"},
     ):
-        r = api.client.post("/api/probes/report", headers=probe, json=body)
+        key = {"X-Api-Key": api.api_key("probe")}  # a probe key speaks for one probe
+        r = api.client.post("/api/probes/report", headers=key, json=body)
         assert r.status_code == 200, r.text
     t0 = datetime.now(UTC) - timedelta(minutes=10)
     for n in range(3):

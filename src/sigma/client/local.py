@@ -68,6 +68,9 @@ if TYPE_CHECKING:
         ProbeStatus,
         PurgeResult,
         ReachabilityStatus,
+        ReachAlertOut,
+        ReachThresholds,
+        ReachThresholdsIn,
         VpsEvent,
     )
     from sigma.schemas.notify import NotifyReport
@@ -466,6 +469,21 @@ class LocalBackend:
         from sigma.services import check_history
 
         return self._read(check_history.history, q)
+
+    def reach_alerts(self) -> list[ReachAlertOut]:
+        from sigma.services import reach_alerts
+
+        return self._read(reach_alerts.list_alerts)
+
+    def alert_thresholds(self, ref: Any) -> ReachThresholds:
+        from sigma.services import reach_alerts
+
+        return self._read(reach_alerts.get_thresholds, ref)
+
+    def set_alert_thresholds(self, ref: Any, data: ReachThresholdsIn) -> ReachThresholds:
+        from sigma.services import reach_alerts
+
+        return self._run(reach_alerts.set_thresholds, ref, data)
 
     def list_probes(self) -> list[ProbeStatus]:
         from sigma.services import probes

@@ -74,6 +74,9 @@ if TYPE_CHECKING:
         ProbeStatus,
         PurgeResult,
         ReachabilityStatus,
+        ReachAlertOut,
+        ReachThresholds,
+        ReachThresholdsIn,
         VpsEvent,
     )
     from sigma.schemas.notify import NotifyReport
@@ -632,6 +635,23 @@ class RemoteBackend(ApiClient):
             for k, v in q.model_dump(exclude_none=True).items()
         }
         return self._get(CheckHistory, "/api/ip-checks/history", params=params)
+
+    def reach_alerts(self) -> list[ReachAlertOut]:
+        from sigma.schemas.monitoring import ReachAlertOut
+
+        return self._get(list[ReachAlertOut], "/api/ip-checks/alerts")
+
+    def alert_thresholds(self, ref: Any) -> ReachThresholds:
+        from sigma.schemas.monitoring import ReachThresholds
+
+        return self._get(ReachThresholds, f"/api/vps/{self._ref(ref)}/alert-thresholds")
+
+    def set_alert_thresholds(self, ref: Any, data: ReachThresholdsIn) -> ReachThresholds:
+        from sigma.schemas.monitoring import ReachThresholds
+
+        return self._send(
+            "PUT", ReachThresholds, f"/api/vps/{self._ref(ref)}/alert-thresholds", data
+        )
 
     def list_probes(self) -> list[ProbeStatus]:
         from sigma.schemas.monitoring import ProbeStatus

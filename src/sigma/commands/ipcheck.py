@@ -401,6 +401,88 @@ def history(
     )
 
 
+@app.command("alerts")
+def alerts(ctx: typer.Context, fmt: str = FormatOption) -> None:
+    """Latency and loss alerts firing now: per VPS, IP and carrier, the average over the
+    alert window (setting alert_window_minutes) above its threshold, the oldest first.
+    Firing and recovering are also events of the VPS's timeline and notices.
+
+    Example: sigma ip-check alerts --format json
+    """
+    from sigma.output import check_format, emit
+    from sigma.schemas.monitoring import ReachAlertOut
+
+    fmt = check_format(fmt)
+    rows = [a.model_dump(mode="json") for a in state(ctx).backend.reach_alerts()]
+    emit(
+        rows,
+        fmt,
+        columns=(
+            ("VPS", lambda a: a["hostname"], "key"),
+            ("IP", lambda a: a["ip"]),
+            ("Carrier", lambda a: a["carrier"]),
+            ("Alert", lambda a: _alert(a)),
+            ("Since", lambda a: a["since"][:16].replace("T", " ")),
+        ),
+        fields=list(ReachAlertOut.model_fields),
+    )
+
+
+def _alert(a: dict[str, Any]) -> str:
+    unit = " ms" if a["metric"] == "latency" else " %"
+    return f"{a['metric']} {a['value']:g}{unit} > {a['threshold']:g}{unit}"
+
+
+@app.command("thresholds")
+def thresholds(
+    ctx: typer.Context,
+    vps: str = typer.Argument(..., help="VPS id, id prefix or hostname."),
+    latency_ms: int = O(None, "--latency-ms", help="This VPS's latency threshold (0: none)."),
+    loss_pct: float = O(None, "--loss-pct", help="This VPS's ICMP loss threshold in % (0: none)."),
+    clear: bool = O(False, "--clear", help="Back to the settings' thresholds."),
+    fmt: str = FormatOption,
+) -> None:
+    """Show or set a VPS's own latency and loss alert thresholds, over the settings'
+    alert_latency_ms and alert_loss_pct (per carrier). Without options: show them.
+
+    Example: sigma ip-check thresholds hk-exit-01 --latency-ms 400 --loss-pct 10
+    """
+    from sigma.errors import InvalidInput
+    from sigma.output import emit
+    from sigma.schemas.common import validate
+    from sigma.schemas.monitoring import ReachThresholdsIn
+
+    backend = state(ctx).backend
+    if clear and (latency_ms is not None or loss_pct is not None):
+        raise InvalidInput("clear: give --clear alone, or the thresholds to set", field="clear")
+    if clear or latency_ms is not None or loss_pct is not None:
+        current = backend.alert_thresholds(vps)
+        data = validate(
+            ReachThresholdsIn,
+            {}
+            if clear
+            else {
+                "latency_ms": current.latency_ms if latency_ms is None else latency_ms,
+                "loss_pct": current.loss_pct if loss_pct is None else loss_pct,
+            },
+        )
+        result = backend.set_alert_thresholds(vps, data)
+    else:
+        result = backend.alert_thresholds(vps)
+    t = result.model_dump(mode="json")
+    if fmt != "table":
+        emit(t, fmt)
+        return
+
+    def line(own: Any, defaults: dict[str, int], unit: str) -> str:
+        rest = ", ".join(f"{k} {v}{unit}" for k, v in defaults.items())
+        return f"{own}{unit} (this VPS)" if own is not None else f"settings: {rest}"
+
+    typer.echo(f"{t['hostname']}")
+    typer.echo(f"  latency: {line(t['latency_ms'], t['defaults']['latency_ms'], ' ms')}")
+    typer.echo(f"  loss:    {line(t['loss_pct'], t['defaults']['loss_pct'], ' %')}")
+
+
 def _latency(r: dict[str, Any]) -> str:
     if r["latency_avg"] is None:
         return ""

@@ -19,6 +19,8 @@ COLUMNS = (
 
 
 def _notice(n: dict) -> str:
+    if n["kind"] in ("reach-alert", "reach-recovered"):
+        return n["kind"]
     if n["kind"] == "quota":
         return f"traffic {n['threshold']}% ({n['used_bytes'] / 1e9:,.1f} of {n['quota_gb']} GB)"
     return n["kind"] if n["threshold"] < 0 else f"{n['kind']} ({n['threshold']}d)"
@@ -32,8 +34,9 @@ def run(
     ),
     fmt: str = FormatOption,
 ) -> None:
-    """Send the notices due now (expiry, overdue, traffic quota reached) over Telegram and/or
-    the webhook, each at most once (recorded in the database). Exits 1 when a send failed;
+    """Send the notices due now (expiry, overdue, traffic quota reached, latency or loss
+    alerts and their recoveries) over Telegram and/or the webhook, each at most once
+    (recorded in the database). Exits 1 when a send failed;
     it is retried next run.
 
     Example: sigma notify run --dry-run

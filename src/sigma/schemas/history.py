@@ -202,4 +202,11 @@ def event_summary(kind: str, details: dict[str, Any]) -> str:
             f"{d.get('threshold')} % of the {d.get('quota_gb')} GB quota ({d.get('direction')}) "
             f"reached in the period from {d.get('period_start')}"
         )
+    if kind in ("reach-alert", "reach-recovered"):
+        unit = " ms" if d.get("metric") == "latency" else " %"
+        state = "above" if kind == "reach-alert" else "back under"
+        return (
+            f"{d.get('ip')} from {d.get('carrier')}: {d.get('metric')} {d.get('value')}{unit} "
+            f"{state} {d.get('threshold')}{unit}"
+        )
     return ", ".join(f"{k}={_short(v)}" for k, v in d.items())

@@ -462,3 +462,35 @@ class CheckHistory(BaseModel):
     since: Timestamp
     until: Timestamp
     series: list[HistorySeries]
+
+
+# ---------------------------------------------------------------- alerts (issue 17)
+
+
+class ReachThresholdsIn(Input):
+    """PUT /api/vps/{ref}/alert-thresholds: the VPS's own thresholds (null: the settings')."""
+
+    latency_ms: Annotated[int | None, Field(ge=0, le=600_000)] = None
+    loss_pct: Annotated[float | None, Field(ge=0, le=100, allow_inf_nan=False)] = None
+
+
+class ReachThresholds(BaseModel):
+    vps_id: UUID
+    hostname: str
+    latency_ms: int | None
+    loss_pct: float | None
+    defaults: dict[str, dict[str, int]]  # the settings: per carrier, "default" for the rest
+
+
+class ReachAlertOut(BaseModel):
+    """A latency or loss alert firing now: the average over the alert window of one
+    carrier's sources to one IP, above its threshold since `since`."""
+
+    vps_id: UUID
+    hostname: str
+    ip: str
+    carrier: str
+    metric: str  # latency (ms) or loss (%)
+    value: float
+    threshold: float
+    since: Timestamp

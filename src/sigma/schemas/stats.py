@@ -23,8 +23,9 @@ class Stats(BaseModel):
 
 class AttentionItem(BaseModel):
     """One kind of thing that needs an operator, how many there are, and the listing that
-    shows exactly those: `listing` ("vps", "reachability", "tickets" or "probes", the probe
-    registry) filtered by `query` (that listing's filter parameters)."""
+    shows exactly those: `listing` ("vps", "reachability", "tickets", "probes": the probe
+    registry, "alerts": the latency and loss alerts firing) filtered by `query` (that
+    listing's filter parameters)."""
 
     kind: str
     label: str

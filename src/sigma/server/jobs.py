@@ -28,7 +28,7 @@ class Job:
 
 def jobs() -> list[Job]:
     """Every periodic job, in the order they start."""
-    from sigma.services import agents, billing, check_history, notify, trash
+    from sigma.services import agents, billing, check_history, notify, reach_alerts, trash
 
     return [
         # an active VPS whose agent falls silent is recorded once, and once when it is back
@@ -43,6 +43,8 @@ def jobs() -> list[Job]:
         Job(notify.JOB_NAME, lambda s: float(s.notify_interval), notify.job),
         # VPS in the trash for longer than trash_retention_days are deleted for good
         Job(trash.JOB_NAME, lambda s: 3600.0, trash.job),
+        # latency and loss per carrier over the alert window: alerts fire and recover
+        Job(reach_alerts.JOB_NAME, lambda s: reach_alerts.JOB_INTERVAL, reach_alerts.job),
         # raw IP checks, 5-minute and hourly sums older than their settings say are deleted
         Job(check_history.JOB_NAME, lambda s: 3600.0, check_history.job),
     ]

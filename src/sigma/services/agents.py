@@ -51,7 +51,7 @@ from sigma.vocab import last_heartbeat
 if TYPE_CHECKING:
     from sigma.schemas.identity import ApiKeyCreated
 
-EVENT_KINDS = ("agent-offline", "agent-online", "reachability")
+EVENT_KINDS = ("agent-offline", "agent-online", "reachability", "reach-alert", "reach-recovered")
 
 
 def stamp(now: datetime) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from sigma.db.models.monitoring import Probe as ProbeRow
+from sigma.db.models.monitoring import ReachAlert as ReachAlertRow
 from sigma.db.models.tickets import Ticket as TicketRow
 from sigma.schemas.common import validate
 from sigma.schemas.inventory import VpsFilter
@@ -98,6 +99,16 @@ def attention(session: Session, actor: Actor) -> Attention:
         )
         for kind, label, priority in TICKET_ITEMS
     ]
+    alerts = session.scalar(select(func.count()).select_from(ReachAlertRow))
+    items.append(
+        AttentionItem(
+            kind="reach-alerts",
+            label="Latency/loss alerts",
+            count=alerts or 0,
+            listing="alerts",
+            query={},
+        )
+    )
     unhealthy = session.scalar(
         select(func.count()).select_from(ProbeRow).where(col(ProbeRow.health) == "unhealthy")
     )

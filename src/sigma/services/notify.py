@@ -29,7 +29,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from functools import partial
 from typing import Any
 
@@ -71,22 +72,28 @@ class Due:
     expire_date: date | None
     days: int | None
     threshold: int
-    family: str = "expiry"  # the log's kind: expiry or quota
+    # the log's kind: expiry, quota, or reach:EVENT-ID for a latency/loss alert or recovery
+    family: str = "expiry"
     period_start: date | None = None  # quota: the traffic period
     used_bytes: int = 0
     quota_gb: int | None = None
     direction: str = ""
+    event: str = ""  # reach: reach-alert or reach-recovered
+    details: dict[str, Any] | None = None  # reach: the event's details
+    at: date | None = None  # reach: the event's day
 
     @property
     def kind(self) -> str:
         if self.family == "quota":
             return "quota"
+        if self.event:
+            return self.event
         return "overdue" if self.threshold == OVERDUE else "expiring"
 
     @property
     def day(self) -> date:
-        """The date in the log's key: the expiry date, or the period's first day."""
-        day = self.period_start if self.family == "quota" else self.expire_date
+        """The date in the log's key: the expiry date, the period's first day, the event's."""
+        day = {"expiry": self.expire_date, "quota": self.period_start}.get(self.family, self.at)
         assert day is not None
         return day
 
@@ -139,7 +146,54 @@ def due(session: Session, settings: Settings, today: date) -> list[Due]:
                 threshold,
             )
         )
-    return out + quota_due(session, today)
+    return out + quota_due(session, today) + reach_due(session, today)
+
+
+REACH_EVENTS = ("reach-alert", "reach-recovered")
+
+
+def reach_due(session: Session, today: date) -> list[Due]:
+    """Latency and loss alerts and recoveries (services.reach_alerts) of the last day."""
+    from sigma.db.models.monitoring import VpsEvent
+
+    rows = session.execute(
+        select(
+            VpsEvent,
+            col(VpsRow.hostname),
+            col(VpsRow.alias),
+            col(VpsRow.country),
+            col(VpsRow.ip_addresses),
+            col(VpsRow.expire_date),
+            label("provider", col(ProviderRow.name)),
+        )
+        .join(VpsRow, col(VpsRow.id) == VpsEvent.vps_id)
+        .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
+        .where(
+            col(VpsEvent.kind).in_(REACH_EVENTS),
+            col(VpsEvent.created_at)
+            >= datetime.combine(today - timedelta(days=1), time_of_day.min, UTC),
+            col(VpsRow.deleted_at).is_(None),
+        )
+        .order_by(col(VpsEvent.created_at), col(VpsEvent.id))
+    )
+    return [
+        Due(
+            e.vps_id,
+            hostname,
+            alias,
+            provider or "",
+            country,
+            list(ips or ()),
+            expire,
+            None,
+            0,
+            family=f"reach:{e.id}",
+            event=e.kind,
+            details=dict(e.details or {}),
+            at=e.created_at.astimezone(UTC).date(),
+        )
+        for e, hostname, alias, country, ips, expire, provider in rows
+    ]
 
 
 def quota_due(session: Session, today: date) -> list[Due]:
@@ -220,7 +274,8 @@ def _days(n: int) -> str:
 
 def telegram_block(d: Due) -> str:
     """The contract's five lines, HTML-escaped (a hostname like a<b> stays text); a quota
-    notice says the traffic used in place of the expiry."""
+    notice says the traffic used in place of the expiry, an alert the address, carrier and
+    figure."""
     e = html.escape
     host = e(d.hostname) + (f" ({e(_short(d.alias))})" if d.alias else "")
     items = [e(i["ip"]) + (f" ({e(i['label'])})" if i.get("label") else "") for i in d.ips]
@@ -232,7 +287,19 @@ def telegram_block(d: Due) -> str:
                 break
             shown.append(item)
         ips = ", ".join(shown) + f" … (+{len(items) - len(shown)} more)"
-    if d.family == "quota":
+    if d.event:
+        x = d.details or {}
+        unit = " ms" if x.get("metric") == "latency" else " %"
+        what = "Latency" if x.get("metric") == "latency" else "Loss"
+        carrier, value, limit = (e(str(x.get(k))) for k in ("carrier", "value", "threshold"))
+        if d.event == "reach-alert":
+            head = f"📉 <b>VPS {what} Alert</b>"
+            when = f"{what} from {carrier}: <b>{value}{unit}</b> &gt; {limit}{unit}"
+        else:
+            head = f"✅ <b>VPS {what} Recovered</b>"
+            when = f"{what} from {carrier}: <b>{value}{unit}</b> (threshold {limit}{unit})"
+        ips = e(str(x.get("ip", "")))
+    elif d.family == "quota":
         head = f"📶 <b>VPS Traffic at {d.threshold}% of Quota</b>"
         when = (
             f"Traffic ({d.direction}): <b>{_gb(d.used_bytes)} of {d.quota_gb} GB</b> "
@@ -274,7 +341,12 @@ def pack(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[list[int]]:
 def webhook_payload(d: Due) -> dict[str, Any]:
     """The contract's JSON; a quota notice (event vps_traffic_quota) adds the period, the
     bytes used and the quota."""
-    event = {"quota": "vps_traffic_quota", "overdue": "vps_overdue"}.get(d.kind, "vps_expiring")
+    event = {
+        "quota": "vps_traffic_quota",
+        "overdue": "vps_overdue",
+        "reach-alert": "vps_reach_alert",
+        "reach-recovered": "vps_reach_recovered",
+    }.get(d.kind, "vps_expiring")
     payload: dict[str, Any] = {
         "event": event,
         "hostname": d.hostname,
@@ -287,6 +359,8 @@ def webhook_payload(d: Due) -> dict[str, Any]:
         "vps_id": str(d.vps_id),
         "threshold": d.threshold,
     }
+    if d.event:
+        payload |= {k: v for k, v in (d.details or {}).items() if k != "hostname"}
     if d.family == "quota":
         payload |= {
             "period_start": d.day.isoformat(),

@@ -108,6 +108,38 @@ class IpCheckRollup(Table, table=True):
     n_unclassified: int = Field(default=0, sa_type=Integer, nullable=False)
 
 
+class ReachThreshold(Table, table=True):
+    """A VPS's own latency and loss alert thresholds (issue 17), over the settings'."""
+
+    __tablename__ = "reach_thresholds"
+
+    vps_id: uuid.UUID = Field(
+        sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", primary_key=True
+    )
+    latency_ms: int | None = Field(default=None, sa_type=Integer)
+    loss_pct: float | None = Field(default=None, sa_type=Float)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+
+
+class ReachAlert(Table, table=True):
+    """A latency or loss alert that is firing: the average over the alert window of the
+    sources of one carrier to one IP is above its threshold (services.reach_alerts). The row
+    goes when it recovers; both moments are events of the VPS's timeline."""
+
+    __tablename__ = "reach_alerts"
+
+    vps_id: uuid.UUID = Field(
+        sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", primary_key=True
+    )
+    ip: str = Field(sa_type=Text, primary_key=True)
+    carrier: str = Field(sa_type=Text, primary_key=True)
+    metric: str = Field(sa_type=Text, primary_key=True)  # latency or loss
+    value: float = Field(sa_type=Float, nullable=False)
+    threshold: float = Field(sa_type=Float, nullable=False)
+    since: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+
+
 class Probe(Table, table=True):
     """The registry of probe sources (issue 17): what each declared (carrier, region,
     control), when it was last heard from, and its health from its reference targets. A

@@ -22,9 +22,10 @@ from sigma.schemas.monitoring import (
     PurgeResult,
     ReachabilityPage,
     ReachabilityStatus,
+    ReachAlertOut,
 )
 from sigma.server.deps import ActorDep, read, rule, run
-from sigma.services import check_history, ip_checks, probes
+from sigma.services import check_history, ip_checks, probes, reach_alerts
 
 router = APIRouter(prefix="/api/ip-checks", tags=["ip-checks"])
 
@@ -151,6 +152,14 @@ def history(
     }
     query = validate(CheckHistoryQuery, {k: v for k, v in raw.items() if v is not None})
     return read(request, check_history.history, actor, query)
+
+
+@router.get("/alerts", response_model=list[ReachAlertOut], openapi_extra=rule("any"))
+def alerts(request: Request, actor: ActorDep):
+    """Latency and loss alerts firing now: per VPS, IP and carrier, the average over the
+    alert window above its threshold (settings alert_latency_ms, alert_loss_pct, or the
+    VPS's own), the oldest first."""
+    return read(request, reach_alerts.list_alerts, actor)
 
 
 @router.delete("/purge", response_model=PurgeResult, openapi_extra=rule("op"))

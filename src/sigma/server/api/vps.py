@@ -22,8 +22,9 @@ from sigma.schemas.lifecycle import (
     ReplaceResult,
     UpcomingRenewals,
 )
+from sigma.schemas.monitoring import ReachThresholds, ReachThresholdsIn
 from sigma.server.deps import ActorDep, read, rule, run
-from sigma.services import billing, history, merge, replacement, trash, vps
+from sigma.services import billing, history, merge, reach_alerts, replacement, trash, vps
 
 router = APIRouter(prefix="/api/vps", tags=["vps"])
 
@@ -127,6 +128,19 @@ def list_trash(request: Request, actor: ActorDep, page: int = Query(1), per_page
     """The VPS in the trash, most recently deleted first, with when each is purged."""
     days = request.app.state.settings.trash_retention_days
     return read(request, trash.list_trash, actor, page, per_page, days)
+
+
+@router.get("/{ref}/alert-thresholds", response_model=ReachThresholds, openapi_extra=rule("any"))
+def get_alert_thresholds(request: Request, actor: ActorDep, ref: str):
+    """The VPS's own latency and loss alert thresholds (null: the settings', in `defaults`)."""
+    return read(request, reach_alerts.get_thresholds, actor, ref)
+
+
+@router.put("/{ref}/alert-thresholds", response_model=ReachThresholds, openapi_extra=rule("op"))
+def set_alert_thresholds(request: Request, actor: ActorDep, ref: str, data: ReachThresholdsIn):
+    """Set the VPS's own thresholds: `latency_ms` (ms) and `loss_pct` (%), 0 = no alert,
+    null = the settings'; both null clears them."""
+    return run(request, reach_alerts.set_thresholds, actor, ref, data)
 
 
 @router.get("/{ref}", response_model=Vps, openapi_extra=rule("inventory"))

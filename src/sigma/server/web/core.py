@@ -89,6 +89,7 @@ FLASH = {
     "vps-updated": "VPS updated.",
     "vps-retired": "VPS retired.",
     "vps-renewed": "VPS renewed: its expiry moved forward by one billing cycle.",
+    "thresholds-saved": "Alert thresholds saved.",
     "vps-replaced": "Replacement recorded: the old VPS is retiring and linked to this one.",
     "vps-deleted": "VPS moved to the trash (sigma vps trash, sigma vps restore).",
     "provider-saved": "Provider saved.",

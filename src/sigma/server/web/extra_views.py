@@ -165,7 +165,7 @@ def rate_delete(request: Request, web: WebDep, ref: str, form: FormDep):
 def reachability_page(request: Request, web: WebDep):
     """One page of (VPS, IP) verdicts, problems first, with the verdict filter and why; the
     probe registry with each probe's health below."""
-    from sigma.services import ip_checks, probes
+    from sigma.services import ip_checks, probes, reach_alerts
     from sigma.vocab import VERDICT_URGENCY, VERDICTS
 
     q = request.query_params
@@ -193,6 +193,8 @@ def reachability_page(request: Request, web: WebDep):
         sources=sources,
         carriers=carriers,
         probes=call(request, probes.list_probes),
+        alerts=call(request, reach_alerts.list_alerts),
+        window=request.app.state.settings.alert_window_minutes,
         verdicts=VERDICT_URGENCY,
         counts=result.counts,
         page_sizes=(25, 50, 100),

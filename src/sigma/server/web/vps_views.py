@@ -70,6 +70,7 @@ LISTINGS = {
     "reachability": "/reachability",
     "tickets": "/tickets",
     "probes": "/reachability#probes",
+    "alerts": "/reachability#alerts",
 }
 
 
@@ -556,10 +557,15 @@ def vps_detail(request: Request, web: WebDep, ref: str, events: int = 1):
         v.id,
         HistoryFilter(page=max(1, min(events, 10_000)), per_page=TIMELINE_EVENTS),
     )
+    from sigma.services import reach_alerts
+
     return render(
         request,
         "vps_detail.html",
         reach=_reachability(request, v),
+        reach_alerts=[a for a in call(request, reach_alerts.list_alerts) if a.vps_id == v.id],
+        thresholds=call(request, reach_alerts.get_thresholds, v.id),
+        threshold_errors={},
         timeline=timeline,
         timeline_rows=[(e, event_summary(e.kind, e.details)) for e in timeline.data],
         v=v,
@@ -618,6 +624,17 @@ def _reachability(request: Request, v: Any) -> list[dict[str, Any]]:
                 )
         out.append({"r": r, "chart": chart})
     return out
+
+
+@router.post("/vps/{ref}/alert-thresholds")
+def vps_alert_thresholds(request: Request, web: WebDep, ref: str, form: FormDep):
+    """The VPS's own latency and loss thresholds; an empty field is the settings'."""
+    from sigma.services import reach_alerts
+
+    v = call(request, vps.get, ref)
+    values = {k: str(form.get(k) or "").strip() or None for k in ("latency_ms", "loss_pct")}
+    call(request, reach_alerts.set_thresholds, v.id, values)
+    raise Redirect(f"/vps/{v.id}?flash=thresholds-saved#reachability")
 
 
 @router.post("/vps/{ref}/agent-key")
