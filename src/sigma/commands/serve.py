@@ -34,6 +34,41 @@ def _jwt_secret_file() -> str:
     return path.read_text().strip()
 
 
+def _metrics(settings, api_port: int) -> None:
+    """/metrics across worker processes (server/metrics.py): the workers' request histograms
+    in a shared directory and, with metrics_listen, the separate listener in this process."""
+    from sigma.errors import InvalidInput
+    from sigma.server import metrics
+
+    if settings.metrics_listen and metrics.split_listen(settings.metrics_listen)[1] == api_port:
+        raise InvalidInput(
+            f"metrics_listen: {settings.metrics_listen} is the API's port; choose another "
+            "(e.g. 127.0.0.1:9464)",
+            field="metrics_listen",
+        )
+    multiproc = metrics.prepare_multiprocess()  # before any worker and any prometheus_client
+    for name in ("metrics_listen", "metrics_token"):  # the workers read the same settings
+        if getattr(settings, name):
+            os.environ[f"SIGMA_{name.upper()}"] = getattr(settings, name)
+    if not settings.metrics_listen:
+        return
+    host = metrics.split_listen(settings.metrics_listen)[0]
+    try:
+        metrics.listen(settings, multiproc)
+    except OSError as exc:
+        raise InvalidInput(
+            f"metrics_listen: cannot listen on {settings.metrics_listen}: {exc.strerror or exc}",
+            field="metrics_listen",
+        ) from None
+    if not settings.metrics_token and not _is_loopback(host):
+        typer.echo(
+            f"warning: /metrics on {settings.metrics_listen} answers anyone who reaches it "
+            "(set SIGMA_METRICS_TOKEN, or listen on a loopback or private address)",
+            err=True,
+        )
+    typer.echo(f"metrics on http://{settings.metrics_listen}/metrics", err=True)
+
+
 def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
@@ -82,6 +117,8 @@ def serve(
     os.environ["SIGMA_DATABASE_URL"] = url
     if not settings.jwt_secret:
         os.environ["SIGMA_JWT_SECRET"] = _jwt_secret_file()
+    if settings.metrics_listen or (settings.metrics_token and workers > 1):
+        _metrics(settings, port)
     typer.echo(
         f"sigma serve on http://{host}:{port} ({redact_url(url)}, {workers} worker(s))", err=True
     )

@@ -371,6 +371,7 @@ class ProbeStatus(BaseModel):
     declared carrier and control flag, or, for a probe that declared nothing (an older
     probe), from its name (cn-* is inside China, others are controls)."""
 
+    id: str  # the registry's key: the source name
     source: str
     carrier: str | None
     region: str

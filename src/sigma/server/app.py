@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(ratelimit.RateLimit, settings=settings)
     app.add_middleware(middleware.Edge, max_body_bytes=settings.max_body_bytes)
+    from sigma.server.metrics import install as install_metrics
+
+    install_metrics(app, settings)  # /metrics and the request histogram: only when exposed
     if settings.trusted_proxies:
         from sigma.server.proxies import TrustedProxies
 

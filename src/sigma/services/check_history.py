@@ -20,17 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col
 
 from sigma.db.engine import unit_of_work
-from sigma.db.models.core import Vps as VpsRow
 from sigma.db.models.monitoring import IpCheck as IpCheckRow
 from sigma.db.models.monitoring import IpCheckRollup as RollupRow
 from sigma.db.rollups import OUTCOME_COLUMNS, check_key
 from sigma.db.types import utcnow
-from sigma.errors import NotFound
 from sigma.schemas.common import validate
 from sigma.schemas.monitoring import CheckHistory, CheckHistoryQuery, HistoryPoint, HistorySeries
 from sigma.services import probes
 from sigma.services.actor import READERS, Actor
-from sigma.services.vps import ip_search_condition
 from sigma.vocab import HOST_UP_OUTCOMES, SUCCESS_OUTCOMES
 
 log = logging.getLogger("sigma.check_history")
@@ -100,7 +97,8 @@ def _point_of_check(c: Any) -> HistoryPoint:
 
 def history(session: Session, actor: Actor, query: CheckHistoryQuery | dict) -> CheckHistory:
     """One IP's series, one per (source, check), oldest point first; sources inside China
-    first. An IP that no VPS holds and that has no history is a NotFound."""
+    first. An address never checked in the span has no series (like the IP history of an
+    address nobody held)."""
     actor.require(READERS)
     q = query if isinstance(query, CheckHistoryQuery) else validate(CheckHistoryQuery, query)
     until = q.until or utcnow()
@@ -141,11 +139,6 @@ def history(session: Session, actor: Actor, query: CheckHistoryQuery | dict) -> 
             stmt2 = stmt2.where(col(RollupRow.check_key) == q.check)
         for r in session.scalars(stmt2.order_by(col(RollupRow.bucket))):
             series.setdefault((r.source, r.check_key), []).append(_point_of_bucket(r))
-    if not series:
-        held = ip_search_condition(session, q.ip)
-        known = held is not None and session.scalar(select(col(VpsRow.id)).where(held).limit(1))
-        if not known:
-            raise NotFound(f"no VPS has the address {q.ip} and it has no check history")
     roles = probes.roles(session, {s for s, _ in series})
     out = [
         HistorySeries(

@@ -437,7 +437,7 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
         )
         for r in session.scalars(q):
             current[(r.vps_id, r.ip)] = r
-    rounds, agreement = _policy(session)
+    rounds, agreement = policy(session)
     roles = probes.roles(
         session,
         {s for r in current.values() for s in r.state or {}} | {_get(c, "source") for c in checks},
@@ -500,7 +500,7 @@ def _advance(session: Session, checks: list[Any], vps: dict[Any, tuple[str, Any]
     session.flush()
 
 
-def _policy(session: Session) -> tuple[int, int]:
+def policy(session: Session) -> tuple[int, int]:
     """The thresholds (settings reachability_rounds and reachability_agreement)."""
     return (
         int(session.info.get("reachability_rounds") or verdicts.DEFAULT_ROUNDS),
@@ -546,7 +546,7 @@ def _status_out(
     """The listing's rows with each verdict's reasons, as decided when it was last computed
     (at the row's updated_at: a source that went silent since does not rewrite the why)."""
     roles = probes.roles(session, {s for row, _ in rows for s in row.state or {}})
-    rounds, agreement = _policy(session)
+    rounds, agreement = policy(session)
     out = []
     for row, hostname in rows:
         detail, _ = verdicts.decide(row.state, roles, row.updated_at, rounds, agreement)
@@ -566,7 +566,7 @@ def _status_out(
     return out
 
 
-def _selection(session: Session, vps_ref: Any, include_inactive: bool) -> list[Any]:
+def selection(session: Session, vps_ref: Any, include_inactive: bool) -> list[Any]:
     """The WHERE (on the vps table) of a reachability listing: one VPS, or every active VPS
     (all of them with `include_inactive`), never one in the trash."""
     from sigma.services.vps import find, not_trashed
@@ -586,7 +586,7 @@ def verdict_counts(
     counts = dict.fromkeys(VERDICTS, 0)
     # the VPS as a set of ids (from a (status, ...) index), not a join: each reachability row
     # is then tested by its vps_id, never joined to the VPS row
-    selected = select(col(VpsRow.id)).where(*_selection(session, vps_ref, include_inactive))
+    selected = select(col(VpsRow.id)).where(*selection(session, vps_ref, include_inactive))
     q = (
         select(col(ReachRow.verdict), func.count())
         .where(col(ReachRow.vps_id).in_(selected))
@@ -623,7 +623,7 @@ def status_page(
         page, per_page = clamp_page(int(page), int(per_page))
     except ValueError as exc:
         raise InvalidInput(f"page: {exc}", field="page") from None
-    where = _selection(session, vps_ref, include_inactive)
+    where = selection(session, vps_ref, include_inactive)
     counts = verdict_counts(session, vps_ref, include_inactive)
     skip, wanted = (page - 1) * per_page, per_page
     now = utcnow()

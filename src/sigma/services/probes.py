@@ -190,17 +190,18 @@ def bound_source(session: Session, actor: Actor) -> str | None:
     )
 
 
-def _claim(session: Session, actor: Actor, source: str) -> None:
-    """A probe key reporting as `source`: bind it on its first report, refuse another."""
+def _claim(session: Session, actor: Actor, source: str) -> str | None:
+    """A probe key reporting as `source`: bound on its first report (the key's id is
+    returned, for the report's audit row), refused as another probe."""
     if actor.api_key_id is None or actor.effective_role != "probe":
-        return  # an operator or admin may report for any probe
+        return None  # an operator or admin may report for any probe
     key = session.get(ApiKeyRow, actor.api_key_id, with_for_update=True)
     if key is None:
-        return
+        return None
     if key.probe_source is None:
         key.probe_source = source
-        audit.record(session, actor, "update", "api_key", key.id, {"probe_source": source})
-    elif key.probe_source != source:
+        return str(key.id)
+    if key.probe_source != source:
         reason = f"this key speaks for probe {key.probe_source}; it may not report as {source}"
         raise PermissionDenied(
             f"Forbidden: {reason}",
@@ -214,6 +215,7 @@ def _claim(session: Session, actor: Actor, source: str) -> None:
                 {"source": source, "bound_to": key.probe_source, "key": str(key.id)},
             ),
         )
+    return None
 
 
 def references(session: Session, actor: Actor) -> list[ProbeReferenceTarget]:
@@ -264,7 +266,7 @@ def report(session: Session, actor: Actor, data: ProbeReport | dict) -> ProbeSta
     """A probe's round report: its declared identity, and its health from its references."""
     actor.require(PROBES)
     data = data if isinstance(data, ProbeReport) else validate(ProbeReport, data)
-    _claim(session, actor, data.source)
+    bound_key = _claim(session, actor, data.source)
     now = utcnow()
     touch(session, [data.source], now)
     row = session.scalars(
@@ -281,8 +283,14 @@ def report(session: Session, actor: Actor, data: ProbeReport | dict) -> ProbeSta
         "seconds": data.round.seconds,
         "references": evidence,
     }
-    changed = health != row.health
-    if changed:
+    # one audit row for what this report changed: the key's binding, the declared identity,
+    # the health (a report that changes nothing is telemetry, like a heartbeat)
+    changes: dict[str, Any] = {}
+    if bound_key is not None:
+        changes["key_bound"] = bound_key
+    if declared != (row.carrier, row.region, row.control):
+        changes |= {"carrier": row.carrier, "region": row.region, "control": row.control}
+    if health != row.health:
         log.log(
             logging.WARNING if health == "unhealthy" else logging.INFO,
             "probe %s is %s: %s",
@@ -290,29 +298,10 @@ def report(session: Session, actor: Actor, data: ProbeReport | dict) -> ProbeSta
             health,
             reason,
         )
-        audit.record(
-            session,
-            actor,
-            "update",
-            "probe",
-            None,
-            {"source": row.source, "health": health, "was": row.health, "reason": reason},
-        )
+        changes |= {"health": health, "was": row.health, "reason": reason}
         row.health, row.health_since = health, now
-    elif declared != (row.carrier, row.region, row.control):
-        audit.record(
-            session,
-            actor,
-            "update",
-            "probe",
-            None,
-            {
-                "source": row.source,
-                "carrier": row.carrier,
-                "region": row.region,
-                "control": row.control,
-            },
-        )
+    if changes:
+        audit.record(session, actor, "update", "probe", None, {"source": row.source, **changes})
     row.health_reason = reason
     session.flush()
     return status_of(row, now)
@@ -322,6 +311,7 @@ def status_of(row: ProbeRow, now: datetime | None = None) -> ProbeStatus:
     now = now or utcnow()
     role = role_of(row, row.source)
     return ProbeStatus(
+        id=row.source,
         source=row.source,
         carrier=row.carrier,
         region=row.region,
