@@ -341,6 +341,7 @@ def forget(session: Session, actor: Actor, source: str) -> ProbeStatus:
     """Remove a probe from the registry (a retired probe node). Its stored results stay; if
     it is heard from again it is registered anew."""
     actor.require(WRITERS)
+    source = validate_source(source)
     row = session.get(ProbeRow, source)
     if row is None:
         raise NotFound(f"probe not found: {source}")
