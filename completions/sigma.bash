@@ -21,9 +21,9 @@ _sigma_subcommands() {
         "sigma cost rate") echo "set list rm" ;;
         "sigma notify") echo "run" ;;
         "sigma agent") echo "run install provision release events" ;;
-        "sigma probe") echo "run provision" ;;
+        "sigma probe") echo "run provision list rm" ;;
         "sigma ip") echo "history" ;;
-        "sigma ip-check") echo "list show add rm summary purge status" ;;
+        "sigma ip-check") echo "list show add rm summary purge status history alerts thresholds" ;;
     esac
 }
 
@@ -117,8 +117,10 @@ _sigma_options() {
         "sigma agent release") echo "--revoke --help" ;;
         "sigma agent events") echo "--vps --kind --limit -f --format -q --quiet --help" ;;
         "sigma probe") echo "--help" ;;
-        "sigma probe run") echo "--source --api-url --api-key --interval --check-types --tcp-timeout --http-timeout --icmp-timeout --concurrency --tcp-port --http-scheme --http-port --batch-size --spool-dir --spool-max-mb --once --help" ;;
+        "sigma probe run") echo "--source --api-url --api-key --interval --check-types --tcp-timeout --http-timeout --icmp-timeout --concurrency --tcp-port --http-scheme --http-port --batch-size --spool-dir --spool-max-mb --tls-port --icmp-count --data-probe --no-data-probe --carrier --region --control --no-control --once --help" ;;
         "sigma probe provision") echo "--expires-in-days --help" ;;
+        "sigma probe list") echo "-f --format -q --quiet --help" ;;
+        "sigma probe rm") echo "--help" ;;
         "sigma ip") echo "--help" ;;
         "sigma ip history") echo "--since --until --page --per-page --all -f --format --help" ;;
         "sigma ip-check") echo "--help" ;;
@@ -129,6 +131,9 @@ _sigma_options() {
         "sigma ip-check summary") echo "--vps --vps-id -f --format -q --quiet --help" ;;
         "sigma ip-check purge") echo "--older-than-days -y --yes --help" ;;
         "sigma ip-check status") echo "--vps --verdict --all -f --format -q --quiet --help" ;;
+        "sigma ip-check history") echo "--source --check --since --until --resolution -f --format --help" ;;
+        "sigma ip-check alerts") echo "-f --format --help" ;;
+        "sigma ip-check thresholds") echo "--latency-ms --loss-pct --clear -f --format --help" ;;
         "sigma serve") echo "--host --port --workers --log-level --help" ;;
         "sigma login") echo "-u --email --password-stdin --api-key --help" ;;
         "sigma logout") echo "--all --help" ;;
@@ -413,7 +418,12 @@ _sigma_values() {
         "sigma probe run|--batch-size") COMPREPLY=() ;;
         "sigma probe run|--spool-dir") COMPREPLY=() ;;
         "sigma probe run|--spool-max-mb") COMPREPLY=() ;;
+        "sigma probe run|--tls-port") COMPREPLY=() ;;
+        "sigma probe run|--icmp-count") COMPREPLY=() ;;
+        "sigma probe run|--carrier") COMPREPLY=() ;;
+        "sigma probe run|--region") COMPREPLY=() ;;
         "sigma probe provision|--expires-in-days") COMPREPLY=() ;;
+        "sigma probe list|-f"|"sigma probe list|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma ip history|--since") COMPREPLY=() ;;
         "sigma ip history|--until") COMPREPLY=() ;;
         "sigma ip history|--page") COMPREPLY=() ;;
@@ -422,7 +432,7 @@ _sigma_values() {
         "sigma ip-check list|--vps"|"sigma ip-check list|--vps-id") COMPREPLY=() ;;
         "sigma ip-check list|--ip") COMPREPLY=() ;;
         "sigma ip-check list|--source") COMPREPLY=() ;;
-        "sigma ip-check list|--check-type"|"sigma ip-check list|--type") COMPREPLY=($(compgen -W "icmp tcp http" -- "$3")) ;;
+        "sigma ip-check list|--check-type"|"sigma ip-check list|--type") COMPREPLY=($(compgen -W "icmp tcp tls http" -- "$3")) ;;
         "sigma ip-check list|--success") COMPREPLY=($(compgen -W "true false" -- "$3")) ;;
         "sigma ip-check list|--page") COMPREPLY=() ;;
         "sigma ip-check list|--per-page") COMPREPLY=() ;;
@@ -430,7 +440,7 @@ _sigma_values() {
         "sigma ip-check show|-f"|"sigma ip-check show|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma ip-check add|--vps"|"sigma ip-check add|--vps-id") COMPREPLY=() ;;
         "sigma ip-check add|--ip") COMPREPLY=() ;;
-        "sigma ip-check add|--check-type"|"sigma ip-check add|--type") COMPREPLY=($(compgen -W "icmp tcp http" -- "$3")) ;;
+        "sigma ip-check add|--check-type"|"sigma ip-check add|--type") COMPREPLY=($(compgen -W "icmp tcp tls http" -- "$3")) ;;
         "sigma ip-check add|--source") COMPREPLY=() ;;
         "sigma ip-check add|--latency-ms") COMPREPLY=() ;;
         "sigma ip-check add|-f"|"sigma ip-check add|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
@@ -438,8 +448,18 @@ _sigma_values() {
         "sigma ip-check summary|-f"|"sigma ip-check summary|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma ip-check purge|--older-than-days") COMPREPLY=() ;;
         "sigma ip-check status|--vps") COMPREPLY=() ;;
-        "sigma ip-check status|--verdict") COMPREPLY=($(compgen -W "ok degraded blocked down unknown" -- "$3")) ;;
+        "sigma ip-check status|--verdict") COMPREPLY=($(compgen -W "ok degraded blocked port-blocked tls-blocked down unknown" -- "$3")) ;;
         "sigma ip-check status|-f"|"sigma ip-check status|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma ip-check history|--source") COMPREPLY=() ;;
+        "sigma ip-check history|--check") COMPREPLY=() ;;
+        "sigma ip-check history|--since") COMPREPLY=() ;;
+        "sigma ip-check history|--until") COMPREPLY=() ;;
+        "sigma ip-check history|--resolution") COMPREPLY=() ;;
+        "sigma ip-check history|-f"|"sigma ip-check history|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma ip-check alerts|-f"|"sigma ip-check alerts|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma ip-check thresholds|--latency-ms") COMPREPLY=() ;;
+        "sigma ip-check thresholds|--loss-pct") COMPREPLY=() ;;
+        "sigma ip-check thresholds|-f"|"sigma ip-check thresholds|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma serve|--host") COMPREPLY=() ;;
         "sigma serve|--port") COMPREPLY=() ;;
         "sigma serve|--workers") COMPREPLY=() ;;

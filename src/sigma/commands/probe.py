@@ -1,7 +1,10 @@
 """`sigma probe run`: the reachability probe daemon (or one round for cron with --once);
-`sigma probe provision`: an API key for a probe."""
+`sigma probe provision`: an API key for a probe; `sigma probe list|rm`: the registry of
+probe sources and their health."""
 
 import typer
+
+from sigma.commands.common import FormatOption, QuietOption
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 O = typer.Option  # noqa: E741
@@ -12,8 +15,7 @@ def run(
     source: str = O(
         None,
         "--source",
-        help="Name of this probe's location, e.g. cn-beijing (PROBE_SOURCE; required). "
-        "Names cn-* are inside China, others are controls.",
+        help="Name of this probe, e.g. cn-beijing-ct (PROBE_SOURCE; required).",
         show_default=False,
     ),
     api_url: str = O(
@@ -34,7 +36,7 @@ def run(
     check_types: str = O(
         None,
         "--check-types",
-        help="Comma list of icmp, tcp, http (PROBE_TYPES) [default: icmp,tcp].",
+        help="Comma list of icmp, tcp, tls, http (PROBE_TYPES) [default: icmp,tcp].",
         show_default=False,
     ),
     tcp_timeout: str = O(
@@ -87,18 +89,70 @@ def run(
     spool_max_mb: float = O(
         None, "--spool-max-mb", help="Spool size bound in MiB [default: 64].", show_default=False
     ),
+    tls_port: list[str] = O(
+        None,
+        "--tls-port",
+        help="Port of the TLS check (repeatable, or a comma list; PROBE_TLS_PORTS) [default: 443].",
+        show_default=False,
+    ),
+    icmp_count: str = O(
+        None,
+        "--icmp-count",
+        help="Echo requests per target and round, 1-10, for loss and jitter "
+        "(PROBE_ICMP_COUNT) [default: 3].",
+        show_default=False,
+    ),
+    data_probe: bool = O(
+        None,
+        "--data-probe/--no-data-probe",
+        help="After a TCP connect or TLS handshake, read for up to 0.3 s: a reset then is "
+        "reported as `reset` (PROBE_DATA_PROBE) [default: on].",
+        show_default=False,
+    ),
+    carrier: str = O(
+        None,
+        "--carrier",
+        help="The network this probe sits in: ct, cu, cm, cernet or other (PROBE_CARRIER).",
+        show_default=False,
+    ),
+    region: str = O(
+        None,
+        "--region",
+        help="Where this probe is, free text up to 64 characters, e.g. Beijing (PROBE_REGION).",
+        show_default=False,
+    ),
+    control: bool = O(
+        None,
+        "--control/--no-control",
+        help="A control probe, outside the filtered network: what it cannot reach is down, "
+        "not blocked (PROBE_CONTROL) [default: no].",
+        show_default=False,
+    ),
     once: bool = O(
         False, "--once", help="Run one round and exit (for cron); exit 1 if it could not run."
     ),
 ) -> None:
     """Check every IP of every active VPS from here and report the results.
 
-    Example: sigma probe run --source cn-beijing --api-url https://sigma.example.com/api
-    --api-key sigma_xxx --check-types icmp,tcp,http
+    Every check reports an outcome: ok, refused, timeout, reset, tls_failed, http_error or
+    unreachable. Each round also checks the server's reference targets and sends a round
+    report (source, carrier, region, control, version, the references' outcomes).
+
+    Example: sigma probe run --source cn-beijing-ct --carrier ct --region Beijing
+    --api-url https://sigma.example.com/api --api-key sigma_xxx --check-types icmp,tcp,tls
     """
     from sigma.commands.common import long_running
 
     long_running()
+    import sys
+
+    # This daemon has a memory budget (40 MB at 10,000 targets: bench/probe_targets.py).
+    # httpx imports its command-line client (rich, pygments, click: ~4.5 MB resident) and
+    # httpcore imports trio when it is installed (~4 MB with attrs, outcome...), each unless
+    # the import fails, when they do without; the probe runs neither (asyncio only).
+    for unused in ("httpx._main", "trio"):
+        if unused not in sys.modules and "httpx" not in sys.modules:
+            sys.modules[unused] = None  # type: ignore[assignment]
     from sigma.errors import InvalidInput
     from sigma.probe.config import ConfigError, load
     from sigma.probe.runner import run as run_probe
@@ -119,6 +173,12 @@ def run(
         batch_size=batch_size,
         spool_dir=spool_dir,
         spool_max_bytes=int(spool_max_mb * 1024 * 1024) if spool_max_mb else None,
+        tls_ports=tls_port or None,
+        icmp_count=icmp_count,
+        data_probe=data_probe,
+        carrier=carrier,
+        region=region,
+        control=control,
     )
     try:
         cfg = load(flags)
@@ -150,3 +210,58 @@ def provision(
         f"Created probe key {key.name} ({key.id}). Store it now: it is not shown again.\n"
         f"On the probe: sigma probe run --source cn-... --api-url <server>/api --api-key <the key>"
     )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    fmt: str = FormatOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """The probe sources heard from: carrier, region, inside China or a control, health from
+    their reference targets (unhealthy: its results move no verdict) and last seen.
+
+    Example: sigma probe list --format json
+    """
+    from sigma.commands.common import state
+    from sigma.output import check_format, emit
+    from sigma.schemas.monitoring import ProbeStatus
+
+    check_format(fmt)
+    rows = [p.model_dump(mode="json") | {"id": p.source} for p in state(ctx).backend.list_probes()]
+    emit(
+        rows,
+        fmt,
+        quiet=quiet,
+        columns=(
+            ("Source", lambda p: p["source"], "key"),
+            ("Carrier", lambda p: p["carrier"] or "-"),
+            ("Region", lambda p: p["region"] or "-", "text", 2),
+            ("Role", lambda p: "control" if p["control"] else "china" if p["china"] else "-"),
+            ("Health", lambda p: p["health"]),
+            (
+                "Last seen",
+                lambda p: (
+                    p["last_seen"][:16].replace("T", " ") + (" (stale)" if p["stale"] else "")
+                ),
+            ),
+            ("Why", lambda p: p["health_reason"], "text", 1),
+        ),
+        fields=list(ProbeStatus.model_fields),
+    )
+
+
+@app.command("rm")
+def rm(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="The probe's source name."),
+) -> None:
+    """Remove a retired probe from the registry; its stored results stay, and it is
+    registered again if it reports again.
+
+    Example: sigma probe rm cn-old-node
+    """
+    from sigma.commands.common import done, state
+
+    p = state(ctx).backend.forget_probe(source)
+    done(f"Removed probe {p.source} from the registry")

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-CHECK_TYPES = ("icmp", "tcp", "http")
+CHECK_TYPES = ("icmp", "tcp", "tls", "http")
+CARRIERS = ("ct", "cu", "cm", "cernet", "other")  # China Telecom, Unicom, Mobile, CERNET
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class ConfigError(ValueError):
@@ -33,6 +36,14 @@ class ProbeConfig:
     spool_dir: str = ""
     spool_max_bytes: int = 64 * 1024 * 1024
     timeout: float = 30.0  # API requests
+    # who is measuring (issue 17): the network the probe sits in, where, and whether it is a
+    # control (outside the filtered network: what it cannot reach is down, not blocked)
+    carrier: str | None = None
+    region: str | None = None
+    control: bool = False
+    tls_ports: tuple[int, ...] = (443,)
+    data_probe: bool = True  # read briefly after a TCP connect / TLS handshake: RST on data
+    icmp_count: int = 3  # echo requests per target per round
 
 
 ENV = {
@@ -51,6 +62,12 @@ ENV = {
     "batch_size": "PROBE_BATCH_SIZE",
     "spool_dir": "PROBE_SPOOL_DIR",
     "spool_max_bytes": "PROBE_SPOOL_MAX_BYTES",
+    "carrier": "PROBE_CARRIER",
+    "region": "PROBE_REGION",
+    "control": "PROBE_CONTROL",
+    "tls_ports": "PROBE_TLS_PORTS",
+    "data_probe": "PROBE_DATA_PROBE",
+    "icmp_count": "PROBE_ICMP_COUNT",
 }
 
 
@@ -62,6 +79,22 @@ def _num(name: str, value: Any, cast: type, lo: float, hi: float) -> Any:
     if not lo <= v <= hi:
         raise ConfigError(f"{name}: {v} is out of range [{lo:g}, {hi:g}]")
     return v
+
+
+def _bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    v = str(value).strip().lower()
+    if v in TRUE or v in FALSE:
+        return v in TRUE
+    raise ConfigError(f"{name}: '{value}' is not true or false (1/0, yes/no, on/off)")
+
+
+def _ports(name: str, value: Any) -> tuple[int, ...]:
+    """A comma list, or a list of items that may each be a comma list."""
+    items = value if isinstance(value, list | tuple) else [value]
+    parts = [p for item in items for p in str(item).split(",") if p.strip()]
+    return tuple(dict.fromkeys(_num(name, p, int, 1, 65535) for p in parts))
 
 
 def default_spool_dir() -> str:
@@ -104,7 +137,7 @@ def load(flags: dict[str, Any] | None = None, environ: dict[str, str] | None = N
             if bad or not types:
                 raise ConfigError(
                     f"check_types: {', '.join(bad) or 'none given'}; "
-                    "expected some of icmp, tcp, http"
+                    f"expected some of {', '.join(CHECK_TYPES)}"
                 )
             cfg.check_types = types
         elif key in ("tcp_timeout", "http_timeout", "icmp_timeout"):
@@ -112,8 +145,11 @@ def load(flags: dict[str, Any] | None = None, environ: dict[str, str] | None = N
         elif key == "concurrency":
             cfg.concurrency = _num(key, value, int, 1, 5000)
         elif key == "tcp_ports":
-            items = value if isinstance(value, list | tuple) else str(value).split(",")
-            cfg.tcp_ports = tuple(_num(key, p, int, 1, 65535) for p in items if str(p).strip())
+            cfg.tcp_ports = _ports(key, value)
+        elif key == "tls_ports":
+            cfg.tls_ports = _ports(key, value)
+            if not cfg.tls_ports:
+                raise ConfigError("tls_ports: none given; e.g. 443 or 443,8443")
         elif key == "http_scheme":
             if str(value).lower() not in ("http", "https"):
                 raise ConfigError(f"http_scheme: '{value}' is not http or https")
@@ -128,6 +164,22 @@ def load(flags: dict[str, Any] | None = None, environ: dict[str, str] | None = N
             cfg.spool_max_bytes = _num(key, value, int, 1024, 2**40)
         elif key == "timeout":
             cfg.timeout = _num(key, value, float, 0.5, 600)
+        elif key == "carrier":
+            v = str(value).strip().lower()
+            if v and v not in CARRIERS:
+                raise ConfigError(f"carrier: '{value}' is not one of {', '.join(CARRIERS)}")
+            cfg.carrier = v or None
+        elif key == "region":
+            v = str(value).strip()
+            if len(v) > 64:
+                raise ConfigError(f"region: {len(v)} characters, at most 64")
+            if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in v):
+                raise ConfigError("region: control characters are not allowed")
+            cfg.region = v or None
+        elif key in ("control", "data_probe"):
+            setattr(cfg, key, _bool(key, value))
+        elif key == "icmp_count":
+            cfg.icmp_count = _num(key, value, int, 1, 10)
         else:
             raise ConfigError(f"unknown probe setting '{key}'")
     if not cfg.spool_dir:

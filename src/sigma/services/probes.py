@@ -66,8 +66,12 @@ def role_of(row: ProbeRow | None, source: str) -> Role:
     if row is None:
         china = named_china(source)
         return Role(china=china, control=not china, healthy=True)
-    china = row.carrier in CHINA_CARRIERS if row.carrier else named_china(row.source)
-    control = bool(row.control) if row.control is not None else not china
+    if row.carrier:
+        china = row.carrier in CHINA_CARRIERS
+        control = bool(row.control)
+    else:  # no carrier declared (an older probe, or one run without --carrier): its name
+        china = named_china(row.source)
+        control = bool(row.control) or not china
     return Role(
         china=china and not control,
         control=control,
