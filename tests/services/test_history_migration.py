@@ -168,3 +168,59 @@ def test_downgrade_to_before_the_history_and_back(empty_url):
             assert history.timeline(s, me, kept.id).data == []
     finally:
         engine.dispose()
+
+
+def test_0015_sums_the_stored_checks_into_the_history(empty_url):
+    """The raw checks kept before migration 0015 become its first 5-minute and hourly sums."""
+    from sqlalchemy.orm import sessionmaker
+
+    from sigma.db.engine import make_engine, unit_of_work, upgrade
+    from sigma.services import check_history, vps
+    from sigma.services.actor import local_actor
+
+    engine = make_engine(empty_url)
+    try:
+        upgrade(engine, "0014")
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        with unit_of_work(sessions) as s:
+            v = vps.create(
+                s, local_actor(), {"hostname": "hk-1", "ip_addresses": [{"ip": "103.1.2.3"}]}
+            )
+        pg = engine.dialect.name == "postgresql"
+        with engine.begin() as conn:
+            for minute, outcome, latency in ((1, "ok", 40), (2, "timeout", None), (7, "ok", 60)):
+                conn.execute(
+                    text(
+                        "INSERT INTO ip_checks (id, vps_id, ip, check_type, source, success, "
+                        "latency_ms, checked_at, outcome, port) VALUES (:id, :v, '103.1.2.3', "
+                        "'tcp', 'cn-ct', :ok, :lat, :at, :o, 22)"
+                    ),
+                    {
+                        "id": uuid.uuid4() if pg else uuid.uuid4().hex,
+                        "v": v.id if pg else v.id.hex,
+                        "ok": outcome == "ok",
+                        "lat": latency,
+                        "at": f"2026-12-01 10:0{minute}:00",
+                        "o": outcome,
+                    },
+                )
+        upgrade(engine)
+        with unit_of_work(sessions) as s:
+            five = check_history.history(
+                s,
+                local_actor(),
+                {
+                    "ip": "103.1.2.3",
+                    "since": "2026-12-01T10:00:00Z",
+                    "until": "2026-12-01T11:00:00Z",
+                    "resolution": "5m",
+                },
+            )
+        [series] = five.series
+        assert series.check == "tcp:22"
+        assert [(p.checks, p.outcomes) for p in series.points] == [
+            (2, {"ok": 1, "timeout": 1}),
+            (1, {"ok": 1}),
+        ]
+    finally:
+        engine.dispose()

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -97,6 +97,9 @@ def add(session: Session | Connection, checks: Iterable[Mapping[str, Any]]) -> i
     if not rows:
         return 0
     bind = session.get_bind() if isinstance(session, Session) else session
+    if bind.dialect.name == "postgresql":
+        _add_postgresql(session, rows)
+        return len(rows)
     table: Any = IpCheckRollup.__table__
     if bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -126,6 +129,41 @@ def add(session: Session | Connection, checks: Iterable[Mapping[str, Any]]) -> i
     for i in range(0, len(rows), CHUNK):
         session.execute(upsert, rows[i : i + CHUNK])
     return len(rows)
+
+
+# PostgreSQL: the rows as one array a column, unnested by one statement (an executemany is a
+# statement a row: the batch route's ingestion took 60 % longer with it)
+PG_TYPES = {
+    "ip": "text",
+    "resolution": "int",
+    "bucket": "timestamptz",
+    "source": "text",
+    "check_key": "text",
+    "vps_id": "uuid",
+    "checks": "int",
+    "latency_sum": "bigint",
+    "latency_n": "int",
+    "latency_min": "int",
+    "latency_max": "int",
+    "loss_sum": "float8",
+    "loss_n": "int",
+    **{name: "int" for name in OUTCOME_COLUMNS.values()},
+}
+_ADDED = ", ".join(f"{name} = ip_check_rollups.{name} + EXCLUDED.{name}" for name in SUMS)
+PG_UPSERT = text(
+    f"INSERT INTO ip_check_rollups ({', '.join(PG_TYPES)}) "
+    f"SELECT * FROM unnest({', '.join(f'CAST(:{n} AS {t}[])' for n, t in PG_TYPES.items())}) "
+    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {_ADDED}, "
+    "latency_min = LEAST(ip_check_rollups.latency_min, EXCLUDED.latency_min), "
+    "latency_max = GREATEST(ip_check_rollups.latency_max, EXCLUDED.latency_max)"
+)
+
+
+def _add_postgresql(session: Session | Connection, rows: list[dict[str, Any]]) -> None:
+    rows.sort(key=lambda r: (r["ip"], r["resolution"], r["bucket"], r["source"], r["check_key"]))
+    for i in range(0, len(rows), CHUNK * 5):
+        part = rows[i : i + CHUNK * 5]
+        session.execute(PG_UPSERT, {name: [r[name] for r in part] for name in PG_TYPES})
 
 
 def backfill(conn: Connection) -> int:
