@@ -107,18 +107,37 @@ def channels(settings: Settings) -> list[str]:
     return out
 
 
+def _identity() -> tuple[Any, ...]:
+    """The VPS's columns every notice shows (read them back with _about)."""
+    return (
+        col(VpsRow.id).label("vps_id"),
+        col(VpsRow.hostname),
+        col(VpsRow.alias),
+        col(VpsRow.country),
+        col(VpsRow.ip_addresses),
+        col(VpsRow.expire_date),
+        label("provider", col(ProviderRow.name)),
+    )
+
+
+def _about(r: Any, today: date) -> dict[str, Any]:
+    """Due's fields about the VPS, from a row with the _identity columns."""
+    return dict(
+        vps_id=r.vps_id,
+        hostname=r.hostname,
+        alias=r.alias,
+        provider=r.provider or "",
+        country=r.country,
+        ips=list(r.ip_addresses or ()),
+        expire_date=r.expire_date,
+        days=None if r.expire_date is None else (r.expire_date - today).days,
+    )
+
+
 def due(session: Session, settings: Settings, today: date) -> list[Due]:
     thresholds = sorted({t for t in settings.notify_before_days if t >= 0}) or [7]
     rows = session.execute(
-        select(
-            col(VpsRow.id),
-            col(VpsRow.hostname),
-            col(VpsRow.alias),
-            col(VpsRow.country),
-            col(VpsRow.ip_addresses),
-            col(VpsRow.expire_date),
-            label("provider", col(ProviderRow.name)),
-        )
+        select(*_identity())
         .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
         .where(
             col(VpsRow.status).in_(ACTIVE_STATUSES),
@@ -133,67 +152,8 @@ def due(session: Session, settings: Settings, today: date) -> list[Due]:
     for r in rows:
         days = (r.expire_date - today).days
         threshold = OVERDUE if days < 0 else min(t for t in thresholds if days <= t)
-        out.append(
-            Due(
-                r.id,
-                r.hostname,
-                r.alias,
-                r.provider or "",
-                r.country,
-                list(r.ip_addresses or ()),
-                r.expire_date,
-                days,
-                threshold,
-            )
-        )
+        out.append(Due(**_about(r, today), threshold=threshold))
     return out + quota_due(session, today) + reach_due(session, today)
-
-
-REACH_EVENTS = ("reach-alert", "reach-recovered")
-
-
-def reach_due(session: Session, today: date) -> list[Due]:
-    """Latency and loss alerts and recoveries (services.reach_alerts) of the last day."""
-    from sigma.db.models.monitoring import VpsEvent
-
-    rows = session.execute(
-        select(
-            VpsEvent,
-            col(VpsRow.hostname),
-            col(VpsRow.alias),
-            col(VpsRow.country),
-            col(VpsRow.ip_addresses),
-            col(VpsRow.expire_date),
-            label("provider", col(ProviderRow.name)),
-        )
-        .join(VpsRow, col(VpsRow.id) == VpsEvent.vps_id)
-        .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
-        .where(
-            col(VpsEvent.kind).in_(REACH_EVENTS),
-            col(VpsEvent.created_at)
-            >= datetime.combine(today - timedelta(days=1), time_of_day.min, UTC),
-            col(VpsRow.deleted_at).is_(None),
-        )
-        .order_by(col(VpsEvent.created_at), col(VpsEvent.id))
-    )
-    return [
-        Due(
-            e.vps_id,
-            hostname,
-            alias,
-            provider or "",
-            country,
-            list(ips or ()),
-            expire,
-            None,
-            0,
-            family=f"reach:{e.id}",
-            event=e.kind,
-            details=dict(e.details or {}),
-            at=e.created_at.astimezone(UTC).date(),
-        )
-        for e, hostname, alias, country, ips, expire, provider in rows
-    ]
 
 
 def quota_due(session: Session, today: date) -> list[Due]:
@@ -203,19 +163,13 @@ def quota_due(session: Session, today: date) -> list[Due]:
     since = today - timedelta(days=31)  # no current period began earlier
     rows = session.execute(
         select(
-            col(VpsRow.id),
-            col(VpsRow.hostname),
-            col(VpsRow.alias),
-            col(VpsRow.country),
-            col(VpsRow.ip_addresses),
-            col(VpsRow.expire_date),
+            *_identity(),
             col(VpsRow.traffic_reset_day),
             col(VpsRow.traffic_quota_gb),
             col(VpsRow.traffic_direction),
             col(VpsTraffic.period_start),
             col(VpsTraffic.bytes_in),
             col(VpsTraffic.bytes_out),
-            label("provider", col(ProviderRow.name)),
         )
         .join(VpsTraffic, col(VpsTraffic.vps_id) == VpsRow.id)
         .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
@@ -238,15 +192,8 @@ def quota_due(session: Session, today: date) -> list[Due]:
             continue
         out.append(
             Due(
-                r.id,
-                r.hostname,
-                r.alias,
-                r.provider or "",
-                r.country,
-                list(r.ip_addresses or ()),
-                r.expire_date,
-                None if r.expire_date is None else (r.expire_date - today).days,
-                reached,
+                **_about(r, today),
+                threshold=reached,
                 family="quota",
                 period_start=r.period_start,
                 used_bytes=used,
@@ -255,6 +202,38 @@ def quota_due(session: Session, today: date) -> list[Due]:
             )
         )
     return out
+
+
+REACH_EVENTS = ("reach-alert", "reach-recovered")
+
+
+def reach_due(session: Session, today: date) -> list[Due]:
+    """Latency and loss alerts and recoveries (services.reach_alerts) of the last day."""
+    from sigma.db.models.monitoring import VpsEvent
+
+    rows = session.execute(
+        select(VpsEvent, *_identity())
+        .join(VpsRow, col(VpsRow.id) == VpsEvent.vps_id)
+        .outerjoin(ProviderRow, col(ProviderRow.id) == VpsRow.provider_id)
+        .where(
+            col(VpsEvent.kind).in_(REACH_EVENTS),
+            col(VpsEvent.created_at)
+            >= datetime.combine(today - timedelta(days=1), time_of_day.min, UTC),
+            col(VpsRow.deleted_at).is_(None),
+        )
+        .order_by(col(VpsEvent.created_at), col(VpsEvent.id))
+    )
+    return [
+        Due(
+            **_about(r, today),
+            threshold=0,
+            family=f"reach:{r.VpsEvent.id}",
+            event=r.VpsEvent.kind,
+            details=dict(r.VpsEvent.details or {}),
+            at=r.VpsEvent.created_at.astimezone(UTC).date(),
+        )
+        for r in rows
+    ]
 
 
 # ---------------------------------------------------------------- message formats
