@@ -227,3 +227,33 @@ def test_cli_history(cli, run, host):
     assert r.code == 2 and "check" in r.err
     r = cli("ip-check", "history", "198.51.100.7")
     assert r.code == 0 and "0 series" in r.err
+
+
+def test_long_spans_are_summed_into_few_points(run, host, monkeypatch):
+    """30 days of hourly buckets come back as at most MAX_POINTS points a series, each the
+    sum of its buckets."""
+    now = HOUR + timedelta(days=1)
+    checks = [
+        _check(host, "cn-ct", "icmp", HOUR + timedelta(hours=h), outcome="ok", latency_ms=10 * h)
+        for h in (0, 1, 6)
+    ]
+    _post(run, checks, monkeypatch, now)
+    since, until = now - timedelta(days=30), now
+    width = check_history.bin_seconds(since, until, 3600)
+    assert width == 5 * 3600
+    h = run(
+        check_history.history,
+        {"ip": "103.1.2.3", "since": since.isoformat(), "until": until.isoformat()},
+    )
+    assert h.resolution == "1h"
+    [series] = h.series
+    assert len(series.points) <= check_history.MAX_POINTS
+    starts = {
+        int(c.timestamp()) // width * width
+        for c in (HOUR, HOUR + timedelta(hours=1), HOUR + timedelta(hours=6))
+    }
+    assert [int(p.t.timestamp()) for p in series.points] == sorted(starts)
+    assert sum(p.checks for p in series.points) == 3
+    first = series.points[0]
+    if len(series.points) == 2:  # 10:00 and 11:00 share a 5-hour point
+        assert (first.checks, first.latency_min, first.latency_max) == (2, 0, 10)

@@ -4,18 +4,21 @@ Three stores, each kept as long as its setting says (the `ip-check-retention` jo
 raw checks (ip_checks, ip_check_raw_days, 2 by default), 5-minute buckets (ip_check_rollups,
 ip_check_5m_days, 30) and hourly buckets (ip_check_hourly_days, 365); the buckets are
 filled as results arrive (sigma.db.rollups). A query reads one store, chosen by the span
-asked for so that a series has at most a few hundred points: raw up to 6 hours, 5-minute
-buckets up to 3 days, hourly beyond; a store that no longer holds the start of the span is
-skipped for the next one. Every read is a range scan of one primary key or index.
+asked for: raw up to 6 hours, 5-minute buckets up to 3 days, hourly beyond; a store that no
+longer holds the start of the span is skipped for the next one. Buckets are summed by the
+database into at most MAX_POINTS points a series (30 days: 5-hour points), so an answer
+stays small whatever the span. Every read is a range scan of one primary key or index.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, Integer, delete, func, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col
 
@@ -36,6 +39,7 @@ JOB_NAME = "ip-check-retention"
 DEFAULT_SPAN = timedelta(hours=24)
 RAW_UP_TO = timedelta(hours=6)
 FIVE_MINUTES_UP_TO = timedelta(days=3)
+MAX_POINTS = 150  # per series: a chart's width, and a 30-day answer in tens of ms
 STORES = {"5m": 300, "1h": 3600}
 DEFAULT_DAYS = {"raw": 2, "5m": 30, "1h": 365}
 
@@ -62,22 +66,40 @@ def _pct(part: int, whole: int) -> float:
     return round(part * 100 / whole, 1) if whole else 0.0
 
 
-def _point_of_bucket(r: RollupRow) -> HistoryPoint:
-    counts = {o: getattr(r, c) for o, c in OUTCOME_COLUMNS.items() if getattr(r, c)}
-    outcomes = {(o or "unclassified"): n for o, n in counts.items()}
+def _point_of_bin(r: Any) -> HistoryPoint:
+    """A point from a row of sums (the binned query): built without validation, its values
+    are the database's own sums (numeric on PostgreSQL: made plain numbers here)."""
+    counts = {o: int(getattr(r, c)) for o, c in OUTCOME_COLUMNS.items() if getattr(r, c)}
     oks = sum(n for o, n in counts.items() if o in SUCCESS_OUTCOMES)
     ups = sum(n for o, n in counts.items() if o in HOST_UP_OUTCOMES)
-    return HistoryPoint(
-        t=r.bucket,
-        checks=r.checks,
-        ok_pct=_pct(oks, r.checks),
-        up_pct=_pct(ups, r.checks),
-        latency_avg=round(r.latency_sum / r.latency_n, 1) if r.latency_n else None,
+    checks, latency_n, loss_n = int(r.checks), int(r.latency_n), int(r.loss_n)
+    return HistoryPoint.model_construct(
+        t=datetime.fromtimestamp(int(r.start), UTC),
+        checks=checks,
+        ok_pct=_pct(oks, checks),
+        up_pct=_pct(ups, checks),
+        latency_avg=round(float(r.latency_sum) / latency_n, 1) if latency_n else None,
         latency_min=r.latency_min,
         latency_max=r.latency_max,
-        loss_pct=round(r.loss_sum / r.loss_n, 1) if r.loss_n else None,
-        outcomes=outcomes,
+        loss_pct=round(float(r.loss_sum) / loss_n, 1) if loss_n else None,
+        outcomes={(o or "unclassified"): n for o, n in counts.items()},
     )
+
+
+def bin_seconds(since: datetime, until: datetime, resolution: int) -> int:
+    """The width of a point: the store's buckets, merged so that a series has at most
+    MAX_POINTS points (30 days of hourly buckets: 5-hour points)."""
+    span = (until - since).total_seconds()
+    return resolution * max(1, math.ceil(span / resolution / MAX_POINTS))
+
+
+def _binned(session: Session, width: int) -> Any:
+    """The start of a point, in Unix seconds, from a bucket's start."""
+    if session.get_bind().dialect.name == "postgresql":
+        epoch: Any = func.extract("epoch", col(RollupRow.bucket))
+    else:
+        epoch = sql_cast(func.strftime("%s", col(RollupRow.bucket)), Integer)
+    return (func.floor(epoch / width) * width).label("start")  # not "t": Row.t is taken
 
 
 def _point_of_check(c: Any) -> HistoryPoint:
@@ -127,18 +149,36 @@ def history(session: Session, actor: Actor, query: CheckHistoryQuery | dict) -> 
             if q.check is None or key == q.check:
                 series.setdefault((c.source, key), []).append(_point_of_check(c))
     else:
-        stmt2 = select(RollupRow).where(
-            col(RollupRow.ip) == q.ip,
-            col(RollupRow.resolution) == STORES[resolution],
-            col(RollupRow.bucket) >= since - timedelta(seconds=STORES[resolution] - 1),
-            col(RollupRow.bucket) < until,
+        width = bin_seconds(since, until, STORES[resolution])
+        start = _binned(session, width)
+        stmt2 = (
+            select(
+                col(RollupRow.source),
+                col(RollupRow.check_key),
+                start,
+                func.sum(RollupRow.checks).label("checks"),
+                func.sum(RollupRow.latency_sum).label("latency_sum"),
+                func.sum(RollupRow.latency_n).label("latency_n"),
+                func.min(RollupRow.latency_min).label("latency_min"),
+                func.max(RollupRow.latency_max).label("latency_max"),
+                func.sum(RollupRow.loss_sum).label("loss_sum"),
+                func.sum(RollupRow.loss_n).label("loss_n"),
+                *(func.sum(getattr(RollupRow, c)).label(c) for c in OUTCOME_COLUMNS.values()),
+            )
+            .where(
+                col(RollupRow.ip) == q.ip,
+                col(RollupRow.resolution) == STORES[resolution],
+                col(RollupRow.bucket) >= since - timedelta(seconds=STORES[resolution] - 1),
+                col(RollupRow.bucket) < until,
+            )
+            .group_by(col(RollupRow.source), col(RollupRow.check_key), start)
         )
         if q.source is not None:
             stmt2 = stmt2.where(col(RollupRow.source) == q.source)
         if q.check is not None:
             stmt2 = stmt2.where(col(RollupRow.check_key) == q.check)
-        for r in session.scalars(stmt2.order_by(col(RollupRow.bucket))):
-            series.setdefault((r.source, r.check_key), []).append(_point_of_bucket(r))
+        for r in session.execute(stmt2.order_by(start)):
+            series.setdefault((r.source, r.check_key), []).append(_point_of_bin(r))
     roles = probes.roles(session, {s for s, _ in series})
     out = [
         HistorySeries(
