@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sigma.probes")
 
-STALE_AFTER = timedelta(hours=1)  # as a source's results in a verdict (services.ip_checks)
+# a probe silent for longer is stale: listed so, and its results left out of verdicts
+STALE_AFTER = timedelta(hours=1)
 REASON_LIMIT = 500
 
 

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sigma.schemas.monitoring import SourceState, VerdictDetail
-from sigma.services.probes import Role, role_of
+from sigma.services.probes import STALE_AFTER, Role, role_of
 
-STALE_AFTER = timedelta(hours=1)  # a source silent for longer is left out of the verdict
 DEFAULT_ROUNDS = 3
 DEFAULT_AGREEMENT = 100  # percent of the sources inside China
 
