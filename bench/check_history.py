@@ -1,7 +1,9 @@
 """One IP's check history (issue 17) out of a big rollup table, server side, PostgreSQL and SQLite.
 
 Budget (bench/README.md): `services.check_history.history` p50 <= 50 ms for one IP over 30
-days (hourly buckets), over 24 hours (5-minute buckets) and over 6 hours (raw checks). Each is
+days (6-hour buckets), over 24 hours (5-minute buckets) and over 6 hours (raw checks), and
+`fleet_history` (every IP summed per source) over 30 days; the hourly store over 30 days,
+what the 30-day query read before the 6-hour store, is measured beside them. Each is
 the service call of GET /api/ip-checks/history in the route's read-only unit of work; the
 store is named (`resolution` 1h, 5m, raw: what `auto` picks for these spans) and the span
 ends at the data's newest bucket, so that a `--reuse`d database answers the same.
@@ -11,7 +13,8 @@ service), in the order results arrive (time first; in each round source by sourc
 check, as probes' batches hold one check of many IPs), so that one IP's rows are spread over
 the table as they would be:
 - ip_check_rollups: 300 IPs x 6 sources (3 in China, 3 controls) x 3 checks (icmp, tcp:22,
-  tls:443), hourly buckets over 30 days and 5-minute buckets over 3 days (8.6 million rows);
+  tls:443), 6-hour and hourly buckets over 30 days and 5-minute buckets over 3 days (8.9
+  million rows), and the fleet's buckets summed from them (migration 0018's derive_fleet);
 - ip_checks: the same series' raw results every 5 minutes over the last 2 days (3.1 million);
 - one more IP with a single series (cn-ct, icmp) over the same spans: the floor, the same
   query shape returning 1/18 of the points; and a primary-key lookup of one bucket row.
@@ -88,7 +91,8 @@ RAW_COLUMNS = (
 )
 CASES = (
     # (label, resolution, span, judged)
-    ("30 days, hourly", "1h", timedelta(days=30), True),
+    ("30 days, 6-hour", "6h", timedelta(days=30), True),
+    ("30 days, hourly (the store before)", "1h", timedelta(days=30), False),
     ("24 hours, 5-minute", "5m", timedelta(hours=24), True),
     ("6 hours, raw", "raw", timedelta(hours=6), True),
 )
@@ -153,7 +157,7 @@ def rollup_rows(series, end: datetime, days_1h: int, days_5m: int, seed: int) ->
     successes, a few timeouts; ICMP with a little loss."""
     rng = random.Random(seed)
     rnd = rng.random
-    for resolution, days in ((3600, days_1h), (300, days_5m)):
+    for resolution, days in ((21600, days_1h), (3600, days_1h), (300, days_5m)):
         last = _floor_to(end, resolution)
         n_buckets = days * 86400 // resolution
         per_bucket = resolution // ROUND
@@ -218,7 +222,7 @@ def raw_rows(series, end: datetime, hours: int, seed: int) -> Iterator[tuple]:
 
 def _expected(n_series: int, days_1h: int, days_5m: int, raw_hours: int) -> tuple[int, int]:
     return (
-        n_series * (days_1h * 24 + days_5m * 288),
+        n_series * (days_1h * (24 + 4) + days_5m * 288),
         n_series * raw_hours * 3600 // ROUND,
     )
 
@@ -321,6 +325,22 @@ def _load_sqlite(url: str, tables: list[tuple[str, tuple[str, ...], Iterator[tup
         engine.dispose()
 
 
+def _derive_fleet(url: str) -> None:
+    """The fleet's buckets, summed from the per-IP ones as migration 0018 does."""
+    from sqlalchemy import text
+
+    from sigma.db.engine import make_engine
+    from sigma.db.rollups import derive_fleet
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM ip_check_fleet_rollups"))
+            derive_fleet(conn)
+    finally:
+        engine.dispose()
+
+
 def ensure_history(url: str, args: argparse.Namespace, label: str) -> list[tuple[str, Any]]:
     """The rollups and raw checks of the IPs (kept when --reuse and the counts match)."""
     from sigma.db.engine import make_engine, upgrade
@@ -346,13 +366,14 @@ def ensure_history(url: str, args: argparse.Namespace, label: str) -> list[tuple
         _load_pg(url, tables)
     else:
         _load_sqlite(url, tables)
+    _derive_fleet(url)
     got = _counts(url)
     assert got == want, (got, want)
     print(
         f"{label}: loaded {got[0]:,} rollup rows ({len(targets) - 1} IPs x {len(SOURCES)} "
-        f"sources x {len(CHECKS)} checks, {args.days} days hourly + {args.days_5m} days of "
-        f"5-minute buckets, plus a single-series IP) and {got[1]:,} raw checks "
-        f"({args.raw_hours} h) in {time.perf_counter() - t0:.0f} s",
+        f"sources x {len(CHECKS)} checks, {args.days} days 6-hour and hourly + "
+        f"{args.days_5m} days of 5-minute buckets, plus a single-series IP) and "
+        f"{got[1]:,} raw checks ({args.raw_hours} h) in {time.perf_counter() - t0:.0f} s",
         flush=True,
     )
     return targets
@@ -422,6 +443,16 @@ def measure(url: str, targets: list[tuple[str, Any]], runs: int, profile: bool) 
         )
     cases.append(("  floor: one bucket row by primary key", lambda: None, lookup, False))
 
+    def fleet(_q: Any) -> Any:
+        with unit_of_work(sessions, read_only=True) as session:
+            return check_history.fleet_history(
+                session,
+                actor,
+                {"since": until_buckets - timedelta(days=30), "until": until_buckets},
+            )
+
+    cases.append(("fleet per source, 30 days, 6-hour", lambda: None, fleet, True))
+
     for _label, make, fn, _judged in cases:  # warm the pool, the caches and the statements
         for _ in range(3):
             fn(make())
@@ -454,7 +485,7 @@ def measure(url: str, targets: list[tuple[str, Any]], runs: int, profile: bool) 
             flush=True,
         )
     # what the route adds: the JSON of the 30-day answer
-    result = call(query(many[0], "1h", timedelta(days=30)))
+    result = call(query(many[0], "6h", timedelta(days=30)))
     ser = []
     for _ in range(5):
         t0 = time.perf_counter()
@@ -471,7 +502,7 @@ def measure(url: str, targets: list[tuple[str, Any]], runs: int, profile: bool) 
         prof = cProfile.Profile()
         prof.enable()
         for _ in range(5):
-            call(query(rng.choice(many), "1h", timedelta(days=30)))
+            call(query(rng.choice(many), "6h", timedelta(days=30)))
         prof.disable()
         print("  cProfile of 5 calls of the 30-day query (internal time, top 25):")
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)

@@ -1,4 +1,5 @@
-"""Check history (issue 17): results summed into 5-minute and hourly buckets as they arrive
+"""Check history (issue 17): results summed into 5-minute, hourly and 6-hour buckets, per IP
+and for the fleet, as they arrive
 (period boundaries, late results from a spool, two batches on one bucket), the store a
 query reads, retention at its boundaries, bad queries, and the CLI on both backends. Both
 databases."""
@@ -134,6 +135,10 @@ def test_the_store_follows_the_span(sessions):
         assert pick(s, now - timedelta(hours=7), now, "auto") == "5m"
         assert pick(s, now - timedelta(days=3), now, "auto") == "5m"
         assert pick(s, now - timedelta(days=4), now, "auto") == "1h"
+        assert pick(s, now - timedelta(days=7), now, "auto") == "1h"
+        assert pick(s, now - timedelta(days=8), now, "auto") == "6h"
+        assert pick(s, now - timedelta(days=30), now, "auto") == "6h"
+        assert pick(s, now - timedelta(hours=1), now, "auto", raw=False) == "5m"
         # raw checks of 3 days ago are gone (2 days kept): the 5-minute sums
         assert (
             pick(s, now - timedelta(days=3), now - timedelta(days=3) + timedelta(hours=1), "auto")
@@ -147,7 +152,7 @@ def test_retention_at_the_boundaries(run, host, monkeypatch, sessions):
     from sqlalchemy import func, select
 
     from sigma.db.engine import unit_of_work
-    from sigma.db.models.monitoring import IpCheck, IpCheckRollup
+    from sigma.db.models.monitoring import IpCheck, IpCheckFleetRollup, IpCheckRollup
 
     now = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
     ats = [
@@ -159,13 +164,15 @@ def test_retention_at_the_boundaries(run, host, monkeypatch, sessions):
     _post(run, [_check(host, "cn-ct", "icmp", at, outcome="ok") for at in ats], monkeypatch, now)
     with unit_of_work(sessions) as s:
         deleted = check_history.prune(s, now)
-    assert deleted == {"raw": 3, "5m": 2, "1h": 1}
+    # the buckets' counts are the IP's and the fleet's (one source and check: the same rows)
+    assert deleted == {"raw": 3, "5m": 2 * 2, "1h": 1 * 2, "6h": 1 * 2}
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(IpCheck)) == 1
-        kept = s.execute(
-            select(IpCheckRollup.resolution, func.count()).group_by(IpCheckRollup.resolution)
-        ).all()
-    assert sorted(kept) == [(300, 2), (3600, 3)]
+        for table in (IpCheckRollup, IpCheckFleetRollup):
+            kept = s.execute(
+                select(table.resolution, func.count()).group_by(table.resolution)
+            ).all()
+            assert sorted(kept) == [(300, 2), (3600, 3), (21600, 3)], table
 
 
 @pytest.mark.parametrize(
@@ -227,11 +234,20 @@ def test_cli_history(cli, run, host):
     assert r.code == 2 and "check" in r.err
     r = cli("ip-check", "history", "198.51.100.7")
     assert r.code == 0 and "0 series" in r.err
+    # no IP: the fleet, per source (5-minute buckets: the fleet has no raw store)
+    r = cli("ip-check", "history", "--since", "1h")
+    assert r.code == 0, r.err
+    assert "the fleet: 1 series, 5m points" in r.err and "cn-ct" in r.out
+    data = cli("ip-check", "history", "--since", "1h", "--format", "json").json()
+    assert sum(p["checks"] for p in data["series"][0]["points"]) == 3
+    r = cli("ip-check", "history", "--resolution", "raw")
+    assert r.code == 2 and "resolution" in r.err
 
 
 def test_long_spans_are_summed_into_few_points(run, host, monkeypatch):
-    """30 days of hourly buckets come back as at most MAX_POINTS points a series, each the
-    sum of its buckets."""
+    """30 days come back as at most MAX_POINTS points a series, each the sum of its buckets:
+    read from the 6-hour buckets (120 a month), or from the hourly ones when asked (merged
+    into 5-hour points)."""
     now = HOUR + timedelta(days=1)
     checks = [
         _check(host, "cn-ct", "icmp", HOUR + timedelta(hours=h), outcome="ok", latency_ms=10 * h)
@@ -239,21 +255,58 @@ def test_long_spans_are_summed_into_few_points(run, host, monkeypatch):
     ]
     _post(run, checks, monkeypatch, now)
     since, until = now - timedelta(days=30), now
-    width = check_history.bin_seconds(since, until, 3600)
-    assert width == 5 * 3600
-    h = run(
-        check_history.history,
-        {"ip": "103.1.2.3", "since": since.isoformat(), "until": until.isoformat()},
+    query = {"ip": "103.1.2.3", "since": since.isoformat(), "until": until.isoformat()}
+    for asked, store, hours in (("auto", "6h", 6), ("1h", "1h", 5)):
+        width = check_history.bin_seconds(since, until, check_history.STORES[store])
+        assert width == hours * 3600
+        h = run(check_history.history, {**query, "resolution": asked})
+        assert h.resolution == store
+        [series] = h.series
+        assert len(series.points) <= check_history.MAX_POINTS
+        starts = {
+            int(c.timestamp()) // width * width
+            for c in (HOUR, HOUR + timedelta(hours=1), HOUR + timedelta(hours=6))
+        }
+        assert [int(p.t.timestamp()) for p in series.points] == sorted(starts)
+        assert sum(p.checks for p in series.points) == 3
+        first = series.points[0]
+        # 10:00 and 11:00 share a point (6-hour buckets start at 06:00 and 12:00 UTC)
+        assert (first.checks, first.latency_min, first.latency_max) == (2, 0, 10), asked
+        assert first.latency_avg == 5.0 and first.ok_pct == 100.0
+
+
+def test_the_fleet_history_sums_every_ip_per_source(run, host, monkeypatch):
+    """The fleet's chart: each source's checks of every IP in one series, read from the
+    fleet's own buckets."""
+    from sigma.errors import PermissionDenied
+    from sigma.services.actor import Actor
+
+    other = run(
+        vps.create,
+        {"hostname": "hk-2", "status": "active", "ip_addresses": [{"ip": "103.1.2.4"}]},
     )
-    assert h.resolution == "1h"
-    [series] = h.series
-    assert len(series.points) <= check_history.MAX_POINTS
-    starts = {
-        int(c.timestamp()) // width * width
-        for c in (HOUR, HOUR + timedelta(hours=1), HOUR + timedelta(hours=6))
-    }
-    assert [int(p.t.timestamp()) for p in series.points] == sorted(starts)
-    assert sum(p.checks for p in series.points) == 3
-    first = series.points[0]
-    if len(series.points) == 2:  # 10:00 and 11:00 share a 5-hour point
-        assert (first.checks, first.latency_min, first.latency_max) == (2, 0, 10)
+    now = HOUR + timedelta(hours=2)
+    checks = [
+        _check(host, "cn-ct", "icmp", HOUR, outcome="ok", latency_ms=100),
+        {
+            **_check(other, "cn-ct", "icmp", HOUR + timedelta(minutes=1), outcome="timeout"),
+            "ip": "103.1.2.4",
+        },
+        _check(host, "hk", "icmp", HOUR, outcome="ok", latency_ms=20),
+    ]
+    _post(run, checks, monkeypatch, now)
+    q = {"since": (HOUR - timedelta(hours=1)).isoformat(), "until": now.isoformat()}
+    fleet = run(check_history.fleet_history, q)
+    assert fleet.resolution == "5m"
+    by_source = {s.source: s for s in fleet.series}
+    assert set(by_source) == {"cn-ct", "hk"}
+    assert [s.source for s in fleet.series] == ["cn-ct", "hk"]  # China first
+    [point] = by_source["cn-ct"].points
+    assert (point.checks, point.ok_pct, point.latency_avg) == (2, 50.0, 100.0)
+    assert point.outcomes == {"ok": 1, "timeout": 1}
+    hourly = run(check_history.fleet_history, {**q, "resolution": "1h", "check": "tcp:22"})
+    assert hourly.series == []
+    with pytest.raises(Exception, match="resolution"):
+        run(check_history.fleet_history, {**q, "resolution": "raw"})
+    with pytest.raises(PermissionDenied):
+        run(check_history.fleet_history, q, actor=Actor(email="p@x.y", role="probe"))

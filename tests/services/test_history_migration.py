@@ -224,3 +224,85 @@ def test_0015_sums_the_stored_checks_into_the_history(empty_url):
         ]
     finally:
         engine.dispose()
+
+
+def test_0018_sums_the_stored_buckets_into_6_hours_and_the_fleet(empty_url):
+    """Migration 0018 fills the 6-hour buckets from the hourly ones and the fleet's buckets
+    from every IP's, so that a month's chart starts complete; its downgrade removes both and
+    the upgrade after it fills them again."""
+    from sqlalchemy.orm import sessionmaker
+
+    from sigma.db.engine import downgrade, make_engine, unit_of_work, upgrade
+    from sigma.services import check_history, ip_checks, vps
+    from sigma.services.actor import local_actor
+
+    engine = make_engine(empty_url)
+    try:
+        upgrade(engine, "0017")
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        me = local_actor()
+        checks = []
+        with unit_of_work(sessions) as s:
+            for host, ip in (("hk-1", "103.1.2.3"), ("hk-2", "103.1.2.4")):
+                v = vps.create(s, me, {"hostname": host, "ip_addresses": [{"ip": ip}]})
+                for hour, outcome, latency in ((1, "ok", 40), (2, "timeout", None), (7, "ok", 60)):
+                    checks.append(
+                        {
+                            "id": str(uuid.uuid4()),
+                            "vps_id": str(v.id),
+                            "ip": ip,
+                            "check_type": "icmp",
+                            "source": "cn-ct",
+                            "success": outcome == "ok",
+                            "latency_ms": latency,
+                            "checked_at": f"2026-11-01T0{hour}:10:00Z",
+                            "outcome": outcome,
+                        }
+                    )
+        # results stored through the 0017 code path: the 5-minute and hourly buckets only
+        with engine.begin() as conn:
+            from sigma.db import rollups
+
+            rows, _fleet = rollups.summed(
+                [
+                    {
+                        **c,
+                        "vps_id": uuid.UUID(c["vps_id"]),
+                        "checked_at": ip_checks._parse(c["checked_at"]),
+                        "port": None,
+                    }
+                    for c in checks
+                ],
+                (300, 3600),
+            )
+            rollups.merge(conn, rows, [])
+        span = {"since": "2026-11-01T00:00:00Z", "until": "2026-11-01T12:00:00Z"}
+
+        def month() -> tuple[list, list]:
+            with unit_of_work(sessions, read_only=True) as s:
+                one = check_history.history(
+                    s, me, {"ip": "103.1.2.3", **span, "resolution": "6h"}
+                )
+                fleet = check_history.fleet_history(s, me, {**span, "resolution": "6h"})
+            return (
+                [(p.checks, p.outcomes, p.latency_avg) for s in one.series for p in s.points],
+                [(p.checks, p.outcomes) for s in fleet.series for p in s.points],
+            )
+
+        upgrade(engine)
+        expected = (
+            [(2, {"ok": 1, "timeout": 1}, 40.0), (1, {"ok": 1}, 60.0)],
+            [(4, {"ok": 2, "timeout": 2}), (2, {"ok": 2})],
+        )
+        assert month() == expected
+        downgrade(engine, "0017")
+        with engine.connect() as conn:
+            assert conn.execute(
+                text("SELECT count(*) FROM ip_check_rollups WHERE resolution = 21600")
+            ).scalar() == 0
+            # per IP: three 5-minute and three hourly buckets
+            assert conn.execute(text("SELECT count(*) FROM ip_check_rollups")).scalar() == 2 * 6
+        upgrade(engine)
+        assert month() == expected
+    finally:
+        engine.dispose()

@@ -583,3 +583,13 @@ def test_reachability_page_says_why_and_shows_the_probes(api, admin):
     assert '<svg class="chart"' in reach and 'aria-label="Latency to 103.1.2.3' in reach
     assert "gd-ct (ct)</li>" in reach and "hk-ctl (other)</li>" in reach
     assert ">control<" in probes and ">China<" in probes
+    # the fleet per probe source: both charts, a line per source, the span switch
+    fleet = re.search(r'<section class="card" id="fleet".*?</section>', page, re.S).group(0)
+    assert 'aria-label="Fleet latency per probe source' in fleet
+    assert 'aria-label="Checks passed per probe source' in fleet
+    assert "gd-ct (ct)</li>" in fleet and "hk-ctl (other)</li>" in fleet
+    assert '<strong aria-current="true">24h</strong>' in fleet
+    month = admin.get("/reachability?span=30d").text
+    assert '<strong aria-current="true">30d</strong>' in month and "gd-ct (ct)</li>" in month
+    bogus = admin.get("/reachability?span=%3Cscript%3E")
+    assert bogus.status_code == 200 and '<strong aria-current="true">24h</strong>' in bogus.text

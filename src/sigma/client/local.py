@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from sigma.schemas.monitoring import (
         CheckHistory,
         CheckHistoryQuery,
+        FleetHistory,
+        FleetHistoryQuery,
         IpCheck,
         IpCheckCreate,
         IpCheckFilter,
@@ -469,6 +471,11 @@ class LocalBackend:
         from sigma.services import check_history
 
         return self._read(check_history.history, q)
+
+    def ip_check_fleet_history(self, q: FleetHistoryQuery) -> FleetHistory:
+        from sigma.services import check_history
+
+        return self._read(check_history.fleet_history, q)
 
     def reach_alerts(self) -> list[ReachAlertOut]:
         from sigma.services import reach_alerts

@@ -67,6 +67,8 @@ if TYPE_CHECKING:
     from sigma.schemas.monitoring import (
         CheckHistory,
         CheckHistoryQuery,
+        FleetHistory,
+        FleetHistoryQuery,
         IpCheck,
         IpCheckCreate,
         IpCheckFilter,
@@ -635,6 +637,15 @@ class RemoteBackend(ApiClient):
             for k, v in q.model_dump(exclude_none=True).items()
         }
         return self._get(CheckHistory, "/api/ip-checks/history", params=params)
+
+    def ip_check_fleet_history(self, q: FleetHistoryQuery) -> FleetHistory:
+        from sigma.schemas.monitoring import FleetHistory
+
+        params = {
+            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in q.model_dump(exclude_none=True).items()
+        }
+        return self._get(FleetHistory, "/api/ip-checks/fleet-history", params=params)
 
     def reach_alerts(self) -> list[ReachAlertOut]:
         from sigma.schemas.monitoring import ReachAlertOut

@@ -323,7 +323,7 @@ def status(
 @app.command("history")
 def history(
     ctx: typer.Context,
-    ip: str = typer.Argument(..., help="The IP address."),
+    ip: str = typer.Argument(None, help="The IP address [default: the whole fleet]."),
     source: str = O(None, "--source", help="Only this probe source."),
     check: str = O(None, "--check", help="Only this check: icmp, tcp:22, tls:443, http:80."),
     since: str = O(
@@ -331,20 +331,23 @@ def history(
     ),
     until: str = O(None, "--until", help="Until: RFC 3339 or a date [default: now]."),
     resolution: str = O(
-        "auto", "--resolution", help="auto, raw, 5m or 1h (auto: by the span asked for)."
+        "auto", "--resolution", help="auto, raw, 5m, 1h or 6h (auto: by the span asked for)."
     ),
     fmt: str = FormatOption,
 ) -> None:
     """How one IP's reachability evolved, per probe source and check (inside China first):
-    per raw check or 5-minute or hourly bucket, the share of checks that passed, latency
-    (avg, min-max), ICMP loss and the failures by outcome. Raw checks are kept 2 days,
-    5-minute sums 30 days and hourly sums a year (settings ip_check_*_days).
+    per raw check or 5-minute, hourly or 6-hour bucket, the share of checks that passed,
+    latency (avg, min-max), ICMP loss and the failures by outcome. Without an IP: the whole
+    fleet, every IP summed per source (how each carrier sees the fleet). Raw checks are kept
+    2 days, 5-minute sums 30 days, hourly and 6-hour sums a year (settings ip_check_*_days).
 
-    Example: sigma ip-check history 103.1.2.3 --since 7d --check tcp:22
+    Examples:
+      sigma ip-check history 103.1.2.3 --since 7d --check tcp:22
+      sigma ip-check history --since 30d --check icmp       # the fleet, per carrier
     """
     from sigma.output import check_format, emit
     from sigma.schemas.common import validate
-    from sigma.schemas.monitoring import CheckHistoryQuery
+    from sigma.schemas.monitoring import CheckHistoryQuery, FleetHistoryQuery
 
     fmt = check_format(fmt)
     raw = {
@@ -355,8 +358,13 @@ def history(
         "until": until,
         "resolution": resolution,
     }
-    q = validate(CheckHistoryQuery, {k: v for k, v in raw.items() if v is not None})
-    h = state(ctx).backend.ip_check_history(q).model_dump(mode="json")
+    given = {k: v for k, v in raw.items() if v is not None}
+    backend = state(ctx).backend
+    if ip is None:
+        fleet = backend.ip_check_fleet_history(validate(FleetHistoryQuery, given))
+        h = {"ip": "the fleet", **fleet.model_dump(mode="json")}
+    else:
+        h = backend.ip_check_history(validate(CheckHistoryQuery, given)).model_dump(mode="json")
     if fmt in ("json", "yaml"):
         emit(h, fmt)
         return

@@ -392,7 +392,8 @@ class ProbeStatus(BaseModel):
 
 _AGO = re.compile(r"(\d{1,6})\s*([mhd])")
 _UNIT = {"m": 60, "h": 3600, "d": 86400}
-HISTORY_RESOLUTIONS = ("auto", "raw", "5m", "1h")
+HISTORY_RESOLUTIONS = ("auto", "raw", "5m", "1h", "6h")
+FLEET_RESOLUTIONS = ("auto", "5m", "1h", "6h")  # the fleet has no raw store
 
 
 def _when(value: Any) -> datetime | None:
@@ -459,7 +460,41 @@ class HistorySeries(BaseModel):
 
 class CheckHistory(BaseModel):
     ip: str
-    resolution: str  # raw, 5m or 1h
+    resolution: str  # raw, 5m, 1h or 6h
+    since: Timestamp
+    until: Timestamp
+    series: list[HistorySeries]
+
+
+class FleetHistoryQuery(Input):
+    """GET /api/ip-checks/fleet-history: every IP's checks summed, per source and check."""
+
+    source: Annotated[
+        str | None, BeforeValidator(lambda v: None if v in (None, "") else _source(v))
+    ] = None
+    check: Annotated[
+        str | None,
+        BeforeValidator(lambda v: None if v in (None, "") else v),
+        Field(pattern=r"^(icmp|tcp|tls|http)(:[0-9]{1,5})?$"),
+    ] = None
+    since: When = None  # default: 24 hours before `until`
+    until: When = None  # default: now
+    resolution: Annotated[
+        str,
+        BeforeValidator(lambda v: one_of(v or "auto", FLEET_RESOLUTIONS, "resolution")),
+    ] = "auto"
+
+    @model_validator(mode="after")
+    def _order(self) -> FleetHistoryQuery:
+        if self.since and self.until and self.since >= self.until:
+            raise ValueError("since: must be before until")
+        return self
+
+
+class FleetHistory(BaseModel):
+    """The fleet's checks per source (carrier) and check over time, every IP summed."""
+
+    resolution: str  # 5m, 1h or 6h
     since: Timestamp
     until: Timestamp
     series: list[HistorySeries]

@@ -73,10 +73,10 @@ class Reachability(Table, table=True):
 
 class IpCheckRollup(Table, table=True):
     """IP checks summed per bucket of time (issue 17): per (IP, source, check key) and
-    5-minute (resolution 300) or hourly (3600) bucket, written as the results arrive
-    (services.check_history), so that a late result from a spool lands in its own bucket. The
-    raw checks are kept for days, the 5-minute buckets for weeks, the hourly ones for a year
-    (settings ip_check_*_days)."""
+    5-minute (resolution 300), hourly (3600) or 6-hour (21600) bucket, written as the results
+    arrive (sigma.db.rollups), so that a late result from a spool lands in its own bucket. The
+    raw checks are kept for days, the 5-minute buckets for weeks, the hourly and 6-hour ones
+    for a year (settings ip_check_*_days)."""
 
     __tablename__ = "ip_check_rollups"
     __table_args__ = (Index("idx_ip_check_rollups_age", "resolution", "bucket"),)
@@ -98,6 +98,34 @@ class IpCheckRollup(Table, table=True):
     loss_n: int = Field(default=0, sa_type=Integer, nullable=False)
     # how many checks had each outcome (vocab.CHECK_OUTCOMES); `unclassified`: the failures
     # of a probe that sends only `success` (its successes count as ok)
+    n_ok: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_refused: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_timeout: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_reset: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_tls_failed: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_http_error: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_unreachable: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_unclassified: int = Field(default=0, sa_type=Integer, nullable=False)
+
+
+class IpCheckFleetRollup(Table, table=True):
+    """The same sums over every IP: per (source, check key) and bucket, one row where the
+    per-IP table has one per address (20,000 IPs: 20,000 times fewer), so that the fleet's
+    latency, loss and outcomes per carrier over a month are read in milliseconds."""
+
+    __tablename__ = "ip_check_fleet_rollups"
+
+    resolution: int = Field(sa_type=Integer, primary_key=True)
+    bucket: datetime = Field(sa_type=UtcDateTime, primary_key=True)
+    source: str = Field(sa_type=Text, primary_key=True)
+    check_key: str = Field(sa_type=Text, primary_key=True)
+    checks: int = Field(default=0, sa_type=Integer, nullable=False)
+    latency_sum: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    latency_n: int = Field(default=0, sa_type=Integer, nullable=False)
+    latency_min: int | None = Field(default=None, sa_type=Integer)
+    latency_max: int | None = Field(default=None, sa_type=Integer)
+    loss_sum: float = Field(default=0.0, sa_type=Float, nullable=False)
+    loss_n: int = Field(default=0, sa_type=Integer, nullable=False)
     n_ok: int = Field(default=0, sa_type=Integer, nullable=False)
     n_refused: int = Field(default=0, sa_type=Integer, nullable=False)
     n_timeout: int = Field(default=0, sa_type=Integer, nullable=False)

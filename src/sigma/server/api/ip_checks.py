@@ -12,6 +12,8 @@ from sigma.schemas.identity import ApiKeyCreate, ApiKeyCreated
 from sigma.schemas.monitoring import (
     CheckHistory,
     CheckHistoryQuery,
+    FleetHistory,
+    FleetHistoryQuery,
     IpCheck,
     IpCheckBatch,
     IpCheckBatchResult,
@@ -136,12 +138,13 @@ def history(
     check: str | None = Query(None, description="one check: icmp, tcp:22, tls:443, http:80"),
     since: str | None = Query(None, description="RFC 3339, a date, or ago: 30m, 24h, 7d"),
     until: str | None = Query(None, description="RFC 3339 or a date (default: now)"),
-    resolution: str = Query("auto", description="auto, raw, 5m or 1h"),
+    resolution: str = Query("auto", description="auto, raw, 5m, 1h or 6h"),
 ):
     """One IP's checks over time, one series per (source, check), inside China first: per
-    raw check or 5-minute or hourly bucket, the share that succeeded, that reached the host
-    (refused included), latency (avg, min, max), ICMP loss and the outcomes counted. `auto`
-    reads raw checks up to 6 hours, 5-minute buckets up to 3 days, hourly ones beyond."""
+    raw check or 5-minute, hourly or 6-hour bucket, the share that succeeded, that reached
+    the host (refused included), latency (avg, min, max), ICMP loss and the outcomes counted.
+    `auto` reads raw checks up to 6 hours, 5-minute buckets up to 3 days, hourly ones up to
+    a week, 6-hour ones beyond; at most 150 points a series."""
     raw = {
         "ip": ip,
         "source": source,
@@ -152,6 +155,27 @@ def history(
     }
     query = validate(CheckHistoryQuery, {k: v for k, v in raw.items() if v is not None})
     return read(request, check_history.history, actor, query)
+
+
+@router.get("/fleet-history", response_model=FleetHistory, openapi_extra=rule("any"))
+def fleet_history(
+    request: Request,
+    actor: ActorDep,
+    source: str | None = Query(None, description="one probe source"),
+    check: str | None = Query(None, description="one check: icmp, tcp:22, tls:443, http:80"),
+    since: str | None = Query(None, description="RFC 3339, a date, or ago: 30m, 24h, 7d"),
+    until: str | None = Query(None, description="RFC 3339 or a date (default: now)"),
+    resolution: str = Query("auto", description="auto, 5m, 1h or 6h"),
+):
+    """The whole fleet's checks over time, every IP summed, one series per (source, check),
+    inside China first: how each carrier sees the fleet (the same points as /history, from
+    5-minute, hourly or 6-hour buckets)."""
+    raw = {"source": source, "check": check, "since": since, "until": until}
+    query = validate(
+        FleetHistoryQuery,
+        {**{k: v for k, v in raw.items() if v is not None}, "resolution": resolution},
+    )
+    return read(request, check_history.fleet_history, actor, query)
 
 
 @router.get("/alerts", response_model=list[ReachAlertOut], openapi_extra=rule("any"))

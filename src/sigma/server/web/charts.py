@@ -263,3 +263,31 @@ def line_chart(
         parts.append(f'<li><span class="swatch c{i % PALETTE}"></span>{escape(name)}</li>')
     parts.append("</ul>")
     return Markup("".join(parts))
+
+
+def per_source(
+    history: Any,
+    span: Any,
+    title: str,
+    value: str = "latency_avg",
+    unit: str = " ms",
+    tick_format: str = "%H:%M",
+) -> Markup:
+    """A line per probe source of a check history (one IP's or the fleet's): its ICMP series,
+    else its first; ticks at the quarters of `span` (a timedelta) up to `history.until`."""
+    by_source: dict[str, Any] = {}
+    for s in history.series:
+        if s.source not in by_source or s.check == "icmp":
+            by_source[s.source] = s
+    lines = [
+        (
+            f"{s.source} ({s.carrier})" if s.carrier else s.source,
+            [(p.t.timestamp(), getattr(p, value)) for p in s.points],
+        )
+        for s in by_source.values()
+    ]
+    ticks = [
+        (t.timestamp(), t.strftime(tick_format))
+        for t in (history.until - span * k / 4 for k in range(4, -1, -1))
+    ]
+    return line_chart(lines, title, unit, ticks)

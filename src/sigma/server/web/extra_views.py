@@ -3,6 +3,7 @@ over the cost and ip-check services."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -161,11 +162,21 @@ def rate_delete(request: Request, web: WebDep, ref: str, form: FormDep):
     raise Redirect("/costs?flash=rate-deleted#rates")
 
 
+# the fleet chart's spans: (span, tick label format)
+FLEET_SPANS = {
+    "24h": (timedelta(hours=24), "%H:%M"),
+    "7d": (timedelta(days=7), "%m-%d"),
+    "30d": (timedelta(days=30), "%m-%d"),
+}
+
+
 @router.get("/reachability")
 def reachability_page(request: Request, web: WebDep):
     """One page of (VPS, IP) verdicts, problems first, with the verdict filter and why; the
     probe registry with each probe's health below."""
-    from sigma.services import ip_checks, probes, reach_alerts
+    from sigma.db.types import utcnow
+    from sigma.schemas.monitoring import FleetHistoryQuery
+    from sigma.services import check_history, ip_checks, probes, reach_alerts
     from sigma.vocab import VERDICT_URGENCY, VERDICTS
 
     q = request.query_params
@@ -182,6 +193,21 @@ def reachability_page(request: Request, web: WebDep):
         page,
         per_page,
     )
+    span_name = q.get("span") or "24h"
+    span_name = span_name if span_name in FLEET_SPANS else "24h"
+    span, tick_format = FLEET_SPANS[span_name]
+    fleet = call(request, check_history.fleet_history, FleetHistoryQuery(since=utcnow() - span))
+    fleet_charts = [
+        charts.per_source(fleet, span, "Fleet latency per probe source", tick_format=tick_format),
+        charts.per_source(
+            fleet,
+            span,
+            "Checks passed per probe source",
+            value="ok_pct",
+            unit=" %",
+            tick_format=tick_format,
+        ),
+    ]
     china = {s: v.china for r in result.data for s, v in r.sources.items()}
     sources = sorted(china, key=lambda s: (not china[s], s))
     carriers = {s: v.carrier for r in result.data for s, v in r.sources.items() if v.carrier}
@@ -192,6 +218,9 @@ def reachability_page(request: Request, web: WebDep):
         rows=result.data,
         sources=sources,
         carriers=carriers,
+        fleet_charts=fleet_charts,
+        fleet_spans=FLEET_SPANS,
+        span=span_name,
         probes=call(request, probes.list_probes),
         alerts=call(request, reach_alerts.list_alerts),
         window=request.app.state.settings.alert_window_minutes,

@@ -604,23 +604,8 @@ def _reachability(request: Request, v: Any) -> list[dict[str, Any]]:
             except NotFound:
                 h = None
             if h is not None and h.series:
-                by_source: dict[str, Any] = {}
-                for s in h.series:
-                    if s.source not in by_source or s.check == "icmp":
-                        by_source[s.source] = s
-                lines = [
-                    (
-                        f"{s.source} ({s.carrier})" if s.carrier else s.source,
-                        [(p.t.timestamp(), p.latency_avg) for p in s.points],
-                    )
-                    for s in by_source.values()
-                ]
-                ticks = [
-                    (t.timestamp(), t.strftime("%H:%M"))
-                    for t in (h.until - REACH_CHART_SPAN * k / 4 for k in range(4, -1, -1))
-                ]
-                chart = charts.line_chart(
-                    lines, f"Latency to {r.ip} per probe source", " ms", ticks
+                chart = charts.per_source(
+                    h, REACH_CHART_SPAN, f"Latency to {r.ip} per probe source"
                 )
         out.append({"r": r, "chart": chart})
     return out

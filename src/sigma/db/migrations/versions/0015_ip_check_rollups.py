@@ -53,7 +53,7 @@ def upgrade() -> None:
     op.create_index("idx_ip_check_rollups_age", "ip_check_rollups", ["resolution", "bucket"])
     from sigma.db.rollups import backfill
 
-    backfill(op.get_bind())
+    backfill(op.get_bind(), resolutions=(300, 3600), fleet=False)
 
 
 def downgrade() -> None:
