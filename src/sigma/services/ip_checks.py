@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, Insert, Select, delete, func, select, tuple_
+from sqlalchemy import CursorResult, Insert, Select, delete, func, select, text, tuple_
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -372,23 +372,41 @@ def _addresses(ips: Any) -> set[str | None]:
     return {e.get("ip") for e in ips or () if isinstance(e, dict)}
 
 
+# PostgreSQL: the checks as one array a column, unnested by one short statement (psycopg
+# parses SQLAlchemy's multi-row VALUES of a 1,000-check batch anew each time: 0.3 s a batch)
+_CHECK_TYPES = {
+    "id": "uuid",
+    "vps_id": "uuid",
+    "ip": "text",
+    "check_type": "text",
+    "source": "text",
+    "success": "boolean",
+    "latency_ms": "int",
+    "checked_at": "timestamptz",
+    "outcome": "text",
+    "port": "int",
+    "loss_pct": "float8",
+    "jitter_ms": "int",
+}
+_PG_INSERT_CHECKS = text(
+    f"INSERT INTO ip_checks ({', '.join(_CHECK_TYPES)}) "
+    f"SELECT * FROM unnest({', '.join(f'CAST(:{n} AS {t}[])' for n, t in _CHECK_TYPES.items())}) "
+    "ON CONFLICT DO NOTHING RETURNING id"
+)
+
+
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id: a concurrent delivery of the same
     checks is not an error, and only the rows this call inserted are returned."""
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
-    ignoring: Insert
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    if session.get_bind().dialect.name == "postgresql":
+        columns = {name: [r[name] for r in rows] for name in _CHECK_TYPES}
+        return set(session.execute(_PG_INSERT_CHECKS, columns).scalars())
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        ignoring = pg_insert(IpCheckRow).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        ignoring = sqlite_insert(IpCheckRow).on_conflict_do_nothing()
     # executemany of one cached statement (SQLAlchemy batches it as multi-row VALUES)
-    stmt = ignoring.returning(col(IpCheckRow.id))
+    stmt = sqlite_insert(IpCheckRow).on_conflict_do_nothing().returning(col(IpCheckRow.id))
     return set(session.connection().execute(stmt, rows).scalars())
 
 
