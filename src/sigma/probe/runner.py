@@ -42,20 +42,12 @@ import sigma
 from sigma.probe import checks
 from sigma.probe.config import CHECK_TYPES, ConfigError, ProbeConfig
 from sigma.probe.spool import Spool
+from sigma.probe.targets import Target, Targets, parse
 
 log = logging.getLogger("sigma.probe")
 PERMANENT = (400, 413, 422)
 EXPECT = ("reachable", "blocked")
 MAX_REFERENCES = 100
-
-
-class Target(NamedTuple):
-    """What a round needs of a target (the server sends hostname and label too): a tuple of
-    three, a third of the dict's memory at 10,000 targets."""
-
-    vps_id: str
-    ip: str
-    ssh_port: int
 
 
 class Job(NamedTuple):
@@ -65,19 +57,6 @@ class Job(NamedTuple):
     scheme: str = ""  # http only
     target: Target | None = None
     reference: dict[str, Any] | None = None  # a reference target (name, ip, expect)
-
-
-_PORTS: dict[int, int] = {}  # one int object per port number (most targets share a few)
-
-
-def _target(obj: dict[str, Any]) -> Any:
-    """json object_hook: each target object becomes a Target as it is parsed (the dicts
-    never pile up); anything else stays as it is, and is refused by fetch_targets."""
-    try:
-        port = int(obj.get("ssh_port") or 22)
-        return Target(str(obj["vps_id"]), str(obj["ip"]), _PORTS.setdefault(port, port))
-    except (KeyError, TypeError, ValueError):
-        return obj
 
 
 def _encode(result: dict[str, Any]) -> str:
@@ -161,7 +140,7 @@ class Probe:
                 limit,
             )
             cfg.concurrency = max(1, limit - 64)
-        self.targets: list[Target] = []
+        self.targets = Targets()
         self.rounds = 0
         self.server_down = False
         self.pinger = checks.Pinger(self.icmp_privileged)
@@ -191,7 +170,7 @@ class Probe:
 
     # ------------------------------------------------------------ server
 
-    async def fetch_targets(self) -> list[Target]:
+    async def fetch_targets(self) -> Targets:
         # read into one buffer, decoded once: at 10,000 targets (1.5 MB of JSON) the
         # response's chunks, their join and json's own decoding would hold 3 copies at once
         buf = bytearray()
@@ -203,13 +182,12 @@ class Probe:
                 buf += chunk
         text = buf.decode(json.detect_encoding(buf), "surrogatepass")
         del buf
-        data = json.loads(text, object_hook=_target)
-        del text
-        if not isinstance(data, list):
-            raise RuntimeError("targets: the answer is not a list")
-        targets = [t for t in data if isinstance(t, Target)]
-        if len(targets) < len(data):
-            log.warning("ignored %d targets without vps_id and ip", len(data) - len(targets))
+        try:
+            targets, ignored = parse(text)
+        except ValueError as exc:  # json's errors are ValueErrors too
+            raise RuntimeError(f"targets: {exc}") from None
+        if ignored:
+            log.warning("ignored %d targets without vps_id and ip", ignored)
         return targets
 
     async def fetch_references(self) -> list[dict[str, Any]]:
@@ -354,7 +332,7 @@ class Probe:
         return self.cfg.http_port or (443 if self.cfg.http_scheme == "https" else 80)
 
     def jobs(
-        self, targets: list[Target], references: list[dict[str, Any]] | None = None
+        self, targets: Targets | list[Target], references: list[dict[str, Any]] | None = None
     ) -> Iterator[Job]:
         cfg = self.cfg
         for ref in references or ():
