@@ -4,7 +4,7 @@
 
 _sigma_subcommands() {
     case "$1" in
-        "sigma") echo "provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip ip-check serve login logout whoami stats" ;;
+        "sigma") echo "provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip ip-check status serve login logout whoami stats" ;;
         "sigma provider") echo "add list show edit rm" ;;
         "sigma vps") echo "add list show edit retire rm history duplicates merge trash restore renew renewals replace" ;;
         "sigma config") echo "show path set unset" ;;
@@ -19,11 +19,12 @@ _sigma_subcommands() {
         "sigma import") echo "vps providers" ;;
         "sigma cost") echo "summary monthly rate" ;;
         "sigma cost rate") echo "set list rm" ;;
-        "sigma notify") echo "run" ;;
+        "sigma notify") echo "run test log" ;;
         "sigma agent") echo "run install provision release events" ;;
         "sigma probe") echo "run provision list rm" ;;
         "sigma ip") echo "history" ;;
         "sigma ip-check") echo "list show add rm summary purge status history alerts thresholds" ;;
+        "sigma status") echo "ack snooze unack" ;;
     esac
 }
 
@@ -110,6 +111,8 @@ _sigma_options() {
         "sigma cost rate rm") echo "--help" ;;
         "sigma notify") echo "--help" ;;
         "sigma notify run") echo "--dry-run -f --format --help" ;;
+        "sigma notify test") echo "--all -f --format --help" ;;
+        "sigma notify log") echo "--failed --limit -f --format --help" ;;
         "sigma agent") echo "--help" ;;
         "sigma agent run") echo "--api-url --api-key --interval --hostname --alias --ssh-port --metrics-port --port-scan --no-port-scan --port-scan-range --port-scan-interval --metrics-addr --public-ip-url --log-level --config-file --help" ;;
         "sigma agent install") echo "--api-url --api-key --interval --hostname --alias --ssh-port --metrics-port --port-scan --no-port-scan --port-scan-range --port-scan-interval --print --unit-dir --env-file --config-file --help" ;;
@@ -134,6 +137,10 @@ _sigma_options() {
         "sigma ip-check history") echo "--source --check --since --until --resolution -f --format --help" ;;
         "sigma ip-check alerts") echo "-f --format --help" ;;
         "sigma ip-check thresholds") echo "--latency-ms --loss-pct --clear -f --format --help" ;;
+        "sigma status") echo "-f --format -k --kind -s --severity --vps --all --handled --help" ;;
+        "sigma status ack") echo "-n --note --help" ;;
+        "sigma status snooze") echo "-u --until -n --note --help" ;;
+        "sigma status unack") echo "--help" ;;
         "sigma serve") echo "--host --port --workers --log-level --help" ;;
         "sigma login") echo "-u --email --password-stdin --api-key --help" ;;
         "sigma logout") echo "--all --help" ;;
@@ -372,6 +379,9 @@ _sigma_values() {
         "sigma cost rate list|--to") COMPREPLY=() ;;
         "sigma cost rate list|-f"|"sigma cost rate list|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma notify run|-f"|"sigma notify run|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma notify test|-f"|"sigma notify test|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma notify log|--limit") COMPREPLY=() ;;
+        "sigma notify log|-f"|"sigma notify log|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma agent run|--api-url") COMPREPLY=() ;;
         "sigma agent run|--api-key") COMPREPLY=() ;;
         "sigma agent run|--interval") COMPREPLY=() ;;
@@ -460,6 +470,13 @@ _sigma_values() {
         "sigma ip-check thresholds|--latency-ms") COMPREPLY=() ;;
         "sigma ip-check thresholds|--loss-pct") COMPREPLY=() ;;
         "sigma ip-check thresholds|-f"|"sigma ip-check thresholds|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma status|-f"|"sigma status|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma status|-k"|"sigma status|--kind") COMPREPLY=() ;;
+        "sigma status|-s"|"sigma status|--severity") COMPREPLY=() ;;
+        "sigma status|--vps") COMPREPLY=() ;;
+        "sigma status ack|-n"|"sigma status ack|--note") COMPREPLY=() ;;
+        "sigma status snooze|-u"|"sigma status snooze|--until") COMPREPLY=() ;;
+        "sigma status snooze|-n"|"sigma status snooze|--note") COMPREPLY=() ;;
         "sigma serve|--host") COMPREPLY=() ;;
         "sigma serve|--port") COMPREPLY=() ;;
         "sigma serve|--workers") COMPREPLY=() ;;

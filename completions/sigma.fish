@@ -4,7 +4,7 @@
 function __sigma_subcommands
     switch $argv[1]
         case 'sigma'
-            echo provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip ip-check serve login logout whoami stats
+            echo provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip ip-check status serve login logout whoami stats
         case 'sigma provider'
             echo add list show edit rm
         case 'sigma vps'
@@ -34,7 +34,7 @@ function __sigma_subcommands
         case 'sigma cost rate'
             echo set list rm
         case 'sigma notify'
-            echo run
+            echo run test log
         case 'sigma agent'
             echo run install provision release events
         case 'sigma probe'
@@ -43,6 +43,8 @@ function __sigma_subcommands
             echo history
         case 'sigma ip-check'
             echo list show add rm summary purge status history alerts thresholds
+        case 'sigma status'
+            echo ack snooze unack
     end
 end
 
@@ -78,11 +80,12 @@ complete -c sigma -n '__sigma_at \'sigma\'' -a deploy -d 'Deploy to fleet hosts 
 complete -c sigma -n '__sigma_at \'sigma\'' -a export -d 'Prometheus targets, Ansible inventory, iCalendar, VPS/provider files'
 complete -c sigma -n '__sigma_at \'sigma\'' -a import -d 'Import VPS or providers from CSV, JSON or YAML (all or nothing)'
 complete -c sigma -n '__sigma_at \'sigma\'' -a cost -d 'Costs per currency and month; exchange rates'
-complete -c sigma -n '__sigma_at \'sigma\'' -a notify -d 'Expiry notifications over Telegram and webhooks'
+complete -c sigma -n '__sigma_at \'sigma\'' -a notify -d 'Notices: Apprise channels (notify_urls), Telegram, webhooks'
 complete -c sigma -n '__sigma_at \'sigma\'' -a agent -d 'The agent on each VPS: run, install, provision its key; offline events'
 complete -c sigma -n '__sigma_at \'sigma\'' -a probe -d 'The reachability probe (run it inside China, and one control outside)'
 complete -c sigma -n '__sigma_at \'sigma\'' -a ip -d 'IP history: which VPS held an address, and when'
 complete -c sigma -n '__sigma_at \'sigma\'' -a ip-check -d 'IP reachability checks: list, add, summary, purge, status matrix'
+complete -c sigma -n '__sigma_at \'sigma\'' -a status -d 'What needs attention now, worst first; acknowledge or snooze an item'
 complete -c sigma -n '__sigma_at \'sigma\'' -a serve -d 'Serve the HTTP API, the web UI and the agent endpoints'
 complete -c sigma -n '__sigma_at \'sigma\'' -a login -d 'Log in to a sigma server; later commands then run against it'
 complete -c sigma -n '__sigma_at \'sigma\'' -a logout -d 'Forget the token for the configured server and leave remote mode'
@@ -450,9 +453,16 @@ complete -c sigma -n '__sigma_at \'sigma cost rate list\'' -l from -x -d 'Only r
 complete -c sigma -n '__sigma_at \'sigma cost rate list\'' -l to -x -d 'Only rates to this currency.'
 complete -c sigma -n '__sigma_at \'sigma cost rate list\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
 complete -c sigma -n '__sigma_at \'sigma cost rate list\'' -s q -l quiet -d 'Print only ids, one per line.'
-complete -c sigma -n '__sigma_at \'sigma notify\'' -a run -d 'Send the notices due now (expiry, overdue, traffic quota reached, latency or loss alerts and their recoveries) over Telegram and/or the webhook, each at most once (recorded in the database)'
+complete -c sigma -n '__sigma_at \'sigma notify\'' -a run -d 'Send the notices due now, each at most once (recorded in the database): the attention items (`sigma status`) to the Apprise URLs of notify_urls, by notify_rules (at once, or in the daily digest; quiet hours hold warnings), with recoveries; and the expiry, quota and latency/loss notices over Telegram and/or the webhook'
+complete -c sigma -n '__sigma_at \'sigma notify\'' -a test -d 'Send a test notice to one Apprise URL, or to every configured one (--all), and say whether it went (the URL\'s secrets are masked)'
+complete -c sigma -n '__sigma_at \'sigma notify\'' -a log -d 'The deliveries of the Apprise notices, newest first: channel (masked), item, status (sending, sent, failed), attempts, and the last error with the next retry'
 complete -c sigma -n '__sigma_at \'sigma notify run\'' -l dry-run -d 'List the notices that are due; send nothing.'
 complete -c sigma -n '__sigma_at \'sigma notify run\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
+complete -c sigma -n '__sigma_at \'sigma notify test\'' -l all -d 'Every URL of notify_urls instead.'
+complete -c sigma -n '__sigma_at \'sigma notify test\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
+complete -c sigma -n '__sigma_at \'sigma notify log\'' -l failed -d 'Only deliveries waiting for a retry.'
+complete -c sigma -n '__sigma_at \'sigma notify log\'' -l limit -x -d 'How many, newest first.'
+complete -c sigma -n '__sigma_at \'sigma notify log\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
 complete -c sigma -n '__sigma_at \'sigma agent\'' -a run -d 'Run the agent: register, heartbeat every interval, serve /metrics'
 complete -c sigma -n '__sigma_at \'sigma agent\'' -a install -d 'Write the systemd unit sigma-agent.service and its env file (0600, holds the key)'
 complete -c sigma -n '__sigma_at \'sigma agent\'' -a provision -d 'Create an API key for the agent of one VPS, bound to it: the key can register and heartbeat that VPS and nothing else'
@@ -537,7 +547,7 @@ complete -c sigma -n '__sigma_at \'sigma ip-check\'' -a rm -d 'Delete IP checks'
 complete -c sigma -n '__sigma_at \'sigma ip-check\'' -a summary -d 'Success rate and latency per (VPS, IP), most recently checked first'
 complete -c sigma -n '__sigma_at \'sigma ip-check\'' -a purge -d 'Delete old checks'
 complete -c sigma -n '__sigma_at \'sigma ip-check\'' -a status -d 'Reachability matrix: one row per IP, one column per probe source, the verdict and why'
-complete -c sigma -n '__sigma_at \'sigma ip-check\'' -a history -d 'How one IP\'s reachability evolved, per probe source and check (inside China first): per raw check or 5-minute or hourly bucket, the share of checks that passed, latency (avg, min-max), ICMP loss and the failures by outcome'
+complete -c sigma -n '__sigma_at \'sigma ip-check\'' -a history -d 'How one IP\'s reachability evolved, per probe source and check (inside China first): per raw check or 5-minute, hourly or 6-hour bucket, the share of checks that passed, latency (avg, min-max), ICMP loss and the failures by outcome'
 complete -c sigma -n '__sigma_at \'sigma ip-check\'' -a alerts -d 'Latency and loss alerts firing now: per VPS, IP and carrier, the average over the alert window (setting alert_window_minutes) above its threshold, the oldest first'
 complete -c sigma -n '__sigma_at \'sigma ip-check\'' -a thresholds -d 'Show or set a VPS\'s own latency and loss alert thresholds, over the settings\' alert_latency_ms and alert_loss_pct (per carrier)'
 complete -c sigma -n '__sigma_at \'sigma ip-check list\'' -l vps -l vps-id -x -d 'Only this VPS (id, prefix or hostname).'
@@ -573,13 +583,25 @@ complete -c sigma -n '__sigma_at \'sigma ip-check history\'' -l source -x -d 'On
 complete -c sigma -n '__sigma_at \'sigma ip-check history\'' -l check -x -d 'Only this check: icmp, tcp:22, tls:443, http:80.'
 complete -c sigma -n '__sigma_at \'sigma ip-check history\'' -l since -x -d 'From: RFC 3339, a date, or ago: 30m, 24h, 7d [default: 24h].'
 complete -c sigma -n '__sigma_at \'sigma ip-check history\'' -l until -x -d 'Until: RFC 3339 or a date [default: now].'
-complete -c sigma -n '__sigma_at \'sigma ip-check history\'' -l resolution -x -d 'auto, raw, 5m or 1h (auto: by the span asked for).'
+complete -c sigma -n '__sigma_at \'sigma ip-check history\'' -l resolution -x -d 'auto, raw, 5m, 1h or 6h (auto: by the span asked for).'
 complete -c sigma -n '__sigma_at \'sigma ip-check history\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
 complete -c sigma -n '__sigma_at \'sigma ip-check alerts\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
 complete -c sigma -n '__sigma_at \'sigma ip-check thresholds\'' -l latency-ms -x -d 'This VPS\'s latency threshold (0: none).'
 complete -c sigma -n '__sigma_at \'sigma ip-check thresholds\'' -l loss-pct -x -d 'This VPS\'s ICMP loss threshold in % (0: none).'
 complete -c sigma -n '__sigma_at \'sigma ip-check thresholds\'' -l clear -d 'Back to the settings\' thresholds.'
 complete -c sigma -n '__sigma_at \'sigma ip-check thresholds\'' -s f -l format -x -a 'table json yaml csv' -d 'Output format: table, json, yaml or csv.'
+complete -c sigma -n '__sigma_at \'sigma status\'' -a ack -d 'Acknowledge an item: it leaves the list until its facts change'
+complete -c sigma -n '__sigma_at \'sigma status\'' -a snooze -d 'Snooze an item until a time: it leaves the list until then, or until its facts change'
+complete -c sigma -n '__sigma_at \'sigma status\'' -a unack -d 'Put an acknowledged or snoozed item back on the list'
+complete -c sigma -n '__sigma_at \'sigma status\'' -s f -l format -x -a 'table json yaml csv' -d 'table (the default), json or yaml.'
+complete -c sigma -n '__sigma_at \'sigma status\'' -s k -l kind -x -d 'Only these kinds (repeatable, or a comma list).'
+complete -c sigma -n '__sigma_at \'sigma status\'' -s s -l severity -x -d 'Only these severities: critical, warning, info (repeatable, or a comma list).'
+complete -c sigma -n '__sigma_at \'sigma status\'' -l vps -x -d 'Only the items about this VPS.'
+complete -c sigma -n '__sigma_at \'sigma status\'' -l all -d 'Every item, not only what fits the terminal.'
+complete -c sigma -n '__sigma_at \'sigma status\'' -l handled -d 'Show acknowledged and snoozed items too.'
+complete -c sigma -n '__sigma_at \'sigma status ack\'' -s n -l note -x -d 'Why, for the others (up to 500 characters).'
+complete -c sigma -n '__sigma_at \'sigma status snooze\'' -s u -l until -x -d 'A time (2026-05-01T09:00Z) or a duration from now (30m, 4h, 2d, 1w).'
+complete -c sigma -n '__sigma_at \'sigma status snooze\'' -s n -l note -x -d 'Why, for the others (up to 500 characters).'
 complete -c sigma -n '__sigma_at \'sigma serve\'' -l host -x -d 'Address to listen on.'
 complete -c sigma -n '__sigma_at \'sigma serve\'' -l port -x -d 'TCP port.'
 complete -c sigma -n '__sigma_at \'sigma serve\'' -l workers -x -d 'Worker processes (2 on a 2-core machine).'

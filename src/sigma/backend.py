@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from sigma.schemas.attention import AttentionAck, AttentionPage
     from sigma.schemas.common import Page
     from sigma.schemas.costs import (
         CostQuery,
@@ -73,7 +74,7 @@ if TYPE_CHECKING:
         ReachThresholdsIn,
         VpsEvent,
     )
-    from sigma.schemas.notify import NotifyReport
+    from sigma.schemas.notify import NoticeLogEntry, NotifyReport, NotifyTestResult
     from sigma.schemas.stats import Stats
     from sigma.schemas.tickets import (
         Ticket,
@@ -185,6 +186,8 @@ class Backend(Protocol):
         self, data: str, fmt: str, dry_run: bool = False, progress: Any = None
     ) -> ImportReport: ...
     def notify_run(self, dry_run: bool = False) -> NotifyReport: ...
+    def notify_test(self, url: str | None = None, all: bool = False) -> list[NotifyTestResult]: ...
+    def notify_log(self, failed: bool = False, limit: int = 50) -> list[NoticeLogEntry]: ...
 
     # IP checks, reachability and agent events
     def list_ip_checks(self, f: IpCheckFilter) -> Page[IpCheck]: ...
@@ -206,6 +209,20 @@ class Backend(Protocol):
     def set_alert_thresholds(self, ref: Any, data: ReachThresholdsIn) -> ReachThresholds: ...
     def list_probes(self) -> list[ProbeStatus]: ...
     def forget_probe(self, source: str) -> ProbeStatus: ...
+
+    # what needs attention (issue 18)
+    def attention(
+        self,
+        kinds: list[str] | None = None,
+        severities: list[str] | None = None,
+        vps: str | None = None,
+        handled: bool = False,
+        page: int = 1,
+        per_page: int = 25,
+    ) -> AttentionPage: ...
+    def attention_ack(self, key: str, note: str | None = None) -> AttentionAck: ...
+    def attention_snooze(self, key: str, until: str, note: str | None = None) -> AttentionAck: ...
+    def attention_unack(self, key: str) -> AttentionAck: ...
 
     def close(self) -> None: ...
 

@@ -52,7 +52,9 @@ class SigmaGroup(LazyGroup):
             "Import VPS or providers from CSV, JSON or YAML (all or nothing).",
         ),
         "cost": Lazy("sigma.commands.cost", "Costs per currency and month; exchange rates."),
-        "notify": Lazy("sigma.commands.notify", "Expiry notifications over Telegram and webhooks."),
+        "notify": Lazy(
+            "sigma.commands.notify", "Notices: Apprise channels (notify_urls), Telegram, webhooks."
+        ),
         "agent": Lazy(
             "sigma.commands.agent",
             "The agent on each VPS: run, install, provision its key; offline events.",
@@ -70,6 +72,10 @@ class SigmaGroup(LazyGroup):
             "sigma.commands.ipcheck",
             "Alias of `ip-check` (the original CLI's spelling).",
             hidden=True,
+        ),
+        "status": Lazy(
+            "sigma.commands.status",
+            "What needs attention now, worst first; acknowledge or snooze an item.",
         ),
     }
 

@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from sigma.config_file import (  # noqa: F401 (re-exported: sigma.settings is where callers look)
     APP_NAME,
@@ -76,6 +85,97 @@ class ProbeReference(BaseModel):
         if v not in REFERENCE_EXPECTATIONS:
             raise ValueError(f"'{v}' is not reachable or blocked")
         return v
+
+
+def parse_hh_mm(text: str) -> time_of_day:
+    """'7:30' or '07:30' -> 07:30; anything else is a ValueError naming the value."""
+    m = re.fullmatch(r"\s*([01]?\d|2[0-3]):([0-5]\d)\s*", text)
+    if not m:
+        raise ValueError(f"'{text[:40]}' is not a time of day HH:MM (e.g. 08:00)")
+    return time_of_day(int(m[1]), int(m[2]))
+
+
+@dataclass(frozen=True)
+class NotifyRule:
+    """One rule of notify_rules: the notify_urls positions it is about (None: every URL),
+    the kinds and severities it takes (empty: any), and whether they go at once or in the
+    daily digest."""
+
+    targets: tuple[int, ...] | None
+    kinds: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    digest: bool = False
+
+    def matches(self, kind: str, severity: str) -> bool:
+        return (not self.kinds or kind in self.kinds) and (
+            not self.severities or severity in self.severities
+        )
+
+    def __str__(self) -> str:
+        head = "*" if self.targets is None else ",".join(map(str, self.targets))
+        parts = [head + ":"]
+        if self.kinds:
+            parts.append("kind=" + ",".join(self.kinds))
+        if self.severities:
+            parts.append("severity=" + ",".join(self.severities))
+        parts.append("digest" if self.digest else "instant")
+        return " ".join(parts)
+
+
+def parse_notify_rule(text: str, position: int = 1) -> NotifyRule:
+    """'1,2: kind=expiring,overdue severity=critical digest' -> NotifyRule (ValueError naming
+    the rule's position and the bad part otherwise)."""
+    from sigma.vocab import ATTENTION_KINDS
+
+    severities = ("critical", "warning", "info")
+    where = f"rule {position} ('{text[:80]}')"
+    target, sep, rest = text.partition(":")
+    if not sep:
+        raise ValueError(f"{where} has no 'TARGET:' (e.g. '1: severity=critical', '*: digest')")
+    target = target.strip()
+    targets: tuple[int, ...] | None = None
+    if target != "*":
+        items = [t.strip() for t in target.split(",") if t.strip()]
+        if not items or not all(t.isdigit() and 1 <= int(t) <= 1000 for t in items):
+            raise ValueError(f"{where}: the target must be * or notify_urls positions (1, 2,3)")
+        targets = tuple(sorted({int(t) for t in items}))
+    kinds: list[str] = []
+    sevs: list[str] = []
+    mode: str | None = None
+    for token in rest.replace("\t", " ").split():
+        key, eq, value = token.partition("=")
+        key = key.strip().lower()
+        values = [x.strip().lower() for x in value.split(",") if x.strip()]
+        if not eq and key in ("instant", "digest"):
+            if mode and mode != key:
+                raise ValueError(f"{where} says both instant and digest")
+            mode = key
+        elif eq and key in ("kind", "kinds"):
+            for k in values:
+                if k not in ATTENTION_KINDS:
+                    raise ValueError(
+                        f"{where}: unknown kind '{k[:40]}' ({', '.join(ATTENTION_KINDS)})"
+                    )
+            kinds += values
+        elif eq and key in ("severity", "severities"):
+            for x in values:
+                if x not in severities:
+                    raise ValueError(
+                        f"{where}: unknown severity '{x[:40]}' ({', '.join(severities)})"
+                    )
+            sevs += values
+        else:
+            raise ValueError(
+                f"{where}: '{token[:40]}' is not kind=..., severity=..., instant or digest"
+            )
+        if eq and not values:
+            raise ValueError(f"{where}: '{token[:40]}' names no value")
+    return NotifyRule(
+        targets=targets,
+        kinds=tuple(dict.fromkeys(kinds)),
+        severities=tuple(s for s in severities if s in sevs),
+        digest=mode == "digest",
+    )
 
 
 class Settings(BaseModel):
@@ -211,6 +311,30 @@ class Settings(BaseModel):
     notify_overdue_days: int = Field(
         30, ge=0, description="report VPS overdue by at most this many days"
     )
+    # notices of attention items over Apprise (issue 18; services.notices)
+    notify_urls: list[str] = Field(
+        default_factory=list,
+        description="Apprise URLs the attention notices go to (tgram://, mailto://, ntfy://, "
+        "json://, ...), separated by spaces or commas; secrets in them are never shown",
+    )
+    notify_rules: list[str] = Field(
+        default_factory=list,
+        description="which items go to which URL, and how: 'TARGET: [kind=K,..] "
+        "[severity=S,..] [instant|digest]', TARGET a notify_urls position (1, 2,3) or *; "
+        "several rules separated by ';' (a YAML list in the file). None: every item at once "
+        "to every URL; a URL no rule names gets every item at once",
+    )
+    notify_digest_at: str = Field(
+        "08:00", description="HH:MM (in notify_timezone) the daily digest is sent at"
+    )
+    notify_quiet_hours: str = Field(
+        "",
+        description="HH:MM-HH:MM (in notify_timezone; may wrap midnight, e.g. 22:00-07:00): "
+        "warning and info notices and recoveries wait until the end; critical ones are sent",
+    )
+    notify_timezone: str = Field(
+        "UTC", description="IANA time zone of notify_digest_at and notify_quiet_hours"
+    )
 
     @field_validator(
         "telegram_bot_token", "telegram_chat_id", "webhook_url", "webhook_secret", mode="before"
@@ -257,6 +381,83 @@ class Settings(BaseModel):
                 if not p.isdigit():
                     raise ValueError(f"'{p}' is not a whole number of days (expected e.g. 7,3,1)")
             return [int(p) for p in items]
+        return v
+
+    @field_validator("notify_urls", mode="before")
+    @classmethod
+    def _url_list(cls, v: object) -> object:
+        from sigma.notify_urls import split_urls
+
+        if isinstance(v, str):
+            return split_urls(v)
+        if isinstance(v, list):
+            return [u.strip() if isinstance(u, str) else u for u in v]
+        return v
+
+    @field_validator("notify_urls")
+    @classmethod
+    def _apprise_urls(cls, v: list[str]) -> list[str]:
+        from sigma.notify_urls import label, problem
+
+        for i, url in enumerate(v, 1):
+            if why := problem(url):
+                raise ValueError(f"URL {i} ({label(url)}) {why}")
+        return v
+
+    @field_validator("notify_rules", mode="before")
+    @classmethod
+    def _rule_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [p.strip() for p in re.split(r"[;\n]", v) if p.strip()]
+        return v
+
+    @field_validator("notify_rules")
+    @classmethod
+    def _rules(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        urls = info.data.get("notify_urls") or []
+        out = []
+        for i, text in enumerate(v, 1):
+            rule = parse_notify_rule(text, position=i)
+            for t in rule.targets or ():
+                if t > len(urls):
+                    raise ValueError(
+                        f"rule {i} ('{text[:80]}') names URL {t}, but notify_urls has {len(urls)}"
+                    )
+            out.append(str(rule))
+        return out
+
+    @field_validator("notify_digest_at")
+    @classmethod
+    def _hh_mm(cls, v: str) -> str:
+        return f"{parse_hh_mm(v):%H:%M}"
+
+    @field_validator("notify_quiet_hours")
+    @classmethod
+    def _quiet(cls, v: str) -> str:
+        if not v.strip():
+            return ""
+        start, sep, end = v.strip().partition("-")
+        if not sep:
+            raise ValueError(f"'{v[:40]}' is not HH:MM-HH:MM (e.g. 22:00-07:00)")
+        a, b = parse_hh_mm(start), parse_hh_mm(end)
+        if a == b:
+            raise ValueError(f"'{v[:40]}' starts and ends at the same time")
+        return f"{a:%H:%M}-{b:%H:%M}"
+
+    @field_validator("notify_timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        v = v.strip()
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*", v) or len(v) > 64:
+            raise ValueError(f"'{v[:40]}' is not an IANA time zone (e.g. Europe/Berlin, UTC)")
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(
+                f"unknown time zone '{v}' (an IANA name, e.g. Asia/Shanghai, UTC)"
+            ) from None
         return v
 
     @field_validator("alert_latency_ms", "alert_loss_pct", mode="before")
@@ -353,6 +554,7 @@ class Settings(BaseModel):
         return {
             "offline_after": self.offline_threshold,
             "base_currency": self.base_currency,
+            "notify_before_days": list(self.notify_before_days),
             "reachability_rounds": self.reachability_rounds,
             "reachability_agreement": self.reachability_agreement,
             "probe_references": [r.model_dump() for r in self.probe_references],
@@ -382,6 +584,10 @@ class Settings(BaseModel):
                 value = "********"
             elif name in URL_FIELDS and isinstance(value, str):
                 value = redact_url(value)
+            elif name == "notify_urls":
+                from sigma.notify_urls import label
+
+                value = [label(u) for u in value]
             out[name] = value
         out["database_url"] = redact_url(self.effective_database_url)
         return out

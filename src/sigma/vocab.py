@@ -133,6 +133,25 @@ SORT_DIRECTIONS = ("asc", "desc")
 DUE_SOON_DAYS = 7
 EXPIRY_STATES = ("overdue", "soon")
 AGENT_STATES = ("online", "offline", "none")
+# the kinds of attention items (issue 18): the names notify_rules may use, checked when the
+# settings load (without importing the services); a test keeps it equal to the kinds
+# services.attention registers
+ATTENTION_KINDS = (
+    "overdue",
+    "expiring",
+    "blocked",
+    "port-blocked",
+    "tls-blocked",
+    "down",
+    "degraded",
+    "agent-offline",
+    "probe-unhealthy",
+    "reach-alert",
+    "ticket",
+    "duplicate",
+    "quota",
+    "missing-data",
+)
 # a VPS's timeline (services.history): what happened, and where the news came from
 HISTORY_KINDS = (
     "created",

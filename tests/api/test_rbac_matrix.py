@@ -54,6 +54,8 @@ SUCCESS_COVERED_ELSEWHERE = {
     "POST /api/auth/totp/disable",
     # needs a notification channel (a local webhook): tests of issue 4
     "POST /api/notify/run",
+    # needs a channel that answers (a local receiver): tests/notify/test_notices_faces.py
+    "POST /api/notify/test",
     # needs a VPS in the trash: tests/api/test_history_api.py (issue 16)
     "POST /api/vps/{ref}/restore",
 }
@@ -119,8 +121,27 @@ def driver(api):
             },
             # replaced by another existing VPS (a new one would add its own `create` row)
             "POST /api/vps/{ref}/replace": lambda d: {"with": successor(d)},
+            # an item that needs attention: a fresh critical ticket (issue 18); unack needs
+            # one acknowledged first
+            "POST /api/attention/ack": lambda d: {"key": attention_item(d)},
+            "POST /api/attention/snooze": lambda d: {"key": attention_item(d), "until": "1h"},
+            "POST /api/attention/unack": lambda d: {"key": attention_item(d, acked=True)},
         },
     )
+
+
+def attention_item(d, acked: bool = False) -> str:
+    r = d.client.post(
+        "/api/tickets",
+        headers=d.admin,
+        json={"title": f"attention-{d.tag}-{next(d.seq)}", "priority": "critical"},
+    )
+    assert r.status_code == 200, r.text
+    key = f"ticket:ticket:{r.json()['id']}"
+    if acked:
+        r = d.client.post("/api/attention/ack", headers=d.admin, json={"key": key})
+        assert r.status_code == 200, r.text
+    return key
 
 
 def successor(d) -> str:

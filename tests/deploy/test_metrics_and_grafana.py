@@ -34,6 +34,7 @@ SERVE_FAMILIES = {
     "sigma_agents",
     "sigma_reachability",
     "sigma_probe_up",
+    "sigma_attention_items",
     "sigma_metrics_scrape_duration_seconds",
     "sigma_http_request_duration_seconds",
 }
@@ -356,6 +357,11 @@ def test_figures_of_a_small_fleet(api):
     assert values(text, "sigma_vps_expiring", "window") == {"7d": 2, "30d": 3}
     assert values(text, "sigma_vps_overdue") == {(): 1}
     assert values(text, "sigma_agents", "state") == {"online": 1, "offline": 1, "none": 2}
+    # the open attention items (issue 18): the same overdue VPS and problem verdicts
+    items = values(text, "sigma_attention_items", "kind", "severity")
+    assert items[("overdue", "critical")] == 1
+    assert items[("blocked", "critical")] == items[("port-blocked", "critical")] == 1
+    assert items[("agent-offline", "warning")] == 1 and items[("down", "critical")] == 0
     assert values(text, "sigma_reachability", "verdict", "carrier") == {
         ("ok", ""): 1,
         ("port-blocked", ""): 1,

@@ -280,9 +280,7 @@ def test_0018_sums_the_stored_buckets_into_6_hours_and_the_fleet(empty_url):
 
         def month() -> tuple[list, list]:
             with unit_of_work(sessions, read_only=True) as s:
-                one = check_history.history(
-                    s, me, {"ip": "103.1.2.3", **span, "resolution": "6h"}
-                )
+                one = check_history.history(s, me, {"ip": "103.1.2.3", **span, "resolution": "6h"})
                 fleet = check_history.fleet_history(s, me, {**span, "resolution": "6h"})
             return (
                 [(p.checks, p.outcomes, p.latency_avg) for s in one.series for p in s.points],
@@ -297,9 +295,12 @@ def test_0018_sums_the_stored_buckets_into_6_hours_and_the_fleet(empty_url):
         assert month() == expected
         downgrade(engine, "0017")
         with engine.connect() as conn:
-            assert conn.execute(
-                text("SELECT count(*) FROM ip_check_rollups WHERE resolution = 21600")
-            ).scalar() == 0
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM ip_check_rollups WHERE resolution = 21600")
+                ).scalar()
+                == 0
+            )
             # per IP: three 5-minute and three hourly buckets
             assert conn.execute(text("SELECT count(*) FROM ip_check_rollups")).scalar() == 2 * 6
         upgrade(engine)

@@ -12,6 +12,7 @@ from sigma.services.actor import Actor, local_actor
 from sigma.settings import Settings, redact_url
 
 if TYPE_CHECKING:
+    from sigma.schemas.attention import AttentionAck, AttentionPage
     from sigma.schemas.common import Page
     from sigma.schemas.costs import (
         CostQuery,
@@ -75,7 +76,7 @@ if TYPE_CHECKING:
         ReachThresholdsIn,
         VpsEvent,
     )
-    from sigma.schemas.notify import NotifyReport
+    from sigma.schemas.notify import NoticeLogEntry, NotifyReport, NotifyTestResult
     from sigma.schemas.stats import Stats
     from sigma.schemas.tickets import (
         Ticket,
@@ -429,6 +430,16 @@ class LocalBackend:
 
         return notify.run_locked(self.sessions, self.actor, self.settings, dry_run)
 
+    def notify_test(self, url: str | None = None, all: bool = False) -> list[NotifyTestResult]:
+        from sigma.services import notices
+
+        return notices.test(self.sessions, self.actor, self.settings, url, all)
+
+    def notify_log(self, failed: bool = False, limit: int = 50) -> list[NoticeLogEntry]:
+        from sigma.services import notices
+
+        return self._read(notices.delivery_log, failed, limit)
+
     # IP checks, reachability and agent events
     def list_ip_checks(self, f: IpCheckFilter) -> Page[IpCheck]:
         from sigma.services import ip_checks
@@ -501,6 +512,35 @@ class LocalBackend:
         from sigma.services import probes
 
         return self._run(probes.forget, source)
+
+    # what needs attention
+    def attention(
+        self,
+        kinds: list[str] | None = None,
+        severities: list[str] | None = None,
+        vps: str | None = None,
+        handled: bool = False,
+        page: int = 1,
+        per_page: int = 25,
+    ) -> AttentionPage:
+        from sigma.services import attention
+
+        return self._read(attention.list_page, kinds, severities, vps, handled, page, per_page)
+
+    def attention_ack(self, key: str, note: str | None = None) -> AttentionAck:
+        from sigma.services import attention
+
+        return self._run(attention.ack, key, note)
+
+    def attention_snooze(self, key: str, until: str, note: str | None = None) -> AttentionAck:
+        from sigma.services import attention
+
+        return self._run(attention.snooze, key, until, note)
+
+    def attention_unack(self, key: str) -> AttentionAck:
+        from sigma.services import attention
+
+        return self._run(attention.unack, key)
 
     def list_vps_events(
         self, vps: Any = None, kind: str | None = None, limit: int = 50

@@ -16,6 +16,7 @@ from sigma.client.http import ApiClient, auth_headers, httpx, make_client, serve
 from sigma.errors import NotAuthenticated, SigmaError, Unavailable, error_from_body
 
 if TYPE_CHECKING:
+    from sigma.schemas.attention import AttentionAck, AttentionPage
     from sigma.schemas.common import Page
     from sigma.schemas.costs import (
         CostQuery,
@@ -81,7 +82,7 @@ if TYPE_CHECKING:
         ReachThresholdsIn,
         VpsEvent,
     )
-    from sigma.schemas.notify import NotifyReport
+    from sigma.schemas.notify import NoticeLogEntry, NotifyReport, NotifyTestResult
     from sigma.schemas.stats import Stats
     from sigma.schemas.tickets import (
         Ticket,
@@ -582,6 +583,20 @@ class RemoteBackend(ApiClient):
             self.http_call("POST", "/api/notify/run", params={"dry_run": dry_run}).json()
         )
 
+    def notify_test(self, url: str | None = None, all: bool = False) -> list[NotifyTestResult]:
+        from sigma.schemas.notify import NotifyTestResult
+
+        body = {"url": url, "all": all}
+        rows = self.http_call("POST", "/api/notify/test", json=body).json()
+        return [NotifyTestResult.model_validate(r) for r in rows]
+
+    def notify_log(self, failed: bool = False, limit: int = 50) -> list[NoticeLogEntry]:
+        from sigma.schemas.notify import NoticeLogEntry
+
+        params = {"failed": failed, "limit": limit}
+        rows = self.http_call("GET", "/api/notify/log", params=params).json()
+        return [NoticeLogEntry.model_validate(r) for r in rows]
+
     # IP checks, reachability and agent events
     def list_ip_checks(self, f: IpCheckFilter) -> Page[IpCheck]:
         from sigma.schemas.common import Page
@@ -676,6 +691,45 @@ class RemoteBackend(ApiClient):
 
         data = self.request("DELETE", f"/api/probes/{quote(source, safe='')}")
         return ProbeStatus.model_validate(data)
+
+    # what needs attention
+    def attention(
+        self,
+        kinds: list[str] | None = None,
+        severities: list[str] | None = None,
+        vps: str | None = None,
+        handled: bool = False,
+        page: int = 1,
+        per_page: int = 25,
+    ) -> AttentionPage:
+        from sigma.schemas.attention import AttentionPage
+
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if kinds:
+            params["kind"] = ",".join(kinds)
+        if severities:
+            params["severity"] = ",".join(severities)
+        if vps:
+            params["vps"] = vps
+        if handled:
+            params["handled"] = "true"
+        return self._get(AttentionPage, "/api/attention", params=params)
+
+    def attention_ack(self, key: str, note: str | None = None) -> AttentionAck:
+        from sigma.schemas.attention import AttentionAck
+
+        return self._send("POST", AttentionAck, "/api/attention/ack", {"key": key, "note": note})
+
+    def attention_snooze(self, key: str, until: str, note: str | None = None) -> AttentionAck:
+        from sigma.schemas.attention import AttentionAck
+
+        body = {"key": key, "until": until, "note": note}
+        return self._send("POST", AttentionAck, "/api/attention/snooze", body)
+
+    def attention_unack(self, key: str) -> AttentionAck:
+        from sigma.schemas.attention import AttentionAck
+
+        return self._send("POST", AttentionAck, "/api/attention/unack", {"key": key})
 
     def list_vps_events(
         self, vps: Any = None, kind: str | None = None, limit: int = 50

@@ -28,7 +28,16 @@ class Job:
 
 def jobs() -> list[Job]:
     """Every periodic job, in the order they start."""
-    from sigma.services import agents, billing, check_history, notify, reach_alerts, trash
+    from sigma.services import (
+        agents,
+        attention,
+        billing,
+        check_history,
+        notices,
+        notify,
+        reach_alerts,
+        trash,
+    )
 
     return [
         # an active VPS whose agent falls silent is recorded once, and once when it is back
@@ -41,12 +50,17 @@ def jobs() -> list[Job]:
         Job(billing.JOB_NAME, lambda s: billing.JOB_INTERVAL, billing.job),
         # expiry notices, each (VPS, threshold, date, channel) at most once
         Job(notify.JOB_NAME, lambda s: float(s.notify_interval), notify.job),
+        # attention items to the Apprise channels (notify_urls): each (channel, item,
+        # fingerprint, event) once, failed sends retried with backoff, the daily digest
+        Job(notices.JOB_NAME, lambda s: float(s.notify_interval), notices.job),
         # VPS in the trash for longer than trash_retention_days are deleted for good
         Job(trash.JOB_NAME, lambda s: 3600.0, trash.job),
         # latency and loss per carrier over the alert window: alerts fire and recover
         Job(reach_alerts.JOB_NAME, lambda s: reach_alerts.JOB_INTERVAL, reach_alerts.job),
         # raw IP checks, 5-minute and hourly sums older than their settings say are deleted
         Job(check_history.JOB_NAME, lambda s: 3600.0, check_history.job),
+        # acknowledgements and snoozes of attention items that no longer hold are deleted
+        Job(attention.JOB_NAME, lambda s: attention.JOB_INTERVAL, attention.job),
     ]
 
 

@@ -56,3 +56,13 @@ def json_array_has_object_starting_with(
         .where(func.json_extract(each.c.value, f"$.{key}").like(pattern, escape="\\"))
         .exists()
     )
+
+
+def json_array_length(session: Session, column: Any) -> ColumnElement[int]:
+    """The number of elements of a JSON array column (an empty array: 0)."""
+    if _is_pg(session):
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        length: ColumnElement[int] = func.jsonb_array_length(type_coerce(column, JSONB))
+        return length
+    return func.json_array_length(column)

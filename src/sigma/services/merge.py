@@ -58,6 +58,24 @@ def duplicates(
         page, per_page = clamp_page(page, per_page)
     except ValueError as exc:
         raise InvalidInput(f"page: {exc}", field="page") from None
+    ordered = pairs(session)
+    start = (page - 1) * per_page
+    data = [
+        DuplicatePair(
+            a=VpsBrief(id=a[0], hostname=a[1], status=a[2], created_at=a[3]),
+            b=VpsBrief(id=b[0], hostname=b[1], status=b[2], created_at=b[3]),
+            reasons=reasons,
+        )
+        for a, b, reasons in ordered[start : start + per_page]
+    ]
+    return Page[DuplicatePair](data=data, total=len(ordered), page=page, per_page=per_page)
+
+
+def pairs(session: Session) -> list[tuple[Any, Any, list[DuplicateReason]]]:
+    """Every pair of VPS in service that look like one machine, as (a, b, reasons) ordered by
+    a's hostname, each side a row (id, hostname, status, created_at, ...) and the reasons
+    sorted: the rule of `duplicates`, also read by services.attention (no actor: the caller
+    has checked its own)."""
     instance = VpsRow.extra[INSTANCE_KEY].as_string()
     rows = session.execute(
         select(
@@ -77,26 +95,17 @@ def duplicates(
         for ip, label in history.ip_map(r[4]).items():
             if label != "internal":
                 groups.setdefault(("ip", ip), []).append(r)
-    pairs: dict[tuple[Any, Any], tuple[Any, Any, list[DuplicateReason]]] = {}
+    found: dict[tuple[Any, Any], tuple[Any, Any, list[DuplicateReason]]] = {}
     for (reason, value), members in groups.items():
         if len(members) < 2:
             continue
         members = sorted({m[0]: m for m in members}.values(), key=lambda m: (m[1], str(m[0])))
         shown = members[0][1] if reason == "hostname" else value
         for a, b in combinations(members, 2):
-            entry = pairs.setdefault((a[0], b[0]), (a, b, []))
+            entry = found.setdefault((a[0], b[0]), (a, b, []))
             entry[2].append(DuplicateReason(reason=reason, value=shown))
-    ordered = sorted(pairs.values(), key=lambda p: (p[0][1], str(p[0][0]), p[1][1], str(p[1][0])))
-    start = (page - 1) * per_page
-    data = [
-        DuplicatePair(
-            a=VpsBrief(id=a[0], hostname=a[1], status=a[2], created_at=a[3]),
-            b=VpsBrief(id=b[0], hostname=b[1], status=b[2], created_at=b[3]),
-            reasons=sorted(reasons, key=lambda r: (r.reason, r.value)),
-        )
-        for a, b, reasons in ordered[start : start + per_page]
-    ]
-    return Page[DuplicatePair](data=data, total=len(ordered), page=page, per_page=per_page)
+    ordered = sorted(found.values(), key=lambda p: (p[0][1], str(p[0][0]), p[1][1], str(p[1][0])))
+    return [(a, b, sorted(reasons, key=lambda r: (r.reason, r.value))) for a, b, reasons in ordered]
 
 
 # ---------------------------------------------------------------- merge

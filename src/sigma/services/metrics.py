@@ -9,8 +9,9 @@ each scrape opens one read-only unit of work and runs a handful of aggregates (b
 (`vps.not_trashed`), expiry (`vps.filtered`'s `expiry` and `expiring_within_days`), agent
 liveness (`vps.agent_condition`, with the session's offline_after), the verdicts' counts
 (`ip_checks.verdict_counts`) and the carriers a verdict names (`verdicts.decide`, as the
-reachability listing shows them), probe health and staleness (`probes.list_probes`). One
-collector per app; the app's registry holds it.
+reachability listing shows them), probe health and staleness (`probes.list_probes`), the
+open attention items per kind and severity (`attention.current`, issue 18). One collector
+per app; the app's registry holds it.
 
 Label values are the database's text: the client library escapes them (a quote, a backslash
 or a newline in a provider's name comes out escaped). Their number is capped: statuses are the
@@ -37,7 +38,7 @@ from sigma.db.models.monitoring import Reachability as ReachRow
 from sigma.schemas.common import validate
 from sigma.schemas.inventory import VpsFilter
 from sigma.schemas.monitoring import ProbeStatus
-from sigma.services import ip_checks, probes, verdicts
+from sigma.services import attention, ip_checks, probes, verdicts
 from sigma.services.actor import Actor
 from sigma.services.vps import agent_condition, filtered, not_trashed
 from sigma.vocab import ACTIVE_STATUSES, DUE_SOON_DAYS, VERDICTS, VPS_STATUSES
@@ -77,6 +78,8 @@ HELP = {
     "by source, carrier, region and health",
     "sigma_metrics_scrape_duration_seconds": "Time taken to read the figures of this scrape "
     "from the database",
+    "sigma_attention_items": "Open items that need attention (sigma status), by kind and "
+    "severity; acknowledged and snoozed items are not counted",
 }
 
 
@@ -90,6 +93,7 @@ class Figures:
     agents: dict[str, int] = field(default_factory=dict)
     reachability: dict[tuple[str, str], int] = field(default_factory=dict)
     probes: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+    attention: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def figures(session: Session, cache: CarrierCache | None = None) -> Figures:
@@ -105,6 +109,7 @@ def figures(session: Session, cache: CarrierCache | None = None) -> Figures:
         probes=[
             (p.source, p.carrier or "", p.region, p.health, 0 if p.stale else 1) for p in registry
         ],
+        attention=attention.counts(attention.current(session)),
     )
 
 
@@ -270,7 +275,12 @@ def families(f: Figures, seconds: float | None = None) -> list[Metric]:
     )
     for source, probe_carrier, region, health, value in f.probes:
         up.add_metric([source, probe_carrier, region, health], value)
-    out: list[Metric] = [vps, expiring, overdue, agents, reach, up]
+    items = GaugeMetricFamily(
+        "sigma_attention_items", HELP["sigma_attention_items"], labels=["kind", "severity"]
+    )
+    for (kind, severity), n in sorted(f.attention.items()):
+        items.add_metric([kind, severity], n)
+    out: list[Metric] = [vps, expiring, overdue, agents, reach, up, items]
     if seconds is not None:
         out.append(
             GaugeMetricFamily(

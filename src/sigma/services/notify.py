@@ -45,7 +45,7 @@ from sigma.db.models.lifecycle import VpsTraffic
 from sigma.db.models.notify import NotificationLog
 from sigma.db.types import utcnow
 from sigma.errors import Conflict, InvalidInput
-from sigma.schemas.notify import Notice, NotifyReport
+from sigma.schemas.notify import ChannelNotice, Notice, NotifyReport
 from sigma.services.actor import WRITERS, Actor
 from sigma.settings import Settings
 from sigma.vocab import ACTIVE_STATUSES, BYTES_PER_GB
@@ -649,25 +649,62 @@ def run_locked(
     settings: Settings,
     dry_run: bool = False,
     today: date | None = None,
+    now: datetime | None = None,
 ) -> NotifyReport:
-    """`sigma notify run` and POST /api/notify/run: the run under the job's lease."""
+    """`sigma notify run` and POST /api/notify/run: the run under the job's lease, with the
+    Apprise notices of attention items (services.notices, under its own lease) when
+    notify_urls is set."""
+    from sigma.services import notices
+
     actor.require(WRITERS)
+    legacy = bool(channels(settings)) or not settings.notify_urls
     if dry_run:
-        return run(sessions, actor, settings, dry_run=True, today=today)
-    if not channels(settings):
+        report = (
+            run(sessions, actor, settings, dry_run=True, today=today)
+            if legacy
+            else NotifyReport(
+                dry_run=True, channels=[], notices=[], sent=0, failed=0, already_sent=0
+            )
+        )
+        return _with_notices(report, settings, notices.run(sessions, actor, settings, True, now))
+    if not channels(settings) and not settings.notify_urls:
         raise InvalidInput(
-            "no notification channel configured: set telegram_bot_token and telegram_chat_id, "
-            "or webhook_url (see `sigma config`)",
+            "no notification channel configured: set notify_urls (Apprise URLs), "
+            "telegram_bot_token and telegram_chat_id, or webhook_url (see `sigma config`)",
             field="channels",
         )
     from sigma.db.leases import lease
 
+    busy = "another sigma process is sending notifications right now; try again shortly"
     with lease(sessions, JOB_NAME, ttl=600) as held:
         if not held:
-            raise Conflict(
-                "another sigma process is sending notifications right now; try again shortly"
+            raise Conflict(busy)
+        report = (
+            run(sessions, actor, settings, today=today)
+            if channels(settings)
+            else NotifyReport(
+                dry_run=False, channels=[], notices=[], sent=0, failed=0, already_sent=0
             )
-        return run(sessions, actor, settings, today=today)
+        )
+        if not settings.notify_urls:
+            return report
+        with lease(sessions, notices.JOB_NAME, ttl=600) as held_too:
+            if not held_too:
+                raise Conflict(busy)
+            return _with_notices(report, settings, notices.run(sessions, actor, settings, now=now))
+
+
+def _with_notices(
+    report: NotifyReport, settings: Settings, deliveries: list[ChannelNotice]
+) -> NotifyReport:
+    """The report of the legacy channels with the Apprise notices added (and counted)."""
+    from sigma.services import notices
+
+    report.channels += [c.label for c in notices.channels(settings)]
+    report.deliveries = deliveries
+    report.sent += sum(d.status == "sent" for d in deliveries)
+    report.failed += sum(d.status == "failed" for d in deliveries)
+    return report
 
 
 def job(sessions: sessionmaker[Session], settings: Settings) -> None:

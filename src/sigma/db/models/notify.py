@@ -1,11 +1,12 @@
-"""The notification log: what was sent where, so nothing is sent twice."""
+"""The notification logs: what was sent where, so nothing is sent twice (the legacy
+Telegram/webhook notices, and the Apprise notices of attention items)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, Text, UniqueConstraint, Uuid
+from sqlalchemy import Date, Index, Integer, Text, UniqueConstraint, Uuid
 from sqlmodel import Field
 
 from sigma.db.models.core import Table
@@ -46,3 +47,39 @@ class NotificationLog(Table, table=True):
     channel: str = Field(sa_type=Text, nullable=False)
     claimed_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
     sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class NoticeDelivery(Table, table=True):
+    """One row per (channel, attention item, fingerprint, event) of the Apprise notices
+    (services.notices): claimed (status `sending`, committed) before the message that carries
+    it is sent, then `sent`, or `failed` with `next_attempt_at` for the retry (exponential
+    backoff). `channel` is a stable, non-secret id of the Apprise URL (a hash of it),
+    `channel_label` the URL with its secrets masked. An `open` row's `resolved_at` is set
+    when its recovery went out or a newer fingerprint of the item superseded it. A daily
+    digest is one row per channel and day: item_key `digest`, fingerprint the local date."""
+
+    __tablename__ = "notice_deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "channel", "item_key", "fingerprint", "event", name="uq_notice_deliveries_key"
+        ),
+        Index("ix_notice_deliveries_claimed_at", "claimed_at"),
+        Index("ix_notice_deliveries_channel_event", "channel", "event", "status"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=Uuid)
+    channel: str = Field(sa_type=Text, nullable=False)
+    channel_label: str = Field(sa_type=Text, nullable=False)
+    item_key: str = Field(sa_type=Text, nullable=False)
+    fingerprint: str = Field(sa_type=Text, nullable=False)
+    event: str = Field(sa_type=Text, nullable=False)  # open, recovered, digest
+    kind: str = Field(sa_type=Text, nullable=False)
+    severity: str = Field(sa_type=Text, nullable=False)
+    summary: str = Field(sa_type=Text, nullable=False)
+    status: str = Field(sa_type=Text, nullable=False)  # sending, sent, failed
+    attempts: int = Field(default=1, sa_type=Integer, nullable=False)
+    claimed_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_error: str | None = Field(default=None, sa_type=Text)

@@ -4,6 +4,7 @@ providers and VPS, and the agent routes, the most frequent, come first."""
 
 from sigma.server.api import (
     agents,
+    attention,
     audit,
     auth,
     costs,
@@ -34,4 +35,5 @@ ROUTERS = [
     ip_checks.router,
     probes.router,
     history.router,
+    attention.router,
 ]

@@ -108,6 +108,10 @@ FLASH = {
     "bulk-none": "Select at least one VPS first.",
     "rate-saved": "Exchange rate saved.",
     "rate-deleted": "Exchange rate deleted.",
+    "attention-acked": "Item acknowledged: it comes back if its facts change.",
+    "attention-snoozed": "Item snoozed: it comes back when the snooze ends or its facts change.",
+    "attention-reopened": "Item back on the list.",
+    "attention-gone": "That item no longer needs attention.",
 }
 PROJECTS = (
     ("p:airport", "Airport"),

@@ -87,8 +87,28 @@ def _attention_items(a: Any) -> list[dict[str, Any]]:
     ]
 
 
+DASHBOARD_ITEMS = 25  # attention items the dashboard shows before "Show all"
+SNOOZE_CHOICES = (("4h", "4 hours"), ("1d", "1 day"), ("7d", "7 days"))
+
+
 @router.get("/")
 def dashboard(request: Request, web: WebDep):
+    q = request.query_params
+    handled = q.get("handled") == "1"
+    every = q.get("attention") == "all"
+    alist = call(
+        request,
+        attention.list_page,
+        None,
+        None,
+        None,
+        handled,
+        1,
+        100 if every else DASHBOARD_ITEMS,
+    )
+    if every and alist.total > len(alist.data):
+        rest = call(request, attention.items, None, None, None, handled)
+        alist.data = rest
     s = call(request, stats.stats, None, DASHBOARD_EXPIRING)
     needs = _attention_items(call(request, attention.attention))
 
@@ -100,6 +120,9 @@ def dashboard(request: Request, web: WebDep):
         "dashboard.html",
         stats=s,
         attention=needs,
+        alist=alist,
+        handled=handled,
+        snooze_choices=SNOOZE_CHOICES,
         expiring=[_expiry(v) | {"v": v} for v in s.expiring_soon],
         expiring_limit=DASHBOARD_EXPIRING,
         country_chart=charts.bar_chart(pairs(s.by_country), "VPS by country"),
@@ -117,6 +140,46 @@ def attention_json(request: Request):
         raise NotAuthenticated("Change your password first.") from None
     items = _attention_items(call(request, attention.attention))
     return JSONResponse({"items": items}, headers={"Cache-Control": "no-store"})
+
+
+def _attention_act(request: Request, web: Any, form: FormData, fn: Any, *args: Any) -> Any:
+    """Acknowledge, snooze or reopen one item from the dashboard, then back to it; an item
+    that no longer needs attention is said so, not an error page."""
+    from sigma.errors import NotFound
+
+    if not web.can_write:
+        raise_forbidden()
+    back = "/?handled=1" if form.get("handled") == "1" else "/"
+    try:
+        call(request, fn, str(form.get("key") or ""), *args)
+    except NotFound:
+        raise Redirect(_with_flash(back, "attention-gone") + "#attention-list") from None
+    return back
+
+
+@router.post("/attention/ack")
+def attention_ack(request: Request, web: WebDep, form: FormDep):
+    back = _attention_act(request, web, form, attention.ack, str(form.get("note") or "") or None)
+    raise Redirect(_with_flash(back, "attention-acked") + "#attention-list")
+
+
+@router.post("/attention/snooze")
+def attention_snooze(request: Request, web: WebDep, form: FormDep):
+    back = _attention_act(
+        request,
+        web,
+        form,
+        attention.snooze,
+        str(form.get("until") or ""),
+        str(form.get("note") or "") or None,
+    )
+    raise Redirect(_with_flash(back, "attention-snoozed") + "#attention-list")
+
+
+@router.post("/attention/unack")
+def attention_unack(request: Request, web: WebDep, form: FormDep):
+    back = _attention_act(request, web, form, attention.unack)
+    raise Redirect(_with_flash(back, "attention-reopened") + "#attention-list")
 
 
 # ------------------------------------------------------------------ list
