@@ -588,8 +588,8 @@ def test_reachability_page_says_why_and_shows_the_probes(api, admin):
     assert 'aria-label="Fleet latency per probe source' in fleet
     assert 'aria-label="Checks passed per probe source' in fleet
     assert "gd-ct (ct)</li>" in fleet and "hk-ctl (other)</li>" in fleet
-    assert '<strong aria-current="true">24h</strong>' in fleet
+    assert 'aria-current="true">24h</span>' in fleet
     month = admin.get("/reachability?span=30d").text
-    assert '<strong aria-current="true">30d</strong>' in month and "gd-ct (ct)</li>" in month
+    assert 'aria-current="true">30d</span>' in month and "gd-ct (ct)</li>" in month
     bogus = admin.get("/reachability?span=%3Cscript%3E")
-    assert bogus.status_code == 200 and '<strong aria-current="true">24h</strong>' in bogus.text
+    assert bogus.status_code == 200 and 'aria-current="true">24h</span>' in bogus.text
