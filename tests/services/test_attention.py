@@ -284,3 +284,58 @@ def test_who_may_acknowledge_and_bad_input(run, fleet, readonly, audit_rows):
         with pytest.raises(error, match=message):
             run(fn, *args)
     assert len(audit_rows(resource="attention")) == before  # a refusal writes nothing
+
+
+def test_pages_are_the_whole_list_cut(run, fleet):
+    """list_page counts and orders the big kinds in the database and computes the small ones
+    whole: its pages, put together, are `items` exactly, for every filter, with items
+    acknowledged and snoozed, and its counts are the list's."""
+    from sigma.services import attention
+
+    run(attention.ack, f"expiring:vps:{fleet['soon']}", "asked")
+    run(attention.snooze, f"blocked:ip:{fleet['walled']}/203.0.113.14", "2h")
+    run(attention.ack, f"ticket:ticket:{fleet['t-critical']}")
+    cases = [
+        {},
+        {"include_handled": True},
+        {"severities": ["critical"]},
+        {"severities": ["warning", "info"], "include_handled": True},
+        {"kinds": ["expiring", "blocked", "ticket", "missing-data"]},
+        {"vps": fleet["soon"], "include_handled": True},
+        {"vps": fleet["walled"]},
+    ]
+    for case in cases:
+        whole = run(lambda s, a, c=case: attention.items(s, a, **c))
+        keys = [i.key for i in whole]
+        for per_page in (1, 2, 5, 100):
+            pages, page = [], 1
+            while True:
+                p = run(
+                    lambda s, a, c=case, n=page, k=per_page: attention.list_page(
+                        s,
+                        a,
+                        c.get("kinds"),
+                        c.get("severities"),
+                        c.get("vps"),
+                        c.get("include_handled", False),
+                        n,
+                        k,
+                    )
+                )
+                assert p.total == len(whole), (case, per_page)
+                pages += p.data
+                if page * per_page >= p.total:
+                    break
+                page += 1
+            assert [i.key for i in pages] == keys, (case, per_page)
+            assert [(i.state, i.fingerprint) for i in pages] == [
+                (i.state, i.fingerprint) for i in whole
+            ]
+        counted = {(c.kind, c.severity): c.count for c in p.counts}
+        expected: dict[tuple[str, str], int] = {}
+        for i in whole:
+            expected[(i.kind, i.severity)] = expected.get((i.kind, i.severity), 0) + 1
+        assert counted == expected, case
+        assert p.critical == sum(
+            1 for i in whole if i.severity == "critical" and i.state == "open"
+        ), case

@@ -35,9 +35,9 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import case, delete, func, literal, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col
 
@@ -113,7 +113,39 @@ class Ctx:
         return self.memo[name]
 
 
-KindFn = Callable[[Session, Ctx], list[Item]]
+class Draft(NamedTuple):
+    """An item before it is shown: what sorting, filtering and counting need, plus what an
+    Item is made of. A kind returns drafts; the Item (and the fingerprint, a digest) is made
+    only for the items shown and the ones that have an acknowledgement to compare with, so
+    that a list of thousands costs its queries, not thousands of models."""
+
+    rank: int  # SEVERITY_RANK
+    since_ts: float  # +inf when unknown: the oldest first, the unknown last
+    key: str
+    kind: str
+    severity: str
+    subject: tuple[str, str, str]  # type, id, name
+    vps_id: str | None
+    summary: str
+    since: datetime | None
+    link: str
+    facts: tuple[Any, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        return _fingerprint(self.kind, self.severity, *self.facts)
+
+
+class Hold(NamedTuple):
+    """An acknowledgement or a snooze that holds for an item now."""
+
+    state: str
+    note: str | None
+    until: datetime | None
+    by: str | None
+
+
+KindFn = Callable[[Session, Ctx], list[Draft]]
 KINDS: dict[str, KindFn] = {}
 
 
@@ -142,22 +174,41 @@ def _item(
     facts: Iterable[Any],
     vps_id: Any = None,
     key: str | None = None,
-) -> Item:
-    """An item (validated from a dict: faster than model_construct in pydantic 2)."""
+) -> Draft:
     stype, sid, name = subject
-    return Item.model_validate(
-        {
-            "key": key or f"{kind_}:{stype}:{sid}",
-            "kind": kind_,
-            "severity": severity,
-            "subject": {"type": stype, "id": str(sid), "name": name},
-            "vps_id": None if vps_id is None else str(vps_id),
-            "summary": summary,
-            "since": since,
-            "link": link,
-            "fingerprint": _fingerprint(kind_, severity, *facts),
-        }
+    sid = str(sid)
+    return Draft(
+        SEVERITY_RANK[severity],
+        since.timestamp() if since else float("inf"),
+        key or f"{kind_}:{stype}:{sid}",
+        kind_,
+        severity,
+        (stype, sid, name),
+        None if vps_id is None else str(vps_id),
+        summary,
+        since,
+        link,
+        tuple(facts),
     )
+
+
+def _made(d: Draft, hold: Hold | None = None) -> Item:
+    """The Item of a draft (validated from a dict: faster than model_construct)."""
+    stype, sid, name = d.subject
+    item = {
+        "key": d.key,
+        "kind": d.kind,
+        "severity": d.severity,
+        "subject": {"type": stype, "id": sid, "name": name},
+        "vps_id": d.vps_id,
+        "summary": d.summary,
+        "since": d.since,
+        "link": d.link,
+        "fingerprint": d.fingerprint,
+    }
+    if hold is not None:
+        item.update(state=hold.state, note=hold.note, until=hold.until, by=hold.by)
+    return Item.model_validate(item)
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -181,9 +232,39 @@ def _days(n: int) -> str:
 # ---------------------------------------------------------------- the kinds
 
 
-@kind("overdue")
-def _overdue(session: Session, ctx: Ctx) -> list[Item]:
-    q = _vps_select(
+@dataclass(frozen=True)
+class Listed:
+    """A kind that may have thousands of items: the database counts them per severity and
+    hands over only the worst ones a page shows. `rows` selects what `draft` reads, `rank`
+    is the SQL of the severity's rank, `order` the SQL of the since (NULL last) then of the
+    key, `vps` the column of the VPS an item is about (to find one item by its key)."""
+
+    rows: Callable[[Session, Ctx], Any]
+    rank: Callable[[Ctx], Any]
+    order: Callable[[Ctx], tuple[Any, ...]]
+    vps: Any
+    draft: Callable[[Any, Ctx], Draft]
+
+
+LISTED: dict[str, Listed] = {}
+
+
+def listed(name: str, spec: Listed) -> None:
+    """Register a listed kind; its plain function (every item) follows from the spec."""
+    LISTED[name] = spec
+
+    def every(session: Session, ctx: Ctx) -> list[Draft]:
+        return [spec.draft(r, ctx) for r in session.execute(spec.rows(session, ctx))]
+
+    KINDS[name] = every
+
+
+def _rank(severity: str) -> Any:
+    return literal(SEVERITY_RANK[severity])
+
+
+def _overdue_rows(session: Session, ctx: Ctx) -> Any:
+    return _vps_select(
         session,
         VPS_QUERIES["overdue"],
         col(VpsRow.id),
@@ -191,20 +272,32 @@ def _overdue(session: Session, ctx: Ctx) -> list[Item]:
         col(VpsRow.expire_date),
         col(VpsRow.status),
     )
-    return [
-        _item(
-            "overdue",
-            "critical",
-            ("vps", r.id, r.hostname),
-            f"{r.hostname}: expired on {r.expire_date} ({_days((ctx.today - r.expire_date).days)}"
-            f" ago), still {r.status}",
-            _day(r.expire_date),
-            f"/vps/{r.id}",
-            [r.expire_date],
-            r.id,
-        )
-        for r in session.execute(q)
-    ]
+
+
+def _overdue(r: Any, ctx: Ctx) -> Draft:
+    return _item(
+        "overdue",
+        "critical",
+        ("vps", r.id, r.hostname),
+        f"{r.hostname}: expired on {r.expire_date} ({_days((ctx.today - r.expire_date).days)}"
+        f" ago), still {r.status}",
+        _day(r.expire_date),
+        f"/vps/{r.id}",
+        [r.expire_date],
+        r.id,
+    )
+
+
+listed(
+    "overdue",
+    Listed(
+        _overdue_rows,
+        lambda ctx: _rank("critical"),
+        lambda ctx: (col(VpsRow.expire_date), col(VpsRow.id)),
+        col(VpsRow.id),
+        _overdue,
+    ),
+)
 
 
 def notify_days(session: Session) -> list[int]:
@@ -213,10 +306,9 @@ def notify_days(session: Session) -> list[int]:
     return sorted({int(d) for d in days if int(d) >= 0}) or list(DEFAULT_NOTIFY_DAYS)
 
 
-@kind("expiring")
-def _expiring(session: Session, ctx: Ctx) -> list[Item]:
+def _expiring_rows(session: Session, ctx: Ctx) -> Any:
     window = max(notify_days(session))
-    q = _vps_select(
+    return _vps_select(
         session,
         {"expiring_within_days": window},
         col(VpsRow.id),
@@ -224,122 +316,143 @@ def _expiring(session: Session, ctx: Ctx) -> list[Item]:
         col(VpsRow.expire_date),
         col(VpsRow.auto_renew),
     ).where(col(VpsRow.expire_date) >= ctx.today)  # the overdue ones are `overdue`
-    out = []
-    for r in session.execute(q):
-        left = (r.expire_date - ctx.today).days
-        when = "today" if left == 0 else f"in {_days(left)}"
-        renew = " (renews automatically)" if r.auto_renew else ""
-        out.append(
-            _item(
-                "expiring",
-                "critical" if left <= CRITICAL_WITHIN_DAYS else "warning",
-                ("vps", r.id, r.hostname),
-                f"{r.hostname}: expires {when}, on {r.expire_date}{renew}",
-                _day(r.expire_date),
-                f"/vps/{r.id}",
-                [r.expire_date],
-                r.id,
-            )
-        )
-    return out
 
 
-def _verdict_rows(session: Session) -> list[Any]:
-    """The (VPS, IP) pairs of the active VPS whose verdict is an item: the VPS as a set of ids
-    (as ip_checks.verdict_counts selects them), the pairs read from the verdict index (never
-    the per-source state), then the hostnames of the few VPS concerned."""
+def _expiring_rank(ctx: Ctx) -> Any:
+    soon = ctx.today + timedelta(days=CRITICAL_WITHIN_DAYS)
+    return case(
+        (col(VpsRow.expire_date) <= soon, SEVERITY_RANK["critical"]),
+        else_=SEVERITY_RANK["warning"],
+    )
+
+
+def _expiring(r: Any, ctx: Ctx) -> Draft:
+    left = (r.expire_date - ctx.today).days
+    when = "today" if left == 0 else f"in {_days(left)}"
+    renew = " (renews automatically)" if r.auto_renew else ""
+    return _item(
+        "expiring",
+        "critical" if left <= CRITICAL_WITHIN_DAYS else "warning",
+        ("vps", r.id, r.hostname),
+        f"{r.hostname}: expires {when}, on {r.expire_date}{renew}",
+        _day(r.expire_date),
+        f"/vps/{r.id}",
+        [r.expire_date],
+        r.id,
+    )
+
+
+listed(
+    "expiring",
+    Listed(
+        _expiring_rows,
+        _expiring_rank,
+        lambda ctx: (col(VpsRow.expire_date), col(VpsRow.id)),
+        col(VpsRow.id),
+        _expiring,
+    ),
+)
+
+
+def _verdict_listed(verdict: str) -> Listed:
     from sigma.db.models.monitoring import Reachability as ReachRow
 
-    selected = select(col(VpsRow.id)).where(*ip_checks.selection(session, None, False))
-    rows = session.execute(
-        select(
-            col(ReachRow.vps_id),
-            col(ReachRow.ip),
-            col(ReachRow.label),
-            col(ReachRow.verdict),
-            col(ReachRow.since),
-        ).where(
-            col(ReachRow.vps_id).in_(selected),
-            col(ReachRow.verdict).in_(list(VERDICT_SEVERITY)),
-        )
-    ).all()
-    ids = list({r.vps_id for r in rows})
-    names: dict[Any, str] = {}
-    for i in range(0, len(ids), 1000):
-        q = select(col(VpsRow.id), col(VpsRow.hostname)).where(
-            col(VpsRow.id).in_(ids[i : i + 1000])
-        )
-        names.update((vid, host) for vid, host in session.execute(q))
-    return [(r, names.get(r.vps_id, "")) for r in rows]
-
-
-def _verdict_kind(verdict: str) -> KindFn:
-    def items(session: Session, ctx: Ctx) -> list[Item]:
-        rows = ctx.once("verdicts", lambda: _verdict_rows(session))
-        out = []
-        for r, hostname in rows:
-            if r.verdict != verdict:
-                continue
-            since = _aware(r.since)
-            label = f" ({r.label})" if r.label else ""
-            out.append(
-                _item(
-                    verdict,
-                    VERDICT_SEVERITY[verdict],
-                    ("ip", f"{r.vps_id}/{r.ip}", f"{hostname} {r.ip}"),
-                    f"{hostname} {r.ip}{label}: {verdict} since "
-                    f"{since.isoformat(timespec='minutes') if since else '?'}",
-                    since,
-                    f"/vps/{r.vps_id}",
-                    [verdict, since.isoformat() if since else ""],
-                    r.vps_id,
-                )
+    def rows(session: Session, ctx: Ctx) -> Any:
+        # the (VPS, IP) pairs of the active VPS, as ip_checks.verdict_counts selects them,
+        # read from the verdict index (never the per-source state)
+        return (
+            select(
+                col(ReachRow.vps_id),
+                col(ReachRow.ip),
+                col(ReachRow.label),
+                col(ReachRow.since),
+                col(VpsRow.hostname),
             )
-        return out
+            .join(VpsRow, col(VpsRow.id) == col(ReachRow.vps_id))
+            .where(*ip_checks.selection(session, None, False))
+            .where(col(ReachRow.verdict) == verdict)
+        )
 
-    return items
+    def draft(r: Any, ctx: Ctx) -> Draft:
+        since = _aware(r.since)
+        label = f" ({r.label})" if r.label else ""
+        return _item(
+            verdict,
+            VERDICT_SEVERITY[verdict],
+            ("ip", f"{r.vps_id}/{r.ip}", f"{r.hostname} {r.ip}"),
+            f"{r.hostname} {r.ip}{label}: {verdict} since "
+            f"{since.isoformat(timespec='minutes') if since else '?'}",
+            since,
+            f"/vps/{r.vps_id}",
+            [verdict, since.isoformat() if since else ""],
+            r.vps_id,
+        )
+
+    return Listed(
+        rows,
+        lambda ctx: _rank(VERDICT_SEVERITY[verdict]),
+        lambda ctx: (col(ReachRow.since), col(ReachRow.vps_id), col(ReachRow.ip)),
+        col(ReachRow.vps_id),
+        draft,
+    )
 
 
 for _verdict in VERDICT_SEVERITY:
-    KINDS[_verdict] = _verdict_kind(_verdict)
+    listed(_verdict, _verdict_listed(_verdict))
 
 
-@kind("agent-offline")
-def _agent_offline(session: Session, ctx: Ctx) -> list[Item]:
+def _agent_rows(session: Session, ctx: Ctx) -> Any:
     from sigma.services.vps import heartbeat_text
-    from sigma.vocab import parse_timestamp
 
-    q = _vps_select(
+    return _vps_select(
         session,
         VPS_QUERIES["agent-offline"],
         col(VpsRow.id),
         col(VpsRow.hostname),
         heartbeat_text().label("beat"),
     )
-    out = []
-    for r in session.execute(q):
-        try:
-            beat = parse_timestamp(r.beat)
-        except ValueError:
-            beat = None
-        seen = beat.isoformat(timespec="minutes") if beat else "?"
-        out.append(
-            _item(
-                "agent-offline",
-                "warning",
-                ("vps", r.id, r.hostname),
-                f"{r.hostname}: agent silent since {seen}",
-                beat,
-                f"/vps/{r.id}",
-                [r.beat],
-                r.id,
-            )
-        )
-    return out
+
+
+def _agent_offline(r: Any, ctx: Ctx) -> Draft:
+    from sigma.vocab import parse_timestamp
+
+    try:
+        beat = parse_timestamp(r.beat)
+    except ValueError:
+        beat = None
+    seen = beat.isoformat(timespec="minutes") if beat else "?"
+    return _item(
+        "agent-offline",
+        "warning",
+        ("vps", r.id, r.hostname),
+        f"{r.hostname}: agent silent since {seen}",
+        beat,
+        f"/vps/{r.id}",
+        [r.beat],
+        r.id,
+    )
+
+
+def _heartbeat_order(ctx: Ctx) -> tuple[Any, ...]:
+    from sigma.services.vps import heartbeat_text
+
+    return (heartbeat_text(), col(VpsRow.id))
+
+
+listed(
+    "agent-offline",
+    Listed(
+        _agent_rows,
+        lambda ctx: _rank("warning"),
+        _heartbeat_order,
+        col(VpsRow.id),
+        _agent_offline,
+    ),
+)
 
 
 @kind("probe-unhealthy")
-def _probe_unhealthy(session: Session, ctx: Ctx) -> list[Item]:
+def _probe_unhealthy(session: Session, ctx: Ctx) -> list[Draft]:
     from sigma.services.probes import status_of
 
     rows = session.scalars(select(ProbeRow).where(col(ProbeRow.health) == "unhealthy"))
@@ -363,7 +476,7 @@ def _probe_unhealthy(session: Session, ctx: Ctx) -> list[Item]:
 
 
 @kind("reach-alert")
-def _reach_alert(session: Session, ctx: Ctx) -> list[Item]:
+def _reach_alert(session: Session, ctx: Ctx) -> list[Draft]:
     from sigma.services.reach_alerts import list_alerts
 
     out = []
@@ -388,7 +501,7 @@ def _reach_alert(session: Session, ctx: Ctx) -> list[Item]:
 
 
 @kind("ticket")
-def _ticket(session: Session, ctx: Ctx) -> list[Item]:
+def _ticket(session: Session, ctx: Ctx) -> list[Draft]:
     open_ = col(TicketRow.status) == "open"
     stale = ctx.now - UNASSIGNED_AFTER
     q = (
@@ -428,7 +541,7 @@ def _ticket(session: Session, ctx: Ctx) -> list[Item]:
 
 
 @kind("duplicate")
-def _duplicate(session: Session, ctx: Ctx) -> list[Item]:
+def _duplicate(session: Session, ctx: Ctx) -> list[Draft]:
     from sigma.services.merge import pairs
 
     out = []
@@ -450,7 +563,7 @@ def _duplicate(session: Session, ctx: Ctx) -> list[Item]:
 
 
 @kind("quota")
-def _quota(session: Session, ctx: Ctx) -> list[Item]:
+def _quota(session: Session, ctx: Ctx) -> list[Draft]:
     from sigma.db.models.lifecycle import VpsTraffic
     from sigma.services import traffic
 
@@ -506,8 +619,7 @@ def _quota(session: Session, ctx: Ctx) -> list[Item]:
     return out
 
 
-@kind("missing-data")
-def _missing_data(session: Session, ctx: Ctx) -> list[Item]:
+def _missing_rows(session: Session, ctx: Ctx) -> Any:
     from sigma.services.json_sql import json_array_length
 
     no_ips = json_array_length(session, VpsRow.ip_addresses) == 0
@@ -517,7 +629,7 @@ def _missing_data(session: Session, ctx: Ctx) -> list[Item]:
         | col(VpsRow.ip_addresses).is_(None)
         | no_ips
     )
-    q = _vps_select(
+    return _vps_select(
         session,
         {"status": "active"},
         col(VpsRow.id),
@@ -527,32 +639,40 @@ def _missing_data(session: Session, ctx: Ctx) -> list[Item]:
         col(VpsRow.ip_addresses),
         col(VpsRow.created_at),
     ).where(missing)
-    out = []
-    for r in session.execute(q):
-        lacks = [
-            name
-            for name, absent in (
-                ("expiry date", r.expire_date is None),
-                ("cost", r.cost_monthly is None),
-                ("IP address", not r.ip_addresses),
-            )
-            if absent
-        ]
-        if not lacks:
-            continue
-        out.append(
-            _item(
-                "missing-data",
-                "info",
-                ("vps", r.id, r.hostname),
-                f"{r.hostname}: no {', no '.join(lacks)}",
-                _aware(r.created_at),
-                f"/vps/{r.id}/edit",
-                lacks,
-                r.id,
-            )
+
+
+def _missing_data(r: Any, ctx: Ctx) -> Draft:
+    lacks = [
+        name
+        for name, absent in (
+            ("expiry date", r.expire_date is None),
+            ("cost", r.cost_monthly is None),
+            ("IP address", not r.ip_addresses),
         )
-    return out
+        if absent
+    ]
+    return _item(
+        "missing-data",
+        "info",
+        ("vps", r.id, r.hostname),
+        f"{r.hostname}: no {', no '.join(lacks)}",
+        _aware(r.created_at),
+        f"/vps/{r.id}/edit",
+        lacks,
+        r.id,
+    )
+
+
+listed(
+    "missing-data",
+    Listed(
+        _missing_rows,
+        lambda ctx: _rank("info"),
+        lambda ctx: (col(VpsRow.created_at), col(VpsRow.id)),
+        col(VpsRow.id),
+        _missing_data,
+    ),
+)
 
 
 # ---------------------------------------------------------------- reading
@@ -589,39 +709,34 @@ def _check_severities(severities: Iterable[str] | None) -> set[str]:
     return out
 
 
-def _sort_key(i: Item) -> tuple[Any, ...]:
-    since = i.since.timestamp() if i.since else float("inf")
-    return (SEVERITY_RANK.get(i.severity, 9), since, i.key)
-
-
-def _apply_acks(session: Session, found: list[Item], now: datetime) -> None:
-    """Each item's state from its acknowledgement or snooze, when that still holds."""
+def _holds(session: Session, drafts: list[Draft], now: datetime) -> dict[str, Hold]:
+    """{key: hold} of the drafts whose acknowledgement or snooze still holds: the same
+    fingerprint and, for a snooze, an end still to come."""
     from sigma.db.models.attention import AttentionAck as AckRow
 
-    if not found:
-        return
-    acks = {a.key: a for a in session.scalars(select(AckRow))}
-    if not acks:
-        return
-    for i in found:
-        a = acks.get(i.key)
-        if a is None or a.fingerprint != i.fingerprint:
+    acks = {a.key: a for a in session.scalars(select(AckRow))} if drafts else {}
+    holds: dict[str, Hold] = {}
+    for d in drafts:
+        a = acks.get(d.key)
+        if a is None or a.fingerprint != d.fingerprint:
             continue
         until = _aware(a.until)
         if a.state == "snoozed" and (until is None or until <= now):
             continue
-        i.state = a.state  # type: ignore[assignment]
-        i.note, i.until, i.by = a.note or None, until, a.by
+        holds[d.key] = Hold(a.state, a.note or None, until, a.by)
+    return holds
 
 
-def _compute(session: Session, kinds: list[str], now: datetime) -> list[Item]:
+def _compute(
+    session: Session, kinds: list[str], now: datetime
+) -> tuple[list[Draft], dict[str, Hold]]:
+    """Every draft of these kinds, worst first (severity, then the oldest), and the holds."""
     ctx = Ctx(session, now)
-    found: list[Item] = []
+    found: list[Draft] = []
     for k in kinds:
         found += KINDS[k](session, ctx)
-    _apply_acks(session, found, now)
-    found.sort(key=_sort_key)
-    return found
+    found.sort(key=lambda d: (d.rank, d.since_ts, d.key))
+    return found, _holds(session, found, now)
 
 
 def items(
@@ -638,7 +753,8 @@ def items(
     about one VPS when `vps` names one; the acknowledged and snoozed ones only with
     `include_handled`."""
     actor.require(READERS)
-    return _select(session, kinds, severities, vps, include_handled, now)[0]
+    shown, _matching, holds = _select(session, kinds, severities, vps, include_handled, now)
+    return [_made(d, holds.get(d.key)) for d in shown]
 
 
 def _select(
@@ -648,8 +764,9 @@ def _select(
     vps: Any,
     include_handled: bool,
     now: datetime | None,
-) -> tuple[list[Item], list[Item]]:
-    """(the items shown, every item matching the filters, handled ones included)."""
+) -> tuple[list[Draft], list[Draft], dict[str, Hold]]:
+    """(the drafts shown, every draft matching the filters, handled ones included, the
+    holds)."""
     wanted = _check_kinds(kinds)
     levels = _check_severities(severities)
     vps_id = None
@@ -657,19 +774,86 @@ def _select(
         from sigma.services.vps import find
 
         vps_id = str(find(session, vps).id)
-    matching = [
-        i
-        for i in _compute(session, wanted, now or utcnow())
-        if i.severity in levels and (vps_id is None or i.vps_id == vps_id)
-    ]
-    shown = matching if include_handled else [i for i in matching if i.state == "open"]
-    return shown, matching
+    found, holds = _compute(session, wanted, now or utcnow())
+    matching = [d for d in found if d.severity in levels and (vps_id is None or d.vps_id == vps_id)]
+    shown = matching if include_handled else [d for d in matching if d.key not in holds]
+    return shown, matching, holds
 
 
 def current(session: Session, now: datetime | None = None) -> list[Item]:
     """Every item of every kind, worst first, acknowledged and snoozed ones included with
-    their state: what the notices and /metrics read (no actor: the system asks)."""
-    return _compute(session, list(KINDS), now or utcnow())
+    their state: what the notices read (no actor: the system asks)."""
+    found, holds = _compute(session, list(KINDS), now or utcnow())
+    return [_made(d, holds.get(d.key)) for d in found]
+
+
+def _acked(session: Session) -> dict[str, list[Any]]:
+    """The acknowledgement and snooze rows, by kind (a handful: read whole)."""
+    from sigma.db.models.attention import AttentionAck as AckRow
+
+    by_kind: dict[str, list[Any]] = {}
+    for a in session.scalars(select(AckRow)):
+        by_kind.setdefault(a.key.split(":", 1)[0], []).append(a)
+    return by_kind
+
+
+def _acked_vps(key: str) -> str:
+    """The VPS id in an item's key (`kind:vps:<id>`, `kind:ip:<vps id>/<ip>`)."""
+    return key.split(":", 2)[-1].split("/", 1)[0]
+
+
+def _listed_page(
+    session: Session,
+    ctx: Ctx,
+    name: str,
+    acks: list[Any],
+    ranks: set[int],
+    vps_id: str | None,
+    include_handled: bool,
+    need: int,
+) -> tuple[list[Draft], list[Draft], dict[int, int]]:
+    """(the worst `need` drafts of a listed kind that a page may show, its items that are
+    acknowledged or snoozed, {rank: items} of the selection shown), from the database's
+    count and order."""
+    spec = LISTED[name]
+    base = spec.rows(session, ctx).where(spec.rank(ctx).in_(sorted(ranks)))
+    if vps_id is not None:
+        base = base.where(spec.vps == _uuid(vps_id))
+    holds: dict[str, Hold] = {}
+    acked: list[Draft] = []
+    if acks:
+        ids = [_uuid(_acked_vps(a.key)) for a in acks]
+        acked = [spec.draft(r, ctx) for r in session.execute(base.where(spec.vps.in_(ids)))]
+        holds = _holds(session, acked, ctx.now)
+    rank = spec.rank(ctx).label("rank")
+    counted = base.add_columns(rank).subquery()
+    tally = {
+        int(k): n
+        for k, n in session.execute(select(counted.c.rank, func.count()).group_by(counted.c.rank))
+    }
+    held = [d for d in acked if d.key in holds]
+    held_ranks: dict[int, int] = {}
+    for d in held:
+        held_ranks[d.rank] = held_ranks.get(d.rank, 0) + 1
+    if not include_handled:
+        tally = {k: n - held_ranks.get(k, 0) for k, n in tally.items()}
+    since, *tiebreak = spec.order(ctx)
+    top = base.order_by(spec.rank(ctx), since.is_(None), since, *tiebreak).limit(
+        need + (0 if include_handled else len(holds))
+    )
+    drafts = [spec.draft(r, ctx) for r in session.execute(top)]
+    if not include_handled:
+        drafts = [d for d in drafts if d.key not in holds]
+    return drafts, held, tally
+
+
+def _uuid(text: str) -> Any:
+    import uuid
+
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return uuid.UUID(int=0)  # no VPS has it
 
 
 def list_page(
@@ -684,40 +868,87 @@ def list_page(
     now: datetime | None = None,
 ) -> AttentionPage:
     """GET /api/attention and `sigma status`: one page of `items`, with the counts per kind
-    and severity of the whole selection, how many are handled, how many critical are open."""
+    and severity of the whole selection, how many are handled, how many critical are open.
+    The kinds that may have thousands of items (LISTED) are counted and ordered by the
+    database, which hands over only the worst ones the page may show; the others are
+    computed whole."""
     actor.require(READERS)
     try:
         page, per_page = clamp_page(int(page), int(per_page))
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"page: {exc}", field="page") from None
-    shown, matching = _select(session, kinds, severities, vps, include_handled, now)
-    counts: dict[tuple[str, str], int] = {}
-    for i in shown:
-        counts[(i.kind, i.severity)] = counts.get((i.kind, i.severity), 0) + 1
-    order = {k: n for n, k in enumerate(KINDS)}
+    wanted = _check_kinds(kinds)
+    levels = _check_severities(severities)
+    ranks = {SEVERITY_RANK[s] for s in levels}
+    vps_id = None
+    if vps:
+        from sigma.services.vps import find
+
+        vps_id = str(find(session, vps).id)
+    ctx = Ctx(session, now or utcnow())
+    acks = _acked(session)
     start = (page - 1) * per_page
+    pool: list[Draft] = []
+    held: list[Draft] = []
+    tally: dict[tuple[str, str], int] = {}
+    by_rank = {SEVERITY_RANK[s]: s for s in SEVERITIES}
+    for name in wanted:
+        if name in LISTED:
+            drafts, held_here, counted = _listed_page(
+                session,
+                ctx,
+                name,
+                acks.get(name, []),
+                ranks,
+                vps_id,
+                include_handled,
+                start + per_page,
+            )
+            for rank, n in counted.items():
+                if n:
+                    tally[(name, by_rank[rank])] = n
+        else:
+            found = [
+                d
+                for d in KINDS[name](session, ctx)
+                if d.severity in levels and (vps_id is None or d.vps_id == vps_id)
+            ]
+            holding = _holds(session, found, ctx.now) if acks.get(name) else {}
+            held_here = [d for d in found if d.key in holding]
+            drafts = found if include_handled else [d for d in found if d.key not in holding]
+            for d in drafts:
+                tally[(name, d.severity)] = tally.get((name, d.severity), 0) + 1
+        held += held_here
+        pool += drafts
+    holds = _holds(session, held, ctx.now)
+    pool.sort(key=lambda d: (d.rank, d.since_ts, d.key))
+    order = {k: n for n, k in enumerate(KINDS)}
+    open_critical = sum(n for (_k, sev), n in tally.items() if sev == "critical")
+    if include_handled:  # the tally counts the held items too
+        open_critical -= sum(1 for d in held if d.severity == "critical")
     return AttentionPage(
-        data=shown[start : start + per_page],
-        total=len(shown),
+        data=[_made(d, holds.get(d.key)) for d in pool[start : start + per_page]],
+        total=sum(tally.values()),
         page=page,
         per_page=per_page,
         counts=[
-            AttentionCount.model_validate({"kind": k, "severity": s, "count": n})
-            for (k, s), n in sorted(
-                counts.items(), key=lambda kv: (SEVERITY_RANK[kv[0][1]], order[kv[0][0]])
+            AttentionCount.model_validate({"kind": k, "severity": sev, "count": n})
+            for (k, sev), n in sorted(
+                tally.items(), key=lambda kv: (SEVERITY_RANK[kv[0][1]], order[kv[0][0]])
             )
         ],
-        handled=sum(1 for i in matching if i.state != "open"),
-        critical=sum(1 for i in matching if i.state == "open" and i.severity == "critical"),
+        handled=len(held),
+        critical=open_critical,
     )
 
 
-def counts(items_: Iterable[Item]) -> dict[tuple[str, str], int]:
+def open_counts(session: Session, now: datetime | None = None) -> dict[tuple[str, str], int]:
     """{(kind, severity): n} of the open items, every kind and severity present (/metrics)."""
+    found, holds = _compute(session, list(KINDS), now or utcnow())
     out = {(k, s): 0 for k in KINDS for s in SEVERITIES}
-    for i in items_:
-        if i.state == "open":
-            out[(i.kind, i.severity)] = out.get((i.kind, i.severity), 0) + 1
+    for d in found:
+        if d.key not in holds:
+            out[(d.kind, d.severity)] += 1
     return out
 
 
@@ -746,7 +977,7 @@ def _check_note(note: Any) -> str:
         raise InvalidInput(f"note: {exc}", field="note") from None
 
 
-def _find_item(session: Session, key: str, now: datetime) -> tuple[Item, list[Item]]:
+def _find_item(session: Session, key: str, now: datetime) -> tuple[Draft, list[Draft]]:
     """The item `key` names as it is now, and every item of its kind (NotFound when none)."""
     name = key.split(":", 1)[0]
     if name not in KINDS:
@@ -756,9 +987,9 @@ def _find_item(session: Session, key: str, now: datetime) -> tuple[Item, list[It
             field="key",
         )
     found = KINDS[name](session, Ctx(session, now))
-    for i in found:
-        if i.key == key:
-            return i, found
+    for d in found:
+        if d.key == key:
+            return d, found
     raise NotFound(
         f"attention item not found: {key}; it no longer needs attention (or never did): "
         "`sigma status` lists the current items",
@@ -766,16 +997,17 @@ def _find_item(session: Session, key: str, now: datetime) -> tuple[Item, list[It
     )
 
 
-def _prune(session: Session, name: str, current_: list[Item], now: datetime) -> int:
+def _prune(session: Session, name: str, current_: list[Draft], now: datetime) -> int:
     """Delete the acknowledgements of kind `name` that no longer hold (their item is gone or
     its facts changed), and every snooze that ended; how many."""
     from sigma.db.models.attention import AttentionAck as AckRow
 
-    live = {i.key: i.fingerprint for i in current_}
+    live = {d.key: d for d in current_}
     gone = 0
     rows = session.scalars(select(AckRow).where(col(AckRow.key).startswith(f"{name}:")))
     for row in rows:
-        if live.get(row.key) != row.fingerprint:
+        d = live.get(row.key)
+        if d is None or d.fingerprint != row.fingerprint:
             session.delete(row)
             gone += 1
     ended = session.execute(
@@ -882,10 +1114,10 @@ def unack(session: Session, actor: Actor, key: Any) -> AttentionAck:
 def prune(session: Session, now: datetime | None = None) -> int:
     """Delete every acknowledgement that no longer holds; how many."""
     now = now or utcnow()
-    found = current(session, now)
-    by_kind: dict[str, list[Item]] = {k: [] for k in KINDS}
-    for i in found:
-        by_kind[i.kind].append(i)
+    found, _holds_now = _compute(session, list(KINDS), now)
+    by_kind: dict[str, list[Draft]] = {k: [] for k in KINDS}
+    for d in found:
+        by_kind[d.kind].append(d)
     return sum(_prune(session, name, of_kind, now) for name, of_kind in by_kind.items())
 
 
@@ -1009,6 +1241,7 @@ __all__ = [
     "attention",
     "current",
     "items",
+    "open_counts",
     "job",
     "kind",
     "list_page",

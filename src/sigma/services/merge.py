@@ -16,7 +16,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, union, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -71,22 +71,57 @@ def duplicates(
     return Page[DuplicatePair](data=data, total=len(ordered), page=page, per_page=per_page)
 
 
+def _candidates(session: Session) -> Any:
+    """The ids of the VPS that share a host name (without case) or a provider instance id with
+    another VPS in service, or an address held now: a superset of the duplicates, found
+    among the VPS in service (the status index: a fleet's retired VPS are most of it) and in
+    the addresses held (idx_ip_assignments_held), without reading every VPS."""
+    from sigma.db.models.history import IpAssignment
+
+    lower = func.lower(col(VpsRow.hostname))
+    instance = VpsRow.extra[INSTANCE_KEY].as_string()
+    held = IpAssignment.__table__.c
+    # by status alone (a status index; the trash is left to the caller's rows): the VPS in
+    # the trash make a few more candidates, not fewer duplicates
+    live = col(VpsRow.status).in_(LIVE_STATUSES)
+    names = select(lower).where(live).group_by(lower).having(func.count() > 1)
+    instances = (
+        select(instance)
+        .where(live, instance.is_not(None))
+        .group_by(instance)
+        .having(func.count() > 1)
+    )
+    shared = select(held.ip).where(held.until.is_(None)).group_by(held.ip).having(func.count() > 1)
+    return union(
+        select(col(VpsRow.id)).where(lower.in_(names)),
+        select(col(VpsRow.id)).where(live, instance.in_(instances)),
+        select(held.vps_id).where(held.until.is_(None), held.ip.in_(shared)),
+    )
+
+
 def pairs(session: Session) -> list[tuple[Any, Any, list[DuplicateReason]]]:
     """Every pair of VPS in service that look like one machine, as (a, b, reasons) ordered by
     a's hostname, each side a row (id, hostname, status, created_at, ...) and the reasons
     sorted: the rule of `duplicates`, also read by services.attention (no actor: the caller
-    has checked its own)."""
+    has checked its own). The VPS compared are the candidates the indexes give."""
     instance = VpsRow.extra[INSTANCE_KEY].as_string()
-    rows = session.execute(
-        select(
-            col(VpsRow.id),
-            col(VpsRow.hostname),
-            col(VpsRow.status),
-            col(VpsRow.created_at),
-            col(VpsRow.ip_addresses),
-            instance,
-        ).where(col(VpsRow.status).in_(LIVE_STATUSES), col(VpsRow.deleted_at).is_(None))
-    ).all()
+    # the candidates' ids first: a list of ids is read by primary key (a subquery there made
+    # SQLite walk the trash index over every VPS)
+    ids = list(session.scalars(_candidates(session)))
+    rows: list[Any] = []
+    for i in range(0, len(ids), 1000):
+        rows += session.execute(
+            select(
+                col(VpsRow.id),
+                col(VpsRow.hostname),
+                col(VpsRow.status),
+                col(VpsRow.created_at),
+                col(VpsRow.ip_addresses),
+                instance,
+                col(VpsRow.deleted_at),
+            ).where(col(VpsRow.id).in_(ids[i : i + 1000]))
+        ).all()
+    rows = [r for r in rows if r.status in LIVE_STATUSES and r.deleted_at is None]
     groups: dict[tuple[str, str], list[Any]] = {}
     for r in rows:
         groups.setdefault(("hostname", r[1].lower()), []).append(r)

@@ -109,7 +109,7 @@ def figures(session: Session, cache: CarrierCache | None = None) -> Figures:
         probes=[
             (p.source, p.carrier or "", p.region, p.health, 0 if p.stale else 1) for p in registry
         ],
-        attention=attention.counts(attention.current(session)),
+        attention=attention.open_counts(session),
     )
 
 

@@ -51,6 +51,8 @@ class IpAssignment(Table, table=True):
     __table_args__ = (
         Index("idx_ip_assignments_key", "ip_key", "since"),
         Index("idx_ip_assignments_vps", "vps_id", "until"),
+        # the addresses held now, grouped by address: the duplicates' shared IPs (issue 18)
+        Index("idx_ip_assignments_held", "until", "ip", "vps_id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=Uuid)

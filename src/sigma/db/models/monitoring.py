@@ -57,6 +57,8 @@ class Reachability(Table, table=True):
         # dashboard's) and the page's one-verdict-at-a-time reads find each VPS's verdicts in
         # this index, not in the rows with their per-source state (bench/web_pages.py)
         Index("idx_reachability_verdict", "vps_id", "verdict"),
+        # the attention list's worst items of one verdict, the oldest first (issue 18)
+        Index("idx_reachability_verdict_since", "verdict", "since"),
     )
 
     vps_id: uuid.UUID = Field(
