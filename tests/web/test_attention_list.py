@@ -65,6 +65,9 @@ def test_dashboard_opens_with_the_list_worst_first_and_escaped(api, admin, fleet
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     every = admin.get("/?attention=all").text
     assert len(rows(every)) > 25 and "Show all" not in every
+    # a page of 100 at a time: a page past the end is empty, a bad page number is the first
+    assert rows(admin.get("/?attention=all&apage=2").text) == []
+    assert rows(admin.get("/?attention=all&apage=x").text) == rows(every)
     assert f'href="/vps/{fleet["walled"]}"' in page
 
 

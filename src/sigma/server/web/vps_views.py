@@ -95,7 +95,11 @@ SNOOZE_CHOICES = (("4h", "4 hours"), ("1d", "1 day"), ("7d", "7 days"))
 def dashboard(request: Request, web: WebDep):
     q = request.query_params
     handled = q.get("handled") == "1"
-    every = q.get("attention") == "all"
+    every = q.get("attention") == "all"  # then a page of 100 at a time (`apage`)
+    try:
+        apage = max(int(q.get("apage") or 1), 1) if every else 1
+    except ValueError:
+        apage = 1
     alist = call(
         request,
         attention.list_page,
@@ -103,12 +107,9 @@ def dashboard(request: Request, web: WebDep):
         None,
         None,
         handled,
-        1,
+        apage,
         100 if every else DASHBOARD_ITEMS,
     )
-    if every and alist.total > len(alist.data):
-        rest = call(request, attention.items, None, None, None, handled)
-        alist.data = rest
     s = call(request, stats.stats, None, DASHBOARD_EXPIRING)
     needs = _attention_items(call(request, attention.attention))
 
@@ -122,6 +123,7 @@ def dashboard(request: Request, web: WebDep):
         attention=needs,
         alist=alist,
         handled=handled,
+        every=every,
         snooze_choices=SNOOZE_CHOICES,
         expiring=[_expiry(v) | {"v": v} for v in s.expiring_soon],
         expiring_limit=DASHBOARD_EXPIRING,
