@@ -196,7 +196,12 @@ def reachability_page(request: Request, web: WebDep):
     span_name = q.get("span") or "24h"
     span_name = span_name if span_name in FLEET_SPANS else "24h"
     span, tick_format = FLEET_SPANS[span_name]
-    fleet = call(request, check_history.fleet_history, FleetHistoryQuery(since=utcnow() - span))
+    # the charts draw each source's ICMP series (else its first): ICMP alone when there is
+    # one, a third of the points
+    since = utcnow() - span
+    fleet = call(request, check_history.fleet_history, FleetHistoryQuery(since=since, check="icmp"))
+    if not fleet.series:
+        fleet = call(request, check_history.fleet_history, FleetHistoryQuery(since=since))
     fleet_charts = [
         charts.per_source(fleet, span, "Fleet latency per probe source", tick_format=tick_format),
         charts.per_source(
