@@ -31,6 +31,7 @@ BENCHMARKS = (
     "agent_resources",
     "web_pages",
     "history",
+    "attention",
 )
 # the arguments run.py gives each (besides startup, which takes --runs)
 ARGS = {
@@ -42,6 +43,7 @@ ARGS = {
     "agent_resources": ["--seconds", "300"],
     "web_pages": ["--runs", "50"],
     "history": ["--runs", "100"],
+    "attention": ["--runs", "20"],
 }
 
 

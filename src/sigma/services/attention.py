@@ -620,9 +620,9 @@ def _quota(session: Session, ctx: Ctx) -> list[Draft]:
 
 
 def _missing_rows(session: Session, ctx: Ctx) -> Any:
-    from sigma.services.json_sql import json_array_length
+    from sigma.services.json_sql import json_is_empty_array
 
-    no_ips = json_array_length(session, VpsRow.ip_addresses) == 0
+    no_ips = json_is_empty_array(session, VpsRow.ip_addresses)
     missing = (
         col(VpsRow.expire_date).is_(None)
         | col(VpsRow.cost_monthly).is_(None)
@@ -709,12 +709,25 @@ def _check_severities(severities: Iterable[str] | None) -> set[str]:
     return out
 
 
-def _holds(session: Session, drafts: list[Draft], now: datetime) -> dict[str, Hold]:
-    """{key: hold} of the drafts whose acknowledgement or snooze still holds: the same
-    fingerprint and, for a snooze, an end still to come."""
+def _ack_rows(session: Session) -> dict[str, Any]:
+    """{key: row} of the acknowledgements and snoozes (a handful: read whole, once, as plain
+    rows: no ORM objects to build)."""
     from sigma.db.models.attention import AttentionAck as AckRow
 
-    acks = {a.key: a for a in session.scalars(select(AckRow))} if drafts else {}
+    q = select(
+        col(AckRow.key),
+        col(AckRow.fingerprint),
+        col(AckRow.state),
+        col(AckRow.until),
+        col(AckRow.note),
+        col(AckRow.by),
+    )
+    return {a.key: a for a in session.execute(q)}
+
+
+def _holds(drafts: Iterable[Draft], acks: dict[str, Any], now: datetime) -> dict[str, Hold]:
+    """{key: hold} of the drafts whose acknowledgement or snooze still holds: the same
+    fingerprint and, for a snooze, an end still to come."""
     holds: dict[str, Hold] = {}
     for d in drafts:
         a = acks.get(d.key)
@@ -736,7 +749,7 @@ def _compute(
     for k in kinds:
         found += KINDS[k](session, ctx)
     found.sort(key=lambda d: (d.rank, d.since_ts, d.key))
-    return found, _holds(session, found, now)
+    return found, _holds(found, _ack_rows(session) if found else {}, now)
 
 
 def items(
@@ -787,16 +800,6 @@ def current(session: Session, now: datetime | None = None) -> list[Item]:
     return [_made(d, holds.get(d.key)) for d in found]
 
 
-def _acked(session: Session) -> dict[str, list[Any]]:
-    """The acknowledgement and snooze rows, by kind (a handful: read whole)."""
-    from sigma.db.models.attention import AttentionAck as AckRow
-
-    by_kind: dict[str, list[Any]] = {}
-    for a in session.scalars(select(AckRow)):
-        by_kind.setdefault(a.key.split(":", 1)[0], []).append(a)
-    return by_kind
-
-
 def _acked_vps(key: str) -> str:
     """The VPS id in an item's key (`kind:vps:<id>`, `kind:ip:<vps id>/<ip>`)."""
     return key.split(":", 2)[-1].split("/", 1)[0]
@@ -806,42 +809,45 @@ def _listed_page(
     session: Session,
     ctx: Ctx,
     name: str,
-    acks: list[Any],
+    acks: dict[str, Any],
     ranks: set[int],
     vps_id: str | None,
     include_handled: bool,
     need: int,
 ) -> tuple[list[Draft], list[Draft], dict[int, int]]:
     """(the worst `need` drafts of a listed kind that a page may show, its items that are
-    acknowledged or snoozed, {rank: items} of the selection shown), from the database's
-    count and order."""
+    acknowledged or snoozed, {rank: items} of the selection shown), from one query that the
+    database both counts (per severity, over every row: a window) and orders."""
     spec = LISTED[name]
-    base = spec.rows(session, ctx).where(spec.rank(ctx).in_(sorted(ranks)))
+    rank = spec.rank(ctx)
+    base = spec.rows(session, ctx).where(rank.in_(sorted(ranks)))
     if vps_id is not None:
         base = base.where(spec.vps == _uuid(vps_id))
-    holds: dict[str, Hold] = {}
+    mine = [a for key, a in acks.items() if key.split(":", 1)[0] == name]
     acked: list[Draft] = []
-    if acks:
-        ids = [_uuid(_acked_vps(a.key)) for a in acks]
+    if mine:
+        ids = [_uuid(_acked_vps(a.key)) for a in mine]
         acked = [spec.draft(r, ctx) for r in session.execute(base.where(spec.vps.in_(ids)))]
-        holds = _holds(session, acked, ctx.now)
-    rank = spec.rank(ctx).label("rank")
-    counted = base.add_columns(rank).subquery()
-    tally = {
-        int(k): n
-        for k, n in session.execute(select(counted.c.rank, func.count()).group_by(counted.c.rank))
-    }
+    holds = _holds(acked, acks, ctx.now)
     held = [d for d in acked if d.key in holds]
-    held_ranks: dict[int, int] = {}
-    for d in held:
-        held_ranks[d.rank] = held_ranks.get(d.rank, 0) + 1
-    if not include_handled:
-        tally = {k: n - held_ranks.get(k, 0) for k, n in tally.items()}
     since, *tiebreak = spec.order(ctx)
-    top = base.order_by(spec.rank(ctx), since.is_(None), since, *tiebreak).limit(
-        need + (0 if include_handled else len(holds))
+    totals = [
+        func.sum(case((rank == n, 1), else_=0)).over().label(f"n{n}")
+        for n in SEVERITY_RANK.values()
+    ]
+    top = (
+        base.add_columns(*totals)
+        .order_by(rank, since.is_(None), since, *tiebreak)
+        .limit(need + (0 if include_handled else len(holds)))
     )
-    drafts = [spec.draft(r, ctx) for r in session.execute(top)]
+    rows = session.execute(top).all()
+    tally: dict[int, int] = {}
+    if rows:
+        tally = {n: int(getattr(rows[0], f"n{n}") or 0) for n in SEVERITY_RANK.values()}
+    if not include_handled:
+        for d in held:
+            tally[d.rank] -= 1
+    drafts = [spec.draft(r, ctx) for r in rows]
     if not include_handled:
         drafts = [d for d in drafts if d.key not in holds]
     return drafts, held, tally
@@ -854,6 +860,42 @@ def _uuid(text: str) -> Any:
         return uuid.UUID(text)
     except ValueError:
         return uuid.UUID(int=0)  # no VPS has it
+
+
+# the kinds of one list_page run side by side, each on its own connection: their queries are
+# independent, and the database (PostgreSQL's backends; SQLite, which lets go of the GIL while
+# it reads) uses another core meanwhile
+KIND_THREADS = 4
+_kind_pool: Any = None
+SLOW_FIRST = ("duplicate", "quota", "agent-offline", "missing-data", "expiring", "degraded")
+
+
+def _per_kind(session: Session, names: list[str], fn: Callable[[Session, str], Any]) -> list[Any]:
+    """fn(a session, name) for each kind: side by side on sessions of their own when the
+    database allows it (not an in-memory SQLite one), else one after the other on `session`.
+    The sessions only read; each sees the database as it is when its kind runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    global _kind_pool
+    bind = session.get_bind()
+    url = getattr(bind, "url", None)
+    alone = url is None or (
+        url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    )
+    if alone or len(names) < 2:
+        return [fn(session, name) for name in names]
+    if _kind_pool is None:
+        _kind_pool = ThreadPoolExecutor(KIND_THREADS, thread_name_prefix="sigma-attention")
+    engine = bind.engine if hasattr(bind, "engine") else bind
+
+    def run(name: str) -> Any:
+        with Session(engine, info=dict(session.info)) as own:
+            return fn(own, name)
+
+    # the slowest kinds first (bench/attention.py), so that the others fill in beside them
+    order = sorted(names, key=lambda n: SLOW_FIRST.index(n) if n in SLOW_FIRST else len(SLOW_FIRST))
+    done = dict(zip(order, _kind_pool.map(run, order), strict=True))
+    return [done[name] for name in names]
 
 
 def list_page(
@@ -885,42 +927,39 @@ def list_page(
         from sigma.services.vps import find
 
         vps_id = str(find(session, vps).id)
-    ctx = Ctx(session, now or utcnow())
-    acks = _acked(session)
+    now = now or utcnow()
+    acks = _ack_rows(session)
     start = (page - 1) * per_page
+
+    def one(kind_session: Session, name: str) -> tuple[list[Draft], list[Draft], dict[str, int]]:
+        ctx = Ctx(kind_session, now)
+        if name in LISTED:
+            drafts, held_here, counted = _listed_page(
+                kind_session, ctx, name, acks, ranks, vps_id, include_handled, start + per_page
+            )
+            return drafts, held_here, {SEVERITIES[r]: n for r, n in counted.items() if n}
+        found = [
+            d
+            for d in KINDS[name](kind_session, ctx)
+            if d.severity in levels and (vps_id is None or d.vps_id == vps_id)
+        ]
+        holding = _holds(found, acks, now)
+        drafts = found if include_handled else [d for d in found if d.key not in holding]
+        counts: dict[str, int] = {}
+        for d in drafts:
+            counts[d.severity] = counts.get(d.severity, 0) + 1
+        return drafts, [d for d in found if d.key in holding], counts
+
     pool: list[Draft] = []
     held: list[Draft] = []
     tally: dict[tuple[str, str], int] = {}
-    by_rank = {SEVERITY_RANK[s]: s for s in SEVERITIES}
-    for name in wanted:
-        if name in LISTED:
-            drafts, held_here, counted = _listed_page(
-                session,
-                ctx,
-                name,
-                acks.get(name, []),
-                ranks,
-                vps_id,
-                include_handled,
-                start + per_page,
-            )
-            for rank, n in counted.items():
-                if n:
-                    tally[(name, by_rank[rank])] = n
-        else:
-            found = [
-                d
-                for d in KINDS[name](session, ctx)
-                if d.severity in levels and (vps_id is None or d.vps_id == vps_id)
-            ]
-            holding = _holds(session, found, ctx.now) if acks.get(name) else {}
-            held_here = [d for d in found if d.key in holding]
-            drafts = found if include_handled else [d for d in found if d.key not in holding]
-            for d in drafts:
-                tally[(name, d.severity)] = tally.get((name, d.severity), 0) + 1
+    for name, (drafts, held_here, counts) in zip(
+        wanted, _per_kind(session, wanted, one), strict=True
+    ):
         held += held_here
         pool += drafts
-    holds = _holds(session, held, ctx.now)
+        tally.update({(name, sev): n for sev, n in counts.items()})
+    holds = _holds(held, acks, now)
     pool.sort(key=lambda d: (d.rank, d.since_ts, d.key))
     order = {k: n for n, k in enumerate(KINDS)}
     open_critical = sum(n for (_k, sev), n in tally.items() if sev == "critical")

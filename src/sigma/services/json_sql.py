@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import String, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -58,11 +58,25 @@ def json_array_has_object_starting_with(
     )
 
 
-def json_array_length(session: Session, column: Any) -> ColumnElement[int]:
-    """The number of elements of a JSON array column (an empty array: 0)."""
+def json_is_empty_array(session: Session, column: Any) -> ColumnElement[bool]:
+    """The column holds an empty JSON array: a comparison, not a parse of every row's
+    document (the documents are written by json.dumps: an empty array is `[]`)."""
     if _is_pg(session):
         from sqlalchemy.dialects.postgresql import JSONB
 
-        length: ColumnElement[int] = func.jsonb_array_length(type_coerce(column, JSONB))
-        return length
-    return func.json_array_length(column)
+        return type_coerce(column, JSONB) == literal("[]", JSONB)
+    return type_coerce(column, String) == "[]"
+
+
+def json_has_key(session: Session, column: Any, key: str) -> ColumnElement[bool]:
+    """The JSON object column has this key at its top level: PostgreSQL's `?`; on SQLite a
+    substring test of the text first (cheap), then the key's value read (what json_extract
+    says, for a key that only appears inside a value)."""
+    if _is_pg(session):
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        has: ColumnElement[bool] = type_coerce(column, JSONB).has_key(key)
+        return has
+    return (func.instr(type_coerce(column, String), f'"{key}"') > 0) & (
+        func.json_type(column, f"$.{key}").is_not(None)
+    )

@@ -77,6 +77,7 @@ def _candidates(session: Session) -> Any:
     among the VPS in service (the status index: a fleet's retired VPS are most of it) and in
     the addresses held (idx_ip_assignments_held), without reading every VPS."""
     from sigma.db.models.history import IpAssignment
+    from sigma.services.json_sql import json_has_key
 
     lower = func.lower(col(VpsRow.hostname))
     instance = VpsRow.extra[INSTANCE_KEY].as_string()
@@ -85,16 +86,17 @@ def _candidates(session: Session) -> Any:
     # the trash make a few more candidates, not fewer duplicates
     live = col(VpsRow.status).in_(LIVE_STATUSES)
     names = select(lower).where(live).group_by(lower).having(func.count() > 1)
+    has_instance = json_has_key(session, VpsRow.extra, INSTANCE_KEY)  # most VPS have none
     instances = (
         select(instance)
-        .where(live, instance.is_not(None))
+        .where(live, has_instance, instance.is_not(None))
         .group_by(instance)
         .having(func.count() > 1)
     )
     shared = select(held.ip).where(held.until.is_(None)).group_by(held.ip).having(func.count() > 1)
     return union(
-        select(col(VpsRow.id)).where(lower.in_(names)),
-        select(col(VpsRow.id)).where(live, instance.in_(instances)),
+        select(col(VpsRow.id)).where(live, lower.in_(names)),
+        select(col(VpsRow.id)).where(live, has_instance, instance.in_(instances)),
         select(held.vps_id).where(held.until.is_(None), held.ip.in_(shared)),
     )
 
