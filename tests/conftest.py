@@ -54,6 +54,8 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SIGMA_CONFIG", str(tmp_path / "config.yaml"))
     monkeypatch.setenv("SIGMA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("NO_COLOR", "1")
+    # every read of the attention list computes it (its kept snapshot has its own test)
+    monkeypatch.setenv("SIGMA_ATTENTION_CACHE_SECONDS", "0")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     yield

@@ -277,6 +277,13 @@ class Settings(BaseModel):
     alert_window_minutes: int = Field(
         15, ge=5, le=1440, description="the averages alerts compare are over this many minutes"
     )
+    attention_cache_seconds: float = Field(
+        15,
+        ge=0,
+        le=600,
+        description="a process reuses the computed attention list this long (0: never); "
+        "a change made through it is seen at once",
+    )
     ip_check_raw_days: int = Field(
         2, ge=1, le=3650, description="days the raw IP checks are kept (sigma ip-check history)"
     )
@@ -561,6 +568,7 @@ class Settings(BaseModel):
             "alert_latency_ms": dict(self.alert_latency_ms),
             "alert_loss_pct": dict(self.alert_loss_pct),
             "alert_window_minutes": self.alert_window_minutes,
+            "attention_cache_seconds": self.attention_cache_seconds,
             "ip_check_raw_days": self.ip_check_raw_days,
             "ip_check_5m_days": self.ip_check_5m_days,
             "ip_check_hourly_days": self.ip_check_hourly_days,

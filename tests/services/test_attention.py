@@ -339,3 +339,48 @@ def test_pages_are_the_whole_list_cut(run, fleet):
         assert p.critical == sum(
             1 for i in whole if i.severity == "critical" and i.state == "open"
         ), case
+
+
+def test_the_kept_list_is_fresh_after_a_change_and_its_time(sessions, fleet, monkeypatch):
+    """With attention_cache_seconds, a process keeps the computed list: a change another
+    process made shows when the time is up, one this process made (audited) at once, an
+    acknowledgement always; an asked clock always computes."""
+    from sigma.db.engine import unit_of_work
+    from sigma.db.models.core import Vps
+    from sigma.services import attention, vps
+    from sigma.services.actor import local_actor
+
+    me = local_actor()
+    sessions.kw["info"] = {**sessions.kw.get("info", {}), "attention_cache_seconds": 30}
+    clock = [1000.0]
+    monkeypatch.setattr(attention.time_, "monotonic", lambda: clock[0])
+    attention.forget_snapshots()
+
+    def keys() -> set[str]:
+        with unit_of_work(sessions, read_only=True) as s:
+            return {i.key for i in attention.list_page(s, me, per_page=100).data}
+
+    before = keys()
+    with unit_of_work(sessions) as s:  # as another process would: no audit row here
+        row = vps.find(s, fleet["calm"])
+        row.expire_date = TODAY - timedelta(days=1)
+    gone = f"overdue:vps:{fleet['calm']}"
+    assert gone not in keys() and keys() == before  # the kept list
+    with unit_of_work(sessions) as s:  # an asked clock computes
+        assert gone in {i.key for i in attention.current(s, NOW)}
+    clock[0] += 31
+    assert gone in keys()  # the time is up
+    with unit_of_work(sessions) as s:  # a change made here (audited): seen at once
+        vps.create(
+            s,
+            me,
+            {"hostname": "fresh", "status": "active", "expire_date": str(TODAY - timedelta(2))},
+        )
+        fresh = str(vps.find(s, "fresh").id)
+    assert f"overdue:vps:{fresh}" in keys()
+    with unit_of_work(sessions) as s:
+        attention.ack(s, me, gone)
+    assert gone not in keys()  # acknowledgements are read on every call
+    with unit_of_work(sessions) as s:
+        assert s.get(Vps, uuid.UUID(fleet["calm"])) is not None
+    attention.forget_snapshots()

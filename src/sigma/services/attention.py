@@ -32,6 +32,8 @@ filters of the listings it links to; the kinds above use the same filters (VPS_Q
 from __future__ import annotations
 
 import hashlib
+import threading
+import time as time_
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -741,15 +743,64 @@ def _holds(drafts: Iterable[Draft], acks: dict[str, Any], now: datetime) -> dict
 
 
 def _compute(
-    session: Session, kinds: list[str], now: datetime
+    session: Session, kinds: list[str], now: datetime | None
 ) -> tuple[list[Draft], dict[str, Hold]]:
-    """Every draft of these kinds, worst first (severity, then the oldest), and the holds."""
-    ctx = Ctx(session, now)
-    found: list[Draft] = []
-    for k in kinds:
-        found += KINDS[k](session, ctx)
-    found.sort(key=lambda d: (d.rank, d.since_ts, d.key))
+    """Every draft of these kinds, worst first (severity, then the oldest), and the holds:
+    from the process's snapshot when it is kept and `now` is not asked."""
+    cached = _cached(session, now)
+    now = now or utcnow()
+    if cached is not None:
+        wanted = set(kinds)
+        found = [d for d in cached if d.kind in wanted]
+    else:
+        ctx = Ctx(session, now)
+        found = []
+        for k in kinds:
+            found += KINDS[k](session, ctx)
+        found.sort(key=lambda d: (d.rank, d.since_ts, d.key))
     return found, _holds(found, _ack_rows(session) if found else {}, now)
+
+
+# ---------------------------------------------------------------- the process's snapshot
+
+# The whole list (every kind's drafts, worst first) is kept per process and database for
+# `attention_cache_seconds` (a setting, carried by the session; none without it): the
+# dashboard, its JSON, `sigma status`, /api/attention and /metrics read it many times a minute
+# while the facts move slowly. A change this process records (services.audit.generation)
+# makes it out of date at once; acknowledgements are read fresh on every call; an asked `now`
+# (a controlled clock) always computes.
+_snapshots: dict[str, tuple[float, int, date, list[Draft]]] = {}
+_snapshot_lock = threading.Lock()
+
+
+def _cached(session: Session, now: datetime | None) -> list[Draft] | None:
+    ttl = float(session.info.get("attention_cache_seconds") or 0)
+    if ttl <= 0 or now is not None:
+        return None
+    bind: Any = session.get_bind()
+    key = bind.engine.url.render_as_string(hide_password=True)
+    changes = audit.generation()
+    with _snapshot_lock:
+        held = _snapshots.get(key)
+        at = time_.monotonic()
+        today = utcnow().date()
+        if held is not None and held[1] == changes and at - held[0] < ttl and held[2] == today:
+            return held[3]
+        names = list(KINDS)
+        found = [
+            d
+            for drafts in _per_kind(session, names, lambda s, n: KINDS[n](s, Ctx(s, utcnow())))
+            for d in drafts
+        ]
+        found.sort(key=lambda d: (d.rank, d.since_ts, d.key))
+        _snapshots[key] = (at, changes, today, found)
+        return found
+
+
+def forget_snapshots() -> None:
+    """Drop every kept list (tests; a process that knows its database changed)."""
+    with _snapshot_lock:
+        _snapshots.clear()
 
 
 def items(
@@ -787,7 +838,7 @@ def _select(
         from sigma.services.vps import find
 
         vps_id = str(find(session, vps).id)
-    found, holds = _compute(session, wanted, now or utcnow())
+    found, holds = _compute(session, wanted, now)
     matching = [d for d in found if d.severity in levels and (vps_id is None or d.vps_id == vps_id)]
     shown = matching if include_handled else [d for d in matching if d.key not in holds]
     return shown, matching, holds
@@ -796,7 +847,7 @@ def _select(
 def current(session: Session, now: datetime | None = None) -> list[Item]:
     """Every item of every kind, worst first, acknowledged and snoozed ones included with
     their state: what the notices read (no actor: the system asks)."""
-    found, holds = _compute(session, list(KINDS), now or utcnow())
+    found, holds = _compute(session, list(KINDS), now)
     return [_made(d, holds.get(d.key)) for d in found]
 
 
@@ -927,9 +978,14 @@ def list_page(
         from sigma.services.vps import find
 
         vps_id = str(find(session, vps).id)
+    cached = _cached(session, now)
     now = now or utcnow()
     acks = _ack_rows(session)
     start = (page - 1) * per_page
+    if cached is not None:
+        return _page_of(
+            cached, set(wanted), levels, vps_id, include_handled, acks, now, page, per_page
+        )
 
     def one(kind_session: Session, name: str) -> tuple[list[Draft], list[Draft], dict[str, int]]:
         ctx = Ctx(kind_session, now)
@@ -981,9 +1037,60 @@ def list_page(
     )
 
 
+def _page_of(
+    found: list[Draft],
+    wanted: set[str],
+    levels: set[str],
+    vps_id: str | None,
+    include_handled: bool,
+    acks: dict[str, Any],
+    now: datetime,
+    page: int,
+    per_page: int,
+) -> AttentionPage:
+    """list_page from the whole list (the process's snapshot): filtered, counted and cut."""
+    matching = [
+        d
+        for d in found
+        if d.kind in wanted and d.severity in levels and (vps_id is None or d.vps_id == vps_id)
+    ]
+    holds = _holds((d for d in matching if d.key in acks), acks, now)
+    shown = matching if include_handled else [d for d in matching if d.key not in holds]
+    tally: dict[tuple[str, str], int] = {}
+    for d in shown:
+        tally[(d.kind, d.severity)] = tally.get((d.kind, d.severity), 0) + 1
+    return _page_out(shown, holds, tally, page, per_page, matching)
+
+
+def _page_out(
+    shown: list[Draft],
+    holds: dict[str, Hold],
+    tally: dict[tuple[str, str], int],
+    page: int,
+    per_page: int,
+    matching: list[Draft],
+) -> AttentionPage:
+    start = (page - 1) * per_page
+    order = {k: n for n, k in enumerate(KINDS)}
+    return AttentionPage(
+        data=[_made(d, holds.get(d.key)) for d in shown[start : start + per_page]],
+        total=sum(tally.values()),
+        page=page,
+        per_page=per_page,
+        counts=[
+            AttentionCount.model_validate({"kind": k, "severity": sev, "count": n})
+            for (k, sev), n in sorted(
+                tally.items(), key=lambda kv: (SEVERITY_RANK[kv[0][1]], order[kv[0][0]])
+            )
+        ],
+        handled=sum(1 for d in matching if d.key in holds),
+        critical=sum(1 for d in matching if d.key not in holds and d.severity == "critical"),
+    )
+
+
 def open_counts(session: Session, now: datetime | None = None) -> dict[tuple[str, str], int]:
     """{(kind, severity): n} of the open items, every kind and severity present (/metrics)."""
-    found, holds = _compute(session, list(KINDS), now or utcnow())
+    found, holds = _compute(session, list(KINDS), now)
     out = {(k, s): 0 for k in KINDS for s in SEVERITIES}
     for d in found:
         if d.key not in holds:

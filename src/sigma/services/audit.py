@@ -5,6 +5,7 @@ a listing, which writes nothing, then maps no audit table."""
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -17,6 +18,17 @@ if TYPE_CHECKING:
     from sigma.schemas.identity import AuditEntry
 
 
+_changes = itertools.count(1)
+_generation = 0
+
+
+def generation() -> int:
+    """How many changes this process has recorded (audited) so far: what a view computed
+    from the database and kept for a while (services.attention) compares to know it is
+    out of date."""
+    return _generation
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -27,6 +39,8 @@ def record(
 ) -> None:
     from sigma.db.models.audit import AuditLog
 
+    global _generation
+    _generation = next(_changes)
     session.add(
         AuditLog(
             user_id=actor.user_id,

@@ -51,7 +51,7 @@ from sigma.schemas.lifecycle import (
 )
 from sigma.services import audit, history
 from sigma.services.actor import READERS, SYSTEM, WRITERS, Actor
-from sigma.services.vps import not_trashed
+from sigma.services.vps import LIVE_STATUSES, not_trashed
 from sigma.vocab import CYCLE_MONTHS, cycle_length
 
 log = logging.getLogger("sigma.jobs")
@@ -151,7 +151,9 @@ def upcoming(
         .where(
             col(VpsRow.expire_date).is_not(None),
             col(VpsRow.expire_date) <= until,
-            col(VpsRow.status) != "retired",
+            # the statuses in service, not "!= retired": a status index then reads the few in
+            # service, not every retired VPS's old expiry date
+            col(VpsRow.status).in_(LIVE_STATUSES),
             not_trashed(session),
         )
         .order_by(col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))

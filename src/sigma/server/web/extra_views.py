@@ -112,6 +112,7 @@ def _costs_page(
         errors=errors,
         rates=rates,
         renewals=renewals,
+        renewals_shown=RENEWALS_SHOWN,
         rate_values=rate_values,
         rate_errors=rate_errors or {},
     )
@@ -161,6 +162,8 @@ def rate_delete(request: Request, web: WebDep, ref: str, form: FormDep):
     call(request, costs.delete_rate, r.id)
     raise Redirect("/costs?flash=rate-deleted#rates")
 
+
+RENEWALS_SHOWN = 50  # rows of the costs page's renewals: the totals count them all
 
 # the fleet chart's spans: (span, tick label format)
 FLEET_SPANS = {
