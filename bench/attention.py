@@ -90,7 +90,7 @@ WRITTEN = (
 )
 FLOOR_STRIP = "floor: attention() counts strip"
 FLOOR_PK = "floor: one VPS by primary key"
-JUDGED = "list_page, first page (25)"
+JUDGED = "list_page, first page (25), as served"
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -639,9 +639,20 @@ def cases(url: str) -> list[tuple[str, Callable[[Any], Any], bool]]:
     def kind_fn(name: str) -> Callable[[Any], Any]:
         return lambda s: KINDS[name](s, Ctx(s, utcnow()))
 
+    def computed(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def call(s: Any) -> Any:
+            s.info["attention_cache_seconds"] = 0  # this session only: every kind computed
+            return fn(s)
+
+        return call
+
+    def page(s: Any) -> Any:
+        return attention.list_page(s, actor, None, None, None, False, 1, 25)
+
     out: list[tuple[str, Callable[[Any], Any], bool]] = [
-        (JUDGED, lambda s: attention.list_page(s, actor, None, None, None, False, 1, 25), True),
-        ("current() (notices, /metrics)", attention.current, False),
+        (JUDGED, page, True),
+        ("list_page, computed at each call", computed(page), False),
+        ("current() (notices, /metrics), computed", computed(attention.current), False),
     ]
     out += [(f"  kind {name}", kind_fn(name), False) for name in KINDS]
     # the verdict kinds share one query (Ctx.once): alone, each pays for it

@@ -359,3 +359,47 @@ def test_monthly_costs_show_the_renewals_paid(run):
     dumped = report.model_dump(mode="json")["months"][0]
     assert {"month", "per_currency", "converted_total", "groups"} <= dumped.keys()
     assert {"renewals", "renewals_converted_total"} <= dumped.keys()
+
+
+def test_upcoming_lists_the_first_ones_and_counts_them_all(run):
+    """What the costs page asks: the soonest renewals only, the totals and the count of them
+    all; retired VPS and those not due are left out."""
+    today = date.today()
+    for n, (status, days, cost) in enumerate(
+        [("active", 1, "10"), ("active", 3, "5"), ("suspended", -2, None), ("active", 6, "2.5")]
+        + [("retired", 1, "7"), ("active", 30, "9")]
+    ):
+        run(
+            vps.create,
+            {
+                "hostname": f"r-{n}",
+                "status": status,
+                "expire_date": str(today + timedelta(days=days)),
+                **({"cost_monthly": cost, "currency": "USD"} if cost else {}),
+            },
+        )
+    every = run(billing.upcoming, 7)
+    assert [i.hostname for i in every.items] == ["r-2", "r-0", "r-1", "r-3"]
+    assert every.count == 4
+    first = run(billing.upcoming, 7, None, 2)
+    assert [i.hostname for i in first.items] == ["r-2", "r-0"] and first.count == 4
+    assert first.totals == every.totals
+    [usd] = first.totals
+    assert (usd.vps_count, usd.amount, usd.without_cost) == (4, Decimal("17.5"), 1)
+    # a cycle of days is rounded per VPS, as each item's amount is: the totals are the items'
+    for n, cost in enumerate(("0.01", "0.01")):
+        run(
+            vps.create,
+            {
+                "hostname": f"d-{n}",
+                "status": "active",
+                "expire_date": str(today + timedelta(days=2)),
+                "cost_monthly": cost,
+                "currency": "USD",
+                "billing_cycle": "45d",
+            },
+        )
+    every = run(billing.upcoming, 7)
+    [usd] = run(billing.upcoming, 7, None, 1).totals
+    assert usd.amount == sum(i.amount for i in every.items if i.amount is not None)
+    assert usd.amount == Decimal("17.5") + 2 * Decimal("0.02")  # 0.015 to even, twice

@@ -80,6 +80,7 @@ class UpcomingRenewals(BaseModel):
     until: date
     items: list[UpcomingRenewal]
     totals: list[RenewalTotal]
+    count: int = 0  # every renewal due; `items` may hold only the first ones (the web page)
 
 
 class RenewResult(BaseModel):

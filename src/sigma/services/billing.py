@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -125,11 +125,16 @@ def renewal_amount(cost_monthly: Decimal | None, cycle: str, cycles: int = 1) ->
 
 
 def upcoming(
-    session: Session, actor: Actor, within_days: int = 7, today: date | None = None
+    session: Session,
+    actor: Actor,
+    within_days: int = 7,
+    today: date | None = None,
+    first: int | None = None,
 ) -> UpcomingRenewals:
     """The VPS in service (not retired, not in the trash) expiring within `within_days`
     days, overdue ones included, soonest first, each with one cycle's amount; the totals
-    per currency: "what do I renew this week, and for how much"."""
+    per currency: "what do I renew this week, and for how much". With `first`, only the
+    first ones are listed (the totals and `count` are of them all)."""
     actor.require(READERS)
     if not 0 <= within_days <= MAX_RENEWAL_WINDOW_DAYS:
         raise InvalidInput(
@@ -137,7 +142,15 @@ def upcoming(
         )
     today = today or utcnow().date()
     until = today + timedelta(days=within_days)
-    rows = session.execute(
+    due = (
+        col(VpsRow.expire_date).is_not(None),
+        col(VpsRow.expire_date) <= until,
+        # the statuses in service, not "!= retired": a status index then reads the few in
+        # service, not every retired VPS's old expiry date
+        col(VpsRow.status).in_(LIVE_STATUSES),
+        not_trashed(session),
+    )
+    listed = (
         select(
             col(VpsRow.id),
             col(VpsRow.hostname),
@@ -148,48 +161,70 @@ def upcoming(
             col(VpsRow.cost_monthly),
             col(VpsRow.currency),
         )
-        .where(
-            col(VpsRow.expire_date).is_not(None),
-            col(VpsRow.expire_date) <= until,
-            # the statuses in service, not "!= retired": a status index then reads the few in
-            # service, not every retired VPS's old expiry date
-            col(VpsRow.status).in_(LIVE_STATUSES),
-            not_trashed(session),
-        )
+        .where(*due)
         .order_by(col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))
     )
-    items: list[UpcomingRenewal] = []
-    totals: dict[str, RenewalTotal] = {}
-    for vid, host, status, expire, cycle, auto, cost, currency in rows:
-        assert expire is not None  # the query's condition
-        amount = renewal_amount(cost, cycle)
-        items.append(
-            UpcomingRenewal(
-                vps_id=vid,
-                hostname=host,
-                status=status,
-                expire_date=expire,
-                days_left=(expire - today).days,
-                billing_cycle=cycle,
-                auto_renew=auto,
-                amount=amount,
-                currency=currency,
-            )
+    items = [
+        UpcomingRenewal(
+            vps_id=vid,
+            hostname=host,
+            status=status,
+            expire_date=expire,
+            days_left=(expire - today).days,  # type: ignore[operator]  # not None: `due`
+            billing_cycle=cycle,
+            auto_renew=auto,
+            amount=renewal_amount(cost, cycle),
+            currency=currency,
         )
-        total = totals.setdefault(
-            currency,
-            RenewalTotal(currency=currency, vps_count=0, amount=Decimal(0), without_cost=0),
+        for vid, host, status, expire, cycle, auto, cost, currency in session.execute(
+            listed if first is None else listed.limit(first)
         )
-        total.vps_count += 1
-        if amount is None:
-            total.without_cost += 1
-        else:
-            total.amount = (total.amount or Decimal(0)) + amount
+    ]
+    # the totals of every renewal due, summed by the database per currency and cycle: a
+    # cycle of months costs its months' exact amount whatever the grouping (cents); a cycle
+    # of days is rounded per VPS (renewal_amount), so its costs are read one by one
+    totals: dict[str, list[Any]] = {}  # currency: [VPS, amount, without a cost]
+    count = 0
+    grouped = (
+        select(
+            col(VpsRow.currency),
+            col(VpsRow.billing_cycle),
+            func.count(),
+            func.count(col(VpsRow.cost_monthly)),
+            func.sum(col(VpsRow.cost_monthly)),
+        )
+        .where(*due)
+        .group_by(col(VpsRow.currency), col(VpsRow.billing_cycle))
+    )
+    for currency, cycle, n, with_cost, summed in session.execute(grouped):
+        total = totals.setdefault(currency, [0, Decimal(0), 0])
+        count += n
+        total[0] += n
+        total[2] += n - with_cost
+        if not with_cost:
+            continue
+        if cycle in CYCLE_MONTHS:
+            total[1] += renewal_amount(summed, cycle) or 0
+            continue
+        costs_of_cycle = select(col(VpsRow.cost_monthly)).where(
+            *due,
+            col(VpsRow.currency) == currency,
+            col(VpsRow.billing_cycle) == cycle,
+            col(VpsRow.cost_monthly).is_not(None),
+        )
+        total[1] += sum(
+            (renewal_amount(c, cycle) or Decimal(0) for c in session.scalars(costs_of_cycle)),
+            Decimal(0),
+        )
     return UpcomingRenewals(
         within_days=within_days,
         until=until,
         items=items,
-        totals=[totals[c] for c in sorted(totals)],
+        totals=[
+            RenewalTotal(currency=c, vps_count=n, amount=amount, without_cost=missing)
+            for c, (n, amount, missing) in sorted(totals.items())
+        ],
+        count=count,
     )
 
 

@@ -85,7 +85,7 @@ def _costs_page(
             break
         page += 1
     currencies = report.currencies
-    renewals = call(request, billing.upcoming, 7)
+    renewals = call(request, billing.upcoming, 7, None, RENEWALS_SHOWN)
     if rate_values is None:  # ?rate_from=&rate_to= prefill the form (edit, a missing pair)
         rate_values = {
             "from_currency": (q.get("rate_from") or "")[:3],
@@ -112,7 +112,6 @@ def _costs_page(
         errors=errors,
         rates=rates,
         renewals=renewals,
-        renewals_shown=RENEWALS_SHOWN,
         rate_values=rate_values,
         rate_errors=rate_errors or {},
     )
