@@ -31,6 +31,8 @@ BENCHMARKS = (
     "agent_resources",
     "web_pages",
     "history",
+    "verdicts",
+    "check_history",
     "attention",
 )
 # the arguments run.py gives each (besides startup, which takes --runs)
@@ -43,6 +45,8 @@ ARGS = {
     "agent_resources": ["--seconds", "300"],
     "web_pages": ["--runs", "50"],
     "history": ["--runs", "100"],
+    "verdicts": ["--runs", "30", "--ingest-runs", "3"],
+    "check_history": ["--runs", "20"],
     "attention": ["--runs", "20"],
 }
 
