@@ -16,7 +16,9 @@ def remote_settings(flags, *, local=False):
 
 
 @pytest.fixture
-def config(tmp_path):
+def config(tmp_path, monkeypatch):
+    # the suite's own SIGMA_ variable (tests/conftest.py) is "anything more": not here
+    monkeypatch.delenv("SIGMA_ATTENTION_CACHE_SECONDS", raising=False)
     path = tmp_path / "config.yaml"
 
     def write(text: str):
