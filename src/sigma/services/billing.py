@@ -164,6 +164,21 @@ def upcoming(
         .where(*due)
         .order_by(col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))
     )
+    if first is None:
+        rows = list(session.execute(listed))
+    else:
+        # the first ones of each status in service in (status, expire_date, hostname, id)
+        # order (idx_vps_status_expire), then merged: one ordered walk of the expiry index
+        # would pass every retired VPS's old date first (PostgreSQL: 87,000 of them, 65 ms)
+        rows = []
+        for status in LIVE_STATUSES:
+            rows += session.execute(
+                listed.where(col(VpsRow.status) == status)
+                .order_by(None)
+                .order_by(col(VpsRow.expire_date), col(VpsRow.hostname), col(VpsRow.id))
+                .limit(first)
+            )
+        rows = sorted(rows, key=lambda r: (r.expire_date, r.hostname, str(r.id)))[:first]
     items = [
         UpcomingRenewal(
             vps_id=vid,
@@ -176,9 +191,7 @@ def upcoming(
             amount=renewal_amount(cost, cycle),
             currency=currency,
         )
-        for vid, host, status, expire, cycle, auto, cost, currency in session.execute(
-            listed if first is None else listed.limit(first)
-        )
+        for vid, host, status, expire, cycle, auto, cost, currency in rows
     ]
     # the totals of every renewal due, summed by the database per currency and cycle: a
     # cycle of months costs its months' exact amount whatever the grouping (cents); a cycle
