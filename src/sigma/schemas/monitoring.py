@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from sigma.schemas.common import (
     BaseModel,
@@ -408,29 +415,34 @@ def _when(value: Any) -> datetime | None:
 When = Annotated[datetime | None, BeforeValidator(_when)]
 
 
-class CheckHistoryQuery(Input):
-    """GET /api/ip-checks/history: one IP's checks over time, per source and check."""
+class _HistorySpan(Input):
+    """What a history query names besides its subject: one source, one check, a span."""
 
-    ip: IpAddress
     source: Annotated[
         str | None, BeforeValidator(lambda v: None if v in (None, "") else _source(v))
     ] = None
+    # the pattern on the text alone: an empty value is no check (None), never a 500
     check: Annotated[
-        str | None,
+        Annotated[str, StringConstraints(pattern=r"^(icmp|tcp|tls|http)(:[0-9]{1,5})?$")] | None,
         BeforeValidator(lambda v: None if v in (None, "") else v),
-        Field(pattern=r"^(icmp|tcp|tls|http)(:[0-9]{1,5})?$"),
     ] = None
     since: When = None  # default: 24 hours before `until`
     until: When = None  # default: now
-    resolution: Annotated[
-        str, BeforeValidator(lambda v: one_of(v or "auto", HISTORY_RESOLUTIONS, "resolution"))
-    ] = "auto"
 
     @model_validator(mode="after")
-    def _order(self) -> CheckHistoryQuery:
+    def _order(self) -> _HistorySpan:
         if self.since and self.until and self.since >= self.until:
             raise ValueError("since: must be before until")
         return self
+
+
+class CheckHistoryQuery(_HistorySpan):
+    """GET /api/ip-checks/history: one IP's checks over time, per source and check."""
+
+    ip: IpAddress
+    resolution: Annotated[
+        str, BeforeValidator(lambda v: one_of(v or "auto", HISTORY_RESOLUTIONS, "resolution"))
+    ] = "auto"
 
 
 class HistoryPoint(BaseModel):
@@ -466,29 +478,13 @@ class CheckHistory(BaseModel):
     series: list[HistorySeries]
 
 
-class FleetHistoryQuery(Input):
+class FleetHistoryQuery(_HistorySpan):
     """GET /api/ip-checks/fleet-history: every IP's checks summed, per source and check."""
 
-    source: Annotated[
-        str | None, BeforeValidator(lambda v: None if v in (None, "") else _source(v))
-    ] = None
-    check: Annotated[
-        str | None,
-        BeforeValidator(lambda v: None if v in (None, "") else v),
-        Field(pattern=r"^(icmp|tcp|tls|http)(:[0-9]{1,5})?$"),
-    ] = None
-    since: When = None  # default: 24 hours before `until`
-    until: When = None  # default: now
     resolution: Annotated[
         str,
         BeforeValidator(lambda v: one_of(v or "auto", FLEET_RESOLUTIONS, "resolution")),
     ] = "auto"
-
-    @model_validator(mode="after")
-    def _order(self) -> FleetHistoryQuery:
-        if self.since and self.until and self.since >= self.until:
-            raise ValueError("since: must be before until")
-        return self
 
 
 class FleetHistory(BaseModel):

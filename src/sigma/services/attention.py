@@ -1015,26 +1015,11 @@ def list_page(
         held += held_here
         pool += drafts
         tally.update({(name, sev): n for sev, n in counts.items()})
-    holds = _holds(held, acks, now)
     pool.sort(key=lambda d: (d.rank, d.since_ts, d.key))
-    order = {k: n for n, k in enumerate(KINDS)}
     open_critical = sum(n for (_k, sev), n in tally.items() if sev == "critical")
     if include_handled:  # the tally counts the held items too
         open_critical -= sum(1 for d in held if d.severity == "critical")
-    return AttentionPage(
-        data=[_made(d, holds.get(d.key)) for d in pool[start : start + per_page]],
-        total=sum(tally.values()),
-        page=page,
-        per_page=per_page,
-        counts=[
-            AttentionCount.model_validate({"kind": k, "severity": sev, "count": n})
-            for (k, sev), n in sorted(
-                tally.items(), key=lambda kv: (SEVERITY_RANK[kv[0][1]], order[kv[0][0]])
-            )
-        ],
-        handled=len(held),
-        critical=open_critical,
-    )
+    return _page_out(pool, _holds(held, acks, now), tally, page, per_page, len(held), open_critical)
 
 
 def _page_of(
@@ -1059,7 +1044,9 @@ def _page_of(
     tally: dict[tuple[str, str], int] = {}
     for d in shown:
         tally[(d.kind, d.severity)] = tally.get((d.kind, d.severity), 0) + 1
-    return _page_out(shown, holds, tally, page, per_page, matching)
+    handled = sum(1 for d in matching if d.key in holds)
+    critical = sum(1 for d in matching if d.key not in holds and d.severity == "critical")
+    return _page_out(shown, holds, tally, page, per_page, handled, critical)
 
 
 def _page_out(
@@ -1068,8 +1055,10 @@ def _page_out(
     tally: dict[tuple[str, str], int],
     page: int,
     per_page: int,
-    matching: list[Draft],
+    handled: int,
+    critical: int,
 ) -> AttentionPage:
+    """The page of `shown` (worst first), with the counts per kind and severity."""
     start = (page - 1) * per_page
     order = {k: n for n, k in enumerate(KINDS)}
     return AttentionPage(
@@ -1083,8 +1072,8 @@ def _page_out(
                 tally.items(), key=lambda kv: (SEVERITY_RANK[kv[0][1]], order[kv[0][0]])
             )
         ],
-        handled=sum(1 for d in matching if d.key in holds),
-        critical=sum(1 for d in matching if d.key not in holds and d.severity == "critical"),
+        handled=handled,
+        critical=critical,
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Float, Index, Integer, Text, Uuid
-from sqlmodel import Field, col
+from sqlmodel import Field, SQLModel, col
 
 from sigma.db.models.core import Table, one_of
 from sigma.db.types import JsonDoc, UtcDateTime, utcnow
@@ -73,7 +73,31 @@ class Reachability(Table, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
 
 
-class IpCheckRollup(Table, table=True):
+class CheckSums(SQLModel):
+    """The sums of a bucket of checks (sigma.db.rollups.SUMS and the extremes), the columns of
+    both bucket tables: how many checks, the latency's sum, count and extremes, the ICMP
+    loss's sum and count, and how many checks had each outcome (vocab.CHECK_OUTCOMES;
+    `unclassified`: the failures of a probe that sends only `success`, whose successes count
+    as ok)."""
+
+    checks: int = Field(default=0, sa_type=Integer, nullable=False)
+    latency_sum: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    latency_n: int = Field(default=0, sa_type=Integer, nullable=False)
+    latency_min: int | None = Field(default=None, sa_type=Integer)
+    latency_max: int | None = Field(default=None, sa_type=Integer)
+    loss_sum: float = Field(default=0.0, sa_type=Float, nullable=False)
+    loss_n: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_ok: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_refused: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_timeout: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_reset: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_tls_failed: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_http_error: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_unreachable: int = Field(default=0, sa_type=Integer, nullable=False)
+    n_unclassified: int = Field(default=0, sa_type=Integer, nullable=False)
+
+
+class IpCheckRollup(Table, CheckSums, table=True):
     """IP checks summed per bucket of time (issue 17): per (IP, source, check key) and
     5-minute (resolution 300), hourly (3600) or 6-hour (21600) bucket, written as the results
     arrive (sigma.db.rollups), so that a late result from a spool lands in its own bucket. The
@@ -91,26 +115,9 @@ class IpCheckRollup(Table, table=True):
     vps_id: uuid.UUID = Field(
         sa_type=Uuid, foreign_key="vps.id", ondelete="CASCADE", nullable=False
     )
-    checks: int = Field(default=0, sa_type=Integer, nullable=False)
-    latency_sum: int = Field(default=0, sa_type=BigInteger, nullable=False)
-    latency_n: int = Field(default=0, sa_type=Integer, nullable=False)
-    latency_min: int | None = Field(default=None, sa_type=Integer)
-    latency_max: int | None = Field(default=None, sa_type=Integer)
-    loss_sum: float = Field(default=0.0, sa_type=Float, nullable=False)
-    loss_n: int = Field(default=0, sa_type=Integer, nullable=False)
-    # how many checks had each outcome (vocab.CHECK_OUTCOMES); `unclassified`: the failures
-    # of a probe that sends only `success` (its successes count as ok)
-    n_ok: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_refused: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_timeout: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_reset: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_tls_failed: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_http_error: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_unreachable: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_unclassified: int = Field(default=0, sa_type=Integer, nullable=False)
 
 
-class IpCheckFleetRollup(Table, table=True):
+class IpCheckFleetRollup(Table, CheckSums, table=True):
     """The same sums over every IP: per (source, check key) and bucket, one row where the
     per-IP table has one per address (20,000 IPs: 20,000 times fewer), so that the fleet's
     latency, loss and outcomes per carrier over a month are read in milliseconds."""
@@ -121,21 +128,6 @@ class IpCheckFleetRollup(Table, table=True):
     bucket: datetime = Field(sa_type=UtcDateTime, primary_key=True)
     source: str = Field(sa_type=Text, primary_key=True)
     check_key: str = Field(sa_type=Text, primary_key=True)
-    checks: int = Field(default=0, sa_type=Integer, nullable=False)
-    latency_sum: int = Field(default=0, sa_type=BigInteger, nullable=False)
-    latency_n: int = Field(default=0, sa_type=Integer, nullable=False)
-    latency_min: int | None = Field(default=None, sa_type=Integer)
-    latency_max: int | None = Field(default=None, sa_type=Integer)
-    loss_sum: float = Field(default=0.0, sa_type=Float, nullable=False)
-    loss_n: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_ok: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_refused: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_timeout: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_reset: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_tls_failed: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_http_error: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_unreachable: int = Field(default=0, sa_type=Integer, nullable=False)
-    n_unclassified: int = Field(default=0, sa_type=Integer, nullable=False)
 
 
 class ReachThreshold(Table, table=True):
