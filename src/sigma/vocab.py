@@ -151,6 +151,12 @@ ATTENTION_KINDS = (
     "duplicate",
     "quota",
     "missing-data",
+    # issue 19 (services.sync, services.dns)
+    "gone",
+    "sync-failed",
+    "dns-stale",
+    "domain-expiring",
+    "cert-expiring",
 )
 # a VPS's timeline (services.history): what happened, and where the news came from
 HISTORY_KINDS = (
@@ -178,8 +184,23 @@ HISTORY_KINDS = (
     # issue 17 (services.reach_alerts)
     "reach-alert",
     "reach-recovered",
+    # issue 19 (services.sync): an account's API no longer lists the machine
+    "gone",
 )
 HISTORY_SOURCES = ("user", "agent", "probe", "import", "sync", "system")
+# provider and DNS accounts (issue 19): each kind is one adapter module (sigma.cloud)
+SERVER_ACCOUNT_KINDS = (
+    "hetzner",
+    "vultr",
+    "digitalocean",
+    "linode",
+    "alibaba",
+    "virtualizor",
+    "kiwivm",
+)
+DNS_ACCOUNT_KINDS = ("cloudflare",)
+ACCOUNT_KINDS = (*SERVER_ACCOUNT_KINDS, *DNS_ACCOUNT_KINDS)
+SYNC_STATES = ("never", "ok", "failed")
 # an agent is offline when its last heartbeat is older than this (the `offline_after` setting,
 # default 3 x the agent interval of 60 s)
 DEFAULT_OFFLINE_AFTER = 180

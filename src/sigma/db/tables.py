@@ -7,6 +7,7 @@ from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
 from sigma.db.models import (  # noqa: F401 (maps them)
+    accounts,
     attention,
     audit,
     core,

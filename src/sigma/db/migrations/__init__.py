@@ -4,4 +4,4 @@ HEAD_REVISION lets every command check the schema with one SELECT instead of imp
 Alembic; a test keeps it equal to Alembic's real head.
 """
 
-HEAD_REVISION = "0021"
+HEAD_REVISION = "0022"
