@@ -16,6 +16,7 @@ from sigma import __version__
 from sigma.commands import serve as serve_cmd
 from sigma.commands import session as session_cmd
 from sigma.commands import stats as stats_cmd
+from sigma.commands import sync as sync_cmd
 from sigma.commands.common import State
 from sigma.commands.lazy import Lazy, LazyGroup
 
@@ -72,6 +73,13 @@ class SigmaGroup(LazyGroup):
             "sigma.commands.ipcheck",
             "Alias of `ip-check` (the original CLI's spelling).",
             hidden=True,
+        ),
+        "account": Lazy(
+            "sigma.commands.account",
+            "Provider and DNS accounts sigma syncs from (admin): add, list, test, rm.",
+        ),
+        "dns": Lazy(
+            "sigma.commands.dns", "DNS records from the DNS accounts, linked to the fleet."
         ),
         "status": Lazy(
             "sigma.commands.status",
@@ -152,6 +160,7 @@ app.command("login")(session_cmd.login)
 app.command("logout")(session_cmd.logout)
 app.command("whoami")(session_cmd.whoami)
 app.command("stats")(stats_cmd.stats)
+app.command("sync")(sync_cmd.sync)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,6 +41,7 @@ SECRET_FIELDS = {
     "telegram_bot_token",
     "webhook_secret",
     "metrics_token",
+    "account_key",
 }
 URL_FIELDS = {"database_url", "redis_url", "server", "webhook_url"}
 
@@ -301,6 +302,27 @@ class Settings(BaseModel):
         "asked to convert without a currency (sigma cost --convert, the API's convert=true, "
         "the web costs page); --convert-to / convert_to still choose another",
     )
+    # provider and DNS accounts (issue 19; services.secrets, services.sync, services.dns)
+    account_key: str | None = Field(
+        None,
+        description="Fernet key(s) the accounts' credentials are encrypted with, comma-"
+        "separated: the first encrypts, every one decrypts (rotation); unset: the key file",
+    )
+    account_key_file: str = Field(
+        "",
+        description="file holding the accounts' key, created (mode 0600) on first use; "
+        "empty = account.key in the data dir. Replicas of serve must share the key",
+    )
+    sync_enabled: bool = Field(
+        True, description="serve syncs each enabled account at its interval (once per cluster)"
+    )
+    cert_warn_days: int = Field(
+        14,
+        ge=1,
+        le=365,
+        description="a certificate served for a DNS record's name that "
+        "expires within this many days is an attention item",
+    )
     # expiry notifications
     telegram_bot_token: str | None = None
     telegram_chat_id: str | None = None
@@ -348,6 +370,11 @@ class Settings(BaseModel):
     )
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("account_key", mode="before")
+    @classmethod
+    def _account_key_blank(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("metrics_token", "metrics_listen", mode="before")
@@ -569,6 +596,7 @@ class Settings(BaseModel):
             "alert_loss_pct": dict(self.alert_loss_pct),
             "alert_window_minutes": self.alert_window_minutes,
             "attention_cache_seconds": self.attention_cache_seconds,
+            "cert_warn_days": self.cert_warn_days,
             "ip_check_raw_days": self.ip_check_raw_days,
             "ip_check_5m_days": self.ip_check_5m_days,
             "ip_check_hourly_days": self.ip_check_hourly_days,

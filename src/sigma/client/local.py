@@ -12,6 +12,16 @@ from sigma.services.actor import Actor, local_actor
 from sigma.settings import Settings, redact_url
 
 if TYPE_CHECKING:
+    from sigma.schemas.accounts import (
+        Account,
+        AccountCreate,
+        AccountKind,
+        AccountUpdate,
+        DnsFilter,
+        DnsRecord,
+        DnsZone,
+        SyncReport,
+    )
     from sigma.schemas.attention import AttentionAck, AttentionPage
     from sigma.schemas.common import Page
     from sigma.schemas.costs import (
@@ -548,3 +558,76 @@ class LocalBackend:
         from sigma.services import agents
 
         return self._run(agents.list_events, vps, kind, limit)
+
+    # provider and DNS accounts (issue 19)
+    def account_kinds(self) -> list[AccountKind]:
+        from sigma.services import accounts
+
+        return accounts.kinds()
+
+    def list_accounts(self) -> list[Account]:
+        from sigma.services import accounts
+
+        return self._read(accounts.list_accounts, self.settings)
+
+    def get_account(self, ref: Any) -> Account:
+        from sigma.services import accounts
+
+        return self._read(accounts.get, self.settings, ref)
+
+    def create_account(self, data: AccountCreate) -> Account:
+        from sigma.services import accounts
+
+        return self._run(accounts.create, self.settings, data)
+
+    def update_account(self, ref: Any, data: AccountUpdate) -> Account:
+        from sigma.services import accounts
+
+        return self._run(accounts.update, self.settings, ref, data)
+
+    def delete_account(self, ref: Any) -> Account:
+        from sigma.services import accounts
+
+        return self._run(accounts.delete, ref)
+
+    def test_account(self, ref: Any) -> dict[str, Any]:
+        from sigma.services import accounts
+
+        return self._read(accounts.test, self.settings, ref)
+
+    def account_instances(self, ref: Any) -> list[dict[str, Any]]:
+        from sigma.services import sync
+
+        return self._read(sync.instances, ref)
+
+    def sync_accounts(self, refs: list[str], dry_run: bool = False) -> list[SyncReport]:
+        from sigma.services import sync
+
+        return sync.sync_many(self.sessions, self.settings, self.actor, refs, dry_run=dry_run)
+
+    def rotate_account_key(self) -> dict[str, Any]:
+        """Local only: the key lives with the database's owner, not behind the API."""
+        from sigma.services import accounts
+
+        result = self._run(accounts.rotate_key, self.settings)
+        accounts.finish_rotation(self.settings)
+        return result
+
+    def dns_zones(self) -> list[DnsZone]:
+        from sigma.services import dns
+
+        return self._read(dns.list_zones)
+
+    def dns_records(self, f: DnsFilter) -> Page[DnsRecord]:
+        from sigma.services import dns
+
+        return self._read(dns.list_records, f)
+
+    def dns_show(self, name: str) -> dict[str, Any]:
+        from sigma.services import dns
+
+        shown = self._read(dns.show, name)
+        return {
+            "zone": shown["zone"].model_dump(mode="json") if shown["zone"] else None,
+            "records": [r.model_dump(mode="json") for r in shown["records"]],
+        }

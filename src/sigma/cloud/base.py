@@ -115,7 +115,13 @@ class Record:
 
 class ProviderError(Exception):
     """A provider's API failed or answered something unusable: the message says which, for
-    the operator, and never holds a credential."""
+    the operator, and never holds a credential. `status` and `body` (parsed JSON, when it
+    was) let an adapter read a provider's own error codes."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.body = body
 
 
 class AuthFailed(ProviderError):
@@ -124,7 +130,7 @@ class AuthFailed(ProviderError):
 
 class RateLimited(ProviderError):
     def __init__(self, message: str, retry_after: float):
-        super().__init__(message)
+        super().__init__(message, status=429)
         self.retry_after = retry_after
 
 
@@ -182,7 +188,13 @@ class Api:
         self._client.close()
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else self.base + path
+        """An absolute URL (a provider's `next` link) only on the account's own origin: the
+        credentials never go to a host the operator did not configure."""
+        if not path.startswith(("http://", "https://")):
+            return self.base + path
+        if _origin(path) != _origin(self.base):
+            raise ProviderError(f"a link to another host ({_where(_origin(path))}); not followed")
+        return path
 
     def get_json(
         self,
@@ -224,19 +236,37 @@ class Api:
             ) as response:
                 body = _read_bounded(response, where)
         except httpx.HTTPError as exc:
-            raise ProviderError(f"{where}: {type(exc).__name__}: {_safe(str(exc))}") from None
+            raise ProviderError(
+                self.scrub(f"{where}: {type(exc).__name__}: {_safe(str(exc))}")
+            ) from None
         status = response.status_code
         if status in (401, 403):
             raise AuthFailed(
-                f"{where}: the provider refused the credentials (HTTP {status}"
-                f"{_brief(body)}); check the token and its permissions"
+                self.scrub(
+                    f"{where}: the provider refused the credentials (HTTP {status}"
+                    f"{_brief(body)}); check the token and its permissions"
+                ),
+                status=status,
+                body=_json_or_none(body),
             )
         if status == 429:
             wait = retry_after(response.headers.get("Retry-After"))
             raise RateLimited(f"{where}: rate limited (HTTP 429), retry after {wait:.0f} s", wait)
         if not 200 <= status < 300:
-            raise ProviderError(f"{where}: HTTP {status}{_brief(body)}")
+            raise ProviderError(
+                self.scrub(f"{where}: HTTP {status}{_brief(body)}"),
+                status=status,
+                body=_json_or_none(body),
+            )
         return parse_json(body, where)
+
+    def scrub(self, message: str) -> str:
+        """`message` without any of the credentials (a provider may echo one back)."""
+        c = self.credentials
+        for value in (c.token, c.key_id, c.secret):
+            if value and len(value) >= 4:
+                message = message.replace(value, "***")
+        return message
 
     def pages_of(self, first: str, cursor_of: Any) -> Iterator[Any]:
         """Follows a listing page by page: `cursor_of(body)` gives the next path (or None).
@@ -247,7 +277,9 @@ class Api:
             if path is None:
                 return
             if path in seen:
-                raise ProviderError(f"{_where(first)}: the pagination repeats a page ({_where(path)})")
+                raise ProviderError(
+                    f"{_where(first)}: the pagination repeats a page ({_where(path)})"
+                )
             seen.add(path)
             body = self.get_json(path)
             yield body
@@ -259,6 +291,11 @@ class _ShortWait(Exception):
     def __init__(self, limited: RateLimited):
         super().__init__(str(limited))
         self.seconds = limited.retry_after
+
+
+def _origin(url: str) -> str:
+    u = httpx.URL(url)
+    return f"{u.scheme}://{u.host}:{u.port or (443 if u.scheme == 'https' else 80)}"
 
 
 def _where(path: str) -> str:
@@ -274,6 +311,13 @@ def _read_bounded(response: httpx.Response, where: str) -> bytes:
             raise ProviderError(f"{where}: the answer is larger than {MAX_BODY // 1048576} MiB")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def _brief(body: bytes) -> str:
@@ -303,7 +347,9 @@ def _safe(message: str) -> str:
 def parse_json(body: bytes, where: str = "the answer") -> Any:
     stripped = body.lstrip()[:1]
     if stripped == b"<":
-        raise ProviderError(f"{where}: the provider answered HTML, not JSON (a proxy or a login page?)")
+        raise ProviderError(
+            f"{where}: the provider answered HTML, not JSON (a proxy or a login page?)"
+        )
     try:
         return json.loads(body)
     except ValueError:

@@ -36,6 +36,7 @@ def jobs() -> list[Job]:
         notices,
         notify,
         reach_alerts,
+        sync,
         trash,
     )
 
@@ -61,6 +62,9 @@ def jobs() -> list[Job]:
         Job(check_history.JOB_NAME, lambda s: 3600.0, check_history.job),
         # acknowledgements and snoozes of attention items that no longer hold are deleted
         Job(attention.JOB_NAME, lambda s: attention.JOB_INTERVAL, attention.job),
+        # provider and DNS accounts whose next sync is due (each at its interval, put off
+        # after failures; each account under a lease of its own as well)
+        Job(sync.JOB_NAME, lambda s: sync.JOB_INTERVAL, sync.job, max_runtime=3600.0),
     ]
 
 

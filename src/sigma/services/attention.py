@@ -677,6 +677,134 @@ listed(
 )
 
 
+# ------------------------------------------------- accounts and DNS (issue 19)
+
+
+@kind("gone")
+def _gone(session: Session, ctx: Ctx) -> list[Draft]:
+    from sigma.services.sync import gone_rows
+
+    out = []
+    for r in gone_rows(session):
+        since = _aware(r.gone_at)
+        out.append(
+            _item(
+                "gone",
+                "warning",
+                ("vps", r.vps_id, r.hostname),
+                f"{r.hostname}: account {r.account} no longer lists instance {r.instance_id}; "
+                "retire it, or put it back in service if it still runs",
+                since,
+                f"/vps/{r.vps_id}",
+                [r.instance_id, since.isoformat() if since else ""],
+                r.vps_id,
+            )
+        )
+    return out
+
+
+@kind("sync-failed")
+def _sync_failed(session: Session, ctx: Ctx) -> list[Draft]:
+    from sigma.services.sync import failed_rows
+
+    out = []
+    for r in failed_rows(session):
+        since = _aware(r.last_sync_at)
+        out.append(
+            _item(
+                "sync-failed",
+                "warning",
+                ("account", r.id, r.name),
+                f"account {r.name} ({r.kind}) failed to sync {r.failures} time"
+                f"{'s' if r.failures != 1 else ''}: {r.last_error[:200]}",
+                since,
+                "/accounts",
+                [r.last_error[:200]],
+            )
+        )
+    return out
+
+
+def _record_subject(r: Any) -> tuple[str, Any, str]:
+    return ("dns", r[0].id, f"{r[0].name} {r[0].type}")
+
+
+@kind("dns-stale")
+def _dns_stale(session: Session, ctx: Ctx) -> list[Draft]:
+    from sigma.services.dns import stale_rows
+
+    out = []
+    for r in stale_rows(session):
+        rec, state = r[0], r.vps_status
+        why = "is blocked from China" if state not in ("retired", "trashed") else f"is {state}"
+        out.append(
+            _item(
+                "dns-stale",
+                "critical" if state == "active" else "warning",
+                _record_subject(r),
+                f"DNS {rec.name} {rec.type} {rec.content} points at {r.vps_hostname}, which {why}",
+                None,
+                f"/dns?q={rec.name}",
+                [rec.content, state],
+                rec.vps_id,
+            )
+        )
+    return out
+
+
+@kind("domain-expiring")
+def _domain_expiring(session: Session, ctx: Ctx) -> list[Draft]:
+    from sigma.services.dns import expiring_zones
+
+    window = max(notify_days(session))
+    out = []
+    for zone, account in expiring_zones(session, ctx.now + timedelta(days=window)):
+        ends = _aware(zone.expires_at)
+        assert ends is not None
+        days = (ends.date() - ctx.today).days
+        when = f"expired {_days(-days)} ago" if days < 0 else f"expires in {_days(days)}"
+        out.append(
+            _item(
+                "domain-expiring",
+                "critical" if days <= CRITICAL_WITHIN_DAYS else "warning",
+                ("domain", zone.id, zone.name),
+                f"domain {zone.name} ({account}) {when} ({ends.date()})",
+                None,
+                f"/dns?zone={zone.name}",
+                [ends.date().isoformat()],
+            )
+        )
+    return out
+
+
+@kind("cert-expiring")
+def _cert_expiring(session: Session, ctx: Ctx) -> list[Draft]:
+    from sigma.services.dns import expiring_certs
+
+    window = int(session.info.get("cert_warn_days", 14))
+    out = []
+    for r in expiring_certs(session, ctx.now + timedelta(days=window)):
+        rec = r[0]
+        ends = _aware(rec.cert_not_after)
+        assert ends is not None
+        days = (ends.date() - ctx.today).days
+        when = f"expired {_days(-days)} ago" if days < 0 else f"expires in {_days(days)}"
+        out.append(
+            _item(
+                "cert-expiring",
+                "critical" if days <= 3 else "warning",
+                ("dns", rec.id, rec.name),
+                f"the certificate of {rec.name} at {rec.content} ({r.vps_hostname}) {when}",
+                None,
+                f"/dns?q={rec.name}",
+                [ends.isoformat()],
+                rec.vps_id,
+                key=f"cert-expiring:dns:{rec.name}/{rec.content}",
+            )
+        )
+    return out
+
+
 # ---------------------------------------------------------------- reading
 
 

@@ -3,6 +3,7 @@ so the fixed paths of import/export (/api/vps/import...) come before the /{ref} 
 providers and VPS, and the agent routes, the most frequent, come first."""
 
 from sigma.server.api import (
+    accounts,
     agents,
     attention,
     audit,
@@ -36,4 +37,5 @@ ROUTERS = [
     probes.router,
     history.router,
     attention.router,
+    accounts.router,
 ]
