@@ -4,7 +4,7 @@
 
 _sigma_subcommands() {
     case "$1" in
-        "sigma") echo "provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip ip-check status serve login logout whoami stats" ;;
+        "sigma") echo "provider vps config db user api-key mfa audit ticket deploy export import cost notify agent probe ip ip-check account dns status serve login logout whoami stats sync" ;;
         "sigma provider") echo "add list show edit rm" ;;
         "sigma vps") echo "add list show edit retire rm history duplicates merge trash restore renew renewals replace" ;;
         "sigma config") echo "show path set unset" ;;
@@ -24,6 +24,8 @@ _sigma_subcommands() {
         "sigma probe") echo "run provision list rm" ;;
         "sigma ip") echo "history" ;;
         "sigma ip-check") echo "list show add rm summary purge status history alerts thresholds" ;;
+        "sigma account") echo "kinds add list show edit test rm rotate-key" ;;
+        "sigma dns") echo "list zones show" ;;
         "sigma status") echo "ack snooze unack" ;;
     esac
 }
@@ -137,6 +139,19 @@ _sigma_options() {
         "sigma ip-check history") echo "--source --check --since --until --resolution -f --format --help" ;;
         "sigma ip-check alerts") echo "-f --format --help" ;;
         "sigma ip-check thresholds") echo "--latency-ms --loss-pct --clear -f --format --help" ;;
+        "sigma account") echo "--help" ;;
+        "sigma account kinds") echo "-f --format --help" ;;
+        "sigma account add") echo "--provider --api-base --key-id --region --token-stdin --interval --api-wins --disabled -f --format -q --quiet --help" ;;
+        "sigma account list") echo "-f --format -q --quiet --help" ;;
+        "sigma account show") echo "-f --format --help" ;;
+        "sigma account edit") echo "--name --provider --api-base --key-id --region --token-stdin --interval --api-wins --operator-wins --enable --disable -f --format --help" ;;
+        "sigma account test") echo "--help" ;;
+        "sigma account rm") echo "-y --yes --help" ;;
+        "sigma account rotate-key") echo "-y --yes --help" ;;
+        "sigma dns") echo "--help" ;;
+        "sigma dns list") echo "--zone --account --linked --unlinked -s --search --page --per-page --all -f --format -q --quiet --help" ;;
+        "sigma dns zones") echo "-f --format --help" ;;
+        "sigma dns show") echo "-f --format --help" ;;
         "sigma status") echo "-f --format -k --kind -s --severity --vps --all --handled --help" ;;
         "sigma status ack") echo "-n --note --help" ;;
         "sigma status snooze") echo "-u --until -n --note --help" ;;
@@ -146,6 +161,7 @@ _sigma_options() {
         "sigma logout") echo "--all --help" ;;
         "sigma whoami") echo "-f --format --help" ;;
         "sigma stats") echo "-f --format --help" ;;
+        "sigma sync") echo "-n --dry-run -v --verbose -f --format --help" ;;
     esac
 }
 
@@ -470,6 +486,30 @@ _sigma_values() {
         "sigma ip-check thresholds|--latency-ms") COMPREPLY=() ;;
         "sigma ip-check thresholds|--loss-pct") COMPREPLY=() ;;
         "sigma ip-check thresholds|-f"|"sigma ip-check thresholds|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma account kinds|-f"|"sigma account kinds|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma account add|--provider") COMPREPLY=() ;;
+        "sigma account add|--api-base") COMPREPLY=() ;;
+        "sigma account add|--key-id") COMPREPLY=() ;;
+        "sigma account add|--region") COMPREPLY=() ;;
+        "sigma account add|--interval") COMPREPLY=() ;;
+        "sigma account add|-f"|"sigma account add|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma account list|-f"|"sigma account list|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma account show|-f"|"sigma account show|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma account edit|--name") COMPREPLY=() ;;
+        "sigma account edit|--provider") COMPREPLY=() ;;
+        "sigma account edit|--api-base") COMPREPLY=() ;;
+        "sigma account edit|--key-id") COMPREPLY=() ;;
+        "sigma account edit|--region") COMPREPLY=() ;;
+        "sigma account edit|--interval") COMPREPLY=() ;;
+        "sigma account edit|-f"|"sigma account edit|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma dns list|--zone") COMPREPLY=() ;;
+        "sigma dns list|--account") COMPREPLY=() ;;
+        "sigma dns list|-s"|"sigma dns list|--search") COMPREPLY=() ;;
+        "sigma dns list|--page") COMPREPLY=() ;;
+        "sigma dns list|--per-page") COMPREPLY=() ;;
+        "sigma dns list|-f"|"sigma dns list|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma dns zones|-f"|"sigma dns zones|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma dns show|-f"|"sigma dns show|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma status|-f"|"sigma status|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma status|-k"|"sigma status|--kind") COMPREPLY=() ;;
         "sigma status|-s"|"sigma status|--severity") COMPREPLY=() ;;
@@ -485,6 +525,7 @@ _sigma_values() {
         "sigma login|--api-key") COMPREPLY=() ;;
         "sigma whoami|-f"|"sigma whoami|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         "sigma stats|-f"|"sigma stats|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
+        "sigma sync|-f"|"sigma sync|--format") COMPREPLY=($(compgen -W "table json yaml csv" -- "$3")) ;;
         *) return 1 ;;
     esac
     return 0

@@ -235,7 +235,7 @@ class Api:
                 method, self.url(path), params=params, headers=headers, data=data
             ) as response:
                 body = _read_bounded(response, where)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, UnicodeError, ValueError) as exc:  # bad header text too
             raise ProviderError(
                 self.scrub(f"{where}: {type(exc).__name__}: {_safe(str(exc))}")
             ) from None
@@ -247,7 +247,7 @@ class Api:
                     f"{_brief(body)}); check the token and its permissions"
                 ),
                 status=status,
-                body=_json_or_none(body),
+                body=self._scrubbed_json(body),
             )
         if status == 429:
             wait = retry_after(response.headers.get("Retry-After"))
@@ -256,9 +256,12 @@ class Api:
             raise ProviderError(
                 self.scrub(f"{where}: HTTP {status}{_brief(body)}"),
                 status=status,
-                body=_json_or_none(body),
+                body=self._scrubbed_json(body),
             )
         return parse_json(body, where)
+
+    def _scrubbed_json(self, body: bytes) -> Any:
+        return _json_or_none(self.scrub(body.decode("utf-8", "replace")).encode())
 
     def scrub(self, message: str) -> str:
         """`message` without any of the credentials (a provider may echo one back)."""
@@ -336,7 +339,9 @@ def _brief(body: bytes) -> str:
         message = message.get("message") or message.get("code")
     if isinstance(message, list) and message:
         first = message[0]
-        message = first.get("message") if isinstance(first, dict) else first
+        message = (
+            (first.get("message") or first.get("reason")) if isinstance(first, dict) else first
+        )
     return f": {text(message, 160)}" if isinstance(message, str) and message else ""
 
 
