@@ -57,6 +57,7 @@ class FakeApi:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # 40 ms of delayed ACK per request otherwise
 
             def _serve(self) -> None:
                 parts = urlsplit(self.path)

@@ -21,6 +21,7 @@ stripped of control characters here; the services validate the rest (addresses, 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -170,6 +171,8 @@ class Api:
         transport: httpx.BaseTransport | None = None,
         verify: Any = True,
     ):
+        # httpx logs each request's URL at INFO: some APIs carry keys in the query
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         self.credentials = credentials
         self.base = credentials.api_base.rstrip("/")
         self.pages = 0
@@ -264,11 +267,15 @@ class Api:
         return _json_or_none(self.scrub(body.decode("utf-8", "replace")).encode())
 
     def scrub(self, message: str) -> str:
-        """`message` without any of the credentials (a provider may echo one back)."""
+        """`message` without any of the credentials (a provider may echo one back), raw or
+        URL-encoded."""
+        from urllib.parse import quote, quote_plus
+
         c = self.credentials
         for value in (c.token, c.key_id, c.secret):
             if value and len(value) >= 4:
-                message = message.replace(value, "***")
+                for form in {value, quote(value, safe=""), quote_plus(value)}:
+                    message = message.replace(form, "***")
         return message
 
     def pages_of(self, first: str, cursor_of: Any) -> Iterator[Any]:
