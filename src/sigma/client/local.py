@@ -593,7 +593,7 @@ class LocalBackend:
     def test_account(self, ref: Any) -> dict[str, Any]:
         from sigma.services import accounts
 
-        return self._read(accounts.test, self.settings, ref)
+        return self._run(accounts.test, self.settings, ref)
 
     def account_instances(self, ref: Any) -> list[dict[str, Any]]:
         from sigma.services import sync

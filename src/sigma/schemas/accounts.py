@@ -208,7 +208,7 @@ class DnsFilter(Input):
     page: int = 1
     per_page: int = 100
 
-    @field_validator("q")
+    @field_validator("q", "zone", "account")
     @classmethod
-    def _q(cls, v: str | None) -> str | None:
+    def _text(cls, v: str | None) -> str | None:
         return short_text(v) or None if v is not None else None

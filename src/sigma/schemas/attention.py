@@ -24,7 +24,7 @@ ItemState = Literal["open", "acknowledged", "snoozed"]
 class Subject(BaseModel):
     """What an item is about: a VPS, an IP of a VPS, a provider, a probe or a ticket."""
 
-    type: Literal["vps", "ip", "provider", "probe", "ticket"]
+    type: Literal["vps", "ip", "provider", "probe", "ticket", "account", "dns", "domain"]
     id: str
     name: str  # hostname, "hostname 1.2.3.4", provider name, probe source, ticket title
 

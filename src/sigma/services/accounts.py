@@ -242,9 +242,12 @@ def test(session: Session, actor: Actor, settings: Settings, ref: Any) -> dict[s
         with open_api(settings, row) as api:
             listed = mod.zones(api) if row.kind in DNS_ADAPTERS else mod.instances(api)
     except ProviderError as exc:
-        return {"account": row.name, "ok": False, "error": str(exc)}
-    what = "zones" if row.kind in DNS_ADAPTERS else "instances"
-    return {"account": row.name, "ok": True, what: len(listed)}
+        result: dict[str, Any] = {"account": row.name, "ok": False, "error": str(exc)}
+    else:
+        what = "zones" if row.kind in DNS_ADAPTERS else "instances"
+        result = {"account": row.name, "ok": True, what: len(listed)}
+    audit.record(session, actor, "test", "account", row.id, result)
+    return result
 
 
 def rotate_key(session: Session, actor: Actor, settings: Settings) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from sigma.db.models.core import Vps as VpsRow
 from sigma.db.types import utcnow
 from sigma.errors import InvalidInput, SigmaError
 from sigma.schemas.accounts import DnsFilter, DnsRecord, DnsZone, SyncChange, SyncReport
-from sigma.schemas.common import Page, clamp_page, parse_ip, validate
+from sigma.schemas.common import Page, clamp_page, parse_ip, short_text, validate
 from sigma.services import accounts
 from sigma.services.actor import ADMINS, READERS, Actor
 from sigma.services.json_sql import json_array_has_object_with
@@ -337,7 +337,10 @@ def list_zones(session: Session, actor: Actor) -> list[DnsZone]:
 def show(session: Session, actor: Actor, name: str) -> dict[str, Any]:
     """A zone (by name) with its records, or the records of one name."""
     actor.require(READERS)
-    text = (name or "").strip().lower().rstrip(".")
+    try:
+        text = short_text(name).lower().rstrip(".")
+    except ValueError as exc:
+        raise InvalidInput(f"name: {exc}", field="name") from None
     if not text:
         raise InvalidInput("a zone or record name is required", field="name")
     zones = [z for z in list_zones(session, actor) if z.name.lower() == text]

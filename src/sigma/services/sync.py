@@ -48,7 +48,7 @@ from sigma.errors import Conflict, InvalidInput, SigmaError
 from sigma.schemas.accounts import SyncChange, SyncReport
 from sigma.schemas.common import check_hostname, validate
 from sigma.schemas.inventory import VpsUpdate
-from sigma.services import accounts, audit, history
+from sigma.services import accounts, audit, history, traffic
 from sigma.services import vps as vps_service
 from sigma.services.actor import ADMINS, Actor
 from sigma.services.json_sql import json_array_has_object_with
@@ -354,9 +354,11 @@ def apply(
                     )
                 )
         if row is None:
-            _create(session, actor, account, inst, link, values, report)
+            row = _create(session, actor, account, inst, link, values, report)
         else:
             _update(session, actor, account, inst, link, row, values, report)
+        if inst.traffic_used_bytes is not None:
+            traffic.record_provider(session, row, inst.traffic_used_bytes, now)
     for instance_id, link in links.items():
         if instance_id not in seen and link.gone_at is None:
             _gone(session, actor, account, link, now, report)
@@ -422,7 +424,7 @@ def _create(
     link: AccountInstance,
     values: dict[str, Any],
     report: SyncReport,
-) -> None:
+) -> VpsRow:
     data = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in values.items()}
     data["status"] = "provisioning" if inst.state == "pending" else "active"
     data.setdefault("hostname", _hostname(inst, account.kind))
@@ -441,6 +443,9 @@ def _create(
             changes={k: _comparable(k, val) for k, val in values.items()},
         )
     )
+    row = session.get(VpsRow, v.id)
+    assert row is not None
+    return row
 
 
 def _update(

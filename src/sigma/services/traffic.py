@@ -178,6 +178,43 @@ def record(
     )
 
 
+def record_provider(
+    session: Session, row: VpsRow, used: int, now: datetime | None = None
+) -> list[int]:
+    """The provider's own count of this period's traffic (issue 19: Hetzner's outgoing
+    traffic, KiwiVM's data counter), for a VPS whose agent reports none: the period's row
+    carries it as the direction the quota counts, so quota levels, notices and the timeline
+    work as with an agent. A VPS with an agent's counters keeps the agent's figures."""
+    now = now or utcnow()
+    used = min(max(used, 0), CAP)
+    start = period_start(now.astimezone(UTC).date(), row.traffic_reset_day)
+    rows = session.scalars(select(VpsTraffic).where(col(VpsTraffic.vps_id) == row.id)).all()
+    if any(r.last_rx or r.last_tx for r in rows):
+        return []
+    current = next((r for r in rows if r.period_start == start), None)
+    bytes_in, bytes_out = (used, 0) if row.traffic_direction == "in" else (0, used)
+    reached = level(used, row.traffic_quota_gb)
+    if current is None:
+        values = {
+            "vps_id": row.id,
+            "period_start": start,
+            "bytes_in": bytes_in,
+            "bytes_out": bytes_out,
+            "alerted": reached,
+            "alerted_before": 0,
+            "updated_at": now,
+        }
+        if _insert_ignore(session, values):
+            return _alerts(session, row, start, 0, reached, bytes_in, bytes_out, now, "sync")
+        return []
+    current.bytes_in, current.bytes_out = bytes_in, bytes_out
+    before = current.alerted
+    current.alerted_before, current.alerted = before, max(before, reached)
+    current.updated_at = now
+    session.flush()
+    return _alerts(session, row, start, before, current.alerted, bytes_in, bytes_out, now, "sync")
+
+
 def _alerts(
     session: Session,
     row: VpsRow,
@@ -187,6 +224,7 @@ def _alerts(
     bytes_in: int,
     bytes_out: int,
     now: datetime,
+    source: str = "agent",
 ) -> list[int]:
     thresholds = crossed(before, after)
     used = used_bytes(bytes_in, bytes_out, row.traffic_direction)
@@ -195,7 +233,7 @@ def _alerts(
             session,
             row.id,
             "traffic-threshold",
-            "agent",
+            source,
             None,
             threshold_details(threshold, start, used, row.traffic_quota_gb, row.traffic_direction),
             hostname=row.hostname,

@@ -79,8 +79,8 @@ def delete_account(request: Request, actor: ActorDep, ref: str):
 
 @router.post("/api/accounts/{ref}/test", openapi_extra=rule("admin"))
 def test_account(request: Request, actor: ActorDep, ref: str) -> dict[str, Any]:
-    """Ask the provider with the stored credentials; nothing changes."""
-    return read(request, accounts.test, actor, _settings(request), ref)
+    """Ask the provider with the stored credentials; nothing changes (the use is audited)."""
+    return run(request, accounts.test, actor, _settings(request), ref)
 
 
 @router.post("/api/accounts/{ref}/sync", response_model=SyncReport, openapi_extra=rule("admin"))

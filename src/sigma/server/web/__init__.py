@@ -8,8 +8,15 @@ from fastapi import FastAPI
 
 
 def install(app: FastAPI) -> None:
-    from sigma.server.web import admin_views, auth_views, extra_views, ticket_views, vps_views
+    from sigma.server.web import (
+        account_views,
+        admin_views,
+        auth_views,
+        extra_views,
+        ticket_views,
+        vps_views,
+    )
 
-    for module in (auth_views, vps_views, ticket_views, admin_views, extra_views):
+    for module in (auth_views, vps_views, ticket_views, admin_views, extra_views, account_views):
         app.include_router(module.router)
     app.include_router(vps_views.json_router)

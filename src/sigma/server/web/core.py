@@ -112,6 +112,10 @@ FLASH = {
     "attention-snoozed": "Item snoozed: it comes back when the snooze ends or its facts change.",
     "attention-reopened": "Item back on the list.",
     "attention-gone": "That item no longer needs attention.",
+    "account-saved": "Account saved.",
+    "account-deleted": "Account removed: the VPS it created stay, as they are.",
+    "account-enabled": "Account enabled: it syncs at the next scheduled run.",
+    "account-disabled": "Account disabled: it no longer syncs on schedule.",
 }
 PROJECTS = (
     ("p:airport", "Airport"),
