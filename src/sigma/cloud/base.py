@@ -326,7 +326,7 @@ def _read_bounded(response: httpx.Response, where: str) -> bytes:
 def _json_or_none(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -334,7 +334,7 @@ def _brief(body: bytes) -> str:
     """A provider's error message, shortened and made printable, for the operator."""
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     message = None
     if isinstance(doc, dict):
@@ -364,7 +364,7 @@ def parse_json(body: bytes, where: str = "the answer") -> Any:
         )
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProviderError(f"{where}: the answer is not valid JSON") from None
 
 

@@ -61,7 +61,7 @@ def sync(
     *,
     dry_run: bool = False,
     transport: Any = None,
-    cert_port: int = CERT_PORT,
+    cert_port: int | None = None,
 ) -> SyncReport:
     """One run of one DNS account (called by services.sync.sync for a DNS kind)."""
     from sigma.services.sync import LEASE_TTL, finish
@@ -83,12 +83,16 @@ def sync(
         except SigmaError as exc:
             report.ok = False
             report.error = exc.message
+        except Exception as exc:  # noqa: BLE001 - an adapter's bug is this account's failure
+            report.ok = False
+            report.error = f"the listing failed: {type(exc).__name__}"
         else:
             report.listed = sum(len(records) for _z, records in zones)
             try:
                 with unit_of_work(sessions, read_only=True) as session:
                     owners = _owners(session, zones)
-                certs = _certificates(zones, owners, cert_port)
+                port = CERT_PORT if cert_port is None else cert_port
+                certs = _certificates(zones, owners, port)
                 with unit_of_work(sessions) as session:
                     apply(session, row.id, zones, owners, certs, report)
                     if dry_run:
@@ -345,8 +349,12 @@ def show(session: Session, actor: Actor, name: str) -> dict[str, Any]:
         raise InvalidInput("a zone or record name is required", field="name")
     zones = [z for z in list_zones(session, actor) if z.name.lower() == text]
     if zones:
-        records = list_records(session, actor, DnsFilter(zone=text, per_page=1000))
-        return {"zone": zones[0], "records": records.data}
+        rows = session.execute(
+            _record_select()
+            .where(col(DnsRecordRow.zone_ref) == zones[0].id)
+            .order_by(col(DnsRecordRow.name), col(DnsRecordRow.type), col(DnsRecordRow.id))
+        )
+        return {"zone": zones[0], "records": [_record_out(r) for r in rows]}
     rows = session.execute(
         _record_select()
         .where(func.lower(DnsRecordRow.name) == text)

@@ -226,6 +226,10 @@ def sync(
         except SigmaError as exc:  # credentials the configured key cannot decrypt
             report.ok = False
             report.error = exc.message
+        except Exception as exc:  # noqa: BLE001 - an adapter's bug is this account's failure
+            log.exception("listing of account %s failed", row.name)
+            report.ok = False
+            report.error = f"the listing failed: {type(exc).__name__}"
         else:
             report.listed = len(listed)
             try:
@@ -470,6 +474,8 @@ def _update(
         last = synced.get(key, _NEVER)
         # changed since the sync wrote it, or set by hand before the first match
         operator_set = now_value != last if last is not _NEVER else now_value not in _EMPTY
+        if key == "currency" and row.cost_monthly is None:
+            operator_set = False  # a currency without a price is the form's default
         if operator_set and not account.api_wins:
             kept.append(key)
             continue
@@ -478,6 +484,14 @@ def _update(
     if key_ips := changes.get("ip_addresses"):
         labels = {e["ip"]: e.get("label", "") for e in row.ip_addresses or []}
         changes["ip_addresses"] = [{**e, "label": labels.get(e["ip"], "")} for e in key_ips]
+    expire = changes.get("expire_date")
+    if expire is not None and row.purchase_date and expire < row.purchase_date:
+        report.warnings.append(
+            f"instance {inst.instance_id}: expiry {expire} is before the VPS's purchase date "
+            f"{row.purchase_date}; left out"
+        )
+        del changes["expire_date"]
+        synced.pop("expire_date", None)
     link.synced = synced
     if changes:
         body = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in changes.items()}
@@ -590,8 +604,11 @@ def job(sessions: sessionmaker[Session], settings: Settings) -> None:
     for account_id, name in due(sessions):
         try:
             report = sync(sessions, settings, sync_actor(name), account_id)
-        except SigmaError as exc:  # removed meanwhile, a key that cannot decrypt...
+        except SigmaError as exc:  # removed meanwhile...
             log.warning("sync of account %s: %s", name, exc.message)
+            continue
+        except Exception:  # noqa: BLE001 - one account never stops the others
+            log.exception("sync of account %s failed", name)
             continue
         if report.ok:
             log.info(

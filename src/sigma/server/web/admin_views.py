@@ -25,7 +25,7 @@ from sigma.server.web.core import (
 from sigma.services import audit, auth, users
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-AUDIT_RESOURCES = ("vps", "provider", "ticket", "user", "api_key")
+AUDIT_RESOURCES = ("vps", "provider", "ticket", "user", "api_key", "account")
 AUDIT_ACTIONS = (
     "create",
     "update",
@@ -38,6 +38,9 @@ AUDIT_ACTIONS = (
     "change-password",
     "totp-enable",
     "totp-disable",
+    "sync",
+    "test",
+    "rotate-key",
 )
 
 
