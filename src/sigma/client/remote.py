@@ -778,10 +778,10 @@ class RemoteBackend(ApiClient):
         return account
 
     def test_account(self, ref: Any) -> dict[str, Any]:
-        return self._send("POST", None, f"/api/accounts/{self._ref(ref)}/test")
+        return self._send("POST", dict[str, Any], f"/api/accounts/{self._ref(ref)}/test")
 
     def account_instances(self, ref: Any) -> list[dict[str, Any]]:
-        return self.request("GET", f"/api/accounts/{self._ref(ref)}/instances")
+        return self._get(list[dict[str, Any]], f"/api/accounts/{self._ref(ref)}/instances")
 
     def sync_accounts(self, refs: list[str], dry_run: bool = False) -> list[SyncReport]:
         from sigma.schemas.accounts import SyncReport
@@ -802,7 +802,7 @@ class RemoteBackend(ApiClient):
         return self._get(Page[DnsRecord], "/api/dns/records", params=params)
 
     def dns_show(self, name: str) -> dict[str, Any]:
-        return self.request("GET", f"/api/dns/{self._ref(name)}")
+        return self._get(dict[str, Any], f"/api/dns/{self._ref(name)}")
 
     def attention_unack(self, key: str) -> AttentionAck:
         from sigma.schemas.attention import AttentionAck

@@ -3,6 +3,8 @@ each linked to the VPS holding its address, with the certificate its name serves
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from sigma.commands.common import (
@@ -66,7 +68,7 @@ def list_(
 
     fmt = check_format(fmt)
 
-    def fetch(number: int, size: int):  # type: ignore[no-untyped-def]
+    def fetch(number: int, size: int) -> Any:
         f = validate(
             DnsFilter,
             {

@@ -80,7 +80,7 @@ FIELDS = (
     "traffic_quota_gb",
     "traffic_reset_day",
 )
-_EMPTY = (None, "", [], False)
+_EMPTY: tuple[Any, ...] = (None, "", [], False)
 
 
 class _DryRun(Exception):
