@@ -70,7 +70,7 @@ def test_bad_input_gets_clear_errors(cli, hetzner: HetznerFake) -> None:
     r = cli("account", "add", "hetzner", "x", "--token-stdin", input="\n")
     assert r.code == 2 and "empty" in r.err
     r = cli("account", "add", "virtualizor", "v", "--key-id", "k", "--token-stdin", input="p\n")
-    assert r.code == 2 and "api-base" in r.err
+    assert r.code == 2 and "API base" in r.err
     r = cli("account", "add", "alibaba", "a", "--token-stdin", input="secret\n")
     assert r.code == 2 and "key_id" in r.err
     r = cli("account", "show", "missing")

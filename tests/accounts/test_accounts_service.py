@@ -99,7 +99,7 @@ def test_what_is_refused(run, settings, each):
             (
                 {"kind": "virtualizor", "name": "v", "key_id": "k1", "secret": "s1"},
                 InvalidInput,
-                "api-base",
+                "api base",
             ),
             ({"kind": "hetzner", "name": "taken", "token": "t"}, Conflict, "already exists"),
             ({"kind": "hetzner", "name": "TAKEN", "token": "t"}, Conflict, "already exists"),

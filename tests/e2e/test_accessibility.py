@@ -36,7 +36,7 @@ SCHEMES = ("light", "dark")
 BLOCKING = ("serious", "critical")
 # the admin's navigation: Dashboard, VPS, Providers, Tickets, Costs, Reachability, Users,
 # Audit Log, Settings
-NAV_ENTRIES = 9
+NAV_ENTRIES = 11
 NOTES = (
     "Rebooted after the kernel update. The CN2 GIA route from Shanghai Telecom is back to "
     "38 ms; Unicom still goes through Los Angeles in the evening (ticket open with the "
@@ -215,6 +215,8 @@ def _pages(site: dict) -> list[str]:
         "/users",
         "/settings",
         "/vps/import",
+        "/accounts",
+        "/dns",
     ]
 
 

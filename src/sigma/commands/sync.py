@@ -33,19 +33,29 @@ def sync(
       sigma sync cf-dns --format json
     """
     from sigma.output import emit
+    from sigma.text import for_terminal
 
-    reports = state(ctx).backend.sync_accounts(list(accounts or []), dry_run=dry_run)
+    def say(line: str) -> None:  # provider text, on a terminal
+        typer.echo(for_terminal(line))
+
+    backend = state(ctx).backend
+    names = list(accounts or []) or [a.name for a in backend.list_accounts() if a.enabled]
     if fmt != "table":
+        reports = backend.sync_accounts(names, dry_run=dry_run) if names else []
         emit([r.model_dump(mode="json") for r in reports], fmt)
     else:
-        if not reports:
+        if not names:
             typer.echo("no enabled account to sync (sigma account add ...)", err=True)
-        for r in reports:
+        reports = []
+        # one account at a time: each line as soon as its account is done
+        for name in names:
+            [r] = backend.sync_accounts([name], dry_run=dry_run)
+            reports.append(r)
             head = f"{r.account} ({r.kind}){' [dry run]' if r.dry_run else ''}"
             if not r.ok:
-                typer.echo(f"{head}: FAILED: {r.error}")
+                say(f"{head}: FAILED: {r.error}")
                 continue
-            typer.echo(
+            say(
                 f"{head}: {r.listed} listed, {r.created} created, {r.updated} updated, "
                 f"{r.gone} gone, {r.unchanged} unchanged, {r.skipped} skipped "
                 f"({r.seconds:.1f} s)"
@@ -55,13 +65,13 @@ def sync(
                     what = ", ".join(f"{k}={v}" for k, v in c.changes.items())
                     kept = f" kept: {', '.join(c.kept)}" if c.kept else ""
                     note = f" ({c.note})" if c.note else ""
-                    typer.echo(
+                    say(
                         f"  {ACTION_STYLE.get(c.action, '?')} {c.action} {c.instance_id} "
                         f"{c.hostname} {what}{kept}{note}".rstrip()
                     )
             for w in r.warnings[: None if verbose else 5]:
-                typer.echo(f"  warning: {w}")
+                say(f"  warning: {w}")
             if not verbose and len(r.warnings) > 5:
-                typer.echo(f"  ... {len(r.warnings) - 5} more warnings (-v)")
+                say(f"  ... {len(r.warnings) - 5} more warnings (-v)")
     if any(not r.ok for r in reports):
         raise typer.Exit(1)

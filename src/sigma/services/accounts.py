@@ -121,7 +121,7 @@ def _check_credentials(kind: str, values: dict[str, str]) -> None:
 def _check_api_base(kind: str, api_base: str) -> None:
     if not (api_base or adapter(kind).API_BASE):
         raise InvalidInput(
-            f"a {kind} account needs --api-base (the panel's address, e.g. "
+            f"a {kind} account needs its API base (api_base: the panel's address, e.g. "
             "https://panel.example.com:4083)",
             field="api_base",
         )

@@ -196,7 +196,6 @@ def apply(
             zrow = DnsZoneRow(account_id=account_id, zone_id=zone.zone_id, name=zone.name)
             session.add(zrow)
             session.flush()
-            report.created += 1
         zrow.name, zrow.status, zrow.expires_at, zrow.synced_at = (
             zone.name,
             zone.status,
@@ -211,6 +210,7 @@ def apply(
         }
         for rec in records:
             rrow = old.pop(rec.record_id, None)
+            created = rrow is None
             if rrow is None:
                 rrow = DnsRecordRow(
                     zone_ref=zrow.id,
@@ -222,7 +222,19 @@ def apply(
                 session.add(rrow)
             ip = _address(rec)
             vps_id = owners.get(ip) if ip else None
-            if rrow.vps_id != vps_id or rrow.content != rec.content:
+            if created:
+                report.created += 1
+                if vps_id:
+                    report.changes.append(
+                        SyncChange(
+                            action="link",
+                            instance_id=rec.record_id,
+                            vps_id=vps_id,
+                            hostname=rec.name,
+                            changes={"type": rec.type, "content": rec.content},
+                        )
+                    )
+            elif rrow.vps_id != vps_id or rrow.content != rec.content:
                 report.updated += 1
                 report.changes.append(
                     SyncChange(
@@ -298,9 +310,13 @@ def list_records(
         linked = col(DnsRecordRow.vps_id)
         q = q.where(linked.is_not(None) if f.linked else linked.is_(None))
     if f.q:
-        like = f"%{f.q.lower()}%"
+        text = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{text}%"
         q = q.where(
-            or_(func.lower(DnsRecordRow.name).like(like), col(DnsRecordRow.content).like(like))
+            or_(
+                func.lower(DnsRecordRow.name).like(like, escape="\\"),
+                func.lower(DnsRecordRow.content).like(like, escape="\\"),
+            )
         )
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.execute(
