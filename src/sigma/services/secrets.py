@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -57,8 +58,19 @@ def keys(settings: Settings, *, create: bool = False) -> list[bytes]:
                 f"no key for the accounts' credentials: set account_key or keep {path} "
                 "(it is created when the first account is added)"
             ) from None
+    # two processes adding the first account at once (serve's workers) must end with one
+    # key: the file is made whole under a private name and linked into place, which fails
+    # for the second one; that one reads the winner's key
     key = Fernet.generate_key()
-    write_key_file(path, [key])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    write_key_file(tmp, [key])
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return _parse(path.read_text(), str(path))
+    finally:
+        tmp.unlink(missing_ok=True)
     return [key]
 
 
