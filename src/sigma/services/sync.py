@@ -81,6 +81,7 @@ FIELDS = (
     "traffic_reset_day",
 )
 _EMPTY: tuple[Any, ...] = (None, "", [], False)
+_NEVER = object()  # a field the sync never wrote to this VPS
 
 
 class _DryRun(Exception):
@@ -521,8 +522,6 @@ def _update(
                 )
             )
 
-
-_NEVER = object()
 
 
 def _gone(
