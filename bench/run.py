@@ -34,6 +34,7 @@ BENCHMARKS = (
     "verdicts",
     "check_history",
     "attention",
+    "sync",
 )
 # the arguments run.py gives each (besides startup, which takes --runs)
 ARGS = {
@@ -48,6 +49,7 @@ ARGS = {
     "verdicts": ["--runs", "30", "--ingest-runs", "3"],
     "check_history": ["--runs", "20"],
     "attention": ["--runs", "20"],
+    "sync": ["--runs", "3"],
 }
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -46,12 +47,11 @@ from sigma.db.models.core import Vps as VpsRow
 from sigma.db.types import utcnow
 from sigma.errors import Conflict, InvalidInput, SigmaError
 from sigma.schemas.accounts import SyncChange, SyncReport
-from sigma.schemas.common import check_hostname, validate
+from sigma.schemas.common import check_hostname, parse_ip, validate
 from sigma.schemas.inventory import VpsUpdate
 from sigma.services import accounts, audit, history, traffic
 from sigma.services import vps as vps_service
 from sigma.services.actor import ADMINS, Actor
-from sigma.services.json_sql import json_array_has_object_with
 from sigma.settings import Settings
 
 log = logging.getLogger("sigma.sync")
@@ -141,20 +141,21 @@ def desired(
             min(inst.traffic_reset.day, 28) if inst.traffic_reset is not None else None
         ),
     }
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if value is None or (key == "ip_addresses" and not value):
-            continue
-        if key == "ip_addresses":
-            value = _valid_ips(inst.instance_id, value, warnings)
-        try:
-            checked = validate(VpsUpdate, {key: value})
-        except InvalidInput as exc:
-            warnings.append(f"instance {inst.instance_id}: {exc.message}; left out")
-            continue
-        out[key] = getattr(checked, key)
-        if key == "ip_addresses":
-            out[key] = [e.model_dump() for e in out[key]]
+    given = {k: v for k, v in values.items() if v is not None and v != []}
+    try:  # the usual case: every value valid, one validation
+        checked = validate(VpsUpdate, given)
+        out = {key: getattr(checked, key) for key in given}
+    except InvalidInput:  # then field by field, each refused value left out with a warning
+        out = {}
+        for key, value in given.items():
+            if key == "ip_addresses":
+                value = _valid_ips(inst.instance_id, value, warnings)
+            try:
+                out[key] = getattr(validate(VpsUpdate, {key: value}), key)
+            except InvalidInput as exc:
+                warnings.append(f"instance {inst.instance_id}: {exc.message}; left out")
+    if out.get("ip_addresses") is not None:
+        out["ip_addresses"] = [e.model_dump() for e in out["ip_addresses"]]
     if out.get("cost_monthly") is not None and "currency" not in out:
         out.pop("cost_monthly")  # a price without its currency is no price
     return out
@@ -289,7 +290,9 @@ def apply(
     listed: list[Instance],
     report: SyncReport,
 ) -> None:
-    """The listing applied to the inventory, in the caller's transaction."""
+    """The listing applied to the inventory, in the caller's transaction. What it needs to
+    know of the database (the links, their VPS, other accounts' claims, who holds the listed
+    addresses, the traffic rows) is read up front in a few queries, not per instance."""
     account = session.get(AccountRow, account_id)
     if account is None:
         raise Conflict("the account was removed while it synced")
@@ -301,72 +304,176 @@ def apply(
             select(AccountInstance).where(col(AccountInstance.account_id) == account.id)
         )
     }
+    known = _Known.read(session, account, links, listed)
     seen: set[str] = set()
-    for inst in listed:
-        seen.add(inst.instance_id)
-        link = links.get(inst.instance_id)
-        values = desired(inst, account, today, report.warnings)
-        if link is None:
-            other = _synced_elsewhere(session, account, inst.instance_id)
-            if other is not None:
-                report.skipped += 1
-                report.warnings.append(
-                    f"instance {inst.instance_id} is also listed by account {other}, which "
-                    "syncs it; skipped here"
-                )
-                report.changes.append(
-                    SyncChange(
-                        action="skip", instance_id=inst.instance_id, note=f"synced by {other}"
-                    )
-                )
-                continue
-            link = AccountInstance(
-                account_id=account.id, kind=account.kind, instance_id=inst.instance_id
-            )
-            session.add(link)
-        elif link.gone_at is not None:
-            link.gone_at = None
-            report.warnings.append(
-                f"instance {inst.instance_id} is listed again; its VPS keeps the status it has"
-            )
-        link.last_seen_at = now
-        link.seen = _seen(inst)
-        row = session.get(VpsRow, link.vps_id) if link.vps_id else None
-        if row is not None and row.deleted_at is not None:
-            report.skipped += 1
-            report.changes.append(
-                SyncChange(
-                    action="skip",
-                    instance_id=inst.instance_id,
-                    vps_id=row.id,
-                    hostname=row.hostname,
-                    note="its VPS is in the trash",
-                )
-            )
-            continue
-        if row is None:
-            row = _match_by_ip(session, values.get("ip_addresses") or [])
-            if row is not None:
-                link.vps_id = row.id
-                link.synced = {}
-                report.changes.append(
-                    SyncChange(
-                        action="link",
-                        instance_id=inst.instance_id,
-                        vps_id=row.id,
-                        hostname=row.hostname,
-                        note="matched by IP address",
-                    )
-                )
-        if row is None:
-            row = _create(session, actor, account, inst, link, values, report)
-        else:
-            _update(session, actor, account, inst, link, row, values, report)
-        if inst.traffic_used_bytes is not None:
-            traffic.record_provider(session, row, inst.traffic_used_bytes, now)
+    with session.no_autoflush:
+        for inst in listed:
+            seen.add(inst.instance_id)
+            _one(session, actor, account, inst, links, known, today, now, report)
     for instance_id, link in links.items():
         if instance_id not in seen and link.gone_at is None:
             _gone(session, actor, account, link, now, report)
+
+
+@dataclass
+class _Known:
+    """What apply reads once: the VPS of the links (kept here, so the session's identity
+    map holds them), the instance ids other accounts of the kind sync, the VPS in service
+    holding each listed address (history's open ip_assignments), the VPS any live instance
+    fills, and the traffic rows of the linked VPS."""
+
+    vps: dict[uuid.UUID, VpsRow]
+    elsewhere: dict[str, str]
+    holders: dict[str, uuid.UUID]
+    filled: set[uuid.UUID]
+    traffic_rows: dict[uuid.UUID, list[Any]]
+
+    @classmethod
+    def read(
+        cls,
+        session: Session,
+        account: AccountRow,
+        links: dict[str, AccountInstance],
+        listed: list[Instance],
+    ) -> _Known:
+        from sigma.db.models.history import IpAssignment
+        from sigma.db.models.lifecycle import VpsTraffic
+
+        ids = [link.vps_id for link in links.values() if link.vps_id is not None]
+        vps: dict[uuid.UUID, VpsRow] = {}
+        rows_of: dict[uuid.UUID, list[Any]] = {}
+        for chunk in _chunks(ids):
+            vps.update(
+                (r.id, r) for r in session.scalars(select(VpsRow).where(col(VpsRow.id).in_(chunk)))
+            )
+            for t in session.scalars(select(VpsTraffic).where(col(VpsTraffic.vps_id).in_(chunk))):
+                rows_of.setdefault(t.vps_id, []).append(t)
+        instance_ids = [i.instance_id for i in listed if i.instance_id not in links]
+        elsewhere: dict[str, str] = {}
+        for chunk in _chunks(instance_ids):
+            elsewhere.update(
+                (instance_id, name)
+                for instance_id, name in session.execute(
+                    select(col(AccountInstance.instance_id), col(AccountRow.name))
+                    .join(AccountRow, col(AccountRow.id) == AccountInstance.account_id)
+                    .where(
+                        col(AccountInstance.kind) == account.kind,
+                        col(AccountInstance.instance_id).in_(chunk),
+                        col(AccountInstance.account_id) != account.id,
+                        col(AccountInstance.gone_at).is_(None),
+                    )
+                )
+            )
+        addresses = sorted(
+            {a for i in listed for ip in (*i.ipv4, *i.ipv6) if (a := _canonical(ip))}
+        )
+        holders: dict[str, uuid.UUID] = {}
+        for chunk in _chunks(addresses):
+            for ip, vps_id in session.execute(
+                select(col(IpAssignment.ip), col(IpAssignment.vps_id))
+                .where(col(IpAssignment.until).is_(None), col(IpAssignment.ip).in_(chunk))
+                .order_by(col(IpAssignment.since))
+            ).tuples():
+                holders.setdefault(ip, vps_id)
+        filled = {
+            v
+            for v in session.scalars(
+                select(col(AccountInstance.vps_id)).where(
+                    col(AccountInstance.vps_id).is_not(None),
+                    col(AccountInstance.gone_at).is_(None),
+                )
+            )
+            if v is not None
+        }
+        return cls(vps, elsewhere, holders, filled, rows_of)
+
+
+def _canonical(ip: str) -> str | None:
+    try:
+        return parse_ip(ip)
+    except ValueError:
+        return None
+
+
+def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _one(
+    session: Session,
+    actor: Actor,
+    account: AccountRow,
+    inst: Instance,
+    links: dict[str, AccountInstance],
+    known: _Known,
+    today: date,
+    now: datetime,
+    report: SyncReport,
+) -> None:
+    """One listed instance: matched, then created or updated."""
+    link = links.get(inst.instance_id)
+    values = desired(inst, account, today, report.warnings)
+    if link is None:
+        other = known.elsewhere.get(inst.instance_id)
+        if other is not None:
+            report.skipped += 1
+            report.warnings.append(
+                f"instance {inst.instance_id} is also listed by account {other}, which "
+                "syncs it; skipped here"
+            )
+            report.changes.append(
+                SyncChange(action="skip", instance_id=inst.instance_id, note=f"synced by {other}")
+            )
+            return
+        link = AccountInstance(
+            account_id=account.id, kind=account.kind, instance_id=inst.instance_id
+        )
+        session.add(link)
+        links[inst.instance_id] = link
+    elif link.gone_at is not None:
+        link.gone_at = None
+        report.warnings.append(
+            f"instance {inst.instance_id} is listed again; its VPS keeps the status it has"
+        )
+    link.last_seen_at = now
+    link.seen = _seen(inst)
+    row = known.vps.get(link.vps_id) if link.vps_id else None
+    if row is not None and row.deleted_at is not None:
+        report.skipped += 1
+        report.changes.append(
+            SyncChange(
+                action="skip",
+                instance_id=inst.instance_id,
+                vps_id=row.id,
+                hostname=row.hostname,
+                note="its VPS is in the trash",
+            )
+        )
+        return
+    if row is None:
+        row = _match_by_ip(session, known, values.get("ip_addresses") or [])
+        if row is not None:
+            link.vps_id = row.id
+            link.synced = {}
+            report.changes.append(
+                SyncChange(
+                    action="link",
+                    instance_id=inst.instance_id,
+                    vps_id=row.id,
+                    hostname=row.hostname,
+                    note="matched by IP address",
+                )
+            )
+    if row is None:
+        row = _create(session, actor, account, inst, link, values, report)
+    else:
+        _update(session, actor, account, inst, link, row, values, report)
+    known.filled.add(row.id)
+    known.vps[row.id] = row
+    if inst.traffic_used_bytes is not None:
+        traffic.record_provider(
+            session, row, inst.traffic_used_bytes, now, known.traffic_rows.get(row.id, [])
+        )
 
 
 def _seen(inst: Instance) -> dict[str, Any]:
@@ -384,40 +491,14 @@ def _seen(inst: Instance) -> dict[str, Any]:
     }
 
 
-def _synced_elsewhere(session: Session, account: AccountRow, instance_id: str) -> str | None:
-    other = session.execute(
-        select(col(AccountRow.name))
-        .join(AccountInstance, col(AccountInstance.account_id) == AccountRow.id)
-        .where(
-            col(AccountInstance.kind) == account.kind,
-            col(AccountInstance.instance_id) == instance_id,
-            col(AccountInstance.account_id) != account.id,
-            col(AccountInstance.gone_at).is_(None),
-        )
-        .limit(1)
-    ).scalar()
-    return other
-
-
-def _match_by_ip(session: Session, ips: list[dict[str, str]]) -> VpsRow | None:
+def _match_by_ip(session: Session, known: _Known, ips: list[dict[str, str]]) -> VpsRow | None:
     """A VPS in service holding one of `ips` that no live instance fills yet."""
-    linked = select(col(AccountInstance.vps_id)).where(
-        col(AccountInstance.vps_id).is_not(None), col(AccountInstance.gone_at).is_(None)
-    )
     for entry in ips:
-        row = session.scalars(
-            select(VpsRow)
-            .where(
-                json_array_has_object_with(session, VpsRow.ip_addresses, "ip", entry["ip"]),
-                col(VpsRow.status) != "retired",
-                col(VpsRow.deleted_at).is_(None),
-                col(VpsRow.id).not_in(linked),
-            )
-            .order_by(col(VpsRow.created_at))
-            .limit(1)
-        ).first()
-        if row is not None:
-            return row
+        vps_id = known.holders.get(entry["ip"])
+        if vps_id is not None and vps_id not in known.filled:
+            row = session.get(VpsRow, vps_id)
+            if row is not None and row.status != "retired" and row.deleted_at is None:
+                return row
     return None
 
 
@@ -521,7 +602,6 @@ def _update(
                     note="the operator's values win",
                 )
             )
-
 
 
 def _gone(

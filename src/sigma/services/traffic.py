@@ -179,7 +179,11 @@ def record(
 
 
 def record_provider(
-    session: Session, row: VpsRow, used: int, now: datetime | None = None
+    session: Session,
+    row: VpsRow,
+    used: int,
+    now: datetime | None = None,
+    rows: list[VpsTraffic] | None = None,
 ) -> list[int]:
     """The provider's own count of this period's traffic (issue 19: Hetzner's outgoing
     traffic, KiwiVM's data counter), for a VPS whose agent reports none: the period's row
@@ -188,12 +192,15 @@ def record_provider(
     now = now or utcnow()
     used = min(max(used, 0), CAP)
     start = period_start(now.astimezone(UTC).date(), row.traffic_reset_day)
-    rows = session.scalars(select(VpsTraffic).where(col(VpsTraffic.vps_id) == row.id)).all()
+    if rows is None:  # `rows`: the VPS's traffic rows, when the caller read them already
+        rows = list(session.scalars(select(VpsTraffic).where(col(VpsTraffic.vps_id) == row.id)))
     if any(r.last_rx or r.last_tx for r in rows):
         return []
     current = next((r for r in rows if r.period_start == start), None)
     bytes_in, bytes_out = (used, 0) if row.traffic_direction == "in" else (0, used)
     reached = level(used, row.traffic_quota_gb)
+    if current is not None and (current.bytes_in, current.bytes_out) == (bytes_in, bytes_out):
+        return []  # nothing new since the last count
     if current is None:
         values = {
             "vps_id": row.id,

@@ -392,15 +392,23 @@ def _shared(
                     field="hostname",
                 )
             warnings.append(f"hostname {hostname} is also used by VPS {str(other_id)[:8]}")
-    for entry in ips or []:
+    # the addresses held now (history's open ip_assignments: by VPS in service, not in the
+    # trash), one indexed lookup for all of them instead of a scan of every VPS's JSON
+    wanted = [entry["ip"] for entry in ips or []]
+    if wanted:
+        from sigma.db.models.history import IpAssignment
+
+        held = col(IpAssignment.until).is_(None) & col(IpAssignment.ip).in_(wanted)
+        if own_id is not None:
+            held &= col(IpAssignment.vps_id) != own_id
         holders = session.execute(
-            select(col(VpsRow.id), col(VpsRow.hostname))
-            .where(json_array_has_object_with(session, VpsRow.ip_addresses, "ip", entry["ip"]))
-            .where(live, others)
-            .limit(5)
+            select(col(IpAssignment.ip), col(IpAssignment.vps_id), col(IpAssignment.hostname))
+            .where(held)
+            .order_by(col(IpAssignment.ip), col(IpAssignment.since))
+            .limit(5 * len(wanted))
         ).all()
-        for other_id, other in holders:
-            warnings.append(f"IP {entry['ip']} is also on {other} ({str(other_id)[:8]})")
+        for ip, other_id, other in holders:
+            warnings.append(f"IP {ip} is also on {other} ({str(other_id)[:8]})")
     return warnings
 
 
