@@ -54,7 +54,7 @@ def test_no_credential_in_logs_reports_or_audit(
 ):
     caplog.set_level(logging.DEBUG)  # the root logger: every logger propagates to it
     for name in ("httpx", "httpcore", "sigma", "sigma.sync", "urllib3"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger=name)  # put back after the test
     hetzner.servers[GOOD] = [server(42, "web-1.example.com", "203.0.113.10")]
     cloudflare.token = CF
     cloudflare.zones = {1: "example.com"}
