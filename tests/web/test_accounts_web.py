@@ -539,3 +539,33 @@ def test_attention_items_link_to_these_pages(api, admin, hetzner, fake_api):
         page = admin.get(href.replace("&amp;", "&"))
         assert page.status_code == 200 and page.text.count('class="stale"') == 1, href
     admin.assert_never_shown("hz-Refused-Tok3n", CF_TOKEN)
+
+
+def test_a_vps_page_shows_its_account_and_dns_records(api, admin, hetzner, fake_api):
+    """A synced VPS's page names the account and instance it comes from (a link for admins,
+    text for readers) and the DNS records pointing at it, escaped."""
+    ids = _seed_dns(api, fake_api)
+    assert admin.post(f"/accounts/{ids['account']}/sync").status_code == 200
+    page = admin.get(f"/vps/{ids['web-1']}").text
+    assert 'id="vps-dns-records"' in page and "www.example.com" in page
+    assert "Synced from" not in page  # made by hand: no account fills it
+
+    hetzner.servers[TOKEN] = [server(77, "ams-9.example.com", "203.0.113.90")]
+    r = api.client.post(
+        "/api/accounts",
+        headers=api.headers(),
+        json={"kind": "hetzner", "name": "hz <web>", "token": TOKEN, "api_base": hetzner.url},
+    )
+    assert r.status_code == 200, r.text
+    [report] = api.client.post(
+        "/api/sync", headers=api.headers(), json={"accounts": [r.json()["id"]]}
+    ).json()
+    assert report["created"] == 1, report
+    vps_id = report["changes"][0]["vps_id"]
+    page = admin.get(f"/vps/{vps_id}").text
+    assert "Synced from" in page and "<code>77</code>" in page
+    assert '<a href="/accounts/hz%20%3Cweb%3E">hz &lt;web&gt;</a>' in page
+    assert "<web>" not in page
+    api.user("readonly", email="ro-src@example.com")
+    ro = _signed_in(api, "ro-src@example.com", "password-123").get(f"/vps/{vps_id}").text
+    assert "Synced from" in ro and "hz &lt;web&gt;" in ro and 'href="/accounts/' not in ro

@@ -426,3 +426,15 @@ def expiring_certs(session: Session, until: datetime) -> Any:
             col(DnsRecordRow.cert_not_after) <= until,
         )
     ).all()
+
+
+def records_of(session: Session, actor: Actor, vps_id: Any) -> list[DnsRecord]:
+    """The DNS records pointing at one VPS (its page)."""
+    actor.require(READERS)
+    rows = session.execute(
+        _record_select()
+        .where(col(DnsRecordRow.vps_id) == vps_id)
+        .order_by(col(DnsRecordRow.name), col(DnsRecordRow.type), col(DnsRecordRow.id))
+        .limit(200)
+    )
+    return [_record_out(r) for r in rows]

@@ -51,7 +51,7 @@ from sigma.schemas.common import check_hostname, parse_ip, validate
 from sigma.schemas.inventory import VpsUpdate
 from sigma.services import accounts, audit, history, traffic
 from sigma.services import vps as vps_service
-from sigma.services.actor import ADMINS, Actor
+from sigma.services.actor import ADMINS, READERS, Actor
 from sigma.settings import Settings
 
 log = logging.getLogger("sigma.sync")
@@ -763,4 +763,27 @@ def instances(session: Session, actor: Actor, ref: Any) -> list[dict[str, Any]]:
             "traffic_used_bytes": link.seen.get("traffic_used_bytes"),
         }
         for link, hostname, status in rows
+    ]
+
+
+def sources_of(session: Session, actor: Actor, vps_id: Any) -> list[dict[str, Any]]:
+    """The account instances that fill one VPS (the VPS page's "synced from"): account name
+    and kind, instance id, first and last seen, gone. No credential, no option."""
+    actor.require(READERS)
+    rows = session.execute(
+        select(AccountInstance, col(AccountRow.name), col(AccountRow.kind))
+        .join(AccountRow, col(AccountRow.id) == AccountInstance.account_id)
+        .where(col(AccountInstance.vps_id) == vps_id)
+        .order_by(col(AccountInstance.last_seen_at).desc())
+    )
+    return [
+        {
+            "account": name,
+            "kind": kind,
+            "instance_id": link.instance_id,
+            "first_seen_at": link.first_seen_at,
+            "last_seen_at": link.last_seen_at,
+            "gone_at": link.gone_at,
+        }
+        for link, name, kind in rows
     ]

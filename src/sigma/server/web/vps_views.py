@@ -622,11 +622,13 @@ def vps_detail(request: Request, web: WebDep, ref: str, events: int = 1):
         v.id,
         HistoryFilter(page=max(1, min(events, 10_000)), per_page=TIMELINE_EVENTS),
     )
-    from sigma.services import reach_alerts
+    from sigma.services import dns, reach_alerts, sync
 
     return render(
         request,
         "vps_detail.html",
+        sources=call(request, sync.sources_of, v.id),
+        dns_records=call(request, dns.records_of, v.id),
         reach=_reachability(request, v),
         reach_alerts=[a for a in call(request, reach_alerts.list_alerts) if a.vps_id == v.id],
         thresholds=call(request, reach_alerts.get_thresholds, v.id),
