@@ -1,50 +1,16 @@
 """Fixtures of the accounts suites (issue 19): service calls in a unit of work as the local
-admin (tests/services/conftest.py's pattern), row counts, audit rows, and one loopback
+admin and row counts (tests/services/conftest.py's), and one loopback
 stand-in of the Hetzner and Cloudflare APIs per module (tests/accounts/fakes.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from tests.accounts.fakes import CloudflareFake, HetznerFake
 from tests.cloud.fakeapi import FakeApi
 from tests.service_fixtures import each  # noqa: F401 (fixture)
-
-
-@pytest.fixture
-def actor():
-    from sigma.services.actor import local_actor
-
-    return local_actor()
-
-
-@pytest.fixture
-def run(sessions, actor):
-    """run(service_fn, *args, as_actor=...) inside one transaction."""
-    from sigma.db.engine import unit_of_work
-
-    def _run(fn, *args: Any, as_actor=None):
-        with unit_of_work(sessions) as session:
-            return fn(session, as_actor or actor, *args)
-
-    return _run
-
-
-@pytest.fixture
-def count(sessions):
-    """count(Model, **equal_filters) -> number of rows committed."""
-    from sqlalchemy import func, select
-
-    def _count(model, **where: Any) -> int:
-        with sessions() as session:
-            q = select(func.count()).select_from(model)
-            for key, value in where.items():
-                q = q.where(getattr(model, key) == value)
-            return session.scalar(q) or 0
-
-    return _count
+from tests.services.conftest import actor, count, run  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="module")

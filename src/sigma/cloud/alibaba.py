@@ -32,10 +32,10 @@ import hashlib
 import hmac
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 from sigma.cloud import base
 from sigma.cloud.base import (
@@ -47,6 +47,7 @@ from sigma.cloud.base import (
     RateLimited,
     addresses,
     integer,
+    scrub,
     shape,
     text,
     timestamp,
@@ -369,7 +370,7 @@ def _translated(exc: ProviderError, action: str, credentials: Credentials) -> Pr
             status=exc.status,
         )
     # the shared client names the path "/" (the query, which holds the signature, is cut)
-    message = scrub(str(exc).removeprefix("/: "), _secrets(credentials))
+    message = scrub(str(exc).removeprefix("/: "), credentials)
     message = f"Alibaba Cloud {action}: {message}" + (f" [{text(code, 80)}]" if code else "")
     if isinstance(exc, RateLimited):
         return RateLimited(message, exc.retry_after)
@@ -403,20 +404,6 @@ def _throttled_by_message(exc: ProviderError) -> bool:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def scrub(message: str, secrets: Iterable[str]) -> str:
-    """`message` without any of `secrets` (as is, or URL-encoded)."""
-    for secret in secrets:
-        if len(secret) < 3:
-            continue
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            message = message.replace(form, "***")
-    return message
-
-
-def _secrets(credentials: Credentials) -> list[str]:
-    return [credentials.key_id, credentials.secret, credentials.token]
 
 
 def _dig(item: Mapping[str, Any], *keys: str) -> Any:

@@ -20,10 +20,11 @@ stripped of control characters here; the services validate the rest (addresses, 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -133,6 +134,41 @@ class RateLimited(ProviderError):
     def __init__(self, message: str, retry_after: float):
         super().__init__(message, status=429)
         self.retry_after = retry_after
+
+
+def scrub(message: str, credentials: Credentials) -> str:
+    """`message` without any of the credentials (a provider may echo one back), raw,
+    stripped or URL-encoded."""
+    from urllib.parse import quote, quote_plus
+
+    for value in (credentials.token, credentials.key_id, credentials.secret):
+        for secret in {value, value.strip()}:
+            if len(secret) >= 3:
+                for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+                    message = message.replace(form, "***")
+    return message
+
+
+def scrubbed(exc: ProviderError, credentials: Credentials) -> ProviderError:
+    """`exc` again, of the same kind, its message scrubbed."""
+    message = scrub(str(exc), credentials)
+    if isinstance(exc, RateLimited):
+        return RateLimited(message, exc.retry_after)
+    return type(exc)(message, status=exc.status, body=exc.body)
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,512}")
+
+
+def bearer(credentials: Credentials, title: str, what: str = "token") -> dict[str, str]:
+    """The Authorization header of a bearer-token API, or AuthFailed naming what is wrong
+    with the token (never the token: a stray space or line break is the usual cause)."""
+    token = credentials.token.strip()
+    if not token:
+        raise AuthFailed(f"the account has no {title} API {what}")
+    if not _TOKEN.fullmatch(token):
+        raise AuthFailed(f"the {title} API {what} has characters a {what} cannot have")
+    return {"Authorization": f"Bearer {token}"}
 
 
 # ------------------------------------------------------------------------ the client
@@ -267,16 +303,7 @@ class Api:
         return _json_or_none(self.scrub(body.decode("utf-8", "replace")).encode())
 
     def scrub(self, message: str) -> str:
-        """`message` without any of the credentials (a provider may echo one back), raw or
-        URL-encoded."""
-        from urllib.parse import quote, quote_plus
-
-        c = self.credentials
-        for value in (c.token, c.key_id, c.secret):
-            if value and len(value) >= 4:
-                for form in {value, quote(value, safe=""), quote_plus(value)}:
-                    message = message.replace(form, "***")
-        return message
+        return scrub(message, self.credentials)
 
     def pages_of(self, first: str, cursor_of: Any) -> Iterator[Any]:
         """Follows a listing page by page: `cursor_of(body)` gives the next path (or None).
@@ -440,3 +467,19 @@ def addresses(values: Any) -> list[str]:
     if not isinstance(values, list):
         return []
     return [text(v, 64) for v in values if isinstance(v, str) and text(v, 64)]
+
+
+def split_addresses(values: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """The IPv4 and IPv6 addresses of a list (subnets and anything else left out)."""
+    ipv4: list[str] = []
+    ipv6: list[str] = []
+    for value in values:
+        candidate = text(value, 64)
+        try:
+            address = ipaddress.ip_address(candidate)
+        except ValueError:
+            continue
+        bucket = ipv4 if address.version == 4 else ipv6
+        if candidate not in bucket:
+            bucket.append(candidate)
+    return ipv4, ipv6

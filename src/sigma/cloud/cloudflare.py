@@ -30,6 +30,7 @@ from sigma.cloud.base import (
     ProviderError,
     Record,
     Zone,
+    bearer,
     integer,
     shape,
     text,
@@ -58,19 +59,12 @@ _AUTH_MESSAGE = re.compile(
     re.IGNORECASE,
 )
 _HEX_ID = re.compile(r"[0-9a-fA-F]{32}")
-_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,512}")
 
 log = logging.getLogger(__name__)
 
 
 def headers(credentials: Credentials) -> dict[str, str]:
-    token = credentials.token.strip()
-    if not token:
-        raise AuthFailed("the account has no Cloudflare API token")
-    if not _TOKEN.fullmatch(token):
-        # never the token itself: a stray space or line break is the usual cause
-        raise AuthFailed("the Cloudflare API token has characters a token cannot have")
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(credentials, "Cloudflare")
 
 
 # ----------------------------------------------------------------------------- zones

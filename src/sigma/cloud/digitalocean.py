@@ -11,16 +11,15 @@ public), `region.slug` (mapped to its country here), `size_slug`, `vcpus`, `memo
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sigma.cloud import base
 from sigma.cloud.base import (
     Api,
-    AuthFailed,
     Credentials,
     Instance,
     ProviderError,
+    bearer,
     integer,
     money,
     shape,
@@ -46,16 +45,10 @@ REGIONS = {
     "syd1": ("AU", "Sydney"),
 }  # fmt: skip
 STATES = {"active": "running", "off": "stopped", "new": "pending"}  # archive: other
-_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,512}")
 
 
 def headers(credentials: Credentials) -> dict[str, str]:
-    token = credentials.token.strip()
-    if not token:
-        raise AuthFailed("the account has no DigitalOcean API token")
-    if not _TOKEN.fullmatch(token):  # never the token itself in the message
-        raise AuthFailed("the DigitalOcean API token has characters a token cannot have")
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(credentials, "DigitalOcean")
 
 
 def instances(api: Api) -> list[Instance]:

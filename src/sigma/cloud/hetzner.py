@@ -12,16 +12,15 @@ the deprecated `datacenter.location` when it is missing), `included_traffic` and
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Any
 
 from sigma.cloud import base
 from sigma.cloud.base import (
     Api,
-    AuthFailed,
     Credentials,
     Instance,
     ProviderError,
+    bearer,
     integer,
     money,
     shape,
@@ -40,16 +39,10 @@ CURRENCY = "EUR"  # the documented currency of Hetzner Cloud prices (GET /v1/pri
 # the documented locations, for an answer that names the location but not its country
 LOCATIONS = {"fsn1": "DE", "nbg1": "DE", "hel1": "FI", "ash": "US", "hil": "US", "sin": "SG"}
 STATES = {"running": "running", "off": "stopped", "initializing": "pending", "starting": "pending"}
-_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,512}")
 
 
 def headers(credentials: Credentials) -> dict[str, str]:
-    token = credentials.token.strip()
-    if not token:
-        raise AuthFailed("the account has no Hetzner Cloud API token")
-    if not _TOKEN.fullmatch(token):  # never the token itself in the message
-        raise AuthFailed("the Hetzner Cloud API token has characters a token cannot have")
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(credentials, "Hetzner Cloud")
 
 
 def instances(api: Api) -> list[Instance]:

@@ -15,12 +15,9 @@ is "other" otherwise. There is one VPS and no pagination.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable
 from datetime import UTC, date
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from sigma.cloud.base import (
     Api,
@@ -28,9 +25,11 @@ from sigma.cloud.base import (
     Credentials,
     Instance,
     ProviderError,
-    RateLimited,
     integer,
+    scrub,
+    scrubbed,
     shape,
+    split_addresses,
     text,
     timestamp,
 )
@@ -95,7 +94,7 @@ def instances(api: Api) -> list[Instance]:
             "/v1/getServiceInfo", {"veid": veid, "api_key": credentials.token.strip()}
         )
     except ProviderError as exc:
-        raise _scrubbed(exc, credentials) from None
+        raise scrubbed(exc, credentials) from None
     doc = shape(body, dict, "getServiceInfo")
     _check_error(doc, credentials)
     return [_instance(veid, doc)]
@@ -109,7 +108,7 @@ def _check_error(doc: dict[str, Any], credentials: Credentials) -> None:
         raise ProviderError("getServiceInfo: the error field is not a number")
     if code == 0:
         return
-    message = scrub(text(doc.get("message"), 160), _secrets(credentials))
+    message = scrub(text(doc.get("message"), 160), credentials)
     detail = f" ({message})" if message else ""
     if code in AUTH_ERRORS or "authentication" in message.lower():
         raise AuthFailed(
@@ -165,22 +164,6 @@ def country_of(location: str) -> str:
     return ""
 
 
-def split_addresses(values: Iterable[Any]) -> tuple[list[str], list[str]]:
-    """The IPv4 and IPv6 addresses of a list (subnets and anything else left out)."""
-    ipv4: list[str] = []
-    ipv6: list[str] = []
-    for value in values:
-        candidate = text(value, 64)
-        try:
-            address = ipaddress.ip_address(candidate)
-        except ValueError:
-            continue
-        bucket = ipv4 if address.version == 4 else ipv6
-        if candidate not in bucket:
-            bucket.append(candidate)
-    return ipv4, ipv6
-
-
 def _multiplier(value: Any) -> Decimal | None:
     """monthly_data_multiplier (1 when absent); None when it is not a sane positive number."""
     if value is None or value == "":
@@ -213,26 +196,3 @@ def _state(doc: dict[str, Any]) -> str:
     if suspended is True or integer(suspended) == 1:
         return "stopped"
     return "other"
-
-
-def scrub(message: str, secrets: Iterable[str]) -> str:
-    """`message` without any of `secrets` (as is, or URL-encoded)."""
-    for secret in secrets:
-        if len(secret) < 3:
-            continue
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            message = message.replace(form, "***")
-    return message
-
-
-def _secrets(credentials: Credentials) -> list[str]:
-    return [credentials.token.strip(), credentials.key_id.strip(), credentials.secret]
-
-
-def _scrubbed(exc: ProviderError, credentials: Credentials) -> ProviderError:
-    message = scrub(str(exc), _secrets(credentials))
-    if isinstance(exc, RateLimited):
-        return RateLimited(message, exc.retry_after)
-    if isinstance(exc, AuthFailed):
-        return AuthFailed(message, status=exc.status, body=exc.body)
-    return ProviderError(message, status=exc.status, body=exc.body)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -27,6 +26,7 @@ from sigma.cloud.base import (
     Credentials,
     Instance,
     ProviderError,
+    bearer,
     integer,
     money,
     shape,
@@ -64,18 +64,12 @@ STATES = {
     "provisioning": "pending", "booting": "pending", "rebooting": "pending",
 }  # fmt: skip
 PRIVATE = ipaddress.ip_network("192.168.0.0/16")  # Linode's private IPv4 (192.168.128.0/17)
-_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,512}")
 
 log = logging.getLogger(__name__)
 
 
 def headers(credentials: Credentials) -> dict[str, str]:
-    token = credentials.token.strip()
-    if not token:
-        raise AuthFailed("the account has no Linode API token")
-    if not _TOKEN.fullmatch(token):  # never the token itself in the message
-        raise AuthFailed("the Linode API token has characters a token cannot have")
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(credentials, "Linode")
 
 
 def instances(api: Api) -> list[Instance]:

@@ -19,11 +19,8 @@ shared client's rule for HTML).
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from sigma.cloud import base
 from sigma.cloud.base import (
@@ -32,9 +29,11 @@ from sigma.cloud.base import (
     Credentials,
     Instance,
     ProviderError,
-    RateLimited,
     integer,
+    scrub,
+    scrubbed,
     shape,
+    split_addresses,
     text,
 )
 
@@ -116,7 +115,7 @@ def _page(api: Api, credentials: Credentials, page: int, where: str) -> list[tup
     try:
         body = api.get_json("/index.php", params)
     except ProviderError as exc:
-        raise _scrubbed(exc, credentials) from None
+        raise scrubbed(exc, credentials) from None
     doc = shape(body, dict, where)
     _check_error(doc, credentials, where)
     listed = doc.get("vs")
@@ -149,7 +148,7 @@ def _check_error(doc: dict[str, Any], credentials: Credentials, where: str) -> N
     message = _first_message(doc.get("error"))
     if not message:
         return
-    message = scrub(message, _secrets(credentials))
+    message = scrub(message, credentials)
     if any(word in message.lower() for word in AUTH_WORDS):
         raise AuthFailed(f"{where}: the panel refused the API key and pass ({message})")
     raise ProviderError(f"{where}: the panel answered an error ({message})")
@@ -203,22 +202,6 @@ def _ip_values(value: Any) -> list[Any]:
     return []
 
 
-def split_addresses(values: Iterable[Any]) -> tuple[list[str], list[str]]:
-    """The IPv4 and IPv6 addresses of a list (subnets and anything else left out)."""
-    ipv4: list[str] = []
-    ipv6: list[str] = []
-    for value in values:
-        candidate = text(value, 64)
-        try:
-            address = ipaddress.ip_address(candidate)
-        except ValueError:
-            continue
-        bucket = ipv4 if address.version == 4 else ipv6
-        if candidate not in bucket:
-            bucket.append(candidate)
-    return ipv4, ipv6
-
-
 def _number(value: Any) -> Decimal | None:
     """A non-negative amount ("12", "0.01", 12.5); None for anything else."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -244,26 +227,3 @@ def _state(item: dict[str, Any]) -> str:
     if status in (0, "0", "stopped", "offline"):
         return "stopped"
     return "other"
-
-
-def scrub(message: str, secrets: Iterable[str]) -> str:
-    """`message` without any of `secrets` (as is, or URL-encoded)."""
-    for secret in secrets:
-        if len(secret) < 3:
-            continue
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            message = message.replace(form, "***")
-    return message
-
-
-def _secrets(credentials: Credentials) -> list[str]:
-    return [credentials.key_id.strip(), credentials.secret.strip(), credentials.token]
-
-
-def _scrubbed(exc: ProviderError, credentials: Credentials) -> ProviderError:
-    message = scrub(str(exc), _secrets(credentials))
-    if isinstance(exc, RateLimited):
-        return RateLimited(message, exc.retry_after)
-    if isinstance(exc, AuthFailed):
-        return AuthFailed(message, status=exc.status, body=exc.body)
-    return ProviderError(message, status=exc.status, body=exc.body)

@@ -10,17 +10,16 @@ and `power_status`. An instance has no price: that is the plan's (`GET /v2/plans
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlencode
 
 from sigma.cloud import base
 from sigma.cloud.base import (
     Api,
-    AuthFailed,
     Credentials,
     Instance,
     ProviderError,
+    bearer,
     integer,
     shape,
     text,
@@ -51,16 +50,10 @@ REGIONS = {
 POWER = {"running": "running", "stopped": "stopped"}
 # what Vultr shows for an address not assigned yet (a pending instance)
 NO_ADDRESS = {"", "0.0.0.0", "::"}
-_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,512}")
 
 
 def headers(credentials: Credentials) -> dict[str, str]:
-    token = credentials.token.strip()
-    if not token:
-        raise AuthFailed("the account has no Vultr API key")
-    if not _TOKEN.fullmatch(token):  # never the key itself in the message
-        raise AuthFailed("the Vultr API key has characters a key cannot have")
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(credentials, "Vultr", "key")
 
 
 def instances(api: Api) -> list[Instance]:
